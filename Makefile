@@ -1,0 +1,42 @@
+# reportcard: `make demo` runs the main job, `make test` runs the whole test suite.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck bench install migration clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/reportcard demo
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+migration: $(STAMP)
+	$(BIN)/python scripts/regen_initial_migration.py
+	$(BIN)/ruff format -q src/reportcard/db/migrations/versions
+	$(BIN)/ruff check -q --fix src/reportcard/db/migrations/versions
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Database access: engine factory, table definitions, migrations."""

@@ -1,0 +1,1 @@
+"""The LMS data model the reports read, and the ways data gets into it."""

@@ -1,0 +1,134 @@
+"""The report catalog: what a report declares, and the registry of every report.
+
+A report is data plus queries. It declares its name, title, description and parameters, which
+of its parts (output files) a run selects, and for each part the columns (header, SQL
+expression, optional Python formatter), the FROM clause, the filters and the key column the
+framework shards over and orders by. Everything else (sharding, progress, abort, packaging,
+files, messages) belongs to the framework in ``reportcard.runs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, FromClause
+
+# Formatter marker: the column holds a stored timestamp, written in the root account's zone.
+TIME = "time"
+
+Formatter = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Col:
+    """One output column."""
+
+    header: str
+    expr: ColumnElement[Any]
+    fmt: Formatter | str | None = None  # None: written as the database returns it
+
+
+@dataclass(frozen=True)
+class PartQuery:
+    """The query of one part for one run; the framework adds the key range and the order.
+
+    ``columns`` empty means the file is a single empty line (no header, no rows).
+    ``bounds_from``/``bounds_where`` give a cheaper query for the key's min/max/count when
+    planning shards (default: the full FROM and WHERE).
+    """
+
+    columns: Sequence[Col]
+    select_from: FromClause
+    where: Sequence[ColumnElement[bool]]
+    key: ColumnElement[Any]
+    bounds_from: FromClause | None = None
+    bounds_where: Sequence[ColumnElement[bool]] | None = None
+
+
+@dataclass(frozen=True)
+class Part:
+    """One output file of a report: ``name`` is its key (``users`` -> ``users.csv``)."""
+
+    name: str
+    build: Callable[[RunContext], PartQuery]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    description: str
+    required: bool = False
+
+
+@dataclass
+class RunContext:
+    """Everything a report's queries need about one run, resolved once."""
+
+    report_id: int
+    report_type: str
+    account_id: int
+    root_account_id: int
+    account_name: str
+    time_zone: str
+    params: dict[str, Any]
+    is_root: bool
+    term_ids: list[int] | None = None
+    term_name: str | None = None
+    course_id: int | None = None
+    now: datetime = field(default_factory=datetime.utcnow)
+    settings: dict[str, Any] = field(default_factory=dict)  # root account flags
+
+    def flag(self, name: str) -> bool:
+        from reportcard.reports.params import value_to_boolean
+
+        return value_to_boolean(self.params.get(name))
+
+
+@dataclass(frozen=True)
+class Report:
+    """The declaration of one report type."""
+
+    name: str
+    title: str
+    description: str
+    parameters: dict[str, Parameter]
+    parts: Sequence[Part]
+    # Names of the parts a run produces, in output order. Raise ReportInputError on bad input.
+    select_parts: Callable[[RunContext], list[str]]
+    # The settings summary written into parameters.extra_text and the message.
+    extra_text: Callable[[RunContext], str]
+    # Always a zip (even with one part), as mgp_grade_export_csv is; otherwise 1 part -> CSV.
+    always_zip: bool = False
+    # Title used in failure messages: Canvas titleizes the type ("Provisioning Csv").
+    @property
+    def failure_title(self) -> str:
+        return " ".join(w.capitalize() for w in self.name.split("_"))
+
+    def part(self, name: str) -> Part:
+        for p in self.parts:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+_REGISTRY: dict[str, Report] = {}
+
+
+def register(report: Report) -> Report:
+    if report.name in _REGISTRY:
+        raise ValueError(f"report {report.name} registered twice")
+    _REGISTRY[report.name] = report
+    return report
+
+
+def all_reports() -> dict[str, Report]:
+    """Every registered report, keyed by type (importing the report modules on first use)."""
+    from reportcard import reports as _pkg  # noqa: F401  (imports register the declarations)
+
+    return dict(_REGISTRY)
+
+
+def get_report(name: str) -> Report | None:
+    return all_reports().get(name)

@@ -1,0 +1,113 @@
+"""Value formatting shared by every report: times in the root account's zone, names, booleans."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, case, literal
+
+UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu"})
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def to_utc(value: datetime | str) -> datetime:
+    """A stored (naive UTC) datetime, or its SQLite text form, as an aware UTC datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def iso_in_zone(value: datetime | str | None, tz_name: str) -> str | None:
+    """ISO 8601 without fractions in ``tz_name``: ``...Z`` for UTC, else ``...±HH:MM``."""
+    if value is None:
+        return None
+    dt = to_utc(value)
+    if tz_name in UTC_NAMES:
+        return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    local = dt.astimezone(zone(tz_name))
+    return local.isoformat(timespec="seconds")
+
+
+def time_formatter(tz_name: str) -> Callable[[Any], str | None]:
+    """A column formatter writing stored timestamps in the given zone."""
+    if tz_name in UTC_NAMES:
+
+        def fmt_utc(value: Any) -> str | None:
+            if value is None:
+                return None
+            return to_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        return fmt_utc
+    tz = zone(tz_name)
+
+    def fmt(value: Any) -> str | None:
+        if value is None:
+            return None
+        return to_utc(value).astimezone(tz).isoformat(timespec="seconds")
+
+    return fmt
+
+
+def sql_bool(expr: ColumnElement[Any]) -> ColumnElement[str]:
+    """``'true'``/``'false'`` computed in SQL (works on SQLite 0/1 and PostgreSQL booleans)."""
+    return case((expr, literal("true")), else_=literal("false"))
+
+
+def sql_present(expr: ColumnElement[Any]) -> ColumnElement[str]:
+    """``'true'`` when ``expr`` is not NULL (``created_by_sis`` from ``sis_batch_id``)."""
+    return case((expr.is_not(None), literal("true")), else_=literal("false"))
+
+
+_SUFFIXES = re.compile(r"^(sr|jr|[iv]+|esq|senior|junior|esquire)\.?$", re.IGNORECASE)
+
+
+def name_parts(sortable_name: str | None) -> tuple[str | None, str | None]:
+    """Given and surname from a sortable name, surname first (Canvas's ``name_parts``)."""
+    if not sortable_name:
+        return None, None
+    parts = [p.strip() for p in re.split(r"\s*,\s*", sortable_name.strip(), maxsplit=2)]
+    surname: str | None
+    if len(parts) >= 2:
+        surname, given = parts[0], parts[1]
+        if len(parts) == 3 and parts[2] and not _SUFFIXES.match(parts[2]):
+            given = f"{given} {parts[2]}".strip()
+    else:
+        words = parts[0].split()
+        if words and _SUFFIXES.match(words[-1]) and len(words) > 1:
+            words = words[:-1]
+        if len(words) >= 2:
+            surname, given = words[-1], " ".join(words[:-1])
+        else:
+            surname, given = None, " ".join(words)
+    given_words = given.split()
+    if len(given_words) > 1 and _SUFFIXES.match(given_words[-1]):
+        given = " ".join(given_words[:-1])
+    return (given or None), (surname or None)
+
+
+def first_name(sortable_name: Any) -> str | None:
+    return name_parts(sortable_name)[0]
+
+
+def last_name(sortable_name: Any) -> str | None:
+    return name_parts(sortable_name)[1]
+
+
+PRONOUNS = {"she_her": "She/Her", "he_him": "He/Him", "they_them": "They/Them"}
+
+
+def pronouns(value: Any) -> str | None:
+    if value is None:
+        return None
+    return PRONOUNS.get(value, value)

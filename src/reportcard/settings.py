@@ -1,0 +1,69 @@
+"""The one place configuration is read: environment variables prefixed ``REPORTCARD_``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting, its default and its meaning (docs/configuration.md lists them all)."""
+
+    model_config = SettingsConfigDict(env_prefix="REPORTCARD_", extra="ignore")
+
+    data_dir: Path = Field(Path("./var"), description="Directory for the SQLite database and files.")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL of the database; default: an SQLite file in the data directory.",
+    )
+    storage_dir: Path | None = Field(
+        None, description="Directory for report files; default: <data_dir>/files."
+    )
+    base_url: str = Field(
+        "",
+        description="Public base URL used in links when no request is at hand (emails, CLI).",
+    )
+    workers: int = Field(2, ge=0, description="Embedded worker threads started by `serve`.")
+    concurrency_per_root: int = Field(
+        2, ge=1, description="Most runs of one root account executing at once."
+    )
+    shard_rows: int = Field(
+        250_000, ge=1_000, description="Target number of driving-table rows in one shard."
+    )
+    heartbeat_seconds: float = Field(
+        5.0, gt=0, description="How often a worker marks the shard it holds as alive."
+    )
+    stale_seconds: float = Field(
+        60.0, gt=0, description="A shard whose heartbeat is older than this is retried."
+    )
+    max_attempts: int = Field(3, ge=1, description="Attempts at one shard before the run errors.")
+    poll_seconds: float = Field(0.5, gt=0, description="Idle worker poll interval.")
+    duplicate_window_hours: float = Field(
+        12.0,
+        ge=0,
+        description="Canvas's 409 duplicate guard window; 0 turns the guard off.",
+    )
+    default_time_zone: str = Field("UTC", description="Time zone of new root accounts.")
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        return v.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'reportcard.sqlite3'}"
+
+    @property
+    def resolved_storage_dir(self) -> Path:
+        return (self.storage_dir or self.data_dir / "files").expanduser().resolve()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
