@@ -123,10 +123,16 @@ def register(report: Report) -> Report:
     return report
 
 
+# The modules whose import registers report declarations, in catalog order.
+REPORT_MODULES = ("reportcard.reports.sis_export",)
+
+
 def all_reports() -> dict[str, Report]:
     """Every registered report, keyed by type (importing the report modules on first use)."""
-    from reportcard import reports as _pkg  # noqa: F401  (imports register the declarations)
+    import importlib
 
+    for module in REPORT_MODULES:
+        importlib.import_module(module)
     return dict(_REGISTRY)
 
 

@@ -1,0 +1,1 @@
+"""Run lifecycle: create, plan shards, execute, compile, package, abort, reap."""

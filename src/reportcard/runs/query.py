@@ -1,0 +1,90 @@
+"""Turning a part's declared query into rows: key ranges, ordering, formatting, streaming."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, select
+
+from reportcard.reports.catalog import TIME, PartQuery, RunContext
+from reportcard.reports.formatting import time_formatter
+
+BATCH = 1000  # rows per fetch, and per progress checkpoint
+
+
+def range_select(pq: PartQuery, lo: int | None = None, hi: int | None = None) -> Select[Any]:
+    """The part's SELECT for keys in ``[lo, hi]`` (both inclusive), ordered by the key."""
+    stmt = select(*[c.expr for c in pq.columns]).select_from(pq.select_from).where(*pq.where)
+    if lo is not None:
+        stmt = stmt.where(pq.key >= lo)
+    if hi is not None:
+        stmt = stmt.where(pq.key <= hi)
+    return stmt.order_by(pq.key)
+
+
+def bounds_select(pq: PartQuery) -> Select[Any]:
+    """min(key), max(key), count(*) over the part's rows (or its cheaper bounds query)."""
+    frm = pq.bounds_from if pq.bounds_from is not None else pq.select_from
+    where = pq.bounds_where if pq.bounds_where is not None else pq.where
+    return select(func.min(pq.key), func.max(pq.key), func.count()).select_from(frm).where(*where)
+
+
+def row_formatter(
+    pq: PartQuery, ctx: RunContext
+) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
+    """A function applying the columns' formatters to a raw row, or None when none has one."""
+    fmts: list[tuple[int, Callable[[Any], Any]]] = []
+    tfmt = time_formatter(ctx.time_zone)
+    for i, col in enumerate(pq.columns):
+        if col.fmt is None:
+            continue
+        if col.fmt == TIME:
+            fmts.append((i, tfmt))
+        elif callable(col.fmt):
+            fmts.append((i, col.fmt))
+        else:
+            raise ValueError(f"unknown formatter {col.fmt!r} for column {col.header}")
+    if not fmts:
+        return None
+
+    def apply(row: Sequence[Any]) -> Sequence[Any]:
+        out = list(row)
+        for i, fn in fmts:
+            out[i] = fn(out[i])
+        return out
+
+    return apply
+
+
+def stream_batches(
+    conn: Connection, stmt: Select[Any], batch: int = BATCH
+) -> Iterator[Sequence[Sequence[Any]]]:
+    """Raw DBAPI rows in batches, from a server-side cursor where the database has one.
+
+    Rows come straight from the driver (no SQLAlchemy row processing): timestamps arrive as
+    ``datetime`` (PostgreSQL) or ISO text (SQLite), which the TIME formatter accepts both.
+    """
+    result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
+    cursor = result.cursor
+    try:
+        while True:
+            rows = cursor.fetchmany(batch)
+            if not rows:
+                break
+            yield rows
+    finally:
+        result.close()
+
+
+def part_rows(
+    conn: Connection, pq: PartQuery, ctx: RunContext, lo: int | None = None, hi: int | None = None
+) -> Iterator[Sequence[Any]]:
+    """Every formatted row of a part (or of one key range of it), in key order."""
+    fmt = row_formatter(pq, ctx)
+    for rows in stream_batches(conn, range_select(pq, lo, hi)):
+        if fmt is None:
+            yield from rows
+        else:
+            for row in rows:
+                yield fmt(row)
