@@ -14,10 +14,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="REPORTCARD_", extra="ignore")
 
-    data_dir: Path = Field(Path("./var"), description="Directory for the SQLite database and files.")
+    data_dir: Path = Field(
+        Path("./var"), description="Directory for the SQLite database and files."
+    )
     database_url: str = Field(
         "",
-        description="SQLAlchemy URL of the database; default: an SQLite file in the data directory.",
+        description="SQLAlchemy URL of the database; default: an SQLite file in data_dir.",
     )
     storage_dir: Path | None = Field(
         None, description="Directory for report files; default: <data_dir>/files."
@@ -31,7 +33,7 @@ class Settings(BaseSettings):
         2, ge=1, description="Most runs of one root account executing at once."
     )
     shard_rows: int = Field(
-        250_000, ge=1_000, description="Target number of driving-table rows in one shard."
+        250_000, ge=1, description="Target number of driving-table rows in one shard."
     )
     heartbeat_seconds: float = Field(
         5.0, gt=0, description="How often a worker marks the shard it holds as alive."

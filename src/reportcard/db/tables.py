@@ -402,9 +402,7 @@ report_shards = Table(
     "report_shards",
     metadata,
     _id(),
-    Column(
-        "report_id", Id, ForeignKey("account_reports.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("report_id", Id, ForeignKey("account_reports.id", ondelete="CASCADE"), nullable=False),
     Column("part", String(64), nullable=False),
     Column("part_index", Integer, nullable=False),
     Column("seq", Integer, nullable=False),

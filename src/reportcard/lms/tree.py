@@ -52,8 +52,10 @@ def rebuild_user_associations(conn: Connection, root_id: int) -> None:
     login on the root account is associated with the root.
     """
     aa = account_ancestors
-    account_ids = select(aa.c.account_id).join(accounts, accounts.c.id == aa.c.account_id).where(
-        (accounts.c.root_account_id == root_id) | (accounts.c.id == root_id)
+    account_ids = (
+        select(aa.c.account_id)
+        .join(accounts, accounts.c.id == aa.c.account_id)
+        .where((accounts.c.root_account_id == root_id) | (accounts.c.id == root_id))
     )
     conn.execute(
         delete(user_account_associations).where(

@@ -101,6 +101,7 @@ class Report:
     extra_text: Callable[[RunContext], str]
     # Always a zip (even with one part), as mgp_grade_export_csv is; otherwise 1 part -> CSV.
     always_zip: bool = False
+
     # Title used in failure messages: Canvas titleizes the type ("Provisioning Csv").
     @property
     def failure_title(self) -> str:

@@ -51,9 +51,7 @@ def resolve_terms(conn: Connection, root_id: int, value: Any, now: datetime) -> 
             if not ref.isdigit():
                 continue
             cond = t.c.id == int(ref)
-        row = conn.execute(
-            select(t.c.id).where(and_(t.c.root_account_id == root_id, cond))
-        ).first()
+        row = conn.execute(select(t.c.id).where(and_(t.c.root_account_id == root_id, cond))).first()
         if row is not None and row.id not in found:
             found.append(row.id)
     return found
@@ -81,9 +79,11 @@ def build_context(conn: Connection, run: Any, now: datetime | None = None) -> Ru
     now = now or utcnow()
     acct = conn.execute(select(accounts).where(accounts.c.id == run.account_id)).one()
     root_id = int(acct.root_account_id or acct.id)
-    root = acct if root_id == acct.id else conn.execute(
-        select(accounts).where(accounts.c.id == root_id)
-    ).one()
+    root = (
+        acct
+        if root_id == acct.id
+        else conn.execute(select(accounts).where(accounts.c.id == root_id)).one()
+    )
     params: dict[str, Any] = dict(run.parameters or {})
     term_ids = resolve_terms(conn, root_id, term_value(params), now)
     term_name = None

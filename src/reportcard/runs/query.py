@@ -13,7 +13,7 @@ from reportcard.reports.formatting import time_formatter
 BATCH = 1000  # rows per fetch, and per progress checkpoint
 
 
-def range_select(pq: PartQuery, lo: int | None = None, hi: int | None = None) -> Select[Any]:
+def range_select(pq: PartQuery, lo: int | None = None, hi: int | None = None) -> Select:
     """The part's SELECT for keys in ``[lo, hi]`` (both inclusive), ordered by the key."""
     stmt = select(*[c.expr for c in pq.columns]).select_from(pq.select_from).where(*pq.where)
     if lo is not None:
@@ -23,7 +23,7 @@ def range_select(pq: PartQuery, lo: int | None = None, hi: int | None = None) ->
     return stmt.order_by(pq.key)
 
 
-def bounds_select(pq: PartQuery) -> Select[Any]:
+def bounds_select(pq: PartQuery) -> Select:
     """min(key), max(key), count(*) over the part's rows (or its cheaper bounds query)."""
     frm = pq.bounds_from if pq.bounds_from is not None else pq.select_from
     where = pq.bounds_where if pq.bounds_where is not None else pq.where
@@ -58,23 +58,32 @@ def row_formatter(
 
 
 def stream_batches(
-    conn: Connection, stmt: Select[Any], batch: int = BATCH
+    conn: Connection, stmt: Select, batch: int = BATCH
 ) -> Iterator[Sequence[Sequence[Any]]]:
     """Raw DBAPI rows in batches, from a server-side cursor where the database has one.
 
     Rows come straight from the driver (no SQLAlchemy row processing): timestamps arrive as
     ``datetime`` (PostgreSQL) or ISO text (SQLite), which the TIME formatter accepts both.
     """
-    result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
-    cursor = result.cursor
+    if conn.dialect.name == "sqlite":
+        # sqlite3 cursors step lazily: read the DBAPI cursor directly (no row objects).
+        result = conn.execute(stmt)
+        cursor = result.cursor
+        try:
+            while True:
+                rows = cursor.fetchmany(batch)
+                if not rows:
+                    break
+                yield rows
+        finally:
+            result.close()
+        return
+    # Elsewhere a server-side cursor; partitions() needs its size or it buffers everything.
+    streamed = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
     try:
-        while True:
-            rows = cursor.fetchmany(batch)
-            if not rows:
-                break
-            yield rows
+        yield from streamed.partitions(batch)
     finally:
-        result.close()
+        streamed.close()
 
 
 def part_rows(

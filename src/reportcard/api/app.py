@@ -1,0 +1,53 @@
+"""The FastAPI application: routers, errors, and the embedded worker pool's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from reportcard import __version__
+from reportcard.api import accounts, errors, files, reports
+from reportcard.api.deps import Services
+from reportcard.api.middleware import NormalizePath
+from reportcard.db.engine import make_engine
+from reportcard.db.migrate import upgrade
+from reportcard.runs.worker import WorkerPool
+from reportcard.settings import Settings, get_settings
+from reportcard.storage import storage_from_settings
+
+
+def create_app(settings: Settings | None = None, *, workers: int | None = None) -> FastAPI:
+    """The app; ``workers`` embedded worker threads run while it serves (default: settings)."""
+    settings = settings or get_settings()
+    engine = make_engine(settings.resolved_database_url)
+    storage = storage_from_settings(settings)
+    n = settings.workers if workers is None else workers
+    services = Services(settings=settings, engine=engine, storage=storage)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        upgrade(engine)
+        if n > 0:
+            services.pool = WorkerPool(engine, storage, settings, n)
+            services.pool.start()
+        try:
+            yield
+        finally:
+            if services.pool is not None:
+                services.pool.shutdown()
+
+    app = FastAPI(
+        title="reportcard",
+        version=__version__,
+        description="Canvas LMS Account Reports API, self-hosted.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+    app.include_router(accounts.router)
+    app.include_router(reports.router)
+    app.include_router(files.router)
+    app.add_middleware(NormalizePath)
+    return app

@@ -1,0 +1,86 @@
+"""Canvas-style error bodies and the exceptions that produce them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+NOT_FOUND = {"errors": [{"message": "The specified resource does not exist."}]}
+UNAUTHENTICATED = {
+    "status": "unauthenticated",
+    "errors": [{"message": "user authorization required"}],
+}
+UNAUTHORIZED = {
+    "status": "unauthorized",
+    "errors": [{"message": "user not authorized to perform that action"}],
+}
+WWW_AUTH = {"WWW-Authenticate": 'Bearer realm="canvas-lms"'}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type="application/json; charset=utf-8",
+        headers=headers,
+    )
+
+
+class CanvasError(Exception):
+    """An error answered with an exact Canvas body and status."""
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, body)
+        self.status = status
+        self.body = body
+        self.headers = headers
+
+
+def not_found() -> CanvasError:
+    return CanvasError(404, NOT_FOUND)
+
+
+def bad_request(message: str) -> CanvasError:
+    return CanvasError(400, {"errors": [{"message": message}]})
+
+
+def install(app: FastAPI) -> None:
+    """Every error, including unexpected ones, leaves as Canvas-shaped JSON."""
+
+    @app.exception_handler(CanvasError)
+    async def _canvas(_: Request, exc: CanvasError) -> Response:
+        return json_response(exc.body, exc.status, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+        messages = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("path", "query"))
+            messages.append({"message": f"{where}: {err.get('msg')}".strip(": ")})
+        return json_response({"errors": messages or [{"message": "invalid request"}]}, 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return json_response(NOT_FOUND, 404)
+        if exc.status_code == 405:
+            return json_response(
+                {"errors": [{"message": "The requested method is not allowed."}]}, 405
+            )
+        return json_response(
+            {"errors": [{"message": str(exc.detail)}]},
+            exc.status_code,
+            dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> Response:
+        return json_response(
+            {"errors": [{"message": "An error occurred.", "error_code": "internal_server_error"}]},
+            500,
+        )

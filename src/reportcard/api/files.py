@@ -1,0 +1,90 @@
+"""Report files: Canvas's Files API entry and the two download routes."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from sqlalchemy import Connection, select
+from starlette.responses import FileResponse, Response, StreamingResponse
+
+from reportcard.api.deps import ServicesDep, UserDep, authenticate, presented_token
+from reportcard.api.errors import UNAUTHORIZED, CanvasError, json_response, not_found
+from reportcard.api.serializers import attachment_json
+from reportcard.api.urls import base_url
+from reportcard.auth.permissions import READ_REPORTS, has_permission
+from reportcard.db.engine import read_conn
+from reportcard.db.tables import attachments
+
+router = APIRouter(tags=["files"])
+
+
+def _attachment(conn: Connection, file_id: str) -> Any:
+    if not file_id.isdigit():
+        raise not_found()
+    att = conn.execute(select(attachments).where(attachments.c.id == int(file_id))).first()
+    if att is None or att.workflow_state == "deleted":
+        raise not_found()
+    return att
+
+
+def _may_read(conn: Connection, user_id: int, att: Any) -> bool:
+    return att.context_type == "Account" and has_permission(
+        conn, user_id, int(att.context_id), READ_REPORTS
+    )
+
+
+@router.get("/api/v1/files/{file_id}", summary="Get file", operation_id="get_file")
+def get_file(file_id: str, request: Request, svc: ServicesDep, user: UserDep) -> Response:
+    with read_conn(svc.engine) as conn:
+        att = _attachment(conn, file_id)
+        if not _may_read(conn, user.id, att):
+            raise CanvasError(403, UNAUTHORIZED)
+        return json_response(attachment_json(base_url(request), att))
+
+
+def _serve(request: Request, svc: Any, file_id: str, account_id: str | None) -> Response:
+    """A verifier in the query lets anyone holding the link in; otherwise a token must."""
+    with read_conn(svc.engine) as conn:
+        att = _attachment(conn, file_id)
+        if account_id is not None and str(att.context_id) != account_id:
+            raise not_found()
+        verifier = request.query_params.get("verifier")
+        if verifier is None or not hmac.compare_digest(verifier, att.uuid):
+            if verifier is not None:
+                raise not_found()
+            user = authenticate(conn, presented_token(request))
+            if not _may_read(conn, user.id, att):
+                raise CanvasError(403, UNAUTHORIZED)
+    disposition = f"attachment; filename=\"{att.filename}\"; filename*=UTF-8''{quote(att.filename)}"
+    headers = {"Content-Disposition": disposition}
+    path = svc.storage.local_path(att.storage_key)
+    if path is not None:
+        return FileResponse(path, media_type=att.content_type, headers=headers)
+
+    def chunks() -> Iterator[bytes]:
+        with svc.storage.open_read(att.storage_key) as fh:
+            while block := fh.read(1 << 20):
+                yield block
+
+    headers["Content-Length"] = str(att.size)
+    return StreamingResponse(chunks(), media_type=att.content_type, headers=headers)
+
+
+@router.get("/files/{file_id}/download", summary="Download a file", operation_id="download_file")
+def download(file_id: str, request: Request, svc: ServicesDep) -> Response:
+    return _serve(request, svc, file_id, None)
+
+
+@router.get(
+    "/accounts/{account_id}/files/{file_id}/download",
+    summary="Download an account file",
+    operation_id="download_account_file",
+)
+def download_account_file(
+    account_id: str, file_id: str, request: Request, svc: ServicesDep
+) -> Response:
+    return _serve(request, svc, file_id, account_id)

@@ -1,0 +1,55 @@
+"""Canvas pagination: ``page``/``per_page`` (default 10, max 100) and absolute ``Link`` URLs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from fastapi import Request
+
+from reportcard.api.errors import not_found
+
+_DROP = {"page", "per_page", "access_token", "api_key"}
+
+
+@dataclass(frozen=True)
+class Page:
+    page: int
+    per_page: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+def page_of(request: Request, default: int = 10, maximum: int = 100) -> Page:
+    q = request.query_params
+    try:
+        per_page = int(q.get("per_page", default))
+    except ValueError:
+        per_page = default
+    per_page = max(1, min(maximum, per_page))
+    raw_page = q.get("page", "1")
+    if not raw_page.isdigit() or int(raw_page) < 1:
+        raise not_found()
+    return Page(int(raw_page), per_page)
+
+
+def link_header(request: Request, page: Page, total: int) -> str:
+    """``current, next, prev, first, last`` rels with the caller's own base URL."""
+    base = str(request.url.replace(query=None))
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in _DROP]
+
+    def url(n: int) -> str:
+        query = urlencode([*kept, ("page", str(n)), ("per_page", str(page.per_page))])
+        return f"{base}?{query}"
+
+    last = max(1, -(-total // page.per_page))
+    links = [f'<{url(page.page)}>; rel="current"']
+    if page.page < last:
+        links.append(f'<{url(page.page + 1)}>; rel="next"')
+    if page.page > 1:
+        links.append(f'<{url(page.page - 1)}>; rel="prev"')
+    links.append(f'<{url(1)}>; rel="first"')
+    links.append(f'<{url(last)}>; rel="last"')
+    return ",".join(links)

@@ -1,0 +1,312 @@
+"""The Canvas Account Reports endpoints under ``/api/v1/accounts/:account_id/reports``."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import Connection, func, select
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from reportcard.api.deps import (
+    CurrentUser,
+    ServicesDep,
+    UserDep,
+    authorize_account,
+)
+from reportcard.api.errors import CanvasError, bad_request, json_response, not_found
+from reportcard.api.pagination import link_header, page_of
+from reportcard.api.rails_params import ParamError, deep_merge, parse_pairs
+from reportcard.api.urls import base_url
+from reportcard.db.engine import read_conn
+from reportcard.db.tables import account_reports, accounts, attachments, users
+from reportcard.reports.catalog import Report, all_reports, get_report
+from reportcard.runs.context import resolve_terms, term_value, utcnow
+from reportcard.runs.lifecycle import ACTIVE_STATES, abort_run, create_run, delete_run
+
+router = APIRouter(prefix="/api/v1/accounts/{account_id}/reports", tags=["reports"])
+
+
+def root_zone(conn: Connection, account: Any) -> str:
+    root_id = account.root_account_id or account.id
+    tz = conn.execute(
+        select(accounts.c.default_time_zone).where(accounts.c.id == root_id)
+    ).scalar_one()
+    return str(tz or "UTC")
+
+
+def present(conn: Connection, request: Request, run: Any, tz: str) -> dict[str, Any]:
+    """The Report JSON of one run row."""
+    from reportcard.api.serializers import report_json
+
+    att = None
+    if run.attachment_id is not None:
+        att = conn.execute(select(attachments).where(attachments.c.id == run.attachment_id)).first()
+    user = None
+    if run.user_id is not None:
+        user = conn.execute(select(users).where(users.c.id == run.user_id)).first()
+    if user is not None and user.time_zone:
+        tz = user.time_zone
+    return report_json(base_url(request), run, tz=tz, attachment=att, user=user, now=utcnow())
+
+
+def report_entry(
+    conn: Connection, request: Request, report: Report, account: Any, tz: str, include: set[str]
+) -> dict[str, Any]:
+    last = conn.execute(
+        select(account_reports)
+        .where(
+            account_reports.c.account_id == account.id,
+            account_reports.c.report_type == report.name,
+            account_reports.c.workflow_state != "deleted",
+        )
+        .order_by(account_reports.c.created_at.desc(), account_reports.c.id.desc())
+        .limit(1)
+    ).first()
+    params = (
+        {
+            name: {"required": p.required, "description": p.description}
+            for name, p in report.parameters.items()
+        }
+        if report.parameters
+        else None
+    )
+    entry: dict[str, Any] = {
+        "title": report.title,
+        "parameters": params,
+        "report": report.name,
+        "last_run": None if last is None else present(conn, request, last, tz),
+    }
+    if "description_html" in include:
+        entry["description_html"] = f"<p>{report.description}</p>"
+    if "parameters_html" in include:
+        from reportcard.api.forms import parameters_html
+
+        entry["parameters_html"] = parameters_html(report, int(account.id))
+    return entry
+
+
+@router.get("", summary="List Available Reports", operation_id="list_available_reports")
+def available_reports(
+    account_id: str, request: Request, svc: ServicesDep, user: UserDep
+) -> Response:
+    include = set(request.query_params.getlist("include[]")) | set(
+        request.query_params.getlist("include")
+    )
+    with read_conn(svc.engine) as conn:
+        account = authorize_account(conn, user, account_id)
+        tz = root_zone(conn, account)
+        entries = [
+            report_entry(conn, request, rep, account, tz, include)
+            for rep in sorted(all_reports().values(), key=lambda r: r.title)
+        ]
+    return json_response(entries)
+
+
+async def request_parameters(request: Request) -> dict[str, Any]:
+    """Everything the client sent, merged as Rails does: query string, then the body."""
+    merged = parse_pairs(request.query_params.multi_items())
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = await request.body()
+    if not body:
+        return merged
+    if ctype in ("application/json", "text/json") or (
+        not ctype and body.lstrip()[:1] in (b"{", b"[")
+    ):
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise bad_request(f"The request body is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise bad_request("The request body must be a JSON object.")
+        return deep_merge(merged, data)
+    if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        try:
+            form = await request.form()
+        except Exception as exc:
+            raise bad_request(f"The request body could not be read: {exc}") from exc
+        pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        return deep_merge(merged, parse_pairs(pairs))
+    return merged
+
+
+def _duplicate(
+    conn: Connection, account_id: int, report_type: str, params: dict[str, Any] | None, hours: float
+) -> Any:
+    since = utcnow() - timedelta(hours=hours)
+    rows = conn.execute(
+        select(account_reports)
+        .where(
+            account_reports.c.account_id == account_id,
+            account_reports.c.report_type == report_type,
+            account_reports.c.workflow_state.in_(ACTIVE_STATES),
+            account_reports.c.created_at >= since,
+        )
+        .order_by(account_reports.c.id.desc())
+    ).all()
+    for row in rows:
+        if params is None or (row.parameters or {}) == params:
+            return row
+    return None
+
+
+@router.post("/{report}", summary="Start a Report", operation_id="start_report")
+async def start_report(
+    account_id: str, report: str, request: Request, svc: ServicesDep, user: UserDep
+) -> Response:
+    def check() -> None:
+        with read_conn(svc.engine) as conn:
+            authorize_account(conn, user, account_id)
+
+    await run_in_threadpool(check)
+    try:
+        sent = await request_parameters(request)
+    except ParamError as exc:
+        raise bad_request(str(exc)) from exc
+    raw = sent.get("parameters")
+    if raw is not None and not isinstance(raw, dict):
+        raise bad_request("parameters must be a hash of report parameters.")
+    params: dict[str, Any] = dict(raw or {})
+    status, body, headers = await run_in_threadpool(
+        _create, svc, request, user, account_id, report, params, raw is not None
+    )
+    if status == 200:
+        svc.notify()
+    return json_response(body, status, headers)
+
+
+def _create(
+    svc: Any,
+    request: Request,
+    user: CurrentUser,
+    account_id: str,
+    report: str,
+    params: dict[str, Any],
+    sent: bool,
+) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+    with svc.engine.begin() as conn:
+        account = authorize_account(conn, user, account_id)
+        if get_report(report) is None:
+            raise not_found()
+        root_id = int(account.root_account_id or account.id)
+        term = term_value(params)
+        if term is not None and str(term).strip() != "active_terms":
+            found = resolve_terms(conn, root_id, term, utcnow())
+            if not found:
+                raise CanvasError(400, {"error": f"invalid enrollment_term_id '{term}'"})
+        tz = root_zone(conn, account)
+        if svc.settings.duplicate_window_hours > 0:
+            dup = _duplicate(
+                conn,
+                int(account.id),
+                report,
+                params if sent else None,
+                svc.settings.duplicate_window_hours,
+            )
+            if dup is not None:
+                location = (
+                    f"{base_url(request)}/api/v1/accounts/{account_id}/reports/{report}/{dup.id}"
+                )
+                return 409, present(conn, request, dup, tz), {"Location": location}
+        run_id = create_run(
+            conn,
+            account_id=int(account.id),
+            root_account_id=root_id,
+            user_id=user.id,
+            report_type=report,
+            parameters=params,
+        )
+        run = conn.execute(select(account_reports).where(account_reports.c.id == run_id)).one()
+        return 200, present(conn, request, run, tz), None
+
+
+@router.get("/{report}", summary="Index of Reports", operation_id="index_of_reports")
+def index_of_reports(
+    account_id: str, report: str, request: Request, svc: ServicesDep, user: UserDep
+) -> Response:
+    page = page_of(request)
+    with read_conn(svc.engine) as conn:
+        account = authorize_account(conn, user, account_id)
+        tz = root_zone(conn, account)
+        cond = (
+            (account_reports.c.account_id == account.id)
+            & (account_reports.c.report_type == report)
+            & (account_reports.c.workflow_state != "deleted")
+        )
+        total = conn.execute(
+            select(func.count()).select_from(account_reports).where(cond)
+        ).scalar_one()
+        rows = conn.execute(
+            select(account_reports)
+            .where(cond)
+            .order_by(account_reports.c.created_at.desc(), account_reports.c.id.desc())
+            .offset(page.offset)
+            .limit(page.per_page)
+        ).all()
+        body = [present(conn, request, r, tz) for r in rows]
+    return json_response(body, headers={"Link": link_header(request, page, int(total))})
+
+
+def _find_run(conn: Connection, account: Any, report: str, run_id: str) -> Any:
+    if not run_id.isdigit():
+        raise not_found()
+    run = conn.execute(
+        select(account_reports).where(
+            account_reports.c.id == int(run_id),
+            account_reports.c.account_id == account.id,
+            account_reports.c.report_type == report,
+            account_reports.c.workflow_state != "deleted",
+        )
+    ).first()
+    if run is None:
+        raise not_found()
+    return run
+
+
+@router.get("/{report}/{run_id}", summary="Status of a Report", operation_id="report_status")
+async def report_status(
+    account_id: str, report: str, run_id: str, request: Request, svc: ServicesDep, user: UserDep
+) -> Response:
+    with read_conn(svc.engine) as conn:
+        account = authorize_account(conn, user, account_id)
+        run = _find_run(conn, account, report, run_id)
+        body = present(conn, request, run, root_zone(conn, account))
+    return json_response(body)
+
+
+def _change(
+    account_id: str,
+    report: str,
+    run_id: str,
+    request: Request,
+    svc: Any,
+    user: CurrentUser,
+    action: str,
+) -> Response:
+    with svc.engine.begin() as conn:
+        account = authorize_account(conn, user, account_id)
+        run = _find_run(conn, account, report, run_id)
+        done = (abort_run if action == "abort" else delete_run)(conn, int(run.id))
+        if not done:
+            raise not_found()
+        run = conn.execute(select(account_reports).where(account_reports.c.id == run.id)).one()
+        body = present(conn, request, run, root_zone(conn, account))
+    svc.notify()
+    return json_response(body)
+
+
+@router.delete("/{report}/{run_id}", summary="Delete a Report", operation_id="delete_report")
+def delete_report(
+    account_id: str, report: str, run_id: str, request: Request, svc: ServicesDep, user: UserDep
+) -> Response:
+    return _change(account_id, report, run_id, request, svc, user, "delete")
+
+
+@router.put("/{report}/{run_id}/abort", summary="Abort a Report", operation_id="abort_report")
+def abort_report(
+    account_id: str, report: str, run_id: str, request: Request, svc: ServicesDep, user: UserDep
+) -> Response:
+    return _change(account_id, report, run_id, request, svc, user, "abort")

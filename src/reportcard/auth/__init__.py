@@ -1,0 +1,1 @@
+"""Access tokens and the ``read_reports`` permission."""

@@ -1,0 +1,406 @@
+"""The three steps a worker performs: plan a run into shards, execute a shard, compile a run.
+
+Planning and compiling are each taken by exactly one worker through a conditional UPDATE.
+Shards are idempotent: a re-run rewrites its part file from scratch, so a shard retried after a
+crash never duplicates or loses a row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, case, exists, func, insert, select, text, update
+
+from reportcard.db.engine import is_sqlite, read_conn
+from reportcard.db.tables import account_reports, attachments, report_shards
+from reportcard.reports.catalog import Report, RunContext, get_report
+from reportcard.reports.params import ReportInputError
+from reportcard.runs.context import build_context, utcnow
+from reportcard.runs.lifecycle import NO_FILE_TEXT, fail_run, get_run
+from reportcard.runs.package import FilePart, csv_file_name, write_csv, write_zip, zip_file_name
+from reportcard.runs.query import BATCH, bounds_select, range_select, row_formatter, stream_batches
+from reportcard.settings import Settings
+from reportcard.storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+
+class RunStopped(Exception):
+    """The run was aborted, deleted or failed while a shard was writing."""
+
+
+def part_key(run_id: int, part_index: int, seq: int) -> str:
+    return f"runs/{run_id}/parts/{part_index:03d}-{seq:05d}.csv"
+
+
+def split_range(lo: int, hi: int, count: int, target: int) -> list[tuple[int, int]]:
+    """Split ``[lo, hi]`` into about ``count / target`` equal key ranges."""
+    if count <= 0:
+        return [(1, 0)]
+    n = max(1, math.ceil(count / target))
+    width = math.ceil((hi - lo + 1) / n)
+    ranges = []
+    start = lo
+    while start <= hi:
+        end = min(hi, start + width - 1)
+        ranges.append((start, end))
+        start = end + 1
+    return ranges
+
+
+def _cap_lock(conn: Connection, root_id: int) -> None:
+    """Serialise cap checks per root account on PostgreSQL (SQLite writes are serial anyway)."""
+    if not is_sqlite(conn):
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 7_000_000 + root_id})
+
+
+def claim_run(conn: Connection, run_id: int, root_id: int, cap: int, worker_id: str) -> bool:
+    """Move a created run to running if its root account is under the concurrency cap."""
+    _cap_lock(conn, root_id)
+    running = (
+        select(func.count())
+        .select_from(account_reports)
+        .where(
+            account_reports.c.root_account_id == root_id,
+            account_reports.c.workflow_state.in_(("running", "compiling")),
+        )
+        .scalar_subquery()
+    )
+    now = utcnow()
+    res = conn.execute(
+        update(account_reports)
+        .where(
+            account_reports.c.id == run_id,
+            account_reports.c.workflow_state == "created",
+            running < cap,
+        )
+        .values(
+            workflow_state="running",
+            start_at=now,
+            heartbeat_at=now,
+            worker_id=worker_id,
+            attempt=account_reports.c.attempt + 1,
+            updated_at=now,
+        )
+    )
+    return res.rowcount == 1
+
+
+def plan_run(engine: Engine, settings: Settings, run_id: int) -> None:
+    """Split a freshly claimed run into shards (or end it in error on bad input)."""
+    with engine.begin() as conn:
+        run = get_run(conn, run_id)
+        if run is None or run.workflow_state != "running":
+            return
+        report = get_report(run.report_type)
+        if report is None:
+            fail_run(conn, run_id, NO_FILE_TEXT, detail=f"unknown report {run.report_type}")
+            return
+        ctx = build_context(conn, run)
+        try:
+            names = report.select_parts(ctx)
+            extra = report.extra_text(ctx)
+        except ReportInputError as exc:
+            fail_run(conn, run_id, str(exc))
+            return
+        params = dict(run.parameters or {})
+        params["extra_text"] = extra
+        if not names:
+            conn.execute(
+                update(account_reports)
+                .where(account_reports.c.id == run_id)
+                .values(parameters=params)
+            )
+            fail_run(conn, run_id, NO_FILE_TEXT, detail="no file selected")
+            return
+        shards: list[dict[str, Any]] = []
+        total = 0
+        for index, name in enumerate(names):
+            pq = report.part(name).build(ctx)
+            if pq.columns:
+                lo, hi, count = conn.execute(bounds_select(pq)).one()
+            else:
+                lo, hi, count = None, None, 0
+            count = int(count or 0)
+            total += count
+            ranges = [(1, 0)] if lo is None else split_range(lo, hi, count, settings.shard_rows)
+            for seq, (a, b) in enumerate(ranges):
+                shards.append(
+                    {
+                        "report_id": run_id,
+                        "part": name,
+                        "part_index": index,
+                        "seq": seq,
+                        "lo": a,
+                        "hi": b,
+                        "state": "queued",
+                        "rows": 0,
+                        "bytes": 0,
+                        "attempts": 0,
+                    }
+                )
+        conn.execute(insert(report_shards), shards)
+        conn.execute(
+            update(account_reports)
+            .where(account_reports.c.id == run_id, account_reports.c.workflow_state == "running")
+            .values(parameters=params, total_lines=total, current_line=0, updated_at=utcnow())
+        )
+
+
+def claim_shard(conn: Connection, shard_id: int, worker_id: str) -> bool:
+    now = utcnow()
+    res = conn.execute(
+        update(report_shards)
+        .where(report_shards.c.id == shard_id, report_shards.c.state == "queued")
+        .values(
+            state="running",
+            worker_id=worker_id,
+            heartbeat_at=now,
+            started_at=now,
+            attempts=report_shards.c.attempts + 1,
+        )
+    )
+    return res.rowcount == 1
+
+
+def _checkpoint(engine: Engine, run_id: int, shard_id: int, rows: int) -> None:
+    """Add ``rows`` to the run's current_line and progress; raise RunStopped if it ended."""
+    r = account_reports.c
+    line = func.coalesce(r.current_line, 0) + rows
+    pct = case(
+        (r.total_lines > 0, (line * 100) / r.total_lines),
+        else_=0,
+    )
+    now = utcnow()
+    with engine.begin() as conn:
+        if not is_sqlite(conn):
+            conn.execute(text("SET LOCAL synchronous_commit = off"))
+        res = conn.execute(
+            update(account_reports)
+            .where(r.id == run_id, r.workflow_state == "running")
+            .values(
+                current_line=line,
+                progress=case((pct > 99, 99), else_=pct),
+                heartbeat_at=now,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            update(report_shards).where(report_shards.c.id == shard_id).values(heartbeat_at=now)
+        )
+    if res.rowcount != 1:
+        raise RunStopped(run_id)
+
+
+def execute_shard(engine: Engine, storage: Storage, shard_id: int) -> bool:
+    """Write one shard's part file. Returns True when this shard completed the run's shards."""
+    with read_conn(engine) as conn:
+        shard = conn.execute(select(report_shards).where(report_shards.c.id == shard_id)).one()
+        run = get_run(conn, shard.report_id)
+        report = get_report(run.report_type)
+        assert report is not None
+        ctx = build_context(conn, run)
+        conn.rollback()
+    pq = report.part(shard.part).build(ctx)
+    key = part_key(run.id, shard.part_index, shard.seq)
+    written = 0
+    pending = 0
+    with storage.open_write(key) as out:
+        if pq.columns and shard.lo <= shard.hi:
+            fmt = row_formatter(pq, ctx)
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            with read_conn(engine) as conn:
+                for rows in stream_batches(conn, range_select(pq, shard.lo, shard.hi), BATCH):
+                    writer.writerows(rows if fmt is None else [fmt(row) for row in rows])
+                    out.write(buf.getvalue().encode("utf-8"))
+                    buf.seek(0)
+                    buf.truncate()
+                    written += len(rows)
+                    pending += len(rows)
+                    if pending >= BATCH:
+                        _checkpoint(engine, run.id, shard_id, pending)
+                        pending = 0
+    size = storage.size(key)
+    now = utcnow()
+    with engine.begin() as conn:
+        res = conn.execute(
+            update(report_shards)
+            .where(report_shards.c.id == shard_id, report_shards.c.state == "running")
+            .values(state="done", rows=written, bytes=size, ended_at=now, heartbeat_at=now)
+        )
+        if res.rowcount != 1:
+            return False
+        r = account_reports.c
+        if pending:
+            conn.execute(
+                update(account_reports)
+                .where(r.id == run.id)
+                .values(current_line=func.coalesce(r.current_line, 0) + pending)
+            )
+        not_done = exists().where(
+            report_shards.c.report_id == run.id, report_shards.c.state != "done"
+        )
+        won = conn.execute(
+            update(account_reports)
+            .where(and_(r.id == run.id, r.workflow_state == "running", ~not_done))
+            .values(workflow_state="compiling", heartbeat_at=now, updated_at=now)
+        )
+        return won.rowcount == 1
+
+
+def _file_parts(conn: Connection, report: Report, ctx: RunContext) -> list[FilePart]:
+    shards = conn.execute(
+        select(report_shards)
+        .where(report_shards.c.report_id == ctx.report_id)
+        .order_by(report_shards.c.part_index, report_shards.c.seq)
+    ).all()
+    parts: dict[int, tuple[str, list[str]]] = {}
+    for s in shards:
+        parts.setdefault(s.part_index, (s.part, []))[1].append(
+            part_key(ctx.report_id, s.part_index, s.seq)
+        )
+    out = []
+    for index in sorted(parts):
+        name, keys = parts[index]
+        headers = [c.header for c in report.part(name).build(ctx).columns]
+        out.append(FilePart(name=name, headers=headers, keys=keys))
+    return out
+
+
+def _count_lines(parts: Sequence[FilePart], rows: int) -> int:
+    return rows + len(parts)
+
+
+def compile_run(engine: Engine, storage: Storage, run_id: int) -> None:
+    """Assemble the parts into the attachment and complete the run (the compile winner only)."""
+    with read_conn(engine) as conn:
+        run = get_run(conn, run_id)
+        if run is None or run.workflow_state != "compiling":
+            return
+        report = get_report(run.report_type)
+        assert report is not None
+        ctx = build_context(conn, run)
+        parts = _file_parts(conn, report, ctx)
+        rows = conn.execute(
+            select(func.coalesce(func.sum(report_shards.c.rows), 0)).where(
+                report_shards.c.report_id == run_id
+            )
+        ).scalar_one()
+        conn.rollback()
+    now = utcnow()
+    if len(parts) == 1 and not report.always_zip:
+        filename = csv_file_name(run.report_type, run_id, now)
+        content_type = "text/csv"
+        target = f"runs/{run_id}/{filename}"
+        size = write_csv(storage, target, parts[0])
+    else:
+        filename = zip_file_name(run.report_type, run_id, now)
+        content_type = "application/zip"
+        target = f"runs/{run_id}/{filename}"
+        size = write_zip(storage, target, parts)
+    finish(engine, run_id, report, ctx, filename, content_type, target, size, int(rows), parts)
+    storage.delete_prefix(f"runs/{run_id}/parts")
+
+
+def finish(
+    engine: Engine,
+    run_id: int,
+    report: Report,
+    ctx: RunContext,
+    filename: str,
+    content_type: str,
+    key: str,
+    size: int,
+    rows: int,
+    parts: Sequence[FilePart],
+) -> None:
+    now = utcnow()
+    with engine.begin() as conn:
+        run = get_run(conn, run_id)
+        att = conn.execute(
+            insert(attachments).values(
+                uuid=uuid.uuid4().hex + uuid.uuid4().hex[:8],
+                context_type="Account",
+                context_id=run.account_id,
+                user_id=run.user_id,
+                filename=filename,
+                display_name=filename,
+                content_type=content_type,
+                size=size,
+                storage_key=key,
+                workflow_state="processed",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        pk = att.inserted_primary_key
+        assert pk is not None
+        extra = (run.parameters or {}).get("extra_text", "")
+        message = (
+            f"{report.title} report successfully generated with the following settings. "
+            f"Account: {ctx.account_name}; {extra}"
+        )
+        res = conn.execute(
+            update(account_reports)
+            .where(account_reports.c.id == run_id, account_reports.c.workflow_state == "compiling")
+            .values(
+                workflow_state="complete",
+                attachment_id=int(pk[0]),
+                progress=100,
+                current_line=_count_lines(parts, rows),
+                message=message,
+                end_at=func.coalesce(account_reports.c.end_at, now),
+                updated_at=now,
+            )
+        )
+        if res.rowcount != 1:
+            # Aborted or deleted while compiling: Canvas attaches no file to a stopped run.
+            conn.rollback()
+
+
+def shard_failed(engine: Engine, settings: Settings, shard_id: int, error: str) -> None:
+    """Retry a failed shard, or end its run in error once its attempts are used up."""
+    with engine.begin() as conn:
+        shard = conn.execute(select(report_shards).where(report_shards.c.id == shard_id)).one()
+        if shard.attempts < settings.max_attempts:
+            conn.execute(
+                update(report_shards)
+                .where(report_shards.c.id == shard_id, report_shards.c.state == "running")
+                .values(state="queued", error=error, worker_id=None)
+            )
+            return
+        conn.execute(
+            update(report_shards)
+            .where(report_shards.c.id == shard_id)
+            .values(state="failed", error=error, ended_at=utcnow())
+        )
+        fail_run(
+            conn,
+            shard.report_id,
+            "Failed, please report the following error code to your system administrator: "
+            f"ErrorReport:{shard.report_id};",
+            detail=error,
+        )
+
+
+def shard_stopped(engine: Engine, storage: Storage, shard_id: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(report_shards)
+            .where(report_shards.c.id == shard_id)
+            .values(state="cancelled", ended_at=utcnow())
+        )
+
+
+def stale_before(settings: Settings, now: datetime) -> datetime:
+    from datetime import timedelta
+
+    return now - timedelta(seconds=settings.stale_seconds)

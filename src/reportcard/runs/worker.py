@@ -1,0 +1,289 @@
+"""The worker loop shared by the embedded threads and ``reportcard worker``.
+
+A worker repeatedly: executes a queued shard (compiling the run if it was the last one),
+else plans a created run (respecting the per-root-account cap), else reaps stale work, else
+sleeps until woken or the poll interval passes. The database is the queue: any number of
+workers in any number of processes can run this loop against the same database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import traceback
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import Engine, Table, and_, exists, select, update
+
+from reportcard.db.tables import account_reports, report_shards
+from reportcard.runs.context import utcnow
+from reportcard.runs.execute import (
+    RunStopped,
+    claim_run,
+    claim_shard,
+    compile_run,
+    execute_shard,
+    plan_run,
+    shard_failed,
+    shard_stopped,
+)
+from reportcard.runs.lifecycle import fail_run
+from reportcard.settings import Settings
+from reportcard.storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@contextmanager
+def keepalive(engine: Engine, table: Table, row_id: int, every: float) -> Iterator[None]:
+    """Refresh ``heartbeat_at`` of one row every ``every`` seconds while the block runs."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(
+                        update(table).where(table.c.id == row_id).values(heartbeat_at=utcnow())
+                    )
+            except Exception:  # pragma: no cover - a missed beat is retried next time
+                log.exception("heartbeat failed")
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{table.name}-{row_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+class Worker:
+    """One worker; call :meth:`step` in a loop or :meth:`run` until ``stop`` is set."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        storage: Storage,
+        settings: Settings,
+        worker_id: str | None = None,
+        wake: threading.Event | None = None,
+    ) -> None:
+        self.engine = engine
+        self.storage = storage
+        self.settings = settings
+        self.worker_id = worker_id or new_worker_id()
+        self.wake = wake or threading.Event()
+
+    # ------------------------------------------------------------------ one unit of work
+    def step(self) -> bool:
+        """Do one unit of work; False when there was nothing to do."""
+        return self._shard() or self._plan() or self.reap() > 0
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                busy = self.step()
+            except Exception:  # pragma: no cover - keep the worker alive
+                log.exception("worker step failed")
+                busy = False
+            if not busy:
+                self.wake.wait(self.settings.poll_seconds)
+                self.wake.clear()
+
+    def _shard(self) -> bool:
+        with self.engine.connect() as conn:
+            conn.info["write"] = False
+            candidates = (
+                conn.execute(
+                    select(report_shards.c.id)
+                    .join(account_reports, account_reports.c.id == report_shards.c.report_id)
+                    .where(
+                        report_shards.c.state == "queued",
+                        account_reports.c.workflow_state == "running",
+                    )
+                    .order_by(report_shards.c.id)
+                    .limit(8)
+                )
+                .scalars()
+                .all()
+            )
+            conn.info["write"] = True
+            conn.rollback()
+        for shard_id in candidates:
+            with self.engine.begin() as conn:
+                claimed = claim_shard(conn, shard_id, self.worker_id)
+            if claimed:
+                self.run_shard(shard_id)
+                return True
+        return False
+
+    def run_shard(self, shard_id: int) -> None:
+        try:
+            with keepalive(self.engine, report_shards, shard_id, self.settings.heartbeat_seconds):
+                last = execute_shard(self.engine, self.storage, shard_id)
+        except RunStopped:
+            shard_stopped(self.engine, self.storage, shard_id)
+            return
+        except Exception:
+            log.exception("shard %s failed", shard_id)
+            shard_failed(self.engine, self.settings, shard_id, traceback.format_exc(limit=5))
+            return
+        if last:
+            with self.engine.connect() as conn:
+                run_id = conn.execute(
+                    select(report_shards.c.report_id).where(report_shards.c.id == shard_id)
+                ).scalar_one()
+                conn.rollback()
+            self.compile(run_id)
+
+    def compile(self, run_id: int) -> None:
+        try:
+            with keepalive(self.engine, account_reports, run_id, self.settings.heartbeat_seconds):
+                compile_run(self.engine, self.storage, run_id)
+        except Exception:
+            log.exception("compiling run %s failed", run_id)
+            with self.engine.begin() as conn:
+                fail_run(
+                    conn,
+                    run_id,
+                    "Failed, please report the following error code to your system "
+                    f"administrator: ErrorReport:{run_id};",
+                    detail=traceback.format_exc(limit=5),
+                )
+
+    def _plan(self) -> bool:
+        with self.engine.connect() as conn:
+            conn.info["write"] = False
+            created = conn.execute(
+                select(account_reports.c.id, account_reports.c.root_account_id)
+                .where(account_reports.c.workflow_state == "created")
+                .order_by(account_reports.c.id)
+                .limit(16)
+            ).all()
+            conn.info["write"] = True
+            conn.rollback()
+        for run_id, root_id in created:
+            with self.engine.begin() as conn:
+                claimed = claim_run(
+                    conn, run_id, root_id, self.settings.concurrency_per_root, self.worker_id
+                )
+            if claimed:
+                try:
+                    plan_run(self.engine, self.settings, run_id)
+                except Exception:
+                    log.exception("planning run %s failed", run_id)
+                    with self.engine.begin() as conn:
+                        fail_run(
+                            conn,
+                            run_id,
+                            "Failed, please report the following error code to your system "
+                            f"administrator: ErrorReport:{run_id};",
+                            detail=traceback.format_exc(limit=5),
+                        )
+                self.wake.set()
+                return True
+        return False
+
+    # ------------------------------------------------------------------ the reaper
+    def reap(self, stale_seconds: float | None = None) -> int:
+        """Recover work whose worker stopped beating; returns how many items it touched."""
+        now = utcnow()
+        cutoff = now - timedelta(seconds=stale_seconds or self.settings.stale_seconds)
+        touched = 0
+        s = report_shards.c
+        with self.engine.begin() as conn:
+            stale = conn.execute(
+                select(s.id, s.attempts, s.report_id).where(
+                    s.state == "running", s.heartbeat_at < cutoff
+                )
+            ).all()
+            for shard_id, attempts, run_id in stale:
+                if attempts < self.settings.max_attempts:
+                    conn.execute(
+                        update(report_shards)
+                        .where(s.id == shard_id, s.state == "running", s.heartbeat_at < cutoff)
+                        .values(state="queued", worker_id=None, error="worker lost")
+                    )
+                else:
+                    conn.execute(
+                        update(report_shards)
+                        .where(s.id == shard_id)
+                        .values(state="failed", error="worker lost", ended_at=now)
+                    )
+                    fail_run(
+                        conn,
+                        run_id,
+                        "Failed, the report's worker stopped responding too many times.",
+                        detail=f"shard {shard_id}: worker lost after {attempts} attempts",
+                    )
+                touched += 1
+            # A run claimed but never planned (its planner died): back to created.
+            r = account_reports.c
+            has_shards = exists().where(s.report_id == r.id)
+            res = conn.execute(
+                update(account_reports)
+                .where(and_(r.workflow_state == "running", r.heartbeat_at < cutoff, ~has_shards))
+                .values(workflow_state="created", worker_id=None)
+            )
+            touched += res.rowcount
+            orphans = (
+                conn.execute(
+                    select(r.id).where(r.workflow_state == "compiling", r.heartbeat_at < cutoff)
+                )
+                .scalars()
+                .all()
+            )
+        for run_id in orphans:
+            with self.engine.begin() as conn:
+                res = conn.execute(
+                    update(account_reports)
+                    .where(
+                        account_reports.c.id == run_id,
+                        account_reports.c.workflow_state == "compiling",
+                        account_reports.c.heartbeat_at < cutoff,
+                    )
+                    .values(heartbeat_at=utcnow(), worker_id=self.worker_id)
+                )
+            if res.rowcount == 1:
+                self.compile(run_id)
+                touched += 1
+        return touched
+
+
+class WorkerPool:
+    """``n`` worker threads in this process (the embedded queue)."""
+
+    def __init__(self, engine: Engine, storage: Storage, settings: Settings, n: int) -> None:
+        self.stop = threading.Event()
+        self.wake = threading.Event()
+        self.workers = [Worker(engine, storage, settings, wake=self.wake) for _ in range(max(0, n))]
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        if self.workers:
+            # Work left by a previous incarnation of this process is picked up at once.
+            self.workers[0].reap(stale_seconds=self.workers[0].settings.heartbeat_seconds * 3)
+        for i, worker in enumerate(self.workers):
+            t = threading.Thread(target=worker.run, args=(self.stop,), name=f"worker-{i}")
+            t.daemon = True
+            t.start()
+            self.threads.append(t)
+
+    def notify(self) -> None:
+        self.wake.set()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        self.stop.set()
+        self.wake.set()
+        for t in self.threads:
+            t.join(timeout)

@@ -1,0 +1,116 @@
+"""A small report used to test the framework on its own, and the data it reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, insert
+
+from reportcard.db.tables import accounts, pseudonyms, users
+from reportcard.lms.tree import refresh
+from reportcard.reports.catalog import (
+    TIME,
+    Col,
+    Parameter,
+    Part,
+    PartQuery,
+    Report,
+    RunContext,
+    get_report,
+    register,
+)
+from reportcard.reports.formatting import sql_present
+
+T0 = datetime(2024, 1, 15, 8, 0, 0)
+
+
+def _logins(ctx: RunContext) -> PartQuery:
+    p, u = pseudonyms, users
+    return PartQuery(
+        columns=[
+            Col("canvas_user_id", u.c.id),
+            Col("login_id", p.c.unique_id),
+            Col("full_name", u.c.name),
+            Col("created_at", p.c.created_at, TIME),
+            Col("created_by_sis", sql_present(p.c.sis_batch_id)),
+        ],
+        select_from=p.join(u, u.c.id == p.c.user_id),
+        where=[p.c.account_id == ctx.root_account_id],
+        key=p.c.id,
+    )
+
+
+def _empty(ctx: RunContext) -> PartQuery:
+    return PartQuery(columns=[], select_from=users, where=[], key=users.c.id)
+
+
+def _select(ctx: RunContext) -> list[str]:
+    names = [n for n in ("logins", "empty") if ctx.flag(n)]
+    return names or ["logins"]
+
+
+SAMPLE = "framework_sample_csv"
+if get_report(SAMPLE) is None:
+    register(
+        Report(
+            name=SAMPLE,
+            title="Framework Sample",
+            description="Logins of the root account (tests only).",
+            parameters={"logins": Parameter("logins"), "empty": Parameter("an empty file")},
+            parts=[Part("logins", _logins), Part("empty", _empty)],
+            select_parts=_select,
+            extra_text=lambda ctx: "Sample;",
+        )
+    )
+
+
+def make_institution(conn: Connection, n_users: int, *, name: str = "Sample U") -> int:
+    """A root account with ``n_users`` users, one login each; returns the root id."""
+    root = conn.execute(
+        insert(accounts).values(
+            name=name,
+            uuid=f"uuid-{name}",
+            workflow_state="active",
+            default_time_zone="America/Denver",
+            can_add_pronouns=False,
+            created_at=T0,
+            updated_at=T0,
+        )
+    ).inserted_primary_key
+    assert root is not None
+    root_id = int(root[0])
+    user_rows = [
+        {
+            "name": f'User "{i}", Jr' if i % 10 == 0 else f"User {i}",
+            "sortable_name": f"{i}, User",
+            "uuid": f"u{root_id}-{i}",
+            "workflow_state": "registered",
+            "is_test_student": False,
+            "created_at": T0,
+            "updated_at": T0,
+        }
+        for i in range(n_users)
+    ]
+    if user_rows:
+        conn.execute(insert(users), user_rows)
+    ids = conn.execute(
+        users.select().with_only_columns(users.c.id).order_by(users.c.id.desc()).limit(n_users)
+    ).scalars()
+    login_rows = [
+        {
+            "user_id": uid,
+            "account_id": root_id,
+            "unique_id": f"login{root_id}-{uid}",
+            "workflow_state": "active",
+            "position": 1,
+            "is_inst_id": False,
+            "sis_batch_id": 1 if uid % 3 else None,
+            "created_at": T0,
+            "updated_at": T0,
+        }
+        for uid in sorted(ids)
+    ]
+    if login_rows:
+        conn.execute(insert(pseudonyms), login_rows)
+    refresh(conn, root_id)
+    return root_id

@@ -1,0 +1,312 @@
+"""The run framework on a real SQLite database: shards, compile, progress, abort, recovery."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select, update
+
+from reportcard.db.tables import account_reports, attachments, report_shards
+from reportcard.runs.context import utcnow
+from reportcard.runs.execute import claim_shard, split_range
+from reportcard.runs.inline import run_report
+from reportcard.runs.lifecycle import abort_run, create_run, get_run
+from reportcard.runs.worker import Worker
+from reportcard.settings import Settings
+from reportcard.storage.local import LocalStorage
+from tests.runs.sample import SAMPLE, make_institution
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, shard_rows=1000, stale_seconds=30)
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalStorage:
+    return LocalStorage(tmp_path / "files")
+
+
+def file_bytes(engine: Engine, storage: LocalStorage, run_id: int) -> bytes:
+    with engine.connect() as conn:
+        run = get_run(conn, run_id)
+        att = conn.execute(select(attachments).where(attachments.c.id == run.attachment_id)).one()
+    with storage.open_read(att.storage_key) as fh:
+        return fh.read()
+
+
+def expected_csv(root_id: int, first_user: int, n: int) -> bytes:
+    lines = ["canvas_user_id,login_id,full_name,created_at,created_by_sis"]
+    for uid in range(first_user, first_user + n):
+        i = uid - first_user
+        name = f'"User ""{i}"", Jr"' if i % 10 == 0 else f"User {i}"
+        sis = "true" if uid % 3 else "false"
+        lines.append(f"{uid},login{root_id}-{uid},{name},2024-01-15T01:00:00-07:00,{sis}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_split_range_covers_every_key_once() -> None:
+    ranges = split_range(5, 104, 100, 30)
+    assert ranges[0][0] == 5 and ranges[-1][1] == 104
+    keys = [k for a, b in ranges for k in range(a, b + 1)]
+    assert keys == list(range(5, 105))
+    assert split_range(1, 1, 0, 10) == [(1, 0)]
+
+
+def test_sharded_run_writes_exact_bytes_in_key_order(
+    engine: Engine, storage: LocalStorage, settings: Settings
+) -> None:
+    with engine.begin() as conn:
+        root = make_institution(conn, 3500)
+    run = run_report(engine, storage, settings, account_id=root, report_type=SAMPLE)
+    assert run.workflow_state == "complete"
+    with engine.connect() as conn:
+        shards = conn.execute(
+            select(func.count()).where(report_shards.c.report_id == run.id)
+        ).scalar_one()
+    assert shards == 4  # 3500 rows / 1000 per shard
+    assert file_bytes(engine, storage, run.id) == expected_csv(root, 1, 3500)
+    assert run.progress == 100
+    assert run.current_line == 3501  # rows plus the header line, as Canvas counts
+    assert run.parameters["extra_text"] == "Sample;"
+    assert run.message == (
+        "Framework Sample report successfully generated with the following settings. "
+        "Account: Sample U; Sample;"
+    )
+    # parts are cleaned up after compiling
+    assert not (storage.root / f"runs/{run.id}/parts").exists()
+
+
+def test_one_shard_and_many_shards_give_identical_files(
+    engine: Engine, storage: LocalStorage, tmp_path: Path
+) -> None:
+    with engine.begin() as conn:
+        root = make_institution(conn, 1200)
+    one = run_report(
+        engine,
+        storage,
+        Settings(data_dir=tmp_path, shard_rows=10_000),
+        account_id=root,
+        report_type=SAMPLE,
+    )
+    many = run_report(
+        engine,
+        storage,
+        Settings(data_dir=tmp_path, shard_rows=7),
+        account_id=root,
+        report_type=SAMPLE,
+    )
+    assert file_bytes(engine, storage, one.id) == file_bytes(engine, storage, many.id)
+
+
+def test_two_parts_make_a_zip_in_part_order_with_an_empty_line_file(
+    engine: Engine, storage: LocalStorage, settings: Settings
+) -> None:
+    with engine.begin() as conn:
+        root = make_institution(conn, 3)
+    run = run_report(
+        engine,
+        storage,
+        settings,
+        account_id=root,
+        report_type=SAMPLE,
+        parameters={"logins": "1", "empty": "true"},
+    )
+    with engine.connect() as conn:
+        att = conn.execute(select(attachments).where(attachments.c.id == run.attachment_id)).one()
+    assert att.content_type == "application/zip"
+    assert att.filename == att.display_name
+    assert att.filename.startswith(f"{SAMPLE}_") and att.filename.endswith(f"_{run.id}.zip")
+    zf = zipfile.ZipFile(io.BytesIO(file_bytes(engine, storage, run.id)))
+    assert zf.namelist() == ["logins.csv", "empty.csv"]
+    assert zf.read("empty.csv") == b"\n"
+    assert zf.read("logins.csv") == expected_csv(root, 1, 3)
+
+
+def test_single_csv_name_has_canvas_temp_suffix(
+    engine: Engine, storage: LocalStorage, settings: Settings
+) -> None:
+    import re
+
+    with engine.begin() as conn:
+        root = make_institution(conn, 2)
+    run = run_report(engine, storage, settings, account_id=root, report_type=SAMPLE)
+    with engine.connect() as conn:
+        att = conn.execute(select(attachments).where(attachments.c.id == run.attachment_id)).one()
+    assert att.content_type == "text/csv"
+    pattern = rf"^{SAMPLE}_\d\d_[A-Z][a-z]{{2}}_\d{{4}}_{run.id}\d{{8}}-\d+-[0-9a-z]{{7}}\.csv$"
+    assert re.match(pattern, att.filename), att.filename
+
+
+def test_abort_mid_shard_stops_writing_and_attaches_nothing(
+    engine: Engine, storage: LocalStorage, settings: Settings
+) -> None:
+    with engine.begin() as conn:
+        root = make_institution(conn, 2500)
+        run_id = create_run(
+            conn,
+            account_id=root,
+            root_account_id=root,
+            user_id=None,
+            report_type=SAMPLE,
+            parameters={},
+        )
+    worker = Worker(engine, storage, Settings(data_dir=settings.data_dir, shard_rows=10_000))
+    assert worker.step()  # claims and plans: one shard of 2500 rows
+    with engine.begin() as conn:
+        assert abort_run(conn, run_id)
+    assert worker.step() is False  # the queued shard was cancelled with the run
+    with engine.connect() as conn:
+        run = get_run(conn, run_id)
+        states = conn.execute(
+            select(report_shards.c.state).where(report_shards.c.report_id == run_id)
+        ).scalars()
+        assert list(states) == ["cancelled"]
+    assert run.workflow_state == "aborted"
+    assert run.attachment_id is None
+    assert run.progress == 100
+    assert run.message == "Generating the report, Framework Sample Csv, stopped."
+    assert run.parameters["extra_text"] == "Report has been aborted"
+
+
+def test_checkpoint_notices_abort_while_a_shard_is_running(
+    engine: Engine, storage: LocalStorage, settings: Settings
+) -> None:
+    with engine.begin() as conn:
+        root = make_institution(conn, 2500)
+        run_id = create_run(
+            conn,
+            account_id=root,
+            root_account_id=root,
+            user_id=None,
+            report_type=SAMPLE,
+            parameters={},
+        )
+    worker = Worker(engine, storage, Settings(data_dir=settings.data_dir, shard_rows=10_000))
+    worker.step()
+    with engine.begin() as conn:
+        shard_id = conn.execute(
+            select(report_shards.c.id).where(report_shards.c.report_id == run_id)
+        ).scalar_one()
+        assert claim_shard(conn, shard_id, "test")
+        # The abort lands after the claim: the first 1000-row checkpoint must notice it.
+        abort_run(conn, run_id)
+        conn.execute(
+            update(report_shards).where(report_shards.c.id == shard_id).values(state="running")
+        )
+    worker.run_shard(shard_id)
+    with engine.connect() as conn:
+        state = conn.execute(
+            select(report_shards.c.state).where(report_shards.c.id == shard_id)
+        ).scalar_one()
+    assert state == "cancelled"
+    assert not list((storage.root / f"runs/{run_id}/parts").glob("*"))
+
+
+def test_a_lost_worker_shard_is_retried_and_the_file_is_exact(
+    engine: Engine, storage: LocalStorage, settings: Settings
+) -> None:
+    with engine.begin() as conn:
+        root = make_institution(conn, 2100)
+        run_id = create_run(
+            conn,
+            account_id=root,
+            root_account_id=root,
+            user_id=None,
+            report_type=SAMPLE,
+            parameters={},
+        )
+    worker = Worker(engine, storage, settings)
+    worker.step()  # plan: 3 shards
+    with engine.begin() as conn:
+        first = conn.execute(
+            select(report_shards.c.id)
+            .where(report_shards.c.report_id == run_id)
+            .order_by(report_shards.c.id)
+        ).scalars().first()
+        assert first is not None
+        # A worker claimed it, wrote half a part file, and died (its heartbeat went stale).
+        assert claim_shard(conn, first, "dead-worker")
+        conn.execute(
+            update(report_shards)
+            .where(report_shards.c.id == first)
+            .values(heartbeat_at=utcnow() - timedelta(minutes=5))
+        )
+    (storage.root / f"runs/{run_id}/parts").mkdir(parents=True, exist_ok=True)
+    (storage.root / f"runs/{run_id}/parts/000-00000.csv").write_bytes(b"garbage,half,row")
+    while worker.step():
+        pass
+    with engine.connect() as conn:
+        run = get_run(conn, run_id)
+        attempts = conn.execute(
+            select(report_shards.c.attempts).where(report_shards.c.id == first)
+        ).scalar_one()
+    assert run.workflow_state == "complete"
+    assert attempts == 2
+    assert file_bytes(engine, storage, run_id) == expected_csv(root, 1, 2100)
+
+
+def test_shards_that_keep_failing_end_the_run_in_error(
+    engine: Engine, storage: LocalStorage, settings: Settings
+) -> None:
+    with engine.begin() as conn:
+        root = make_institution(conn, 10)
+        run_id = create_run(
+            conn,
+            account_id=root,
+            root_account_id=root,
+            user_id=None,
+            report_type=SAMPLE,
+            parameters={},
+        )
+    worker = Worker(engine, storage, settings)
+    worker.step()
+    # Make every attempt fail: the storage root becomes a file, so part writes raise.
+    broken = LocalStorage(settings.data_dir / "broken")
+    (settings.data_dir / "broken" / "runs").write_text("not a directory")
+    worker.storage = broken
+    while worker.step():
+        pass
+    with engine.connect() as conn:
+        run = get_run(conn, run_id)
+    assert run.workflow_state == "error"
+    assert run.progress == 100
+    assert run.message == "Generating the report, Framework Sample Csv, failed."
+    assert run.parameters["extra_text"].startswith(
+        "Failed, please report the following error code to your system administrator:"
+    )
+
+
+def test_concurrency_cap_per_root_account(
+    engine: Engine, storage: LocalStorage, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, concurrency_per_root=1)
+    with engine.begin() as conn:
+        root = make_institution(conn, 5)
+        other = make_institution(conn, 5, name="Other U")
+        ids = [
+            create_run(
+                conn,
+                account_id=acct,
+                root_account_id=acct,
+                user_id=None,
+                report_type=SAMPLE,
+                parameters={"n": i},
+            )
+            for i, acct in enumerate([root, root, other])
+        ]
+    worker = Worker(engine, storage, settings)
+    assert worker._plan() and worker._plan()
+    with engine.connect() as conn:
+        states = [get_run(conn, i).workflow_state for i in ids]
+    # the second run of the first root waits; the other root's run is not held back
+    assert states == ["running", "created", "running"]
+    while worker.step():
+        pass
+    with engine.connect() as conn:
+        assert [get_run(conn, i).workflow_state for i in ids] == ["complete"] * 3
+        assert conn.execute(select(func.count()).select_from(account_reports)).scalar_one() == 3
