@@ -76,9 +76,7 @@ def test_create_poll_download_index_delete(world: World, tmp_path: Path) -> None
     assert report.user["id"] > 0
     att = report.attachment
     assert att["content-type"] == "text/csv"
-    assert report.file_url == (
-        f"{world.base}/accounts/{world.root}/files/{att['id']}/download"
-    )
+    assert report.file_url == (f"{world.base}/accounts/{world.root}/files/{att['id']}/download")
     # download through canvasapi's File, with its Bearer header
     target = tmp_path / "out.csv"
     File(client._Canvas__requester, att).download(str(target))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from sqlalchemy import Connection, insert
@@ -45,6 +46,8 @@ def _empty(ctx: RunContext) -> PartQuery:
 
 
 def _select(ctx: RunContext) -> list[str]:
+    # ``sleep`` holds the run in "running" while it plans, so tests can act on a live run.
+    time.sleep(float(ctx.params.get("sleep", 0)))
     names = [n for n in ("logins", "empty") if ctx.flag(n)]
     return names or ["logins"]
 

@@ -223,11 +223,15 @@ def test_a_lost_worker_shard_is_retried_and_the_file_is_exact(
     worker = Worker(engine, storage, settings)
     worker.step()  # plan: 3 shards
     with engine.begin() as conn:
-        first = conn.execute(
-            select(report_shards.c.id)
-            .where(report_shards.c.report_id == run_id)
-            .order_by(report_shards.c.id)
-        ).scalars().first()
+        first = (
+            conn.execute(
+                select(report_shards.c.id)
+                .where(report_shards.c.report_id == run_id)
+                .order_by(report_shards.c.id)
+            )
+            .scalars()
+            .first()
+        )
         assert first is not None
         # A worker claimed it, wrote half a part file, and died (its heartbeat went stale).
         assert claim_shard(conn, first, "dead-worker")

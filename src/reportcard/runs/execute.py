@@ -94,34 +94,58 @@ def claim_run(conn: Connection, run_id: int, root_id: int, cap: int, worker_id: 
 
 
 def plan_run(engine: Engine, settings: Settings, run_id: int) -> None:
-    """Split a freshly claimed run into shards (or end it in error on bad input)."""
-    with engine.begin() as conn:
+    """Split a freshly claimed run into shards (or end it in error on bad input).
+
+    The reading (parameters, bounds of every part) happens outside any write transaction, so
+    a slow count never holds SQLite's write lock; the shards are written in one short one.
+    """
+    with read_conn(engine) as conn:
         run = get_run(conn, run_id)
         if run is None or run.workflow_state != "running":
             return
         report = get_report(run.report_type)
-        if report is None:
+        ctx = build_context(conn, run) if report is not None else None
+        conn.rollback()
+    if report is None or ctx is None:
+        with engine.begin() as conn:
             fail_run(conn, run_id, NO_FILE_TEXT, detail=f"unknown report {run.report_type}")
-            return
-        ctx = build_context(conn, run)
-        try:
-            names = report.select_parts(ctx)
-            extra = report.extra_text(ctx)
-        except ReportInputError as exc:
+        return
+    try:
+        names = report.select_parts(ctx)
+        extra = report.extra_text(ctx)
+    except ReportInputError as exc:
+        with engine.begin() as conn:
             fail_run(conn, run_id, str(exc))
-            return
-        params = dict(run.parameters or {})
-        params["extra_text"] = extra
-        if not names:
+        return
+    params = dict(run.parameters or {})
+    params["extra_text"] = extra
+    if not names:
+        with engine.begin() as conn:
             conn.execute(
                 update(account_reports)
                 .where(account_reports.c.id == run_id)
                 .values(parameters=params)
             )
             fail_run(conn, run_id, NO_FILE_TEXT, detail="no file selected")
-            return
-        shards: list[dict[str, Any]] = []
-        total = 0
+        return
+    shards, total = _plan_shards(engine, settings, report, ctx, names)
+    with engine.begin() as conn:
+        res = conn.execute(
+            update(account_reports)
+            .where(account_reports.c.id == run_id, account_reports.c.workflow_state == "running")
+            .values(parameters=params, total_lines=total, current_line=0, updated_at=utcnow())
+        )
+        if res.rowcount == 1:  # not aborted or deleted while planning
+            conn.execute(insert(report_shards), shards)
+
+
+def _plan_shards(
+    engine: Engine, settings: Settings, report: Report, ctx: RunContext, names: list[str]
+) -> tuple[list[dict[str, Any]], int]:
+    """Shard rows for every selected part, and the estimated number of rows in all."""
+    shards: list[dict[str, Any]] = []
+    total = 0
+    with read_conn(engine) as conn:
         for index, name in enumerate(names):
             pq = report.part(name).build(ctx)
             if pq.columns:
@@ -134,7 +158,7 @@ def plan_run(engine: Engine, settings: Settings, run_id: int) -> None:
             for seq, (a, b) in enumerate(ranges):
                 shards.append(
                     {
-                        "report_id": run_id,
+                        "report_id": ctx.report_id,
                         "part": name,
                         "part_index": index,
                         "seq": seq,
@@ -146,12 +170,8 @@ def plan_run(engine: Engine, settings: Settings, run_id: int) -> None:
                         "attempts": 0,
                     }
                 )
-        conn.execute(insert(report_shards), shards)
-        conn.execute(
-            update(account_reports)
-            .where(account_reports.c.id == run_id, account_reports.c.workflow_state == "running")
-            .values(parameters=params, total_lines=total, current_line=0, updated_at=utcnow())
-        )
+        conn.rollback()
+    return shards, total
 
 
 def claim_shard(conn: Connection, shard_id: int, worker_id: str) -> bool:
