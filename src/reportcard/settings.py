@@ -24,10 +24,6 @@ class Settings(BaseSettings):
     storage_dir: Path | None = Field(
         None, description="Directory for report files; default: <data_dir>/files."
     )
-    base_url: str = Field(
-        "",
-        description="Public base URL used in links when no request is at hand (emails, CLI).",
-    )
     workers: int = Field(2, ge=0, description="Embedded worker threads started by `serve`.")
     concurrency_per_root: int = Field(
         2, ge=1, description="Most runs of one root account executing at once."
@@ -48,7 +44,6 @@ class Settings(BaseSettings):
         ge=0,
         description="Canvas's 409 duplicate guard window; 0 turns the guard off.",
     )
-    default_time_zone: str = Field("UTC", description="Time zone of new root accounts.")
 
     @field_validator("data_dir", mode="after")
     @classmethod
