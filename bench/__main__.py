@@ -1,0 +1,184 @@
+"""`make bench`: seed (or reuse) the large institution and time report paths against baselines.
+
+Each line printed: path, rows, rows/s, wall seconds, ratio to its baseline (wall / baseline
+wall: lower is better), peak RSS of each worker process. Results also go to
+bench/results/<timestamp>.json so that changes can be compared.
+
+Environment: REPORTCARD_BENCH_DIR (default ./var/bench), REPORTCARD_BENCH_SIZE (default large).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from reportcard.db.engine import make_engine
+from reportcard.db.migrate import upgrade
+from reportcard.db.tables import accounts, attachments
+from reportcard.runs.lifecycle import create_run, get_run
+
+HERE = Path(__file__).resolve().parent
+BENCH_DIR = Path(os.environ.get("REPORTCARD_BENCH_DIR", "var/bench")).resolve()
+SIZE = os.environ.get("REPORTCARD_BENCH_SIZE", "large")
+
+
+def ensure_institution(db_url: str) -> int:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        root = conn.execute(
+            select(accounts.c.id)
+            .where(accounts.c.root_account_id.is_(None))
+            .order_by(accounts.c.id)
+        ).scalar()
+    if root is not None:
+        return int(root)
+    from reportcard.lms.synthetic import seed
+
+    started = time.perf_counter()
+    result = seed(engine, SIZE, 1)
+    print(f"seeded {SIZE} in {time.perf_counter() - started:.1f}s: {result.counts}", flush=True)
+    return result.root_account_id
+
+
+def run_report(
+    db_url: str, files: Path, root: int, report: str, params: dict[str, Any], workers: int
+) -> dict[str, Any]:
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        run_id = create_run(
+            conn,
+            account_id=root,
+            root_account_id=root,
+            user_id=None,
+            report_type=report,
+            parameters=params,
+        )
+    shard_rows = 250_000 if workers == 1 else 125_000
+    cmd = [
+        sys.executable,
+        str(HERE / "worker_proc.py"),
+        "--db",
+        db_url,
+        "--files",
+        str(files),
+        "--run",
+        str(run_id),
+        "--shard-rows",
+        str(shard_rows),
+    ]
+    started = time.perf_counter()
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(workers)]
+    outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    wall = time.perf_counter() - started
+    with engine.connect() as conn:
+        run = get_run(conn, run_id)
+        size = conn.execute(
+            select(attachments.c.size).where(attachments.c.id == run.attachment_id)
+        ).scalar()
+    assert run.workflow_state == "complete", run.message
+    return {
+        "rows": int(run.current_line) - 1,
+        "wall": wall,
+        "bytes": int(size or 0),
+        "peak_rss_mb": [o["peak_rss_mb"] for o in outs],
+    }
+
+
+def sqlite_cli_baseline(db_path: Path, root: int, out: Path) -> dict[str, Any]:
+    """The sqlite3 CLI's own CSV output of the enrollments part's equivalent query."""
+    from reportcard.reports.catalog import get_report
+    from reportcard.runs.context import build_context
+    from reportcard.runs.query import range_select
+
+    engine = make_engine(f"sqlite:///{db_path}")
+    with engine.begin() as conn:
+        run_id = create_run(
+            conn,
+            account_id=root,
+            root_account_id=root,
+            user_id=None,
+            report_type="provisioning_csv",
+            parameters={"enrollments": "true"},
+        )
+        ctx = build_context(conn, get_run(conn, run_id))
+        conn.rollback()
+    report = get_report("provisioning_csv")
+    assert report is not None
+    stmt = range_select(report.part("enrollments").build(ctx))
+    sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    script = f".headers on\n.mode csv\n.once {out}\n{sql};\n"
+    started = time.perf_counter()
+    subprocess.run(["sqlite3", "-readonly", str(db_path)], input=script, text=True, check=True)
+    wall = time.perf_counter() - started
+    with open(out, "rb") as fh:
+        rows = sum(1 for _ in fh) - 1
+    return {"rows": rows, "wall": wall}
+
+
+def line(path: str, rows: int, wall: float, base: float | None, rss: list[float]) -> str:
+    ratio = f"{wall / base:5.2f}x" if base else "  -  "
+    rss_text = "+".join(f"{r:.0f}" for r in rss) or "-"
+    return (
+        f"{path:<44} rows={rows:>10,}  rows/s={rows / wall:>9,.0f}  wall={wall:7.2f}s  "
+        f"ratio={ratio}  peak_rss_mb={rss_text}"
+    )
+
+
+def main() -> None:
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    db_path = BENCH_DIR / f"{SIZE}.sqlite3"
+    db_url = f"sqlite:///{db_path}"
+    root = ensure_institution(db_url)
+    files = BENCH_DIR / "files"
+    shutil.rmtree(files, ignore_errors=True)
+    results: dict[str, Any] = {"size": SIZE, "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    base = sqlite_cli_baseline(db_path, root, BENCH_DIR / "cli_enrollments.csv")
+    results["sqlite_cli_enrollments"] = base
+    print(line("baseline: sqlite3 CLI, enrollments", base["rows"], base["wall"], None, []))
+    for workers in (1, 2):
+        r = run_report(db_url, files, root, "provisioning_csv", {"enrollments": "true"}, workers)
+        results[f"sqlite_provisioning_enrollments_{workers}w"] = r
+        name = f"provisioning enrollments, SQLite, {workers} worker(s)"
+        print(line(name, r["rows"], r["wall"], base["wall"], r["peak_rss_mb"]), flush=True)
+    every = {
+        k: "true"
+        for k in (
+            "users",
+            "accounts",
+            "terms",
+            "courses",
+            "sections",
+            "enrollments",
+            "groups",
+            "group_membership",
+            "group_categories",
+            "xlist",
+            "user_observers",
+            "admins",
+        )
+    }
+    for report in ("provisioning_csv", "sis_export_csv"):
+        r = run_report(db_url, files, root, report, every, 2)
+        results[f"sqlite_{report}_all_2w"] = r
+        print(
+            line(
+                f"{report}, all 12 files, 2 workers", r["rows"], r["wall"], None, r["peak_rss_mb"]
+            ),
+            flush=True,
+        )
+    out = HERE / "results" / f"{time.strftime('%Y%m%dT%H%M%S')}-{SIZE}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    main()
