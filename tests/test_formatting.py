@@ -1,0 +1,58 @@
+"""Value formatting: times in the root account's zone, names from sortable names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from reportcard.reports.formatting import (
+    iso_in_zone,
+    name_parts,
+    pronouns,
+    time_formatter,
+)
+
+
+def test_utc_zone_writes_z_and_others_write_offsets() -> None:
+    t = datetime(2024, 1, 15, 8, 0, 0, 123456)
+    assert iso_in_zone(t, "UTC") == "2024-01-15T08:00:00Z"
+    assert iso_in_zone(t, "America/Denver") == "2024-01-15T01:00:00-07:00"
+    assert iso_in_zone(datetime(2024, 7, 15, 8), "America/Denver") == "2024-07-15T02:00:00-06:00"
+    assert iso_in_zone(t, "Asia/Kolkata") == "2024-01-15T13:30:00+05:30"
+    # Europe/London in winter is +00:00, not Z: only the UTC zone itself writes Z
+    assert iso_in_zone(t, "Europe/London") == "2024-01-15T08:00:00+00:00"
+    assert iso_in_zone(None, "UTC") is None
+
+
+def test_time_formatter_accepts_sqlite_text_and_aware_datetimes() -> None:
+    fmt = time_formatter("America/Denver")
+    assert fmt("2024-01-15 08:00:00.000000") == "2024-01-15T01:00:00-07:00"
+    assert fmt("2024-01-15 08:00:00") == "2024-01-15T01:00:00-07:00"
+    assert fmt(datetime(2024, 1, 15, 8, tzinfo=UTC)) == "2024-01-15T01:00:00-07:00"
+    assert fmt(None) is None
+    assert time_formatter("UTC")("2024-01-15 08:00:00") == "2024-01-15T08:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("sortable", "expected"),
+    [
+        ("St. Clair,John", ("John", "St. Clair")),
+        ("Bolton, Michael", ("Michael", "Bolton")),
+        ("Smith, John, Jr.", ("John", "Smith")),
+        ("Smith, John, Paul", ("John Paul", "Smith")),
+        ("John Smith", ("John", "Smith")),
+        ("Cher", ("Cher", None)),
+        ("John Smith Jr", ("John", "Smith")),
+        ("", (None, None)),
+        (None, (None, None)),
+    ],
+)
+def test_name_parts(sortable: str | None, expected: tuple[str | None, str | None]) -> None:
+    assert name_parts(sortable) == expected
+
+
+def test_pronouns_display_text() -> None:
+    assert pronouns("she_her") == "She/Her"
+    assert pronouns("xe/xem") == "xe/xem"
+    assert pronouns(None) is None
