@@ -37,7 +37,8 @@ class PartQuery:
 
     ``columns`` empty means the file is a single empty line (no header, no rows).
     ``bounds_from``/``bounds_where`` give a cheaper query for the key's min/max/count when
-    planning shards (default: the full FROM and WHERE).
+    planning shards (default: the full FROM and WHERE). ``then_by`` orders rows that share a
+    key (a join that yields several rows per key row).
     """
 
     columns: Sequence[Col]
@@ -46,6 +47,7 @@ class PartQuery:
     key: ColumnElement[Any]
     bounds_from: FromClause | None = None
     bounds_where: Sequence[ColumnElement[bool]] | None = None
+    then_by: Sequence[ColumnElement[Any]] = ()
 
 
 @dataclass(frozen=True)

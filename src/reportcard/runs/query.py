@@ -20,7 +20,7 @@ def range_select(pq: PartQuery, lo: int | None = None, hi: int | None = None) ->
         stmt = stmt.where(pq.key >= lo)
     if hi is not None:
         stmt = stmt.where(pq.key <= hi)
-    return stmt.order_by(pq.key)
+    return stmt.order_by(pq.key, *pq.then_by)
 
 
 def bounds_select(pq: PartQuery) -> Select:
