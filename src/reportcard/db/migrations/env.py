@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from reportcard.db.tables import metadata
+from reportcard.db.schema import metadata
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 03:31:51.646428
+Create Date: 2026-11-27 03:57:37.551062
 """
 
 from __future__ import annotations

@@ -1,0 +1,8 @@
+"""The complete schema: every table module registered on one MetaData (Alembic reads this)."""
+
+from __future__ import annotations
+
+from reportcard.db import learning_tables, sis_import_tables
+from reportcard.db.tables import metadata
+
+__all__ = ["learning_tables", "metadata", "sis_import_tables"]
