@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench install migration clean
+.PHONY: demo test test-sqlite test-pg lint typecheck bench install migration clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,11 +17,21 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/reportcard demo
 
+# The PostgreSQL lane needs a role that may create databases (the test template is cloned).
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1/postgres
+
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+	REPORTCARD_TEST_POSTGRES=$(PG_TEST_URL) $(BIN)/pytest -q -m "not sqlite_only"
+
+test-sqlite: $(STAMP)
+	$(BIN)/pytest -q
+
+test-pg: $(STAMP)
+	REPORTCARD_TEST_POSTGRES=$(PG_TEST_URL) $(BIN)/pytest -q -m "not sqlite_only"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh, migrated SQLite database per test."""
+"""Shared fixtures: a fresh, migrated database per test (SQLite, or PostgreSQL in its lane)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,27 @@ import pytest
 from sqlalchemy import Engine
 
 from reportcard.db.engine import dispose_all, make_engine
-from reportcard.db.migrate import upgrade
+from tests.databases import drop_database, drop_template, fresh_database_url, lane
+
+
+def pytest_report_header() -> str:
+    return f"reportcard database lane: {lane()}"
+
+
+def pytest_sessionfinish() -> None:
+    dispose_all()
+    drop_template()
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    """A migrated SQLite database in a temporary directory."""
-    eng = make_engine(f"sqlite:///{tmp_path / 'test.sqlite3'}")
-    upgrade(eng)
-    yield eng
+def database_url(tmp_path: Path) -> Iterator[str]:
+    url = fresh_database_url(tmp_path)
+    yield url
     dispose_all()
+    drop_database(url)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Engine:
+    """A migrated database for one test."""
+    return make_engine(database_url)

@@ -17,7 +17,6 @@ from sqlalchemy import Connection, Engine, insert
 from reportcard.api.app import create_app
 from reportcard.auth.tokens import create_token
 from reportcard.db.engine import dispose_all, make_engine
-from reportcard.db.migrate import upgrade
 from reportcard.db.tables import (
     account_users,
     accounts,
@@ -28,6 +27,7 @@ from reportcard.db.tables import (
 )
 from reportcard.lms.tree import refresh
 from reportcard.settings import Settings
+from tests.databases import drop_database, fresh_database_url
 from tests.runs.sample import SAMPLE, make_institution
 
 __all__ = ["SAMPLE"]
@@ -185,9 +185,9 @@ def build_world(engine: Engine) -> dict[str, int | dict[str, int]]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp: Path = tmp_path_factory.mktemp("server")
-    settings = Settings(data_dir=tmp, poll_seconds=0.05, shard_rows=10)
-    engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
+    url = fresh_database_url(tmp)
+    settings = Settings(data_dir=tmp, database_url=url, poll_seconds=0.05, shard_rows=10)
+    engine = make_engine(url)
     made = build_world(engine)
     port = free_port()
     app = create_app(settings, workers=2)
@@ -206,3 +206,4 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         server.should_exit = True
         thread.join(10)
         dispose_all()
+        drop_database(url)

@@ -1,0 +1,83 @@
+"""Fresh databases for tests: SQLite files, or PostgreSQL databases cloned from a template.
+
+The lane is chosen by ``REPORTCARD_TEST_POSTGRES`` (a PostgreSQL URL of a role that may create
+databases, e.g. ``postgresql://postgres@127.0.0.1/postgres``); unset means SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from reportcard.db.engine import make_engine
+from reportcard.db.migrate import upgrade
+
+PG_ADMIN_URL = os.environ.get("REPORTCARD_TEST_POSTGRES", "")
+_TEMPLATE = f"reportcard_tpl_{os.getpid()}"
+_template_ready = False
+
+
+def lane() -> str:
+    return "postgresql" if PG_ADMIN_URL else "sqlite"
+
+
+def _admin_engine():  # type: ignore[no-untyped-def]
+    url = make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg")
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+
+
+def _url_for(name: str) -> str:
+    return str(make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg", database=name))
+
+
+def _ensure_template() -> None:
+    global _template_ready
+    if _template_ready:
+        return
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{_TEMPLATE}"'))
+        conn.execute(text(f'CREATE DATABASE "{_TEMPLATE}"'))
+    admin.dispose()
+    engine = create_engine(_url_for(_TEMPLATE))
+    upgrade(engine)
+    engine.dispose()
+    _template_ready = True
+
+
+def fresh_database_url(tmp_path: Path) -> str:
+    """A URL of a new, migrated, empty database for one test (or one server fixture)."""
+    if not PG_ADMIN_URL:
+        url = f"sqlite:///{tmp_path / f'test-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        upgrade(make_engine(url))
+        return url
+    _ensure_template()
+    name = f"reportcard_t_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_TEMPLATE}"'))
+    admin.dispose()
+    return _url_for(name)
+
+
+def drop_database(url: str) -> None:
+    """Drop a PostgreSQL test database (SQLite files go with their temp directory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql" or not PG_ADMIN_URL:
+        return
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def drop_template() -> None:
+    if PG_ADMIN_URL and _template_ready:
+        admin = _admin_engine()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{_TEMPLATE}" WITH (FORCE)'))
+        admin.dispose()
