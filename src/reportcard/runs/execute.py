@@ -7,8 +7,6 @@ crash never duplicates or loses a row.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import math
 import uuid
@@ -25,7 +23,8 @@ from reportcard.reports.params import ReportInputError
 from reportcard.runs.context import build_context, utcnow
 from reportcard.runs.lifecycle import NO_FILE_TEXT, fail_run, get_run
 from reportcard.runs.package import FilePart, csv_file_name, write_csv, write_zip, zip_file_name
-from reportcard.runs.query import BATCH, bounds_select, range_select, row_formatter, stream_batches
+from reportcard.runs.query import BATCH, bounds_select
+from reportcard.runs.write import copy_eligible, write_copy, write_python
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
 
@@ -230,24 +229,22 @@ def execute_shard(engine: Engine, storage: Storage, shard_id: int) -> bool:
         conn.rollback()
     pq = report.part(shard.part).build(ctx)
     key = part_key(run.id, shard.part_index, shard.seq)
-    written = 0
     pending = 0
+
+    def progress(n: int) -> None:
+        nonlocal pending
+        pending += n
+        if pending >= BATCH:
+            _checkpoint(engine, run.id, shard_id, pending)
+            pending = 0
+
+    written = 0
     with storage.open_write(key) as out:
         if pq.columns and shard.lo <= shard.hi:
-            fmt = row_formatter(pq, ctx)
-            buf = io.StringIO()
-            writer = csv.writer(buf, lineterminator="\n")
-            with read_conn(engine) as conn:
-                for rows in stream_batches(conn, range_select(pq, shard.lo, shard.hi), BATCH):
-                    writer.writerows(rows if fmt is None else [fmt(row) for row in rows])
-                    out.write(buf.getvalue().encode("utf-8"))
-                    buf.seek(0)
-                    buf.truncate()
-                    written += len(rows)
-                    pending += len(rows)
-                    if pending >= BATCH:
-                        _checkpoint(engine, run.id, shard_id, pending)
-                        pending = 0
+            if copy_eligible(engine, pq):
+                written = write_copy(engine, pq, shard.lo, shard.hi, out, progress)
+            else:
+                written = write_python(engine, pq, ctx, shard.lo, shard.hi, out, progress)
     size = storage.size(key)
     now = utcnow()
     with engine.begin() as conn:
