@@ -6,12 +6,20 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
-from reportcard.api.errors import UNAUTHENTICATED, WWW_AUTH, CanvasError, not_found
+from reportcard.api.errors import (
+    UNAUTHENTICATED,
+    UNAUTHORIZED,
+    WWW_AUTH,
+    CanvasError,
+    not_found,
+)
 from reportcard.auth.permissions import READ_REPORTS, has_permission
-from reportcard.auth.tokens import check_token
-from reportcard.db.tables import accounts, pseudonyms, users
+from reportcard.auth.tokens import hash_token
+from reportcard.db.engine import read_conn
+from reportcard.db.tables import access_tokens, accounts, pseudonyms, users
+from reportcard.runs.context import utcnow
 from reportcard.runs.worker import WorkerPool
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
@@ -56,29 +64,35 @@ def presented_token(request: Request) -> str | None:
     return token or None
 
 
+# Built once: the token's state and its user, in one indexed lookup.
+_TOKEN_USER = (
+    select(
+        access_tokens.c.workflow_state.label("token_state"),
+        access_tokens.c.expires_at,
+        users.c.id,
+        users.c.name,
+        users.c.short_name,
+        users.c.pronouns,
+        users.c.time_zone,
+    )
+    .join(users, users.c.id == access_tokens.c.user_id)
+    .where(access_tokens.c.token_hash == bindparam("hash"))
+)
+
+
 def authenticate(conn: Connection, token: str | None) -> CurrentUser:
     """The user behind ``token``, or the exact Canvas 401."""
     if token is None:
         raise CanvasError(401, UNAUTHENTICATED, WWW_AUTH)
-    check = check_token(conn, token)
-    if check.user_id is None:
-        if check.problem == "expired":
-            body: dict[str, Any] = {
-                "errors": [
-                    {
-                        "message": "Expired access token.",
-                        "expired_at": check.expired_at.isoformat() + "Z"
-                        if check.expired_at
-                        else None,
-                    }
-                ]
-            }
-        elif check.problem == "revoked":
-            body = {"errors": [{"message": "Revoked access token."}]}
-        else:
-            body = {"errors": [{"message": "Invalid access token."}]}
+    row = conn.execute(_TOKEN_USER, {"hash": hash_token(token)}).first()
+    if row is None:
+        raise CanvasError(401, {"errors": [{"message": "Invalid access token."}]}, WWW_AUTH)
+    if row.token_state != "active":
+        raise CanvasError(401, {"errors": [{"message": "Revoked access token."}]}, WWW_AUTH)
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        expired = row.expires_at.isoformat(timespec="seconds") + "Z"
+        body = {"errors": [{"message": "Expired access token.", "expired_at": expired}]}
         raise CanvasError(401, body, WWW_AUTH)
-    row = conn.execute(select(users).where(users.c.id == check.user_id)).one()
     return CurrentUser(
         id=int(row.id),
         name=row.name,
@@ -88,13 +102,10 @@ def authenticate(conn: Connection, token: str | None) -> CurrentUser:
     )
 
 
-def current_user(request: Request, svc: ServicesDep) -> CurrentUser:
-    with svc.engine.connect() as conn:
-        conn.info["write"] = False
-        try:
-            return authenticate(conn, presented_token(request))
-        finally:
-            conn.info["write"] = True
+async def current_user(request: Request, svc: ServicesDep) -> CurrentUser:
+    """Runs on the event loop: one primary-key lookup, cheaper than a thread hop."""
+    with read_conn(svc.engine) as conn:
+        return authenticate(conn, presented_token(request))
 
 
 UserDep = Annotated[CurrentUser, Depends(current_user)]
@@ -110,6 +121,9 @@ def user_roots(conn: Connection, user_id: int) -> list[int]:
     return [int(r) for r in rows]
 
 
+_ACCOUNT_BY_ID = select(accounts).where(accounts.c.id == bindparam("id"))
+
+
 def find_account(conn: Connection, user: CurrentUser, ref: str) -> Any:
     """The account a path names: ``12``, ``self`` or ``sis_account_id:X`` (else 404).
 
@@ -118,7 +132,7 @@ def find_account(conn: Connection, user: CurrentUser, ref: str) -> Any:
     """
     a = accounts.c
     if ref.isdigit():
-        row = conn.execute(select(accounts).where(a.id == int(ref))).first()
+        row = conn.execute(_ACCOUNT_BY_ID, {"id": int(ref)}).first()
     else:
         roots = user_roots(conn, user.id)
         if not roots:
@@ -143,8 +157,6 @@ def authorize_account(
     conn: Connection, user: CurrentUser, ref: str, permission: str = READ_REPORTS
 ) -> Any:
     """The account named by ``ref`` if ``user`` holds ``permission`` there; 404/403 otherwise."""
-    from reportcard.api.errors import UNAUTHORIZED
-
     account = find_account(conn, user, ref)
     if not has_permission(conn, user.id, int(account.id), permission):
         raise CanvasError(403, UNAUTHORIZED)

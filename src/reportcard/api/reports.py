@@ -7,20 +7,26 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from reportcard.api import status
 from reportcard.api.deps import (
     CurrentUser,
+    Services,
     ServicesDep,
     UserDep,
+    authenticate,
     authorize_account,
+    presented_token,
 )
 from reportcard.api.errors import CanvasError, bad_request, json_response, not_found
 from reportcard.api.pagination import link_header, page_of
 from reportcard.api.rails_params import ParamError, deep_merge, parse_pairs
+from reportcard.api.serializers import report_json
 from reportcard.api.urls import base_url
+from reportcard.auth.tokens import hash_token
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import account_reports, accounts, attachments, users
 from reportcard.reports.catalog import Report, all_reports, get_report
@@ -30,18 +36,20 @@ from reportcard.runs.lifecycle import ACTIVE_STATES, abort_run, create_run, dele
 router = APIRouter(prefix="/api/v1/accounts/{account_id}/reports", tags=["reports"])
 
 
+_ZONE = select(accounts.c.default_time_zone).where(accounts.c.id == bindparam("id"))
+_ATTACHMENT = select(attachments).where(attachments.c.id == bindparam("id"))
+_USER = select(users).where(users.c.id == bindparam("id"))
+
+
 def root_zone(conn: Connection, account: Any) -> str:
-    root_id = account.root_account_id or account.id
-    tz = conn.execute(
-        select(accounts.c.default_time_zone).where(accounts.c.id == root_id)
-    ).scalar_one()
+    if account.root_account_id is None:
+        return str(account.default_time_zone or "UTC")
+    tz = conn.execute(_ZONE, {"id": account.root_account_id}).scalar_one()
     return str(tz or "UTC")
 
 
 def present(conn: Connection, request: Request, run: Any, tz: str) -> dict[str, Any]:
     """The Report JSON of one run row."""
-    from reportcard.api.serializers import report_json
-
     att = None
     if run.attachment_id is not None:
         att = conn.execute(select(attachments).where(attachments.c.id == run.attachment_id)).first()
@@ -250,31 +258,60 @@ def index_of_reports(
     return json_response(body, headers={"Link": link_header(request, page, int(total))})
 
 
+_RUN = select(account_reports).where(
+    account_reports.c.id == bindparam("id"),
+    account_reports.c.account_id == bindparam("account"),
+    account_reports.c.report_type == bindparam("report"),
+    account_reports.c.workflow_state != "deleted",
+)
+
+
 def _find_run(conn: Connection, account: Any, report: str, run_id: str) -> Any:
     if not run_id.isdigit():
         raise not_found()
-    run = conn.execute(
-        select(account_reports).where(
-            account_reports.c.id == int(run_id),
-            account_reports.c.account_id == account.id,
-            account_reports.c.report_type == report,
-            account_reports.c.workflow_state != "deleted",
-        )
-    ).first()
+    run = conn.execute(_RUN, {"id": int(run_id), "account": account.id, "report": report}).first()
     if run is None:
         raise not_found()
     return run
 
 
 @router.get("/{report}/{run_id}", summary="Status of a Report", operation_id="report_status")
-async def report_status(
-    account_id: str, report: str, run_id: str, request: Request, svc: ServicesDep, user: UserDep
-) -> Response:
+async def report_status(account_id: str, report: str, run_id: str, request: Request) -> Response:
+    """Pollers' endpoint: one query when the account is numeric and all is well."""
+    svc: Services = request.app.state.services
+    token = presented_token(request)
+    if token is not None and account_id.isdigit() and run_id.isdigit():
+        with read_conn(svc.engine) as conn:
+            found = status.fetch(conn, hash_token(token), int(account_id), report, int(run_id))
+            if found is not None:
+                row, parts = found
+                fine = (
+                    row.tok_state == "active"
+                    and (row.tok_expires_at is None or row.tok_expires_at > utcnow())
+                    and row.acct_id is not None
+                    and row.acct_state != "deleted"
+                    and row.allowed
+                )
+                if fine and parts["run"] is None:
+                    raise not_found()
+                if fine:
+                    user = parts["ru"]
+                    tz = (user.time_zone if user is not None else None) or row.zone or "UTC"
+                    body = report_json(
+                        base_url(request),
+                        parts["run"],
+                        tz=tz,
+                        attachment=parts["att"],
+                        user=user,
+                        now=utcnow(),
+                    )
+                    return json_response(body)
+    # Anything unusual (no token, a bad one, `self`, no permission...) takes the general path.
     with read_conn(svc.engine) as conn:
+        user = authenticate(conn, token)
         account = authorize_account(conn, user, account_id)
         run = _find_run(conn, account, report, run_id)
-        body = present(conn, request, run, root_zone(conn, account))
-    return json_response(body)
+        return json_response(present(conn, request, run, root_zone(conn, account)))
 
 
 def _change(

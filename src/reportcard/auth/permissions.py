@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, exists, or_, select
+from sqlalchemy import Connection, and_, bindparam, exists, or_, select
 
 from reportcard.db.tables import account_ancestors, account_users, accounts, roles
 
@@ -10,34 +10,38 @@ READ_REPORTS = "read_reports"
 IMPORT_SIS_DATA = "import_sis_data"
 
 
-def role_grants(permission: str):  # type: ignore[no-untyped-def]
-    """SQL condition: the joined role grants ``permission``."""
+def _permission_query():  # type: ignore[no-untyped-def]
+    """Built once: does :user hold :permission on :account or an ancestor?"""
+    chain = select(account_ancestors.c.ancestor_id).where(
+        account_ancestors.c.account_id == bindparam("account")
+    )
     padded = " " + roles.c.permissions + " "
-    return and_(
+    grants = and_(
         roles.c.workflow_state == "active",
         or_(
             and_(roles.c.built_in.is_(True), roles.c.name == "AccountAdmin"),
-            padded.like(f"% {permission} %"),
+            padded.like(bindparam("pattern")),
         ),
     )
+    return select(
+        exists()
+        .select_from(account_users.join(roles, roles.c.id == account_users.c.role_id))
+        .where(
+            account_users.c.user_id == bindparam("user"),
+            account_users.c.workflow_state == "active",
+            account_users.c.account_id.in_(chain),
+            grants,
+        )
+    )
+
+
+_PERMISSION = _permission_query()
 
 
 def has_permission(conn: Connection, user_id: int, account_id: int, permission: str) -> bool:
     """True when ``user_id`` holds ``permission`` on ``account_id`` or any of its ancestors."""
-    chain = select(account_ancestors.c.ancestor_id).where(
-        account_ancestors.c.account_id == account_id
-    )
-    stmt = select(
-        exists()
-        .select_from(account_users.join(roles, roles.c.id == account_users.c.role_id))
-        .where(
-            account_users.c.user_id == user_id,
-            account_users.c.workflow_state == "active",
-            account_users.c.account_id.in_(chain),
-            role_grants(permission),
-        )
-    )
-    return bool(conn.execute(stmt).scalar())
+    params = {"user": user_id, "account": account_id, "pattern": f"% {permission} %"}
+    return bool(conn.execute(_PERMISSION, params).scalar())
 
 
 def admin_account_ids(conn: Connection, user_id: int) -> list[int]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,15 +15,6 @@ from reportcard.runs.context import utcnow
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class TokenCheck:
-    """The outcome of looking a presented token up."""
-
-    user_id: int | None
-    problem: str | None = None  # "invalid" | "expired" | "revoked"
-    expired_at: datetime | None = None
 
 
 def create_token(
@@ -57,20 +47,6 @@ def create_token(
         .values(token_hash=hash_token(token))
     )
     return token
-
-
-def check_token(conn: Connection, token: str, now: datetime | None = None) -> TokenCheck:
-    now = now or utcnow()
-    row = conn.execute(
-        select(access_tokens).where(access_tokens.c.token_hash == hash_token(token))
-    ).first()
-    if row is None:
-        return TokenCheck(None, "invalid")
-    if row.workflow_state != "active":
-        return TokenCheck(None, "revoked")
-    if row.expires_at is not None and row.expires_at <= now:
-        return TokenCheck(None, "expired", row.expires_at)
-    return TokenCheck(int(row.user_id))
 
 
 def revoke_token(conn: Connection, token_id: int) -> bool:

@@ -34,7 +34,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Connection) -> None:
     # BEGIN IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN")
+    # Reads (read_conn) run in autocommit: each SELECT sees one consistent snapshot by itself,
+    # and no transaction is held open between a read connection's statements.
+    if conn.info.get("write", True):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
