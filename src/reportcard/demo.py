@@ -74,7 +74,7 @@ def _start_server(settings: Settings, host: str, port: int) -> uvicorn.Server:
 
 
 def run_demo(settings: Settings, *, host: str, port: int, size: str, keep_serving: bool) -> None:
-    console = Console()
+    console = Console(soft_wrap=True)
     _ensure_seeded(settings, size, console)
     token = _token(settings)
     server = _start_server(settings, host, port)

@@ -317,3 +317,52 @@ def test_openapi_document_lists_the_report_endpoints(world: World) -> None:
     assert "/api/v1/accounts/{account_id}/reports/{report}/{run_id}/abort" in paths
     ops = {op["operationId"] for p in paths.values() for op in p.values()}
     assert {"start_report", "report_status", "delete_report", "abort_report"} <= ops
+
+
+def test_garbage_booleans_select_nothing_and_the_run_ends_in_error(world: World) -> None:
+    with client(world) as c:
+        created = c.post(
+            reports_url(world.root, "provisioning_csv"),
+            data={"parameters[users]": "garbage", "parameters[courses]": "maybe"},
+        )
+        assert created.status_code == 200
+        done = finish(c, reports_url(world.root, "provisioning_csv", created.json()["id"]))
+        assert done["status"] == "error"
+        assert done["progress"] == 100
+        assert done["ended_at"] is not None
+        assert done["message"] == "Generating the report, Provisioning Csv, failed."
+        assert done["parameters"]["extra_text"] == (
+            "Failed, the report failed to generate a file. Please try again."
+        )
+        assert "attachment" not in done
+
+
+def test_provisioning_through_the_api_gives_a_zip_of_the_selected_files(world: World) -> None:
+    import io
+    import zipfile
+
+    with client(world) as c:
+        created = c.post(
+            reports_url(world.root, "provisioning_csv"),
+            data={"parameters[users]": "1", "parameters[accounts]": "on", "parameters[x]": "z"},
+        ).json()
+        done = finish(c, reports_url(world.root, "provisioning_csv", created["id"]))
+        assert done["status"] == "complete"
+        assert done["parameters"]["extra_text"] == "Term: All Terms; Reports: users accounts "
+        assert done["message"] == (
+            "Provisioning report successfully generated with the following settings. "
+            "Account: Canvas U; Term: All Terms; Reports: users accounts "
+        )
+        att = done["attachment"]
+        assert att["content-type"] == "application/zip"
+        assert att["filename"].endswith(f"_{created['id']}.zip")
+        zf = zipfile.ZipFile(io.BytesIO(c.get(att["url"]).content))
+        assert zf.namelist() == ["users.csv", "accounts.csv"]
+        accounts_csv = zf.read("accounts.csv").decode()
+        assert accounts_csv.splitlines()[0] == (
+            "canvas_account_id,account_id,canvas_parent_id,parent_account_id,name,status,"
+            "created_by_sis"
+        )
+        assert f"{world.sub},ARTS,{world.root},,College of Arts,active,false" in accounts_csv
+        assert f"{world.subsub},MUSIC,{world.sub},ARTS,Music,active,false" in accounts_csv
+        assert done["current_line"] == sum(zf.read(n).count(b"\n") for n in zf.namelist())
