@@ -61,6 +61,7 @@ def db_upgrade() -> None:
 @click.option("--seed", "seed_value", type=int, default=1, show_default=True, help="RNG seed.")
 def seed(size: str, seed_value: int) -> None:
     """Generate a synthetic institution (a new root account) into the database."""
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from reportcard.lms.synthetic import seed as run_seed
@@ -73,7 +74,7 @@ def seed(size: str, seed_value: int) -> None:
         TextColumn("{task.completed:>10,}/{task.total:<10,}"),
         TimeElapsedColumn(),
         transient=not sys.stderr.isatty(),
-        console=None,
+        console=Console(stderr=True),
     ) as bar:
         tasks: dict[str, Any] = {}
 
