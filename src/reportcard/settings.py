@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,23 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "",
         description="SQLAlchemy URL of the database; default: an SQLite file in data_dir.",
+    )
+    storage_backend: Literal["local", "s3"] = Field(
+        "local", description="Where report files live: a local directory or S3."
+    )
+    s3_bucket: str = Field("", description="S3 bucket for report files (storage_backend=s3).")
+    s3_prefix: str = Field("reportcard", description="Key prefix inside the bucket.")
+    s3_endpoint_url: str = Field(
+        "", description="S3 endpoint URL for MinIO, Ceph, etc.; empty: AWS."
+    )
+    s3_region: str = Field("", description="S3 region; empty: boto3's default.")
+    s3_access_key_id: str = Field("", description="S3 access key; empty: boto3's chain.")
+    s3_secret_access_key: str = Field("", description="S3 secret key; empty: boto3's chain.")
+    s3_max_attempts: int = Field(5, ge=1, description="Attempts per S3 call (botocore retries).")
+    s3_presign_seconds: int = Field(
+        300,
+        ge=0,
+        description="Downloads redirect to a presigned URL valid this long; 0: stream instead.",
     )
     storage_dir: Path | None = Field(
         None, description="Directory for report files; default: <data_dir>/files."
@@ -43,6 +61,21 @@ class Settings(BaseSettings):
         12.0,
         ge=0,
         description="Canvas's 409 duplicate guard window; 0 turns the guard off.",
+    )
+    sis_import_max_bytes: int = Field(
+        1 << 30, ge=1, description="Largest SIS import upload (CSV or zip) accepted, in bytes."
+    )
+    sis_import_max_unpacked_bytes: int = Field(
+        8 << 30, ge=1, description="Most bytes the files of one SIS import zip may unpack to."
+    )
+    sis_import_max_ratio: int = Field(
+        100, ge=1, description="Most a SIS import zip may unpack to, as a multiple of its size."
+    )
+    sis_import_max_files: int = Field(
+        1000, ge=1, description="Most entries a SIS import zip may hold."
+    )
+    sis_import_batch_rows: int = Field(
+        5000, ge=1, description="CSV rows the SIS import applies in one transaction."
     )
 
     @field_validator("data_dir", mode="after")

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from sqlalchemy import Connection, select
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from reportcard.api.deps import ServicesDep, UserDep, authenticate, presented_token
 from reportcard.api.errors import UNAUTHORIZED, CanvasError, json_response, not_found
@@ -61,6 +61,9 @@ def _serve(request: Request, svc: Any, file_id: str, account_id: str | None) -> 
                 raise CanvasError(403, UNAUTHORIZED)
     disposition = f"attachment; filename=\"{att.filename}\"; filename*=UTF-8''{quote(att.filename)}"
     headers = {"Content-Disposition": disposition}
+    presigned = svc.storage.presigned_url(att.storage_key, att.filename, att.content_type)
+    if presigned is not None:
+        return RedirectResponse(presigned, status_code=302)
     path = svc.storage.local_path(att.storage_key)
     if path is not None:
         return FileResponse(path, media_type=att.content_type, headers=headers)

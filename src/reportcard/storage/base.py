@@ -34,3 +34,7 @@ class Storage(ABC):
     def local_path(self, key: str) -> str | None:
         """A filesystem path for ``key`` when the backend has one (lets the server sendfile)."""
         return None
+
+    def presigned_url(self, key: str, filename: str, content_type: str) -> str | None:
+        """A short-lived URL the client may fetch ``key`` from directly, when offered."""
+        return None

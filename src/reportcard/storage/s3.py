@@ -1,0 +1,182 @@
+"""Report files in S3-compatible object storage (AWS S3, MinIO, Ceph, ...), through boto3.
+
+Writes are spooled to a local temporary file and uploaded when closed (multipart for big
+files), so an object appears whole or not at all. Every call is retried by botocore's standard
+retry mode; a write that still fails raises, and the shard or compile that made it is retried
+by the framework and then ends its run in ``error`` with the reason.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import IO, Any, BinaryIO
+
+from reportcard.storage.base import Storage
+
+
+class _Upload:
+    """A local spool uploaded to ``key`` on a clean close; discarded after an exception."""
+
+    def __init__(self, storage: S3Storage, key: str) -> None:
+        self.storage = storage
+        self.key = storage.full_key(key)  # validates before anything is written
+        self.fh: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+
+    def write(self, data: bytes) -> int:
+        return self.fh.write(data)
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def tell(self) -> int:
+        return self.fh.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.fh.seek(offset, whence)
+
+    def seekable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if self.fh.closed:
+            return
+        try:
+            self.fh.seek(0)
+            self.storage.client.upload_fileobj(self.fh, self.storage.bucket, self.key)
+        finally:
+            self.fh.close()
+
+    def abort(self) -> None:
+        self.fh.close()
+
+    def __enter__(self) -> _Upload:
+        return self
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class _Download:
+    """The streaming body of an object, usable as a context manager."""
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self.body.read() if n is None or n < 0 else self.body.read(n)
+        return data
+
+    def close(self) -> None:
+        self.body.close()
+
+    def __enter__(self) -> _Download:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+
+class S3Storage(Storage):
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        max_attempts: int = 5,
+        presign_seconds: int = 0,
+    ) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.presign_seconds = presign_seconds
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url or None,
+            region_name=region or None,
+            aws_access_key_id=access_key_id or None,
+            aws_secret_access_key=secret_access_key or None,
+            config=Config(
+                retries={"mode": "standard", "max_attempts": max_attempts},
+                connect_timeout=5,
+                read_timeout=60,
+            ),
+        )
+
+    def full_key(self, key: str) -> str:
+        if ".." in key.split("/") or key.startswith("/"):
+            raise ValueError(f"invalid storage key: {key!r}")
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def open_write(self, key: str) -> BinaryIO:
+        return _Upload(self, key)  # type: ignore[return-value]
+
+    def open_read(self, key: str) -> BinaryIO:
+        from botocore.exceptions import ClientError
+
+        try:
+            obj = self.client.get_object(Bucket=self.bucket, Key=self.full_key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise FileNotFoundError(key) from exc
+            raise
+        return _Download(obj["Body"])  # type: ignore[return-value]
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            head: dict[str, Any] = self.client.head_object(
+                Bucket=self.bucket, Key=self.full_key(key)
+            )
+            return head
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def size(self, key: str) -> int:
+        head = self._head(key)
+        if head is None:
+            raise FileNotFoundError(key)
+        return int(head["ContentLength"])
+
+    def exists(self, key: str) -> bool:
+        return self._head(key) is not None
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self.full_key(key))
+
+    def delete_prefix(self, prefix: str) -> None:
+        full = self.full_key(prefix.rstrip("/")) + "/"
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+
+    def presigned_url(self, key: str, filename: str, content_type: str) -> str | None:
+        if self.presign_seconds <= 0:
+            return None
+        url: str = self.client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": self.full_key(key),
+                "ResponseContentType": content_type,
+                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            },
+            ExpiresIn=self.presign_seconds,
+        )
+        return url
