@@ -40,13 +40,13 @@ from reportcard.reports.sis_scope import (
     STUDENT_VIEW,
     ColSpec,
     account_scope,
+    chosen_login,
     columns,
     context_joins,
     context_scope,
     deleted_or,
     enrollment_filter,
     enrollment_states,
-    has_login,
     in_list,
     mapped,
     mode_of,
@@ -54,7 +54,6 @@ from reportcard.reports.sis_scope import (
     present,
     root_sis,
     sis_filters,
-    sis_user_id,
     term_scope,
     user_scope,
     when,
@@ -323,20 +322,22 @@ def enrollments_file(ctx: RunContext, sis: bool) -> PartQuery:
     role_name = case(
         (role.c.built_in, case(SIS_ROLE, value=e.c.type, else_=role.c.name)), else_=role.c.name
     )
-    user_sis = sis_user_id(ctx, mode, e.c.user_id, preferred=e.c.sis_pseudonym_id, name="cand_user")
-    observed_sis = sis_user_id(ctx, mode, e.c.associated_user_id, name="cand_observed")
+    login, login_on = chosen_login(
+        ctx, mode, e.c.user_id, preferred=e.c.sis_pseudonym_id, name="user_login"
+    )
+    observed, observed_on = chosen_login(ctx, mode, e.c.associated_user_id, name="observed_login")
     specs: list[ColSpec] = [
         ("canvas_course_id", e.c.course_id, None, PROV),
         ("course_id", course.c.sis_source_id, None, BOTH),
         ("canvas_user_id", e.c.user_id, None, PROV),
-        ("user_id", user_sis, None, BOTH),
+        ("user_id", login.c.sis_user_id, None, BOTH),
         ("role", role_name, None, BOTH),
         ("role_id", e.c.role_id, None, BOTH),
         ("canvas_section_id", e.c.course_section_id, None, PROV),
         ("section_id", section.c.sis_source_id, None, BOTH),
         ("status", _enrollment_status(e, section, course), None, BOTH),
         ("canvas_associated_user_id", e.c.associated_user_id, None, PROV),
-        ("associated_user_id", observed_sis, None, BOTH),
+        ("associated_user_id", observed.c.sis_user_id, None, BOTH),
         ("created_by_sis", sql_present(e.c.sis_batch_id), None, PROV),
         ("base_role_type", e.c.type, None, PROV),
         ("limit_section_privileges", sql_bool(e.c.limit_privileges_to_course_section), None, BOTH),
@@ -360,11 +361,12 @@ def enrollments_file(ctx: RunContext, sis: bool) -> PartQuery:
     states = enrollment_states(ctx)
     if states is not None:
         where.append(in_list(state, states))
-    where.append(has_login(ctx, mode, e.c.user_id))
     frm = (
         e.join(section, section.c.id == e.c.course_section_id)
         .join(course, course.c.id == section.c.course_id)
         .join(role, role.c.id == e.c.role_id)
+        .join(login, login_on)
+        .outerjoin(observed, observed_on)
     )
     return PartQuery(columns(mode, specs), frm, where, e.c.id, bounds_from=e, bounds_where=[root])
 
@@ -444,13 +446,14 @@ def group_membership_file(ctx: RunContext, sis: bool) -> PartQuery:
     mode = mode_of(ctx, sis)
     gm = group_memberships
     g = groups.alias("grp")
-    base = gm.join(g, g.c.id == gm.c.group_id)
+    login, login_on = chosen_login(ctx, mode, gm.c.user_id, name="member_login")
+    base = gm.join(g, g.c.id == gm.c.group_id).join(login, login_on)
     frm, _acct, course = context_joins(base, g.c.context_type, g.c.context_id)
     specs: list[ColSpec] = [
         ("canvas_group_id", g.c.id, None, PROV),
         ("group_id", g.c.sis_source_id, None, BOTH),
         ("canvas_user_id", gm.c.user_id, None, PROV),
-        ("user_id", sis_user_id(ctx, mode, gm.c.user_id), None, BOTH),
+        ("user_id", login.c.sis_user_id, None, BOTH),
         ("status", gm.c.workflow_state, None, BOTH),
         ("created_by_sis", sql_present(gm.c.sis_batch_id), None, PROV),
     ]
@@ -461,7 +464,6 @@ def group_membership_file(ctx: RunContext, sis: bool) -> PartQuery:
         *sis_filters(mode, present(gm.c.sis_batch_id), gm.c.sis_batch_id),
         or_(live, present(gm.c.sis_batch_id)) if mode.include_deleted else live,
         *context_scope(ctx, g.c.context_type, g.c.context_id, course),
-        has_login(ctx, mode, gm.c.user_id),
     ]
     root_groups = select(groups.c.id).where(groups.c.root_account_id == ctx.root_account_id)
     return PartQuery(
@@ -566,10 +568,11 @@ def admins_file(ctx: RunContext, sis: bool) -> PartQuery:
     acct = accounts.alias("admin_account")
     role = roles.alias("role")
     user = users.alias("admin_user")
+    login, login_on = chosen_login(ctx, mode, au.c.user_id, name="admin_login")
     specs: list[ColSpec] = [
         ("admin_user_name", user.c.name, None, PROV),
         ("canvas_user_id", au.c.user_id, None, PROV),
-        ("user_id", sis_user_id(ctx, mode, au.c.user_id), None, BOTH),
+        ("user_id", login.c.sis_user_id, None, BOTH),
         ("canvas_account_id", au.c.account_id, None, PROV),
         ("account_id", root_sis(ctx, acct), None, BOTH),
         ("role_id", au.c.role_id, None, BOTH),
@@ -584,11 +587,11 @@ def admins_file(ctx: RunContext, sis: bool) -> PartQuery:
         where.append(present(au.c.sis_batch_id))
     if not mode.include_deleted:
         where.append(au.c.workflow_state != "deleted")
-    where.append(has_login(ctx, mode, au.c.user_id))
     frm = (
         au.join(acct, acct.c.id == au.c.account_id)
         .join(role, role.c.id == au.c.role_id)
         .join(user, user.c.id == au.c.user_id)
+        .join(login, login_on)
     )
     return PartQuery(columns(mode, specs), frm, where, au.c.id, bounds_from=au, bounds_where=[root])
 

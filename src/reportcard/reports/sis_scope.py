@@ -18,6 +18,7 @@ from sqlalchemy import (
     case,
     exists,
     false,
+    func,
     literal,
     null,
     or_,
@@ -279,26 +280,13 @@ def _candidates(
     return cand, cond
 
 
-def sis_user_id(
-    ctx: RunContext,
-    mode: Mode,
-    user_col: ColumnElement[Any],
-    *,
-    preferred: ColumnElement[Any] | None = None,
-    name: str = "cand",
+def _first_login(
+    ctx: RunContext, mode: Mode, user_col: ColumnElement[Any], name: str, column: str
 ) -> ColumnElement[Any]:
-    """The ``sis_user_id`` of the login chosen for ``user_col``, as correlated subqueries.
-
-    The candidates are the user's logins on the root account (deleted ones only with
-    include_deleted). ``preferred`` (an enrollment's ``sis_pseudonym_id``) wins when it is a
-    candidate (a primary-key probe); otherwise the first candidate in the order
-    workflow_state, has a SIS id first, unique_id, position (an index probe on
-    ``pseudonyms.user_id``). SQLite cannot see outer columns in a subquery's ORDER BY, hence
-    the CASE rather than a "preferred first" sort key.
-    """
+    """``column`` of the user's first candidate login in §1.8's order (an index probe)."""
     cand, cond = _candidates(ctx, mode, user_col, name)
-    first = (
-        select(cand.c.sis_user_id)
+    return (
+        select(cand.c[column])
         .where(and_(*cond))
         .order_by(
             cand.c.workflow_state,
@@ -311,20 +299,37 @@ def sis_user_id(
         .correlate_except(cand)
         .scalar_subquery()
     )
+
+
+def chosen_login(
+    ctx: RunContext,
+    mode: Mode,
+    user_col: ColumnElement[Any],
+    *,
+    preferred: ColumnElement[Any] | None = None,
+    name: str = "login",
+) -> tuple[FromClause, ColumnElement[bool]]:
+    """The login §1.8 chooses for ``user_col``, as a table to INNER JOIN on the condition.
+
+    The candidates are the user's logins on the root account (deleted ones only with
+    include_deleted). ``preferred`` (an enrollment's ``sis_pseudonym_id``) wins when it is a
+    candidate (a primary-key probe); otherwise the first candidate in the order
+    workflow_state, has a SIS id first, unique_id, position. The chosen id is computed once
+    per row and joined by primary key; a row whose user has no candidate joins nothing and is
+    skipped, as Canvas skips it.
+    """
+    login = pseudonyms.alias(name)
+    first = _first_login(ctx, mode, user_col, name + "_first", "id")
     if preferred is None:
-        return first
+        return login, login.c.id == first
     pref, pref_cond = _candidates(ctx, mode, user_col, name + "_pref")
     pref_cond.append(pref.c.id == preferred)
     probe = select(pref.c.id).where(and_(*pref_cond)).correlate_except(pref).scalar_subquery()
-    chosen = select(pref.c.sis_user_id).where(and_(*pref_cond)).correlate_except(pref)
-    # A scalar probe rather than EXISTS: PostgreSQL may turn an uncorrelatable EXISTS into a
-    # hashed subplan over every login of the root account, once per shard.
-    return case((probe.is_not(None), chosen.scalar_subquery()), else_=first)
+    return login, login.c.id == func.coalesce(probe, first)
 
 
-def has_login(
-    ctx: RunContext, mode: Mode, user_col: ColumnElement[Any], name: str = "cand_any"
-) -> ColumnElement[bool]:
-    """The user has at least one candidate login; rows without one are skipped."""
-    cand, cond = _candidates(ctx, mode, user_col, name)
-    return exists().where(and_(*cond)).correlate_except(cand)
+def sis_user_id(
+    ctx: RunContext, mode: Mode, user_col: ColumnElement[Any], *, name: str = "cand"
+) -> ColumnElement[Any]:
+    """The ``sis_user_id`` of the login chosen for ``user_col`` (NULL when there is none)."""
+    return _first_login(ctx, mode, user_col, name, "sis_user_id")
