@@ -42,6 +42,27 @@ class Settings(BaseSettings):
     storage_dir: Path | None = Field(
         None, description="Directory for report files; default: <data_dir>/files."
     )
+    queue: Literal["embedded", "celery"] = Field(
+        "embedded",
+        description="embedded: worker threads poll the database; celery: a Celery broker.",
+    )
+    broker_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Celery broker (redis://... or amqp://...) when queue=celery.",
+    )
+    queue_prefix: str = Field(
+        "reportcard",
+        description="Celery queue names are <prefix>.short and <prefix>.long.",
+    )
+    long_report_rows: int = Field(
+        500_000,
+        ge=1,
+        description="Runs planned with at least this many rows go to the long Celery queue.",
+    )
+    extra_report_modules: str = Field(
+        "",
+        description="Comma-separated Python modules whose import registers more reports.",
+    )
     workers: int = Field(2, ge=0, description="Embedded worker threads started by `serve`.")
     concurrency_per_root: int = Field(
         2, ge=1, description="Most runs of one root account executing at once."

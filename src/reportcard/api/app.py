@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from reportcard import __version__
-from reportcard.api import accounts, errors, files, reports
+from reportcard.api import accounts, errors, files, reports, sis_imports
 from reportcard.api.deps import Services
 from reportcard.api.middleware import NormalizePath
 from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
+from reportcard.reports.catalog import load_extra_reports
 from reportcard.runs.worker import WorkerPool
 from reportcard.settings import Settings, get_settings
 from reportcard.storage import storage_from_settings
@@ -24,6 +25,12 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
     engine = make_engine(settings.resolved_database_url)
     storage = storage_from_settings(settings)
     n = settings.workers if workers is None else workers
+    if settings.queue == "celery":
+        from reportcard.queue.celery_app import configure
+
+        configure(settings)
+        n = 0  # Celery workers do the work
+    load_extra_reports(settings)
     services = Services(settings=settings, engine=engine, storage=storage)
 
     @asynccontextmanager
@@ -49,5 +56,6 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
     app.include_router(accounts.router)
     app.include_router(reports.router)
     app.include_router(files.router)
+    app.include_router(sis_imports.router)
     app.add_middleware(NormalizePath)
     return app

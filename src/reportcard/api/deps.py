@@ -32,9 +32,14 @@ class Services:
     storage: Storage
     pool: WorkerPool | None = None
 
-    def notify(self) -> None:
+    def notify(self, run_id: int | None = None) -> None:
+        """Tell the queue a run was created (after its transaction committed)."""
         if self.pool is not None:
             self.pool.notify()
+        if run_id is not None and self.settings.queue == "celery":
+            from reportcard.queue.celery_app import publish_plan
+
+            publish_plan(run_id)
 
 
 def services(request: Request) -> Services:

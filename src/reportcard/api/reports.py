@@ -182,7 +182,7 @@ async def start_report(
         _create, svc, request, user, account_id, report, params, raw is not None
     )
     if status == 200:
-        svc.notify()
+        await run_in_threadpool(svc.notify, body["id"])
     return json_response(body, status, headers)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reportcard.db import learning_tables, sis_import_tables
+from reportcard.db import activity_tables, learning_tables, sis_import_tables
 from reportcard.db.tables import metadata
 
-__all__ = ["learning_tables", "metadata", "sis_import_tables"]
+__all__ = ["activity_tables", "learning_tables", "metadata", "sis_import_tables"]

@@ -191,6 +191,8 @@ pseudonyms = Table(
     Column("is_inst_id", Boolean, nullable=False, default=False),
     Column("password_hash", String(255), nullable=True),
     Column("sis_batch_id", Id, nullable=True),
+    Column("last_request_at", DateTime, nullable=True),  # last access through this login
+    Column("current_login_ip", String(64), nullable=True),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Index("ix_pseudonyms_user", "user_id"),
@@ -254,9 +256,11 @@ enrollments = Table(
     Column("sis_batch_id", Id, nullable=True),
     Column("start_at", DateTime, nullable=True),
     Column("end_at", DateTime, nullable=True),
+    Column("last_activity_at", DateTime, nullable=True),  # last course activity
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
-    Index("ix_enrollments_user", "user_id"),
+    # Covers "this user's activity in this course" (zero activity, last enrollment activity).
+    Index("ix_enrollments_user", "user_id", "course_id", "last_activity_at"),
     Index("ix_enrollments_course", "course_id"),
     Index("ix_enrollments_section", "course_section_id"),
     Index("ix_enrollments_root", "root_account_id", "id"),
@@ -367,6 +371,9 @@ access_tokens = Table(
     Column("expires_at", DateTime, nullable=True),
     Column("last_used_at", DateTime, nullable=True),
     Column("created_at", DateTime, nullable=False),
+    # The developer key that issued it (activity_tables.developer_keys); NULL: user-generated.
+    Column("developer_key_id", Id, nullable=True),
+    Index("ix_access_tokens_user", "user_id"),
 )
 
 # ---------------------------------------------------------------- runs, shards, files
@@ -403,7 +410,7 @@ report_shards = Table(
     metadata,
     _id(),
     Column("report_id", Id, ForeignKey("account_reports.id", ondelete="CASCADE"), nullable=False),
-    Column("part", String(64), nullable=False),
+    Column("part", String(255), nullable=False),  # a term name for per-term files
     Column("part_index", Integer, nullable=False),
     Column("seq", Integer, nullable=False),
     Column("lo", BigInteger, nullable=False),

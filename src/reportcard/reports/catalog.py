@@ -14,12 +14,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause
+from sqlalchemy import ColumnElement, Connection, FromClause
 
 # Formatter marker: the column holds a stored timestamp, written in the root account's zone.
 TIME = "time"
 
 Formatter = Callable[[Any], Any]
+
+
+class Cells(tuple[Any, ...]):
+    """A formatter's result written as several cells (or none) in place of its one column.
+
+    Rows may then be of different lengths, as in Canvas's outcome export, whose outcome rows
+    end with a variable number of ``points, description`` rating cells.
+    """
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,8 @@ class PartQuery:
     bounds_from: FromClause | None = None
     bounds_where: Sequence[ColumnElement[bool]] | None = None
     then_by: Sequence[ColumnElement[Any]] = ()
+    # Rows written after the header when the whole part has no row ("No outcomes found").
+    if_empty: Sequence[Sequence[Any]] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,7 @@ class RunContext:
     course_id: int | None = None
     now: datetime = field(default_factory=datetime.utcnow)
     settings: dict[str, Any] = field(default_factory=dict)  # root account flags
+    facts: dict[str, Any] = field(default_factory=dict)  # what the report's ``resolve`` read
 
     def flag(self, name: str) -> bool:
         from reportcard.reports.params import value_to_boolean
@@ -103,6 +114,11 @@ class Report:
     extra_text: Callable[[RunContext], str]
     # Always a zip (even with one part), as mgp_grade_export_csv is; otherwise 1 part -> CSV.
     always_zip: bool = False
+    # Reads what headers and parts depend on (account flags, the terms of a per-term zip)
+    # into ``ctx.facts``; called with a connection whenever a run's context is built.
+    resolve: Callable[[Connection, RunContext], None] | None = None
+    # The part for a name not in ``parts`` (parts named at run time, one per term).
+    dynamic_part: Callable[[str], Part] | None = None
 
     # Title used in failure messages: Canvas titleizes the type ("Provisioning Csv").
     @property
@@ -113,6 +129,8 @@ class Report:
         for p in self.parts:
             if p.name == name:
                 return p
+        if self.dynamic_part is not None:
+            return self.dynamic_part(name)
         raise KeyError(name)
 
 
@@ -127,17 +145,46 @@ def register(report: Report) -> Report:
 
 
 # The modules whose import registers report declarations, in catalog order.
-REPORT_MODULES = ("reportcard.reports.sis_export",)
+REPORT_MODULES = (
+    "reportcard.reports.sis_export",
+    "reportcard.reports.grades",
+    "reportcard.reports.outcomes",
+    "reportcard.reports.submissions",
+    "reportcard.reports.activity",
+    "reportcard.reports.courses",
+    "reportcard.reports.integrations",
+    "reportcard.reports.eportfolios",
+)
+
+
+_loaded: set[str] = set()
+
+
+def _load() -> None:
+    import importlib
+
+    for module in REPORT_MODULES:
+        if module not in _loaded:
+            importlib.import_module(module)
+            _loaded.add(module)
+
+
+def load_extra_reports(settings: Any) -> None:
+    """Import the modules named in ``REPORTCARD_EXTRA_REPORT_MODULES`` (report plug-ins)."""
+    import importlib
+
+    for module in filter(None, (m.strip() for m in settings.extra_report_modules.split(","))):
+        if module not in _loaded:
+            importlib.import_module(module)
+            _loaded.add(module)
 
 
 def all_reports() -> dict[str, Report]:
     """Every registered report, keyed by type (importing the report modules on first use)."""
-    import importlib
-
-    for module in REPORT_MODULES:
-        importlib.import_module(module)
+    _load()
     return dict(_REGISTRY)
 
 
 def get_report(name: str) -> Report | None:
-    return all_reports().get(name)
+    _load()
+    return _REGISTRY.get(name)

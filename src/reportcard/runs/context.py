@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select
 
 from reportcard.db.tables import accounts, courses, enrollment_terms
-from reportcard.reports.catalog import RunContext
+from reportcard.reports.catalog import RunContext, get_report
 from reportcard.reports.params import param, split_reference
 
 
@@ -92,7 +92,7 @@ def build_context(conn: Connection, run: Any, now: datetime | None = None) -> Ru
             select(enrollment_terms.c.name).where(enrollment_terms.c.id == term_ids[0])
         ).scalar_one()
     course_id = resolve_course(conn, root_id, param(params, "course_id", "course"))
-    return RunContext(
+    ctx = RunContext(
         report_id=int(run.id),
         report_type=run.report_type,
         account_id=int(acct.id),
@@ -107,3 +107,7 @@ def build_context(conn: Connection, run: Any, now: datetime | None = None) -> Ru
         now=now,
         settings={"can_add_pronouns": bool(root.can_add_pronouns)},
     )
+    report = get_report(run.report_type)
+    if report is not None and report.resolve is not None:
+        report.resolve(conn, ctx)
+    return ctx

@@ -167,6 +167,7 @@ def _plan_shards(
                         "rows": 0,
                         "bytes": 0,
                         "attempts": 0,
+                        "heartbeat_at": utcnow(),  # while queued: when it was queued
                     }
                 )
         conn.rollback()
@@ -280,20 +281,24 @@ def _file_parts(conn: Connection, report: Report, ctx: RunContext) -> list[FileP
         .order_by(report_shards.c.part_index, report_shards.c.seq)
     ).all()
     parts: dict[int, tuple[str, list[str]]] = {}
+    counts: dict[int, int] = {}
     for s in shards:
         parts.setdefault(s.part_index, (s.part, []))[1].append(
             part_key(ctx.report_id, s.part_index, s.seq)
         )
+        counts[s.part_index] = counts.get(s.part_index, 0) + int(s.rows or 0)
     out = []
     for index in sorted(parts):
         name, keys = parts[index]
-        headers = [c.header for c in report.part(name).build(ctx).columns]
-        out.append(FilePart(name=name, headers=headers, keys=keys))
+        pq = report.part(name).build(ctx)
+        headers = [c.header for c in pq.columns]
+        empty_rows = pq.if_empty if counts[index] == 0 else ()
+        out.append(FilePart(name=name, headers=headers, keys=keys, empty_rows=empty_rows))
     return out
 
 
 def _count_lines(parts: Sequence[FilePart], rows: int) -> int:
-    return rows + len(parts)
+    return rows + len(parts) + sum(len(p.empty_rows) for p in parts)
 
 
 def compile_run(engine: Engine, storage: Storage, run_id: int) -> None:
@@ -391,7 +396,7 @@ def shard_failed(engine: Engine, settings: Settings, shard_id: int, error: str) 
             conn.execute(
                 update(report_shards)
                 .where(report_shards.c.id == shard_id, report_shards.c.state == "running")
-                .values(state="queued", error=error, worker_id=None)
+                .values(state="queued", error=error, worker_id=None, heartbeat_at=utcnow())
             )
             return
         conn.execute(

@@ -25,6 +25,7 @@ class FilePart:
     name: str
     headers: Sequence[str]
     keys: Sequence[str]
+    empty_rows: Sequence[Sequence[object]] = ()  # written when the part has no row at all
 
 
 def header_bytes(headers: Sequence[str]) -> bytes:
@@ -33,6 +34,12 @@ def header_bytes(headers: Sequence[str]) -> bytes:
         return b"\n"
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(headers)
+    return buf.getvalue().encode("utf-8")
+
+
+def rows_bytes(rows: Sequence[Sequence[object]]) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
     return buf.getvalue().encode("utf-8")
 
 
@@ -62,6 +69,7 @@ def write_csv(storage: Storage, target: str, part: FilePart) -> int:
         for key in part.keys:
             with storage.open_read(key) as src:
                 shutil.copyfileobj(src, out, 1 << 20)
+        out.write(rows_bytes(part.empty_rows))
     return storage.size(target)
 
 
@@ -77,4 +85,5 @@ def write_zip(storage: Storage, target: str, parts: Sequence[FilePart]) -> int:
                 for key in part.keys:
                     with storage.open_read(key) as src:
                         shutil.copyfileobj(src, entry, 1 << 20)
+                entry.write(rows_bytes(part.empty_rows))
     return storage.size(target)

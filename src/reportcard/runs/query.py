@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
-from reportcard.reports.catalog import TIME, PartQuery, RunContext
+from reportcard.reports.catalog import TIME, Cells, PartQuery, RunContext
 from reportcard.reports.formatting import time_formatter
 
 BATCH = 1000  # rows per fetch, and per progress checkpoint
@@ -50,8 +50,12 @@ def row_formatter(
 
     def apply(row: Sequence[Any]) -> Sequence[Any]:
         out = list(row)
+        spread = False
         for i, fn in fmts:
-            out[i] = fn(out[i])
+            value = out[i] = fn(out[i])
+            spread = spread or isinstance(value, Cells)
+        if spread:  # a formatter's Cells replace its one cell
+            return [c for v in out for c in (v if isinstance(v, Cells) else (v,))]
         return out
 
     return apply
@@ -79,7 +83,9 @@ def stream_batches(
             result.close()
         return
     # Elsewhere a server-side cursor; partitions() needs its size or it buffers everything.
-    streamed = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
+    # Per statement: Connection.execution_options() would change the connection for good.
+    options = {"stream_results": True, "yield_per": batch}
+    streamed = conn.execute(stmt, execution_options=options)
     try:
         yield from streamed.partitions(batch)
     finally:

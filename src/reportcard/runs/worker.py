@@ -87,7 +87,7 @@ class Worker:
     # ------------------------------------------------------------------ one unit of work
     def step(self) -> bool:
         """Do one unit of work; False when there was nothing to do."""
-        return self._shard() or self._plan() or self.reap() > 0
+        return self._shard() or self._plan() or self._import() or self.reap() > 0
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -99,6 +99,12 @@ class Worker:
             if not busy:
                 self.wake.wait(self.settings.poll_seconds)
                 self.wake.clear()
+
+    def _import(self) -> bool:
+        """Run a created SIS import, if there is one (see reportcard.lms.sis_import.job)."""
+        from reportcard.lms.sis_import.job import work_one
+
+        return work_one(self.engine, self.storage, self.settings, self.worker_id)
 
     def _shard(self) -> bool:
         with self.engine.connect() as conn:

@@ -21,7 +21,9 @@ from sqlalchemy import Connection, Engine, func, select
 from reportcard.db.tables import account_ancestors, user_account_associations
 from reportcard.lms import tree
 
+from .activity import fill_activity
 from .build import tables
+from .learning import fill_learning
 from .load import BulkLoader
 from .model import TABLES, IdBase
 from .plan import make_plan
@@ -79,6 +81,9 @@ def seed(
             restore = loader.relax(reindex)
             for table_rows in specs:
                 counts[table_rows.table] = loader.write(table_rows, progress)
+            # Activity columns and tables; before the indexes return, so its UPDATEs touch none.
+            counts.update(fill_activity(loader, plan.root_id, spec, seed, progress))
+            counts.update(fill_learning(loader, plan.root_id, spec, seed, progress))
             loader.restore(restore)
             loader.analyze(reindex)
             loader.fix_sequences(TABLES)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 03:57:37.551062
+Create Date: 2026-11-27 04:40:21.618880
 """
 
 from __future__ import annotations
@@ -59,6 +59,20 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "assessment_questions",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("name", sa.String(length=255), nullable=True),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_assessment_questions")),
+    )
+    op.create_table(
         "attachments",
         sa.Column(
             "id",
@@ -83,6 +97,129 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attachments")),
         sa.UniqueConstraint("uuid", name=op.f("uq_attachments_uuid")),
     )
+    op.create_table(
+        "feature_flags",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("context_type", sa.String(length=32), nullable=False),
+        sa.Column(
+            "context_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("feature", sa.String(length=64), nullable=False),
+        sa.Column("state", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_feature_flags")),
+        sa.UniqueConstraint(
+            "context_type",
+            "context_id",
+            "feature",
+            name=op.f("uq_feature_flags_context_type_context_id_feature"),
+        ),
+    )
+    op.create_table(
+        "grading_standards",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("context_type", sa.String(length=32), nullable=False),
+        sa.Column(
+            "context_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("title", sa.String(length=255), nullable=False),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_grading_standards")),
+    )
+    op.create_table(
+        "learning_outcome_groups",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("context_type", sa.String(length=32), nullable=True),
+        sa.Column(
+            "context_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "parent_group_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("title", sa.String(length=255), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("vendor_guid", sa.String(length=255), nullable=True),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["parent_group_id"],
+            ["learning_outcome_groups.id"],
+            name=op.f("fk_learning_outcome_groups_parent_group_id_learning_outcome_groups"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_learning_outcome_groups")),
+    )
+    with op.batch_alter_table("learning_outcome_groups", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_learning_outcome_groups_context", ["context_type", "context_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_learning_outcome_groups_parent", ["parent_group_id"], unique=False
+        )
+
+    op.create_table(
+        "learning_outcomes",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("context_type", sa.String(length=32), nullable=True),
+        sa.Column(
+            "context_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("short_description", sa.String(length=255), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("display_name", sa.String(length=255), nullable=True),
+        sa.Column("vendor_guid", sa.String(length=255), nullable=True),
+        sa.Column("calculation_method", sa.String(length=32), nullable=True),
+        sa.Column("calculation_int", sa.Integer(), nullable=True),
+        sa.Column("mastery_points", sa.Float(), nullable=True),
+        sa.Column("points_possible", sa.Float(), nullable=True),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_learning_outcomes")),
+    )
+    op.create_table(
+        "outcome_proficiencies",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("context_type", sa.String(length=32), nullable=False),
+        sa.Column(
+            "context_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outcome_proficiencies")),
+    )
+    with op.batch_alter_table("outcome_proficiencies", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_outcome_proficiencies_context", ["context_type", "context_id"], unique=False
+        )
+
     op.create_table(
         "users",
         sa.Column(
@@ -119,12 +256,18 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(), nullable=True),
         sa.Column("last_used_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column(
+            "developer_key_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_access_tokens_user_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_access_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_access_tokens_token_hash")),
     )
+    with op.batch_alter_table("access_tokens", schema=None) as batch_op:
+        batch_op.create_index("ix_access_tokens_user", ["user_id"], unique=False)
+
     op.create_table(
         "account_ancestors",
         sa.Column(
@@ -202,6 +345,18 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "account_settings",
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_account_settings_account_id_accounts")
+        ),
+        sa.PrimaryKeyConstraint("account_id", "name", name=op.f("pk_account_settings")),
+    )
+    op.create_table(
         "authentication_providers",
         sa.Column(
             "id",
@@ -245,6 +400,77 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "context_external_tools",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("context_type", sa.String(length=32), nullable=False),
+        sa.Column(
+            "context_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "developer_key_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("tool_id", sa.String(length=255), nullable=True),
+        sa.Column("url", sa.Text(), nullable=True),
+        sa.Column("domain", sa.String(length=255), nullable=True),
+        sa.Column("privacy_level", sa.String(length=32), nullable=True),
+        sa.Column("custom_fields", sa.JSON(), nullable=True),
+        sa.Column("lti_version", sa.String(length=8), nullable=False),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["root_account_id"],
+            ["accounts.id"],
+            name=op.f("fk_context_external_tools_root_account_id_accounts"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_context_external_tools")),
+    )
+    with op.batch_alter_table("context_external_tools", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_context_external_tools_context", ["context_type", "context_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_context_external_tools_root", ["root_account_id", "id"], unique=False
+        )
+
+    op.create_table(
+        "developer_keys",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("name", sa.String(length=255), nullable=True),
+        sa.Column("email", sa.String(length=255), nullable=True),
+        sa.Column("is_lti_key", sa.Boolean(), nullable=False),
+        sa.Column("visible", sa.Boolean(), nullable=False),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("scopes", sa.JSON(), nullable=True),
+        sa.Column("placements", sa.JSON(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_developer_keys_account_id_accounts")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_developer_keys")),
+    )
+    with op.batch_alter_table("developer_keys", schema=None) as batch_op:
+        batch_op.create_index("ix_developer_keys_account", ["account_id", "id"], unique=False)
+
+    op.create_table(
         "enrollment_terms",
         sa.Column(
             "id",
@@ -277,6 +503,76 @@ def upgrade() -> None:
     with op.batch_alter_table("enrollment_terms", schema=None) as batch_op:
         batch_op.create_index(
             "ix_terms_root_sis", ["root_account_id", "sis_source_id"], unique=False
+        )
+
+    op.create_table(
+        "eportfolios",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=True),
+        sa.Column("public", sa.Boolean(), nullable=False),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_eportfolios_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_eportfolios")),
+    )
+    with op.batch_alter_table("eportfolios", schema=None) as batch_op:
+        batch_op.create_index("ix_eportfolios_user", ["user_id"], unique=False)
+
+    op.create_table(
+        "grading_period_groups",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("title", sa.String(length=255), nullable=False),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["root_account_id"],
+            ["accounts.id"],
+            name=op.f("fk_grading_period_groups_root_account_id_accounts"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_grading_period_groups")),
+    )
+    op.create_table(
+        "grading_standard_entries",
+        sa.Column(
+            "grading_standard_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("lower_bound", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["grading_standard_id"],
+            ["grading_standards.id"],
+            name=op.f("fk_grading_standard_entries_grading_standard_id_grading_standards"),
+        ),
+        sa.PrimaryKeyConstraint(
+            "grading_standard_id", "position", name=op.f("pk_grading_standard_entries")
+        ),
+    )
+    with op.batch_alter_table("grading_standard_entries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_grading_standard_entries_bound",
+            ["grading_standard_id", "lower_bound", "position"],
+            unique=False,
         )
 
     op.create_table(
@@ -314,6 +610,139 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_group_categories")),
     )
     op.create_table(
+        "learning_outcome_links",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("context_type", sa.String(length=32), nullable=False),
+        sa.Column(
+            "context_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "learning_outcome_group_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column(
+            "learning_outcome_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["learning_outcome_group_id"],
+            ["learning_outcome_groups.id"],
+            name=op.f(
+                "fk_learning_outcome_links_learning_outcome_group_id_learning_outcome_groups"
+            ),
+        ),
+        sa.ForeignKeyConstraint(
+            ["learning_outcome_id"],
+            ["learning_outcomes.id"],
+            name=op.f("fk_learning_outcome_links_learning_outcome_id_learning_outcomes"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_learning_outcome_links")),
+    )
+    with op.batch_alter_table("learning_outcome_links", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_learning_outcome_links_context", ["context_type", "context_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_learning_outcome_links_outcome", ["learning_outcome_id"], unique=False
+        )
+
+    op.create_table(
+        "learning_outcome_ratings",
+        sa.Column(
+            "learning_outcome_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("points", sa.Float(), nullable=False),
+        sa.Column("description", sa.String(length=255), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["learning_outcome_id"],
+            ["learning_outcomes.id"],
+            name=op.f("fk_learning_outcome_ratings_learning_outcome_id_learning_outcomes"),
+        ),
+        sa.PrimaryKeyConstraint(
+            "learning_outcome_id", "position", name=op.f("pk_learning_outcome_ratings")
+        ),
+    )
+    op.create_table(
+        "outcome_friendly_descriptions",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "learning_outcome_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column("context_type", sa.String(length=32), nullable=False),
+        sa.Column(
+            "context_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["learning_outcome_id"],
+            ["learning_outcomes.id"],
+            name=op.f("fk_outcome_friendly_descriptions_learning_outcome_id_learning_outcomes"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outcome_friendly_descriptions")),
+    )
+    with op.batch_alter_table("outcome_friendly_descriptions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_outcome_friendly_descriptions_outcome", ["learning_outcome_id"], unique=False
+        )
+
+    op.create_table(
+        "outcome_proficiency_ratings",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "outcome_proficiency_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column("description", sa.String(length=255), nullable=False),
+        sa.Column("points", sa.Float(), nullable=False),
+        sa.Column("mastery", sa.Boolean(), nullable=False),
+        sa.Column("color", sa.String(length=16), nullable=True),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["outcome_proficiency_id"],
+            ["outcome_proficiencies.id"],
+            name=op.f(
+                "fk_outcome_proficiency_ratings_outcome_proficiency_id_outcome_proficiencies"
+            ),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outcome_proficiency_ratings")),
+    )
+    with op.batch_alter_table("outcome_proficiency_ratings", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_outcome_proficiency_ratings_scale",
+            ["outcome_proficiency_id", "points"],
+            unique=False,
+        )
+
+    op.create_table(
         "pseudonyms",
         sa.Column(
             "id",
@@ -340,6 +769,8 @@ def upgrade() -> None:
         sa.Column(
             "sis_batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
+        sa.Column("last_request_at", sa.DateTime(), nullable=True),
+        sa.Column("current_login_ip", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -559,6 +990,99 @@ def upgrade() -> None:
         batch_op.create_index("ix_courses_term", ["enrollment_term_id"], unique=False)
 
     op.create_table(
+        "developer_key_account_bindings",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "developer_key_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_developer_key_account_bindings_account_id_accounts"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["developer_key_id"],
+            ["developer_keys.id"],
+            name=op.f("fk_developer_key_account_bindings_developer_key_id_developer_keys"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_developer_key_account_bindings")),
+        sa.UniqueConstraint(
+            "developer_key_id",
+            "account_id",
+            name=op.f("uq_developer_key_account_bindings_developer_key_id_account_id"),
+        ),
+    )
+    op.create_table(
+        "grading_period_group_terms",
+        sa.Column(
+            "enrollment_term_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column(
+            "grading_period_group_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["enrollment_term_id"],
+            ["enrollment_terms.id"],
+            name=op.f("fk_grading_period_group_terms_enrollment_term_id_enrollment_terms"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["grading_period_group_id"],
+            ["grading_period_groups.id"],
+            name=op.f(
+                "fk_grading_period_group_terms_grading_period_group_id_grading_period_groups"
+            ),
+        ),
+        sa.PrimaryKeyConstraint("enrollment_term_id", name=op.f("pk_grading_period_group_terms")),
+    )
+    op.create_table(
+        "grading_periods",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "grading_period_group_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column("title", sa.String(length=255), nullable=False),
+        sa.Column("start_date", sa.DateTime(), nullable=False),
+        sa.Column("end_date", sa.DateTime(), nullable=False),
+        sa.Column("close_date", sa.DateTime(), nullable=True),
+        sa.Column("weight", sa.Float(), nullable=True),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["grading_period_group_id"],
+            ["grading_period_groups.id"],
+            name=op.f("fk_grading_periods_grading_period_group_id_grading_period_groups"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_grading_periods")),
+    )
+    with op.batch_alter_table("grading_periods", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_grading_periods_group", ["grading_period_group_id", "start_date"], unique=False
+        )
+
+    op.create_table(
         "groups",
         sa.Column(
             "id",
@@ -617,7 +1141,7 @@ def upgrade() -> None:
         sa.Column(
             "report_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
-        sa.Column("part", sa.String(length=64), nullable=False),
+        sa.Column("part", sa.String(length=255), nullable=False),
         sa.Column("part_index", sa.Integer(), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("lo", sa.BigInteger(), nullable=False),
@@ -644,6 +1168,89 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("report_shards", schema=None) as batch_op:
         batch_op.create_index("ix_report_shards_state", ["state", "id"], unique=False)
+
+    op.create_table(
+        "sis_imports",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("progress", sa.Integer(), nullable=False),
+        sa.Column("import_type", sa.String(length=32), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("options", sa.JSON(), nullable=False),
+        sa.Column("upload_key", sa.String(length=512), nullable=False),
+        sa.Column("upload_name", sa.String(length=255), nullable=False),
+        sa.Column("upload_size", sa.BigInteger(), nullable=False),
+        sa.Column("total_rows", sa.BigInteger(), nullable=True),
+        sa.Column("rows_done", sa.BigInteger(), nullable=False),
+        sa.Column("error_count", sa.Integer(), nullable=False),
+        sa.Column("warning_count", sa.Integer(), nullable=False),
+        sa.Column(
+            "errors_attachment_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("worker_id", sa.String(length=128), nullable=True),
+        sa.Column("heartbeat_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("started_at", sa.DateTime(), nullable=True),
+        sa.Column("ended_at", sa.DateTime(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_sis_imports_account_id_accounts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["errors_attachment_id"],
+            ["attachments.id"],
+            name=op.f("fk_sis_imports_errors_attachment_id_attachments"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["id"], ["sis_batches.id"], name=op.f("fk_sis_imports_id_sis_batches")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_sis_imports_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sis_imports")),
+    )
+    with op.batch_alter_table("sis_imports", schema=None) as batch_op:
+        batch_op.create_index("ix_sis_imports_account", ["account_id", "id"], unique=False)
+        batch_op.create_index("ix_sis_imports_state", ["workflow_state", "id"], unique=False)
+
+    op.create_table(
+        "assignments",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "course_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("title", sa.String(length=255), nullable=False),
+        sa.Column("type", sa.String(length=32), nullable=False),
+        sa.Column("submission_types", sa.String(length=255), nullable=True),
+        sa.Column("points_possible", sa.Float(), nullable=True),
+        sa.Column("due_at", sa.DateTime(), nullable=True),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["course_id"], ["courses.id"], name=op.f("fk_assignments_course_id_courses")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_assignments")),
+    )
+    with op.batch_alter_table("assignments", schema=None) as batch_op:
+        batch_op.create_index("ix_assignments_course", ["course_id"], unique=False)
 
     op.create_table(
         "blueprint_subscriptions",
@@ -677,6 +1284,80 @@ def upgrade() -> None:
     with op.batch_alter_table("blueprint_subscriptions", schema=None) as batch_op:
         batch_op.create_index("ix_blueprint_subscriptions_child", ["child_course_id"], unique=False)
 
+    op.create_table(
+        "context_modules",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "course_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("name", sa.String(length=255), nullable=True),
+        sa.Column("position", sa.BigInteger(), nullable=True),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["course_id"], ["courses.id"], name=op.f("fk_context_modules_course_id_courses")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_context_modules")),
+    )
+    with op.batch_alter_table("context_modules", schema=None) as batch_op:
+        batch_op.create_index("ix_context_modules_course", ["course_id"], unique=False)
+
+    op.create_table(
+        "course_files",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "course_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("display_name", sa.String(length=255), nullable=False),
+        sa.Column("content_type", sa.String(length=128), nullable=True),
+        sa.Column("size", sa.BigInteger(), nullable=True),
+        sa.Column("file_state", sa.String(length=32), nullable=False),
+        sa.Column(
+            "root_attachment_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["course_id"], ["courses.id"], name=op.f("fk_course_files_course_id_courses")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_course_files")),
+    )
+    with op.batch_alter_table("course_files", schema=None) as batch_op:
+        batch_op.create_index("ix_course_files_course", ["course_id"], unique=False)
+
+    op.create_table(
+        "course_grading_schemes",
+        sa.Column(
+            "course_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "grading_standard_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.ForeignKeyConstraint(
+            ["course_id"], ["courses.id"], name=op.f("fk_course_grading_schemes_course_id_courses")
+        ),
+        sa.ForeignKeyConstraint(
+            ["grading_standard_id"],
+            ["grading_standards.id"],
+            name=op.f("fk_course_grading_schemes_grading_standard_id_grading_standards"),
+        ),
+        sa.PrimaryKeyConstraint("course_id", name=op.f("pk_course_grading_schemes")),
+    )
     op.create_table(
         "course_sections",
         sa.Column(
@@ -731,6 +1412,30 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "discussion_topics",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "course_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("title", sa.String(length=255), nullable=True),
+        sa.Column("type", sa.String(length=32), nullable=False),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["course_id"], ["courses.id"], name=op.f("fk_discussion_topics_course_id_courses")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_discussion_topics")),
+    )
+    with op.batch_alter_table("discussion_topics", schema=None) as batch_op:
+        batch_op.create_index("ix_discussion_topics_course", ["course_id"], unique=False)
+
+    op.create_table(
         "group_memberships",
         sa.Column(
             "id",
@@ -757,6 +1462,118 @@ def upgrade() -> None:
     with op.batch_alter_table("group_memberships", schema=None) as batch_op:
         batch_op.create_index("ix_group_memberships_group", ["group_id"], unique=False)
         batch_op.create_index("ix_group_memberships_user", ["user_id"], unique=False)
+
+    op.create_table(
+        "learning_outcome_alignments",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "course_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "learning_outcome_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column("content_type", sa.String(length=64), nullable=False),
+        sa.Column(
+            "content_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["course_id"],
+            ["courses.id"],
+            name=op.f("fk_learning_outcome_alignments_course_id_courses"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["learning_outcome_id"],
+            ["learning_outcomes.id"],
+            name=op.f("fk_learning_outcome_alignments_learning_outcome_id_learning_outcomes"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_learning_outcome_alignments")),
+    )
+    with op.batch_alter_table("learning_outcome_alignments", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_learning_outcome_alignments_content", ["content_type", "content_id"], unique=False
+        )
+
+    op.create_table(
+        "rubrics",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "course_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("title", sa.String(length=255), nullable=False),
+        sa.Column("points_possible", sa.Float(), nullable=True),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["course_id"], ["courses.id"], name=op.f("fk_rubrics_course_id_courses")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rubrics")),
+    )
+    op.create_table(
+        "sis_import_messages",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "sis_import_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("failure", sa.Boolean(), nullable=False),
+        sa.Column("file", sa.String(length=255), nullable=True),
+        sa.Column("line", sa.BigInteger(), nullable=True),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["sis_import_id"],
+            ["sis_imports.id"],
+            name=op.f("fk_sis_import_messages_sis_import_id_sis_imports"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sis_import_messages")),
+    )
+    with op.batch_alter_table("sis_import_messages", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_sis_import_messages_import", ["sis_import_id", "failure", "id"], unique=False
+        )
+
+    op.create_table(
+        "wiki_pages",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "course_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("title", sa.String(length=255), nullable=False),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["course_id"], ["courses.id"], name=op.f("fk_wiki_pages_course_id_courses")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_wiki_pages")),
+    )
+    with op.batch_alter_table("wiki_pages", schema=None) as batch_op:
+        batch_op.create_index("ix_wiki_pages_course", ["course_id"], unique=False)
 
     op.create_table(
         "enrollments",
@@ -795,6 +1612,7 @@ def upgrade() -> None:
         ),
         sa.Column("start_at", sa.DateTime(), nullable=True),
         sa.Column("end_at", sa.DateTime(), nullable=True),
+        sa.Column("last_activity_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -827,13 +1645,340 @@ def upgrade() -> None:
         batch_op.create_index("ix_enrollments_course", ["course_id"], unique=False)
         batch_op.create_index("ix_enrollments_root", ["root_account_id", "id"], unique=False)
         batch_op.create_index("ix_enrollments_section", ["course_section_id"], unique=False)
-        batch_op.create_index("ix_enrollments_user", ["user_id"], unique=False)
+        batch_op.create_index(
+            "ix_enrollments_user", ["user_id", "course_id", "last_activity_at"], unique=False
+        )
+
+    op.create_table(
+        "learning_outcome_results",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "learning_outcome_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column(
+            "alignment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "course_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("association_type", sa.String(length=64), nullable=True),
+        sa.Column(
+            "association_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("artifact_type", sa.String(length=64), nullable=True),
+        sa.Column(
+            "artifact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("attempt", sa.Integer(), nullable=True),
+        sa.Column("score", sa.Float(), nullable=True),
+        sa.Column("possible", sa.Float(), nullable=True),
+        sa.Column("percent", sa.Float(), nullable=True),
+        sa.Column("mastery", sa.Boolean(), nullable=True),
+        sa.Column("hide_points", sa.Boolean(), nullable=False),
+        sa.Column("submitted_at", sa.DateTime(), nullable=True),
+        sa.Column("assessed_at", sa.DateTime(), nullable=True),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["alignment_id"],
+            ["learning_outcome_alignments.id"],
+            name=op.f("fk_learning_outcome_results_alignment_id_learning_outcome_alignments"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["course_id"],
+            ["courses.id"],
+            name=op.f("fk_learning_outcome_results_course_id_courses"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["learning_outcome_id"],
+            ["learning_outcomes.id"],
+            name=op.f("fk_learning_outcome_results_learning_outcome_id_learning_outcomes"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_learning_outcome_results_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_learning_outcome_results")),
+    )
+    with op.batch_alter_table("learning_outcome_results", schema=None) as batch_op:
+        batch_op.create_index("ix_learning_outcome_results_course", ["course_id"], unique=False)
+        batch_op.create_index(
+            "ix_learning_outcome_results_outcome", ["learning_outcome_id", "user_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_learning_outcome_results_user", ["user_id", "alignment_id"], unique=False
+        )
+
+    op.create_table(
+        "quizzes",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "course_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("title", sa.String(length=255), nullable=False),
+        sa.Column(
+            "assignment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["assignment_id"], ["assignments.id"], name=op.f("fk_quizzes_assignment_id_assignments")
+        ),
+        sa.ForeignKeyConstraint(
+            ["course_id"], ["courses.id"], name=op.f("fk_quizzes_course_id_courses")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_quizzes")),
+    )
+    with op.batch_alter_table("quizzes", schema=None) as batch_op:
+        batch_op.create_index("ix_quizzes_course", ["course_id"], unique=False)
+
+    op.create_table(
+        "submissions",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "assignment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("submitted_at", sa.DateTime(), nullable=True),
+        sa.Column("score", sa.Float(), nullable=True),
+        sa.Column("attempt", sa.Integer(), nullable=True),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["assignment_id"],
+            ["assignments.id"],
+            name=op.f("fk_submissions_assignment_id_assignments"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_submissions_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_submissions")),
+        sa.UniqueConstraint(
+            "assignment_id", "user_id", name=op.f("uq_submissions_assignment_id_user_id")
+        ),
+    )
+    with op.batch_alter_table("submissions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_submissions_user_submitted", ["user_id", "submitted_at"], unique=False
+        )
+
+    op.create_table(
+        "learning_outcome_question_results",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "learning_outcome_result_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column(
+            "assessment_question_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column("attempt", sa.Integer(), nullable=True),
+        sa.Column("score", sa.Float(), nullable=True),
+        sa.Column("possible", sa.Float(), nullable=True),
+        sa.Column("percent", sa.Float(), nullable=True),
+        sa.Column("mastery", sa.Boolean(), nullable=True),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["assessment_question_id"],
+            ["assessment_questions.id"],
+            name=op.f(
+                "fk_learning_outcome_question_results_assessment_question_id_assessment_questions"
+            ),
+        ),
+        sa.ForeignKeyConstraint(
+            ["learning_outcome_result_id"],
+            ["learning_outcome_results.id"],
+            name=op.f(
+                "fk_learning_outcome_question_results_learning_outcome_result_id_learning_outcome_results"
+            ),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_learning_outcome_question_results")),
+    )
+    with op.batch_alter_table("learning_outcome_question_results", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_learning_outcome_question_results_result",
+            ["learning_outcome_result_id"],
+            unique=False,
+        )
+
+    op.create_table(
+        "quiz_submissions",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("quiz_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "submission_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("attempt", sa.Integer(), nullable=True),
+        sa.Column("score", sa.Float(), nullable=True),
+        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["quiz_id"], ["quizzes.id"], name=op.f("fk_quiz_submissions_quiz_id_quizzes")
+        ),
+        sa.ForeignKeyConstraint(
+            ["submission_id"],
+            ["submissions.id"],
+            name=op.f("fk_quiz_submissions_submission_id_submissions"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_quiz_submissions_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_quiz_submissions")),
+    )
+    with op.batch_alter_table("quiz_submissions", schema=None) as batch_op:
+        batch_op.create_index("ix_quiz_submissions_quiz", ["quiz_id", "user_id"], unique=False)
+
+    op.create_table(
+        "rubric_assessments",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "rubric_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "submission_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("score", sa.Float(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["rubric_id"], ["rubrics.id"], name=op.f("fk_rubric_assessments_rubric_id_rubrics")
+        ),
+        sa.ForeignKeyConstraint(
+            ["submission_id"],
+            ["submissions.id"],
+            name=op.f("fk_rubric_assessments_submission_id_submissions"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_rubric_assessments_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rubric_assessments")),
+    )
+    op.create_table(
+        "scores",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "enrollment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("course_score", sa.Boolean(), nullable=False),
+        sa.Column(
+            "grading_period_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("current_score", sa.Float(), nullable=True),
+        sa.Column("final_score", sa.Float(), nullable=True),
+        sa.Column("unposted_current_score", sa.Float(), nullable=True),
+        sa.Column("unposted_final_score", sa.Float(), nullable=True),
+        sa.Column("override_score", sa.Float(), nullable=True),
+        sa.Column("workflow_state", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["enrollment_id"], ["enrollments.id"], name=op.f("fk_scores_enrollment_id_enrollments")
+        ),
+        sa.ForeignKeyConstraint(
+            ["grading_period_id"],
+            ["grading_periods.id"],
+            name=op.f("fk_scores_grading_period_id_grading_periods"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_scores")),
+    )
+    with op.batch_alter_table("scores", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_scores_course_score",
+            ["enrollment_id"],
+            unique=True,
+            sqlite_where=sa.text("course_score"),
+            postgresql_where=sa.text("course_score"),
+        )
+        batch_op.create_index(
+            "ix_scores_enrollment", ["enrollment_id", "grading_period_id"], unique=True
+        )
 
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("scores", schema=None) as batch_op:
+        batch_op.drop_index("ix_scores_enrollment")
+        batch_op.drop_index(
+            "ix_scores_course_score",
+            sqlite_where=sa.text("course_score"),
+            postgresql_where=sa.text("course_score"),
+        )
+
+    op.drop_table("scores")
+    op.drop_table("rubric_assessments")
+    with op.batch_alter_table("quiz_submissions", schema=None) as batch_op:
+        batch_op.drop_index("ix_quiz_submissions_quiz")
+
+    op.drop_table("quiz_submissions")
+    with op.batch_alter_table("learning_outcome_question_results", schema=None) as batch_op:
+        batch_op.drop_index("ix_learning_outcome_question_results_result")
+
+    op.drop_table("learning_outcome_question_results")
+    with op.batch_alter_table("submissions", schema=None) as batch_op:
+        batch_op.drop_index("ix_submissions_user_submitted")
+
+    op.drop_table("submissions")
+    with op.batch_alter_table("quizzes", schema=None) as batch_op:
+        batch_op.drop_index("ix_quizzes_course")
+
+    op.drop_table("quizzes")
+    with op.batch_alter_table("learning_outcome_results", schema=None) as batch_op:
+        batch_op.drop_index("ix_learning_outcome_results_user")
+        batch_op.drop_index("ix_learning_outcome_results_outcome")
+        batch_op.drop_index("ix_learning_outcome_results_course")
+
+    op.drop_table("learning_outcome_results")
     with op.batch_alter_table("enrollments", schema=None) as batch_op:
         batch_op.drop_index("ix_enrollments_user")
         batch_op.drop_index("ix_enrollments_section")
@@ -841,20 +1986,55 @@ def downgrade() -> None:
         batch_op.drop_index("ix_enrollments_course")
 
     op.drop_table("enrollments")
+    with op.batch_alter_table("wiki_pages", schema=None) as batch_op:
+        batch_op.drop_index("ix_wiki_pages_course")
+
+    op.drop_table("wiki_pages")
+    with op.batch_alter_table("sis_import_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_sis_import_messages_import")
+
+    op.drop_table("sis_import_messages")
+    op.drop_table("rubrics")
+    with op.batch_alter_table("learning_outcome_alignments", schema=None) as batch_op:
+        batch_op.drop_index("ix_learning_outcome_alignments_content")
+
+    op.drop_table("learning_outcome_alignments")
     with op.batch_alter_table("group_memberships", schema=None) as batch_op:
         batch_op.drop_index("ix_group_memberships_user")
         batch_op.drop_index("ix_group_memberships_group")
 
     op.drop_table("group_memberships")
+    with op.batch_alter_table("discussion_topics", schema=None) as batch_op:
+        batch_op.drop_index("ix_discussion_topics_course")
+
+    op.drop_table("discussion_topics")
     with op.batch_alter_table("course_sections", schema=None) as batch_op:
         batch_op.drop_index("ix_course_sections_root_sis")
         batch_op.drop_index("ix_course_sections_course")
 
     op.drop_table("course_sections")
+    op.drop_table("course_grading_schemes")
+    with op.batch_alter_table("course_files", schema=None) as batch_op:
+        batch_op.drop_index("ix_course_files_course")
+
+    op.drop_table("course_files")
+    with op.batch_alter_table("context_modules", schema=None) as batch_op:
+        batch_op.drop_index("ix_context_modules_course")
+
+    op.drop_table("context_modules")
     with op.batch_alter_table("blueprint_subscriptions", schema=None) as batch_op:
         batch_op.drop_index("ix_blueprint_subscriptions_child")
 
     op.drop_table("blueprint_subscriptions")
+    with op.batch_alter_table("assignments", schema=None) as batch_op:
+        batch_op.drop_index("ix_assignments_course")
+
+    op.drop_table("assignments")
+    with op.batch_alter_table("sis_imports", schema=None) as batch_op:
+        batch_op.drop_index("ix_sis_imports_state")
+        batch_op.drop_index("ix_sis_imports_account")
+
+    op.drop_table("sis_imports")
     with op.batch_alter_table("report_shards", schema=None) as batch_op:
         batch_op.drop_index("ix_report_shards_state")
 
@@ -863,6 +2043,12 @@ def downgrade() -> None:
         batch_op.drop_index("ix_groups_root_sis")
 
     op.drop_table("groups")
+    with op.batch_alter_table("grading_periods", schema=None) as batch_op:
+        batch_op.drop_index("ix_grading_periods_group")
+
+    op.drop_table("grading_periods")
+    op.drop_table("grading_period_group_terms")
+    op.drop_table("developer_key_account_bindings")
     with op.batch_alter_table("courses", schema=None) as batch_op:
         batch_op.drop_index("ix_courses_term")
         batch_op.drop_index("ix_courses_root_sis")
@@ -890,16 +2076,49 @@ def downgrade() -> None:
         batch_op.drop_index("ix_pseudonyms_account_sis")
 
     op.drop_table("pseudonyms")
+    with op.batch_alter_table("outcome_proficiency_ratings", schema=None) as batch_op:
+        batch_op.drop_index("ix_outcome_proficiency_ratings_scale")
+
+    op.drop_table("outcome_proficiency_ratings")
+    with op.batch_alter_table("outcome_friendly_descriptions", schema=None) as batch_op:
+        batch_op.drop_index("ix_outcome_friendly_descriptions_outcome")
+
+    op.drop_table("outcome_friendly_descriptions")
+    op.drop_table("learning_outcome_ratings")
+    with op.batch_alter_table("learning_outcome_links", schema=None) as batch_op:
+        batch_op.drop_index("ix_learning_outcome_links_outcome")
+        batch_op.drop_index("ix_learning_outcome_links_context")
+
+    op.drop_table("learning_outcome_links")
     op.drop_table("group_categories")
+    with op.batch_alter_table("grading_standard_entries", schema=None) as batch_op:
+        batch_op.drop_index("ix_grading_standard_entries_bound")
+
+    op.drop_table("grading_standard_entries")
+    op.drop_table("grading_period_groups")
+    with op.batch_alter_table("eportfolios", schema=None) as batch_op:
+        batch_op.drop_index("ix_eportfolios_user")
+
+    op.drop_table("eportfolios")
     with op.batch_alter_table("enrollment_terms", schema=None) as batch_op:
         batch_op.drop_index("ix_terms_root_sis")
 
     op.drop_table("enrollment_terms")
+    with op.batch_alter_table("developer_keys", schema=None) as batch_op:
+        batch_op.drop_index("ix_developer_keys_account")
+
+    op.drop_table("developer_keys")
+    with op.batch_alter_table("context_external_tools", schema=None) as batch_op:
+        batch_op.drop_index("ix_context_external_tools_root")
+        batch_op.drop_index("ix_context_external_tools_context")
+
+    op.drop_table("context_external_tools")
     with op.batch_alter_table("communication_channels", schema=None) as batch_op:
         batch_op.drop_index("ix_communication_channels_user")
 
     op.drop_table("communication_channels")
     op.drop_table("authentication_providers")
+    op.drop_table("account_settings")
     with op.batch_alter_table("account_reports", schema=None) as batch_op:
         batch_op.drop_index("ix_account_reports_state")
         batch_op.drop_index("ix_account_reports_account_type")
@@ -909,9 +2128,25 @@ def downgrade() -> None:
         batch_op.drop_index("ix_account_ancestors_ancestor")
 
     op.drop_table("account_ancestors")
+    with op.batch_alter_table("access_tokens", schema=None) as batch_op:
+        batch_op.drop_index("ix_access_tokens_user")
+
     op.drop_table("access_tokens")
     op.drop_table("users")
+    with op.batch_alter_table("outcome_proficiencies", schema=None) as batch_op:
+        batch_op.drop_index("ix_outcome_proficiencies_context")
+
+    op.drop_table("outcome_proficiencies")
+    op.drop_table("learning_outcomes")
+    with op.batch_alter_table("learning_outcome_groups", schema=None) as batch_op:
+        batch_op.drop_index("ix_learning_outcome_groups_parent")
+        batch_op.drop_index("ix_learning_outcome_groups_context")
+
+    op.drop_table("learning_outcome_groups")
+    op.drop_table("grading_standards")
+    op.drop_table("feature_flags")
     op.drop_table("attachments")
+    op.drop_table("assessment_questions")
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.drop_index("ix_accounts_root_sis")
         batch_op.drop_index("ix_accounts_parent")

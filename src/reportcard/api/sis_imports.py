@@ -1,0 +1,355 @@
+"""Canvas's SIS Imports API under ``/api/v1/accounts/:account_id/sis_imports``.
+
+Every endpoint needs the ``import_sis_data`` permission on the account (through an admin
+role there or above) and the account must be a root account: a sub-account answers 400 with
+Canvas's own message once the caller is known to hold the permission, 403 otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import Connection, func, select
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from reportcard.api.deps import CurrentUser, ServicesDep, UserDep, find_account
+from reportcard.api.errors import UNAUTHORIZED, CanvasError, json_response, not_found
+from reportcard.api.pagination import link_header, page_of
+from reportcard.api.serializers import attachment_json
+from reportcard.api.urls import base_url
+from reportcard.auth.permissions import IMPORT_SIS_DATA, has_permission
+from reportcard.db.engine import read_conn
+from reportcard.db.sis_import_tables import sis_import_messages, sis_imports
+from reportcard.db.tables import attachments, users
+from reportcard.lms.sis_import.job import TERMINAL, abort_import, create_import, upload_key
+from reportcard.reports.formatting import iso_in_zone
+from reportcard.storage.base import Storage
+
+router = APIRouter(prefix="/api/v1/accounts/{account_id}/sis_imports", tags=["sis_imports"])
+
+NOT_ROOT = {"errors": ["SIS imports can only be executed on root accounts"]}
+STATES = (
+    "initializing",
+    "created",
+    "importing",
+    "cleanup_batch",
+    "imported",
+    "imported_with_messages",
+    "aborted",
+    "failed",
+    "failed_with_messages",
+    "restoring",
+    "partially_restored",
+    "restored",
+)
+SHOWN_MESSAGES = 24  # as Canvas: the rest are in the errors attachment
+EXTENSIONS = {"application/zip": "zip", "text/plain": "csv", "text/csv": "csv"}
+BOOL_OPTIONS = (
+    "skip_deletes",
+    "override_sis_stickiness",
+    "add_sis_stickiness",
+    "clear_sis_stickiness",
+    "update_sis_id_if_login_claimed",
+    "multi_term_batch_mode",
+)
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def authorize_root(conn: Connection, user: CurrentUser, ref: str) -> Any:
+    """The root account ``ref`` names, if ``user`` may import SIS data there."""
+    account = find_account(conn, user, ref)
+    if not has_permission(conn, user.id, int(account.id), IMPORT_SIS_DATA):
+        raise CanvasError(403, UNAUTHORIZED)
+    if account.root_account_id is not None:
+        raise CanvasError(400, NOT_ROOT)
+    return account
+
+
+def _messages(conn: Connection, imp: Any, failure: bool, total: int) -> list[list[str]] | None:
+    if not total:
+        return None
+    m = sis_import_messages.c
+    rows = conn.execute(
+        select(m.file, m.line, m.message)
+        .where(m.sis_import_id == imp.id, m.failure == failure)
+        .order_by(m.id)
+        .limit(SHOWN_MESSAGES)
+    ).all()
+    out = [
+        [file or "", message if line is None else f"{message} (line {line})"]
+        for file, line, message in rows
+    ]
+    if total > SHOWN_MESSAGES:
+        what = "errors" if failure else "warnings"
+        out.append(
+            [
+                f"and {total - SHOWN_MESSAGES} more {what} that were not included",
+                f"Download the error file to see all {what}.",
+            ]
+        )
+    return out
+
+
+def sis_import_json(conn: Connection, base: str, imp: Any, tz: str) -> dict[str, Any]:
+    """Canvas's SisImport object (keys in Canvas's order)."""
+    user = None
+    if imp.user_id is not None:
+        user = conn.execute(select(users).where(users.c.id == imp.user_id)).first()
+        if user is not None and user.time_zone:
+            tz = user.time_zone
+    opts = imp.options or {}
+    m = sis_import_messages.c
+    tally: dict[Any, int] = dict(
+        conn.execute(
+            select(m.failure, func.count()).where(m.sis_import_id == imp.id).group_by(m.failure)
+        ).all()
+    )
+    out: dict[str, Any] = {
+        "id": int(imp.id),
+        "created_at": iso_in_zone(imp.created_at, tz),
+        "started_at": iso_in_zone(imp.started_at, tz),
+        "ended_at": iso_in_zone(imp.ended_at, tz),
+        "updated_at": iso_in_zone(imp.updated_at, tz),
+        "progress": int(imp.progress),
+        "workflow_state": imp.workflow_state,
+        "data": imp.data or {"import_type": imp.import_type},
+        "batch_mode": None,
+        "batch_mode_term_id": None,
+        "multi_term_batch_mode": opts.get("multi_term_batch_mode"),
+        "override_sis_stickiness": opts.get("override_sis_stickiness"),
+        "add_sis_stickiness": opts.get("add_sis_stickiness"),
+        "update_sis_id_if_login_claimed": opts.get("update_sis_id_if_login_claimed"),
+        "clear_sis_stickiness": opts.get("clear_sis_stickiness"),
+        "diffing_data_set_identifier": None,
+        "diffing_remaster": None,
+        "diffed_against_import_id": None,
+        "diffing_drop_status": None,
+        "diffing_user_remove_status": None,
+        "skip_deletes": bool(opts.get("skip_deletes", False)),
+        "change_threshold": None,
+        "diff_row_count_threshold": None,
+    }
+    errors = _messages(conn, imp, True, int(tally.get(True, 0)))
+    warnings = _messages(conn, imp, False, int(tally.get(False, 0)))
+    if errors:
+        out["processing_errors"] = errors
+    if warnings:
+        out["processing_warnings"] = warnings
+    if imp.errors_attachment_id is not None:
+        att = conn.execute(
+            select(attachments).where(attachments.c.id == imp.errors_attachment_id)
+        ).first()
+        if att is not None:
+            out["errors_attachment"] = attachment_json(base, att)
+    if user is not None:
+        out["user"] = {
+            "id": int(user.id),
+            "name": user.name,
+            "created_at": iso_in_zone(user.created_at, tz),
+            "sortable_name": user.sortable_name,
+            "short_name": user.short_name or user.name,
+        }
+    return out
+
+
+def _zone(account: Any) -> str:
+    return str(account.default_time_zone or "UTC")
+
+
+def _find(conn: Connection, account: Any, import_id: str) -> Any:
+    if not import_id.isdigit():
+        raise not_found()
+    imp = conn.execute(
+        select(sis_imports).where(
+            sis_imports.c.id == int(import_id), sis_imports.c.account_id == account.id
+        )
+    ).first()
+    if imp is None:
+        raise not_found()
+    return imp
+
+
+def _too_big(limit: int) -> CanvasError:
+    return CanvasError(
+        413, {"errors": [{"message": f"The file is larger than the limit of {limit} bytes."}]}
+    )
+
+
+def _copy_upload(storage: Storage, key: str, upload: UploadFile, limit: int) -> int:
+    size = 0
+    with storage.open_write(key) as out:
+        while block := upload.file.read(1 << 20):
+            size += len(block)
+            if size > limit:
+                raise _too_big(limit)
+            out.write(block)
+    return size
+
+
+def _flag(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() in _TRUE
+
+
+@router.post("", summary="Import SIS data", operation_id="import_sis_data")
+async def create(account_id: str, request: Request, svc: ServicesDep, user: UserDep) -> Response:
+    def check() -> Any:
+        with read_conn(svc.engine) as conn:
+            return authorize_root(conn, user, account_id)
+
+    account = await run_in_threadpool(check)
+    limit = svc.settings.sis_import_max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + (1 << 20):
+        raise _too_big(limit)
+    params: dict[str, Any] = dict(request.query_params)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    storage = svc.storage
+    if media == "multipart/form-data":
+        try:
+            form = await request.form(max_files=1, max_fields=100)
+        except Exception as exc:
+            raise CanvasError(400, {"errors": [{"message": f"Bad form data: {exc}"}]}) from exc
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        upload = form.get("attachment")
+        if not isinstance(upload, UploadFile):
+            raise CanvasError(400, {"error": True, "error_message": "Missing attachment"})
+        name = upload.filename or "sis_import.csv"
+        key = upload_key(name)
+        size = await run_in_threadpool(_copy_upload, storage, key, upload, limit)
+    else:
+        charset = ""
+        for part in request.headers.get("content-type", "").split(";")[1:]:
+            k, _, v = part.strip().partition("=")
+            if k.lower() == "charset":
+                charset = v.strip().strip('"').lower()
+        if charset and charset not in ("utf-8", "utf8"):
+            raise CanvasError(400, {"error": "Invalid content type, UTF-8 required"})
+        ext = params.get("extension") or EXTENSIONS.get(media, "zip")
+        name = f"sis_import.{ext}"
+        key = upload_key(name)
+        size = 0
+        with storage.open_write(key) as out:
+            async for block in request.stream():
+                size += len(block)
+                if size > limit:
+                    raise _too_big(limit)
+                await run_in_threadpool(out.write, block)
+    if size == 0:
+        storage.delete(key)
+        raise CanvasError(400, {"error": True, "error_message": "Missing attachment"})
+    import_type = params.get("import_type") or "instructure_csv"
+    unsupported = None
+    if import_type != "instructure_csv":
+        unsupported = f"Invalid import_type {import_type!r}: only instructure_csv is supported."
+    elif _flag(params.get("batch_mode")) or _flag(params.get("multi_term_batch_mode")):
+        unsupported = "batch_mode is not supported by this server."
+    elif params.get("diffing_data_set_identifier"):
+        unsupported = "diffing_data_set_identifier is not supported by this server."
+    if unsupported is not None:
+        storage.delete(key)
+        raise CanvasError(400, {"errors": [{"message": unsupported}]})
+    options = {k: True for k in BOOL_OPTIONS if _flag(params.get(k))}
+
+    def store() -> dict[str, Any]:
+        with svc.engine.begin() as conn:
+            import_id = create_import(
+                conn,
+                account_id=int(account.id),
+                user_id=user.id,
+                upload_key=key,
+                upload_name=name,
+                upload_size=size,
+                options=options,
+            )
+            imp = conn.execute(select(sis_imports).where(sis_imports.c.id == import_id)).one()
+            return sis_import_json(conn, base_url(request), imp, _zone(account))
+
+    body = await run_in_threadpool(store)
+    svc.notify()
+    return json_response(body)
+
+
+@router.get("", summary="Get SIS import list", operation_id="list_sis_imports")
+def index(account_id: str, request: Request, svc: ServicesDep, user: UserDep) -> Response:
+    page = page_of(request)
+    q = request.query_params
+    states = [s for s in q.getlist("workflow_state[]") + q.getlist("workflow_state") if s in STATES]
+    with read_conn(svc.engine) as conn:
+        account = authorize_root(conn, user, account_id)
+        s = sis_imports.c
+        cond = s.account_id == account.id
+        if states:
+            cond = cond & s.workflow_state.in_(states)
+        for param, op in (("created_since", "gt"), ("created_before", "lt")):
+            when = _when(q.get(param))
+            if when is not None:
+                cond = cond & (s.created_at > when if op == "gt" else s.created_at < when)
+        total = conn.execute(select(func.count()).select_from(sis_imports).where(cond)).scalar_one()
+        rows = conn.execute(
+            select(sis_imports)
+            .where(cond)
+            .order_by(s.created_at.desc(), s.id.desc())
+            .offset(page.offset)
+            .limit(page.per_page)
+        ).all()
+        base = base_url(request)
+        body = {"sis_imports": [sis_import_json(conn, base, r, _zone(account)) for r in rows]}
+    return json_response(body, headers={"Link": link_header(request, page, int(total))})
+
+
+def _when(value: str | None) -> Any:
+    from reportcard.lms.sis_import.values import BadValue, parse_time
+
+    if not value:
+        return None
+    try:
+        return parse_time(value)
+    except BadValue:
+        return None
+
+
+@router.get(
+    "/importing", summary="Get the current importing SIS import", operation_id="sis_importing"
+)
+def importing(account_id: str, request: Request, svc: ServicesDep, user: UserDep) -> Response:
+    with read_conn(svc.engine) as conn:
+        account = authorize_root(conn, user, account_id)
+        rows = conn.execute(
+            select(sis_imports)
+            .where(
+                sis_imports.c.account_id == account.id,
+                sis_imports.c.workflow_state == "importing",
+            )
+            .order_by(sis_imports.c.id)
+        ).all()
+        base = base_url(request)
+        body = {"sis_imports": [sis_import_json(conn, base, r, _zone(account)) for r in rows]}
+    return json_response(body)
+
+
+@router.get("/{import_id}", summary="Get SIS import status", operation_id="get_sis_import")
+def show(
+    account_id: str, import_id: str, request: Request, svc: ServicesDep, user: UserDep
+) -> Response:
+    with read_conn(svc.engine) as conn:
+        account = authorize_root(conn, user, account_id)
+        imp = _find(conn, account, import_id)
+        body = sis_import_json(conn, base_url(request), imp, _zone(account))
+    return json_response(body)
+
+
+@router.put("/{import_id}/abort", summary="Abort SIS import", operation_id="abort_sis_import")
+def abort(
+    account_id: str, import_id: str, request: Request, svc: ServicesDep, user: UserDep
+) -> Response:
+    with svc.engine.begin() as conn:
+        account = authorize_root(conn, user, account_id)
+        imp = _find(conn, account, import_id)
+        if imp.workflow_state in TERMINAL or not abort_import(conn, int(imp.id)):
+            raise not_found()
+        imp = _find(conn, account, import_id)
+        body = sis_import_json(conn, base_url(request), imp, _zone(account))
+    return json_response(body)

@@ -1,0 +1,593 @@
+"""Loading LMS data from a directory of CSV or JSON Lines files (``reportcard load PATH``).
+
+One file per table, named after it: ``assignments.csv`` (a header row, then one row per
+line) or ``submissions.jsonl`` (one JSON object per line). The loadable tables are the LMS
+data of :data:`reportcard.db.schema.metadata`: the core tables listed in
+:data:`CORE_TABLES` and every table of ``learning_tables`` and ``activity_tables``. Derived
+tables (``account_ancestors``, ``user_account_associations``), runs, files, SIS import
+records and access tokens (credentials) are never loaded.
+
+Values
+  * CSV cells are text; an empty cell is NULL. JSON values may be typed (numbers, booleans,
+    ``null``, arrays and objects for JSON columns) or text.
+  * Integers and floats as usual; booleans ``true``/``false``, ``1``/``0``, ``yes``/``no``,
+    ``t``/``f`` (any case); timestamps ISO 8601 (``2024-03-01``, ``2024-03-01T10:00:00``,
+    with ``Z`` or an offset): without an offset they are UTC, with one they are converted to
+    UTC; JSON columns take JSON text in CSV cells.
+  * A column left out (or NULL) takes its declared default; ``created_at`` and ``updated_at``
+    default to the time of the load.
+
+Validation (every problem is reported as ``file:line: reason``)
+  * an unknown file (not a loadable table), or a table given both as CSV and JSON Lines;
+  * unknown columns; required columns missing (NOT NULL without a default);
+  * values of the wrong type or too long for their column;
+  * a duplicate id (in the file or already in the database);
+  * unknown foreign ids: every foreign key column, and ``context_type``/``context_id`` pairs
+    (``Account``, ``Course``, ``User``), must name a row already in the database or loaded
+    before it. Files load parents first (in foreign key order); a row may reference rows of
+    its own table that come earlier in the same file (a parent account, a parent group).
+
+All or nothing: every file loads in one transaction, in batches of :data:`BATCH` rows; the
+first file with errors stops the load (its errors, up to :data:`MAX_ERRORS`, are all reported)
+and nothing is written. After a successful load, :func:`reportcard.lms.tree.refresh` rebuilds
+the derived tables of every root account whose accounts, courses, logins, enrollments or
+admins were loaded, and PostgreSQL id sequences are moved past the loaded ids.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    String,
+    Table,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.exc import DBAPIError
+
+from reportcard.db.schema import metadata
+from reportcard.lms import tree
+
+BATCH = 1000
+MAX_ERRORS = 50
+FORMATS = (".csv", ".jsonl")
+
+# Core LMS tables that may be loaded (the SIS import writes these too).
+CORE_TABLES = (
+    "accounts",
+    "authentication_providers",
+    "enrollment_terms",
+    "courses",
+    "blueprint_subscriptions",
+    "course_sections",
+    "users",
+    "pseudonyms",
+    "communication_channels",
+    "roles",
+    "enrollments",
+    "user_observers",
+    "account_users",
+    "group_categories",
+    "groups",
+    "group_memberships",
+)
+# Table modules whose every table is LMS data.
+DATA_MODULES = ("reportcard.db.learning_tables", "reportcard.db.activity_tables")
+# Loading any of these changes the account tree or the user associations.
+TREE_INPUTS = frozenset({"accounts", "courses", "enrollments", "pseudonyms", "account_users"})
+# context_type values and the table their context_id points at.
+CONTEXTS = {"Account": "accounts", "Course": "courses", "User": "users"}
+STAMP_COLUMNS = ("created_at", "updated_at")
+
+_TRUE = {"true", "1", "yes", "t", "y", "on"}
+_FALSE = {"false", "0", "no", "f", "n", "off"}
+
+
+@dataclass(frozen=True)
+class LoadError:
+    file: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+class LoadFailed(Exception):
+    """The load was rolled back; ``errors`` says why."""
+
+    def __init__(self, errors: list[LoadError]) -> None:
+        super().__init__("\n".join(str(e) for e in errors))
+        self.errors = errors
+
+
+@dataclass
+class LoadResult:
+    counts: dict[str, int] = field(default_factory=dict)  # rows per table, in load order
+    roots: list[int] = field(default_factory=list)  # root accounts refreshed
+    dry_run: bool = False
+
+
+def _module_tables(name: str) -> list[str]:
+    try:
+        module: ModuleType = importlib.import_module(name)
+    except ModuleNotFoundError:
+        return []
+    return [v.name for v in vars(module).values() if isinstance(v, Table)]
+
+
+def loadable_tables() -> dict[str, Table]:
+    """The tables ``load`` accepts, in foreign key (load) order."""
+    names = set(CORE_TABLES)
+    for module in DATA_MODULES:
+        names.update(_module_tables(module))
+    return {t.name: t for t in metadata.sorted_tables if t.name in names}
+
+
+# ---------------------------------------------------------------- values
+
+
+class BadValue(ValueError):
+    pass
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise BadValue("expected an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise BadValue(f"expected an integer, got {value!r}") from None
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise BadValue("expected a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise BadValue(f"expected a number, got {value!r}") from None
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise BadValue(f"expected true or false, got {value!r}")
+
+
+def _to_datetime(value: Any) -> datetime:
+    textual = str(value).strip()
+    if textual.endswith(("Z", "z")):
+        textual = textual[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(textual)
+    except ValueError:
+        raise BadValue(f"expected an ISO 8601 time, got {value!r}") from None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt
+
+
+def _converter(column: Column[Any], from_csv: bool) -> Callable[[Any], Any]:
+    kind = column.type
+    if isinstance(kind, Boolean):
+        return _to_bool
+    if isinstance(kind, Integer):
+        return _to_int
+    if isinstance(kind, Float):
+        return _to_float
+    if isinstance(kind, DateTime):
+        return _to_datetime
+    if isinstance(kind, JSON):
+        if not from_csv:
+            return lambda v: v
+
+        def parse_json(value: Any) -> Any:
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise BadValue(f"expected JSON, got {value!r}") from None
+
+        return parse_json
+    if isinstance(kind, String):
+        length = kind.length
+
+        def to_text(value: Any) -> str:
+            if not isinstance(value, str):
+                raise BadValue(f"expected text, got {value!r}")
+            if length is not None and len(value) > length:
+                raise BadValue(f"longer than {length} characters")
+            return value
+
+        return to_text
+    return lambda v: v
+
+
+def _default(column: Column[Any]) -> tuple[bool, Any]:
+    """(has a default, its value) for a column left out of a row."""
+    if column.default is not None and getattr(column.default, "is_scalar", False):
+        return True, column.default.arg  # type: ignore[attr-defined]
+    return False, None
+
+
+def _required(column: Column[Any]) -> bool:
+    if column.nullable or column.name in STAMP_COLUMNS or _default(column)[0]:
+        return False
+    if column.server_default is not None:
+        return False
+    # A lone integer primary key is assigned by the database when left out.
+    table = column.table
+    return not (
+        column.primary_key
+        and len(table.primary_key.columns) == 1
+        and isinstance(column.type, Integer)
+    )
+
+
+# ---------------------------------------------------------------- reading files
+
+
+Record = tuple[int, dict[str, Any]]  # (line, raw values by column)
+
+
+def _read_csv(path: Path, errors: list[LoadError]) -> Iterator[Record]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None:
+            return
+        for row in reader:
+            if not row or (len(row) == 1 and row[0] == ""):
+                continue
+            if len(row) != len(header):
+                errors.append(
+                    LoadError(
+                        path.name,
+                        reader.line_num,
+                        f"expected {len(header)} fields, got {len(row)}",
+                    )
+                )
+                continue
+            yield (
+                reader.line_num,
+                {h: (v if v != "" else None) for h, v in zip(header, row, strict=True)},
+            )
+
+
+def _csv_header(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        return next(csv.reader(fh), [])
+
+
+def _read_jsonl(path: Path, errors: list[LoadError]) -> Iterator[Record]:
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                errors.append(LoadError(path.name, number, f"invalid JSON: {exc.msg}"))
+                continue
+            if not isinstance(obj, dict):
+                errors.append(LoadError(path.name, number, "expected a JSON object"))
+                continue
+            yield number, obj
+
+
+# ---------------------------------------------------------------- loading one file
+
+# What a row's column points at: (table, id), or None when it is NULL.
+Reference = Callable[[dict[str, Any]], tuple[Table, Any] | None]
+
+
+def _foreign(column: str, target: Table) -> Reference:
+    def ref(row: dict[str, Any]) -> tuple[Table, Any] | None:
+        return None if row.get(column) is None else (target, row[column])
+
+    return ref
+
+
+@dataclass
+class _FileLoad:
+    conn: Connection
+    table: Table
+    path: Path
+    now: datetime
+    errors: list[LoadError] = field(default_factory=list)
+    rows: int = 0
+    roots: set[int] = field(default_factory=set)
+
+    def error(self, line: int, reason: str) -> None:
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(LoadError(self.path.name, line, reason))
+
+    @property
+    def full(self) -> bool:
+        return len(self.errors) >= MAX_ERRORS
+
+    # ------------------------------------------------------------ the file
+    def run(self) -> None:
+        from_csv = self.path.suffix == ".csv"
+        columns = {c.name: c for c in self.table.columns}
+        convert = {name: _converter(col, from_csv) for name, col in columns.items()}
+        required = [name for name, col in columns.items() if _required(col)]
+        if from_csv:
+            header = _csv_header(self.path)
+            unknown = [h for h in header if h not in columns]
+            missing = [r for r in required if r not in header]
+            if unknown:
+                self.error(1, f"unknown column(s): {', '.join(unknown)}")
+            if missing:
+                self.error(1, f"missing required column(s): {', '.join(missing)}")
+            if self.errors:
+                return
+            records = _read_csv(self.path, self.errors)
+        else:
+            records = _read_jsonl(self.path, self.errors)
+        batch: list[tuple[int, dict[str, Any]]] = []
+        for line, raw in records:
+            row = self._row(line, raw, columns, convert, required, from_csv)
+            if row is not None:
+                batch.append((line, row))
+            if len(batch) >= BATCH:
+                self._flush(batch)
+                batch = []
+            if self.full:
+                return
+        self._flush(batch)
+
+    def _row(
+        self,
+        line: int,
+        raw: dict[str, Any],
+        columns: dict[str, Column[Any]],
+        convert: dict[str, Callable[[Any], Any]],
+        required: list[str],
+        from_csv: bool,
+    ) -> dict[str, Any] | None:
+        if not from_csv:
+            unknown = [k for k in raw if k not in columns]
+            if unknown:
+                self.error(line, f"unknown column(s): {', '.join(unknown)}")
+                return None
+        row: dict[str, Any] = {}
+        ok = True
+        for name, column in columns.items():
+            value = raw.get(name)
+            if value is None:
+                if name in STAMP_COLUMNS and not column.nullable:
+                    row[name] = self.now
+                    continue
+                has_default, default = _default(column)
+                if has_default:
+                    row[name] = default
+                elif name in required:
+                    self.error(line, f"{name}: a value is required")
+                    ok = False
+                elif name in raw or not (column.primary_key and name == "id"):
+                    row[name] = None
+                continue
+            try:
+                row[name] = convert[name](value)
+            except BadValue as exc:
+                self.error(line, f"{name}: {exc}")
+                ok = False
+        return row if ok else None
+
+    # ------------------------------------------------------------ a batch
+    def _flush(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
+        if not batch:
+            return
+        self._check_ids(batch)
+        self._check_references(batch)
+        if self.errors:
+            return
+        rows = [row for _, row in batch]
+        try:
+            # executemany needs one set of keys: consecutive rows with the same columns (an
+            # id left out is assigned by the database).
+            group: list[dict[str, Any]] = []
+            for row in rows:
+                if group and row.keys() != group[0].keys():
+                    self.conn.execute(insert(self.table), group)
+                    group = []
+                group.append(row)
+            self.conn.execute(insert(self.table), group)
+        except DBAPIError as exc:
+            first, last = batch[0][0], batch[-1][0]
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            self.error(first, f"rejected by the database (lines {first}-{last}): {reason}")
+            return
+        self.rows += len(rows)
+        self._note_roots(rows)
+
+    def _existing(self, table: Table, ids: set[int]) -> set[int]:
+        pk = table.c.id
+        found: set[int] = set()
+        values = sorted(ids)
+        for i in range(0, len(values), 500):
+            chunk = values[i : i + 500]
+            found.update(self.conn.execute(select(pk).where(pk.in_(chunk))).scalars())
+        return found
+
+    def _check_ids(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
+        if "id" not in self.table.c or len(self.table.primary_key.columns) != 1:
+            return
+        seen: dict[int, int] = {}
+        for line, row in batch:
+            rid = row.get("id")
+            if rid is None:
+                continue
+            if rid in seen:
+                self.error(line, f"id {rid} is repeated (line {seen[rid]})")
+            seen[rid] = line
+        for rid in self._existing(self.table, set(seen)):
+            self.error(seen[rid], f"id {rid} already exists in {self.table.name}")
+
+    def _check_references(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
+        checks: list[tuple[str, Reference]] = []
+        for column in self.table.columns:
+            for fk in column.foreign_keys:
+                target = fk.column.table
+                if isinstance(target, Table) and fk.column.name == "id":
+                    checks.append((column.name, _foreign(column.name, target)))
+        if "context_type" in self.table.c and "context_id" in self.table.c:
+            checks.append(("context_id", self._context_ref))
+        if not checks:
+            return
+        wanted: dict[str, set[int]] = {}
+        refs: list[tuple[int, str, Table, Any]] = []
+        for line, row in batch:
+            for name, ref in checks:
+                try:
+                    found = ref(row)
+                except BadValue as exc:
+                    self.error(line, str(exc))
+                    continue
+                if found is None:
+                    continue
+                target, value = found
+                refs.append((line, name, target, value))
+                wanted.setdefault(target.name, set()).add(value)
+        known = {name: self._existing(metadata.tables[name], ids) for name, ids in wanted.items()}
+        earlier: dict[int, int] = {}  # this table's ids in the batch -> their line
+        if "id" in self.table.c:
+            for line, row in batch:
+                if row.get("id") is not None:
+                    earlier.setdefault(row["id"], line)
+        for line, name, target, value in refs:
+            if value in known[target.name]:
+                continue
+            if target is self.table and value in earlier and earlier[value] < line:
+                continue
+            self.error(line, f"{name}: no {target.name} row with id {value}")
+
+    def _context_ref(self, row: dict[str, Any]) -> tuple[Table, Any] | None:
+        kind, cid = row.get("context_type"), row.get("context_id")
+        if kind is None or cid is None:
+            return None
+        if kind not in CONTEXTS:
+            raise BadValue(f"context_type: expected one of {', '.join(CONTEXTS)}, got {kind!r}")
+        return metadata.tables[CONTEXTS[kind]], cid
+
+    def _note_roots(self, rows: list[dict[str, Any]]) -> None:
+        name = self.table.name
+        if name not in TREE_INPUTS:
+            return
+        for row in rows:
+            if name == "accounts":
+                self.roots.add(int(row.get("root_account_id") or row["id"]))
+            elif name == "pseudonyms":
+                self.roots.add(int(row["account_id"]))
+            elif row.get("root_account_id") is not None:
+                self.roots.add(int(row["root_account_id"]))
+
+
+# ---------------------------------------------------------------- the directory
+
+
+def plan_files(path: Path) -> tuple[list[tuple[Table, Path]], list[LoadError]]:
+    """The files of ``path`` to load, in load order, and the problems with the others."""
+    tables = loadable_tables()
+    errors: list[LoadError] = []
+    found: dict[str, Path] = {}
+    if not path.is_dir():
+        return [], [LoadError(str(path), 0, "not a directory")]
+    for file in sorted(path.iterdir()):
+        if not file.is_file() or file.suffix not in FORMATS:
+            continue
+        name = file.stem
+        if name not in tables:
+            reason = (
+                f"{name} is not loadable (derived, run or credential data)"
+                if name in metadata.tables
+                else f"no table named {name}"
+            )
+            errors.append(LoadError(file.name, 0, reason))
+        elif name in found:
+            errors.append(LoadError(file.name, 0, f"{name} is also given as {found[name].name}"))
+        else:
+            found[name] = file
+    return [(tables[n], found[n]) for n in tables if n in found], errors
+
+
+def _fix_sequences(conn: Connection, names: list[str]) -> None:
+    if conn.dialect.name != "postgresql":
+        return
+    for name in names:
+        table = metadata.tables[name]
+        if "id" not in table.c or len(table.primary_key.columns) != 1:
+            continue
+        if not isinstance(table.c.id.type, Integer) or table.c.id.autoincrement is False:
+            continue
+        conn.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence(:t, 'id'), m) FROM "
+                f"(SELECT MAX(id) AS m FROM {name}) q WHERE m IS NOT NULL"
+            ),
+            {"t": name},
+        )
+
+
+def load_directory(engine: Engine, path: Path, *, dry_run: bool = False) -> LoadResult:
+    """Load every file of ``path`` in one transaction; raises :class:`LoadFailed`.
+
+    With ``dry_run`` everything is validated and inserted, then rolled back.
+    """
+    files, errors = plan_files(path)
+    if errors:
+        raise LoadFailed(errors)
+    result = LoadResult(dry_run=dry_run)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    roots: set[int] = set()
+    with engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            for table, file in files:
+                job = _FileLoad(conn, table, file, now)
+                job.run()
+                if job.errors:
+                    raise LoadFailed(job.errors)
+                result.counts[table.name] = job.rows
+                roots |= job.roots
+            _fix_sequences(conn, list(result.counts))
+            for root in sorted(roots):
+                tree.refresh(conn, root)
+            result.roots = sorted(roots)
+            if dry_run:
+                trans.rollback()
+            else:
+                trans.commit()
+        except BaseException:
+            if trans.is_active:
+                trans.rollback()
+            raise
+    return result

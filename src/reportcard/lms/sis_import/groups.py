@@ -1,0 +1,175 @@
+"""group_categories.csv and groups.csv."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import exists, select
+
+from reportcard.db.tables import groups
+from reportcard.lms.sis_import.context import ImportContext, Rec
+from reportcard.lms.sis_import.formats import BY_KEY
+from reportcard.lms.sis_import.handler import Record
+from reportcard.lms.sis_import.values import Columns, Getter
+
+
+def context_of(
+    ctx: ImportContext, g_account: Getter, g_course: Getter, f: list[str]
+) -> tuple[str, int, int] | str:
+    """(context_type, context_id, account_id) a row names, or the warning text when it can't."""
+    account_sis, course_sis = g_account(f), g_course(f)
+    if account_sis is not None and course_sis is not None:
+        return "Only one context is allowed: give account_id or course_id, not both"
+    if course_sis is not None:
+        course = ctx.courses().get(course_sis)
+        if course is None:
+            return f"Course {course_sis} not found"
+        return "Course", int(course["id"]), int(course["account_id"])
+    account_id = ctx.account_of(account_sis)
+    if account_id is None:
+        return f"Account {account_sis} not found"
+    return "Account", account_id, account_id
+
+
+class GroupCategories:
+    def rows(self, ctx: ImportContext, file: str, cols: Columns, batch: Sequence[Record]) -> None:
+        kind = BY_KEY["group_category"]
+        g_id, g_name, g_status = (
+            cols.getter(c) for c in ("group_category_id", "category_name", "status")
+        )
+        g_account, g_course = cols.getter("account_id"), cols.getter("course_id")
+        categories = ctx.categories()
+        for line, f in batch:
+            sis = g_id(f)
+            if sis is None:
+                ctx.warn(file, line, "No group_category_id given for a group category")
+                continue
+            what = f"group category {sis}"
+            status = ctx.status(kind, file, line, g_status(f), what)
+            if status is None or ctx.duplicate(
+                "category", sis, file, line, f"group_category_id {sis}"
+            ):
+                continue
+            if ctx.skip_deletes and status == "deleted":
+                continue
+            name = g_name(f)
+            if name is None:
+                ctx.warn(file, line, f"No category_name given for {what}")
+                continue
+            where = context_of(ctx, g_account, g_course, f)
+            if isinstance(where, str):
+                ctx.warn(file, line, f"{where} for {what}")
+                continue
+            context_type, context_id, _ = where
+            rec = categories.get(sis)
+            if rec is not None and (rec["context_type"], rec["context_id"]) != (
+                context_type,
+                context_id,
+            ):
+                has_groups = ctx.conn.execute(
+                    select(exists().where(groups.c.group_category_id == rec["id"]))
+                ).scalar()
+                if has_groups:
+                    ctx.warn(file, line, f"Cannot move {what} because it has groups in it")
+                    continue
+            deleted_at = None
+            if status == "deleted":
+                deleted_at = rec["deleted_at"] if rec and rec["deleted_at"] else ctx.now_db
+            values: dict[str, Any] = {
+                "context_type": context_type,
+                "context_id": context_id,
+                "name": name,
+                "deleted_at": deleted_at,
+            }
+            new = rec is None
+            rec = ctx.save(
+                "group_categories",
+                rec,
+                values,
+                extra={
+                    "root_account_id": ctx.root_id,
+                    "role": None,
+                    "self_signup": None,
+                    "group_limit": None,
+                    "auto_leader": None,
+                    "sis_source_id": sis,
+                },
+            )
+            if new:
+                ctx.remember("categories", sis, rec)
+            ctx.counts["group_categories"] += 1
+
+    def finish(self, ctx: ImportContext) -> None:
+        return None
+
+
+class Groups:
+    def rows(self, ctx: ImportContext, file: str, cols: Columns, batch: Sequence[Record]) -> None:
+        kind = BY_KEY["group"]
+        g_id, g_name, g_status, g_cat = (
+            cols.getter(c) for c in ("group_id", "name", "status", "group_category_id")
+        )
+        g_account, g_course = cols.getter("account_id"), cols.getter("course_id")
+        all_groups, categories = ctx.groups(), ctx.categories()
+        for line, f in batch:
+            sis = g_id(f)
+            if sis is None:
+                ctx.warn(file, line, "No group_id given for a group")
+                continue
+            what = f"group {sis}"
+            status = ctx.status(kind, file, line, g_status(f), what)
+            if status is None or ctx.duplicate("group", sis, file, line, f"group_id {sis}"):
+                continue
+            if ctx.skip_deletes and status == "deleted":
+                continue
+            name = g_name(f)
+            if name is None:
+                ctx.warn(file, line, f"No name given for {what}")
+                continue
+            where = context_of(ctx, g_account, g_course, f)
+            if isinstance(where, str):
+                ctx.warn(file, line, f"{where} for {what}")
+                continue
+            context_type, context_id, account_id = where
+            category_id = None
+            category_sis = g_cat(f)
+            if category_sis is not None:
+                category: Rec | None = categories.get(category_sis)
+                if category is None:
+                    ctx.warn(file, line, f"Group category {category_sis} not found for {what}")
+                    continue
+                if (category["context_type"], category["context_id"]) != (context_type, context_id):
+                    ctx.warn(
+                        file,
+                        line,
+                        f"Group category {category_sis} belongs to another context than {what}",
+                    )
+                    continue
+                category_id = category["id"]
+            rec = all_groups.get(sis)
+            values: dict[str, Any] = {
+                "group_category_id": category_id,
+                "context_type": context_type,
+                "context_id": context_id,
+                "account_id": account_id,
+                "name": name,
+                "workflow_state": status,
+            }
+            new = rec is None
+            rec = ctx.save(
+                "groups",
+                rec,
+                values,
+                extra={
+                    "root_account_id": ctx.root_id,
+                    "max_membership": None,
+                    "sis_source_id": sis,
+                },
+            )
+            if new:
+                ctx.remember("groups", sis, rec)
+            ctx.counts["groups"] += 1
+
+    def finish(self, ctx: ImportContext) -> None:
+        return None

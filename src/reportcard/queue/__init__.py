@@ -1,0 +1,1 @@
+"""How work reaches workers: the embedded database-polling pool, or Celery for scale-out."""

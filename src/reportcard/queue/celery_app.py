@@ -1,0 +1,263 @@
+"""Celery as the distributed queue (Redis or RabbitMQ): messages say "plan run N" or "execute
+shard N"; the database stays the source of truth.
+
+Every task is idempotent: it first claims its run or shard with a conditional UPDATE and does
+nothing if someone else holds it, so a message delivered twice is harmless. Tasks are acked
+late and rejected when their worker is lost, with a prefetch of one. A message that is lost
+all the same is recovered by the reaper: every worker process republishes work that has sat
+queued too long and requeues shards whose heartbeat stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+from celery import Celery
+from sqlalchemy import Engine, func, select, update
+
+from reportcard.db.engine import make_engine
+from reportcard.db.tables import account_reports, report_shards
+from reportcard.runs.context import utcnow
+from reportcard.runs.execute import claim_run, claim_shard, plan_run
+from reportcard.runs.lifecycle import get_run
+from reportcard.runs.worker import Worker, new_worker_id
+from reportcard.settings import Settings, get_settings
+from reportcard.storage import storage_from_settings
+
+log = logging.getLogger(__name__)
+
+app = Celery("reportcard")
+
+
+def short_queue() -> str:
+    return f"{app.conf.task_default_queue.rsplit('.', 1)[0]}.short"
+
+
+def long_queue() -> str:
+    return f"{app.conf.task_default_queue.rsplit('.', 1)[0]}.long"
+
+
+_configured: list[Settings] = []
+
+
+def configure(settings: Settings) -> Celery:
+    """Point the app at the configured broker with the delivery guarantees we rely on."""
+    _configured[:] = [settings]
+    _worker.cache_clear()
+    if app.conf.broker_url and app.conf.broker_url != settings.broker_url:
+        # Pools made for another broker must not be reused (a process may reconfigure).
+        if app._pool is not None:
+            app._pool.force_close_all()
+            app._pool = None
+        app.amqp._producer_pool = None
+    app.conf.update(
+        broker_url=settings.broker_url,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=f"{settings.queue_prefix}.short",
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=2,
+        broker_transport_options=(
+            {"visibility_timeout": 3600, "max_retries": 1}
+            if settings.broker_url.startswith("redis")
+            else {"max_retries": 1}
+        ),
+        worker_hijack_root_logger=False,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+    )
+    return app
+
+
+@lru_cache(maxsize=1)
+def _worker() -> Worker:
+    settings = _configured[0] if _configured else get_settings()
+    engine = make_engine(settings.resolved_database_url)
+    return Worker(engine, storage_from_settings(settings), settings, worker_id=new_worker_id())
+
+
+def publish_plan(run_id: int, connection: Any = None) -> bool:
+    """Ask a worker to plan ``run_id``; False (logged, not raised) when the broker is down.
+
+    The run is already committed in ``created``: a worker's reaper republishes it later, so a
+    broker outage delays a report but never loses it.
+    """
+    try:
+        plan_task.apply_async(
+            (run_id,),
+            queue=short_queue(),
+            connection=connection,
+            retry=True,
+            retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5},
+        )
+        return True
+    except Exception:
+        log.warning("could not publish run %s; the reaper will", run_id, exc_info=True)
+        return False
+
+
+def _publish_shards(engine: Engine, settings: Settings, run_id: int) -> None:
+    with engine.connect() as conn:
+        run = get_run(conn, run_id)
+        ids = (
+            conn.execute(
+                select(report_shards.c.id)
+                .where(report_shards.c.report_id == run_id, report_shards.c.state == "queued")
+                .order_by(report_shards.c.id)
+            )
+            .scalars()
+            .all()
+        )
+        conn.rollback()
+    queue = long_queue() if (run.total_lines or 0) >= settings.long_report_rows else short_queue()
+    for shard_id in ids:
+        shard_task.apply_async((shard_id,), queue=queue)
+
+
+@app.task(name="reportcard.plan")
+def plan_task(run_id: int) -> None:
+    w = _worker()
+    with w.engine.begin() as conn:
+        run = get_run(conn, run_id)
+        if run is None or run.workflow_state != "created":
+            return
+        claimed = claim_run(
+            conn, run_id, run.root_account_id, w.settings.concurrency_per_root, w.worker_id
+        )
+    if not claimed:
+        # The root account is at its cap: the run waits in `created` until a run of the same
+        # root ends (its worker publishes the next one) or the reaper republishes it.
+        return
+    plan_run(w.engine, w.settings, run_id)
+    _publish_shards(w.engine, w.settings, run_id)
+    _release_if_ended(w, run_id)
+
+
+def _release_if_ended(w: Worker, run_id: int) -> None:
+    """When ``run_id`` has ended, offer its root account's freed slot to waiting runs."""
+    with w.engine.connect() as conn:
+        run = get_run(conn, run_id)
+        if run.workflow_state in ("created", "running", "compiling"):
+            conn.rollback()
+            return
+        waiting = (
+            conn.execute(
+                select(account_reports.c.id)
+                .where(
+                    account_reports.c.root_account_id == run.root_account_id,
+                    account_reports.c.workflow_state == "created",
+                )
+                .order_by(account_reports.c.id)
+                .limit(w.settings.concurrency_per_root)
+            )
+            .scalars()
+            .all()
+        )
+        conn.rollback()
+    for waiting_id in waiting:
+        publish_plan(waiting_id)
+
+
+@app.task(name="reportcard.shard")
+def shard_task(shard_id: int) -> None:
+    w = _worker()
+    with w.engine.begin() as conn:
+        if not claim_shard(conn, shard_id, w.worker_id):
+            return  # done, running elsewhere, or cancelled: a duplicate message
+        run_id = conn.execute(
+            select(report_shards.c.report_id).where(report_shards.c.id == shard_id)
+        ).scalar_one()
+    w.run_shard(shard_id)
+    with w.engine.connect() as conn:
+        state = conn.execute(
+            select(report_shards.c.state).where(report_shards.c.id == shard_id)
+        ).scalar_one()
+        conn.rollback()
+    if state == "queued":  # failed and given another attempt
+        _publish_shards(w.engine, w.settings, run_id)
+    _release_if_ended(w, run_id)
+
+
+def stale_work(worker: Worker) -> tuple[list[int], list[int]]:
+    """Created runs and queued shards that waited past the stale limit (marked as republished)."""
+    cutoff = utcnow() - timedelta(seconds=worker.settings.stale_seconds)
+    now = utcnow()
+    r, s = account_reports.c, report_shards.c
+    with worker.engine.begin() as conn:
+        runs = list(
+            conn.execute(
+                select(r.id).where(
+                    r.workflow_state == "created",
+                    func.coalesce(r.heartbeat_at, r.created_at) < cutoff,
+                )
+            ).scalars()
+        )
+        shards = list(
+            conn.execute(
+                select(s.id)
+                .join(account_reports, r.id == s.report_id)
+                .where(
+                    s.state == "queued",
+                    r.workflow_state == "running",
+                    s.heartbeat_at.is_(None) | (s.heartbeat_at < cutoff),
+                )
+            ).scalars()
+        )
+        if runs:
+            conn.execute(update(account_reports).where(r.id.in_(runs)).values(heartbeat_at=now))
+        if shards:
+            conn.execute(update(report_shards).where(s.id.in_(shards)).values(heartbeat_at=now))
+    return runs, shards
+
+
+def republish(runs: list[int], shards: list[int], connection: Any = None) -> None:
+    for run_id in runs:
+        publish_plan(run_id, connection)
+    for shard_id in shards:
+        shard_task.apply_async((shard_id,), queue=short_queue(), connection=connection)
+
+
+def reaper_loop(stop: threading.Event, every: float) -> None:
+    """Requeue lost shards and republish stale messages until ``stop`` is set."""
+    w = _worker()
+    while not stop.wait(every):
+        try:
+            w.reap()
+            w._import()  # SIS imports run from the database queue in every worker process
+            runs, shards = stale_work(w)
+            if runs or shards:
+                # Its own broker connection: AMQP connections must not be shared by threads.
+                with app.connection_for_write() as connection:
+                    republish(runs, shards, connection)
+        except Exception:
+            log.exception("reaper pass failed")
+
+
+def run_worker(settings: Settings, concurrency: int, queues: list[str]) -> None:
+    """``reportcard worker --queue celery``: a Celery worker plus this process's reaper."""
+    configure(settings)
+    stop = threading.Event()
+    reaper = threading.Thread(
+        target=reaper_loop, args=(stop, settings.heartbeat_seconds), daemon=True
+    )
+    reaper.start()
+    argv: list[Any] = [
+        "worker",
+        "--loglevel=WARNING",
+        f"--concurrency={concurrency}",
+        "--pool=threads",
+        f"--queues={','.join(queues)}",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        f"--hostname=reportcard-{new_worker_id()}@%h",
+    ]
+    try:
+        app.worker_main(argv)
+    finally:
+        stop.set()

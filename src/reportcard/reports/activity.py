@@ -1,0 +1,263 @@
+"""Activity reports: ``last_user_access_csv``, ``last_enrollment_activity_csv``,
+``zero_activity_csv`` (spec ``other-reports.md`` §4.3, §4.4, §4.13).
+
+Activity is what Canvas keeps on the rows themselves: a login's ``last_request_at`` and
+``current_login_ip``, an enrollment's ``last_activity_at``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+
+from reportcard.db.tables import course_sections, courses, enrollments, pseudonyms, users
+from reportcard.reports.basics import (
+    COURSE,
+    TERM,
+    course_text,
+    include_deleted_text,
+    single_file,
+    start_at,
+    start_at_text,
+    term_text,
+)
+from reportcard.reports.catalog import TIME, Col, Parameter, PartQuery, RunContext
+from reportcard.reports.sis_scope import account_scope, term_scope, user_scope
+
+STUDENT = "StudentEnrollment"
+# Sorts before any stored time: a login that never made a request ranks last.
+NEVER = datetime(1, 1, 1)
+
+
+def _login_filters(ctx: RunContext, login: Any) -> list[ColumnElement[bool]]:
+    """A root-account login, not deleted unless include_deleted."""
+    out = [login.c.account_id == ctx.root_account_id]
+    if not ctx.flag("include_deleted"):
+        out.append(login.c.workflow_state != "deleted")
+    return out
+
+
+# ---------------------------------------------------------------- last_user_access_csv (§4.3)
+
+
+def _enrolled(ctx: RunContext, user_col: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+    """With a term or a course: the user holds an enrollment of any role in a matching course
+    (not a deleted one unless include_deleted). Nothing without either."""
+    if ctx.term_ids is None and ctx.course_id is None:
+        return []
+    e = enrollments.alias("any_enrollment")
+    c = courses.alias("any_course")
+    cond: list[ColumnElement[bool]] = [e.c.user_id == user_col]
+    if ctx.course_id is not None:
+        cond.append(e.c.course_id == ctx.course_id)
+    if ctx.term_ids is not None:
+        cond += [c.c.id == e.c.course_id, *term_scope(ctx, c.c.enrollment_term_id)]
+    if not ctx.flag("include_deleted"):
+        cond.append(e.c.workflow_state != "deleted")
+    return [exists().where(*cond).correlate_except(e, c)]
+
+
+def _first_of_its_sis_id(ctx: RunContext, p: Any) -> ColumnElement[bool]:
+    """``p`` is the login written for its (user, SIS user id): the one with the latest
+    request, then the lowest id. Other logins sharing the pair are dropped (§4.3)."""
+    q = pseudonyms.alias("same_sis")
+    q_seen = func.coalesce(q.c.last_request_at, NEVER)
+    p_seen = func.coalesce(p.c.last_request_at, NEVER)
+    return ~exists().where(
+        q.c.user_id == p.c.user_id,
+        q.c.id != p.c.id,
+        q.c.sis_user_id.is_not_distinct_from(p.c.sis_user_id),
+        *_login_filters(ctx, q),
+        or_(q_seen > p_seen, and_(q_seen == p_seen, q.c.id < p.c.id)),
+    ).correlate_except(q)
+
+
+def last_user_access(ctx: RunContext) -> PartQuery:
+    p, u = pseudonyms, users
+    root = p.c.account_id == ctx.root_account_id
+    where = [
+        *_login_filters(ctx, p),
+        *user_scope(ctx, p.c.user_id),
+        *_enrolled(ctx, p.c.user_id),
+        _first_of_its_sis_id(ctx, p),
+    ]
+    cols = [
+        Col("user id", p.c.user_id),
+        Col("user sis id", p.c.sis_user_id),
+        Col("user name", u.c.sortable_name),
+        Col("last access at", p.c.last_request_at, TIME),
+        Col("last ip", p.c.current_login_ip),
+    ]
+    return PartQuery(
+        cols,
+        p.join(u, u.c.id == p.c.user_id),
+        where,
+        p.c.user_id,
+        bounds_from=p,
+        bounds_where=[root],
+        then_by=[p.c.id],
+    )
+
+
+single_file(
+    "last_user_access_csv",
+    "Last User Access",
+    "Each login of the account's users with the time of its last request and the IP address "
+    "it came from; one row per user and SIS user id.",
+    {
+        "enrollment_term_id": Parameter(
+            "Only users enrolled in a course of this term (a canvas id or sis_term_id:<SIS id>)"
+        ),
+        "course_id": Parameter(
+            "Only users enrolled in this course (a canvas id or sis_course_id:<SIS id>)"
+        ),
+        "include_deleted": Parameter(
+            "Include deleted logins, and count deleted enrollments for the term and course"
+        ),
+    },
+    last_user_access,
+    lambda ctx: [term_text(ctx), course_text(ctx), include_deleted_text(ctx)],
+)
+
+
+# ---------------------------------------------------------------- last_enrollment_activity (§4.4)
+
+
+def last_enrollment_activity(ctx: RunContext) -> PartQuery:
+    e = enrollments
+    c = courses.alias("enrollment_course")
+    latest = (
+        select(e.c.user_id.label("user_id"), func.max(e.c.last_activity_at).label("last_activity"))
+        .select_from(e.join(c, c.c.id == e.c.course_id))
+        .where(
+            c.c.root_account_id == ctx.root_account_id,
+            e.c.last_activity_at.is_not(None),
+            *([e.c.course_id == ctx.course_id] if ctx.course_id is not None else []),
+            *term_scope(ctx, c.c.enrollment_term_id),
+            *account_scope(ctx, c.c.account_id),
+        )
+        .group_by(e.c.user_id)
+        .subquery("latest")
+    )
+    u = users
+    cols = [
+        Col("user id", latest.c.user_id),
+        Col("user name", u.c.sortable_name),
+        Col("last activity at", latest.c.last_activity, TIME),
+    ]
+    return PartQuery(
+        cols,
+        latest.join(u, u.c.id == latest.c.user_id),
+        user_scope(ctx, latest.c.user_id),
+        latest.c.user_id,
+    )
+
+
+single_file(
+    "last_enrollment_activity_csv",
+    "Last Enrollment Activity",
+    "Each user with course activity in the account: the latest activity over their "
+    "enrollments in the matching courses.",
+    {
+        "enrollment_term_id": Parameter(
+            "Only activity in courses of this term (a canvas id or sis_term_id:<SIS id>)"
+        ),
+        "course_id": Parameter(
+            "Only activity in this course (a canvas id or sis_course_id:<SIS id>)"
+        ),
+    },
+    last_enrollment_activity,
+    lambda ctx: [term_text(ctx), course_text(ctx)],
+)
+
+
+# ---------------------------------------------------------------- zero_activity_csv (§4.13)
+
+
+def _no_activity(ctx: RunContext, e: Any) -> list[ColumnElement[bool]]:
+    """No activity in the course (since ``start_at``), in this or any other enrollment of the
+    user in the same course: a student active in one section is active in the course."""
+    since = start_at(ctx)
+    other = enrollments.alias("same_course")
+    activity = other.c.last_activity_at
+    own = e.c.last_activity_at
+    if since is None:
+        return [
+            own.is_(None),
+            ~exists()
+            .where(
+                other.c.user_id == e.c.user_id,
+                other.c.course_id == e.c.course_id,
+                activity.is_not(None),
+            )
+            .correlate_except(other),
+        ]
+    return [
+        or_(own.is_(None), own < since),
+        ~exists()
+        .where(
+            other.c.user_id == e.c.user_id,
+            other.c.course_id == e.c.course_id,
+            activity > since,
+        )
+        .correlate_except(other),
+    ]
+
+
+def zero_activity(ctx: RunContext) -> PartQuery:
+    e = enrollments
+    p, u = pseudonyms.alias("login"), users
+    s = course_sections.alias("section")
+    c = courses.alias("course")
+    root = e.c.root_account_id == ctx.root_account_id
+    where = [
+        root,
+        e.c.type == STUDENT,
+        e.c.workflow_state == "active",
+        c.c.workflow_state == "available",
+        s.c.workflow_state == "active",
+        p.c.workflow_state != "deleted",
+        *_no_activity(ctx, e),
+        *term_scope(ctx, c.c.enrollment_term_id),
+    ]
+    if ctx.course_id is not None:
+        where.append(e.c.course_id == ctx.course_id)
+    else:
+        where += account_scope(ctx, c.c.account_id)
+    frm = (
+        e.join(c, c.c.id == e.c.course_id)
+        .join(s, s.c.id == e.c.course_section_id)
+        .join(u, u.c.id == e.c.user_id)
+        .join(p, and_(p.c.user_id == e.c.user_id, p.c.account_id == e.c.root_account_id))
+    )
+    cols = [
+        Col("user id", e.c.user_id),
+        Col("user sis id", p.c.sis_user_id),
+        Col("name", u.c.sortable_name),
+        Col("section id", s.c.id),
+        Col("section sis id", s.c.sis_source_id),
+        Col("section name", s.c.name),
+        Col("course id", c.c.id),
+        Col("course sis id", c.c.sis_source_id),
+        Col("course name", c.c.name),
+    ]
+    return PartQuery(cols, frm, where, e.c.id, bounds_from=e, bounds_where=[root], then_by=[p.c.id])
+
+
+single_file(
+    "zero_activity_csv",
+    "Zero Activity",
+    "Active student enrollments (one row per login) with no activity in their course, or "
+    "none since the start date.",
+    {
+        "enrollment_term_id": TERM,
+        "start_at": Parameter(
+            "The first date in the date range, the second date is the time the report is run"
+        ),
+        "course_id": COURSE,
+    },
+    zero_activity,
+    lambda ctx: [term_text(ctx), start_at_text(ctx), course_text(ctx)],
+)

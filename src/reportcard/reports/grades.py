@@ -1,0 +1,431 @@
+"""``grade_export_csv`` and ``mgp_grade_export_csv`` (spec other-reports.md §4.1, §4.2, §3).
+
+One row per student enrollment with its course scores (and, for the multiple grading periods
+export, its scores in each grading period of the term's set), the grades those scores map to in
+the course's grading scheme, and the student's login on the root account.
+
+Both are keyed (sharded and ordered) on the enrollment's course id, then the enrollment id.
+The Multiple Grading Periods export is always a zip with one file per term; its parts are named
+at run time after the terms (``Fall.csv``), resolved with the run's context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
+
+from reportcard.db.learning_tables import (
+    course_grading_schemes,
+    grading_period_group_terms,
+    grading_period_groups,
+    grading_periods,
+    grading_standard_entries,
+    scores,
+)
+from reportcard.db.tables import course_sections, courses, enrollment_terms, enrollments, users
+from reportcard.reports.basics import check_references
+from reportcard.reports.catalog import Col, Parameter, Part, PartQuery, Report, RunContext, register
+from reportcard.reports.learning_common import (
+    checked,
+    common_extra_text,
+    has_root_login,
+    login_value,
+    resolve_account_facts,
+    ruby_float,
+)
+from reportcard.reports.sis_scope import account_scope, term_scope
+
+TERM_DESCRIPTION = "The canvas id of the term to get grades from"
+DELETED_DESCRIPTION = "Include deleted objects"
+LIMITED_TEXT = "deleted objects limited by days specified;"
+NO_PERIODS = "no grading periods configured for this term"
+
+# §3: enrollment states written by the grade reports (others are blank).
+STATE_LABELS = {
+    "active": "active",
+    "completed": "concluded",
+    "inactive": "inactive",
+    "deleted": "deleted",
+}
+# Canvas's default grading scheme, used when a course enables a scheme without choosing one.
+DEFAULT_SCHEME = (
+    ("A", 0.94),
+    ("A-", 0.90),
+    ("B+", 0.87),
+    ("B", 0.84),
+    ("B-", 0.80),
+    ("C+", 0.77),
+    ("C", 0.74),
+    ("C-", 0.70),
+    ("D+", 0.67),
+    ("D", 0.64),
+    ("D-", 0.61),
+    ("F", 0.0),
+)
+SCORE_KINDS = ("current", "final", "unposted_current", "unposted_final", "override")
+
+
+# ---------------------------------------------------------------- grades from scores (§3)
+
+
+def grade(score: ColumnElement[Any], scheme: FromClause) -> ColumnElement[Any]:
+    """The grade a percent score maps to in the course's scheme; blank without a scheme.
+
+    The entry with the highest lower bound at most the score (scores above 100 map to the top
+    entry); a score below every bound maps to the lowest entry. Bounds are fractions, compared
+    with ``score / 100`` so that a score of exactly 90 reaches a bound of 0.9.
+    """
+    gse = grading_standard_entries.alias("gse")
+    ratio = score / 100.0
+    standard = scheme.c.grading_standard_id
+    hit = (
+        select(gse.c.name)
+        .where(gse.c.grading_standard_id == standard, gse.c.lower_bound <= ratio)
+        .order_by(gse.c.lower_bound.desc(), gse.c.position.desc())  # the index, backwards
+        .limit(1)
+        .correlate_except(gse)
+        .scalar_subquery()
+    )
+    low = grading_standard_entries.alias("gse_low")
+    lowest = (
+        select(low.c.name)
+        .where(low.c.grading_standard_id == standard)
+        .order_by(low.c.lower_bound, low.c.position)
+        .limit(1)
+        .correlate_except(low)
+        .scalar_subquery()
+    )
+    default = case(
+        *[(ratio >= bound, literal(name)) for name, bound in DEFAULT_SCHEME[:-1]],
+        else_=literal(DEFAULT_SCHEME[-1][0]),
+    )
+    return case(
+        (scheme.c.course_id.is_(None), null()),
+        (score.is_(None), null()),
+        (standard.is_(None), default),
+        else_=func.coalesce(hit, lowest),
+    )
+
+
+# ---------------------------------------------------------------- shared row source
+
+
+@dataclass(frozen=True)
+class Source:
+    """The joined tables of one grade file and its filters."""
+
+    frm: FromClause
+    where: list[ColumnElement[bool]]
+    bounds_from: FromClause
+    bounds_where: list[ColumnElement[bool]]
+    score: FromClause
+    scheme: FromClause
+
+
+def source(ctx: RunContext, term_filter: list[ColumnElement[bool]]) -> Source:
+    """Student enrollments with their course, term, section, user and course score (§4.1)."""
+    e, c = enrollments, courses
+    include_deleted = ctx.flag("include_deleted")
+    sc = scores.alias("course_score")
+    sc_on: list[ColumnElement[bool]] = [sc.c.enrollment_id == e.c.id, sc.c.course_score]
+    if not include_deleted:
+        sc_on.append(sc.c.workflow_state != "deleted")
+    scheme = course_grading_schemes.alias("scheme")
+    frm = (
+        e.join(c, c.c.id == e.c.course_id)
+        .join(enrollment_terms, enrollment_terms.c.id == c.c.enrollment_term_id)
+        .join(course_sections, course_sections.c.id == e.c.course_section_id)
+        .join(users, users.c.id == e.c.user_id)
+        .outerjoin(sc, and_(*sc_on))
+        .outerjoin(scheme, scheme.c.course_id == c.c.id)
+    )
+    rows: list[ColumnElement[bool]] = [
+        e.c.root_account_id == ctx.root_account_id,
+        c.c.root_account_id == ctx.root_account_id,
+        e.c.type == "StudentEnrollment",
+        *term_filter,
+        *account_scope(ctx, c.c.account_id),
+    ]
+    if include_deleted:
+        rows.append(e.c.workflow_state.in_(("active", "completed", "inactive", "deleted")))
+        days = _limiting_days(ctx)
+        if days is not None:
+            since = ctx.now - timedelta(days=days)
+            rows.append(
+                or_(
+                    e.c.workflow_state == "active",
+                    c.c.conclude_at >= since,
+                    and_(
+                        e.c.workflow_state.in_(("inactive", "deleted")),
+                        e.c.updated_at >= since,
+                    ),
+                )
+            )
+    else:
+        rows.append(c.c.workflow_state == "available")
+        rows.append(e.c.workflow_state.in_(("active", "completed")))
+    where = [*rows, has_root_login(ctx, include_deleted, e.c.user_id)]
+    return Source(frm, where, e.join(c, c.c.id == e.c.course_id), rows, sc, scheme)
+
+
+def _limiting_days(ctx: RunContext) -> int | None:
+    value = ctx.params.get("limiting_period")
+    try:
+        days = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return days if days >= 0 else None
+
+
+def student_columns(ctx: RunContext) -> list[Col]:
+    """student name .. term sis: who, where and when (§4.1 columns 1-13)."""
+    e, c, s, t, u = enrollments, courses, course_sections, enrollment_terms, users
+    include_deleted = ctx.flag("include_deleted")
+    cols = [
+        Col("student name", u.c.name),
+        Col("student id", u.c.id),
+        Col(
+            "student sis",
+            login_value(
+                ctx, include_deleted, e.c.user_id, "sis_user_id", preferred=e.c.sis_pseudonym_id
+            ),
+        ),
+    ]
+    if ctx.facts.get("integration_ids"):
+        cols.append(
+            Col(
+                "student integration id",
+                login_value(
+                    ctx,
+                    include_deleted,
+                    e.c.user_id,
+                    "integration_id",
+                    preferred=e.c.sis_pseudonym_id,
+                    name="login_int",
+                ),
+            )
+        )
+    cols += [
+        Col("course", c.c.name),
+        Col("course id", c.c.id),
+        Col("course sis", c.c.sis_source_id),
+        Col("section", s.c.name),
+        Col("section id", s.c.id),
+        Col("section sis", s.c.sis_source_id),
+        Col("term", t.c.name),
+        Col("term id", t.c.id),
+        Col("term sis", t.c.sis_source_id),
+    ]
+    return cols
+
+
+def score_columns(
+    ctx: RunContext, sc: FromClause, scheme: FromClause, prefix: str = "", *, state: bool
+) -> list[Col]:
+    """Scores, (the enrollment state), then grades: §4.1's deliberate order."""
+    override = bool(ctx.facts.get("override"))
+    kinds = [k for k in SCORE_KINDS if k != "override" or override]
+
+    def score_col(kind: str) -> Col:
+        header = f"{prefix}{kind.replace('_', ' ')} score"
+        return Col(header, sc.c[f"{kind}_score"], ruby_float)
+
+    cols = [score_col("current"), score_col("final")]
+    if state:
+        label = case(STATE_LABELS, value=enrollments.c.workflow_state, else_=null())
+        cols.append(Col("enrollment state", label))
+    cols += [score_col(k) for k in kinds[2:]]
+    cols += [
+        Col(f"{prefix}{k.replace('_', ' ')} grade", grade(sc.c[f"{k}_score"], scheme))
+        for k in kinds
+    ]
+    return cols
+
+
+def _part(ctx: RunContext, src: Source, columns: list[Col]) -> PartQuery:
+    # Keyed on courses.id rather than enrollments.course_id (the same value): SQLite then sees
+    # that courses read in id order (through the term or account index too) with their
+    # enrollments in id order already give the output order, and sorts nothing in memory.
+    return PartQuery(
+        columns,
+        src.frm,
+        src.where,
+        courses.c.id,
+        bounds_from=src.bounds_from,
+        bounds_where=src.bounds_where,
+        then_by=(enrollments.c.id,),
+    )
+
+
+# ---------------------------------------------------------------- grade_export_csv (§4.1)
+
+
+def grade_export_file(ctx: RunContext) -> PartQuery:
+    src = source(ctx, term_scope(ctx, courses.c.enrollment_term_id))
+    columns = [*student_columns(ctx), *score_columns(ctx, src.score, src.scheme, state=True)]
+    return _part(ctx, src, columns)
+
+
+def grade_extra_text(ctx: RunContext) -> str:
+    parts = common_extra_text(ctx)
+    if ctx.flag("include_deleted") and _limiting_days(ctx) is not None:
+        parts.append(LIMITED_TEXT)
+    return " ".join(parts)
+
+
+GRADE_EXPORT = register(
+    Report(
+        name="grade_export_csv",
+        title="Grade Export",
+        description=(
+            "One row per student enrollment with the course's current, final and unposted "
+            "scores and the grades they map to, for all terms or one term."
+        ),
+        parameters={
+            "enrollment_term_id": Parameter(TERM_DESCRIPTION),
+            "include_deleted": Parameter(DELETED_DESCRIPTION),
+        },
+        parts=[Part("grades", grade_export_file)],
+        select_parts=checked(["grades"]),
+        extra_text=grade_extra_text,
+        resolve=resolve_account_facts,
+    )
+)
+
+
+# ---------------------------------------------------------------- mgp_grade_export_csv (§4.2)
+
+
+@dataclass(frozen=True)
+class TermFile:
+    """One file of the per-term zip: its term and grading period set (None: not configured)."""
+
+    term_id: int
+    set_id: int | None
+    set_title: str | None
+    periods: tuple[tuple[int, str], ...]  # (id, title) of active periods by start date
+
+
+def _entry_name(name: str, term_id: int, taken: set[str]) -> str:
+    """A term's zip entry name: its name, kept flat, made unique with the term id if needed."""
+    base = name.replace("/", "_").replace("\\", "_")
+    out = base if base not in taken else f"{base} ({term_id})"
+    return out[:255]
+
+
+def resolve_terms(conn: Connection, ctx: RunContext) -> None:
+    """The account facts, then the terms of the zip with their sets and periods."""
+    resolve_account_facts(conn, ctx)
+    t = enrollment_terms
+    if ctx.term_ids is not None:
+        found = {
+            r.id: r
+            for r in conn.execute(
+                select(t.c.id, t.c.name).where(t.c.id.in_(ctx.term_ids or [-1]))
+            ).all()
+        }
+        terms = [found[i] for i in ctx.term_ids if i in found]
+    else:
+        terms = list(
+            conn.execute(
+                select(t.c.id, t.c.name)
+                .where(t.c.root_account_id == ctx.root_account_id, t.c.workflow_state == "active")
+                .order_by(t.c.id)
+            ).all()
+        )
+    gpt, gpg, gp = grading_period_group_terms, grading_period_groups, grading_periods
+    files: dict[str, TermFile] = {}
+    for term in terms:
+        group = conn.execute(
+            select(gpg.c.id, gpg.c.title)
+            .select_from(gpt.join(gpg, gpg.c.id == gpt.c.grading_period_group_id))
+            .where(gpt.c.enrollment_term_id == term.id, gpg.c.workflow_state == "active")
+        ).first()
+        periods: tuple[tuple[int, str], ...] = ()
+        if group is not None:
+            periods = tuple(
+                (int(r.id), r.title)
+                for r in conn.execute(
+                    select(gp.c.id, gp.c.title)
+                    .where(
+                        gp.c.grading_period_group_id == group.id, gp.c.workflow_state == "active"
+                    )
+                    .order_by(gp.c.start_date, gp.c.id)
+                )
+            )
+        name = _entry_name(term.name, int(term.id), set(files))
+        files[name] = TermFile(
+            term_id=int(term.id),
+            set_id=None if group is None else int(group.id),
+            set_title=None if group is None else group.title,
+            periods=periods,
+        )
+    ctx.facts["term_files"] = files
+
+
+def mgp_file(name: str, ctx: RunContext) -> PartQuery:
+    tf: TermFile = ctx.facts["term_files"][name]
+    e = enrollments
+    if tf.set_id is None:
+        # A single line and no header: the "header" is the message, and no row matches.
+        return PartQuery([Col(NO_PERIODS, e.c.id)], e, [false()], e.c.id)
+    src = source(ctx, [courses.c.enrollment_term_id == tf.term_id])
+    frm = src.frm
+    columns = [
+        *student_columns(ctx),
+        Col("grading period set", literal(tf.set_title)),
+        Col("grading period set id", literal(tf.set_id)),
+    ]
+    for i, (period_id, title) in enumerate(tf.periods):
+        sp = scores.alias(f"period_{i}")
+        # The period's active score row, whatever include_deleted says (§4.2).
+        on = [
+            sp.c.enrollment_id == e.c.id,
+            sp.c.grading_period_id == period_id,
+            sp.c.workflow_state != "deleted",
+        ]
+        frm = frm.outerjoin(sp, and_(*on))
+        columns.append(Col(f"{title} grading period id", literal(period_id)))
+        columns += score_columns(ctx, sp, src.scheme, f"{title} ", state=False)
+    columns += score_columns(ctx, src.score, src.scheme, state=True)
+    return _part(ctx, replace(src, frm=frm), columns)
+
+
+def mgp_parts(ctx: RunContext) -> list[str]:
+    check_references(ctx)
+    return list(ctx.facts["term_files"])
+
+
+MGP_GRADE_EXPORT = register(
+    Report(
+        name="mgp_grade_export_csv",
+        title="Multiple Grading Periods Grade Export",
+        description=(
+            "A zip with one file per term: each student enrollment with its scores and grades "
+            "in every grading period of the term's grading period set, then for the course."
+        ),
+        parameters={"enrollment_term_id": Parameter(TERM_DESCRIPTION, required=True)},
+        parts=[],
+        select_parts=mgp_parts,
+        extra_text=grade_extra_text,
+        always_zip=True,
+        resolve=resolve_terms,
+        dynamic_part=lambda name: Part(name, partial(mgp_file, name)),
+    )
+)

@@ -1,0 +1,170 @@
+"""Rating scales of the outcome reports, in SQL (spec other-reports.md §4.6 steps 2-7, §4.18).
+
+A row's scale is the course's mastery scale when account-level mastery scales are enabled and
+one resolves (the course's own, else the nearest account's up the chain); otherwise the
+outcome's own rubric criterion; otherwise the default criterion (5 "Exceeds Expectations",
+3 "Meets Expectations", 0 "Does Not Meet Expectations"; mastery 3, points possible 5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, FromClause, case, func, literal, null, select
+
+from reportcard.db.learning_tables import (
+    learning_outcome_ratings,
+    outcome_proficiencies,
+    outcome_proficiency_ratings,
+)
+from reportcard.db.tables import account_ancestors
+
+DEFAULT_RATINGS = (
+    (5.0, "Exceeds Expectations"),
+    (3.0, "Meets Expectations"),
+    (0.0, "Does Not Meet Expectations"),
+)
+DEFAULT_MASTERY = 3.0
+DEFAULT_POINTS_POSSIBLE = 5.0
+
+
+@dataclass(frozen=True)
+class Scale:
+    """SQL for one row's scale: points possible, mastery points, and rating lookups."""
+
+    points_possible: ColumnElement[Any]
+    mastery_points: ColumnElement[Any]
+    proficiency: ColumnElement[Any] | None  # the resolved mastery scale id (flag on only)
+    outcome: FromClause
+
+    def _criterion(self, x: ColumnElement[Any], column: str) -> ColumnElement[Any]:
+        o = self.outcome
+        lor = learning_outcome_ratings.alias("lor")
+        own = (
+            select(lor.c[column])
+            .where(lor.c.learning_outcome_id == o.c.id, lor.c.points <= x)
+            .order_by(lor.c.points.desc(), lor.c.position)
+            .limit(1)
+            .correlate_except(lor)
+            .scalar_subquery()
+        )
+        index = 0 if column == "points" else 1
+        default = case(
+            *[(x >= r[0], literal(r[index])) for r in DEFAULT_RATINGS],
+            else_=null(),
+        )
+        return case((o.c.points_possible.is_not(None), own), else_=default)
+
+    def _rating(self, x: ColumnElement[Any], column: str) -> ColumnElement[Any]:
+        by_criterion = self._criterion(x, column)
+        if self.proficiency is None:
+            return by_criterion
+        opr = outcome_proficiency_ratings.alias("opr")
+        scale = (
+            select(opr.c[column])
+            .where(opr.c.outcome_proficiency_id == self.proficiency, opr.c.points <= x)
+            .order_by(opr.c.points.desc(), opr.c.position)
+            .limit(1)
+            .correlate_except(opr)
+            .scalar_subquery()
+        )
+        return case((self.proficiency.is_not(None), scale), else_=by_criterion)
+
+    def rating(self, x: ColumnElement[Any]) -> ColumnElement[Any]:
+        """The description of the first rating (points descending) at most ``x``."""
+        return case((x.is_(None), null()), else_=self._rating(x, "description"))
+
+    def rating_points(self, x: ColumnElement[Any]) -> ColumnElement[Any]:
+        return case((x.is_(None), null()), else_=self._rating(x, "points"))
+
+
+def scale_for(outcome: FromClause, course: FromClause, mastery_scales: bool) -> Scale:
+    """The scale of rows of ``outcome`` in ``course``."""
+    o = outcome
+    has_criterion = o.c.points_possible.is_not(None)
+    pp: ColumnElement[Any] = case(
+        (has_criterion, o.c.points_possible), else_=literal(DEFAULT_POINTS_POSSIBLE)
+    )
+    mastery: ColumnElement[Any] = case(
+        (has_criterion, o.c.mastery_points), else_=literal(DEFAULT_MASTERY)
+    )
+    if not mastery_scales:
+        return Scale(pp, mastery, None, o)
+    prof = proficiency_of(course)
+    top = outcome_proficiency_ratings.alias("opr_top")
+    scale_pp = (
+        select(func.max(top.c.points))
+        .where(top.c.outcome_proficiency_id == prof)
+        .correlate_except(top)
+        .scalar_subquery()
+    )
+    best = outcome_proficiency_ratings.alias("opr_mastery")
+    scale_mastery = (
+        select(best.c.points)
+        .where(best.c.outcome_proficiency_id == prof, best.c.mastery)
+        .order_by(best.c.position, best.c.id)
+        .limit(1)
+        .correlate_except(best)
+        .scalar_subquery()
+    )
+    return Scale(
+        case((prof.is_not(None), scale_pp), else_=pp),
+        case((prof.is_not(None), scale_mastery), else_=mastery),
+        prof,
+        o,
+    )
+
+
+def proficiency_of(course: FromClause) -> ColumnElement[Any]:
+    """The id of the active mastery scale of the course, else of its nearest account."""
+    own = outcome_proficiencies.alias("op_course")
+    by_course = (
+        select(own.c.id)
+        .where(
+            own.c.context_type == "Course",
+            own.c.context_id == course.c.id,
+            own.c.workflow_state == "active",
+        )
+        .order_by(own.c.id)
+        .limit(1)
+        .correlate_except(own)
+        .scalar_subquery()
+    )
+    op = outcome_proficiencies.alias("op_account")
+    aa = account_ancestors.alias("op_chain")
+    by_account = (
+        select(op.c.id)
+        .select_from(aa.join(op, op.c.context_id == aa.c.ancestor_id))
+        .where(
+            aa.c.account_id == course.c.account_id,
+            op.c.context_type == "Account",
+            op.c.workflow_state == "active",
+        )
+        .order_by(aa.c.depth, op.c.id)
+        .limit(1)
+        .correlate_except(op, aa)
+        .scalar_subquery()
+    )
+    return func.coalesce(by_course, by_account)
+
+
+def rating_score(
+    scale: Scale,
+    score: ColumnElement[Any],
+    possible: ColumnElement[Any],
+    percent: ColumnElement[Any] | None,
+) -> ColumnElement[Any]:
+    """The score rated against the scale (§4.6 step 4); NULL when it cannot be computed."""
+    pp = scale.points_possible
+    by_ratio = case(
+        (
+            score.is_not(None) & possible.is_not(None) & (possible != 0),
+            score / possible * pp,
+        ),
+        else_=null(),
+    )
+    if percent is None:
+        return by_ratio
+    base = case((pp == 0, scale.mastery_points), else_=pp)
+    return case((percent.is_not(None), base * percent), else_=by_ratio)

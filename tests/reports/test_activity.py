@@ -1,0 +1,257 @@
+"""``last_user_access_csv``, ``last_enrollment_activity_csv`` and ``zero_activity_csv`` on the
+hand-built institution of ``activity_institution.py``: exact files (spec other-reports.md
+§4.3, §4.4, §4.13)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine
+
+from reportcard.reports.catalog import get_report
+from reportcard.reports.params import ReportInputError
+
+from .activity_institution import OTHER_ROOT, build
+from .institution import context, lines, run_file
+
+
+@pytest.fixture
+def conn(engine: Engine) -> Iterator[Connection]:
+    with engine.begin() as c:
+        build(c)
+        yield c
+
+
+def run(conn: Connection, report: str, account_id: int = 1, **params: Any) -> str:
+    return run_file(conn, report, report.removesuffix("_csv"), account_id=account_id, **params)
+
+
+def settings_text(conn: Connection, report: str, **params: Any) -> str:
+    declaration = get_report(report)
+    assert declaration is not None
+    return declaration.extra_text(context(conn, report, **params))
+
+
+# ---------------------------------------------------------------- last_user_access_csv
+
+ACCESS = "last_user_access_csv"
+ACCESS_HEADER = "user id,user sis id,user name,last access at,last ip"
+U1 = '1,S001,"Smith, Alice",2024-05-30T10:45:10-06:00,10.0.0.1'
+U2 = '2,S002,"Jones, Bob",,'
+# carol and carol.t share T001: the later request (carol.t's) is written.
+U3 = '3,T001,"Teacher, Carol",2024-05-25T12:00:00-06:00,10.9.9.9'
+# dan (suspended) and dan2 share "no SIS id": dan has the later request.
+U4 = '4,,"Nosis, Dan",2024-04-01T08:00:00-06:00,10.0.0.4'
+U5 = '5,S005,"Gone, Eve",2023-12-01T02:00:00-07:00,10.0.0.5'
+U7A = '7,G1,"Multi, Grace",2024-02-01T10:30:00-07:00,10.0.0.7'
+U7B = '7,G2,"Multi, Grace",,'
+U7C = '7,,"Multi, Grace",2024-05-01T06:00:00-06:00,10.0.0.8'
+U8 = '8,,"Idle, Hank",,'
+U9 = '9,S009,"Science, Ivy",2024-03-15T12:00:00-06:00,10.0.0.9'
+U10 = '10,S010,"Dropped, Jill",2024-02-01T17:00:00-07:00,10.0.0.10'
+
+
+def test_last_user_access_lists_one_row_per_user_and_sis_id(conn: Connection) -> None:
+    # Not deleted logins of the root; Frank has only a root-50 login.
+    assert run(conn, ACCESS) == lines(ACCESS_HEADER, U1, U2, U3, U4, U7A, U7B, U8, U9, U10)
+
+
+def test_last_user_access_include_deleted_adds_deleted_logins(conn: Connection) -> None:
+    assert run(conn, ACCESS, include_deleted="true") == lines(
+        ACCESS_HEADER, U1, U2, U3, U4, U5, U7A, U7B, U7C, U8, U9, U10
+    )
+
+
+def test_last_user_access_term_needs_an_enrollment_in_the_term(conn: Connection) -> None:
+    # Spring 2024: any role (Dan only observes), not a deleted enrollment (Jill's).
+    assert run(conn, ACCESS, enrollment_term_id="3") == lines(
+        ACCESS_HEADER, U1, U2, U3, U4, U7A, U7B, U9
+    )
+    # include_deleted counts Jill's deleted enrollment and adds grace-c's deleted login.
+    assert run(conn, ACCESS, enrollment_term_id="sis_term_id:SP24", include_deleted="1") == lines(
+        ACCESS_HEADER, U1, U2, U3, U4, U7A, U7B, U7C, U9, U10
+    )
+
+
+def test_last_user_access_course(conn: Connection) -> None:
+    # Root 50 has a course with the same SIS id; the reference resolves in root 1.
+    expected = lines(ACCESS_HEADER, U1, U3, U4)
+    assert run(conn, ACCESS, course_id="1") == expected
+    assert run(conn, ACCESS, course_id="sis_course_id:ART101") == expected
+    assert run(conn, ACCESS, course="1", include_deleted="true") == lines(
+        ACCESS_HEADER, U1, U3, U4, U5
+    )
+
+
+def test_last_user_access_sub_account_scope_is_user_association(conn: Connection) -> None:
+    assert run(conn, ACCESS, account_id=4) == lines(ACCESS_HEADER, U1, U9)
+    # Jill's only enrollment under Arts is deleted: she is not associated with it.
+    assert run(conn, ACCESS, account_id=2) == lines(ACCESS_HEADER, U1, U2, U3, U4, U7A, U7B)
+
+
+def test_last_user_access_other_root(conn: Connection) -> None:
+    assert run(conn, ACCESS, account_id=OTHER_ROOT) == lines(
+        ACCESS_HEADER,
+        '2,S002,"Jones, Bob",2024-05-05T00:00:00Z,10.5.0.2',
+        '6,F001,"Other, Frank",2024-05-01T00:00:00Z,10.0.0.6',
+    )
+
+
+def test_last_user_access_settings_text(conn: Connection) -> None:
+    assert settings_text(conn, ACCESS) == "Term: All Terms;"
+    assert (
+        settings_text(conn, ACCESS, enrollment_term_id="3", course_id="2", include_deleted="on")
+        == "Term: Spring 2024; For Course: 2; Include Deleted/Concluded Objects;"
+    )
+
+
+def test_unknown_term_or_course_fails_the_run(conn: Connection) -> None:
+    declaration = get_report(ACCESS)
+    assert declaration is not None
+    bad: list[dict[str, Any]] = [
+        {"enrollment_term_id": "999"},
+        {"enrollment_term_id": "50"},  # a term of another root account
+        {"enrollment_term": "sis_term_id:NOPE"},
+        {"course_id": "sis_course_id:NOPE"},
+        {"course_id": "50"},
+    ]
+    for params in bad:
+        with pytest.raises(ReportInputError):
+            declaration.select_parts(context(conn, ACCESS, **params))
+    # Blank values are absent.
+    ctx = context(conn, ACCESS, enrollment_term_id="", course_id=" ")
+    assert declaration.select_parts(ctx) == ["last_user_access"]
+
+
+# ---------------------------------------------------------------- last_enrollment_activity_csv
+
+LAST = "last_enrollment_activity_csv"
+LAST_HEADER = "user id,user name,last activity at"
+A1 = '1,"Smith, Alice",2024-05-15T03:00:00-06:00'
+A1_MUSIC = '1,"Smith, Alice",2024-03-01T03:00:00-07:00'
+A3 = '3,"Teacher, Carol",2024-05-01T09:00:00-06:00'
+A4 = '4,"Nosis, Dan",2023-09-01T06:00:00-06:00'
+A5 = '5,"Gone, Eve",2023-09-05T06:00:00-06:00'
+A6 = '6,"Other, Frank",2024-04-15T14:00:00-06:00'
+A10 = '10,"Dropped, Jill",2024-02-02T01:00:00-07:00'
+
+
+def test_last_enrollment_activity_is_the_latest_per_user(conn: Connection) -> None:
+    # Any type and state (Eve's and Jill's deleted enrollments count), users of other roots
+    # (Frank) included, users without activity (Bob, Grace, Ivy, Hank) left out.
+    assert run(conn, LAST) == lines(LAST_HEADER, A1, A3, A4, A5, A6, A10)
+
+
+def test_last_enrollment_activity_course_and_term(conn: Connection) -> None:
+    # Restricted to Music Theory, Alice's latest activity is an earlier one.
+    assert run(conn, LAST, course_id="2") == lines(LAST_HEADER, A1_MUSIC, A6, A10)
+    assert run(conn, LAST, enrollment_term_id="2") == lines(
+        LAST_HEADER, '1,"Smith, Alice",2023-10-01T04:00:00-06:00', A3, A4, A5
+    )
+
+
+def test_last_enrollment_activity_sub_account(conn: Connection) -> None:
+    assert run(conn, LAST, account_id=4) == lines(LAST_HEADER, A1)
+    # Courses under Arts; Eve and Jill are not associated with Arts (deleted enrollments).
+    assert run(conn, LAST, account_id=2) == lines(LAST_HEADER, A1_MUSIC, A3, A4, A6)
+
+
+def test_last_enrollment_activity_settings_text(conn: Connection) -> None:
+    assert settings_text(conn, LAST, enrollment_term_id="2") == "Term: Fall 2023;"
+    assert settings_text(conn, LAST, course_id="sis_course_id:MUS200") == (
+        "Term: All Terms; For Course: 2;"
+    )
+
+
+# ---------------------------------------------------------------- zero_activity_csv
+
+ZERO = "zero_activity_csv"
+ZERO_HEADER = (
+    "user id,user sis id,name,section id,section sis id,section name,course id,course sis id,"
+    "course name"
+)
+MUSIC = "21,MUS200-S,Music Theory,2,MUS200,Music Theory"
+Z_BOB = f'2,S002,"Jones, Bob",{MUSIC}'
+Z_GRACE_A = f'7,G1,"Multi, Grace",{MUSIC}'
+Z_GRACE_B = f'7,G2,"Multi, Grace",{MUSIC}'
+Z_IVY = '9,S009,"Science, Ivy",111,BIO-A,Biology A,11,BIO100,Biology'
+Z_ALICE_OLD = '1,S001,"Smith, Alice",81,,Old College Course,8,OLD1,Old College Course'
+
+
+def test_zero_activity_without_start(conn: Connection) -> None:
+    # Active student enrollments in published courses and active sections, one row per
+    # not-deleted login of the enrollment's root account. Alice's inactive Music Theory
+    # section is skipped because her Theory Lab enrollment has activity.
+    assert run(conn, ZERO) == lines(ZERO_HEADER, Z_BOB, Z_GRACE_A, Z_GRACE_B, Z_IVY, Z_ALICE_OLD)
+
+
+def test_zero_activity_since_start(conn: Connection) -> None:
+    # 2024-05-20 in Denver: no activity after it. Dan has two logins (one suspended).
+    alice = '1,S001,"Smith, Alice"'
+    dan_art = '4,,"Nosis, Dan",11,ART101-S,Intro to Art,1,ART101,Intro to Art'
+    assert run(conn, ZERO, start_at="2024-05-20") == lines(
+        ZERO_HEADER,
+        f"{alice},11,ART101-S,Intro to Art,1,ART101,Intro to Art",
+        f"{alice},{MUSIC}",
+        f"{alice},22,,Theory Lab,2,MUS200,Music Theory",
+        Z_BOB,
+        dan_art,
+        dan_art,
+        Z_GRACE_A,
+        Z_GRACE_B,
+        Z_IVY,
+        f"{alice},111,BIO-A,Biology A,11,BIO100,Biology",
+        Z_ALICE_OLD,
+    )
+
+
+def test_zero_activity_start_bounds(conn: Connection) -> None:
+    # Alice's Biology activity is at 2024-05-15T09:00:00Z: at the start itself it still
+    # counts as activity; a second later it is before the start.
+    alice_bio = '1,S001,"Smith, Alice",111,BIO-A,Biology A,11,BIO100,Biology'
+    at = run(conn, ZERO, course_id="11", start_at="2024-05-15T09:00:00Z")
+    assert at == lines(ZERO_HEADER, Z_IVY)
+    assert run(conn, ZERO, course_id="11", start_at="2024-05-15T03:00:00") == at  # Denver
+    assert run(conn, ZERO, course_id="11", start_at="2024-05-15T09:00:01Z") == lines(
+        ZERO_HEADER, Z_IVY, alice_bio
+    )
+    # An unreadable date is no date.
+    assert run(conn, ZERO, start_at="soon") == run(conn, ZERO)
+
+
+def test_zero_activity_term_course_and_sub_account(conn: Connection) -> None:
+    assert run(conn, ZERO, enrollment_term_id="3") == lines(
+        ZERO_HEADER, Z_BOB, Z_GRACE_A, Z_GRACE_B, Z_IVY
+    )
+    assert run(conn, ZERO, course_id="2") == lines(ZERO_HEADER, Z_BOB, Z_GRACE_A, Z_GRACE_B)
+    assert run(conn, ZERO, account_id=4) == lines(ZERO_HEADER, Z_IVY)
+    assert run(conn, ZERO, account_id=2) == lines(ZERO_HEADER, Z_BOB, Z_GRACE_A, Z_GRACE_B)
+    # A course replaces the sub-account scope.
+    assert run(conn, ZERO, account_id=4, course_id="2") == lines(
+        ZERO_HEADER, Z_BOB, Z_GRACE_A, Z_GRACE_B
+    )
+
+
+def test_zero_activity_settings_text(conn: Connection) -> None:
+    assert settings_text(conn, ZERO) == "Term: All Terms;"
+    assert settings_text(conn, ZERO, start_at="soon") == "Term: All Terms;"
+    assert (
+        settings_text(conn, ZERO, enrollment_term_id="3", start_at="2024-05-20", course_id="2")
+        == "Term: Spring 2024; Start At: 2024-05-20T00:00:00-06:00; For Course: 2;"
+    )
+
+
+def test_declarations() -> None:
+    expected = {
+        ACCESS: ("Last User Access", ["enrollment_term_id", "course_id", "include_deleted"]),
+        LAST: ("Last Enrollment Activity", ["enrollment_term_id", "course_id"]),
+        ZERO: ("Zero Activity", ["enrollment_term_id", "start_at", "course_id"]),
+    }
+    for name, (title, params) in expected.items():
+        report = get_report(name)
+        assert report is not None
+        assert report.title == title
+        assert list(report.parameters) == params
+        assert all(not p.required and p.description for p in report.parameters.values())
