@@ -42,6 +42,9 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.other_reports
+	$(BIN)/python -m bench.sis_import
+	$(BIN)/python -m bench.status_endpoint
 
 migration: $(STAMP)
 	$(BIN)/python scripts/regen_initial_migration.py
