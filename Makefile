@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.other_reports
 	$(BIN)/python -m bench.sis_import
+	$(BIN)/python -m bench.postgres
 	$(BIN)/python -m bench.status_endpoint
 
 migration: $(STAMP)

@@ -1,0 +1,131 @@
+"""PostgreSQL: provisioning enrollments through the framework against `psql COPY` to a file.
+
+    python -m bench.postgres      # REPORTCARD_BENCH_PG (default postgresql://postgres@127.0.0.1/)
+
+Seeds (or reuses) the REPORTCARD_BENCH_SIZE institution (default large) into the database
+`reportcard_bench_<size>`, then prints, like `python -m bench`: the physical limit (psql
+writing `COPY (the part's query) TO STDOUT WITH CSV` to a file), and the real report in 1 and 2
+worker processes (shards through psycopg's COPY), with ratios and peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from bench.__main__ import BENCH_DIR, HERE, SIZE, line, run_report
+from reportcard.db.engine import make_engine
+from reportcard.db.migrate import upgrade
+from reportcard.db.tables import accounts
+from reportcard.reports.catalog import get_report
+from reportcard.runs.context import build_context
+from reportcard.runs.lifecycle import create_run, get_run
+from reportcard.runs.query import range_select
+
+ADMIN = os.environ.get("REPORTCARD_BENCH_PG", "postgresql://postgres@127.0.0.1/postgres")
+
+
+def database_url() -> str:
+    name = f"reportcard_bench_{SIZE}"
+    admin = create_engine(
+        make_url(ADMIN).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+        ).first()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return str(make_url(ADMIN).set(drivername="postgresql+psycopg", database=name))
+
+
+def ensure_institution(url: str) -> int:
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        root = conn.execute(
+            select(accounts.c.id)
+            .where(accounts.c.root_account_id.is_(None))
+            .order_by(accounts.c.id)
+        ).scalar()
+    if root is not None:
+        return int(root)
+    from reportcard.lms.synthetic import seed
+
+    started = time.perf_counter()
+    result = seed(engine, SIZE, 1)
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+    print(f"seeded {SIZE} in {time.perf_counter() - started:.1f}s", flush=True)
+    return result.root_account_id
+
+
+def psql_baseline(url: str, root: int, out: Path) -> dict[str, Any]:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        run_id = create_run(
+            conn,
+            account_id=root,
+            root_account_id=root,
+            user_id=None,
+            report_type="provisioning_csv",
+            parameters={"enrollments": "true"},
+        )
+        ctx = build_context(conn, get_run(conn, run_id))
+        conn.rollback()
+    report = get_report("provisioning_csv")
+    assert report is not None
+    stmt = range_select(report.part("enrollments").build(ctx))
+    sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    plain = make_url(url).set(drivername="postgresql")
+    started = time.perf_counter()
+    with open(out, "wb") as fh:
+        subprocess.run(
+            [
+                "psql",
+                plain.render_as_string(hide_password=False),
+                "-X",
+                "-q",
+                "-c",
+                f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)",
+            ],
+            stdout=fh,
+            check=True,
+        )
+    wall = time.perf_counter() - started
+    with open(out, "rb") as fh:
+        rows = sum(1 for _ in fh)
+    return {"rows": rows, "wall": wall}
+
+
+def main() -> None:
+    url = database_url()
+    root = ensure_institution(url)
+    files = BENCH_DIR / "files-pg"
+    shutil.rmtree(files, ignore_errors=True)
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"size": SIZE, "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    base = psql_baseline(url, root, BENCH_DIR / "psql_enrollments.csv")
+    results["psql_copy_enrollments"] = base
+    print(line("baseline: psql COPY to a file, enrollments", base["rows"], base["wall"], None, []))
+    for workers in (1, 2):
+        r = run_report(url, files, root, "provisioning_csv", {"enrollments": "true"}, workers)
+        results[f"pg_provisioning_enrollments_{workers}w"] = r
+        name = f"provisioning enrollments, PostgreSQL, {workers} worker(s)"
+        print(line(name, r["rows"], r["wall"], base["wall"], r["peak_rss_mb"]), flush=True)
+    out = HERE / "results" / f"{time.strftime('%Y%m%dT%H%M%S')}-postgres-{SIZE}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    main()
