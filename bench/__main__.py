@@ -65,7 +65,8 @@ def run_report(
     shard_rows = 250_000 if workers == 1 else 125_000
     cmd = [
         sys.executable,
-        str(HERE / "worker_proc.py"),
+        "-m",
+        "bench.worker_proc",
         "--db",
         db_url,
         "--files",
@@ -76,7 +77,10 @@ def run_report(
         str(shard_rows),
     ]
     started = time.perf_counter()
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(workers)]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
+        for _ in range(workers)
+    ]
     outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
     wall = time.perf_counter() - started
     with engine.connect() as conn:

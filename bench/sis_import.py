@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bench.memory import peak_rss_mb
 from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
 from reportcard.db.tables import accounts, attachments
@@ -114,7 +115,7 @@ def child(db_url: str, zip_path: Path, root: int) -> None:
                 "warnings": int(imp.warning_count),
                 "errors": int(imp.error_count),
                 "counts": (imp.data or {}).get("counts", {}),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "peak_rss_mb": peak_rss_mb(),
                 "cpu_s": round(
                     resource.getrusage(resource.RUSAGE_SELF).ru_utime
                     + resource.getrusage(resource.RUSAGE_SELF).ru_stime,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import time
 
+from bench.memory import peak_rss_mb
 from reportcard.db.engine import make_engine
 from reportcard.runs.lifecycle import TERMINAL_STATES, get_run
 from reportcard.runs.worker import Worker
@@ -32,7 +32,7 @@ def main() -> None:
             if state in TERMINAL_STATES:
                 break
             time.sleep(0.05)
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mb = peak_rss_mb()
     print(json.dumps({"peak_rss_mb": round(rss_mb, 1)}))
 
 
