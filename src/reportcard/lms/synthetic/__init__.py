@@ -18,6 +18,7 @@ from time import perf_counter
 
 from sqlalchemy import Connection, Engine, func, select
 
+from reportcard.db.schema import metadata
 from reportcard.db.tables import account_ancestors, user_account_associations
 from reportcard.lms import tree
 
@@ -89,6 +90,9 @@ def seed(
             loader.fix_sequences(TABLES)
             root_id = plan.root_id
             counts.update(_refresh_tree(loader, root_id, spec.bulk, progress, counts["users"]))
+            if loader.dialect == "postgresql":
+                # Fresh statistics for every table, or the planner guesses badly on new data.
+                loader.analyze(sorted(metadata.tables))
     return SeedResult(root_id, counts, perf_counter() - started)
 
 
