@@ -117,3 +117,17 @@ def make_institution(conn: Connection, n_users: int, *, name: str = "Sample U") 
         conn.execute(insert(pseudonyms), login_rows)
     refresh(conn, root_id)
     return root_id
+
+
+def sample_run(conn: Connection, root: int, **parameters: object) -> int:
+    """A created run of the sample report on root account ``root``."""
+    from reportcard.runs.lifecycle import create_run
+
+    return create_run(
+        conn,
+        account_id=root,
+        root_account_id=root,
+        user_id=None,
+        report_type=SAMPLE,
+        parameters=dict(parameters),
+    )

@@ -18,7 +18,7 @@ from reportcard.runs.lifecycle import abort_run, create_run, get_run
 from reportcard.runs.worker import Worker
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
-from tests.runs.sample import SAMPLE, make_institution
+from tests.runs.sample import SAMPLE, make_institution, sample_run
 
 
 @pytest.fixture
@@ -147,14 +147,7 @@ def test_abort_mid_shard_stops_writing_and_attaches_nothing(
 ) -> None:
     with engine.begin() as conn:
         root = make_institution(conn, 2500)
-        run_id = create_run(
-            conn,
-            account_id=root,
-            root_account_id=root,
-            user_id=None,
-            report_type=SAMPLE,
-            parameters={},
-        )
+        run_id = sample_run(conn, root)
     worker = Worker(engine, storage, Settings(data_dir=settings.data_dir, shard_rows=10_000))
     assert worker.step()  # claims and plans: one shard of 2500 rows
     with engine.begin() as conn:
@@ -178,14 +171,7 @@ def test_checkpoint_notices_abort_while_a_shard_is_running(
 ) -> None:
     with engine.begin() as conn:
         root = make_institution(conn, 2500)
-        run_id = create_run(
-            conn,
-            account_id=root,
-            root_account_id=root,
-            user_id=None,
-            report_type=SAMPLE,
-            parameters={},
-        )
+        run_id = sample_run(conn, root)
     worker = Worker(engine, storage, Settings(data_dir=settings.data_dir, shard_rows=10_000))
     worker.step()
     with engine.begin() as conn:
@@ -212,14 +198,7 @@ def test_a_lost_worker_shard_is_retried_and_the_file_is_exact(
 ) -> None:
     with engine.begin() as conn:
         root = make_institution(conn, 2100)
-        run_id = create_run(
-            conn,
-            account_id=root,
-            root_account_id=root,
-            user_id=None,
-            report_type=SAMPLE,
-            parameters={},
-        )
+        run_id = sample_run(conn, root)
     worker = Worker(engine, storage, settings)
     worker.step()  # plan: 3 shards
     with engine.begin() as conn:
@@ -259,14 +238,7 @@ def test_shards_that_keep_failing_end_the_run_in_error(
 ) -> None:
     with engine.begin() as conn:
         root = make_institution(conn, 10)
-        run_id = create_run(
-            conn,
-            account_id=root,
-            root_account_id=root,
-            user_id=None,
-            report_type=SAMPLE,
-            parameters={},
-        )
+        run_id = sample_run(conn, root)
     worker = Worker(engine, storage, settings)
     worker.step()
     # Make every attempt fail: the storage root becomes a file, so part writes raise.

@@ -11,11 +11,11 @@ from sqlalchemy import Engine, select, update
 from reportcard.db.tables import report_shards
 from reportcard.runs.context import utcnow
 from reportcard.runs.execute import claim_shard
-from reportcard.runs.lifecycle import create_run, get_run
+from reportcard.runs.lifecycle import get_run
 from reportcard.runs.worker import Worker, WorkerPool
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
-from tests.runs.sample import SAMPLE, make_institution
+from tests.runs.sample import make_institution, sample_run
 
 
 def wait_for(engine: Engine, run_id: int, timeout: float = 20) -> str:
@@ -35,14 +35,7 @@ def test_a_restarted_pool_finishes_what_a_dead_process_left(engine: Engine, tmp_
     storage = LocalStorage(tmp_path / "files")
     with engine.begin() as conn:
         root = make_institution(conn, 1800)
-        run_id = create_run(
-            conn,
-            account_id=root,
-            root_account_id=root,
-            user_id=None,
-            report_type=SAMPLE,
-            parameters={},
-        )
+        run_id = sample_run(conn, root)
     # The previous server planned the run, claimed a shard and died mid-shard.
     dead = Worker(engine, storage, settings, worker_id="dead")
     assert dead._plan()
