@@ -229,6 +229,7 @@ def reaper_loop(stop: threading.Event, every: float) -> None:
         try:
             w.reap()
             w._import()  # SIS imports run from the database queue in every worker process
+            w.housekeep()
             runs, shards = stale_work(w)
             if runs or shards:
                 # Its own broker connection: AMQP connections must not be shared by threads.

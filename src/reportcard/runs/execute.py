@@ -21,6 +21,7 @@ from reportcard.db.tables import account_reports, attachments, report_shards
 from reportcard.reports.catalog import Report, RunContext, get_report
 from reportcard.reports.params import ReportInputError
 from reportcard.runs.context import build_context, utcnow
+from reportcard.runs.events import run_ended
 from reportcard.runs.lifecycle import NO_FILE_TEXT, fail_run, get_run
 from reportcard.runs.package import FilePart, csv_file_name, write_csv, write_zip, zip_file_name
 from reportcard.runs.query import BATCH, bounds_select
@@ -386,6 +387,8 @@ def finish(
         if res.rowcount != 1:
             # Aborted or deleted while compiling: Canvas attaches no file to a stopped run.
             conn.rollback()
+            return
+        run_ended(conn, run_id)
 
 
 def shard_failed(engine: Engine, settings: Settings, shard_id: int, error: str) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, insert, select, update
 from reportcard.db.tables import account_reports, report_shards
 from reportcard.reports.catalog import get_report
 from reportcard.runs.context import utcnow
+from reportcard.runs.events import run_ended
 
 ACTIVE_STATES = ("created", "running", "compiling")
 TERMINAL_STATES = ("complete", "error", "aborted", "deleted")
@@ -145,5 +146,6 @@ def fail_run(
     )
     if res.rowcount == 1:
         _cancel_shards(conn, run_id)
+        run_ended(conn, run_id)
         return True
     return False

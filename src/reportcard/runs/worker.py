@@ -32,6 +32,7 @@ from reportcard.runs.execute import (
     shard_failed,
     shard_stopped,
 )
+from reportcard.runs.housekeeping import run_due
 from reportcard.runs.lifecycle import fail_run
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
@@ -87,7 +88,13 @@ class Worker:
     # ------------------------------------------------------------------ one unit of work
     def step(self) -> bool:
         """Do one unit of work; False when there was nothing to do."""
-        return self._shard() or self._plan() or self._import() or self.reap() > 0
+        return (
+            self._shard()
+            or self._plan()
+            or self._import()
+            or self.reap() > 0
+            or self.housekeep() > 0
+        )
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -199,6 +206,10 @@ class Worker:
                 self.wake.set()
                 return True
         return False
+
+    def housekeep(self) -> int:
+        """Periodic jobs (mail, schedules, webhooks, retention) whose time has come."""
+        return run_due(self.engine, self.storage, self.settings)
 
     # ------------------------------------------------------------------ the reaper
     def reap(self, stale_seconds: float | None = None) -> int:

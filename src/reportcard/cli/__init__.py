@@ -1,0 +1,12 @@
+"""The command line (docs/cli.md documents every command and option).
+
+Each module registers its commands on :data:`main` when imported; add a module to the import
+list below to add commands.
+"""
+
+from __future__ import annotations
+
+from reportcard.cli import admin, data, runs
+from reportcard.cli.base import main
+
+__all__ = ["admin", "data", "main", "runs"]

@@ -1,0 +1,172 @@
+"""Operating the service: schema, serving, workers, tokens, seeding and the demo."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+import click
+
+from reportcard.cli.base import main, open_engine
+from reportcard.settings import get_settings
+
+
+# ---------------------------------------------------------------------------------- db
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations to REPORTCARD_DATABASE_URL."""
+    settings = get_settings()
+    open_engine(settings)
+    click.echo(f"database at head: {settings.resolved_database_url}")
+
+
+# ---------------------------------------------------------------------------------- seed
+@main.command()
+@click.option(
+    "--size",
+    type=click.Choice(["tiny", "small", "medium", "large"]),
+    default="small",
+    show_default=True,
+    help="How big an institution to generate.",
+)
+@click.option("--seed", "seed_value", type=int, default=1, show_default=True, help="RNG seed.")
+def seed(size: str, seed_value: int) -> None:
+    """Generate a synthetic institution (a new root account) into the database."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from reportcard.lms.synthetic import seed as run_seed
+
+    settings = get_settings()
+    engine = open_engine(settings)
+    with Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.completed:>10,}/{task.total:<10,}"),
+        TimeElapsedColumn(),
+        transient=not sys.stderr.isatty(),
+        console=Console(stderr=True),
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = bar.add_task(table, total=total)
+            bar.update(tasks[table], completed=done, total=total)
+
+        result = run_seed(engine, size, seed_value, progress=progress)
+    counts = ", ".join(f"{k}={v:,}" for k, v in result.counts.items())
+    click.echo(f"seeded root account {result.root_account_id} in {result.seconds:.1f}s: {counts}")
+
+
+# ---------------------------------------------------------------------------------- token
+@main.group()
+def token() -> None:
+    """Access tokens."""
+
+
+@token.command("create")
+@click.option("--login", required=True, help="The login (unique_id) of the token's user.")
+@click.option("--root-account", type=int, default=None, help="Root account of the login.")
+@click.option("--purpose", default=None, help="A note stored with the token.")
+def token_create(login: str, root_account: int | None, purpose: str | None) -> None:
+    """Create an access token; the token itself is the last line printed."""
+    from reportcard.auth.tokens import create_token, user_for_login
+
+    engine = open_engine(get_settings())
+    with engine.begin() as conn:
+        row = user_for_login(conn, login, root_account)
+        if row is None:
+            raise click.ClickException(f"no active login {login!r}")
+        secret = create_token(conn, int(row.user_id), purpose=purpose)
+    click.echo(f"token for user {row.user_id} (login {login}):", err=True)
+    click.echo(secret)
+
+
+# ---------------------------------------------------------------------------------- serve
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8000, type=int, show_default=True, help="Port to listen on.")
+@click.option(
+    "--workers",
+    "worker_threads",
+    type=int,
+    default=None,
+    help="Embedded worker threads (default REPORTCARD_WORKERS; 0: API only).",
+)
+def serve(host: str, port: int, worker_threads: int | None) -> None:
+    """Serve the API (with embedded workers) until interrupted."""
+    import uvicorn
+
+    from reportcard.api.app import create_app
+
+    app = create_app(get_settings(), workers=worker_threads)
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True)
+
+
+# ---------------------------------------------------------------------------------- worker
+@main.command()
+@click.option("--threads", type=int, default=1, show_default=True, help="Worker threads.")
+@click.option("--once", is_flag=True, help="Exit when there is no more work (embedded only).")
+@click.option(
+    "--queue",
+    "queue_kind",
+    type=click.Choice(["embedded", "celery"]),
+    default=None,
+    help="Where work comes from (default REPORTCARD_QUEUE).",
+)
+@click.option(
+    "--queues",
+    default="short,long",
+    show_default=True,
+    help="Celery queues to consume, without the prefix (a worker for huge reports: long).",
+)
+def worker(threads: int, once: bool, queue_kind: str | None, queues: str) -> None:
+    """Execute report shards (any number of workers may run, on any machine)."""
+    from reportcard.reports.catalog import load_extra_reports
+    from reportcard.runs.worker import Worker, WorkerPool
+    from reportcard.storage import storage_from_settings
+
+    settings = get_settings()
+    engine = open_engine(settings)
+    load_extra_reports(settings)
+    if (queue_kind or settings.queue) == "celery":
+        from reportcard.queue.celery_app import run_worker
+
+        names = [f"{settings.queue_prefix}.{q.strip()}" for q in queues.split(",") if q.strip()]
+        run_worker(settings, threads, names)
+        return
+    storage = storage_from_settings(settings)
+    if once:
+        w = Worker(engine, storage, settings)
+        while w.step():
+            pass
+        return
+    pool = WorkerPool(engine, storage, settings, threads)
+    pool.start()
+    click.echo(f"{threads} worker thread(s) running; Ctrl-C to stop", err=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pool.shutdown()
+
+
+# ---------------------------------------------------------------------------------- demo
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, type=int, show_default=True)
+@click.option("--size", default="small", show_default=True, help="Institution size to seed.")
+@click.option("--no-serve", is_flag=True, help="Exit after the report instead of serving on.")
+def demo(host: str, port: int, size: str, no_serve: bool) -> None:
+    """Seed, serve, and run a provisioning report through the HTTP API with a progress bar."""
+    from reportcard.demo import run_demo
+
+    run_demo(get_settings(), host=host, port=port, size=size, keep_serving=not no_serve)
