@@ -1,0 +1,1 @@
+"""Delivery: email (outbox), schedules, webhooks; see docs/delivery.md."""
