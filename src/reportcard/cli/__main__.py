@@ -1,0 +1,5 @@
+"""``python -m reportcard.cli``: the same as the ``reportcard`` command."""
+
+from reportcard.cli import main
+
+main()
