@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     )
     max_attempts: int = Field(3, ge=1, description="Attempts at one shard before the run errors.")
     poll_seconds: float = Field(0.5, gt=0, description="Idle worker poll interval.")
+    status_fast_path: bool = Field(
+        True,
+        description="Answer successful status polls below the framework, in one query.",
+    )
     duplicate_window_hours: float = Field(
         12.0,
         ge=0,
@@ -97,6 +101,88 @@ class Settings(BaseSettings):
     )
     sis_import_batch_rows: int = Field(
         5000, ge=1, description="CSV rows the SIS import applies in one transaction."
+    )
+
+    public_url: str = Field(
+        "",
+        description="Base URL of this server for links in emails and webhooks; "
+        "empty: http://127.0.0.1:8000.",
+    )
+    schedule_poll_seconds: float = Field(
+        30.0, gt=0, description="How often each worker process looks for due schedules."
+    )
+    webhook_poll_seconds: float = Field(
+        5.0, gt=0, description="How often each worker process sends due webhook deliveries."
+    )
+    webhook_max_attempts: int = Field(
+        8, ge=1, description="Attempts at one webhook delivery before it is marked failed."
+    )
+    webhook_retry_seconds: float = Field(
+        30.0, gt=0, description="Wait before the 2nd webhook attempt; doubles each time (max 6 h)."
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="Timeout of one webhook POST (connect and read)."
+    )
+    webhook_allowed_hosts: str = Field(
+        "",
+        description="Comma-separated hosts, IPs or CIDR networks webhooks may reach even though "
+        "they are loopback, private or link-local.",
+    )
+
+    ui_cookie_secure: bool = Field(
+        True,
+        description="Mark the Reports page's session cookie Secure (HTTPS only); false only "
+        "for plain-HTTP on loopback.",
+    )
+    ui_session_hours: float = Field(
+        12.0, gt=0, description="A Reports page sign-in lasts this long without use."
+    )
+    ui_session_max_hours: float = Field(
+        168.0, gt=0, description="A Reports page sign-in ends this long after it began."
+    )
+    ui_csv_bom: bool = Field(
+        True, description="UI downloads of CSV files (and CSV entries of zips) start with a BOM."
+    )
+    ui_formula_safety: bool = Field(
+        True,
+        description="UI downloads prefix cells starting with = + - @ tab or CR with a quote.",
+    )
+
+    # ---- delivery: email (docs/delivery.md); public_url above gives the links' address
+    smtp_host: str = Field(
+        "", description="SMTP server for report emails; empty: mail stays in the outbox."
+    )
+    smtp_port: int = Field(
+        0, ge=0, le=65535, description="SMTP port; 0: 25, 587 (starttls) or 465 (tls)."
+    )
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        "none", description="none (plain), starttls (upgrade), or tls (TLS from the start)."
+    )
+    smtp_username: str = Field("", description="SMTP login; empty: no authentication.")
+    smtp_password: str = Field("", description="SMTP password (with smtp_username).")
+    smtp_sender: str = Field(
+        "reportcard@localhost", description="The From address of report emails."
+    )
+    smtp_timeout: float = Field(10.0, gt=0, description="Seconds to wait on the SMTP server.")
+    mail_interval_seconds: float = Field(
+        10.0, gt=0, description="How often each worker process delivers due emails."
+    )
+    mail_max_attempts: int = Field(
+        20, ge=1, description="Delivery attempts before an email is marked failed."
+    )
+    mail_retry_seconds: float = Field(
+        60.0, gt=0, description="First retry delay of an email; doubles each time, up to 1 h."
+    )
+    # ---- delivery: retention (docs/delivery.md)
+    retention_days: float = Field(
+        30.0, ge=0, description="Days a finished run's file is kept; 0 keeps files forever."
+    )
+    retention_days_by_report: str = Field(
+        "",
+        description="Per-report overrides: 'type=days,...' or a JSON object {type: days}.",
+    )
+    retention_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often each worker process runs the retention sweep."
     )
 
     @field_validator("data_dir", mode="after")

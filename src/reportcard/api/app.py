@@ -11,6 +11,7 @@ from reportcard import __version__
 from reportcard.api import accounts, errors, files, reports, sis_imports
 from reportcard.api.deps import Services
 from reportcard.api.middleware import NormalizePath
+from reportcard.api.status_fast import StatusFastPath
 from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
 from reportcard.reports.catalog import load_extra_reports
@@ -58,4 +59,6 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
     app.include_router(files.router)
     app.include_router(sis_imports.router)
     app.add_middleware(NormalizePath)
+    if settings.status_fast_path:
+        app.add_middleware(StatusFastPath, engine=engine)
     return app

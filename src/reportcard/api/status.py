@@ -10,8 +10,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select
+from sqlalchemy import Connection, String, and_, bindparam, exists, func, literal_column, select
 
+from reportcard.auth.permissions import READ_REPORTS, grants
 from reportcard.db.tables import (
     access_tokens,
     account_ancestors,
@@ -23,7 +24,7 @@ from reportcard.db.tables import (
     users,
 )
 
-_TABLES = {
+TABLES = {
     "run": account_reports,
     "att": attachments.alias("att"),
     "ru": users.alias("ru"),
@@ -35,22 +36,19 @@ def _build() -> Any:
     me = users.alias("me")
     acct = accounts.alias("acct")
     root = accounts.alias("root")
-    run, att, ru = _TABLES["run"], _TABLES["att"], _TABLES["ru"]
-    chain = select(account_ancestors.c.ancestor_id).where(
-        account_ancestors.c.account_id == bindparam("account")
-    )
+    run, att, ru = TABLES["run"], TABLES["att"], TABLES["ru"]
     allowed = (
         exists()
-        .select_from(account_users.join(roles, roles.c.id == account_users.c.role_id))
+        .select_from(
+            account_ancestors.join(
+                account_users, account_users.c.account_id == account_ancestors.c.ancestor_id
+            ).join(roles, roles.c.id == account_users.c.role_id)
+        )
         .where(
+            account_ancestors.c.account_id == bindparam("account"),
             account_users.c.user_id == me.c.id,
-            account_users.c.workflow_state == "active",
-            account_users.c.account_id.in_(chain),
-            roles.c.workflow_state == "active",
-            or_(
-                and_(roles.c.built_in.is_(True), roles.c.name == "AccountAdmin"),
-                (" " + roles.c.permissions + " ").like("% read_reports %"),
-            ),
+            account_users.c.workflow_state == literal_column("'active'", String),
+            grants(READ_REPORTS),
         )
     )
     cols = [
@@ -62,7 +60,7 @@ def _build() -> Any:
         func.coalesce(root.c.default_time_zone, acct.c.default_time_zone).label("zone"),
         allowed.label("allowed"),
     ]
-    for prefix, table in _TABLES.items():
+    for prefix, table in TABLES.items():
         cols += [c.label(f"{prefix}__{c.name}") for c in table.c]
     frm = (
         tok.join(me, me.c.id == tok.c.user_id)
@@ -97,7 +95,7 @@ def fetch(
         return None
     m = row._mapping
     parts: dict[str, Any | None] = {}
-    for prefix, table in _TABLES.items():
+    for prefix, table in TABLES.items():
         if m[f"{prefix}__id"] is None:
             parts[prefix] = None
         else:
