@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-pg lint typecheck bench install migration clean
+.PHONY: demo test test-sqlite test-pg lint typecheck bench install migration clean chromium
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,23 +14,31 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The browser tests (tests/web) drive Debian's Chromium through Playwright; never a browser
+# that Playwright downloads. Installed here when missing (the machines run as root).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+chromium: $(CHROMIUM)
+
 demo: $(STAMP)
 	$(BIN)/reportcard demo
 
 # The PostgreSQL lane needs a role that may create databases (the test template is cloned).
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1/postgres
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 	REPORTCARD_TEST_POSTGRES=$(PG_TEST_URL) $(BIN)/pytest -q -m "not sqlite_only"
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest -q
 
-test-pg: $(STAMP)
+test-pg: $(STAMP) $(CHROMIUM)
 	REPORTCARD_TEST_POSTGRES=$(PG_TEST_URL) $(BIN)/pytest -q -m "not sqlite_only"
 
 lint: $(STAMP)
@@ -41,6 +49,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || echo "bench: wrk missing (apt-get install wrk)"
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.other_reports
 	$(BIN)/python -m bench.sis_import
