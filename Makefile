@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-pg lint typecheck bench install migration clean chromium
+.PHONY: screenshots demo test test-sqlite test-pg lint typecheck bench install migration clean chromium
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,10 @@ test-sqlite: $(STAMP) $(CHROMIUM)
 
 test-pg: $(STAMP) $(CHROMIUM)
 	REPORTCARD_TEST_POSTGRES=$(PG_TEST_URL) $(BIN)/pytest -q -m "not sqlite_only"
+
+# Refresh the pictures in docs/screenshots/ (the README shows them) from the browser tests.
+screenshots: $(STAMP) $(CHROMIUM)
+	REPORTCARD_SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q tests/web/test_browser.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

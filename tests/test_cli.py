@@ -73,20 +73,23 @@ def test_seed_token_and_run_directly(env: dict[str, str], tmp_path: Path) -> Non
         str(out),
     )
     assert ran.returncode == 0, ran.stderr
-    first, path = ran.stdout.strip().splitlines()
-    assert json.loads(first)["status"] == "complete"
-    assert path == str(out)
+    assert ran.stdout.splitlines()[0].endswith(" of sis_export_csv: complete (100%)")
+    assert ran.stdout.splitlines()[-1].startswith(f"saved {out} (")
     assert zipfile.ZipFile(io.BytesIO(out.read_bytes())).namelist() == [
         "users.csv",
         "courses.csv",
     ]
 
-    nothing = rc(env, "run", "sis_export_csv")  # no file selected: the run errors
+    nothing = rc(env, "run", "sis_export_csv", "--wait", "--json")  # no file selected: error
     assert nothing.returncode == 1
     assert json.loads(nothing.stdout)["status"] == "error"
 
+    queued = rc(env, "run", "sis_export_csv", "--param", "users=true", "--json")  # no --wait
+    assert queued.returncode == 0
+    assert json.loads(queued.stdout)["status"] == "created"
+
     unknown = rc(env, "run", "no_such_csv")
-    assert unknown.returncode == 1
+    assert unknown.returncode == 2
     assert "unknown report 'no_such_csv'" in unknown.stderr
 
     bad = rc(env, "run", "sis_export_csv", "--param", "users")

@@ -131,8 +131,8 @@ class Settings(BaseSettings):
 
     ui_cookie_secure: bool = Field(
         True,
-        description="Mark the Reports page's session cookie Secure (HTTPS only); false only "
-        "for plain-HTTP on loopback.",
+        description="Mark the Reports page's session cookie Secure (HTTPS, or loopback); "
+        "false only for plain HTTP to another address.",
     )
     ui_session_hours: float = Field(
         12.0, gt=0, description="A Reports page sign-in lasts this long without use."
@@ -183,6 +183,52 @@ class Settings(BaseSettings):
     )
     retention_interval_seconds: float = Field(
         3600.0, gt=0, description="How often each worker process runs the retention sweep."
+    )
+
+    @field_validator("retention_days_by_report", mode="after")
+    @classmethod
+    def _retention_overrides(cls, v: str) -> str:
+        from reportcard.runs.retention import parse_overrides
+
+        parse_overrides(v)  # raises ValueError on a malformed list
+        return v
+
+    # ---- hardening: links, limits (SECURITY.md, docs/configuration.md)
+    link_secret: str = Field(
+        "",
+        description="Extra key mixed into signed download links; the same on every server "
+        "process. Changing it invalidates links already handed out.",
+    )
+    download_link_seconds: int = Field(
+        86400, ge=1, description="A file's signed download link stays valid this long."
+    )
+    download_uuid_verifier: bool = Field(
+        False,
+        description="Also accept Canvas's bare attachment-uuid verifier (links never expire).",
+    )
+    max_body_bytes: int = Field(
+        1 << 20,
+        ge=1,
+        description="Largest request body accepted (413 beyond); SIS import uploads have "
+        "sis_import_max_bytes instead.",
+    )
+    report_start_rate: float = Field(
+        10.0,
+        ge=0,
+        description="Reports one token may start per minute on average (429 beyond); 0: no limit.",
+    )
+    report_start_burst: int = Field(
+        20, ge=1, description="Reports one token may start in a burst before the rate applies."
+    )
+    max_queued_runs: int = Field(
+        50,
+        ge=0,
+        description="Most created or running report runs of one account (429 beyond); 0: no limit.",
+    )
+    max_run_seconds: float = Field(
+        21600.0,
+        ge=0,
+        description="A run executing longer than this ends in error; 0: no limit.",
     )
 
     @field_validator("data_dir", mode="after")

@@ -186,7 +186,16 @@ def build_world(engine: Engine) -> dict[str, int | dict[str, int]]:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp: Path = tmp_path_factory.mktemp("server")
     url = fresh_database_url(tmp)
-    settings = Settings(data_dir=tmp, database_url=url, poll_seconds=0.05, shard_rows=10)
+    # The shared world starts many runs with few tokens: the start limits (tested on their own
+    # server in tests/security/test_limits.py) are off here.
+    settings = Settings(
+        data_dir=tmp,
+        database_url=url,
+        poll_seconds=0.05,
+        shard_rows=10,
+        report_start_rate=0,
+        max_queued_runs=0,
+    )
     engine = make_engine(url)
     made = build_world(engine)
     port = free_port()

@@ -8,16 +8,29 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from reportcard import __version__
-from reportcard.api import accounts, errors, files, reports, sis_imports
+from reportcard.api import (
+    accounts,
+    audit_events,
+    errors,
+    files,
+    openapi,
+    report_schedules,
+    report_webhooks,
+    reports,
+    sis_imports,
+)
 from reportcard.api.deps import Services
+from reportcard.api.limits import BodySizeLimit
 from reportcard.api.middleware import NormalizePath
 from reportcard.api.status_fast import StatusFastPath
+from reportcard.auth import links
 from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
 from reportcard.reports.catalog import load_extra_reports
 from reportcard.runs.worker import WorkerPool
 from reportcard.settings import Settings, get_settings
 from reportcard.storage import storage_from_settings
+from reportcard.web.routes import install as install_web
 
 
 def create_app(settings: Settings | None = None, *, workers: int | None = None) -> FastAPI:
@@ -32,6 +45,11 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
         configure(settings)
         n = 0  # Celery workers do the work
     load_extra_reports(settings)
+    links.configure(
+        secret=settings.link_secret,
+        seconds=settings.download_link_seconds,
+        uuid_ok=settings.download_uuid_verifier,
+    )
     services = Services(settings=settings, engine=engine, storage=storage)
 
     @asynccontextmanager
@@ -54,11 +72,21 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
     )
     app.state.services = services
     errors.install(app)
+    openapi.install(app)
     app.include_router(accounts.router)
     app.include_router(reports.router)
     app.include_router(files.router)
     app.include_router(sis_imports.router)
+    app.include_router(audit_events.router)
+    app.include_router(report_schedules.router)
+    app.include_router(report_webhooks.router)
+    install_web(app)  # the Reports page (reportcard.web)
     app.add_middleware(NormalizePath)
     if settings.status_fast_path:
         app.add_middleware(StatusFastPath, engine=engine)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        upload_max_bytes=settings.sis_import_max_bytes,
+    )
     return app

@@ -16,9 +16,10 @@ from reportcard.api.errors import (
     not_found,
 )
 from reportcard.auth.permissions import READ_REPORTS, has_permission
-from reportcard.auth.tokens import hash_token
+from reportcard.auth.tokens import hash_token, note_used
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import access_tokens, accounts, pseudonyms, users
+from reportcard.ids import is_id
 from reportcard.runs.context import utcnow
 from reportcard.runs.worker import WorkerPool
 from reportcard.settings import Settings
@@ -57,6 +58,7 @@ class CurrentUser:
     short_name: str | None
     pronouns: str | None
     time_zone: str | None
+    token_id: int | None = None  # the access token that authenticated this request
 
 
 def presented_token(request: Request) -> str | None:
@@ -72,6 +74,7 @@ def presented_token(request: Request) -> str | None:
 # Built once: the token's state and its user, in one indexed lookup.
 _TOKEN_USER = (
     select(
+        access_tokens.c.id.label("token_id"),
         access_tokens.c.workflow_state.label("token_state"),
         access_tokens.c.expires_at,
         users.c.id,
@@ -85,11 +88,15 @@ _TOKEN_USER = (
 )
 
 
-def authenticate(conn: Connection, token: str | None) -> CurrentUser:
-    """The user behind ``token``, or the exact Canvas 401."""
+def authenticate(conn: Connection, token: str | None, engine: Engine | None = None) -> CurrentUser:
+    """The user behind ``token``, or the exact Canvas 401.
+
+    With ``engine``, the token's last-used time is noted (at most once a minute, off-thread).
+    """
     if token is None:
         raise CanvasError(401, UNAUTHENTICATED, WWW_AUTH)
-    row = conn.execute(_TOKEN_USER, {"hash": hash_token(token)}).first()
+    digest = hash_token(token)
+    row = conn.execute(_TOKEN_USER, {"hash": digest}).first()
     if row is None:
         raise CanvasError(401, {"errors": [{"message": "Invalid access token."}]}, WWW_AUTH)
     if row.token_state != "active":
@@ -98,19 +105,22 @@ def authenticate(conn: Connection, token: str | None) -> CurrentUser:
         expired = row.expires_at.isoformat(timespec="seconds") + "Z"
         body = {"errors": [{"message": "Expired access token.", "expired_at": expired}]}
         raise CanvasError(401, body, WWW_AUTH)
+    if engine is not None:
+        note_used(engine, digest)
     return CurrentUser(
         id=int(row.id),
         name=row.name,
         short_name=row.short_name,
         pronouns=row.pronouns,
         time_zone=row.time_zone,
+        token_id=int(row.token_id),
     )
 
 
 async def current_user(request: Request, svc: ServicesDep) -> CurrentUser:
     """Runs on the event loop: one primary-key lookup, cheaper than a thread hop."""
     with read_conn(svc.engine) as conn:
-        return authenticate(conn, presented_token(request))
+        return authenticate(conn, presented_token(request), svc.engine)
 
 
 UserDep = Annotated[CurrentUser, Depends(current_user)]
@@ -136,7 +146,7 @@ def find_account(conn: Connection, user: CurrentUser, ref: str) -> Any:
     login), as Canvas reads them in the domain's root account.
     """
     a = accounts.c
-    if ref.isdigit():
+    if is_id(ref):
         row = conn.execute(_ACCOUNT_BY_ID, {"id": int(ref)}).first()
     else:
         roots = user_roots(conn, user.id)

@@ -53,7 +53,13 @@ def install(app: FastAPI) -> None:
     """Every error, including unexpected ones, leaves as Canvas-shaped JSON."""
 
     @app.exception_handler(CanvasError)
-    async def _canvas(_: Request, exc: CanvasError) -> Response:
+    async def _canvas(request: Request, exc: CanvasError) -> Response:
+        if exc.status in (401, 403):
+            from starlette.concurrency import run_in_threadpool
+
+            from reportcard.api.audit_events import record_denied
+
+            await run_in_threadpool(record_denied, request, exc.status, exc.body)
         return json_response(exc.body, exc.status, exc.headers)
 
     @app.exception_handler(RequestValidationError)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -11,24 +10,60 @@ from fastapi import APIRouter, Request
 from sqlalchemy import Connection, select
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
+from reportcard import audit
+from reportcard.api.audit_events import client_ip
 from reportcard.api.deps import ServicesDep, UserDep, authenticate, presented_token
 from reportcard.api.errors import UNAUTHORIZED, CanvasError, json_response, not_found
 from reportcard.api.serializers import attachment_json
 from reportcard.api.urls import base_url
+from reportcard.auth import links
 from reportcard.auth.permissions import READ_REPORTS, has_permission
 from reportcard.db.engine import read_conn
-from reportcard.db.tables import attachments
+from reportcard.db.tables import account_reports, attachments
+from reportcard.ids import is_id
 
 router = APIRouter(tags=["files"])
 
 
 def _attachment(conn: Connection, file_id: str) -> Any:
-    if not file_id.isdigit():
+    """The live file ``file_id`` names: 404 when unknown, deleted, or its run was deleted."""
+    if not is_id(file_id):
         raise not_found()
     att = conn.execute(select(attachments).where(attachments.c.id == int(file_id))).first()
     if att is None or att.workflow_state == "deleted":
         raise not_found()
+    run_deleted = conn.execute(
+        select(account_reports.c.id).where(
+            account_reports.c.attachment_id == att.id,
+            account_reports.c.workflow_state == "deleted",
+        )
+    ).first()
+    if run_deleted is not None:
+        raise not_found()
     return att
+
+
+def _run_of(conn: Connection, att: Any) -> int | None:
+    run = conn.execute(
+        select(account_reports.c.id).where(account_reports.c.attachment_id == att.id).limit(1)
+    ).scalar()
+    return None if run is None else int(run)
+
+
+EXPIRED = {
+    "errors": [
+        {
+            "message": "The file of this report has expired and was deleted; "
+            "run the report again to get a new one."
+        }
+    ]
+}
+
+
+def _not_expired(att: Any) -> None:
+    """A report file removed by the retention sweep answers 410 Gone (docs/delivery.md)."""
+    if att.workflow_state == "expired":
+        raise CanvasError(410, EXPIRED)
 
 
 def _may_read(conn: Connection, user_id: int, att: Any) -> bool:
@@ -43,22 +78,37 @@ def get_file(file_id: str, request: Request, svc: ServicesDep, user: UserDep) ->
         att = _attachment(conn, file_id)
         if not _may_read(conn, user.id, att):
             raise CanvasError(403, UNAUTHORIZED)
+        _not_expired(att)
         return json_response(attachment_json(base_url(request), att))
 
 
 def _serve(request: Request, svc: Any, file_id: str, account_id: str | None) -> Response:
     """A verifier in the query lets anyone holding the link in; otherwise a token must."""
+    user_id: int | None = None
     with read_conn(svc.engine) as conn:
         att = _attachment(conn, file_id)
         if account_id is not None and str(att.context_id) != account_id:
             raise not_found()
         verifier = request.query_params.get("verifier")
-        if verifier is None or not hmac.compare_digest(verifier, att.uuid):
-            if verifier is not None:
-                raise not_found()
-            user = authenticate(conn, presented_token(request))
+        if verifier is None:
+            user = authenticate(conn, presented_token(request), svc.engine)
             if not _may_read(conn, user.id, att):
                 raise CanvasError(403, UNAUTHORIZED)
+            user_id = user.id
+        elif not links.verify(int(att.id), att.uuid, verifier):
+            raise not_found()  # altered, expired or for another file: nothing to see
+        _not_expired(att)
+        run_id = _run_of(conn, att)
+    audit.record_now(
+        svc.engine,
+        user_id=user_id,
+        action="report.download",
+        account_id=int(att.context_id) if att.context_type == "Account" else None,
+        subject_type="account_report" if run_id is not None else "attachment",
+        subject_id=run_id if run_id is not None else int(att.id),
+        detail={"attachment_id": int(att.id), "via": "token" if user_id else "link"},
+        ip=client_ip(request),
+    )
     disposition = f"attachment; filename=\"{att.filename}\"; filename*=UTF-8''{quote(att.filename)}"
     headers = {"Content-Disposition": disposition}
     presigned = svc.storage.presigned_url(att.storage_key, att.filename, att.content_type)

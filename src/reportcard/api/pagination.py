@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 
 from reportcard.api.errors import not_found
+from reportcard.ids import is_id
 
 _DROP = {"page", "per_page", "access_token", "api_key"}
 
@@ -30,7 +31,7 @@ def page_of(request: Request, default: int = 10, maximum: int = 100) -> Page:
         per_page = default
     per_page = max(1, min(maximum, per_page))
     raw_page = q.get("page", "1")
-    if not raw_page.isdigit() or int(raw_page) < 1:
+    if not is_id(raw_page) or len(raw_page) > 9 or int(raw_page) < 1:
         raise not_found()
     return Page(int(raw_page), per_page)
 

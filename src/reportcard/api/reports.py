@@ -11,7 +11,9 @@ from sqlalchemy import Connection, bindparam, func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from reportcard import audit
 from reportcard.api import status
+from reportcard.api.audit_events import client_ip
 from reportcard.api.deps import (
     CurrentUser,
     Services,
@@ -22,15 +24,19 @@ from reportcard.api.deps import (
     presented_token,
 )
 from reportcard.api.errors import CanvasError, bad_request, json_response, not_found
+from reportcard.api.limits import check_start_limits
 from reportcard.api.pagination import link_header, page_of
 from reportcard.api.rails_params import ParamError, deep_merge, parse_pairs
 from reportcard.api.serializers import report_json
 from reportcard.api.urls import base_url
-from reportcard.auth.tokens import hash_token
+from reportcard.auth.tokens import hash_token, note_used
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import account_reports, accounts, attachments, users
+from reportcard.ids import is_id
 from reportcard.reports.catalog import Report, all_reports, get_report
+from reportcard.reports.params import ReportInputError
 from reportcard.runs.context import resolve_terms, term_value, utcnow
+from reportcard.runs.formats import output_format
 from reportcard.runs.lifecycle import ACTIVE_STATES, abort_run, create_run, delete_run
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}/reports", tags=["reports"])
@@ -167,7 +173,8 @@ async def start_report(
 ) -> Response:
     def check() -> None:
         with read_conn(svc.engine) as conn:
-            authorize_account(conn, user, account_id)
+            account = authorize_account(conn, user, account_id)
+        check_start_limits(svc.engine, svc.settings, account, user, client_ip(request))
 
     await run_in_threadpool(check)
     try:
@@ -197,38 +204,71 @@ def _create(
 ) -> tuple[int, dict[str, Any], dict[str, str] | None]:
     with svc.engine.begin() as conn:
         account = authorize_account(conn, user, account_id)
-        if get_report(report) is None:
-            raise not_found()
-        root_id = int(account.root_account_id or account.id)
-        term = term_value(params)
-        if term is not None and str(term).strip() != "active_terms":
-            found = resolve_terms(conn, root_id, term, utcnow())
-            if not found:
-                raise CanvasError(400, {"error": f"invalid enrollment_term_id '{term}'"})
-        tz = root_zone(conn, account)
-        if svc.settings.duplicate_window_hours > 0:
-            dup = _duplicate(
+        run, duplicate = start_run(conn, svc.settings, account, user.id, report, params, sent)
+        if not duplicate:
+            audit.record(
                 conn,
-                int(account.id),
-                report,
-                params if sent else None,
-                svc.settings.duplicate_window_hours,
+                user_id=user.id,
+                action="report.start",
+                account_id=int(account.id),
+                subject_type="account_report",
+                subject_id=int(run.id),
+                detail={"report": report, "parameters": params},
+                ip=client_ip(request),
             )
-            if dup is not None:
-                location = (
-                    f"{base_url(request)}/api/v1/accounts/{account_id}/reports/{report}/{dup.id}"
-                )
-                return 409, present(conn, request, dup, tz), {"Location": location}
-        run_id = create_run(
-            conn,
-            account_id=int(account.id),
-            root_account_id=root_id,
-            user_id=user.id,
-            report_type=report,
-            parameters=params,
-        )
-        run = conn.execute(select(account_reports).where(account_reports.c.id == run_id)).one()
+        tz = root_zone(conn, account)
+        if duplicate:
+            location = f"{base_url(request)}/api/v1/accounts/{account_id}/reports/{report}/{run.id}"
+            return 409, present(conn, request, run, tz), {"Location": location}
         return 200, present(conn, request, run, tz), None
+
+
+def start_run(
+    conn: Connection,
+    settings: Any,
+    account: Any,
+    user_id: int,
+    report: str,
+    params: dict[str, Any],
+    sent: bool = True,
+) -> tuple[Any, bool]:
+    """Check and create a run of ``report`` (the API's and the Reports page's one path).
+
+    Returns the new run's row and False, or Canvas's duplicate (an active run of the same
+    report and parameters in the window) and True. Raises CanvasError on bad input. The
+    caller has checked the permission, commits, then tells the queue (``Services.notify``).
+    """
+    if get_report(report) is None:
+        raise not_found()
+    try:
+        output_format(params)  # parameters[format]: csv, xlsx or parquet
+    except ReportInputError as exc:
+        raise CanvasError(400, exc.body) from exc
+    root_id = int(account.root_account_id or account.id)
+    term = term_value(params)
+    if term is not None and str(term).strip() != "active_terms":
+        found = resolve_terms(conn, root_id, term, utcnow())
+        if not found:
+            raise CanvasError(400, {"error": f"invalid enrollment_term_id '{term}'"})
+    if settings.duplicate_window_hours > 0:
+        dup = _duplicate(
+            conn,
+            int(account.id),
+            report,
+            params if sent else None,
+            settings.duplicate_window_hours,
+        )
+        if dup is not None:
+            return dup, True
+    run_id = create_run(
+        conn,
+        account_id=int(account.id),
+        root_account_id=root_id,
+        user_id=user_id,
+        report_type=report,
+        parameters=params,
+    )
+    return conn.execute(select(account_reports).where(account_reports.c.id == run_id)).one(), False
 
 
 @router.get("/{report}", summary="Index of Reports", operation_id="index_of_reports")
@@ -267,7 +307,7 @@ _RUN = select(account_reports).where(
 
 
 def _find_run(conn: Connection, account: Any, report: str, run_id: str) -> Any:
-    if not run_id.isdigit():
+    if not is_id(run_id):
         raise not_found()
     run = conn.execute(_RUN, {"id": int(run_id), "account": account.id, "report": report}).first()
     if run is None:
@@ -280,7 +320,7 @@ async def report_status(account_id: str, report: str, run_id: str, request: Requ
     """Pollers' endpoint: one query when the account is numeric and all is well."""
     svc: Services = request.app.state.services
     token = presented_token(request)
-    if token is not None and account_id.isdigit() and run_id.isdigit():
+    if token is not None and is_id(account_id) and is_id(run_id):
         with read_conn(svc.engine) as conn:
             found = status.fetch(conn, hash_token(token), int(account_id), report, int(run_id))
             if found is not None:
@@ -295,6 +335,7 @@ async def report_status(account_id: str, report: str, run_id: str, request: Requ
                 if fine and parts["run"] is None:
                     raise not_found()
                 if fine:
+                    note_used(svc.engine, hash_token(token))
                     user = parts["ru"]
                     tz = (user.time_zone if user is not None else None) or row.zone or "UTC"
                     body = report_json(
@@ -308,7 +349,7 @@ async def report_status(account_id: str, report: str, run_id: str, request: Requ
                     return json_response(body)
     # Anything unusual (no token, a bad one, `self`, no permission...) takes the general path.
     with read_conn(svc.engine) as conn:
-        user = authenticate(conn, token)
+        user = authenticate(conn, token, svc.engine)
         account = authorize_account(conn, user, account_id)
         run = _find_run(conn, account, report, run_id)
         return json_response(present(conn, request, run, root_zone(conn, account)))
@@ -329,6 +370,16 @@ def _change(
         done = (abort_run if action == "abort" else delete_run)(conn, int(run.id))
         if not done:
             raise not_found()
+        audit.record(
+            conn,
+            user_id=user.id,
+            action=f"report.{action}",
+            account_id=int(account.id),
+            subject_type="account_report",
+            subject_id=int(run.id),
+            detail={"report": report},
+            ip=client_ip(request),
+        )
         run = conn.execute(select(account_reports).where(account_reports.c.id == run.id)).one()
         body = present(conn, request, run, root_zone(conn, account))
     svc.notify()

@@ -22,8 +22,12 @@ def base36(n: int) -> str:
             return out
 
 
-def download_url(base: str, attachment: Any) -> str:
-    return f"{base}/files/{attachment.id}/download?download_frd=1&verifier={attachment.uuid}"
+def download_url(base: str, attachment: Any, seconds: int | None = None) -> str:
+    """The file's signed link (``reportcard.auth.links``), valid ``seconds`` (default: setting)."""
+    from reportcard.auth.links import sign
+
+    verifier = sign(int(attachment.id), attachment.uuid, seconds)
+    return f"{base}/files/{attachment.id}/download?download_frd=1&verifier={verifier}"
 
 
 def attachment_json(base: str, att: Any) -> dict[str, Any]:

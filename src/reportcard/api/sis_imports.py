@@ -15,6 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
+from reportcard import audit
+from reportcard.api.audit_events import client_ip
 from reportcard.api.deps import CurrentUser, ServicesDep, UserDep, find_account
 from reportcard.api.errors import UNAUTHORIZED, CanvasError, json_response, not_found
 from reportcard.api.pagination import link_header, page_of
@@ -24,6 +26,7 @@ from reportcard.auth.permissions import IMPORT_SIS_DATA, has_permission
 from reportcard.db.engine import read_conn
 from reportcard.db.sis_import_tables import sis_import_messages, sis_imports
 from reportcard.db.tables import attachments, users
+from reportcard.ids import is_id
 from reportcard.lms.sis_import.job import TERMINAL, abort_import, create_import, upload_key
 from reportcard.reports.formatting import iso_in_zone
 from reportcard.storage.base import Storage
@@ -160,7 +163,7 @@ def _zone(account: Any) -> str:
 
 
 def _find(conn: Connection, account: Any, import_id: str) -> Any:
-    if not import_id.isdigit():
+    if not is_id(import_id):
         raise not_found()
     imp = conn.execute(
         select(sis_imports).where(
@@ -202,7 +205,7 @@ async def create(account_id: str, request: Request, svc: ServicesDep, user: User
     account = await run_in_threadpool(check)
     limit = svc.settings.sis_import_max_bytes
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + (1 << 20):
+    if is_id(declared) and int(declared) > limit + (1 << 20):
         raise _too_big(limit)
     params: dict[str, Any] = dict(request.query_params)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -265,6 +268,16 @@ async def create(account_id: str, request: Request, svc: ServicesDep, user: User
                 options=options,
             )
             imp = conn.execute(select(sis_imports).where(sis_imports.c.id == import_id)).one()
+            audit.record(
+                conn,
+                user_id=user.id,
+                action="sis_import.create",
+                account_id=int(account.id),
+                subject_type="sis_import",
+                subject_id=int(import_id),
+                detail={"filename": name, "size": size, "options": sorted(options)},
+                ip=client_ip(request),
+            )
             return sis_import_json(conn, base_url(request), imp, _zone(account))
 
     body = await run_in_threadpool(store)
@@ -350,6 +363,15 @@ def abort(
         imp = _find(conn, account, import_id)
         if imp.workflow_state in TERMINAL or not abort_import(conn, int(imp.id)):
             raise not_found()
+        audit.record(
+            conn,
+            user_id=user.id,
+            action="sis_import.abort",
+            account_id=int(account.id),
+            subject_type="sis_import",
+            subject_id=int(imp.id),
+            ip=client_ip(request),
+        )
         imp = _find(conn, account, import_id)
         body = sis_import_json(conn, base_url(request), imp, _zone(account))
     return json_response(body)

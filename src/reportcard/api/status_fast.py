@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reportcard.api.serializers import report_json
 from reportcard.api.status import STATUS, TABLES
-from reportcard.auth.tokens import hash_token
+from reportcard.auth.tokens import hash_token, note_used
 from reportcard.runs.context import utcnow
 
 _PATH = re.compile(r"^/api/v1/accounts/(\d{1,18})/reports/([A-Za-z0-9_]{1,100})/(\d{1,18})$")
@@ -139,8 +139,9 @@ class StatusFastPath:
         if token is None:
             return None
         account, report, run_id = int(match[1]), unquote(match[2]), int(match[3])
+        digest = hash_token(token)
         try:
-            found = self.query.fetch(hash_token(token), account, report, run_id)
+            found = self.query.fetch(digest, account, report, run_id)
         except Exception:  # the application's path reports database trouble properly
             return None
         if found is None:
@@ -157,6 +158,7 @@ class StatusFastPath:
         )
         if not fine:
             return None
+        note_used(self.query.engine, digest)  # at most once a minute per token, off-thread
         user = parts["ru"]
         tz = (user.time_zone if user is not None else None) or row["zone"] or "UTC"
         body = report_json(

@@ -6,7 +6,30 @@ list below to add commands.
 
 from __future__ import annotations
 
-from reportcard.cli import admin, data, runs
+from reportcard.cli import (
+    admin,
+    audit,
+    data,
+    mail,
+    reports,
+    retention,
+    runs,
+    schedules,
+    tokens,
+    users,
+)
 from reportcard.cli.base import main
 
-__all__ = ["admin", "data", "main", "runs"]
+__all__ = [
+    "admin",
+    "audit",
+    "data",
+    "mail",
+    "main",
+    "reports",
+    "retention",
+    "runs",
+    "schedules",
+    "tokens",
+    "users",
+]

@@ -1,4 +1,4 @@
-"""Operating the service: schema, serving, workers, tokens, seeding and the demo."""
+"""Operating the service: schema, serving, workers, seeding and the demo."""
 
 from __future__ import annotations
 
@@ -65,28 +65,7 @@ def seed(size: str, seed_value: int) -> None:
     click.echo(f"seeded root account {result.root_account_id} in {result.seconds:.1f}s: {counts}")
 
 
-# ---------------------------------------------------------------------------------- token
-@main.group()
-def token() -> None:
-    """Access tokens."""
-
-
-@token.command("create")
-@click.option("--login", required=True, help="The login (unique_id) of the token's user.")
-@click.option("--root-account", type=int, default=None, help="Root account of the login.")
-@click.option("--purpose", default=None, help="A note stored with the token.")
-def token_create(login: str, root_account: int | None, purpose: str | None) -> None:
-    """Create an access token; the token itself is the last line printed."""
-    from reportcard.auth.tokens import create_token, user_for_login
-
-    engine = open_engine(get_settings())
-    with engine.begin() as conn:
-        row = user_for_login(conn, login, root_account)
-        if row is None:
-            raise click.ClickException(f"no active login {login!r}")
-        secret = create_token(conn, int(row.user_id), purpose=purpose)
-    click.echo(f"token for user {row.user_id} (login {login}):", err=True)
-    click.echo(secret)
+# tokens: reportcard.cli.tokens
 
 
 # ---------------------------------------------------------------------------------- serve

@@ -1,77 +1,128 @@
-"""Running reports from the command line."""
+"""``reportcard run``: start a report, and with ``--wait`` see it through to its file.
+
+Directly on the database, a run started without ``--wait`` is queued for the workers
+(``reportcard serve``/``reportcard worker``) and its id printed; with ``--wait`` (or
+``--output``) this process works it itself, so no server or worker is needed. With ``--url``
+the server's workers do the work and ``--wait`` polls its status.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
-from typing import Any
 
 import click
-from sqlalchemy import select
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from reportcard.cli.base import main, open_engine
-from reportcard.settings import get_settings
+from reportcard.cli.backends import Backend, Failed, Run
+from reportcard.cli.base import main
+from reportcard.cli.options import (
+    backend_for,
+    backend_options,
+    echo_json,
+    fails_cleanly,
+    parse_params,
+    save_file,
+)
+from reportcard.cli.show import run_block
 
 
-# ---------------------------------------------------------------------------------- run
-def _parse_kv(pairs: tuple[str, ...]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint="--param")
-        k, v = pair.split("=", 1)
-        out[k] = v
-    return out
+def _bar(report: str) -> Progress:
+    return Progress(
+        TextColumn(report),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[lines]:>12} lines  {task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
 
 
 @main.command("run")
 @click.argument("report")
-@click.option("--account", "account_id", type=int, default=None, help="Account id (default: root).")
-@click.option("--param", "params", multiple=True, help="A report parameter as key=value.")
-@click.option("--output", type=click.Path(path_type=Path), default=None, help="Copy file here.")
+@click.option("--param", "params", multiple=True, metavar="K=V", help="A report parameter.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Wait for the run to end, with a progress bar on stderr (directly on the database: "
+    "run it in this process).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=True),
+    default=None,
+    help="Copy the finished file here (a file, a directory, or `-` for stdout); implies --wait.",
+)
+@backend_options
+@fails_cleanly
 def run_cmd(
-    report: str, account_id: int | None, params: tuple[str, ...], output: Path | None
+    report: str,
+    params: tuple[str, ...],
+    wait: bool,
+    output: str | None,
+    account: str | None,
+    url: str | None,
+    token: str | None,
+    as_json: bool,
 ) -> None:
-    """Run a report directly on the database, in this process, and wait for it."""
-    from reportcard.db.tables import accounts, attachments
-    from reportcard.reports.catalog import get_report, load_extra_reports
-    from reportcard.runs.inline import run_report
-    from reportcard.storage import storage_from_settings
+    """Start a report run (exit 1 if, waited for, it ends in error or aborted)."""
+    parameters = parse_params(params)
+    wait = wait or output is not None
+    with backend_for(url, token) as backend:
+        run, duplicate = backend.start(account, report, parameters, here=wait)
+        if duplicate:
+            click.echo(
+                f"an identical run {run['id']} of {report} is already {run['status']}; "
+                + ("following it" if wait else "not starting another"),
+                err=True,
+            )
+        if not wait:
+            if as_json:
+                echo_json(run)
+            elif url:
+                click.echo(f"started run {run['id']} of {report} ({run['status']}) on {url}")
+            else:
+                click.echo(
+                    f"queued run {run['id']} of {report} ({run['status']}) for the workers "
+                    "(`reportcard serve` or `reportcard worker`)"
+                )
+            if not as_json:
+                where = f" --account {account}" if account else ""
+                click.echo(f"follow it: reportcard reports status {report} {run['id']}{where}")
+            return
+        run = _follow(backend, account, report, run)
+        saved: tuple[str, int] | None = None
+        if run["status"] == "complete" and output is not None:
+            saved = save_file(backend, run, output)
+    if as_json:
+        if saved is None or saved[0] != "-":
+            echo_json(run)
+    else:
+        _report(run, saved)
+    if run["status"] != "complete":
+        raise Failed(f"run {run['id']} of {report} ended {run['status']}: {run.get('message')}")
 
-    settings = get_settings()
-    engine = open_engine(settings)
-    load_extra_reports(settings)
-    if get_report(report) is None:
-        raise click.ClickException(f"unknown report {report!r}")
-    with engine.connect() as conn:
-        if account_id is None:
-            account_id = conn.execute(
-                select(accounts.c.id)
-                .where(accounts.c.root_account_id.is_(None))
-                .order_by(accounts.c.id)
-            ).scalar()
-            if account_id is None:
-                raise click.ClickException("no account: run `reportcard seed` first")
-    storage = storage_from_settings(settings)
-    run = run_report(
-        engine,
-        storage,
-        settings,
-        account_id=account_id,
-        report_type=report,
-        parameters=_parse_kv(params),
-    )
-    click.echo(json.dumps({"id": run.id, "status": run.workflow_state, "message": run.message}))
-    if run.workflow_state != "complete":
-        sys.exit(1)
-    with engine.connect() as conn:
-        att = conn.execute(select(attachments).where(attachments.c.id == run.attachment_id)).one()
-    path = storage.local_path(att.storage_key)
-    if output is not None:
-        import shutil
 
-        with storage.open_read(att.storage_key) as src, open(output, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        path = str(output)
-    click.echo(path)
+def _follow(backend: Backend, account: str | None, report: str, run: Run) -> Run:
+    with _bar(report) as bar:
+        task = bar.add_task(report, total=100, lines="0", status=run["status"])
+
+        def update(now: Run) -> None:
+            bar.update(
+                task,
+                completed=now.get("progress") or 0,
+                lines=f"{now.get('current_line') or 0:,}",
+                status=now["status"],
+            )
+
+        update(run)
+        return backend.follow(account, report, int(run["id"]), update)
+
+
+def _report(run: Run, saved: tuple[str, int] | None) -> None:
+    out = sys.stderr if saved is not None and saved[0] == "-" else sys.stdout
+    for line in run_block(run):
+        click.echo(line, file=out)
+    if saved is not None and saved[0] != "-":
+        click.echo(f"saved {saved[0]} ({saved[1]:,} bytes)", file=out)

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
-from reportcard.db import activity_tables, learning_tables, sis_import_tables
+from reportcard.db import (
+    activity_tables,
+    audit_tables,
+    learning_tables,
+    notify_tables,
+    schedule_tables,
+    sis_import_tables,
+    web_tables,
+)
 from reportcard.db.tables import metadata
 
-__all__ = ["activity_tables", "learning_tables", "metadata", "sis_import_tables"]
+__all__ = [
+    "activity_tables",
+    "audit_tables",
+    "learning_tables",
+    "metadata",
+    "notify_tables",
+    "schedule_tables",
+    "sis_import_tables",
+    "web_tables",
+]

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select
 
 from reportcard.db.tables import accounts, courses, enrollment_terms
+from reportcard.ids import is_id
 from reportcard.reports.catalog import RunContext, get_report
 from reportcard.reports.params import param, split_reference
 
@@ -48,7 +49,7 @@ def resolve_terms(conn: Connection, root_id: int, value: Any, now: datetime) -> 
         if kind == "sis":
             cond = t.c.sis_source_id == ref
         else:
-            if not ref.isdigit():
+            if not is_id(ref):
                 continue
             cond = t.c.id == int(ref)
         row = conn.execute(select(t.c.id).where(and_(t.c.root_account_id == root_id, cond))).first()
@@ -65,7 +66,7 @@ def resolve_course(conn: Connection, root_id: int, value: Any) -> int | None:
     if kind == "sis":
         cond = courses.c.sis_source_id == ref
     else:
-        if not ref.isdigit():
+        if not is_id(ref):
             return None
         cond = courses.c.id == int(ref)
     row = conn.execute(

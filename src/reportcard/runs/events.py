@@ -24,7 +24,11 @@ from reportcard.db.tables import account_reports
 # is after the transition (workflow_state is "complete" or "error").
 RunEndedListener = Callable[[Connection, Any], None]
 
-LISTENER_MODULES: list[str] = []
+LISTENER_MODULES: list[str] = [
+    "reportcard.notify.schedule_delivery",
+    "reportcard.notify.webhooks",
+    "reportcard.notify.mail",
+]
 
 _listeners: list[RunEndedListener] = []
 _loaded = False

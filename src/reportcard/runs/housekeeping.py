@@ -31,7 +31,14 @@ Job = Callable[[Engine, Storage, Settings, datetime], int]
 # every(settings) -> seconds between two runs of the job in one process
 Interval = Callable[[Settings], float]
 
-JOB_MODULES: list[str] = []
+JOB_MODULES: list[str] = [
+    "reportcard.notify.dispatcher",
+    "reportcard.notify.webhooks",
+    "reportcard.notify.mail",
+    "reportcard.runs.retention",
+    "reportcard.runs.time_limit",
+    "reportcard.web.session_sweep",
+]
 
 
 @dataclass

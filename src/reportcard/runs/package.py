@@ -62,10 +62,13 @@ def zip_file_name(report_type: str, run_id: int, now: datetime) -> str:
     return f"{base_name(report_type, run_id, now)}.zip"
 
 
-def write_csv(storage: Storage, target: str, part: FilePart) -> int:
-    """Concatenate header and shard parts into ``target``; returns the byte size."""
+def write_csv(storage: Storage, target: str, part: FilePart, *, bom: bytes = b"") -> int:
+    """Concatenate header and shard parts into ``target``; returns the byte size.
+
+    ``bom`` (a UTF-8 byte-order mark, or nothing) is written first.
+    """
     with storage.open_write(target) as out:
-        out.write(header_bytes(part.headers))
+        out.write(bom + header_bytes(part.headers))
         for key in part.keys:
             with storage.open_read(key) as src:
                 shutil.copyfileobj(src, out, 1 << 20)
@@ -73,15 +76,15 @@ def write_csv(storage: Storage, target: str, part: FilePart) -> int:
     return storage.size(target)
 
 
-def write_zip(storage: Storage, target: str, parts: Sequence[FilePart]) -> int:
-    """A zip with one ``<name>.csv`` entry per part, in the given order."""
+def write_zip(storage: Storage, target: str, parts: Sequence[FilePart], *, bom: bytes = b"") -> int:
+    """A zip with one ``<name>.csv`` entry per part, in the given order (each after ``bom``)."""
     with (
         storage.open_write(target) as out,
         zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf,
     ):
         for part in parts:
             with zf.open(f"{part.name}.csv", "w", force_zip64=True) as entry:
-                entry.write(header_bytes(part.headers))
+                entry.write(bom + header_bytes(part.headers))
                 for key in part.keys:
                     with storage.open_read(key) as src:
                         shutil.copyfileobj(src, entry, 1 << 20)

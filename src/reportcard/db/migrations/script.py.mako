@@ -19,6 +19,10 @@ depends_on = ${repr(depends_on)}
 
 def upgrade() -> None:
     ${upgrades if upgrades else "pass"}
+    # The audit log is append-only in the database too (idempotent; see db/audit_tables.py).
+    from reportcard.db.audit_tables import install_guards
+
+    install_guards(op)
 
 
 def downgrade() -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 04:40:21.618880
+Create Date: 2026-11-27 07:14:21.162677
 """
 
 from __future__ import annotations
@@ -97,6 +97,37 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attachments")),
         sa.UniqueConstraint("uuid", name=op.f("uq_attachments_uuid")),
     )
+    op.create_table(
+        "audit_events",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("subject_type", sa.String(length=64), nullable=True),
+        sa.Column(
+            "subject_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("detail", sa.JSON(), nullable=True),
+        sa.Column("ip", sa.String(length=64), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
+    )
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_audit_events_account_created", ["account_id", "created_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_audit_events_action_created", ["action", "created_at"], unique=False
+        )
+        batch_op.create_index("ix_audit_events_created", ["created_at"], unique=False)
+
     op.create_table(
         "feature_flags",
         sa.Column(
@@ -791,6 +822,89 @@ def upgrade() -> None:
         batch_op.create_index("ix_pseudonyms_user", ["user_id"], unique=False)
 
     op.create_table(
+        "report_schedules",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "owner_user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("report_type", sa.String(length=64), nullable=False),
+        sa.Column("parameters", sa.JSON(), nullable=False),
+        sa.Column("frequency", sa.String(length=16), nullable=False),
+        sa.Column("time_of_day", sa.String(length=5), nullable=True),
+        sa.Column("day_of_week", sa.Integer(), nullable=True),
+        sa.Column("day_of_month", sa.Integer(), nullable=True),
+        sa.Column("cron", sa.String(length=255), nullable=True),
+        sa.Column("time_zone", sa.String(length=64), nullable=True),
+        sa.Column("recipients", sa.JSON(), nullable=False),
+        sa.Column("empty_report", sa.String(length=8), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("workflow_state", sa.String(length=16), nullable=False),
+        sa.Column("next_run_at", sa.DateTime(), nullable=True),
+        sa.Column(
+            "last_run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("last_fired_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_report_schedules_account_id_accounts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_user_id"], ["users.id"], name=op.f("fk_report_schedules_owner_user_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["root_account_id"],
+            ["accounts.id"],
+            name=op.f("fk_report_schedules_root_account_id_accounts"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_report_schedules")),
+    )
+    with op.batch_alter_table("report_schedules", schema=None) as batch_op:
+        batch_op.create_index("ix_report_schedules_account", ["account_id", "id"], unique=False)
+        batch_op.create_index("ix_report_schedules_due", ["enabled", "next_run_at"], unique=False)
+
+    op.create_table(
+        "report_webhooks",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("url", sa.String(length=2048), nullable=False),
+        sa.Column("secret", sa.String(length=128), nullable=False),
+        sa.Column("events", sa.JSON(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("workflow_state", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_report_webhooks_account_id_accounts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_report_webhooks_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_report_webhooks")),
+    )
+    with op.batch_alter_table("report_webhooks", schema=None) as batch_op:
+        batch_op.create_index("ix_report_webhooks_account", ["account_id", "id"], unique=False)
+
+    op.create_table(
         "roles",
         sa.Column(
             "id",
@@ -892,6 +1006,32 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("user_observers", schema=None) as batch_op:
         batch_op.create_index("ix_user_observers_user", ["user_id"], unique=False)
+
+    op.create_table(
+        "web_sessions",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("login_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("method", sa.String(length=16), nullable=False),
+        sa.Column("csrf_token", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_web_sessions_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_web_sessions_token_hash")),
+    )
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.create_index("ix_web_sessions_expires", ["expires_at"], unique=False)
+        batch_op.create_index("ix_web_sessions_user", ["user_id"], unique=False)
 
     op.create_table(
         "account_users",
@@ -1131,6 +1271,39 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "outbox_messages",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("to_address", sa.String(length=320), nullable=False),
+        sa.Column("subject", sa.String(length=998), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("claimed_by", sa.String(length=128), nullable=True),
+        sa.Column("claimed_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("sent_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["account_reports.id"],
+            name=op.f("fk_outbox_messages_run_id_account_reports"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_messages")),
+    )
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.create_index("ix_outbox_messages_due", ["state", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_outbox_messages_run", ["run_id"], unique=False)
+
+    op.create_table(
         "report_shards",
         sa.Column(
             "id",
@@ -1168,6 +1341,44 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("report_shards", schema=None) as batch_op:
         batch_op.create_index("ix_report_shards_state", ["state", "id"], unique=False)
+
+    op.create_table(
+        "schedule_firings",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "schedule_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("due_at", sa.DateTime(), nullable=False),
+        sa.Column("fired_at", sa.DateTime(), nullable=False),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("message", sa.Text(), nullable=True),
+        sa.Column("delivery", sa.String(length=16), nullable=True),
+        sa.Column("delivered_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["account_reports.id"],
+            name=op.f("fk_schedule_firings_run_id_account_reports"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["schedule_id"],
+            ["report_schedules.id"],
+            name=op.f("fk_schedule_firings_schedule_id_report_schedules"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_schedule_firings")),
+        sa.UniqueConstraint(
+            "schedule_id", "due_at", name=op.f("uq_schedule_firings_schedule_id_due_at")
+        ),
+    )
+    with op.batch_alter_table("schedule_firings", schema=None) as batch_op:
+        batch_op.create_index("ix_schedule_firings_run", ["run_id"], unique=False)
 
     op.create_table(
         "sis_imports",
@@ -1224,6 +1435,51 @@ def upgrade() -> None:
     with op.batch_alter_table("sis_imports", schema=None) as batch_op:
         batch_op.create_index("ix_sis_imports_account", ["account_id", "id"], unique=False)
         batch_op.create_index("ix_sis_imports_state", ["workflow_state", "id"], unique=False)
+
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "webhook_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("event", sa.String(length=32), nullable=False),
+        sa.Column("uuid", sa.String(length=64), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
+        sa.Column("last_status_code", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("claimed_by", sa.String(length=128), nullable=True),
+        sa.Column("claimed_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["account_reports.id"],
+            name=op.f("fk_webhook_deliveries_run_id_account_reports"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["webhook_id"],
+            ["report_webhooks.id"],
+            name=op.f("fk_webhook_deliveries_webhook_id_report_webhooks"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+        sa.UniqueConstraint("uuid", name=op.f("uq_webhook_deliveries_uuid")),
+    )
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_webhook_deliveries_due", ["state", "next_attempt_at"], unique=False
+        )
+        batch_op.create_index("ix_webhook_deliveries_hook", ["webhook_id", "id"], unique=False)
 
     op.create_table(
         "assignments",
@@ -1943,6 +2199,10 @@ def upgrade() -> None:
         )
 
     # ### end Alembic commands ###
+    # The audit log is append-only in the database too (idempotent; see db/audit_tables.py).
+    from reportcard.db.audit_tables import install_guards
+
+    install_guards(op)
 
 
 def downgrade() -> None:
@@ -2030,15 +2290,29 @@ def downgrade() -> None:
         batch_op.drop_index("ix_assignments_course")
 
     op.drop_table("assignments")
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_webhook_deliveries_hook")
+        batch_op.drop_index("ix_webhook_deliveries_due")
+
+    op.drop_table("webhook_deliveries")
     with op.batch_alter_table("sis_imports", schema=None) as batch_op:
         batch_op.drop_index("ix_sis_imports_state")
         batch_op.drop_index("ix_sis_imports_account")
 
     op.drop_table("sis_imports")
+    with op.batch_alter_table("schedule_firings", schema=None) as batch_op:
+        batch_op.drop_index("ix_schedule_firings_run")
+
+    op.drop_table("schedule_firings")
     with op.batch_alter_table("report_shards", schema=None) as batch_op:
         batch_op.drop_index("ix_report_shards_state")
 
     op.drop_table("report_shards")
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_messages_run")
+        batch_op.drop_index("ix_outbox_messages_due")
+
+    op.drop_table("outbox_messages")
     with op.batch_alter_table("groups", schema=None) as batch_op:
         batch_op.drop_index("ix_groups_root_sis")
 
@@ -2060,6 +2334,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_account_users_account")
 
     op.drop_table("account_users")
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.drop_index("ix_web_sessions_user")
+        batch_op.drop_index("ix_web_sessions_expires")
+
+    op.drop_table("web_sessions")
     with op.batch_alter_table("user_observers", schema=None) as batch_op:
         batch_op.drop_index("ix_user_observers_user")
 
@@ -2070,6 +2349,15 @@ def downgrade() -> None:
     op.drop_table("user_account_associations")
     op.drop_table("sis_batches")
     op.drop_table("roles")
+    with op.batch_alter_table("report_webhooks", schema=None) as batch_op:
+        batch_op.drop_index("ix_report_webhooks_account")
+
+    op.drop_table("report_webhooks")
+    with op.batch_alter_table("report_schedules", schema=None) as batch_op:
+        batch_op.drop_index("ix_report_schedules_due")
+        batch_op.drop_index("ix_report_schedules_account")
+
+    op.drop_table("report_schedules")
     with op.batch_alter_table("pseudonyms", schema=None) as batch_op:
         batch_op.drop_index("ix_pseudonyms_user")
         batch_op.drop_index("ix_pseudonyms_account_unique")
@@ -2145,6 +2433,12 @@ def downgrade() -> None:
     op.drop_table("learning_outcome_groups")
     op.drop_table("grading_standards")
     op.drop_table("feature_flags")
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_events_created")
+        batch_op.drop_index("ix_audit_events_action_created")
+        batch_op.drop_index("ix_audit_events_account_created")
+
+    op.drop_table("audit_events")
     op.drop_table("attachments")
     op.drop_table("assessment_questions")
     with op.batch_alter_table("accounts", schema=None) as batch_op:

@@ -1,0 +1,363 @@
+"""The report commands directly on the database (``REPORTCARD_*`` settings, no server).
+
+Runs started here wait in ``created`` for the workers of ``reportcard serve`` or
+``reportcard worker`` (with ``REPORTCARD_QUEUE=celery`` they are also published to the broker),
+exactly as a run started through the API does. :meth:`DirectBackend.follow` instead works the
+run in this process (a worker thread, as ``reportcard worker`` would), so ``run --wait`` needs
+no server; any workers that are running help with its shards. There is no sign-in: whoever
+can reach the database acts as an administrator of every account, and runs have no user.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, BinaryIO
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import OperationalError
+
+from reportcard.cli.backends import (
+    ACTIVE,
+    Backend,
+    BadInput,
+    Failed,
+    Interrupted,
+    NotFound,
+    Run,
+    Unreachable,
+    cannot_change,
+    not_found_message,
+)
+from reportcard.settings import Settings, get_settings
+from reportcard.storage.base import Storage
+
+POLL = 0.2
+
+
+class DirectBackend(Backend):
+    default_account = "(the first root account)"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        from reportcard.cli.base import open_engine
+        from reportcard.reports.catalog import load_extra_reports
+
+        self.settings = settings or get_settings()
+        try:
+            self.engine: Engine = open_engine(self.settings)
+        except OperationalError as exc:
+            raise Unreachable(f"cannot reach the database: {exc.orig or exc}") from exc
+        load_extra_reports(self.settings)
+        self.base = (getattr(self.settings, "public_url", "") or "http://127.0.0.1:8000").rstrip(
+            "/"
+        )
+        self._storage: Storage | None = None
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            from reportcard.storage import storage_from_settings
+
+            try:
+                self._storage = storage_from_settings(self.settings)
+            except ValueError as exc:  # e.g. s3 without a bucket
+                raise BadInput(f"storage settings: {exc}") from exc
+        return self._storage
+
+    @contextmanager
+    def _conn(self, write: bool = False) -> Iterator[Connection]:
+        try:
+            ctx = self.engine.begin() if write else self.engine.connect()
+            with ctx as conn:
+                yield conn
+        except OperationalError as exc:
+            raise Unreachable(f"cannot reach the database: {exc.orig or exc}") from exc
+
+    # ------------------------------------------------------------------ lookups
+    def _account(self, conn: Connection, ref: str | None) -> Any:
+        from reportcard.db.tables import accounts
+
+        a = accounts.c
+        live = a.workflow_state != "deleted"
+        if ref is None or ref == "self":
+            row = conn.execute(
+                select(accounts).where(a.root_account_id.is_(None), live).order_by(a.id).limit(1)
+            ).first()
+            if row is None:
+                raise NotFound("no root account: run `reportcard seed` or `reportcard import`")
+            return row
+        if ref.isdigit():
+            row = conn.execute(select(accounts).where(a.id == int(ref), live)).first()
+        elif ref.startswith("sis_account_id:"):
+            row = conn.execute(
+                select(accounts)
+                .where(a.sis_source_id == ref.split(":", 1)[1], live)
+                .order_by(a.id)
+                .limit(1)
+            ).first()
+        else:
+            raise BadInput(
+                f"--account {ref!r}: use an account id, `self` or `sis_account_id:<sis id>`"
+            )
+        if row is None:
+            raise NotFound(f"no account {ref}")
+        return row
+
+    def _zone(self, conn: Connection, account: Any) -> str:
+        from reportcard.api.reports import root_zone
+
+        return root_zone(conn, account)
+
+    def _present(self, conn: Connection, run: Any, tz: str) -> Run:
+        from reportcard.api.serializers import report_json
+        from reportcard.db.tables import attachments, users
+        from reportcard.runs.context import utcnow
+
+        att = None
+        if run.attachment_id is not None:
+            att = conn.execute(
+                select(attachments).where(attachments.c.id == run.attachment_id)
+            ).first()
+        user = None
+        if run.user_id is not None:
+            user = conn.execute(select(users).where(users.c.id == run.user_id)).first()
+        if user is not None and user.time_zone:
+            tz = user.time_zone
+        return report_json(self.base, run, tz=tz, attachment=att, user=user, now=utcnow())
+
+    def _run_row(self, conn: Connection, account: Any, report: str, run_id: int) -> Any:
+        from reportcard.db.tables import account_reports
+
+        r = account_reports.c
+        return conn.execute(
+            select(account_reports).where(
+                r.id == run_id,
+                r.account_id == account.id,
+                r.report_type == report,
+                r.workflow_state != "deleted",
+            )
+        ).first()
+
+    def _find(self, conn: Connection, ref: str | None, report: str, run_id: int) -> Any:
+        account = self._account(conn, ref)
+        run = self._run_row(conn, account, report, run_id)
+        if run is None:
+            raise NotFound(not_found_message(ref, report, run_id, self.default_account))
+        return account, run
+
+    # ------------------------------------------------------------------ operations
+    def reports(self, account: str | None) -> list[dict[str, Any]]:
+        from reportcard.db.tables import account_reports
+        from reportcard.reports.catalog import all_reports
+
+        r = account_reports.c
+        with self._conn() as conn:
+            acct = self._account(conn, account)
+            tz = self._zone(conn, acct)
+            out = []
+            for rep in sorted(all_reports().values(), key=lambda x: x.title):
+                last = conn.execute(
+                    select(account_reports)
+                    .where(
+                        r.account_id == acct.id,
+                        r.report_type == rep.name,
+                        r.workflow_state != "deleted",
+                    )
+                    .order_by(r.created_at.desc(), r.id.desc())
+                    .limit(1)
+                ).first()
+                params = (
+                    {
+                        name: {"required": p.required, "description": p.description}
+                        for name, p in rep.parameters.items()
+                    }
+                    if rep.parameters
+                    else None
+                )
+                out.append(
+                    {
+                        "title": rep.title,
+                        "parameters": params,
+                        "report": rep.name,
+                        "last_run": None if last is None else self._present(conn, last, tz),
+                    }
+                )
+            return out
+
+    def start(
+        self, account: str | None, report: str, params: dict[str, Any], *, here: bool
+    ) -> tuple[Run, bool]:
+        from reportcard.api.reports import _duplicate
+        from reportcard.db.tables import account_reports
+        from reportcard.reports.catalog import get_report
+        from reportcard.reports.params import ReportInputError
+        from reportcard.runs.context import resolve_terms, term_value, utcnow
+        from reportcard.runs.formats import output_format
+        from reportcard.runs.lifecycle import create_run
+
+        if get_report(report) is None:
+            raise BadInput(
+                f"unknown report {report!r} (`reportcard reports list` shows the reports)"
+            )
+        with self._conn(write=True) as conn:
+            acct = self._account(conn, account)
+            try:
+                output_format(params)
+            except ReportInputError as exc:
+                raise BadInput(str(exc)) from exc
+            root_id = int(acct.root_account_id or acct.id)
+            term = term_value(params)
+            if (
+                term is not None
+                and str(term).strip() != "active_terms"
+                and not resolve_terms(conn, root_id, term, utcnow())
+            ):
+                raise BadInput(f"invalid enrollment_term_id '{term}'")
+            tz = self._zone(conn, acct)
+            hours = self.settings.duplicate_window_hours
+            if hours > 0:
+                dup = _duplicate(conn, int(acct.id), report, params or None, hours)
+                if dup is not None:
+                    return self._present(conn, dup, tz), True
+            run_id = create_run(
+                conn,
+                account_id=int(acct.id),
+                root_account_id=root_id,
+                user_id=None,
+                report_type=report,
+                parameters=params,
+            )
+            row = conn.execute(select(account_reports).where(account_reports.c.id == run_id)).one()
+            body = self._present(conn, row, tz)
+        if not here and self.settings.queue == "celery":
+            from reportcard.queue.celery_app import publish_plan
+
+            publish_plan(run_id)
+        return body, False
+
+    def status(self, account: str | None, report: str, run_id: int) -> Run:
+        with self._conn() as conn:
+            acct, run = self._find(conn, account, report, run_id)
+            return self._present(conn, run, self._zone(conn, acct))
+
+    def history(self, account: str | None, report: str, limit: int) -> list[Run]:
+        from reportcard.db.tables import account_reports
+
+        r = account_reports.c
+        with self._conn() as conn:
+            acct = self._account(conn, account)
+            tz = self._zone(conn, acct)
+            rows = conn.execute(
+                select(account_reports)
+                .where(
+                    r.account_id == acct.id,
+                    r.report_type == report,
+                    r.workflow_state != "deleted",
+                )
+                .order_by(r.created_at.desc(), r.id.desc())
+                .limit(limit)
+            ).all()
+            return [self._present(conn, row, tz) for row in rows]
+
+    def _change(self, account: str | None, report: str, run_id: int, action: str) -> Run:
+        from reportcard.runs.lifecycle import abort_run, delete_run, get_run
+
+        with self._conn(write=True) as conn:
+            acct, run = self._find(conn, account, report, run_id)
+            if not (abort_run if action == "abort" else delete_run)(conn, int(run.id)):
+                raise Failed(cannot_change(action, report, run_id, run.workflow_state))
+            return self._present(conn, get_run(conn, int(run.id)), self._zone(conn, acct))
+
+    def abort(self, account: str | None, report: str, run_id: int) -> Run:
+        return self._change(account, report, run_id, "abort")
+
+    def delete(self, account: str | None, report: str, run_id: int) -> Run:
+        return self._change(account, report, run_id, "delete")
+
+    def download(self, run: Run, out: BinaryIO) -> int:
+        from reportcard.db.tables import attachments
+
+        with self._conn() as conn:
+            att = conn.execute(
+                select(attachments).where(attachments.c.id == int(run["attachment"]["id"]))
+            ).first()
+        if att is None or att.workflow_state == "deleted":
+            raise NotFound(f"the file of run {run['id']} is gone")
+        try:
+            with self.storage.open_read(att.storage_key) as src:
+                start = out.tell() if out.seekable() else 0
+                shutil.copyfileobj(src, out)
+                return (out.tell() - start) if out.seekable() else int(att.size)
+        except FileNotFoundError as exc:
+            raise NotFound(f"the file of run {run['id']} is missing from storage") from exc
+
+    def follow(
+        self, account: str | None, report: str, run_id: int, on_update: Callable[[Run], None]
+    ) -> Run:
+        """Work the run in a thread of this process; Ctrl-C aborts it."""
+        from reportcard.runs.worker import Worker
+
+        worker = Worker(self.engine, self.storage, self.settings)
+        stop = threading.Event()
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            from reportcard.runs.lifecycle import TERMINAL_STATES, get_run
+
+            try:
+                while not stop.is_set():
+                    with self.engine.connect() as conn:
+                        state = get_run(conn, run_id).workflow_state
+                        conn.rollback()
+                    if state in TERMINAL_STATES:
+                        return
+                    if not worker.step():
+                        worker.wake.wait(0.05)
+                        worker.wake.clear()
+            except BaseException as exc:  # shown to the caller, never a silent hang
+                failure.append(exc)
+
+        thread = threading.Thread(target=work, name=f"cli-run-{run_id}", daemon=True)
+        thread.start()
+        try:
+            while True:
+                run = self._status_retrying(account, report, run_id)
+                on_update(run)
+                if run["status"] not in ACTIVE:
+                    return run
+                if failure:
+                    raise Failed(f"working run {run_id} failed: {failure[0]}")
+                thread.join(POLL)
+        except KeyboardInterrupt:
+            self._stop_here(account, report, run_id)
+            raise Interrupted(f"interrupted: run {run_id} of {report} aborted") from None
+        finally:
+            stop.set()
+            thread.join(30)
+
+    def _status_retrying(self, account: str | None, report: str, run_id: int) -> Run:
+        """A status read that rides out a busy or restarting database for half a minute."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return self.status(account, report, run_id)
+            except Unreachable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def _stop_here(self, account: str | None, report: str, run_id: int) -> None:
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                self.abort(account, report, run_id)
+                return
+            except Failed:
+                return
+            except Unreachable:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.1)

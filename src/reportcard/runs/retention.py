@@ -1,0 +1,165 @@
+"""Retention: a finished run's file is deleted after a number of days; the run record stays.
+
+The sweep (a housekeeping job in every worker process, and ``reportcard retention sweep``)
+finds report attachments older than their report type's limit (``retention_days``, or an entry
+of ``retention_days_by_report``), marks each ``expired`` with a conditional UPDATE, so one
+process alone deletes a file, then deletes the stored file and logs it. The run keeps its
+status, message and attachment JSON (``workflow_state: "expired"``); downloading the file
+answers 410 Gone. A limit of 0 keeps that type's files forever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select, update
+
+from reportcard.db.tables import account_reports, attachments
+from reportcard.runs.housekeeping import register
+from reportcard.runs.lifecycle import ACTIVE_STATES
+from reportcard.settings import Settings
+from reportcard.storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+EXPIRED = "expired"
+BATCH = 500
+
+
+def parse_overrides(text: str) -> dict[str, float]:
+    """``"provisioning_csv=7,grade_export_csv=90"`` or ``{"provisioning_csv": 7}``."""
+    text = text.strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("retention_days_by_report must be a JSON object")
+        items = list(data.items())
+    else:
+        items = []
+        for pair in text.split(","):
+            if not pair.strip():
+                continue
+            name, sep, days = pair.partition("=")
+            if not sep:
+                raise ValueError(f"retention_days_by_report: expected type=days, got {pair!r}")
+            items.append((name, days))
+    out: dict[str, float] = {}
+    for name, days in items:
+        value = float(days)
+        if value < 0 or value != value:
+            raise ValueError(f"retention_days_by_report: bad number of days for {name!r}")
+        out[str(name).strip()] = value
+    return out
+
+
+def days_for(settings: Settings, report_type: str) -> float:
+    """The retention limit of a report type in days (0: forever)."""
+    return parse_overrides(settings.retention_days_by_report).get(
+        report_type, settings.retention_days
+    )
+
+
+@dataclass(frozen=True)
+class Expired:
+    """One file the sweep removed (or, in a dry run, would remove)."""
+
+    run_id: int
+    report_type: str
+    attachment_id: int
+    filename: str
+    size: int
+    created_at: datetime
+
+
+def sweep(
+    engine: Engine,
+    storage: Storage,
+    settings: Settings,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+) -> list[Expired]:
+    """Expire every report file past its limit at ``now``; returns what was removed."""
+    overrides = parse_overrides(settings.retention_days_by_report)
+    limits = [d for d in [settings.retention_days, *overrides.values()] if d > 0]
+    if not limits:
+        return []
+    oldest_limit = now - timedelta(days=min(limits))
+    r, a = account_reports.c, attachments.c
+    removed: list[Expired] = []
+    after = 0
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(r.id, r.report_type, a.id.label("att_id"), a.filename, a.size)
+                .add_columns(a.created_at, a.storage_key)
+                .select_from(account_reports.join(attachments, a.id == r.attachment_id))
+                .where(
+                    a.workflow_state == "processed",
+                    a.created_at < oldest_limit,
+                    r.workflow_state.not_in(ACTIVE_STATES),
+                    a.id > after,
+                )
+                .order_by(a.id)
+                .limit(BATCH)
+            ).all()
+            conn.rollback()
+        if not rows:
+            break
+        for row in rows:
+            after = int(row.att_id)
+            days = overrides.get(row.report_type, settings.retention_days)
+            if days <= 0 or row.created_at >= now - timedelta(days=days):
+                continue
+            item = Expired(
+                run_id=int(row.id),
+                report_type=row.report_type,
+                attachment_id=int(row.att_id),
+                filename=row.filename,
+                size=int(row.size),
+                created_at=row.created_at,
+            )
+            if dry_run:
+                removed.append(item)
+                continue
+            with engine.begin() as conn:
+                claimed = conn.execute(
+                    update(attachments)
+                    .where(a.id == row.att_id, a.workflow_state == "processed")
+                    .values(workflow_state=EXPIRED, updated_at=now)
+                ).rowcount
+            if claimed != 1:
+                continue  # another process expired it
+            try:
+                storage.delete(row.storage_key)
+            except Exception:
+                log.exception("retention: could not delete %s (run %s)", row.storage_key, row.id)
+            log.info(
+                "retention: removed %s (%s bytes) of run %s (%s, created %s, kept %s days)",
+                row.filename,
+                row.size,
+                row.id,
+                row.report_type,
+                row.created_at.isoformat(),
+                days,
+            )
+            removed.append(item)
+    if removed and not dry_run:
+        log.info(
+            "retention: removed %s files, %s bytes",
+            len(removed),
+            sum(i.size for i in removed),
+        )
+    return removed
+
+
+def _job(engine: Engine, storage: Storage, settings: Settings, now: datetime) -> int:
+    return len(sweep(engine, storage, settings, now))
+
+
+register("retention", lambda s: s.retention_interval_seconds, _job)

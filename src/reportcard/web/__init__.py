@@ -1,0 +1,1 @@
+"""The Reports page: server-rendered Jinja2 pages with htmx (vendored), sign-in and sessions."""

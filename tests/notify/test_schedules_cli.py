@@ -1,0 +1,82 @@
+"""`reportcard schedules list|create|delete|run-due`, in process (click's runner) for speed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from reportcard.cli import main
+from reportcard.db.engine import make_engine
+from reportcard.settings import get_settings
+from tests.api.conftest import build_world
+from tests.databases import drop_database, fresh_database_url
+
+
+class _Run:
+    def __init__(self, result: Result) -> None:
+        self.returncode = result.exit_code
+        self.stdout = result.stdout
+        self.stderr = result.stderr
+
+
+def rc(env: dict[str, str], *args: str) -> _Run:
+    get_settings.cache_clear()
+    try:
+        return _Run(CliRunner().invoke(main, list(args), env=env, catch_exceptions=False))
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.fixture
+def env_world(tmp_path: Path) -> Iterator[tuple[dict[str, str], dict[str, object]]]:
+    url = fresh_database_url(tmp_path)
+    made: dict[str, object] = dict(build_world(make_engine(url)))
+    yield {"REPORTCARD_DATA_DIR": str(tmp_path), "REPORTCARD_DATABASE_URL": url}, made
+    drop_database(url)
+
+
+def test_create_list_run_due_delete(env_world: tuple[dict[str, str], dict[str, object]]) -> None:
+    env, made = env_world
+    root = str(made["root"])
+    created = rc(
+        env, "schedules", "create", "--account", root, "--owner", "admin",
+        "--report", "provisioning_csv", "--param", "users=true",
+        "--frequency", "monthly", "--day-of-month", "31", "--time", "05:00",
+        "--time-zone", "America/New_York", "--recipient", "a@example.edu",
+        "--empty-report", "skip",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    schedule = json.loads(created.stdout)
+    assert schedule["recurrence"]["day_of_month"] == 31
+    assert schedule["time_zone"] == "America/New_York"
+    assert schedule["parameters"] == {"users": "true"}
+
+    listed = rc(env, "schedules", "list", "--account", root)
+    assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == [schedule["id"]]
+
+    bad = rc(
+        env, "schedules", "create", "--account", root, "--owner", "admin",
+        "--report", "provisioning_csv", "--frequency", "cron", "--cron", "0 0 31 2 *",
+    )  # fmt: skip
+    assert bad.returncode == 1 and "never fires" in bad.stderr
+    nobody = rc(
+        env, "schedules", "create", "--account", root, "--owner", "helpdesk",
+        "--report", "provisioning_csv", "--frequency", "daily",
+    )  # fmt: skip
+    assert nobody.returncode == 1 and "read_reports" in nobody.stderr
+
+    due = rc(env, "schedules", "run-due", "--now", schedule["next_run_at"])
+    assert due.returncode == 0, due.stderr
+    (fired,) = [json.loads(line) for line in due.stdout.splitlines()]
+    assert fired["schedule_id"] == schedule["id"] and fired["outcome"] == "started"
+    assert isinstance(fired["run_id"], int)
+    again = rc(env, "schedules", "run-due", "--now", schedule["next_run_at"])
+    assert again.returncode == 0 and again.stdout == ""
+
+    assert rc(env, "schedules", "delete", str(schedule["id"])).returncode == 0
+    assert rc(env, "schedules", "delete", str(schedule["id"])).returncode == 1
+    assert rc(env, "schedules", "list").stdout == ""

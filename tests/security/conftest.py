@@ -1,0 +1,69 @@
+"""Servers for the security tests: the shared ``world`` and servers with limits of their own."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from reportcard.api.app import create_app
+from reportcard.api.limits import START_BUCKETS
+from reportcard.auth.tokens import forget_touches
+from reportcard.settings import Settings
+from tests.api.conftest import World, free_port, world
+
+__all__ = ["World", "client", "finish", "reports_url", "serve", "world"]
+
+
+@contextmanager
+def serve(settings: Settings, workers: int = 1) -> Iterator[str]:
+    """A real uvicorn server over ``settings``; yields its base URL."""
+    app = create_app(settings, workers=workers)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def client(base: str, token: str | None) -> httpx.Client:
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    return httpx.Client(base_url=base, headers=headers, timeout=20)
+
+
+def reports_url(account: int | str, *rest: object) -> str:
+    return "/".join([f"/api/v1/accounts/{account}/reports", *map(str, rest)]).rstrip("/")
+
+
+def finish(c: httpx.Client, url: str, timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, Any] = c.get(url).json()
+        if body["status"] not in ("created", "running", "compiling"):
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_memory() -> Iterator[None]:
+    """Rate buckets and last-used memory are per process: start each test without them."""
+    START_BUCKETS.clear()
+    forget_touches()
+    yield
