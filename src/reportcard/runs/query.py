@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
@@ -13,8 +11,6 @@ from reportcard.reports.catalog import TIME, Cells, PartQuery, RunContext
 from reportcard.reports.formatting import time_formatter
 
 BATCH = 1000  # rows per fetch, and per progress checkpoint
-
-T = TypeVar("T")
 
 
 def range_select(pq: PartQuery, lo: int | None = None, hi: int | None = None) -> Select:
@@ -94,63 +90,6 @@ def stream_batches(
         yield from streamed.partitions(batch)
     finally:
         streamed.close()
-
-
-class _Failed:
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
-
-
-_DONE = object()
-
-
-def read_ahead(make: Callable[[], Iterator[T]], depth: int = 4) -> Iterator[T]:
-    """The items of ``make()``, produced by a thread of their own up to ``depth`` ahead.
-
-    The database steps its cursor (SQLite and psycopg release the GIL while they wait) while
-    this thread formats and writes the previous batch, so one worker keeps two cores busy.
-    ``make`` runs entirely in the reading thread, connection included. Leaving early (an
-    abort) stops the reader and closes its generator; its errors are raised here.
-    """
-    q: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        items = make()
-        try:
-            for item in items:
-                if not put(item):
-                    return
-            put(_DONE)
-        except BaseException as exc:  # handed to the consumer
-            put(_Failed(exc))
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
-
-    reader = threading.Thread(target=produce, name="read-ahead", daemon=True)
-    reader.start()
-    try:
-        while True:
-            item = q.get()
-            if item is _DONE:
-                return
-            if isinstance(item, _Failed):
-                raise item.exc
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        reader.join()
 
 
 def part_rows(

@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, BinaryIO
+from collections.abc import Callable
+from typing import BinaryIO
 
 from sqlalchemy import Engine, Integer, String, Text
 from sqlalchemy.sql.sqltypes import NullType
 
 from reportcard.db.engine import read_conn
 from reportcard.reports.catalog import PartQuery, RunContext
-from reportcard.runs.query import BATCH, range_select, read_ahead, row_formatter, stream_batches
+from reportcard.runs.query import BATCH, range_select, row_formatter, stream_batches
 
 Progress = Callable[[int], None]
-
-# Read the next batches in a thread of their own while this one formats (see read_ahead).
-READ_AHEAD = True
 
 
 def copy_eligible(engine: Engine, pq: PartQuery) -> bool:
@@ -51,18 +48,14 @@ def write_python(
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     written = 0
-
-    def batches() -> Iterator[Sequence[Sequence[Any]]]:
-        with read_conn(engine) as conn:
-            yield from stream_batches(conn, range_select(pq, lo, hi), BATCH)
-
-    for rows in read_ahead(batches) if READ_AHEAD else batches():
-        writer.writerows(rows if fmt is None else [fmt(row) for row in rows])
-        out.write(buf.getvalue().encode("utf-8"))
-        buf.seek(0)
-        buf.truncate()
-        written += len(rows)
-        progress(len(rows))
+    with read_conn(engine) as conn:
+        for rows in stream_batches(conn, range_select(pq, lo, hi), BATCH):
+            writer.writerows(rows if fmt is None else [fmt(row) for row in rows])
+            out.write(buf.getvalue().encode("utf-8"))
+            buf.seek(0)
+            buf.truncate()
+            written += len(rows)
+            progress(len(rows))
     return written
 
 
