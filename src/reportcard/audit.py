@@ -8,6 +8,7 @@ Actions recorded (``action`` column):
 - ``report.start``, ``report.download``, ``report.abort``, ``report.delete``
 - ``sis_import.create``, ``sis_import.abort``
 - ``token.create``, ``token.revoke``
+- ``schedule.create``, ``schedule.update``, ``schedule.delete`` (API and Reports page)
 - ``auth.unauthenticated`` (401) and ``auth.forbidden`` (403): failed authorization
 - ``limit.rate`` and ``limit.queue``: a request refused by a limit
 """
@@ -34,6 +35,9 @@ ACTIONS = (
     "sis_import.abort",
     "token.create",
     "token.revoke",
+    "schedule.create",
+    "schedule.update",
+    "schedule.delete",
     "auth.unauthenticated",
     "auth.forbidden",
     "limit.rate",

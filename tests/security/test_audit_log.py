@@ -4,18 +4,18 @@ append-only in the database, and readable by administrators (API and CLI)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from reportcard import audit
+from reportcard.cli import main
 from reportcard.db.audit_tables import audit_events
+from reportcard.settings import get_settings
 from tests.runs.sample import SAMPLE
 from tests.security.conftest import World, client, finish, reports_url
 
@@ -137,29 +137,31 @@ def test_api_lists_events_of_the_account_subtree_for_admins_only(world: World) -
     assert httpx.get(world.base + audit_url(world.root)).status_code == 401
 
 
-def test_cli_lists_events_as_json_and_text(world: World, tmp_path: Any) -> None:
-    env = {**os.environ, "REPORTCARD_DATABASE_URL": world.engine.url.render_as_string(False)}
-    env["REPORTCARD_DATA_DIR"] = str(tmp_path)
+def test_cli_lists_events_as_json_and_text(
+    world: World, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPORTCARD_DATABASE_URL", world.engine.url.render_as_string(False))
+    monkeypatch.setenv("REPORTCARD_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    runner = CliRunner()
 
-    def rc(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "reportcard.cli", "audit", "list", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+    def rc(*args: str) -> Any:
+        return runner.invoke(main, ["audit", "list", *args])
 
-    with world.engine.begin() as conn:
-        audit.record(conn, user_id=7, action="report.start", account_id=world.sub, detail={})
-        audit.record(conn, user_id=8, action="report.start", account_id=world.other_root)
-    got = rc("--account", str(world.root), "--action", "report.start", "--json")
-    assert got.returncode == 0, got.stderr
-    rows = json.loads(got.stdout)
-    assert rows and all(r["action"] == "report.start" for r in rows)
-    assert world.other_root not in {r["account_id"] for r in rows}
-    assert 7 in {r["user_id"] for r in rows}
-    text_out = rc("--since", "1h", "--user", "8")
-    assert text_out.returncode == 0, text_out.stderr
-    assert "report.start" in text_out.stdout and "user=8" in text_out.stdout
-    assert rc("--since", "not-a-time").returncode != 0
+    try:
+        with world.engine.begin() as conn:
+            audit.record(conn, user_id=7, action="report.start", account_id=world.sub, detail={})
+            audit.record(conn, user_id=8, action="report.start", account_id=world.other_root)
+        got = rc("--account", str(world.root), "--action", "report.start", "--json")
+        assert got.exit_code == 0, got.output
+        rows = json.loads(got.stdout)
+        assert rows and all(r["action"] == "report.start" for r in rows)
+        assert world.other_root not in {r["account_id"] for r in rows}
+        assert 7 in {r["user_id"] for r in rows}
+        text_out = rc("--since", "1h", "--user", "8")
+        assert text_out.exit_code == 0, text_out.output
+        assert "report.start" in text_out.stdout and "user=8" in text_out.stdout
+        assert "user=7" not in text_out.stdout
+        assert rc("--since", "not-a-time").exit_code != 0
+    finally:
+        get_settings.cache_clear()

@@ -191,3 +191,29 @@ def test_tampered_or_foreign_download_links_are_404(world: World) -> None:
     assert httpx.get(url_a.split("verifier=")[0] + "verifier=" + verifier_b).status_code == 404
     uuid_form = url_a.split("verifier=")[0] + "verifier=" + da["attachment"]["uuid"]
     assert httpx.get(uuid_form).status_code == 404  # Canvas's never-expiring form is off
+
+
+def test_status_polls_note_last_use_too(world: World) -> None:
+    from tests.security.conftest import finish
+
+    with world.engine.begin() as conn:
+        uid = conn.execute(
+            select(access_tokens.c.user_id).where(
+                access_tokens.c.token_hash == hash_token(world.tokens["admin"])
+            )
+        ).scalar_one()
+        poller = create_token(conn, uid, purpose="poller")
+    with client(world.base, world.tokens["admin"]) as c:
+        run = c.post(reports_url(world.root, "framework_sample_csv")).json()
+        finish(c, reports_url(world.root, "framework_sample_csv", run["id"]))
+    assert _last_used(world, poller) is None
+    # a bare GET with a bearer token and no query string: answered below the framework
+    r = httpx.get(
+        world.base + reports_url(world.root, "framework_sample_csv", run["id"]),
+        headers={"Authorization": f"Bearer {poller}"},
+    )
+    assert r.status_code == 200 and r.json()["id"] == run["id"]
+    deadline = time.monotonic() + 10
+    while _last_used(world, poller) is None:
+        assert time.monotonic() < deadline, "the fast path did not note the token's use"
+        time.sleep(0.05)

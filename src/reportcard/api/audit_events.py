@@ -61,7 +61,7 @@ def record_denied(request: Request, status: int, body: Any) -> None:
                         access_tokens.c.token_hash == hash_token(token)
                     )
                 ).scalar()
-        except Exception:  # the event is still worth recording without the user  # nosec B110
+        except Exception:  # the event is still worth recording without the user
             user_id = None
     match = _ACCOUNT_IN_PATH.match(request.url.path)
     message = None

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from reportcard.api.audit_events import client_ip
 from reportcard.api.deps import CurrentUser, Services, ServicesDep, UserDep, authorize_account
 from reportcard.api.errors import bad_request, json_response, not_found
 from reportcard.api.pagination import link_header, page_of
@@ -20,7 +21,16 @@ from reportcard.api.rails_params import ParamError
 from reportcard.api.reports import request_parameters
 from reportcard.db.engine import read_conn
 from reportcard.db.schedule_tables import report_schedules, schedule_firings
-from reportcard.notify.schedules import ScheduleError, get_schedule, schedule_json, validate
+from reportcard.notify.schedules import (
+    ScheduleError,
+    get_schedule,
+    insert_schedule,
+    record_change,
+    schedule_json,
+    validate,
+)
+from reportcard.notify.schedules import delete_schedule as store_deletion
+from reportcard.notify.schedules import update_schedule as store_update
 from reportcard.runs.context import utcnow
 
 router = APIRouter(
@@ -68,7 +78,9 @@ def list_schedules(account_id: str, request: Request, svc: ServicesDep, user: Us
     return json_response(body, headers={"Link": link_header(request, page, int(total))})
 
 
-def _create(svc: Services, user: CurrentUser, account_id: str, data: dict[str, Any]) -> Any:
+def _create(
+    svc: Services, user: CurrentUser, account_id: str, data: dict[str, Any], ip: str | None
+) -> Any:
     now = utcnow()
     with svc.engine.begin() as conn:
         account = authorize_account(conn, user, account_id)
@@ -76,18 +88,12 @@ def _create(svc: Services, user: CurrentUser, account_id: str, data: dict[str, A
             values = validate(conn, account, data, now=now)
         except ScheduleError as exc:
             raise bad_request(str(exc)) from exc
-        pk = conn.execute(
-            insert(report_schedules).values(
-                account_id=int(account.id),
-                root_account_id=int(account.root_account_id or account.id),
-                owner_user_id=user.id,
-                workflow_state="active",
-                created_at=now,
-                **values,
-            )
-        ).inserted_primary_key
-        assert pk is not None
-        row = get_schedule(conn, int(account.id), int(pk[0]))
+        pk = insert_schedule(conn, account, user.id, values, now)
+        record_change(
+            conn, user_id=user.id, action="schedule.create", account_id=int(account.id),
+            schedule_id=pk, report=values["report_type"], via="api", ip=ip,
+        )  # fmt: skip
+        row = get_schedule(conn, int(account.id), pk)
         return schedule_json(conn, row)
 
 
@@ -97,7 +103,8 @@ async def create_schedule(
 ) -> Response:
     await run_in_threadpool(_check, svc, user, account_id)
     data = await _body(request)
-    return json_response(await run_in_threadpool(_create, svc, user, account_id, data))
+    body = await run_in_threadpool(_create, svc, user, account_id, data, client_ip(request))
+    return json_response(body)
 
 
 def _check(svc: Services, user: CurrentUser, account_id: str) -> None:
@@ -117,7 +124,12 @@ def show_schedule(account_id: str, schedule_id: str, svc: ServicesDep, user: Use
 
 
 def _update(
-    svc: Services, user: CurrentUser, account_id: str, schedule_id: str, data: dict[str, Any]
+    svc: Services,
+    user: CurrentUser,
+    account_id: str,
+    schedule_id: str,
+    data: dict[str, Any],
+    ip: str | None,
 ) -> Any:
     now = utcnow()
     with svc.engine.begin() as conn:
@@ -129,9 +141,12 @@ def _update(
             values = validate(conn, account, data, now=now, existing=row)
         except ScheduleError as exc:
             raise bad_request(str(exc)) from exc
-        conn.execute(
-            update(report_schedules).where(report_schedules.c.id == row.id).values(**values)
-        )
+        store_update(conn, int(row.id), values)
+        record_change(
+            conn, user_id=user.id, action="schedule.update", account_id=int(account.id),
+            schedule_id=int(row.id), report=str(values.get("report_type", row.report_type)),
+            via="api", ip=ip, changed=[k for k in data if isinstance(k, str)],
+        )  # fmt: skip
         return schedule_json(conn, get_schedule(conn, int(account.id), int(row.id)))
 
 
@@ -143,25 +158,30 @@ async def update_schedule(
 ) -> Response:
     await run_in_threadpool(_check, svc, user, account_id)
     data = await _body(request)
-    body = await run_in_threadpool(_update, svc, user, account_id, schedule_id, data)
+    body = await run_in_threadpool(
+        _update, svc, user, account_id, schedule_id, data, client_ip(request)
+    )
     return json_response(body)
 
 
 @router.delete(
     "/{schedule_id}", summary="Delete a report schedule", operation_id="delete_report_schedule"
 )
-def delete_schedule(account_id: str, schedule_id: str, svc: ServicesDep, user: UserDep) -> Response:
+def delete_schedule(
+    account_id: str, schedule_id: str, request: Request, svc: ServicesDep, user: UserDep
+) -> Response:
     now = utcnow()
     with svc.engine.begin() as conn:
         account = authorize_account(conn, user, account_id)
         row = get_schedule(conn, int(account.id), _id(schedule_id))
         if row is None:
             raise not_found()
-        conn.execute(
-            update(report_schedules)
-            .where(report_schedules.c.id == row.id)
-            .values(workflow_state="deleted", enabled=False, next_run_at=None, updated_at=now)
-        )
+        store_deletion(conn, int(row.id), now)
+        record_change(
+            conn, user_id=user.id, action="schedule.delete", account_id=int(account.id),
+            schedule_id=int(row.id), report=str(row.report_type), via="api",
+            ip=client_ip(request),
+        )  # fmt: skip
         body = schedule_json(conn, row)
     body["workflow_state"] = "deleted"
     return json_response(body)

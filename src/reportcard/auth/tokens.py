@@ -202,7 +202,7 @@ def _touch(engine: Engine, token_hash: str) -> None:
                 )
                 .values(last_used_at=now)
             )
-    except Exception:  # a busy database only delays the next note  # nosec B110
+    except Exception:  # a busy database only delays the next note
         with _touch_lock:
             _touched.pop(token_hash, None)
 

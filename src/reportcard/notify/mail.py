@@ -2,7 +2,9 @@
 
 When a run completes or fails, :func:`report_ended` (a run-ended listener, in the transaction
 of the run's final transition) writes "Report Generated" or "Report Generation Failed" to the
-outbox for the user who started it, unless ``parameters[skip_message]`` is true.
+outbox for the user who started it, unless ``parameters[skip_message]`` is true. A run that
+a schedule started sends no "Report Generated" (the schedule mails its recipients instead);
+its failure still goes to the schedule's owner.
 
 :func:`deliver_pending` (a housekeeping job in every worker process, and
 ``reportcard mail send-pending``) claims due messages one by one with a conditional UPDATE,
@@ -24,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 
 from reportcard.db.notify_tables import outbox_messages
+from reportcard.db.schedule_tables import schedule_firings
 from reportcard.db.tables import account_reports, accounts, attachments, communication_channels
 from reportcard.notify import smtp as smtp_client
 from reportcard.notify.outbox import PUBLIC_URL, enqueue, file_link
@@ -87,15 +90,30 @@ def compose(conn: Connection, run: Any) -> tuple[str, str] | None:
     return None
 
 
+def started_by_schedule(conn: Connection, run_id: int) -> bool:
+    """True when a schedule's firing started the run (see :mod:`reportcard.notify.dispatcher`)."""
+    found = conn.execute(
+        select(schedule_firings.c.id).where(schedule_firings.c.run_id == run_id).limit(1)
+    ).first()
+    return found is not None
+
+
 @on_run_ended
 def report_ended(conn: Connection, run: Any) -> None:
-    """Queue the email for the run's user (in the transition's transaction)."""
+    """Queue the email for the run's user (in the transition's transaction).
+
+    A run a schedule started gets no "Report Generated": the schedule's own delivery to its
+    recipients is the news. Its failure still tells the owner (the run's user), because the
+    recipients are not told of failures.
+    """
     if value_to_boolean((run.parameters or {}).get("skip_message")):
         return
     if run.user_id is None:
         return
     try:
         with conn.begin_nested():  # a failure here must never undo the run's transition
+            if run.workflow_state == "complete" and started_by_schedule(conn, int(run.id)):
+                return
             to = email_of(conn, int(run.user_id))
             if not to:
                 return

@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, insert, select, update
 
+from reportcard.audit import record
 from reportcard.db.schedule_tables import report_schedules
 from reportcard.db.tables import accounts, users
 from reportcard.notify.recurrence import (
@@ -37,8 +38,13 @@ __all__ = [
     "account_zone",
     "check_parameters",
     "compute_next",
+    "delete_schedule",
+    "get_schedule",
+    "insert_schedule",
+    "record_change",
     "rule_of",
     "schedule_json",
+    "update_schedule",
     "validate",
     "zone_or_utc",
 ]
@@ -287,3 +293,65 @@ def get_schedule(conn: Connection, account_id: int, schedule_id: int) -> Any:
             s.id == schedule_id, s.account_id == account_id, s.workflow_state == "active"
         )
     ).first()
+
+
+def insert_schedule(
+    conn: Connection, account: Any, owner_user_id: int, values: dict[str, Any], now: datetime
+) -> int:
+    """Store a new schedule (``values`` from :func:`validate`); its id."""
+    pk = conn.execute(
+        insert(report_schedules).values(
+            account_id=int(account.id),
+            root_account_id=int(account.root_account_id or account.id),
+            owner_user_id=owner_user_id,
+            workflow_state="active",
+            created_at=now,
+            **values,
+        )
+    ).inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
+
+
+def update_schedule(conn: Connection, schedule_id: int, values: dict[str, Any]) -> None:
+    """Apply ``values`` from :func:`validate` (with ``existing``) to a schedule."""
+    conn.execute(
+        update(report_schedules).where(report_schedules.c.id == schedule_id).values(**values)
+    )
+
+
+def delete_schedule(conn: Connection, schedule_id: int, now: datetime) -> None:
+    """Mark a schedule deleted: it never fires again (its firings stay)."""
+    conn.execute(
+        update(report_schedules)
+        .where(report_schedules.c.id == schedule_id)
+        .values(workflow_state="deleted", enabled=False, next_run_at=None, updated_at=now)
+    )
+
+
+def record_change(
+    conn: Connection,
+    *,
+    user_id: int,
+    action: str,
+    account_id: int,
+    schedule_id: int,
+    report: str,
+    via: str,
+    ip: str | None,
+    changed: list[str] | None = None,
+) -> None:
+    """Audit ``schedule.create`` / ``schedule.update`` / ``schedule.delete`` (same transaction)."""
+    detail: dict[str, Any] = {"report": report, "via": via}
+    if changed is not None:
+        detail["changed"] = sorted(changed)
+    record(
+        conn,
+        user_id=user_id,
+        action=action,
+        account_id=account_id,
+        subject_type="report_schedule",
+        subject_id=schedule_id,
+        detail=detail,
+        ip=ip,
+    )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
-from reportcard.web import reports_page, signin, sis_page
+from reportcard.web import reports_page, schedules_page, signin, sis_page
 from reportcard.web.base import (
     HERE,
     SECURITY_HEADERS,
@@ -23,6 +23,7 @@ router = APIRouter(include_in_schema=False)
 router.include_router(signin.router)
 router.include_router(reports_page.router)
 router.include_router(sis_page.router)
+router.include_router(schedules_page.router)
 
 
 async def _sign_in(request: Request, _: Exception) -> Response:

@@ -1,0 +1,450 @@
+"""The schedules of a report on the Reports page: list, create, enable/disable, delete.
+
+One page per report of an account (``/accounts/:id/reports/:report/schedules``), linked from
+the report's section. The create form is the report's Configure form plus the recurrence,
+time zone, recipients and empty-report choice; the checks are the API's
+(:func:`reportcard.notify.schedules.validate`), and so is the storing. Every form is a plain
+POST answered with a redirect (no JavaScript needed); deleting asks first on a page of its own.
+Changes are recorded in the audit log (``schedule.create``, ``schedule.update``,
+``schedule.delete``, ``"via": "web"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from zoneinfo import available_timezones
+
+from fastapi import APIRouter, Request
+from sqlalchemy import Connection, select
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from reportcard.db.engine import read_conn
+from reportcard.db.schedule_tables import report_schedules, schedule_firings
+from reportcard.notify.recurrence import WEEKDAYS
+from reportcard.notify.schedules import (
+    ScheduleError,
+    account_zone,
+    delete_schedule,
+    get_schedule,
+    insert_schedule,
+    record_change,
+    schedule_json,
+    update_schedule,
+    validate,
+)
+from reportcard.reports.catalog import Report, get_report
+from reportcard.runs.context import utcnow
+from reportcard.web.accounts import breadcrumbs, visible_tree
+from reportcard.web.base import (
+    Refused,
+    SessionDep,
+    check_csrf,
+    form_data,
+    page_context,
+    redirect,
+    render,
+    services,
+)
+from reportcard.web.forms import ConfigureForm, build_form, read_submission, term_options
+from reportcard.web.reports_page import client_ip, find_account
+from reportcard.web.sessions import WebSession
+from reportcard.web.views import local_time
+
+router = APIRouter(include_in_schema=False)
+
+FREQUENCIES = (
+    ("daily", "Every day"),
+    ("weekdays", "Monday to Friday"),
+    ("weekly", "Every week, on the day below"),
+    ("monthly", "Every month, on the day below"),
+    ("cron", "Cron expression"),
+)
+EMPTY_CHOICES = (
+    ("send", "Send it as usual"),
+    ("note", "Send a note saying it was empty"),
+    ("skip", "Send nothing"),
+)
+EMPTY_WORDS = {"send": "sent as usual", "note": "a note is sent", "skip": "nothing is sent"}
+OUTCOME_WORDS = {"started": "Started", "refused": "Refused", "failed": "Not started"}
+DELIVERY_WORDS = {
+    "sent": "mailed to the recipients",
+    "note": "empty: note mailed",
+    "skipped": "empty: nothing mailed",
+    "run_failed": "the run failed",
+    "cancelled": "schedule deleted meanwhile",
+}
+FIRINGS_SHOWN = 10
+DONE_WORDS = {
+    "created": "Schedule created.",
+    "enabled": "Schedule enabled.",
+    "disabled": "Schedule disabled.",
+    "deleted": "Schedule deleted.",
+}
+NO_SCHEDULE = "There is no such schedule of this report (it may have been deleted)."
+
+
+@lru_cache(maxsize=1)
+def zone_names() -> tuple[str, ...]:
+    return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
+
+
+@dataclass
+class ScheduleForm:
+    """The create form: the report's Configure form and the schedule's own fields."""
+
+    configure: ConfigureForm
+    values: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FiringView:
+    due: str
+    fired: str
+    outcome: str
+    delivery: str
+    run_id: int | None
+    message: str
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    id: int
+    description: str
+    time_zone: str
+    next_run: str
+    next_run_account: str
+    recipients: list[str]
+    empty: str
+    enabled: bool
+    owner: str
+    settings: list[tuple[str, str]]
+    firings: list[FiringView]
+
+
+def _report(name: str) -> Report:
+    report = get_report(name)
+    if report is None:
+        raise Refused(404, "There is no such report.")
+    return report
+
+
+def _blank(conn: Connection, account: Any, report: Report) -> ScheduleForm:
+    root_id = int(account.root_account_id or account.id)
+    configure = build_form(report, term_options(conn, root_id))
+    values = {
+        "frequency": "daily",
+        "time": "06:00",
+        "day_of_week": "monday",
+        "day_of_month": "1",
+        "cron": "",
+        "time_zone": account_zone(conn, int(account.id)),
+        "recipients": "",
+        "empty_report": "send",
+        "enabled": "true",
+    }
+    return ScheduleForm(configure, values)
+
+
+def _settings(form: ConfigureForm, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The stored parameters as label/value pairs, in the form's words."""
+    out: list[tuple[str, str]] = []
+    files = [f.label for f in form.files if str(params.get(f.name, "")).lower() == "true"]
+    if files:
+        out.append(("Files", ", ".join(files)))
+    for fld in form.fields:
+        if fld.name not in params or fld.is_file:
+            continue
+        value = str(params[fld.name])
+        if fld.kind == "checkbox":
+            out.append((fld.label, "yes" if value.lower() in ("true", "1", "on") else value))
+        elif fld.options:
+            words = dict(fld.options)
+            shown = ", ".join(words.get(v, v) for v in value.split(","))
+            out.append((fld.label, shown))
+        else:
+            out.append((fld.label, value))
+    known = {f.name for f in form.fields}
+    for key in sorted(params):
+        if key not in known:
+            out.append((key, str(params[key])))
+    return out
+
+
+def _firings(conn: Connection, schedule_id: int, tz: str) -> list[FiringView]:
+    f = schedule_firings.c
+    rows = conn.execute(
+        select(schedule_firings)
+        .where(f.schedule_id == schedule_id)
+        .order_by(f.due_at.desc(), f.id.desc())
+        .limit(FIRINGS_SHOWN)
+    ).all()
+    return [
+        FiringView(
+            due=local_time(r.due_at, tz),
+            fired=local_time(r.fired_at, tz),
+            outcome=OUTCOME_WORDS.get(r.outcome, r.outcome),
+            delivery=DELIVERY_WORDS.get(r.delivery or "", r.delivery or "run not ended yet"),
+            run_id=None if r.run_id is None else int(r.run_id),
+            message=r.message or "",
+        )
+        for r in rows
+    ]
+
+
+def _views(conn: Connection, account: Any, report: Report, form: ConfigureForm) -> list[Any]:
+    s = report_schedules.c
+    rows = conn.execute(
+        select(report_schedules)
+        .where(
+            s.account_id == account.id,
+            s.report_type == report.name,
+            s.workflow_state == "active",
+        )
+        .order_by(s.id)
+    ).all()
+    own_zone = account_zone(conn, int(account.id))
+    views = []
+    for row in rows:
+        data = schedule_json(conn, row)
+        tz = str(data["time_zone"])
+        next_run = local_time(row.next_run_at, tz) if row.next_run_at is not None else ""
+        other = ""
+        if row.next_run_at is not None and tz != own_zone:
+            other = local_time(row.next_run_at, own_zone)
+        owner = data["owner"]
+        views.append(
+            ScheduleView(
+                id=int(row.id),
+                description=str(data["description"]),
+                time_zone=tz,
+                next_run=next_run,
+                next_run_account=other,
+                recipients=list(data["recipients"]),
+                empty=EMPTY_WORDS.get(row.empty_report, row.empty_report),
+                enabled=bool(row.enabled),
+                owner="(deleted user)" if owner is None else str(owner["display_name"]),
+                settings=_settings(form, data["parameters"]),
+                firings=_firings(conn, int(row.id), tz),
+            )
+        )
+    return views
+
+
+def _page(
+    request: Request,
+    session: WebSession,
+    conn: Connection,
+    account: Any,
+    report: Report,
+    form: ScheduleForm,
+    notice: str = "",
+    status: int = 200,
+) -> Response:
+    context = page_context(
+        session,
+        account=account,
+        report=report,
+        crumbs=breadcrumbs(conn, int(account.id)),
+        choices=visible_tree(conn, session.user_id),
+        page="reports",
+        schedules=_views(conn, account, report, build_form(report, [])),
+        sform=form,
+        form=form.configure,
+        p="sched--",
+        frequencies=FREQUENCIES,
+        weekdays=WEEKDAYS,
+        empty_choices=EMPTY_CHOICES,
+        zones=zone_names(),
+        notice=notice,
+        base=f"/accounts/{account.id}/reports/{report.name}/schedules",
+    )
+    return render(request, "schedules.html", context, status=status)
+
+
+@router.get("/accounts/{account_id}/reports/{report_name}/schedules")
+def schedules_page(
+    account_id: str, report_name: str, request: Request, session: SessionDep
+) -> Response:
+    svc = services(request)
+    report = _report(report_name)
+    notice = DONE_WORDS.get(request.query_params.get("done", ""), "")
+    with read_conn(svc.engine) as conn:
+        account = find_account(conn, session, account_id)
+        return _page(request, session, conn, account, report, _blank(conn, account, report), notice)
+
+
+def _first(data: Mapping[str, list[Any]], name: str) -> str:
+    got = data.get(name) or []
+    return str(got[0]).strip() if got and isinstance(got[0], str) else ""
+
+
+def schedule_input(
+    data: Mapping[str, list[Any]], params: dict[str, Any], report: str, account_zone_name: str
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """The submitted schedule fields (to show again) and the API-shaped body to validate."""
+    names = ("frequency", "time", "day_of_week", "day_of_month", "cron", "time_zone")
+    values = {n: _first(data, n) for n in names}
+    values["recipients"] = _first(data, "recipients")
+    values["empty_report"] = _first(data, "empty_report") or "send"
+    values["enabled"] = "true" if _first(data, "enabled") else ""
+    freq = values["frequency"]
+    recurrence: dict[str, Any] = {"frequency": freq}
+    if freq != "cron":
+        recurrence["time"] = values["time"] or None
+    if freq == "weekly":
+        recurrence["day_of_week"] = values["day_of_week"] or None
+    if freq == "monthly":
+        recurrence["day_of_month"] = values["day_of_month"] or None
+    if freq == "cron":
+        recurrence["cron"] = values["cron"] or None
+    zone = values["time_zone"]
+    body = {
+        "report": report,
+        "parameters": params,
+        "recurrence": recurrence,
+        # The account's own zone is stored as "follow the account" (NULL).
+        "time_zone": None if zone in ("", account_zone_name) else zone,
+        "recipients": values["recipients"],
+        "empty_report": values["empty_report"],
+        "enabled": bool(values["enabled"]),
+    }
+    return values, body
+
+
+@router.post("/accounts/{account_id}/reports/{report_name}/schedules")
+async def create(
+    account_id: str, report_name: str, request: Request, session: SessionDep
+) -> Response:
+    svc = services(request)
+    data = await form_data(request)
+    check_csrf(request, session, data)
+    ip = client_ip(request)
+
+    def work() -> Response:
+        report = _report(report_name)
+        now = utcnow()
+        with svc.engine.begin() as conn:
+            account = find_account(conn, session, account_id)
+            form = _blank(conn, account, report)
+            params = read_submission(form.configure, data)
+            own_zone = account_zone(conn, int(account.id))
+            form.values, body = schedule_input(data, params, report.name, own_zone)
+            form.errors = list(form.configure.errors.values())
+            values: dict[str, Any] = {}
+            if not form.errors:
+                try:
+                    values = validate(conn, account, body, now=now)
+                except ScheduleError as exc:
+                    form.errors.append(_sentence(str(exc)))
+            if form.errors:
+                return _page(request, session, conn, account, report, form, status=422)
+            sid = insert_schedule(conn, account, session.user_id, values, now)
+            record_change(
+                conn, user_id=session.user_id, action="schedule.create",
+                account_id=int(account.id), schedule_id=sid, report=report.name,
+                via="web", ip=ip,
+            )  # fmt: skip
+            return redirect(
+                f"/accounts/{account.id}/reports/{report.name}/schedules?done=created"
+                f"#schedule-{sid}"
+            )
+
+    return await run_in_threadpool(work)
+
+
+def _sentence(text: str) -> str:
+    """The API's message, as is (it names the field the way the API does)."""
+    return text.strip() or "The schedule was refused."
+
+
+def _find(conn: Connection, account: Any, report: Report, schedule_id: str) -> Any:
+    row = None
+    if schedule_id.isascii() and schedule_id.isdigit() and len(schedule_id) <= 18:
+        row = get_schedule(conn, int(account.id), int(schedule_id))
+    if row is None or row.report_type != report.name:
+        raise Refused(404, NO_SCHEDULE)
+    return row
+
+
+@router.post("/accounts/{account_id}/reports/{report_name}/schedules/{schedule_id}/enabled")
+async def set_enabled(
+    account_id: str, report_name: str, schedule_id: str, request: Request, session: SessionDep
+) -> Response:
+    svc = services(request)
+    data = await form_data(request)
+    check_csrf(request, session, data)
+    on = _first(data, "enabled") == "true"
+    ip = client_ip(request)
+
+    def work() -> Response:
+        report = _report(report_name)
+        now = utcnow()
+        with svc.engine.begin() as conn:
+            account = find_account(conn, session, account_id)
+            row = _find(conn, account, report, schedule_id)
+            try:
+                values = validate(conn, account, {"enabled": on}, now=now, existing=row)
+            except ScheduleError as exc:
+                raise Refused(422, _sentence(str(exc))) from exc
+            update_schedule(conn, int(row.id), values)
+            record_change(
+                conn, user_id=session.user_id, action="schedule.update",
+                account_id=int(account.id), schedule_id=int(row.id), report=report.name,
+                via="web", ip=ip, changed=["enabled"],
+            )  # fmt: skip
+        done = "enabled" if on else "disabled"
+        return redirect(
+            f"/accounts/{account.id}/reports/{report.name}/schedules?done={done}#schedule-{row.id}"
+        )
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/accounts/{account_id}/reports/{report_name}/schedules/{schedule_id}/delete")
+def confirm_delete(
+    account_id: str, report_name: str, schedule_id: str, request: Request, session: SessionDep
+) -> Response:
+    svc = services(request)
+    report = _report(report_name)
+    with read_conn(svc.engine) as conn:
+        account = find_account(conn, session, account_id)
+        row = _find(conn, account, report, schedule_id)
+        data = schedule_json(conn, row)
+        context = page_context(
+            session,
+            account=account,
+            report=report,
+            schedule=data,
+            base=f"/accounts/{account.id}/reports/{report.name}/schedules",
+        )
+    return render(request, "schedule_delete.html", context)
+
+
+@router.post("/accounts/{account_id}/reports/{report_name}/schedules/{schedule_id}/delete")
+async def delete(
+    account_id: str, report_name: str, schedule_id: str, request: Request, session: SessionDep
+) -> Response:
+    svc = services(request)
+    data = await form_data(request)
+    check_csrf(request, session, data)
+    ip = client_ip(request)
+
+    def work() -> Response:
+        report = _report(report_name)
+        with svc.engine.begin() as conn:
+            account = find_account(conn, session, account_id)
+            row = _find(conn, account, report, schedule_id)
+            delete_schedule(conn, int(row.id), utcnow())
+            record_change(
+                conn, user_id=session.user_id, action="schedule.delete",
+                account_id=int(account.id), schedule_id=int(row.id), report=report.name,
+                via="web", ip=ip,
+            )  # fmt: skip
+        return redirect(f"/accounts/{account.id}/reports/{report.name}/schedules?done=deleted")
+
+    return await run_in_threadpool(work)
