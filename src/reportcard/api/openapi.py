@@ -39,6 +39,151 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 _ERROR = {"$ref": "#/components/schemas/CanvasError"}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(t: str) -> dict[str, Any]:
+    return {"type": [t, "null"]}
+
+
+_STR, _INT = {"type": "string"}, {"type": "integer"}
+# The 200 bodies of the Canvas endpoints (keys the clients rely on; more may appear).
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "File": {
+        "type": "object",
+        "required": ["id", "uuid", "display_name", "filename", "content-type", "url", "size"],
+        "properties": {
+            "id": _INT,
+            "uuid": _STR,
+            "display_name": _STR,
+            "filename": _STR,
+            "content-type": _STR,
+            "url": _STR,
+            "size": _INT,
+            "workflow_state": _STR,
+        },
+    },
+    "Report": {
+        "type": "object",
+        "required": [
+            "id",
+            "progress",
+            "parameters",
+            "current_line",
+            "status",
+            "report",
+            "created_at",
+            "started_at",
+            "ended_at",
+            "run_time",
+            "file_url",
+            "message",
+            "user",
+        ],
+        "properties": {
+            "id": _INT,
+            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+            "parameters": _nullable("object"),
+            "current_line": _nullable("integer"),
+            "status": {
+                "enum": [
+                    "created",
+                    "running",
+                    "compiling",
+                    "complete",
+                    "error",
+                    "aborted",
+                    "deleted",
+                ]
+            },
+            "report": _STR,
+            "created_at": _STR,
+            "started_at": _nullable("string"),
+            "ended_at": _nullable("string"),
+            "run_time": {"type": "number"},
+            "file_url": _nullable("string"),
+            "message": _nullable("string"),
+            "user": {"type": "object"},
+            "attachment": _ref("File"),
+        },
+    },
+    "AvailableReport": {
+        "type": "object",
+        "required": ["title", "parameters", "report", "last_run"],
+        "properties": {
+            "title": _STR,
+            "parameters": _nullable("object"),
+            "report": _STR,
+            "last_run": {"anyOf": [_ref("Report"), {"type": "null"}]},
+        },
+    },
+    "Account": {
+        "type": "object",
+        "required": ["id", "name", "workflow_state", "parent_account_id", "root_account_id"],
+        "properties": {
+            "id": _INT,
+            "name": _STR,
+            "workflow_state": _STR,
+            "parent_account_id": _nullable("integer"),
+            "root_account_id": _nullable("integer"),
+        },
+    },
+    "SisImport": {
+        "type": "object",
+        "required": ["id", "created_at", "progress", "workflow_state"],
+        "properties": {"id": _INT, "progress": _INT, "workflow_state": _STR},
+    },
+    "AuditEvent": {
+        "type": "object",
+        "required": ["id", "created_at", "user_id", "account_id", "action", "detail"],
+        "properties": {
+            "id": _INT,
+            "created_at": _STR,
+            "user_id": _nullable("integer"),
+            "account_id": _nullable("integer"),
+            "action": _STR,
+            "subject_type": _nullable("string"),
+            "subject_id": _nullable("integer"),
+            "detail": {"type": "object"},
+            "ip": _nullable("string"),
+        },
+    },
+}
+
+
+def _array(name: str) -> dict[str, Any]:
+    return {"type": "array", "items": _ref(name)}
+
+
+OK_BODIES: dict[str, dict[str, Any]] = {
+    "list_available_reports": _array("AvailableReport"),
+    "start_report": _ref("Report"),
+    "index_of_reports": _array("Report"),
+    "report_status": _ref("Report"),
+    "delete_report": _ref("Report"),
+    "abort_report": _ref("Report"),
+    "list_accounts": _array("Account"),
+    "get_account": _ref("Account"),
+    "list_sub_accounts": _array("Account"),
+    "list_enrollment_terms": {
+        "type": "object",
+        "required": ["enrollment_terms"],
+        "properties": {"enrollment_terms": {"type": "array", "items": {"type": "object"}}},
+    },
+    "get_file": _ref("File"),
+    "import_sis_data": _ref("SisImport"),
+    "get_sis_import": _ref("SisImport"),
+    "abort_sis_import": _ref("SisImport"),
+    "list_sis_imports": {
+        "type": "object",
+        "required": ["sis_imports"],
+        "properties": {"sis_imports": _array("SisImport")},
+    },
+    "list_audit_events": _array("AuditEvent"),
+}
 _DESCRIPTIONS = {
     "400": "Bad request (invalid parameters or body).",
     "401": "No, an invalid, a revoked or an expired access token.",
@@ -81,6 +226,10 @@ def _fix(op: dict[str, Any]) -> None:
             "content": {"application/json": {"schema": {"type": "object"}}},
             "headers": {"Location": {"schema": {"type": "string"}, "description": "The run."}},
         }
+    body = OK_BODIES.get(op_id)
+    if body is not None:
+        ok = responses.setdefault("200", {"description": "Success"})
+        ok["content"] = {"application/json": {"schema": body}}
     if op_id in _DOWNLOADS:
         responses["200"] = {
             "description": "The file's bytes (with a signed verifier, or a token).",
@@ -115,6 +264,7 @@ def install(app: FastAPI) -> None:
         )
         components = doc.setdefault("components", {})
         components.setdefault("schemas", {})["CanvasError"] = ERROR_SCHEMA
+        components["schemas"].update(SCHEMAS)
         components["securitySchemes"] = {
             "bearer": {"type": "http", "scheme": "bearer", "description": "An access token."},
             "access_token": {"type": "apiKey", "in": "query", "name": "access_token"},

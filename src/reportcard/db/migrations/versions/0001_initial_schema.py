@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 07:14:21.162677
+Create Date: 2026-11-27 07:59:29.790414
 """
 
 from __future__ import annotations
