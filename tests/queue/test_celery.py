@@ -233,13 +233,15 @@ def test_twenty_reports_on_two_workers_respect_the_cap(cluster: Cluster) -> None
     peak = 0
     try:
         with httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {token}"}) as c:
-            ids = [
+            started = [
                 c.post(
                     f"/api/v1/accounts/{root}/reports/provisioning_csv",
                     data={"parameters[users]": "1", "parameters[n]": str(i)},
-                ).json()["id"]
+                )
                 for i in range(20)
             ]
+            assert [r.status_code for r in started] == [200] * 20, started[-1].text
+            ids = [r.json()["id"] for r in started]
             deadline = time.monotonic() + 120
             while True:
                 with engine.connect() as conn:

@@ -186,7 +186,9 @@ def check_start_limits(
                 60,
             )
     if settings.report_start_rate > 0:
-        key = ("token", user.token_id) if user.token_id is not None else ("user", user.id)
+        # Keyed by database too: one process may serve several (tests, embedded tools).
+        who = ("token", user.token_id) if user.token_id is not None else ("user", user.id)
+        key = (engine.url.render_as_string(hide_password=True), *who)
         wait = START_BUCKETS.take(key, settings.report_start_rate, settings.report_start_burst)
         if wait > 0:
             audit.record_now(
