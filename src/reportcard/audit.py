@@ -10,6 +10,7 @@ Actions recorded (``action`` column):
 - ``token.create``, ``token.revoke``
 - ``schedule.create``, ``schedule.update``, ``schedule.delete`` (API and Reports page)
 - ``auth.unauthenticated`` (401) and ``auth.forbidden`` (403): failed authorization
+- ``auth.signin``, ``auth.signin_failed``, ``auth.signout``: the Reports page's sign-ins
 - ``limit.rate`` and ``limit.queue``: a request refused by a limit
 """
 
@@ -40,6 +41,9 @@ ACTIONS = (
     "schedule.delete",
     "auth.unauthenticated",
     "auth.forbidden",
+    "auth.signin",
+    "auth.signin_failed",
+    "auth.signout",
     "limit.rate",
     "limit.queue",
 )

@@ -147,6 +147,11 @@ class Settings(BaseSettings):
         True,
         description="UI downloads prefix cells starting with = + - @ tab or CR with a quote.",
     )
+    api_formula_safety: bool = Field(
+        False,
+        description="API downloads of CSV files (and zips of CSVs) get the same formula "
+        "neutralisation; off: byte-identical files, as Canvas.",
+    )
 
     # ---- delivery: email (docs/delivery.md); public_url above gives the links' address
     smtp_host: str = Field(

@@ -21,6 +21,8 @@ from reportcard.auth.permissions import READ_REPORTS, has_permission
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import account_reports, attachments
 from reportcard.ids import is_id
+from reportcard.reports.params import value_to_boolean
+from reportcard.web.downloads import file_kind, transformed_body
 
 router = APIRouter(tags=["files"])
 
@@ -43,11 +45,17 @@ def _attachment(conn: Connection, file_id: str) -> Any:
     return att
 
 
-def _run_of(conn: Connection, att: Any) -> int | None:
+def _run_of(conn: Connection, att: Any) -> tuple[int | None, bool]:
+    """The run that made the file, and whether it asked for ``parameters[formula_safety]``."""
     run = conn.execute(
-        select(account_reports.c.id).where(account_reports.c.attachment_id == att.id).limit(1)
-    ).scalar()
-    return None if run is None else int(run)
+        select(account_reports.c.id, account_reports.c.parameters)
+        .where(account_reports.c.attachment_id == att.id)
+        .limit(1)
+    ).first()
+    if run is None:
+        return None, False
+    params = run.parameters if isinstance(run.parameters, dict) else {}
+    return int(run.id), value_to_boolean(params.get("formula_safety"))
 
 
 EXPIRED = {
@@ -98,7 +106,7 @@ def _serve(request: Request, svc: Any, file_id: str, account_id: str | None) -> 
         elif not links.verify(int(att.id), att.uuid, verifier):
             raise not_found()  # altered, expired or for another file: nothing to see
         _not_expired(att)
-        run_id = _run_of(conn, att)
+        run_id, run_safety = _run_of(conn, att)
     audit.record_now(
         svc.engine,
         user_id=user_id,
@@ -111,6 +119,12 @@ def _serve(request: Request, svc: Any, file_id: str, account_id: str | None) -> 
     )
     disposition = f"attachment; filename=\"{att.filename}\"; filename*=UTF-8''{quote(att.filename)}"
     headers = {"Content-Disposition": disposition}
+    safety = bool(svc.settings.api_formula_safety) or run_safety
+    kind = file_kind(str(att.filename), bom=False, formula_safety=safety)
+    if kind != "plain":
+        # Formula safety (docs/api.md): CSV cells neutralised on the fly, no BOM added.
+        body = transformed_body(svc, str(att.storage_key), kind, bom=False, formula_safety=True)
+        return StreamingResponse(body, media_type=att.content_type, headers=headers)
     presigned = svc.storage.presigned_url(att.storage_key, att.filename, att.content_type)
     if presigned is not None:
         return RedirectResponse(presigned, status_code=302)

@@ -44,12 +44,30 @@ class SignInRequired(Exception):
 
 
 class Refused(Exception):
-    """A request the page will not act on (CSRF, permission): answered as an HTML page."""
+    """A request the page will not act on (CSRF, permission): answered as an HTML page.
 
-    def __init__(self, status: int, message: str) -> None:
+    ``denied`` marks a failed authorization (a bad CSRF proof, or an account the person may
+    not see, answered 404 like one that does not exist): it is recorded in the audit log as
+    ``auth.forbidden`` with ``reason``, the user ``user_id`` and the answer's status.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        denied: bool = False,
+        reason: str = "",
+        user_id: int | None = None,
+        account_id: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.denied = denied
+        self.reason = reason
+        self.user_id = user_id
+        self.account_id = account_id
 
 
 def services(request: Request) -> Services:
@@ -97,11 +115,23 @@ async def current_session(request: Request) -> WebSession:
 SessionDep = Annotated[WebSession, Depends(current_session)]
 
 
+NUL_REFUSED = "The request contains a character that is not allowed (NUL)."
+
+
+def refuse_nul(request: Request) -> None:
+    """No page takes a NUL in its path or query (PostgreSQL text cannot hold one): 400."""
+    query = request.query_params.multi_items()
+    if "\x00" in request.url.path or any("\x00" in k + v for k, v in query):
+        raise Refused(400, NUL_REFUSED)
+
+
 async def form_data(request: Request) -> dict[str, list[Any]]:
-    """The submitted form, every field as a list of its values."""
+    """The submitted form, every field as a list of its values (400 for a NUL in any)."""
     form = await request.form(max_files=1, max_fields=200)
     out: dict[str, list[Any]] = {}
     for key, value in form.multi_items():
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            raise Refused(400, NUL_REFUSED)
         out.setdefault(key, []).append(value)
     return out
 
@@ -113,7 +143,11 @@ def check_csrf(request: Request, session: WebSession, data: Mapping[str, list[An
         csrf.check(request, session.csrf_token, value)
     except csrf.CsrfError as exc:
         raise Refused(
-            403, "This form has expired or did not come from this site. Reload the page."
+            403,
+            "This form has expired or did not come from this site. Reload the page.",
+            denied=True,
+            reason=str(exc),
+            user_id=session.user_id,
         ) from exc
 
 

@@ -39,9 +39,12 @@ def same_origin(request: Request) -> bool:
     source = request.headers.get("origin") or request.headers.get("referer")
     if not source or source == "null":
         return source is None
-    parts = urlsplit(source)
+    try:
+        netloc = urlsplit(source).netloc
+    except ValueError:  # not a URL at all (e.g. "http://[::1"): not from our page
+        return False
     host = request.headers.get("host", "")
-    return parts.netloc.lower() == host.lower()
+    return netloc.lower() == host.lower()
 
 
 def check(request: Request, expected: str | None, form_value: str | None) -> None:

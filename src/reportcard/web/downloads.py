@@ -34,35 +34,47 @@ def _open_seekable(svc: Services, key: str) -> IO[bytes]:
     return spool
 
 
+def file_kind(name: str, *, bom: bool, formula_safety: bool) -> str:
+    """How a file goes out: ``csv`` or ``zip`` (transformed), or ``plain`` (byte for byte)."""
+    kind = "csv" if is_csv_name(name) else "zip" if name.lower().endswith(".zip") else "other"
+    return "plain" if kind == "other" or not (bom or formula_safety) else kind
+
+
+def transformed_body(
+    svc: Services, storage_key: str, kind: str, *, bom: bool, formula_safety: bool
+) -> Iterator[bytes]:
+    """The stored file's bytes, through the spreadsheet transform when ``kind`` asks for it."""
+    if kind == "zip":
+        src = _open_seekable(svc, storage_key)
+        try:
+            yield from transform_zip(src, bom=bom, formula_safety=formula_safety)
+        finally:
+            src.close()
+        return
+    with svc.storage.open_read(storage_key) as fh:
+        blocks = read_blocks(fh)
+        if kind == "csv":
+            blocks = transform_csv(blocks, bom=bom, formula_safety=formula_safety)
+        yield from blocks
+
+
 def download_response(svc: Services, attachment_id: int) -> Response:
     with read_conn(svc.engine) as conn:
         att = conn.execute(select(attachments).where(attachments.c.id == attachment_id)).first()
     if att is None or att.workflow_state == "deleted":
         raise Refused(404, "This run's file is gone.")
+    if att.workflow_state == "expired":  # removed by the retention sweep, as the API's 410
+        raise Refused(
+            410, "The file of this report has expired and was deleted; run the report again."
+        )
     bom, safety = svc.settings.ui_csv_bom, svc.settings.ui_formula_safety
     name = str(att.filename)
-    kind = "csv" if is_csv_name(name) else "zip" if name.lower().endswith(".zip") else "other"
-    if kind == "other" or not (bom or safety):
-        kind = "plain"
-
-    def body() -> Iterator[bytes]:
-        if kind == "zip":
-            src = _open_seekable(svc, att.storage_key)
-            try:
-                yield from transform_zip(src, bom=bom, formula_safety=safety)
-            finally:
-                src.close()
-            return
-        with svc.storage.open_read(att.storage_key) as fh:
-            blocks = read_blocks(fh)
-            if kind == "csv":
-                blocks = transform_csv(blocks, bom=bom, formula_safety=safety)
-            yield from blocks
-
+    kind = file_kind(name, bom=bom, formula_safety=safety)
+    body = transformed_body(svc, str(att.storage_key), kind, bom=bom, formula_safety=safety)
     headers: dict[str, Any] = dict(SECURITY_HEADERS)
     headers["Content-Disposition"] = (
         f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
     )
     if kind == "plain":
         headers["Content-Length"] = str(att.size)
-    return StreamingResponse(body(), media_type=str(att.content_type), headers=headers)
+    return StreamingResponse(body, media_type=str(att.content_type), headers=headers)

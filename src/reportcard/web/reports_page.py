@@ -23,6 +23,7 @@ from reportcard.audit import record
 from reportcard.auth.permissions import IMPORT_SIS_DATA, READ_REPORTS, has_permission
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import account_reports, accounts
+from reportcard.ids import is_id, parse_id
 from reportcard.reports.catalog import Report, all_reports, get_report
 from reportcard.runs.lifecycle import abort_run, delete_run
 from reportcard.web.accounts import breadcrumbs, visible_tree
@@ -56,14 +57,26 @@ def client_ip(request: Request) -> str | None:
 def find_account(
     conn: Connection, session: WebSession, account_id: str, permission: str = READ_REPORTS
 ) -> Any:
-    """The account if the signed-in person holds ``permission`` there (else a 404 page)."""
-    if not account_id.isdigit():
+    """The account if the signed-in person holds ``permission`` there (else a 404 page).
+
+    An account that exists but is not theirs answers the same 404 as one that does not; only
+    the audit log tells them apart (``auth.forbidden``).
+    """
+    wanted = parse_id(account_id)
+    if wanted is None:
         raise Refused(404, NO_ACCOUNT)
-    row = conn.execute(select(accounts).where(accounts.c.id == int(account_id))).first()
+    row = conn.execute(select(accounts).where(accounts.c.id == wanted)).first()
     if row is None or row.workflow_state == "deleted":
         raise Refused(404, NO_ACCOUNT)
     if not has_permission(conn, session.user_id, int(row.id), permission):
-        raise Refused(404, NO_ACCOUNT)
+        raise Refused(
+            404,
+            NO_ACCOUNT,
+            denied=True,
+            reason=f"no {permission} on the account",
+            user_id=session.user_id,
+            account_id=int(row.id),
+        )
     return row
 
 
@@ -74,20 +87,38 @@ def _report(name: str) -> Report:
     return report
 
 
-def _find_run(conn: Connection, account: Any, report: str, run_id: str) -> Any:
+NO_RUN = "There is no such run of this report (it may have been deleted)."
+
+
+def _find_run(conn: Connection, session: WebSession, account: Any, report: str, run_id: str) -> Any:
+    """The live run of ``report`` in ``account`` (else 404; another account's run id is
+    answered alike and recorded as a failed authorization)."""
     r = account_reports.c
-    row = None
-    if run_id.isdigit():
-        row = conn.execute(
-            select(account_reports).where(
-                r.id == int(run_id),
-                r.account_id == account.id,
-                r.report_type == report,
-                r.workflow_state != "deleted",
-            )
-        ).first()
+    wanted = parse_id(run_id)
+    if wanted is None:
+        raise Refused(404, NO_RUN)
+    row = conn.execute(
+        select(account_reports).where(
+            r.id == wanted,
+            r.account_id == account.id,
+            r.report_type == report,
+            r.workflow_state != "deleted",
+        )
+    ).first()
     if row is None:
-        raise Refused(404, "There is no such run of this report (it may have been deleted).")
+        elsewhere = conn.execute(
+            select(r.account_id).where(r.id == wanted, r.account_id != account.id)
+        ).first()
+        if elsewhere is not None:
+            raise Refused(
+                404,
+                NO_RUN,
+                denied=True,
+                reason="run of another account",
+                user_id=session.user_id,
+                account_id=int(account.id),
+            )
+        raise Refused(404, NO_RUN)
     return row
 
 
@@ -131,7 +162,7 @@ def accounts_index(request: Request, session: SessionDep) -> Response:
 def switch(request: Request, session: SessionDep) -> Response:
     target = request.query_params.get("account_id", "")
     page = request.query_params.get("page", "reports")
-    if not target.isdigit():
+    if not is_id(target):
         return redirect("/accounts")
     return redirect(f"/accounts/{target}/{'sis_import' if page == 'sis_import' else 'reports'}")
 
@@ -244,7 +275,7 @@ def run_status(
     with read_conn(svc.engine) as conn:
         account = find_account(conn, session, account_id)
         run = run_view(
-            conn, _find_run(conn, account, report_name, run_id), root_zone(conn, account)
+            conn, _find_run(conn, session, account, report_name, run_id), root_zone(conn, account)
         )
     status = 200 if run.active or not is_htmx(request) else STOP_POLLING
     return render(request, "_run.html", page_context(session, run=run, account=account), status)
@@ -262,7 +293,7 @@ def _change(
     report = _report(report_name)
     with svc.engine.begin() as conn:
         account = find_account(conn, session, account_id)
-        run = _find_run(conn, account, report.name, run_id)
+        run = _find_run(conn, session, account, report.name, run_id)
         done = (abort_run if action == "abort" else delete_run)(conn, int(run.id))
         if done:
             record(
@@ -313,7 +344,7 @@ def download(
     svc = services(request)
     with svc.engine.begin() as conn:
         account = find_account(conn, session, account_id)
-        run = _find_run(conn, account, report_name, run_id)
+        run = _find_run(conn, session, account, report_name, run_id)
         if run.workflow_state != "complete" or run.attachment_id is None:
             raise Refused(404, "This run has no file to download.")
         record(

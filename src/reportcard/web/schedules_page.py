@@ -24,6 +24,7 @@ from starlette.responses import Response
 
 from reportcard.db.engine import read_conn
 from reportcard.db.schedule_tables import report_schedules, schedule_firings
+from reportcard.ids import parse_id
 from reportcard.notify.recurrence import WEEKDAYS
 from reportcard.notify.schedules import (
     ScheduleError,
@@ -362,12 +363,31 @@ def _sentence(text: str) -> str:
     return text.strip() or "The schedule was refused."
 
 
-def _find(conn: Connection, account: Any, report: Report, schedule_id: str) -> Any:
+def _find(
+    conn: Connection, session: WebSession, account: Any, report: Report, schedule_id: str
+) -> Any:
     row = None
-    if schedule_id.isascii() and schedule_id.isdigit() and len(schedule_id) <= 18:
-        row = get_schedule(conn, int(account.id), int(schedule_id))
+    wanted = parse_id(schedule_id)
+    if wanted is not None:
+        row = get_schedule(conn, int(account.id), wanted)
     if row is None or row.report_type != report.name:
-        raise Refused(404, NO_SCHEDULE)
+        other = (
+            row is None
+            and wanted is not None
+            and conn.execute(
+                select(report_schedules.c.id).where(
+                    report_schedules.c.id == wanted, report_schedules.c.account_id != account.id
+                )
+            ).first()
+        )
+        raise Refused(
+            404,
+            NO_SCHEDULE,
+            denied=bool(other),
+            reason="schedule of another account",
+            user_id=session.user_id,
+            account_id=int(account.id),
+        )
     return row
 
 
@@ -386,7 +406,7 @@ async def set_enabled(
         now = utcnow()
         with svc.engine.begin() as conn:
             account = find_account(conn, session, account_id)
-            row = _find(conn, account, report, schedule_id)
+            row = _find(conn, session, account, report, schedule_id)
             try:
                 values = validate(conn, account, {"enabled": on}, now=now, existing=row)
             except ScheduleError as exc:
@@ -413,7 +433,7 @@ def confirm_delete(
     report = _report(report_name)
     with read_conn(svc.engine) as conn:
         account = find_account(conn, session, account_id)
-        row = _find(conn, account, report, schedule_id)
+        row = _find(conn, session, account, report, schedule_id)
         data = schedule_json(conn, row)
         context = page_context(
             session,
@@ -438,7 +458,7 @@ async def delete(
         report = _report(report_name)
         with svc.engine.begin() as conn:
             account = find_account(conn, session, account_id)
-            row = _find(conn, account, report, schedule_id)
+            row = _find(conn, session, account, report, schedule_id)
             delete_schedule(conn, int(row.id), utcnow())
             record_change(
                 conn, user_id=session.user_id, action="schedule.delete",

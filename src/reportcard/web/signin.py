@@ -11,6 +11,7 @@ from starlette.responses import Response
 from reportcard.api.deps import authenticate
 from reportcard.api.errors import CanvasError
 from reportcard.auth.passwords import login_for_password
+from reportcard.auth.tokens import token_id
 from reportcard.db.engine import read_conn
 from reportcard.web import csrf
 from reportcard.web.base import (
@@ -23,6 +24,7 @@ from reportcard.web.base import (
     render,
     services,
 )
+from reportcard.web.denials import record_web
 from reportcard.web.sessions import COOKIE, create_session, end_session
 from reportcard.web.throttle import SIGN_INS
 
@@ -88,26 +90,40 @@ async def login(request: Request) -> Response:
 
     try:
         csrf.check(request, request.cookies.get(csrf.PRE_COOKIE), field(csrf.FIELD))
-    except csrf.CsrfError:
+    except csrf.CsrfError as exc:
+        reason = str(exc)
+        await run_in_threadpool(
+            lambda: record_web(request, "auth.forbidden", detail={"status": 403, "reason": reason})
+        )
         return _login_page(request, error="The sign-in form expired. Please try again.", status=403)
     method = "token" if field("method") == "token" else "password"
     address = request.client.host if request.client else ""
+    # Who tried, for the audit log: the login typed, or the token's id part (never a secret).
+    token = field("access_token").strip()
+    who: dict[str, Any] = {"method": method}
+    if method == "token":
+        who["token"] = (token_id(token) or "malformed") if token else None
+    else:
+        who["login"] = field("login").strip()[:200]
 
     def verify() -> tuple[int, int | None] | str:
         with read_conn(svc.engine) as conn:
             if method == "token":
                 try:
-                    user = authenticate(conn, field("access_token").strip() or None)
+                    user = authenticate(conn, token or None)
                 except CanvasError as exc:
+                    who["reason"] = "token not valid"
                     return canvas_text(exc.body) or "The access token is not valid."
                 return user.id, None
             login_name = field("login").strip()
             wait = SIGN_INS.wait(login_name, address)
             if wait > 0:
+                who["reason"] = "throttled"
                 minutes = max(1, round(wait / 60))
                 return f"Too many failed sign-ins for this login. Try again in {minutes} min."
             row = login_for_password(conn, login_name, field("password"))
             if row is None:
+                who["reason"] = "wrong login or password"
                 SIGN_INS.failed(login_name, address)
                 return WRONG_PASSWORD
             SIGN_INS.succeeded(login_name, address)
@@ -115,6 +131,9 @@ async def login(request: Request) -> Response:
 
     found = await run_in_threadpool(verify)
     if isinstance(found, str):
+        await run_in_threadpool(
+            lambda: record_web(request, "auth.signin_failed", detail={**who, "status": 401})
+        )
         return _login_page(
             request, error=found, status=401, login=field("login").strip(), tab=method
         )
@@ -133,6 +152,7 @@ async def login(request: Request) -> Response:
             )
 
     secret = await run_in_threadpool(start)
+    await run_in_threadpool(lambda: record_web(request, "auth.signin", user_id=user_id, detail=who))
     response = redirect(safe_next(field("next")))
     response.set_cookie(
         COOKIE,
@@ -171,6 +191,7 @@ async def logout(request: Request, session: SessionDep) -> Response:
     def end() -> None:
         with svc.engine.begin() as conn:
             end_session(conn, request.cookies.get(COOKIE))
+        record_web(request, "auth.signout", user_id=session.user_id)
 
     await run_in_threadpool(end)
     response = redirect("/login?signed_out=1")

@@ -22,6 +22,7 @@ from reportcard.audit import record
 from reportcard.auth.permissions import IMPORT_SIS_DATA
 from reportcard.db.engine import read_conn
 from reportcard.db.sis_import_tables import sis_imports
+from reportcard.ids import parse_id
 from reportcard.lms.sis_import.job import ACTIVE, create_import, upload_key
 from reportcard.web.accounts import breadcrumbs, visible_tree
 from reportcard.web.base import (
@@ -60,6 +61,14 @@ STATE_WORDS = {
     "failed": "Failed",
     "failed_with_messages": "Failed with messages",
 }
+
+
+def upload_name(filename: str | None) -> str:
+    """The name an upload is kept and shown under: the client's base name, printable, and
+    never ``.``/``..`` (which would name a directory in the storage key)."""
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if c.isprintable())[-200:]
+    return base if base.strip(". ") else "sis_import.csv"
 
 
 def _root(conn: Connection, session: WebSession, account_id: str) -> Any:
@@ -131,8 +140,8 @@ def sis_page(account_id: str, request: Request, session: SessionDep) -> Response
 async def upload(account_id: str, request: Request, session: SessionDep) -> Response:
     svc = services(request)
     limit = svc.settings.sis_import_max_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + (1 << 20):
+    declared = parse_id(request.headers.get("content-length", ""))
+    if declared is not None and declared > limit + (1 << 20):
         raise Refused(413, f"The file is larger than the limit of {limit:,} bytes.")
     data = await form_data(request)
     check_csrf(request, session, data)
@@ -144,7 +153,7 @@ async def upload(account_id: str, request: Request, session: SessionDep) -> Resp
             account = _root(conn, session, account_id)
         if chosen is None:
             return "", "Choose a CSV or zip file to import."
-        name = chosen.filename or "sis_import.csv"
+        name = upload_name(chosen.filename)
         key = upload_key(name)
         try:
             size = _copy_upload(svc.storage, key, chosen, limit)
@@ -196,14 +205,26 @@ def import_status(
     with read_conn(svc.engine) as conn:
         account = _root(conn, session, account_id)
         imp = None
-        if import_id.isdigit():
+        wanted = parse_id(import_id)
+        if wanted is not None:
             imp = conn.execute(
                 select(sis_imports).where(
-                    sis_imports.c.id == int(import_id), sis_imports.c.account_id == account.id
+                    sis_imports.c.id == wanted, sis_imports.c.account_id == account.id
                 )
             ).first()
         if imp is None:
-            raise Refused(404, "There is no such SIS import.")
+            other = (
+                wanted is not None
+                and conn.execute(select(sis_imports.c.id).where(sis_imports.c.id == wanted)).first()
+            )
+            raise Refused(
+                404,
+                "There is no such SIS import.",
+                denied=bool(other),
+                reason="SIS import of another account",
+                user_id=session.user_id,
+                account_id=int(account.id),
+            )
         view = import_view(conn, request, imp, account)
     status = 200 if view["active"] or not is_htmx(request) else STOP_POLLING
     return render(request, "_sis_import.html", page_context(session, imp=view), status)
