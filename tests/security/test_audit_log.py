@@ -35,8 +35,12 @@ def test_start_download_abort_delete_are_recorded_with_who_and_which_run(world: 
         done = finish(c, reports_url(world.root, SAMPLE, run["id"]))
         assert c.get(done["file_url"]).status_code == 200  # with the token
         assert httpx.get(done["attachment"]["url"]).status_code == 200  # with the signed link
-        other = c.post(reports_url(world.root, SAMPLE), data={"parameters[a]": "abort"}).json()
-        c.put(reports_url(world.root, SAMPLE, other["id"], "abort"))
+        # ``sleep`` holds the run in "running" while it plans, so the abort always lands
+        other = c.post(
+            reports_url(world.root, SAMPLE),
+            data={"parameters[a]": "abort", "parameters[sleep]": "1"},
+        ).json()
+        assert c.put(reports_url(world.root, SAMPLE, other["id"], "abort")).status_code == 200
         assert c.delete(reports_url(world.root, SAMPLE, run["id"])).status_code == 200
     admin = events(world, user_id=None)  # all events
     mine = [e for e in admin if e["subject_id"] in (run["id"], other["id"])]

@@ -24,6 +24,7 @@ from reportcard.db.engine import dispose_all, make_engine
 from reportcard.db.migrate import upgrade
 from reportcard.db.sis_import_tables import sis_imports
 from reportcard.db.tables import account_users, accounts, roles, sis_batches
+from reportcard.lms.sis_import.job import upload_key
 from reportcard.runs.context import utcnow
 from reportcard.settings import Settings
 from tests.api.conftest import _user, build_world, free_port
@@ -391,3 +392,21 @@ def test_canvasapi(server: Server, tmp_path: Path) -> None:
     assert started.id in listed and listed == sorted(listed, reverse=True)
     with pytest.raises(Forbidden):
         viewer.get_account(server.root).create_sis_import(str(path))
+
+
+@pytest.mark.parametrize("name", ["..", ".", "...", ""])
+def test_an_upload_named_only_with_dots_is_kept_under_its_own_prefix(
+    server: Server, name: str
+) -> None:
+    key = upload_key(name)
+    assert key.startswith("sis_imports/") and key.endswith("/upload")
+    csv_body = b"account_id,parent_account_id,name,status\nDOTS1,,Dots,active\n"
+    for _ in range(2):  # the second upload finds the same directory layout and still works
+        r = requests.post(
+            server.url(server.root) + "?import_type=instructure_csv&extension=csv",
+            headers=server.auth("admin"),
+            files={"attachment": (name or "x", csv_body, "text/csv")},
+        )
+        assert r.status_code == 200, r.text
+        done = server.wait("admin", r.json()["id"])
+        assert done["workflow_state"] == "imported", done

@@ -72,7 +72,9 @@ assert set(HANDLERS) == {t.key for t in TYPES}
 # ---------------------------------------------------------------------------- create
 def upload_key(name: str) -> str:
     """Where an upload is kept: a fresh prefix, the (sanitised) client file name."""
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[-100:] or "upload"
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[-100:]
+    if not safe.strip("."):  # "", ".", ".." would name the prefix or its parent
+        safe = "upload"
     return f"sis_imports/{uuid.uuid4().hex}/{safe}"
 
 
