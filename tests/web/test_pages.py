@@ -7,8 +7,9 @@ import re
 import zipfile
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from reportcard.db.tables import account_reports, attachments
 from reportcard.db.web_tables import web_sessions
 from tests.web.conftest import FORMULA_NAME, PASSWORDS, Site
 from tests.web.helpers import csrf_of, sign_in, wait_run
@@ -200,6 +201,31 @@ def test_run_poll_download_with_bom_and_formula_safety(site: Site) -> None:
     # Every other row is unchanged, byte for byte.
     same = [line for line in api_users.split(b"\n") if b"HYPERLINK" not in line]
     assert [line for line in ui_users[3:].split(b"\n") if b"HYPERLINK" not in line] == same
+
+
+def test_a_file_removed_by_retention_is_said_so_instead_of_a_download(site: Site) -> None:
+    client = sign_in(site.base, "admin", PASSWORDS["admin"])
+    token = csrf_of(client.get(f"/accounts/{site.root}/reports").text)
+    answer = client.post(
+        _runs_path(site, site.root, "provisioning_csv"),
+        data={"csrf_token": token, "parameters[users]": "true", "parameters[tag]": "kept"},
+        headers={"HX-Request": "true"},
+    )
+    run_id = int(re.search(r'id="run-(\d+)"', answer.text).group(1))  # type: ignore[union-attr]
+    base = f"{_runs_path(site, site.root, 'provisioning_csv')}/runs/{run_id}"
+    done = wait_run(client, base)
+    assert f'href="{base}/download"' in done
+    with site.engine.begin() as conn:  # what the retention sweep does to the attachment
+        att_id = conn.execute(
+            select(account_reports.c.attachment_id).where(account_reports.c.id == run_id)
+        ).scalar_one()
+        conn.execute(
+            update(attachments).where(attachments.c.id == att_id).values(workflow_state="expired")
+        )
+    shown = client.get(base).text
+    assert "The file was removed after the retention period." in shown
+    assert f'href="{base}/download"' not in shown
+    assert client.get(f"{base}/download").status_code == 410
 
 
 def test_sub_account_admin_sees_only_their_subtree(site: Site) -> None:

@@ -47,6 +47,7 @@ class RunView:
     error: str
     filename: str | None
     size: int | None
+    expired: bool = False  # the file was removed by the retention sweep
 
     @property
     def base(self) -> str:
@@ -80,6 +81,9 @@ def run_view(conn: Connection, run: Any, tz: str) -> RunView:
     att = None
     if run.attachment_id is not None and run.workflow_state == "complete":
         att = conn.execute(select(attachments).where(attachments.c.id == run.attachment_id)).first()
+    expired = att is not None and att.workflow_state == "expired"
+    if expired:
+        att = None
     error = ""
     if run.workflow_state == "error":
         error = str(run.error_detail or params.get("extra_text") or run.message or "")
@@ -100,6 +104,7 @@ def run_view(conn: Connection, run: Any, tz: str) -> RunView:
         error=error,
         filename=None if att is None else str(att.filename),
         size=None if att is None else int(att.size),
+        expired=expired,
     )
 
 
