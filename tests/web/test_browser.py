@@ -78,7 +78,7 @@ def test_password_sign_in_run_provisioning_and_download(
     # Watch the bar (htmx swaps the run's row each second): it reaches 100, no page reload.
     page.wait_for_function(
         "() => document.querySelector('#report-provisioning_csv li.run progress').value === 100",
-        timeout=20_000,
+        timeout=60_000,  # a loaded machine: CI once ran past 20 s in the PostgreSQL lane
     )
     page.wait_for_selector("#report-provisioning_csv li.run[data-state=complete]")
     run = section.locator("li.run").first
