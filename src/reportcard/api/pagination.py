@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
+from sqlalchemy import ColumnElement, Connection, Row, Table, func, select
 
 from reportcard.api.errors import not_found
 from reportcard.ids import is_id
@@ -54,3 +57,19 @@ def link_header(request: Request, page: Page, total: int) -> str:
     links.append(f'<{url(1)}>; rel="first"')
     links.append(f'<{url(last)}>; rel="last"')
     return ",".join(links)
+
+
+def counted_page(
+    conn: Connection,
+    table: Table,
+    cond: ColumnElement[bool],
+    page: Page,
+    *,
+    order_by: Sequence[ColumnElement[Any]],
+) -> tuple[int, Sequence[Row[Any]]]:
+    """How many rows of ``table`` match ``cond`` (for the Link header), and those of ``page``."""
+    total = conn.execute(select(func.count()).select_from(table).where(cond)).scalar_one()
+    rows = conn.execute(
+        select(table).where(cond).order_by(*order_by).offset(page.offset).limit(page.per_page)
+    ).all()
+    return int(total), rows

@@ -9,16 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import func, select
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from reportcard.api.audit_events import client_ip
 from reportcard.api.deps import CurrentUser, Services, ServicesDep, UserDep, authorize_account
 from reportcard.api.errors import bad_request, json_response, not_found
-from reportcard.api.pagination import link_header, page_of
-from reportcard.api.rails_params import ParamError
-from reportcard.api.reports import request_parameters
+from reportcard.api.owned_objects import check_account, object_body, object_id
+from reportcard.api.pagination import counted_page, link_header, page_of
 from reportcard.db.engine import read_conn
 from reportcard.db.schedule_tables import report_schedules, schedule_firings
 from reportcard.notify.schedules import (
@@ -40,21 +39,12 @@ router = APIRouter(
 __all__ = ["router"]
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        sent = await request_parameters(request)
-    except ParamError as exc:
-        raise bad_request(str(exc)) from exc
-    inner = sent.get("report_schedule")
-    if isinstance(inner, dict):  # Canvas-style wrapping: report_schedule[report]=...
-        return inner
-    return sent
-
-
-def _id(schedule_id: str) -> int:
-    if not (schedule_id.isascii() and schedule_id.isdigit() and len(schedule_id) <= 18):
+def _find(conn: Connection, account: Any, schedule_id: str) -> Any:
+    """The account's active schedule of that id, or a 404."""
+    row = get_schedule(conn, int(account.id), object_id(schedule_id))
+    if row is None:
         raise not_found()
-    return int(schedule_id)
+    return row
 
 
 @router.get("", summary="List report schedules", operation_id="list_report_schedules")
@@ -64,18 +54,9 @@ def list_schedules(account_id: str, request: Request, svc: ServicesDep, user: Us
     with read_conn(svc.engine) as conn:
         account = authorize_account(conn, user, account_id)
         cond = (s.account_id == account.id) & (s.workflow_state == "active")
-        total = conn.execute(
-            select(func.count()).select_from(report_schedules).where(cond)
-        ).scalar_one()
-        rows = conn.execute(
-            select(report_schedules)
-            .where(cond)
-            .order_by(s.id)
-            .offset(page.offset)
-            .limit(page.per_page)
-        ).all()
+        total, rows = counted_page(conn, report_schedules, cond, page, order_by=[s.id])
         body = [schedule_json(conn, r) for r in rows]
-    return json_response(body, headers={"Link": link_header(request, page, int(total))})
+    return json_response(body, headers={"Link": link_header(request, page, total)})
 
 
 def _create(
@@ -101,25 +82,17 @@ def _create(
 async def create_schedule(
     account_id: str, request: Request, svc: ServicesDep, user: UserDep
 ) -> Response:
-    await run_in_threadpool(_check, svc, user, account_id)
-    data = await _body(request)
+    await run_in_threadpool(check_account, svc, user, account_id)
+    data = await object_body(request, "report_schedule")
     body = await run_in_threadpool(_create, svc, user, account_id, data, client_ip(request))
     return json_response(body)
-
-
-def _check(svc: Services, user: CurrentUser, account_id: str) -> None:
-    """Authorization comes before anything about the request body."""
-    with read_conn(svc.engine) as conn:
-        authorize_account(conn, user, account_id)
 
 
 @router.get("/{schedule_id}", summary="Show a report schedule", operation_id="report_schedule")
 def show_schedule(account_id: str, schedule_id: str, svc: ServicesDep, user: UserDep) -> Response:
     with read_conn(svc.engine) as conn:
         account = authorize_account(conn, user, account_id)
-        row = get_schedule(conn, int(account.id), _id(schedule_id))
-        if row is None:
-            raise not_found()
+        row = _find(conn, account, schedule_id)
         return json_response(schedule_json(conn, row))
 
 
@@ -134,9 +107,7 @@ def _update(
     now = utcnow()
     with svc.engine.begin() as conn:
         account = authorize_account(conn, user, account_id)
-        row = get_schedule(conn, int(account.id), _id(schedule_id))
-        if row is None:
-            raise not_found()
+        row = _find(conn, account, schedule_id)
         try:
             values = validate(conn, account, data, now=now, existing=row)
         except ScheduleError as exc:
@@ -156,8 +127,8 @@ def _update(
 async def update_schedule(
     account_id: str, schedule_id: str, request: Request, svc: ServicesDep, user: UserDep
 ) -> Response:
-    await run_in_threadpool(_check, svc, user, account_id)
-    data = await _body(request)
+    await run_in_threadpool(check_account, svc, user, account_id)
+    data = await object_body(request, "report_schedule")
     body = await run_in_threadpool(
         _update, svc, user, account_id, schedule_id, data, client_ip(request)
     )
@@ -173,9 +144,7 @@ def delete_schedule(
     now = utcnow()
     with svc.engine.begin() as conn:
         account = authorize_account(conn, user, account_id)
-        row = get_schedule(conn, int(account.id), _id(schedule_id))
-        if row is None:
-            raise not_found()
+        row = _find(conn, account, schedule_id)
         store_deletion(conn, int(row.id), now)
         record_change(
             conn, user_id=user.id, action="schedule.delete", account_id=int(account.id),
@@ -199,19 +168,14 @@ def list_firings(
     f = schedule_firings.c
     with read_conn(svc.engine) as conn:
         account = authorize_account(conn, user, account_id)
-        row = get_schedule(conn, int(account.id), _id(schedule_id))
-        if row is None:
-            raise not_found()
-        total = conn.execute(
-            select(func.count()).select_from(schedule_firings).where(f.schedule_id == row.id)
-        ).scalar_one()
-        firings = conn.execute(
-            select(schedule_firings)
-            .where(f.schedule_id == row.id)
-            .order_by(f.due_at.desc(), f.id.desc())
-            .offset(page.offset)
-            .limit(page.per_page)
-        ).all()
+        row = _find(conn, account, schedule_id)
+        total, firings = counted_page(
+            conn,
+            schedule_firings,
+            f.schedule_id == row.id,
+            page,
+            order_by=[f.due_at.desc(), f.id.desc()],
+        )
     body = [
         {
             "id": int(x.id),
@@ -224,4 +188,4 @@ def list_firings(
         }
         for x in firings
     ]
-    return json_response(body, headers={"Link": link_header(request, page, int(total))})
+    return json_response(body, headers={"Link": link_header(request, page, total)})

@@ -10,15 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from reportcard.api.deps import CurrentUser, Services, ServicesDep, UserDep, authorize_account
 from reportcard.api.errors import bad_request, json_response, not_found
-from reportcard.api.pagination import link_header, page_of
-from reportcard.api.rails_params import ParamError
-from reportcard.api.reports import request_parameters
+from reportcard.api.owned_objects import check_account, object_body, object_id
+from reportcard.api.pagination import counted_page, link_header, page_of
 from reportcard.db.engine import read_conn
 from reportcard.db.schedule_tables import report_webhooks, webhook_deliveries
 from reportcard.notify.webhooks import EVENTS, AddressRefused, check_url, new_secret
@@ -64,15 +63,6 @@ def delivery_json(row: Any) -> dict[str, Any]:
     }
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        sent = await request_parameters(request)
-    except ParamError as exc:
-        raise bad_request(str(exc)) from exc
-    inner = sent.get("report_webhook")
-    return inner if isinstance(inner, dict) else sent
-
-
 def _bool(value: Any, name: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -107,27 +97,16 @@ def _values(svc: Services, data: dict[str, Any], creating: bool) -> dict[str, An
     return values
 
 
-def _id(webhook_id: str) -> int:
-    if not (webhook_id.isascii() and webhook_id.isdigit() and len(webhook_id) <= 18):
-        raise not_found()
-    return int(webhook_id)
-
-
 def _find(conn: Connection, account: Any, webhook_id: str) -> Any:
     w = report_webhooks.c
     row = conn.execute(
         select(report_webhooks).where(
-            w.id == _id(webhook_id), w.account_id == account.id, w.workflow_state == "active"
+            w.id == object_id(webhook_id), w.account_id == account.id, w.workflow_state == "active"
         )
     ).first()
     if row is None:
         raise not_found()
     return row
-
-
-def _check(svc: Services, user: CurrentUser, account_id: str) -> None:
-    with read_conn(svc.engine) as conn:
-        authorize_account(conn, user, account_id)
 
 
 @router.get("", summary="List webhooks", operation_id="list_report_webhooks")
@@ -137,18 +116,9 @@ def list_webhooks(account_id: str, request: Request, svc: ServicesDep, user: Use
     with read_conn(svc.engine) as conn:
         account = authorize_account(conn, user, account_id)
         cond = (w.account_id == account.id) & (w.workflow_state == "active")
-        total = conn.execute(
-            select(func.count()).select_from(report_webhooks).where(cond)
-        ).scalar_one()
-        rows = conn.execute(
-            select(report_webhooks)
-            .where(cond)
-            .order_by(w.id)
-            .offset(page.offset)
-            .limit(page.per_page)
-        ).all()
+        total, rows = counted_page(conn, report_webhooks, cond, page, order_by=[w.id])
     body = [webhook_json(r) for r in rows]
-    return json_response(body, headers={"Link": link_header(request, page, int(total))})
+    return json_response(body, headers={"Link": link_header(request, page, total)})
 
 
 def _create(svc: Services, user: CurrentUser, account_id: str, data: dict[str, Any]) -> Any:
@@ -176,8 +146,8 @@ def _create(svc: Services, user: CurrentUser, account_id: str, data: dict[str, A
 async def create_webhook(
     account_id: str, request: Request, svc: ServicesDep, user: UserDep
 ) -> Response:
-    await run_in_threadpool(_check, svc, user, account_id)
-    data = await _body(request)
+    await run_in_threadpool(check_account, svc, user, account_id)
+    data = await object_body(request, "report_webhook")
     return json_response(await run_in_threadpool(_create, svc, user, account_id, data))
 
 
@@ -211,8 +181,8 @@ def _update(
 async def update_webhook(
     account_id: str, webhook_id: str, request: Request, svc: ServicesDep, user: UserDep
 ) -> Response:
-    await run_in_threadpool(_check, svc, user, account_id)
-    data = await _body(request)
+    await run_in_threadpool(check_account, svc, user, account_id)
+    data = await object_body(request, "report_webhook")
     return json_response(await run_in_threadpool(_update, svc, user, account_id, webhook_id, data))
 
 
@@ -244,15 +214,8 @@ def list_deliveries(
     with read_conn(svc.engine) as conn:
         account = authorize_account(conn, user, account_id)
         row = _find(conn, account, webhook_id)
-        total = conn.execute(
-            select(func.count()).select_from(webhook_deliveries).where(d.webhook_id == row.id)
-        ).scalar_one()
-        rows = conn.execute(
-            select(webhook_deliveries)
-            .where(d.webhook_id == row.id)
-            .order_by(d.id.desc())
-            .offset(page.offset)
-            .limit(page.per_page)
-        ).all()
+        total, rows = counted_page(
+            conn, webhook_deliveries, d.webhook_id == row.id, page, order_by=[d.id.desc()]
+        )
     body = [delivery_json(r) for r in rows]
-    return json_response(body, headers={"Link": link_header(request, page, int(total))})
+    return json_response(body, headers={"Link": link_header(request, page, total)})

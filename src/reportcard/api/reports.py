@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -23,9 +22,10 @@ from reportcard.api.deps import (
     authorize_account,
     presented_token,
 )
+from reportcard.api.entries import catalog_entries, run_entry
 from reportcard.api.errors import CanvasError, bad_request, json_response, not_found
 from reportcard.api.limits import check_start_limits
-from reportcard.api.pagination import link_header, page_of
+from reportcard.api.pagination import counted_page, link_header, page_of
 from reportcard.api.rails_params import ParamError, deep_merge, parse_pairs
 from reportcard.api.serializers import report_json
 from reportcard.api.urls import base_url
@@ -33,11 +33,12 @@ from reportcard.auth.tokens import hash_token, note_used
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import account_reports, accounts, attachments, users
 from reportcard.ids import is_id
-from reportcard.reports.catalog import Report, all_reports, get_report
+from reportcard.reports.catalog import get_report
 from reportcard.reports.params import ReportInputError
 from reportcard.runs.context import resolve_terms, term_value, utcnow
+from reportcard.runs.duplicates import find_duplicate
 from reportcard.runs.formats import output_format
-from reportcard.runs.lifecycle import ACTIVE_STATES, abort_run, create_run, delete_run
+from reportcard.runs.lifecycle import abort_run, create_run, delete_run
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}/reports", tags=["reports"])
 
@@ -54,55 +55,6 @@ def root_zone(conn: Connection, account: Any) -> str:
     return str(tz or "UTC")
 
 
-def present(conn: Connection, request: Request, run: Any, tz: str) -> dict[str, Any]:
-    """The Report JSON of one run row."""
-    att = None
-    if run.attachment_id is not None:
-        att = conn.execute(select(attachments).where(attachments.c.id == run.attachment_id)).first()
-    user = None
-    if run.user_id is not None:
-        user = conn.execute(select(users).where(users.c.id == run.user_id)).first()
-    if user is not None and user.time_zone:
-        tz = user.time_zone
-    return report_json(base_url(request), run, tz=tz, attachment=att, user=user, now=utcnow())
-
-
-def report_entry(
-    conn: Connection, request: Request, report: Report, account: Any, tz: str, include: set[str]
-) -> dict[str, Any]:
-    last = conn.execute(
-        select(account_reports)
-        .where(
-            account_reports.c.account_id == account.id,
-            account_reports.c.report_type == report.name,
-            account_reports.c.workflow_state != "deleted",
-        )
-        .order_by(account_reports.c.created_at.desc(), account_reports.c.id.desc())
-        .limit(1)
-    ).first()
-    params = (
-        {
-            name: {"required": p.required, "description": p.description}
-            for name, p in report.parameters.items()
-        }
-        if report.parameters
-        else None
-    )
-    entry: dict[str, Any] = {
-        "title": report.title,
-        "parameters": params,
-        "report": report.name,
-        "last_run": None if last is None else present(conn, request, last, tz),
-    }
-    if "description_html" in include:
-        entry["description_html"] = f"<p>{report.description}</p>"
-    if "parameters_html" in include:
-        from reportcard.api.forms import parameters_html
-
-        entry["parameters_html"] = parameters_html(report, int(account.id))
-    return entry
-
-
 @router.get("", summary="List Available Reports", operation_id="list_available_reports")
 def available_reports(
     account_id: str, request: Request, svc: ServicesDep, user: UserDep
@@ -113,10 +65,7 @@ def available_reports(
     with read_conn(svc.engine) as conn:
         account = authorize_account(conn, user, account_id)
         tz = root_zone(conn, account)
-        entries = [
-            report_entry(conn, request, rep, account, tz, include)
-            for rep in sorted(all_reports().values(), key=lambda r: r.title)
-        ]
+        entries = catalog_entries(conn, base_url(request), account, tz, include)
     return json_response(entries)
 
 
@@ -145,26 +94,6 @@ async def request_parameters(request: Request) -> dict[str, Any]:
         pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
         return deep_merge(merged, parse_pairs(pairs))
     return merged
-
-
-def _duplicate(
-    conn: Connection, account_id: int, report_type: str, params: dict[str, Any] | None, hours: float
-) -> Any:
-    since = utcnow() - timedelta(hours=hours)
-    rows = conn.execute(
-        select(account_reports)
-        .where(
-            account_reports.c.account_id == account_id,
-            account_reports.c.report_type == report_type,
-            account_reports.c.workflow_state.in_(ACTIVE_STATES),
-            account_reports.c.created_at >= since,
-        )
-        .order_by(account_reports.c.id.desc())
-    ).all()
-    for row in rows:
-        if params is None or (row.parameters or {}) == params:
-            return row
-    return None
 
 
 @router.post("/{report}", summary="Start a Report", operation_id="start_report")
@@ -217,10 +146,11 @@ def _create(
                 ip=client_ip(request),
             )
         tz = root_zone(conn, account)
+        base = base_url(request)
         if duplicate:
-            location = f"{base_url(request)}/api/v1/accounts/{account_id}/reports/{report}/{run.id}"
-            return 409, present(conn, request, run, tz), {"Location": location}
-        return 200, present(conn, request, run, tz), None
+            location = f"{base}/api/v1/accounts/{account_id}/reports/{report}/{run.id}"
+            return 409, run_entry(conn, base, run, tz), {"Location": location}
+        return 200, run_entry(conn, base, run, tz), None
 
 
 def start_run(
@@ -251,7 +181,7 @@ def start_run(
         if not found:
             raise CanvasError(400, {"error": f"invalid enrollment_term_id '{term}'"})
     if settings.duplicate_window_hours > 0:
-        dup = _duplicate(
+        dup = find_duplicate(
             conn,
             int(account.id),
             report,
@@ -284,18 +214,11 @@ def index_of_reports(
             & (account_reports.c.report_type == report)
             & (account_reports.c.workflow_state != "deleted")
         )
-        total = conn.execute(
-            select(func.count()).select_from(account_reports).where(cond)
-        ).scalar_one()
-        rows = conn.execute(
-            select(account_reports)
-            .where(cond)
-            .order_by(account_reports.c.created_at.desc(), account_reports.c.id.desc())
-            .offset(page.offset)
-            .limit(page.per_page)
-        ).all()
-        body = [present(conn, request, r, tz) for r in rows]
-    return json_response(body, headers={"Link": link_header(request, page, int(total))})
+        order = [account_reports.c.created_at.desc(), account_reports.c.id.desc()]
+        total, rows = counted_page(conn, account_reports, cond, page, order_by=order)
+        base = base_url(request)
+        body = [run_entry(conn, base, r, tz) for r in rows]
+    return json_response(body, headers={"Link": link_header(request, page, total)})
 
 
 _RUN = select(account_reports).where(
@@ -352,7 +275,7 @@ async def report_status(account_id: str, report: str, run_id: str, request: Requ
         user = authenticate(conn, token, svc.engine)
         account = authorize_account(conn, user, account_id)
         run = _find_run(conn, account, report, run_id)
-        return json_response(present(conn, request, run, root_zone(conn, account)))
+        return json_response(run_entry(conn, base_url(request), run, root_zone(conn, account)))
 
 
 def _change(
@@ -381,7 +304,7 @@ def _change(
             ip=client_ip(request),
         )
         run = conn.execute(select(account_reports).where(account_reports.c.id == run.id)).one()
-        body = present(conn, request, run, root_zone(conn, account))
+        body = run_entry(conn, base_url(request), run, root_zone(conn, account))
     svc.notify()
     return json_response(body)
 

@@ -112,21 +112,9 @@ class DirectBackend(Backend):
         return root_zone(conn, account)
 
     def _present(self, conn: Connection, run: Any, tz: str) -> Run:
-        from reportcard.api.serializers import report_json
-        from reportcard.db.tables import attachments, users
-        from reportcard.runs.context import utcnow
+        from reportcard.api.entries import run_entry
 
-        att = None
-        if run.attachment_id is not None:
-            att = conn.execute(
-                select(attachments).where(attachments.c.id == run.attachment_id)
-            ).first()
-        user = None
-        if run.user_id is not None:
-            user = conn.execute(select(users).where(users.c.id == run.user_id)).first()
-        if user is not None and user.time_zone:
-            tz = user.time_zone
-        return report_json(self.base, run, tz=tz, attachment=att, user=user, now=utcnow())
+        return run_entry(conn, self.base, run, tz)
 
     def _run_row(self, conn: Connection, account: Any, report: str, run_id: int) -> Any:
         from reportcard.db.tables import account_reports
@@ -150,51 +138,20 @@ class DirectBackend(Backend):
 
     # ------------------------------------------------------------------ operations
     def reports(self, account: str | None) -> list[dict[str, Any]]:
-        from reportcard.db.tables import account_reports
-        from reportcard.reports.catalog import all_reports
+        from reportcard.api.entries import catalog_entries
 
-        r = account_reports.c
         with self._conn() as conn:
             acct = self._account(conn, account)
-            tz = self._zone(conn, acct)
-            out = []
-            for rep in sorted(all_reports().values(), key=lambda x: x.title):
-                last = conn.execute(
-                    select(account_reports)
-                    .where(
-                        r.account_id == acct.id,
-                        r.report_type == rep.name,
-                        r.workflow_state != "deleted",
-                    )
-                    .order_by(r.created_at.desc(), r.id.desc())
-                    .limit(1)
-                ).first()
-                params = (
-                    {
-                        name: {"required": p.required, "description": p.description}
-                        for name, p in rep.parameters.items()
-                    }
-                    if rep.parameters
-                    else None
-                )
-                out.append(
-                    {
-                        "title": rep.title,
-                        "parameters": params,
-                        "report": rep.name,
-                        "last_run": None if last is None else self._present(conn, last, tz),
-                    }
-                )
-            return out
+            return catalog_entries(conn, self.base, acct, self._zone(conn, acct))
 
     def start(
         self, account: str | None, report: str, params: dict[str, Any], *, here: bool
     ) -> tuple[Run, bool]:
-        from reportcard.api.reports import _duplicate
         from reportcard.db.tables import account_reports
         from reportcard.reports.catalog import get_report
         from reportcard.reports.params import ReportInputError
         from reportcard.runs.context import resolve_terms, term_value, utcnow
+        from reportcard.runs.duplicates import find_duplicate
         from reportcard.runs.formats import output_format
         from reportcard.runs.lifecycle import create_run
 
@@ -219,7 +176,7 @@ class DirectBackend(Backend):
             tz = self._zone(conn, acct)
             hours = self.settings.duplicate_window_hours
             if hours > 0:
-                dup = _duplicate(conn, int(acct.id), report, params or None, hours)
+                dup = find_duplicate(conn, int(acct.id), report, params or None, hours)
                 if dup is not None:
                     return self._present(conn, dup, tz), True
             run_id = create_run(
