@@ -38,7 +38,13 @@ from reportcard.runs.formats import output_format, write_output
 from reportcard.runs.lifecycle import NO_FILE_TEXT, fail_run, get_run
 from reportcard.runs.package import FilePart
 from reportcard.runs.query import BATCH, bounds_select
-from reportcard.runs.write import copy_eligible, write_copy, write_python
+from reportcard.runs.write import (
+    copy_eligible,
+    lines_eligible,
+    write_copy,
+    write_lines,
+    write_python,
+)
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
 
@@ -273,6 +279,8 @@ def execute_shard(engine: Engine, storage: Storage, shard_id: int) -> bool:
         if pq.columns and shard.lo <= shard.hi:
             if copy_eligible(engine, pq):
                 written = write_copy(engine, pq, shard.lo, shard.hi, out, progress)
+            elif lines_eligible(engine, pq):
+                written = write_lines(engine, pq, shard.lo, shard.hi, out, progress)
             else:
                 written = write_python(engine, pq, ctx, shard.lo, shard.hi, out, progress)
     size = storage.size(key)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import ColumnElement, Connection, Select, func, select
 
 from reportcard.reports.catalog import TIME, Cells, PartQuery, RunContext
 from reportcard.reports.formatting import time_formatter
@@ -13,9 +13,19 @@ from reportcard.reports.formatting import time_formatter
 BATCH = 1000  # rows per fetch, and per progress checkpoint
 
 
-def range_select(pq: PartQuery, lo: int | None = None, hi: int | None = None) -> Select:
-    """The part's SELECT for keys in ``[lo, hi]`` (both inclusive), ordered by the key."""
-    stmt = select(*[c.expr for c in pq.columns]).select_from(pq.select_from).where(*pq.where)
+def range_select(
+    pq: PartQuery,
+    lo: int | None = None,
+    hi: int | None = None,
+    columns: Sequence[ColumnElement[Any]] | None = None,
+) -> Select:
+    """The part's SELECT for keys in ``[lo, hi]`` (both inclusive), ordered by the key.
+
+    ``columns`` replaces the part's own column expressions (the SQLite line path selects one
+    expression built from them).
+    """
+    exprs = [c.expr for c in pq.columns] if columns is None else list(columns)
+    stmt = select(*exprs).select_from(pq.select_from).where(*pq.where)
     if lo is not None:
         stmt = stmt.where(pq.key >= lo)
     if hi is not None:
@@ -63,7 +73,7 @@ def row_formatter(
 
 def stream_batches(
     conn: Connection, stmt: Select, batch: int = BATCH
-) -> Iterator[Sequence[Sequence[Any]]]:
+) -> Generator[Sequence[Sequence[Any]], None, None]:
     """Raw DBAPI rows in batches, from a server-side cursor where the database has one.
 
     Rows come straight from the driver (no SQLAlchemy row processing): timestamps arrive as

@@ -1,18 +1,19 @@
-"""Writing one shard's rows as CSV: Python's csv writer, or PostgreSQL's own COPY.
+"""Writing one shard's rows as CSV: Python's csv writer, PostgreSQL's COPY, or SQLite lines.
 
-Both produce the same bytes (Canvas's CSV: comma, ``"`` quoting only where needed, ``\\n``,
-NULL as an empty unquoted field). COPY is used on PostgreSQL when every column is written as
-the database returns it and is text or an integer, so no Python formatting is needed.
+All three produce the same bytes (Canvas's CSV: comma, ``"`` quoting only where needed,
+``\\n``, NULL as an empty unquoted field). The two fast paths apply when every column is
+written as the database returns it and is text or an integer, so no Python formatting is
+needed: COPY on PostgreSQL; on SQLite, SQL-built lines (see :func:`write_lines`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
-from typing import BinaryIO
+from collections.abc import Callable, Sequence
+from typing import Any, BinaryIO
 
-from sqlalchemy import Engine, Integer, String, Text
+from sqlalchemy import Connection, Engine, Integer, Null, String, Text, func, literal
 from sqlalchemy.sql.sqltypes import NullType
 
 from reportcard.db.engine import read_conn
@@ -20,6 +21,14 @@ from reportcard.reports.catalog import PartQuery, RunContext
 from reportcard.runs.query import BATCH, range_select, row_formatter, stream_batches
 
 Progress = Callable[[int], None]
+
+
+# Field and line separators of a SQLite-built line; see write_lines.
+FIELD_SEP = "\x1f"
+# printf() takes at most 127 arguments (SQLITE_MAX_FUNCTION_ARG); wider parts use csv.writer.
+MAX_LINE_COLUMNS = 100
+# Characters that make Python's csv writer quote a field (delimiter, quote, line ends).
+QUOTED = (",", '"', "\r")
 
 
 def copy_eligible(engine: Engine, pq: PartQuery) -> bool:
@@ -30,6 +39,27 @@ def copy_eligible(engine: Engine, pq: PartQuery) -> bool:
         if col.fmt is not None:
             return False
         if not isinstance(col.expr.type, String | Text | Integer | NullType):
+            return False
+    return True
+
+
+def lines_eligible(engine: Engine, pq: PartQuery) -> bool:
+    """True on SQLite when SQL-built lines give the Python writer's bytes for the part.
+
+    Every column must be written as stored and be text or an integer (whose text SQLite and
+    Python write alike; a REAL would not be: SQLite prints 15 significant digits). An untyped
+    column qualifies only when it is a literal NULL. One column is left to csv.writer, which
+    quotes a lone empty field.
+    """
+    if engine.dialect.name != "sqlite" or not 2 <= len(pq.columns) <= MAX_LINE_COLUMNS:
+        return False
+    for col in pq.columns:
+        if col.fmt is not None:
+            return False
+        if isinstance(col.expr.type, NullType):
+            if not isinstance(col.expr, Null):
+                return False
+        elif not isinstance(col.expr.type, String | Text | Integer):
             return False
     return True
 
@@ -87,3 +117,80 @@ def write_copy(
     if rows != counted:
         progress(rows - counted)
     return rows
+
+
+def write_lines(
+    engine: Engine,
+    pq: PartQuery,
+    lo: int,
+    hi: int,
+    out: BinaryIO,
+    progress: Progress,
+    batch: int = BATCH,
+) -> int:
+    """Rows as lines SQLite builds itself; returns the number of rows.
+
+    The database joins a row's fields with ``\\x1f`` (``printf('%s\\x1f%s...')``, NULL as
+    empty): one string per row instead of a tuple, and no csv module. A batch whose text holds
+    no comma, quote or carriage return, exactly one ``\\x1f`` per field boundary and one
+    newline per line boundary needs no quoting at all: the separators become commas and it is
+    written as is. Otherwise the batch goes through ``csv.writer``: split on ``\\x1f`` when the
+    count shows no field holds one, else re-read as raw rows from the same snapshot.
+    """
+    ncols = len(pq.columns)
+    fmt = literal(FIELD_SEP.join(["%s"] * ncols))
+    stmt = range_select(pq, lo, hi, columns=[func.printf(fmt, *(c.expr for c in pq.columns))])
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    written = 0
+    with read_conn(engine) as conn:
+        conn.exec_driver_sql("BEGIN")  # one snapshot for the lines and any raw re-read
+        batches = stream_batches(conn, stmt, batch)
+        try:
+            for rows in batches:
+                k = len(rows)
+                text = "\n".join([r[0] for r in rows])
+                seps = text.count(FIELD_SEP)
+                if (
+                    not any(q in text for q in QUOTED)
+                    and seps == k * (ncols - 1)
+                    and text.count("\n") == k - 1
+                ):
+                    out.write(text.replace(FIELD_SEP, ",").encode("utf-8"))
+                    out.write(b"\n")
+                else:
+                    if seps == k * (ncols - 1):
+                        writer.writerows([r[0].split(FIELD_SEP) for r in rows])
+                    else:
+                        writer.writerows(_raw_batch(conn, pq, lo, hi, written, k))
+                    out.write(buf.getvalue().encode("utf-8"))
+                    buf.seek(0)
+                    buf.truncate()
+                written += k
+                progress(k)
+        finally:
+            batches.close()
+            conn.exec_driver_sql("ROLLBACK")
+    return written
+
+
+def _raw_batch(
+    conn: Connection, pq: PartQuery, lo: int, hi: int, offset: int, limit: int
+) -> list[Sequence[Any]]:
+    """Raw rows ``offset .. offset+limit-1`` of the shard, in the same snapshot.
+
+    The same FROM, WHERE and ORDER BY over the same columns give the same plan, so the same
+    order even among rows that tie on the sort key. Reads the shard from its start: this
+    path is taken only when a value holds the field separator.
+    """
+    result = conn.execute(range_select(pq, lo, hi))
+    try:
+        cursor = result.cursor
+        while offset > 0:
+            skipped = cursor.fetchmany(min(offset, BATCH))
+            if not skipped:
+                break
+            offset -= len(skipped)
+        return list(cursor.fetchmany(limit))
+    finally:
+        result.close()
