@@ -45,10 +45,11 @@ def test_copy_is_only_offered_on_postgresql(engine: Engine) -> None:
     assert copy_eligible(engine, pq) is (lane() == "postgresql")
 
 
+@pytest.mark.parametrize("hostile", [False, True], ids=["clean", "hostile"])
 @pytest.mark.parametrize("report_type", ["sis_export_csv", "provisioning_csv"])
 @pytest.mark.parametrize("include_deleted", ["false", "true"])
 def test_copy_and_python_paths_are_byte_identical(
-    engine: Engine, report_type: str, include_deleted: str
+    engine: Engine, report_type: str, include_deleted: str, hostile: bool
 ) -> None:
     if lane() != "postgresql":
         pytest.skip("COPY exists only in the PostgreSQL lane")
@@ -56,6 +57,8 @@ def test_copy_and_python_paths_are_byte_identical(
     assert report is not None
     with engine.begin() as conn:
         build(conn)
+        if hostile:
+            _make_hostile(conn)
         ctx = context(conn, report_type, include_deleted=include_deleted)
     compared = 0
     for name in FILES:
@@ -145,7 +148,7 @@ def test_sqlite_lines_and_python_paths_are_byte_identical(
             b'"C,1 ""quoted"""',
             b'"S\n2"',
             b"U\x1f3",
-            b",Role\r4,",
+            b'"Role\r4"',
             b'"A""5"',
             "Grüppe ✓".encode(),
         ):

@@ -8,16 +8,26 @@ needed: COPY on PostgreSQL; on SQLite, SQL-built lines (see :func:`write_lines`)
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Engine, Integer, Null, String, Text, func, literal
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Integer,
+    Null,
+    String,
+    Text,
+    cast,
+    func,
+    literal,
+)
 from sqlalchemy.sql.sqltypes import NullType
 
 from reportcard.db.engine import read_conn
 from reportcard.reports.catalog import PartQuery, RunContext
+from reportcard.runs.csvtext import BatchWriter
 from reportcard.runs.query import BATCH, range_select, row_formatter, stream_batches
 
 Progress = Callable[[int], None]
@@ -27,7 +37,7 @@ Progress = Callable[[int], None]
 FIELD_SEP = "\x1f"
 # printf() takes at most 127 arguments (SQLITE_MAX_FUNCTION_ARG); wider parts use csv.writer.
 MAX_LINE_COLUMNS = 100
-# Characters that make Python's csv writer quote a field (delimiter, quote, line ends).
+# Characters that make a field quoted (the newline is counted separately).
 QUOTED = (",", '"', "\r")
 
 
@@ -75,15 +85,12 @@ def write_python(
 ) -> int:
     """Rows through ``csv.writer``, one batch at a time; returns the number of rows."""
     fmt = row_formatter(pq, ctx)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    csv_text = BatchWriter()
     written = 0
     with read_conn(engine) as conn:
         for rows in stream_batches(conn, range_select(pq, lo, hi), BATCH):
-            writer.writerows(rows if fmt is None else [fmt(row) for row in rows])
-            out.write(buf.getvalue().encode("utf-8"))
-            buf.seek(0)
-            buf.truncate()
+            text = csv_text.text(rows if fmt is None else [fmt(row) for row in rows])
+            out.write(text.encode("utf-8"))
             written += len(rows)
             progress(len(rows))
     return written
@@ -95,9 +102,11 @@ def write_copy(
     """Rows through ``COPY (query) TO STDOUT WITH (FORMAT csv)``; returns the exact row count.
 
     Progress is estimated from the newlines streamed (a quoted field may hold one); the exact
-    count from COPY's command tag corrects it at the end.
+    count from COPY's command tag corrects it at the end. COPY writes an empty string as
+    ``""``; the other paths (and Canvas, which stores blanks as NULL) write an empty field, so
+    text columns go through ``NULLIF(.., '')``.
     """
-    stmt = range_select(pq, lo, hi)
+    stmt = range_select(pq, lo, hi, columns=[_blank_as_null(c.expr) for c in pq.columns])
     sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
     counted = 0
     raw = engine.raw_connection()
@@ -134,14 +143,14 @@ def write_lines(
     empty): one string per row instead of a tuple, and no csv module. A batch whose text holds
     no comma, quote or carriage return, exactly one ``\\x1f`` per field boundary and one
     newline per line boundary needs no quoting at all: the separators become commas and it is
-    written as is. Otherwise the batch goes through ``csv.writer``: split on ``\\x1f`` when the
-    count shows no field holds one, else re-read as raw rows from the same snapshot.
+    written as is. Otherwise the batch goes through ``csv.writer`` (:mod:`.csvtext`): split on
+    ``\\x1f`` when the count shows no field holds one, else re-read as raw rows from the same
+    snapshot.
     """
     ncols = len(pq.columns)
     fmt = literal(FIELD_SEP.join(["%s"] * ncols))
     stmt = range_select(pq, lo, hi, columns=[func.printf(fmt, *(c.expr for c in pq.columns))])
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    csv_text = BatchWriter()
     written = 0
     with read_conn(engine) as conn:
         conn.exec_driver_sql("BEGIN")  # one snapshot for the lines and any raw re-read
@@ -160,18 +169,22 @@ def write_lines(
                     out.write(b"\n")
                 else:
                     if seps == k * (ncols - 1):
-                        writer.writerows([r[0].split(FIELD_SEP) for r in rows])
+                        fields = [r[0].split(FIELD_SEP) for r in rows]
                     else:
-                        writer.writerows(_raw_batch(conn, pq, lo, hi, written, k))
-                    out.write(buf.getvalue().encode("utf-8"))
-                    buf.seek(0)
-                    buf.truncate()
+                        fields = _raw_batch(conn, pq, lo, hi, written, k)
+                    out.write(csv_text.text(fields).encode("utf-8"))
                 written += k
                 progress(k)
         finally:
             batches.close()
             conn.exec_driver_sql("ROLLBACK")
     return written
+
+
+def _blank_as_null(expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    if isinstance(expr.type, Integer):
+        return expr
+    return func.nullif(cast(expr, Text), "").label(None)
 
 
 def _raw_batch(

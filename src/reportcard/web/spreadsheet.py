@@ -11,7 +11,7 @@ downloads from the Reports page only; the API's files stay byte-identical to Can
   they are: they are not formulas, and quoting them would turn numbers into text.
 
 Rows with nothing to neutralise pass through byte for byte; only a changed row is written
-again (with Python's csv writer and the file's own line ending). Memory stays flat: the input
+again (with the reports' own CSV rules and the file's own line ending). Memory stays flat: the input
 is read in blocks and one CSV row is held at a time.
 """
 
@@ -24,6 +24,8 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from typing import IO
+
+from reportcard.runs.csvtext import line as csv_line
 
 BOM = b"\xef\xbb\xbf"
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -86,9 +88,7 @@ def _safe_text(lines: Iterator[str]) -> Iterator[str]:
         if safe == row:
             yield raw
             continue
-        out = io.StringIO()
-        csv.writer(out, lineterminator=_ending(raw)).writerow(safe)
-        yield out.getvalue()
+        yield csv_line(safe, _ending(raw))
 
 
 def transform_csv(
