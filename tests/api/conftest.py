@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import Connection, Engine, insert
 
 from reportcard.api.app import create_app
@@ -29,16 +25,11 @@ from reportcard.lms.tree import refresh
 from reportcard.settings import Settings
 from tests.databases import drop_database, fresh_database_url
 from tests.runs.sample import SAMPLE, make_institution
+from tests.serving import free_port, serving
 
-__all__ = ["SAMPLE"]
+__all__ = ["SAMPLE", "free_port"]
 
 T0 = datetime(2024, 1, 15, 8, 0, 0)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -198,21 +189,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )
     engine = make_engine(url)
     made = build_world(engine)
-    port = free_port()
-    app = create_app(settings, workers=2)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
     try:
-        yield World(engine=engine, base=f"http://127.0.0.1:{port}", **made)  # type: ignore[arg-type]
+        with serving(create_app(settings, workers=2)) as base:
+            yield World(engine=engine, base=base, **made)  # type: ignore[arg-type]
     finally:
-        server.should_exit = True
-        thread.join(10)
         dispose_all()
         drop_database(url)

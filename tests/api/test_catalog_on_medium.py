@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -13,15 +12,15 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from reportcard.api.app import create_app
 from reportcard.auth.tokens import create_token, user_for_login
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.lms.synthetic import seed
 from reportcard.settings import Settings
-from tests.api.conftest import free_port
 from tests.databases import drop_database, fresh_database_url
+from tests.reports.canvas_registry import PROVISIONING_PARAMETERS, SIS_EXPORT_PARAMETERS
+from tests.serving import serving
 
 # Canvas's registry (spec api.md §17): type -> (title, declared parameters).
 CANVAS = {
@@ -41,49 +40,9 @@ CANVAS = {
         "Outcome Results",
         {"enrollment_term_id", "order", "include_deleted"},
     ),
-    "provisioning_csv": (
-        "Provisioning",
-        {
-            "enrollment_term_id",
-            "users",
-            "accounts",
-            "terms",
-            "courses",
-            "sections",
-            "enrollments",
-            "groups",
-            "group_categories",
-            "group_membership",
-            "xlist",
-            "user_observers",
-            "admins",
-            "created_by_sis",
-            "include_deleted",
-            "enrollment_filter",
-            "enrollment_states",
-        },
-    ),
+    "provisioning_csv": ("Provisioning", set(PROVISIONING_PARAMETERS)),
     "recently_deleted_courses_csv": ("Recently Deleted Courses", {"enrollment_term_id"}),
-    "sis_export_csv": (
-        "SIS Export",
-        {
-            "enrollment_term_id",
-            "users",
-            "accounts",
-            "terms",
-            "courses",
-            "sections",
-            "enrollments",
-            "groups",
-            "group_categories",
-            "group_membership",
-            "xlist",
-            "user_observers",
-            "admins",
-            "created_by_sis",
-            "include_deleted",
-        },
-    ),
+    "sis_export_csv": ("SIS Export", set(SIS_EXPORT_PARAMETERS)),
     "student_assignment_outcome_map_csv": (
         "Student Competency",
         {"enrollment_term_id", "include_deleted"},
@@ -132,23 +91,11 @@ def medium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Medium]:
         login = user_for_login(conn, "admin", result.root_account_id)
         token = create_token(conn, int(login.user_id))
     settings = Settings(data_dir=tmp, database_url=url, poll_seconds=0.05, shard_rows=50_000)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, workers=2), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
     try:
-        yield Medium(f"http://127.0.0.1:{port}", result.root_account_id, token)
+        app = create_app(settings, workers=2)
+        with serving(app, lifespan="auto", start_timeout=30) as base:
+            yield Medium(base, result.root_account_id, token)
     finally:
-        server.should_exit = True
-        thread.join(10)
         dispose_all()
         drop_database(url)
 

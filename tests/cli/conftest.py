@@ -9,7 +9,6 @@ tests/cli/test_processes.py runs real ``reportcard`` processes.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
@@ -27,8 +25,9 @@ from reportcard.api.app import create_app
 from reportcard.cli import main
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.settings import Settings, get_settings
-from tests.api.conftest import build_world, free_port
+from tests.api.conftest import build_world
 from tests.databases import drop_database, fresh_database_url
+from tests.serving import serving as serving_app
 
 EXTRA = "tests.queue.slow_report,tests.runs.sample"
 REPO = Path(__file__).resolve().parents[2]
@@ -179,28 +178,9 @@ def direct(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Place]:
 
 @contextmanager
 def serving(settings: Settings, workers: int = 2) -> Iterator[str]:
-    """A real uvicorn server on a free loopback port; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, workers=workers),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    """A real uvicorn server over ``settings`` on a free loopback port; yields its base URL."""
+    with serving_app(create_app(settings, workers=workers)) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from reportcard.api.app import create_app
 from reportcard.db.engine import dispose_all, make_engine
@@ -20,11 +18,12 @@ from reportcard.runs.context import utcnow
 from reportcard.runs.retention import sweep
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
-from tests.api.conftest import SAMPLE, World, build_world, free_port
+from tests.api.conftest import SAMPLE, World, build_world
 from tests.api.test_http import client, finish, reports_url
 from tests.databases import drop_database, fresh_database_url
 from tests.notify.conftest import add_email
 from tests.notify.smtp_server import SmtpServer
+from tests.serving import free_port, serving
 
 GONE = {
     "errors": [
@@ -62,22 +61,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     )
     engine = make_engine(url)
     made = build_world(engine)
-    app = create_app(settings, workers=2)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    world = World(engine=engine, base=f"http://127.0.0.1:{port}", **made)  # type: ignore[arg-type]
     try:
-        yield Site(world, settings, smtp)
+        with serving(create_app(settings, workers=2), port=port) as base:
+            world = World(engine=engine, base=base, **made)  # type: ignore[arg-type]
+            yield Site(world, settings, smtp)
     finally:
-        server.should_exit = True
-        thread.join(10)
         smtp.stop()
         dispose_all()
         drop_database(url)

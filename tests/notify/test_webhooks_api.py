@@ -4,7 +4,6 @@ deliver to a real receiver on loopback (allowed by ``webhook_allowed_hosts``).""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,15 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from reportcard.api.app import create_app
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.notify.webhooks import SIGNATURE_HEADER, verify_signature
 from reportcard.settings import Settings
-from tests.api.conftest import SAMPLE, World, build_world, free_port
+from tests.api.conftest import SAMPLE, World, build_world
 from tests.databases import drop_database, fresh_database_url
 from tests.notify.test_webhooks import Receiver
+from tests.serving import serving
 
 
 @pytest.fixture(scope="module")
@@ -34,22 +33,10 @@ def hook_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )  # fmt: skip
     engine = make_engine(url)
     made = build_world(engine)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, workers=2), host="127.0.0.1", port=port,
-                       log_level="warning", lifespan="on")
-    )  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
     try:
-        yield World(engine=engine, base=f"http://127.0.0.1:{port}", **made)  # type: ignore[arg-type]
+        with serving(create_app(settings, workers=2)) as base:
+            yield World(engine=engine, base=base, **made)  # type: ignore[arg-type]
     finally:
-        server.should_exit = True
-        thread.join(10)
         dispose_all()
         drop_database(url)
 

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 import zipfile
@@ -19,15 +18,15 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine, func, select
 
 from reportcard.api.app import create_app
 from reportcard.db.engine import make_engine
 from reportcard.db.tables import account_reports, report_shards
 from reportcard.settings import Settings
-from tests.api.conftest import build_world, free_port
+from tests.api.conftest import build_world
 from tests.queue.slow_report import SLOW
+from tests.serving import free_port, serving
 
 REPO = Path(__file__).resolve().parents[2]
 REPORTCARD = str(Path(sys.executable).parent / "reportcard")
@@ -99,27 +98,6 @@ def cluster(tmp_path: Path, database_url: str, broker: str) -> Iterator[Cluster]
     c.stop()
 
 
-class Server:
-    def __init__(self, settings: Settings) -> None:
-        self.port = free_port()
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
-            )
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 def wait_done(c: httpx.Client, url: str, timeout: float = 90) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
@@ -138,10 +116,9 @@ def setup_world(engine: Engine) -> tuple[int, str]:
 def test_reports_run_on_celery_workers(cluster: Cluster) -> None:
     engine = make_engine(cluster.env["REPORTCARD_DATABASE_URL"])
     root, token = setup_world(engine)
-    server = Server(cluster.settings())
-    cluster.start_worker()
-    try:
-        with httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {token}"}) as c:
+    with serving(create_app(cluster.settings()), lifespan="auto") as base:
+        cluster.start_worker()
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
             run = c.post(
                 f"/api/v1/accounts/{root}/reports/provisioning_csv",
                 data={"parameters[users]": "1", "parameters[accounts]": "1"},
@@ -151,17 +128,14 @@ def test_reports_run_on_celery_workers(cluster: Cluster) -> None:
             zf = zipfile.ZipFile(io.BytesIO(c.get(done["attachment"]["url"]).content))
             assert zf.namelist() == ["users.csv", "accounts.csv"]
             assert zf.read("users.csv").count(b"\n") == 36  # 35 logins and the header
-    finally:
-        server.close()
 
 
 def test_sigkill_mid_shard_loses_nothing(cluster: Cluster) -> None:
     engine = make_engine(cluster.env["REPORTCARD_DATABASE_URL"])
     root, token = setup_world(engine)
-    server = Server(cluster.settings())
-    first = cluster.start_worker()
-    try:
-        with httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {token}"}) as c:
+    with serving(create_app(cluster.settings()), lifespan="auto") as base:
+        first = cluster.start_worker()
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
             run = c.post(f"/api/v1/accounts/{root}/reports/{SLOW}", data={"parameters[k]": "1"})
             run_id = run.json()["id"]
             # Wait until a worker holds a shard, then kill it without warning.
@@ -196,43 +170,40 @@ def test_sigkill_mid_shard_loses_nothing(cluster: Cluster) -> None:
         ids = [int(line.split(",")[0]) for line in lines[1:]]
         assert ids == sorted(set(ids))  # no duplicate, in order
         assert len(ids) == 35  # no row missing
-    finally:
-        server.close()
 
 
 def test_broker_down_when_a_report_starts_then_it_runs(cluster: Cluster) -> None:
     engine = make_engine(cluster.env["REPORTCARD_DATABASE_URL"])
     root, token = setup_world(engine)
     dead_broker = f"redis://127.0.0.1:{free_port()}/0"
-    server = Server(cluster.settings(broker_url=dead_broker))
-    try:
-        with httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {token}"}) as c:
-            r = c.post(
-                f"/api/v1/accounts/{root}/reports/provisioning_csv",
-                data={"parameters[users]": "1"},
-                timeout=30,
-            )
-            assert r.status_code == 200  # accepted and kept in the database
-            run_id = r.json()["id"]
-            assert r.json()["status"] == "created"
-            # The broker comes back (the worker uses the live one): the reaper republishes.
-            cluster.start_worker()
-            done = wait_done(c, f"/api/v1/accounts/{root}/reports/provisioning_csv/{run_id}")
-            assert done["status"] == "complete"
-    finally:
-        server.close()
+    app = create_app(cluster.settings(broker_url=dead_broker))
+    with (
+        serving(app, lifespan="auto") as base,
+        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c,
+    ):
+        r = c.post(
+            f"/api/v1/accounts/{root}/reports/provisioning_csv",
+            data={"parameters[users]": "1"},
+            timeout=30,
+        )
+        assert r.status_code == 200  # accepted and kept in the database
+        run_id = r.json()["id"]
+        assert r.json()["status"] == "created"
+        # The broker comes back (the worker uses the live one): the reaper republishes.
+        cluster.start_worker()
+        done = wait_done(c, f"/api/v1/accounts/{root}/reports/provisioning_csv/{run_id}")
+        assert done["status"] == "complete"
 
 
 def test_twenty_reports_on_two_workers_respect_the_cap(cluster: Cluster) -> None:
     engine = make_engine(cluster.env["REPORTCARD_DATABASE_URL"])
     root, token = setup_world(engine)
     cluster.env["REPORTCARD_CONCURRENCY_PER_ROOT"] = "2"
-    server = Server(cluster.settings())
-    cluster.start_worker()
-    cluster.start_worker()
     peak = 0
-    try:
-        with httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {token}"}) as c:
+    with serving(create_app(cluster.settings()), lifespan="auto") as base:
+        cluster.start_worker()
+        cluster.start_worker()
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
             started = [
                 c.post(
                     f"/api/v1/accounts/{root}/reports/provisioning_csv",
@@ -268,5 +239,3 @@ def test_twenty_reports_on_two_workers_respect_the_cap(cluster: Cluster) -> None
         assert peak <= 2
         assert len(bodies) == 1  # every file is the same, correct report
         assert next(iter(bodies)).count(b"\n") == 36
-    finally:
-        server.close()

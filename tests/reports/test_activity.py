@@ -4,11 +4,10 @@ hand-built institution of ``activity_institution.py``: exact files (spec other-r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from reportcard.reports.catalog import get_report
 from reportcard.reports.params import ReportInputError
@@ -16,12 +15,7 @@ from reportcard.reports.params import ReportInputError
 from .activity_institution import OTHER_ROOT, build
 from .institution import context, lines, run_file
 
-
-@pytest.fixture
-def conn(engine: Engine) -> Iterator[Connection]:
-    with engine.begin() as c:
-        build(c)
-        yield c
+BUILD = build  # what the conn fixture (conftest.py) writes
 
 
 def run(conn: Connection, report: str, account_id: int = 1, **params: Any) -> str:

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from reportcard.reports.basics import megabytes
 from reportcard.reports.catalog import get_report
@@ -16,12 +15,7 @@ from reportcard.reports.params import ReportInputError
 from .activity_institution import OTHER_ROOT, build
 from .institution import context, lines, run_file
 
-
-@pytest.fixture
-def conn(engine: Engine) -> Iterator[Connection]:
-    with engine.begin() as c:
-        build(c)
-        yield c
+BUILD = build  # what the conn fixture (conftest.py) writes
 
 
 def run(conn: Connection, report: str, account_id: int = 1, **params: Any) -> str:

@@ -3,11 +3,9 @@ files (spec other-reports.md §4.17)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from reportcard.reports.catalog import get_report
 
@@ -41,11 +39,7 @@ E7 = f"Jill's,7,Jill Dropped,10,S010,jill,{OLD},{OLD},false,deleted"
 E9 = f"Hank's Old Page,9,Hank Idle,8,,hank,{OLD},{OLD},false,deleted"
 
 
-@pytest.fixture
-def conn(engine: Engine) -> Iterator[Connection]:
-    with engine.begin() as c:
-        build(c)
-        yield c
+BUILD = build  # what the conn fixture (conftest.py) writes
 
 
 def run(conn: Connection, account_id: int = 1, **params: Any) -> str:

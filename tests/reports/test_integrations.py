@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from reportcard.auth.tokens import create_token
 from reportcard.reports.basics import ruby_inspect
@@ -20,12 +18,7 @@ from reportcard.reports.integrations import token_hint
 from .activity_institution import OTHER_ROOT, build
 from .institution import context, lines, run_file
 
-
-@pytest.fixture
-def conn(engine: Engine) -> Iterator[Connection]:
-    with engine.begin() as c:
-        build(c)
-        yield c
+BUILD = build  # what the conn fixture (conftest.py) writes
 
 
 def run(conn: Connection, report: str, account_id: int = 1, **params: Any) -> str:

@@ -6,24 +6,20 @@ Expected rows are derived from the spec (sis-export-and-provisioning.md §2-§4)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from reportcard.reports.catalog import get_report
 
+from .canvas_registry import PROVISIONING_PARAMETERS
 from .institution import OTHER_ROOT, build, context, lines, run_file
 
 REPORT = "provisioning_csv"
 
 
-@pytest.fixture
-def conn(engine: Engine) -> Iterator[Connection]:
-    with engine.begin() as c:
-        build(c)
-        yield c
+BUILD = build  # what the conn fixture (conftest.py) writes
 
 
 def prov(conn: Connection, part: str, **params: Any) -> str:
@@ -642,25 +638,7 @@ def test_declaration() -> None:
     report = get_report(REPORT)
     assert report is not None
     assert report.title == "Provisioning"
-    assert list(report.parameters) == [
-        "enrollment_term_id",
-        "users",
-        "accounts",
-        "terms",
-        "courses",
-        "sections",
-        "enrollments",
-        "groups",
-        "group_categories",
-        "group_membership",
-        "xlist",
-        "user_observers",
-        "admins",
-        "created_by_sis",
-        "include_deleted",
-        "enrollment_filter",
-        "enrollment_states",
-    ]
+    assert list(report.parameters) == PROVISIONING_PARAMETERS
     params = report.parameters
     assert params["enrollment_term_id"].description == (
         "The canvas id of the term of courses to report on"

@@ -6,24 +6,20 @@ Expected rows are derived from the spec (sis-export-and-provisioning.md §2-§4)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from reportcard.reports.catalog import get_report
 
+from .canvas_registry import SIS_EXPORT_PARAMETERS
 from .institution import build, context, lines, run_file
 
 REPORT = "sis_export_csv"
 
 
-@pytest.fixture
-def conn(engine: Engine) -> Iterator[Connection]:
-    with engine.begin() as c:
-        build(c)
-        yield c
+BUILD = build  # what the conn fixture (conftest.py) writes
 
 
 def sis(conn: Connection, part: str, **params: Any) -> str:
@@ -504,23 +500,7 @@ def test_declaration() -> None:
     report = get_report(REPORT)
     assert report is not None
     assert report.title == "SIS Export"
-    assert list(report.parameters) == [
-        "enrollment_term_id",
-        "users",
-        "accounts",
-        "terms",
-        "courses",
-        "sections",
-        "enrollments",
-        "groups",
-        "group_categories",
-        "group_membership",
-        "xlist",
-        "user_observers",
-        "admins",
-        "created_by_sis",
-        "include_deleted",
-    ]
+    assert list(report.parameters) == SIS_EXPORT_PARAMETERS
     assert report.parameters["xlist"].description == "Get the SIS file for cross listed courses"
     assert report.parameters["users"].description == "Get the SIS file for users"
     assert [p.name for p in report.parts] == [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,13 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from reportcard.api.app import create_app
 from reportcard.api.limits import START_BUCKETS
 from reportcard.auth.tokens import forget_touches
 from reportcard.settings import Settings
-from tests.api.conftest import World, free_port, world
+from tests.api.conftest import World, world
+from tests.serving import serving
 
 __all__ = ["World", "client", "finish", "reports_url", "serve", "world"]
 
@@ -24,22 +23,8 @@ __all__ = ["World", "client", "finish", "reports_url", "serve", "world"]
 @contextmanager
 def serve(settings: Settings, workers: int = 1) -> Iterator[str]:
     """A real uvicorn server over ``settings``; yields its base URL."""
-    app = create_app(settings, workers=workers)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(create_app(settings, workers=workers)) as base:
+        yield base
 
 
 def client(base: str, token: str | None) -> httpx.Client:

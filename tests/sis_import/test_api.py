@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -15,7 +14,6 @@ from typing import Any
 
 import pytest
 import requests
-import uvicorn
 from sqlalchemy import Engine, func, insert, select
 
 from reportcard.api.app import create_app
@@ -27,7 +25,8 @@ from reportcard.db.tables import account_users, accounts, roles, sis_batches
 from reportcard.lms.sis_import.job import upload_key
 from reportcard.runs.context import utcnow
 from reportcard.settings import Settings
-from tests.api.conftest import _user, build_world, free_port
+from tests.api.conftest import _user, build_world
+from tests.serving import serving
 
 MAX_BYTES = 200_000
 NOT_ROOT = {"errors": ["SIS imports can only be executed on root accounts"]}
@@ -121,27 +120,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             )
         )
         tokens["importer"] = create_token(conn, uid)
-    port = free_port()
-    app = create_app(settings, workers=2)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
     try:
-        yield Server(
-            engine,
-            f"http://127.0.0.1:{port}",
-            root,
-            int(made["sub"]),  # type: ignore[arg-type]
-            int(made["other_root"]),  # type: ignore[arg-type]
-            tokens,
-        )
+        with serving(create_app(settings, workers=2), lifespan="auto") as base:
+            yield Server(
+                engine,
+                base,
+                root,
+                int(made["sub"]),  # type: ignore[arg-type]
+                int(made["other_root"]),  # type: ignore[arg-type]
+                tokens,
+            )
     finally:
-        srv.should_exit = True
-        thread.join(10)
         dispose_all()
 
 

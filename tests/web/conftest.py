@@ -8,15 +8,12 @@ Playwright (never a browser Playwright downloads).
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine, insert, select, update
 
 from reportcard.api.app import create_app
@@ -24,8 +21,9 @@ from reportcard.auth.passwords import hash_password
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.db.tables import pseudonyms, users
 from reportcard.settings import Settings
-from tests.api.conftest import T0, build_world, free_port
+from tests.api.conftest import T0, build_world
 from tests.databases import drop_database, fresh_database_url
+from tests.serving import serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -148,22 +146,10 @@ def site(
     engine = make_engine(url)
     made: dict[str, Any] = build_world(engine)
     _seed_web(engine, int(made["root"]))
-    port = free_port()
-    app = create_app(settings, workers=2)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
     try:
-        yield Site(engine=engine, base=f"http://127.0.0.1:{port}", settings=settings, **made)
+        with serving(create_app(settings, workers=2)) as base:
+            yield Site(engine=engine, base=base, settings=settings, **made)
     finally:
-        server.should_exit = True
-        thread.join(10)
         dispose_all()
         drop_database(url)
 
