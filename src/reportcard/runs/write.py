@@ -113,12 +113,13 @@ def write_copy(
     try:
         cur = raw.cursor()
         with cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+            # libpq hands over one row per read: gather a batch, then write and count it once.
+            pending: list[bytes] = []
             for chunk in copy:
-                data = bytes(chunk)
-                out.write(data)
-                n = data.count(b"\n")
-                counted += n
-                progress(n)
+                pending.append(bytes(chunk))
+                if len(pending) >= BATCH:
+                    counted += _flush(pending, out, progress)
+            counted += _flush(pending, out, progress)
         rows = int(cur.rowcount) if cur.rowcount is not None and cur.rowcount >= 0 else counted
         raw.commit()
     finally:
@@ -126,6 +127,18 @@ def write_copy(
     if rows != counted:
         progress(rows - counted)
     return rows
+
+
+def _flush(pending: list[bytes], out: BinaryIO, progress: Progress) -> int:
+    """Write the gathered COPY chunks; report and return the newlines they hold."""
+    if not pending:
+        return 0
+    data = b"".join(pending)
+    pending.clear()
+    out.write(data)
+    n = data.count(b"\n")
+    progress(n)
+    return n
 
 
 def write_lines(
