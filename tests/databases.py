@@ -7,8 +7,11 @@ databases, e.g. ``postgresql://postgres@127.0.0.1/postgres``); unset means SQLit
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -19,6 +22,9 @@ from reportcard.db.migrate import upgrade
 PG_ADMIN_URL = os.environ.get("REPORTCARD_TEST_POSTGRES", "")
 _TEMPLATE = f"reportcard_tpl_{os.getpid()}"
 _template_ready = False
+# Seeded institutions, made once per session and copied for each module that asks:
+# (size, seed) -> (template database URL, what seed() returned).
+_seeded: dict[tuple[str, int], tuple[str, Any]] = {}
 
 
 def lane() -> str:
@@ -75,7 +81,49 @@ def drop_database(url: str) -> None:
     admin.dispose()
 
 
+def seeded_database_url(tmp_path: Path, size: str, seed_number: int) -> tuple[str, Any]:
+    """A new database holding the synthetic institution ``size``/``seed_number``.
+
+    The institution is seeded once per test session into a template (a SQLite file, or a
+    PostgreSQL template database) and copied for each caller, so modules sharing an
+    institution never see each other's runs. Returns the URL and what ``seed()`` returned.
+    """
+    from reportcard.lms.synthetic import seed
+
+    key = (size, seed_number)
+    if key not in _seeded:
+        if PG_ADMIN_URL:
+            template_url = fresh_database_url(tmp_path)
+        else:
+            folder = Path(tempfile.mkdtemp(prefix=f"reportcard-{size}-{seed_number}-"))
+            template_url = f"sqlite:///{folder / 'template.sqlite3'}"
+            upgrade(make_engine(template_url))
+        result = seed(make_engine(template_url), size, seed_number)
+        # Closing every connection: a PostgreSQL template must have none, and SQLite folds
+        # its write-ahead log into the file when the last one closes.
+        make_engine(template_url).dispose()
+        _seeded[key] = (template_url, result)
+    template_url, result = _seeded[key]
+    parsed = make_url(template_url)
+    if not PG_ADMIN_URL:
+        copy = tmp_path / f"{size}-{uuid.uuid4().hex[:8]}.sqlite3"
+        shutil.copyfile(str(parsed.database), copy)
+        return f"sqlite:///{copy}", result
+    name = f"reportcard_t_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}"'))
+    admin.dispose()
+    return _url_for(name), result
+
+
 def drop_template() -> None:
+    for template_url, _result in _seeded.values():
+        if PG_ADMIN_URL:
+            drop_database(template_url)
+        else:
+            shutil.rmtree(Path(str(make_url(template_url).database)).parent, ignore_errors=True)
+    _seeded.clear()
     if PG_ADMIN_URL and _template_ready:
         admin = _admin_engine()
         with admin.connect() as conn:

@@ -18,13 +18,13 @@ from sqlalchemy import Engine, func, select, text
 
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.db.tables import attachments, report_shards
-from reportcard.lms.synthetic import SeedResult, seed
+from reportcard.lms.synthetic import SeedResult
 from reportcard.reports.catalog import get_report
 from reportcard.runs.context import build_context
 from reportcard.runs.inline import run_report
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
-from tests.databases import drop_database, fresh_database_url
+from tests.databases import drop_database, seeded_database_url
 
 from .activity_institution import build
 from .institution import run_file
@@ -128,9 +128,8 @@ def test_unknown_reference_ends_in_error(
 def medium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, SeedResult, Path]]:
     """One medium institution (with its activity data) shared by this module's runs."""
     tmp = tmp_path_factory.mktemp("medium")
-    url = fresh_database_url(tmp)
+    url, result = seeded_database_url(tmp, "medium", 1)
     engine = make_engine(url)
-    result = seed(engine, "medium", 1)
     yield engine, result, tmp
     dispose_all()
     drop_database(url)

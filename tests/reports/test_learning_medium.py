@@ -18,13 +18,13 @@ from sqlalchemy import DateTime, Engine, bindparam, select, text
 
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.db.tables import attachments
-from reportcard.lms.synthetic import SeedResult, seed
+from reportcard.lms.synthetic import SeedResult
 from reportcard.reports.submissions import window
 from reportcard.runs.context import build_context
 from reportcard.runs.inline import run_report
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
-from tests.databases import drop_database, fresh_database_url
+from tests.databases import drop_database, seeded_database_url
 
 pytestmark = pytest.mark.slow
 
@@ -34,9 +34,8 @@ WINDOW = {"start_at": "2026-10-19", "end_at": "2026-11-02"}  # the two weeks bef
 @pytest.fixture(scope="module")
 def medium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, SeedResult, Path]]:
     tmp = tmp_path_factory.mktemp("learning-medium")
-    url = fresh_database_url(tmp)
+    url, result = seeded_database_url(tmp, "medium", 1)
     engine = make_engine(url)
-    result = seed(engine, "medium", 1)
     yield engine, result, tmp
     dispose_all()
     drop_database(url)
