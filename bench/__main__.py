@@ -4,7 +4,12 @@ Each line printed: path, rows, rows/s, wall seconds, ratio to its baseline (wall
 wall: lower is better), peak RSS of each worker process. Results also go to
 bench/results/<timestamp>.json so that changes can be compared.
 
-Environment: REPORTCARD_BENCH_DIR (default ./var/bench), REPORTCARD_BENCH_SIZE (default large).
+The measured paths and their baseline run in interleaved rounds (baseline, 1 worker,
+2 workers; again), REPORTCARD_BENCH_ROUNDS times (default 3), so that a slow spell of the
+machine hits them alike; each line gives the median wall time and the range over the rounds.
+
+Environment: REPORTCARD_BENCH_DIR (default ./var/bench), REPORTCARD_BENCH_SIZE (default large),
+REPORTCARD_BENCH_ROUNDS (default 3).
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +31,12 @@ from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
 from reportcard.db.tables import accounts, attachments
 from reportcard.runs.lifecycle import create_run, get_run
+from reportcard.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 BENCH_DIR = Path(os.environ.get("REPORTCARD_BENCH_DIR", "var/bench")).resolve()
 SIZE = os.environ.get("REPORTCARD_BENCH_SIZE", "large")
+ROUNDS = max(1, int(os.environ.get("REPORTCARD_BENCH_ROUNDS", "3")))
 
 
 def ensure_institution(db_url: str) -> int:
@@ -53,7 +62,7 @@ def run_report(
     db_url: str, files: Path, root: int, report: str, params: dict[str, Any], workers: int
 ) -> dict[str, Any]:
     engine = make_engine(db_url)
-    shard_rows = 250_000 if workers == 1 else 125_000
+    shard_rows = Settings().shard_rows  # the default, whatever the number of workers
     cmd = [
         sys.executable,
         "-m",
@@ -145,6 +154,40 @@ def line(path: str, rows: int, wall: float, base: float | None, rss: list[float]
     )
 
 
+def compare(
+    baseline: tuple[str, Callable[[], dict[str, Any]]],
+    paths: list[tuple[str, Callable[[], dict[str, Any]]]],
+) -> dict[str, dict[str, Any]]:
+    """Baseline and paths in ROUNDS interleaved rounds; prints and returns each one's median.
+
+    A path's ``ratio`` is the median of its per-round ratios to that round's baseline.
+    """
+    names = [baseline[0]] + [name for name, _ in paths]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for _ in range(ROUNDS):
+        for name, fn in [baseline, *paths]:
+            runs[name].append(fn())
+    base_walls = [r["wall"] for r in runs[baseline[0]]]
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        walls = [r["wall"] for r in runs[name]]
+        summary = dict(runs[name][0])
+        summary["wall"] = statistics.median(walls)
+        summary["walls"] = walls
+        rss = [r.get("peak_rss_mb", []) for r in runs[name]]
+        summary["peak_rss_mb"] = [max(column) for column in zip(*rss, strict=True)] if rss else []
+        base = None
+        if name != baseline[0]:
+            ratios = [w / b for w, b in zip(walls, base_walls, strict=True)]
+            summary["ratio"] = statistics.median(ratios)
+            summary["ratios"] = ratios
+            base = summary["wall"] / summary["ratio"]  # so that line() prints the median ratio
+        spread = f"  rounds={len(walls)} wall {min(walls):.2f}-{max(walls):.2f}s"
+        print(line(name, summary["rows"], summary["wall"], base, summary["peak_rss_mb"]) + spread)
+        out[name] = summary
+    return out
+
+
 def main() -> None:
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     db_path = BENCH_DIR / f"{SIZE}.sqlite3"
@@ -153,14 +196,21 @@ def main() -> None:
     files = BENCH_DIR / "files"
     shutil.rmtree(files, ignore_errors=True)
     results: dict[str, Any] = {"size": SIZE, "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    base = sqlite_cli_baseline(db_path, root, BENCH_DIR / "cli_enrollments.csv")
-    results["sqlite_cli_enrollments"] = base
-    print(line("baseline: sqlite3 CLI, enrollments", base["rows"], base["wall"], None, []))
-    for workers in (1, 2):
-        r = run_report(db_url, files, root, "provisioning_csv", {"enrollments": "true"}, workers)
-        results[f"sqlite_provisioning_enrollments_{workers}w"] = r
-        name = f"provisioning enrollments, SQLite, {workers} worker(s)"
-        print(line(name, r["rows"], r["wall"], base["wall"], r["peak_rss_mb"]), flush=True)
+    cli_out = BENCH_DIR / "cli_enrollments.csv"
+    enrollments = {"enrollments": "true"}
+
+    def workers(n: int) -> Callable[[], dict[str, Any]]:
+        return lambda: run_report(db_url, files, root, "provisioning_csv", enrollments, n)
+
+    measured = compare(
+        ("baseline: sqlite3 CLI, enrollments", lambda: sqlite_cli_baseline(db_path, root, cli_out)),
+        [(f"provisioning enrollments, SQLite, {n} worker(s)", workers(n)) for n in (1, 2)],
+    )
+    keys = ["sqlite_cli_enrollments"] + [f"sqlite_provisioning_enrollments_{n}w" for n in (1, 2)]
+    results.update(zip(keys, measured.values(), strict=True))
+    one, two = (measured[f"provisioning enrollments, SQLite, {n} worker(s)"] for n in (1, 2))
+    speedup = results["sqlite_two_worker_speedup"] = one["wall"] / two["wall"]
+    print(f"two workers over one, SQLite: {speedup:.2f}x faster (median walls)")
     every = {
         k: "true"
         for k in (

@@ -162,8 +162,15 @@ def plan_run(engine: Engine, settings: Settings, run_id: int) -> None:
 def _plan_shards(
     engine: Engine, settings: Settings, report: Report, ctx: RunContext, names: list[str]
 ) -> tuple[list[dict[str, Any]], int]:
-    """Shard rows for every selected part, and the estimated number of rows in all."""
+    """Shard rows for every selected part, and the estimated number of rows in all.
+
+    Workers take queued shards in id order, so the rows are inserted longest first (the
+    part's count over its shard count; within a part, the highest keys first, where newer,
+    still-live rows gather): two workers then end together instead of one waiting on the
+    last big shard. The compile step orders parts by ``part_index`` and ``seq``, not by id.
+    """
     shards: list[dict[str, Any]] = []
+    sizes: list[float] = []
     total = 0
     with read_conn(engine) as conn:
         for index, name in enumerate(names):
@@ -175,6 +182,7 @@ def _plan_shards(
             count = int(count or 0)
             total += count
             ranges = [(1, 0)] if lo is None else split_range(lo, hi, count, settings.shard_rows)
+            sizes += [count / len(ranges)] * len(ranges)
             for seq, (a, b) in enumerate(ranges):
                 shards.append(
                     {
@@ -192,7 +200,8 @@ def _plan_shards(
                     }
                 )
         conn.rollback()
-    return shards, total
+    order = sorted(range(len(shards)), key=lambda i: (-sizes[i], -shards[i]["seq"]))
+    return [shards[i] for i in order], total
 
 
 def claim_shard(conn: Connection, shard_id: int, worker_id: str) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     Null,
+    Select,
     String,
     Text,
     cast,
@@ -96,6 +97,11 @@ def write_python(
     return written
 
 
+def copy_select(pq: PartQuery, lo: int | None = None, hi: int | None = None) -> Select:
+    """The SELECT that COPY writes: the part's, with text columns through ``NULLIF(.., '')``."""
+    return range_select(pq, lo, hi, columns=[_blank_as_null(c.expr) for c in pq.columns])
+
+
 def write_copy(
     engine: Engine, pq: PartQuery, lo: int, hi: int, out: BinaryIO, progress: Progress
 ) -> int:
@@ -106,7 +112,7 @@ def write_copy(
     ``""``; the other paths (and Canvas, which stores blanks as NULL) write an empty field, so
     text columns go through ``NULLIF(.., '')``.
     """
-    stmt = range_select(pq, lo, hi, columns=[_blank_as_null(c.expr) for c in pq.columns])
+    stmt = copy_select(pq, lo, hi)
     sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
     counted = 0
     raw = engine.raw_connection()
