@@ -111,6 +111,7 @@ def run_report(
         "wall": wall,
         "bytes": int(size or 0),
         "peak_rss_mb": [o["peak_rss_mb"] for o in outs],
+        "cpu_seconds": [o["cpu_seconds"] for o in outs],
     }
 
 

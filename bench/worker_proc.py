@@ -1,11 +1,12 @@
 """One benchmark worker process, started (and warmed up) before the run exists, as a deployed
 worker is: it prints ``ready``, reads the run id from stdin, works the queue until that run
-ends, and prints its peak RSS."""
+ends, and prints its peak RSS and the CPU seconds it spent on the run."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import time
 
@@ -30,6 +31,7 @@ def main() -> None:
         pass
     print("ready", flush=True)
     run_id = int(sys.stdin.readline())
+    before = resource.getrusage(resource.RUSAGE_SELF)
     while True:
         if not worker.step():
             with engine.connect() as conn:
@@ -39,7 +41,9 @@ def main() -> None:
                 break
             time.sleep(0.05)
     rss_mb = peak_rss_mb()
-    print(json.dumps({"peak_rss_mb": round(rss_mb, 1)}))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(json.dumps({"peak_rss_mb": round(rss_mb, 1), "cpu_seconds": round(cpu, 2)}))
 
 
 if __name__ == "__main__":

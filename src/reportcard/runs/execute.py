@@ -220,11 +220,13 @@ def claim_shard(conn: Connection, shard_id: int, worker_id: str) -> bool:
     return res.rowcount == 1
 
 
-def _checkpoint_statements() -> tuple[Any, Any]:
-    """Built once: the two UPDATEs of a progress checkpoint, with bound values only.
+def _checkpoint_statement() -> Any:
+    """Built once: the UPDATE of a progress checkpoint, with bound values only.
 
-    A checkpoint runs every 1000 rows; building the statements afresh each time cost more
-    than executing them (a quarter of a large SQLite report's time went to SQL construction).
+    A checkpoint runs every 1000 rows; building the statement afresh each time cost more
+    than executing it (a quarter of a large SQLite report's time went to SQL construction).
+    The shard's own heartbeat is kept by the worker's keepalive thread (``run_shard``), not
+    here: a second UPDATE per checkpoint repeated what that thread does.
     """
     r = account_reports.c
     line = func.coalesce(r.current_line, 0) + bindparam("rows")
@@ -239,15 +241,10 @@ def _checkpoint_statements() -> tuple[Any, Any]:
             updated_at=bindparam("now"),
         )
     )
-    shard = (
-        update(report_shards)
-        .where(report_shards.c.id == bindparam("shard"))
-        .values(heartbeat_at=bindparam("now"))
-    )
-    return run, shard
+    return run
 
 
-_CHECKPOINT_RUN, _CHECKPOINT_SHARD = _checkpoint_statements()
+_CHECKPOINT_RUN = _checkpoint_statement()
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 
 
@@ -258,7 +255,6 @@ def _checkpoint(engine: Engine, run_id: int, shard_id: int, rows: int) -> None:
         if not is_sqlite(conn):
             conn.execute(_ASYNC_COMMIT)
         res = conn.execute(_CHECKPOINT_RUN, {"rows": rows, "run": run_id, "now": now})
-        conn.execute(_CHECKPOINT_SHARD, {"shard": shard_id, "now": now})
     if res.rowcount != 1:
         raise RunStopped(run_id)
 
