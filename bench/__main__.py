@@ -59,10 +59,17 @@ def ensure_institution(db_url: str) -> int:
 
 
 def run_report(
-    db_url: str, files: Path, root: int, report: str, params: dict[str, Any], workers: int
+    db_url: str,
+    files: Path,
+    root: int,
+    report: str,
+    params: dict[str, Any],
+    workers: int,
+    shard_rows: int | None = None,
 ) -> dict[str, Any]:
     engine = make_engine(db_url)
-    shard_rows = Settings().shard_rows  # the default, whatever the number of workers
+    if shard_rows is None:
+        shard_rows = Settings().shard_rows  # the default, whatever the number of workers
     cmd = [
         sys.executable,
         "-m",
