@@ -30,6 +30,7 @@ from sqlalchemy import select
 from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
 from reportcard.db.tables import accounts, attachments
+from reportcard.reports.sis_scope import STANDARD_FILES
 from reportcard.runs.lifecycle import create_run, get_run
 from reportcard.settings import Settings
 
@@ -196,6 +197,35 @@ def compare(
     return out
 
 
+def compare_enrollments(
+    db: str,
+    prefix: str,
+    url: str,
+    files: Path,
+    root: int,
+    baseline: tuple[str, str, Callable[[], dict[str, Any]]],
+) -> dict[str, Any]:
+    """Provisioning enrollments on 1 and 2 workers against ``baseline`` (label, key, run).
+
+    Prints the median lines and the speedup; returns them under the results' JSON keys:
+    ``baseline`` key, ``<prefix>_provisioning_enrollments_<n>w``, ``<prefix>_two_worker_speedup``.
+    """
+    label, key, run_baseline = baseline
+    enrollments = {"enrollments": "true"}
+
+    def workers(n: int) -> Callable[[], dict[str, Any]]:
+        return lambda: run_report(url, files, root, "provisioning_csv", enrollments, n)
+
+    names = [f"provisioning enrollments, {db}, {n} worker(s)" for n in (1, 2)]
+    measured = compare((label, run_baseline), [(names[n - 1], workers(n)) for n in (1, 2)])
+    keys = [key] + [f"{prefix}_provisioning_enrollments_{n}w" for n in (1, 2)]
+    results: dict[str, Any] = dict(zip(keys, measured.values(), strict=True))
+    speedup = measured[names[0]]["wall"] / measured[names[1]]["wall"]
+    results[f"{prefix}_two_worker_speedup"] = speedup
+    print(f"two workers over one, {db}: {speedup:.2f}x faster (median walls)")
+    return results
+
+
 def main() -> None:
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     db_path = BENCH_DIR / f"{SIZE}.sqlite3"
@@ -205,37 +235,14 @@ def main() -> None:
     shutil.rmtree(files, ignore_errors=True)
     results: dict[str, Any] = {"size": SIZE, "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
     cli_out = BENCH_DIR / "cli_enrollments.csv"
-    enrollments = {"enrollments": "true"}
-
-    def workers(n: int) -> Callable[[], dict[str, Any]]:
-        return lambda: run_report(db_url, files, root, "provisioning_csv", enrollments, n)
-
-    measured = compare(
-        ("baseline: sqlite3 CLI, enrollments", lambda: sqlite_cli_baseline(db_path, root, cli_out)),
-        [(f"provisioning enrollments, SQLite, {n} worker(s)", workers(n)) for n in (1, 2)],
-    )
-    keys = ["sqlite_cli_enrollments"] + [f"sqlite_provisioning_enrollments_{n}w" for n in (1, 2)]
-    results.update(zip(keys, measured.values(), strict=True))
-    one, two = (measured[f"provisioning enrollments, SQLite, {n} worker(s)"] for n in (1, 2))
-    speedup = results["sqlite_two_worker_speedup"] = one["wall"] / two["wall"]
-    print(f"two workers over one, SQLite: {speedup:.2f}x faster (median walls)")
-    every = {
-        k: "true"
-        for k in (
-            "users",
-            "accounts",
-            "terms",
-            "courses",
-            "sections",
-            "enrollments",
-            "groups",
-            "group_membership",
-            "group_categories",
-            "xlist",
-            "user_observers",
-            "admins",
+    cli = ("baseline: sqlite3 CLI, enrollments", "sqlite_cli_enrollments")
+    results.update(
+        compare_enrollments(
+            "SQLite", "sqlite", db_url, files, root,
+            (*cli, lambda: sqlite_cli_baseline(db_path, root, cli_out)),
         )
-    }
+    )  # fmt: skip
+    every = dict.fromkeys(STANDARD_FILES, "true")
     for report in ("provisioning_csv", "sis_export_csv"):
         r = run_report(db_url, files, root, report, every, 2)
         results[f"sqlite_{report}_all_2w"] = r

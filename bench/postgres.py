@@ -15,14 +15,13 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from bench.__main__ import BENCH_DIR, HERE, SIZE, compare, run_report
+from bench.__main__ import BENCH_DIR, HERE, SIZE, compare_enrollments
 from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
 from reportcard.db.tables import accounts
@@ -117,20 +116,13 @@ def main() -> None:
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"size": SIZE, "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
     psql_out = BENCH_DIR / "psql_enrollments.csv"
-    enrollments = {"enrollments": "true"}
-
-    def workers(n: int) -> Callable[[], dict[str, Any]]:
-        return lambda: run_report(url, files, root, "provisioning_csv", enrollments, n)
-
-    measured = compare(
-        ("baseline: psql COPY to a file, enrollments", lambda: psql_baseline(url, root, psql_out)),
-        [(f"provisioning enrollments, PostgreSQL, {n} worker(s)", workers(n)) for n in (1, 2)],
-    )
-    keys = ["psql_copy_enrollments"] + [f"pg_provisioning_enrollments_{n}w" for n in (1, 2)]
-    results.update(zip(keys, measured.values(), strict=True))
-    one, two = (measured[f"provisioning enrollments, PostgreSQL, {n} worker(s)"] for n in (1, 2))
-    speedup = results["pg_two_worker_speedup"] = one["wall"] / two["wall"]
-    print(f"two workers over one, PostgreSQL: {speedup:.2f}x faster (median walls)")
+    psql = ("baseline: psql COPY to a file, enrollments", "psql_copy_enrollments")
+    results.update(
+        compare_enrollments(
+            "PostgreSQL", "pg", url, files, root,
+            (*psql, lambda: psql_baseline(url, root, psql_out)),
+        )
+    )  # fmt: skip
     out = HERE / "results" / f"{time.strftime('%Y%m%dT%H%M%S')}-postgres-{SIZE}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out.relative_to(HERE.parent)}")

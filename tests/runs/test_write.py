@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from reportcard.db import tables
 from reportcard.reports.catalog import all_reports, get_report
+from reportcard.reports.sis_scope import STANDARD_FILES
 from reportcard.runs.write import (
     copy_eligible,
     lines_eligible,
@@ -19,20 +20,7 @@ from reportcard.runs.write import (
 from tests.databases import lane
 from tests.reports.institution import build, context
 
-FILES = (
-    "users",
-    "accounts",
-    "terms",
-    "courses",
-    "sections",
-    "enrollments",
-    "groups",
-    "group_membership",
-    "group_categories",
-    "xlist",
-    "user_observers",
-    "admins",
-)
+FILES = STANDARD_FILES
 
 
 def test_copy_is_only_offered_on_postgresql(engine: Engine) -> None:
