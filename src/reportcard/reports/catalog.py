@@ -92,6 +92,9 @@ class RunContext:
     now: datetime = field(default_factory=datetime.utcnow)
     settings: dict[str, Any] = field(default_factory=dict)  # root account flags
     facts: dict[str, Any] = field(default_factory=dict)  # what the report's ``resolve`` read
+    # The database's SQL dialect ("sqlite", "postgresql"), for the few queries that take a
+    # form only one of them can plan well (see sis_scope.chosen_login).
+    dialect: str = "sqlite"
 
     def flag(self, name: str) -> bool:
         from reportcard.reports.params import value_to_boolean

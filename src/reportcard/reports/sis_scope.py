@@ -23,6 +23,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
 )
 
 from reportcard.db.tables import (
@@ -280,6 +281,23 @@ def _candidates(
     return cand, cond
 
 
+def _login_order(
+    cand: FromClause, preferred: ColumnElement[Any] | None = None
+) -> list[ColumnElement[Any]]:
+    """§1.8's order of a user's candidate logins (``preferred`` first when given)."""
+    first: list[ColumnElement[Any]] = []
+    if preferred is not None:
+        first.append(case((cand.c.id == preferred, literal(0)), else_=literal(1)))
+    return [
+        *first,
+        cand.c.workflow_state,
+        case((cand.c.sis_user_id.is_(None), literal(1)), else_=literal(0)),
+        cand.c.unique_id,
+        cand.c.position,
+        cand.c.id,
+    ]
+
+
 def _first_login(
     ctx: RunContext, mode: Mode, user_col: ColumnElement[Any], name: str, column: str
 ) -> ColumnElement[Any]:
@@ -288,13 +306,7 @@ def _first_login(
     return (
         select(cand.c[column])
         .where(and_(*cond))
-        .order_by(
-            cand.c.workflow_state,
-            case((cand.c.sis_user_id.is_(None), literal(1)), else_=literal(0)),
-            cand.c.unique_id,
-            cand.c.position,
-            cand.c.id,
-        )
+        .order_by(*_login_order(cand))
         .limit(1)
         .correlate_except(cand)
         .scalar_subquery()
@@ -313,11 +325,27 @@ def chosen_login(
 
     The candidates are the user's logins on the root account (deleted ones only with
     include_deleted). ``preferred`` (an enrollment's ``sis_pseudonym_id``) wins when it is a
-    candidate (a primary-key probe); otherwise the first candidate in the order
-    workflow_state, has a SIS id first, unique_id, position. The chosen id is computed once
-    per row and joined by primary key; a row whose user has no candidate joins nothing and is
-    skipped, as Canvas skips it.
+    candidate; otherwise the first candidate in the order workflow_state, has a SIS id first,
+    unique_id, position. A row whose user has no candidate joins nothing and is skipped, as
+    Canvas skips it.
+
+    PostgreSQL gets a LATERAL subquery: one index probe per row that yields the whole login.
+    SQLite has no LATERAL; there the chosen id is computed by correlated subqueries and joined
+    by primary key, which its planner runs as one probe per row too. (PostgreSQL planned that
+    form as a hash join on the computed id: a scan of every login per shard, and each
+    subquery evaluated twice per row; the LATERAL form took 9 s instead of 14 s on the large
+    enrollments file, docs/decisions/performance.md.)
     """
+    if ctx.dialect == "postgresql":
+        cand, cond = _candidates(ctx, mode, user_col, name + "_first")
+        lateral = (
+            select(cand)
+            .where(and_(*cond))
+            .order_by(*_login_order(cand, preferred))
+            .limit(1)
+            .lateral(name)
+        )
+        return lateral, true()
     login = pseudonyms.alias(name)
     first = _first_login(ctx, mode, user_col, name + "_first", "id")
     if preferred is None:

@@ -107,6 +107,7 @@ def build_context(conn: Connection, run: Any, now: datetime | None = None) -> Ru
         course_id=course_id,
         now=now,
         settings={"can_add_pronouns": bool(root.can_add_pronouns)},
+        dialect=conn.dialect.name,
     )
     report = get_report(run.report_type)
     if report is not None and report.resolve is not None:
