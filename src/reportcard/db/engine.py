@@ -60,16 +60,23 @@ def make_engine(url: str) -> Engine:
         else:
             if parsed.drivername in ("postgresql", "postgres"):
                 url = str(parsed.set(drivername="postgresql+psycopg"))
-            # No JIT: report queries are wide (many correlated subqueries), and compiling them
-            # cost about 2 s per shard and worker while saving nothing on streamed rows.
             engine = create_engine(
                 url,
                 pool_size=10,
                 max_overflow=20,
                 pool_pre_ping=True,
-                # JIT costs seconds per shard query; and every report cursor is read to the
-                # end, so plan for all rows, not for the first tenth (PostgreSQL's default).
-                connect_args={"options": "-c jit=off -c cursor_tuple_fraction=1"},
+                # Session settings for report queries (docs/decisions/performance.md):
+                # - no JIT: compiling a wide shard query cost seconds per shard and worker
+                #   while saving nothing on streamed rows;
+                # - plan for all rows (every report cursor is read to the end), not for the
+                #   first tenth, PostgreSQL's default;
+                # - no parallel query inside one statement: a report's parallelism is its
+                #   shards, one per worker process; per-query helpers on top of two workers
+                #   only fought them for the same cores.
+                connect_args={
+                    "options": "-c jit=off -c cursor_tuple_fraction=1"
+                    " -c max_parallel_workers_per_gather=0"
+                },
             )
         _engines[url] = engine
         return engine
