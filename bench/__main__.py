@@ -106,8 +106,15 @@ def run_report(
         assert p.stdin is not None
         p.stdin.write(f"{run_id}\n")
         p.stdin.flush()
-    outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    # Each worker prints its figures as soon as it sees the run end; the clock stops when
+    # all have, before the processes exit (an interpreter's teardown is not the report's).
+    outs = []
+    for p in procs:
+        assert p.stdout is not None
+        outs.append(json.loads(p.stdout.readline()))
     wall = time.perf_counter() - started
+    for p in procs:
+        p.communicate()
     with engine.connect() as conn:
         run = get_run(conn, run_id)
         size = conn.execute(

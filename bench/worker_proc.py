@@ -43,7 +43,7 @@ def main() -> None:
     rss_mb = peak_rss_mb()
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    print(json.dumps({"peak_rss_mb": round(rss_mb, 1), "cpu_seconds": round(cpu, 2)}))
+    print(json.dumps({"peak_rss_mb": round(rss_mb, 1), "cpu_seconds": round(cpu, 2)}), flush=True)
 
 
 if __name__ == "__main__":
