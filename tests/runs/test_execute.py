@@ -8,16 +8,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, create_engine, func, select, update
+from sqlalchemy.pool import StaticPool
 
 from reportcard.db.tables import account_reports, attachments, report_shards
 from reportcard.runs.context import utcnow
-from reportcard.runs.execute import claim_shard, split_range
+from reportcard.runs.execute import RunStopped, _checkpoints, claim_shard, split_range
 from reportcard.runs.inline import run_report
 from reportcard.runs.lifecycle import abort_run, create_run, get_run
 from reportcard.runs.worker import Worker
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
+from tests.databases import lane
 from tests.runs.sample import SAMPLE, make_institution, sample_run
 
 
@@ -286,3 +288,35 @@ def test_concurrency_cap_per_root_account(
     with engine.connect() as conn:
         assert [get_run(conn, i).workflow_state for i in ids] == ["complete"] * 3
         assert conn.execute(select(func.count()).select_from(account_reports)).scalar_one() == 3
+
+
+def test_checkpoints_count_rows_and_leave_their_connection_as_they_found_it(
+    database_url: str, engine: Engine
+) -> None:
+    with engine.begin() as conn:
+        root = make_institution(conn, 10)
+        run_id = sample_run(conn, root)
+        conn.execute(
+            update(account_reports)
+            .where(account_reports.c.id == run_id)
+            .values(workflow_state="running", total_lines=4000)
+        )
+    # One pooled connection, so the one the checkpoints held is the one handed out next.
+    single = create_engine(engine.url, poolclass=StaticPool)
+    try:
+        with _checkpoints(single, run_id) as checkpoint:
+            checkpoint(1000)
+            checkpoint(1000)
+        with single.connect() as conn:
+            run = get_run(conn, run_id)
+            assert (run.current_line, run.progress) == (2000, 50)
+            if lane() == "postgresql":
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+                assert conn.get_isolation_level() == "READ COMMITTED"
+            conn.rollback()
+        with engine.begin() as conn:
+            abort_run(conn, run_id)
+        with pytest.raises(RunStopped), _checkpoints(single, run_id) as checkpoint:
+            checkpoint(1000)
+    finally:
+        single.dispose()

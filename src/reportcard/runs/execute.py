@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -245,18 +246,41 @@ def _checkpoint_statement() -> Any:
 
 
 _CHECKPOINT_RUN = _checkpoint_statement()
-_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 
 
-def _checkpoint(engine: Engine, run_id: int, shard_id: int, rows: int) -> None:
-    """Add ``rows`` to the run's current_line and progress; raise RunStopped if it ended."""
-    now = utcnow()
-    with engine.begin() as conn:
-        if not is_sqlite(conn):
-            conn.execute(_ASYNC_COMMIT)
-        res = conn.execute(_CHECKPOINT_RUN, {"rows": rows, "run": run_id, "now": now})
-    if res.rowcount != 1:
-        raise RunStopped(run_id)
+@contextmanager
+def _checkpoints(engine: Engine, run_id: int) -> Iterator[Callable[[int], None]]:
+    """A shard's progress checkpoints, over one connection held while the shard runs.
+
+    Each call adds its rows to the run's current_line and progress, and raises RunStopped if
+    the run has ended. A checkpoint runs every 1000 rows: taking a pooled connection for each
+    (with its pre-ping) and, on PostgreSQL, BEGIN, SET LOCAL and COMMIT around the UPDATE
+    cost 0.5-0.75 ms apiece, 7-8% of a large shard. Here each checkpoint is one statement:
+    on PostgreSQL in autocommit mode, with synchronous_commit off for the session (progress
+    is not worth a WAL flush; a shard lost in a crash is redone from the start), reset before
+    the connection goes back to the pool; on SQLite in its own short write transaction.
+    """
+    with engine.connect() as conn:
+        sqlite = is_sqlite(conn)
+        if not sqlite:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("SET synchronous_commit = off")
+
+        def checkpoint(rows: int) -> None:
+            params = {"rows": rows, "run": run_id, "now": utcnow()}
+            if sqlite:
+                with conn.begin():
+                    res = conn.execute(_CHECKPOINT_RUN, params)
+            else:
+                res = conn.execute(_CHECKPOINT_RUN, params)
+            if res.rowcount != 1:
+                raise RunStopped(run_id)
+
+        try:
+            yield checkpoint
+        finally:
+            if not sqlite and not conn.invalidated:
+                conn.exec_driver_sql("RESET synchronous_commit")
 
 
 def execute_shard(engine: Engine, storage: Storage, shard_id: int) -> bool:
@@ -271,16 +295,16 @@ def execute_shard(engine: Engine, storage: Storage, shard_id: int) -> bool:
     pq = report.part(shard.part).build(ctx)
     key = part_key(run.id, shard.part_index, shard.seq)
     pending = 0
-
-    def progress(n: int) -> None:
-        nonlocal pending
-        pending += n
-        if pending >= BATCH:
-            _checkpoint(engine, run.id, shard_id, pending)
-            pending = 0
-
     written = 0
-    with storage.open_write(key) as out:
+    with _checkpoints(engine, run.id) as checkpoint, storage.open_write(key) as out:
+
+        def progress(n: int) -> None:
+            nonlocal pending
+            pending += n
+            if pending >= BATCH:
+                checkpoint(pending)
+                pending = 0
+
         if pq.columns and shard.lo <= shard.hi:
             if copy_eligible(engine, pq):
                 written = write_copy(engine, pq, shard.lo, shard.hi, out, progress)
