@@ -29,6 +29,7 @@ from sqlalchemy.sql.sqltypes import NullType
 from reportcard.db.engine import read_conn
 from reportcard.reports.catalog import PartQuery, RunContext
 from reportcard.runs.csvtext import BatchWriter
+from reportcard.runs.pgcopy import CopyOut
 from reportcard.runs.query import BATCH, range_select, row_formatter, stream_batches
 
 Progress = Callable[[int], None]
@@ -117,34 +118,21 @@ def write_copy(
     counted = 0
     raw = engine.raw_connection()
     try:
-        cur = raw.cursor()
-        with cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
-            # libpq hands over one row per read: gather a batch, then write and count it once.
-            pending: list[bytes] = []
-            for chunk in copy:
-                pending.append(bytes(chunk))
-                if len(pending) >= BATCH:
-                    counted += _flush(pending, out, progress)
-            counted += _flush(pending, out, progress)
-        rows = int(cur.rowcount) if cur.rowcount is not None and cur.rowcount >= 0 else counted
-        raw.commit()
+        copy = CopyOut(raw.driver_connection, f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", BATCH)
+        for batch in copy:
+            data = b"".join(batch)
+            out.write(data)
+            n = data.count(b"\n")
+            progress(n)
+            counted += n
+    except BaseException:
+        raw.invalidate()  # mid-COPY: the connection cannot go back to the pool
+        raise
     finally:
         raw.close()
-    if rows != counted:
-        progress(rows - counted)
-    return rows
-
-
-def _flush(pending: list[bytes], out: BinaryIO, progress: Progress) -> int:
-    """Write the gathered COPY chunks; report and return the newlines they hold."""
-    if not pending:
-        return 0
-    data = b"".join(pending)
-    pending.clear()
-    out.write(data)
-    n = data.count(b"\n")
-    progress(n)
-    return n
+    if copy.rows != counted:
+        progress(copy.rows - counted)
+    return copy.rows
 
 
 def write_lines(
