@@ -16,9 +16,8 @@ import pytest
 from reportcard.api.app import create_app
 from reportcard.auth.tokens import create_token, user_for_login
 from reportcard.db.engine import dispose_all, make_engine
-from reportcard.lms.synthetic import seed
 from reportcard.settings import Settings
-from tests.databases import drop_database, fresh_database_url
+from tests.databases import drop_database, seeded_database_url
 from tests.reports.canvas_registry import PROVISIONING_PARAMETERS, SIS_EXPORT_PARAMETERS
 from tests.serving import serving
 
@@ -84,9 +83,8 @@ class Medium:
 @pytest.fixture(scope="module")
 def medium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Medium]:
     tmp: Path = tmp_path_factory.mktemp("medium")
-    url = fresh_database_url(tmp)
+    url, result = seeded_database_url(tmp, "medium", 1)  # seeded once for the session
     engine = make_engine(url)
-    result = seed(engine, "medium", 11)
     with engine.begin() as conn:
         login = user_for_login(conn, "admin", result.root_account_id)
         token = create_token(conn, int(login.user_id))
