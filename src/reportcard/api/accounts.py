@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy import func, select
+from sqlalchemy import and_, select
 from starlette.responses import Response
 
 from reportcard.api.deps import ServicesDep, UserDep, authorize_account
 from reportcard.api.errors import json_response
-from reportcard.api.pagination import link_header, page_of
+from reportcard.api.pagination import counted_page, link_header, page_of
 from reportcard.api.reports import root_zone
 from reportcard.api.serializers import account_json, term_json
 from reportcard.auth.permissions import admin_account_ids
@@ -64,18 +64,11 @@ def sub_accounts(account_id: str, request: Request, svc: ServicesDep, user: User
         else:
             cond = accounts.c.parent_account_id == account.id
         alive = accounts.c.workflow_state != "deleted"
-        total = conn.execute(
-            select(func.count()).select_from(accounts).where(cond, alive)
-        ).scalar_one()
-        rows = conn.execute(
-            select(accounts)
-            .where(cond, alive)
-            .order_by(accounts.c.id)
-            .offset(page.offset)
-            .limit(page.per_page)
-        ).all()
+        total, rows = counted_page(
+            conn, accounts, and_(cond, alive), page, order_by=[accounts.c.id]
+        )
         body = [account_json(r) for r in rows]
-    return json_response(body, headers={"Link": link_header(request, page, int(total))})
+    return json_response(body, headers={"Link": link_header(request, page, total)})
 
 
 @router.get(
@@ -95,16 +88,9 @@ def terms(account_id: str, request: Request, svc: ServicesDep, user: UserDep) ->
             cond = cond & enrollment_terms.c.workflow_state.in_(wanted)
         elif not wanted:
             cond = cond & (enrollment_terms.c.workflow_state != "deleted")
-        total = conn.execute(
-            select(func.count()).select_from(enrollment_terms).where(cond)
-        ).scalar_one()
-        rows = conn.execute(
-            select(enrollment_terms)
-            .where(cond)
-            .order_by(enrollment_terms.c.id)
-            .offset(page.offset)
-            .limit(page.per_page)
-        ).all()
+        total, rows = counted_page(
+            conn, enrollment_terms, cond, page, order_by=[enrollment_terms.c.id]
+        )
         tz = root_zone(conn, account)
         body = {"enrollment_terms": [term_json(r, tz) for r in rows]}
-    return json_response(body, headers={"Link": link_header(request, page, int(total))})
+    return json_response(body, headers={"Link": link_header(request, page, total)})

@@ -19,7 +19,7 @@ from reportcard import audit
 from reportcard.api.audit_events import client_ip
 from reportcard.api.deps import CurrentUser, ServicesDep, UserDep, find_account
 from reportcard.api.errors import UNAUTHORIZED, CanvasError, json_response, not_found
-from reportcard.api.pagination import link_header, page_of
+from reportcard.api.pagination import counted_page, link_header, page_of
 from reportcard.api.serializers import attachment_json
 from reportcard.api.urls import base_url
 from reportcard.auth.permissions import IMPORT_SIS_DATA, has_permission
@@ -300,17 +300,12 @@ def index(account_id: str, request: Request, svc: ServicesDep, user: UserDep) ->
             when = _when(q.get(param))
             if when is not None:
                 cond = cond & (s.created_at > when if op == "gt" else s.created_at < when)
-        total = conn.execute(select(func.count()).select_from(sis_imports).where(cond)).scalar_one()
-        rows = conn.execute(
-            select(sis_imports)
-            .where(cond)
-            .order_by(s.created_at.desc(), s.id.desc())
-            .offset(page.offset)
-            .limit(page.per_page)
-        ).all()
+        total, rows = counted_page(
+            conn, sis_imports, cond, page, order_by=[s.created_at.desc(), s.id.desc()]
+        )
         base = base_url(request)
         body = {"sis_imports": [sis_import_json(conn, base, r, _zone(account)) for r in rows]}
-    return json_response(body, headers={"Link": link_header(request, page, int(total))})
+    return json_response(body, headers={"Link": link_header(request, page, total)})
 
 
 def _when(value: str | None) -> Any:
