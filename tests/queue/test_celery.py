@@ -77,12 +77,13 @@ class Cluster:
         return proc
 
     def stop(self) -> None:
-        # Every worker at once; a warm shutdown on RabbitMQ takes several seconds, and what a
-        # test checks is done by now, so one that lingers past 3 s is killed.
+        # Every worker at once. On RabbitMQ a worker notices SIGTERM only when its event loop
+        # next wakes (about 5 s); what a test checks is done by now, so one that lingers past
+        # 1 s is killed (a Redis worker stops in about 0.5 s).
         running = [proc for proc in self.workers if proc.poll() is None]
         for proc in running:
             proc.terminate()
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + 1
         for proc in running:
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))

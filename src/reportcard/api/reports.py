@@ -33,12 +33,11 @@ from reportcard.auth.tokens import hash_token, note_used
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import account_reports, accounts, attachments, users
 from reportcard.ids import is_id
-from reportcard.reports.catalog import get_report
 from reportcard.reports.params import ReportInputError
-from reportcard.runs.context import resolve_terms, term_value, utcnow
-from reportcard.runs.duplicates import find_duplicate
-from reportcard.runs.formats import output_format
-from reportcard.runs.lifecycle import abort_run, create_run, delete_run
+from reportcard.runs.context import utcnow
+from reportcard.runs.lifecycle import abort_run, delete_run
+from reportcard.runs.start import UnknownReport
+from reportcard.runs.start import start_run as checked_start
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}/reports", tags=["reports"])
 
@@ -162,43 +161,24 @@ def start_run(
     params: dict[str, Any],
     sent: bool = True,
 ) -> tuple[Any, bool]:
-    """Check and create a run of ``report`` (the API's and the Reports page's one path).
+    """``runs.start.start_run`` with its errors as Canvas's answers (404, 400).
 
-    Returns the new run's row and False, or Canvas's duplicate (an active run of the same
-    report and parameters in the window) and True. Raises CanvasError on bad input. The
-    caller has checked the permission, commits, then tells the queue (``Services.notify``).
+    ``sent``: the request carried ``parameters`` (the duplicate guard then compares them).
     """
-    if get_report(report) is None:
-        raise not_found()
     try:
-        output_format(params)  # parameters[format]: csv, xlsx or parquet
+        return checked_start(
+            conn,
+            account=account,
+            user_id=user_id,
+            report=report,
+            params=params,
+            window_hours=settings.duplicate_window_hours,
+            match_params=sent,
+        )
+    except UnknownReport as exc:
+        raise not_found() from exc
     except ReportInputError as exc:
         raise CanvasError(400, exc.body) from exc
-    root_id = int(account.root_account_id or account.id)
-    term = term_value(params)
-    if term is not None and str(term).strip() != "active_terms":
-        found = resolve_terms(conn, root_id, term, utcnow())
-        if not found:
-            raise CanvasError(400, {"error": f"invalid enrollment_term_id '{term}'"})
-    if settings.duplicate_window_hours > 0:
-        dup = find_duplicate(
-            conn,
-            int(account.id),
-            report,
-            params if sent else None,
-            settings.duplicate_window_hours,
-        )
-        if dup is not None:
-            return dup, True
-    run_id = create_run(
-        conn,
-        account_id=int(account.id),
-        root_account_id=root_id,
-        user_id=user_id,
-        report_type=report,
-        parameters=params,
-    )
-    return conn.execute(select(account_reports).where(account_reports.c.id == run_id)).one(), False
 
 
 @router.get("/{report}", summary="Index of Reports", operation_id="index_of_reports")

@@ -147,48 +147,31 @@ class DirectBackend(Backend):
     def start(
         self, account: str | None, report: str, params: dict[str, Any], *, here: bool
     ) -> tuple[Run, bool]:
-        from reportcard.db.tables import account_reports
-        from reportcard.reports.catalog import get_report
         from reportcard.reports.params import ReportInputError
-        from reportcard.runs.context import resolve_terms, term_value, utcnow
-        from reportcard.runs.duplicates import find_duplicate
-        from reportcard.runs.formats import output_format
-        from reportcard.runs.lifecycle import create_run
+        from reportcard.runs.start import UnknownReport, start_run
 
-        if get_report(report) is None:
-            raise BadInput(
-                f"unknown report {report!r} (`reportcard reports list` shows the reports)"
-            )
         with self._conn(write=True) as conn:
             acct = self._account(conn, account)
             try:
-                output_format(params)
+                row, duplicate = start_run(
+                    conn,
+                    account=acct,
+                    user_id=None,
+                    report=report,
+                    params=params,
+                    window_hours=self.settings.duplicate_window_hours,
+                    match_params=bool(params),
+                )
+            except UnknownReport as exc:
+                raise BadInput(
+                    f"unknown report {report!r} (`reportcard reports list` shows the reports)"
+                ) from exc
             except ReportInputError as exc:
                 raise BadInput(str(exc)) from exc
-            root_id = int(acct.root_account_id or acct.id)
-            term = term_value(params)
-            if (
-                term is not None
-                and str(term).strip() != "active_terms"
-                and not resolve_terms(conn, root_id, term, utcnow())
-            ):
-                raise BadInput(f"invalid enrollment_term_id '{term}'")
-            tz = self._zone(conn, acct)
-            hours = self.settings.duplicate_window_hours
-            if hours > 0:
-                dup = find_duplicate(conn, int(acct.id), report, params or None, hours)
-                if dup is not None:
-                    return self._present(conn, dup, tz), True
-            run_id = create_run(
-                conn,
-                account_id=int(acct.id),
-                root_account_id=root_id,
-                user_id=None,
-                report_type=report,
-                parameters=params,
-            )
-            row = conn.execute(select(account_reports).where(account_reports.c.id == run_id)).one()
-            body = self._present(conn, row, tz)
+            body = self._present(conn, row, self._zone(conn, acct))
+            if duplicate:
+                return body, True
+            run_id = int(row.id)
         if not here and self.settings.queue == "celery":
             from reportcard.queue.celery_app import publish_plan
 

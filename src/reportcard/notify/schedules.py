@@ -29,7 +29,8 @@ from reportcard.notify.recurrence import (
 )
 from reportcard.reports.catalog import get_report
 from reportcard.reports.formatting import to_utc
-from reportcard.runs.context import resolve_terms, term_value
+from reportcard.reports.params import ReportInputError
+from reportcard.runs.start import check_term
 
 __all__ = [
     "EMPTY_POLICIES",
@@ -106,10 +107,10 @@ def compute_next(conn: Connection, row: Any, now: datetime) -> datetime | None:
 
 def check_parameters(conn: Connection, root_id: int, params: dict[str, Any], now: datetime) -> None:
     """The checks the Start a Report endpoint makes on parameters (the term must exist)."""
-    term = term_value(params)
-    active = term is None or str(term).strip() == "active_terms"
-    if not active and not resolve_terms(conn, root_id, term, now):
-        raise ScheduleError(f"invalid enrollment_term_id '{term}'")
+    try:
+        check_term(conn, root_id, params, now)
+    except ReportInputError as exc:
+        raise ScheduleError(str(exc)) from exc
 
 
 def _recipients(value: Any) -> list[str]:
