@@ -23,3 +23,6 @@ def test_connections_carry_the_report_session_settings(engine: Engine) -> None:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+            # Bounded memory: 8 MB of cache, and sorts beyond it spill to a file (default).
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -8192
+            assert conn.exec_driver_sql("PRAGMA temp_store").scalar() == 0

@@ -27,8 +27,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=OFF")
-    cur.execute("PRAGMA cache_size=-16384")
-    cur.execute("PRAGMA temp_store=MEMORY")
+    # 8 MB of page cache per connection, and sorts that outgrow it spill to a temporary file
+    # (the default temp_store): a planner that sorts a shard must not hold it all in memory
+    # (docs/decisions/performance.md, "Worker memory").
+    cur.execute("PRAGMA cache_size=-8192")
     cur.close()
 
 
