@@ -280,7 +280,12 @@ def _checkpoints(engine: Engine, run_id: int) -> Iterator[Callable[[int], None]]
             yield checkpoint
         finally:
             if not sqlite and not conn.invalidated:
-                conn.exec_driver_sql("RESET synchronous_commit")
+                try:
+                    conn.exec_driver_sql("RESET synchronous_commit")
+                except Exception:
+                    # The session's state is unknown (a lost connection): never pool it, and
+                    # let the error that ended the shard be the one reported.
+                    conn.invalidate()
 
 
 def execute_shard(engine: Engine, storage: Storage, shard_id: int) -> bool:
