@@ -40,6 +40,21 @@ SIZE = os.environ.get("REPORTCARD_BENCH_SIZE", "large")
 ROUNDS = max(1, int(os.environ.get("REPORTCARD_BENCH_ROUNDS", "3")))
 
 
+def new_results(files: Path) -> dict[str, Any]:
+    """Empty the run's files folder ``files``; the results' header (size, start time)."""
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(files, ignore_errors=True)
+    return {"size": SIZE, "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def write_results(results: dict[str, Any], kind: str = "") -> None:
+    """``bench/results/<timestamp>-<kind>-<size>.json`` (no kind: ``<timestamp>-<size>``)."""
+    name = "-".join(p for p in (time.strftime("%Y%m%dT%H%M%S"), kind, SIZE) if p)
+    out = HERE / "results" / f"{name}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out.relative_to(HERE.parent)}")
+
+
 def ensure_institution(db_url: str) -> int:
     engine = make_engine(db_url)
     upgrade(engine)
@@ -239,8 +254,7 @@ def main() -> None:
     db_url = f"sqlite:///{db_path}"
     root = ensure_institution(db_url)
     files = BENCH_DIR / "files"
-    shutil.rmtree(files, ignore_errors=True)
-    results: dict[str, Any] = {"size": SIZE, "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    results = new_results(files)
     cli_out = BENCH_DIR / "cli_enrollments.csv"
     cli = ("baseline: sqlite3 CLI, enrollments", "sqlite_cli_enrollments")
     results.update(
@@ -259,9 +273,7 @@ def main() -> None:
             ),
             flush=True,
         )
-    out = HERE / "results" / f"{time.strftime('%Y%m%dT%H%M%S')}-{SIZE}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out.relative_to(HERE.parent)}")
+    write_results(results)
 
 
 if __name__ == "__main__":

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import inspect, select
 
-from bench.__main__ import line, run_report
+from bench.__main__ import line, new_results, run_report, write_results
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.db.migrate import upgrade
 from reportcard.db.schema import metadata
@@ -107,8 +105,7 @@ def main(argv: list[str]) -> None:
     db_path = BENCH_DIR / f"{SIZE}-other.sqlite3"
     root = ensure_institution(db_path)
     files = BENCH_DIR / "files-other"
-    shutil.rmtree(files, ignore_errors=True)
-    results: dict[str, Any] = {"size": SIZE, "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    results = new_results(files)
     for report, params in REPORTS:
         if wanted and report not in wanted:
             continue
@@ -116,9 +113,7 @@ def main(argv: list[str]) -> None:
         label = report + ("" if not params else " " + json.dumps(params, sort_keys=True))
         results[label] = r
         print(line(label, r["rows"], r["wall"], None, r["peak_rss_mb"]), flush=True)
-    out = HERE / "results" / f"{time.strftime('%Y%m%dT%H%M%S')}-other-{SIZE}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out.relative_to(HERE.parent)}")
+    write_results(results, "other")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,7 @@ worker processes (shards through psycopg's COPY), with ratios and peak RSS.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -21,7 +19,7 @@ from typing import Any
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from bench.__main__ import BENCH_DIR, HERE, SIZE, compare_enrollments
+from bench.__main__ import BENCH_DIR, SIZE, compare_enrollments, new_results, write_results
 from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
 from reportcard.db.tables import accounts
@@ -112,9 +110,7 @@ def main() -> None:
     url = database_url()
     root = ensure_institution(url)
     files = BENCH_DIR / "files-pg"
-    shutil.rmtree(files, ignore_errors=True)
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"size": SIZE, "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    results = new_results(files)
     psql_out = BENCH_DIR / "psql_enrollments.csv"
     psql = ("baseline: psql COPY to a file, enrollments", "psql_copy_enrollments")
     results.update(
@@ -123,9 +119,7 @@ def main() -> None:
             (*psql, lambda: psql_baseline(url, root, psql_out)),
         )
     )  # fmt: skip
-    out = HERE / "results" / f"{time.strftime('%Y%m%dT%H%M%S')}-postgres-{SIZE}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out.relative_to(HERE.parent)}")
+    write_results(results, "postgres")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bench.__main__ import write_results
 from bench.memory import peak_rss_mb
 from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
@@ -154,9 +155,7 @@ def main() -> None:
         f"  wall={r['wall']:.1f}s  cpu={r['cpu_s']}s  peak_rss_mb={r['peak_rss_mb']}"
         f"  warnings={r['warnings']:,}  load={r['load_average']}"
     )
-    results = HERE / "results" / f"{time.strftime('%Y%m%dT%H%M%S')}-sis-import-{SIZE}.json"
-    results.write_text(json.dumps(r, indent=2) + "\n")
-    print(f"wrote {results.relative_to(HERE.parent)}")
+    write_results(r, "sis-import")
 
 
 if __name__ == "__main__":
