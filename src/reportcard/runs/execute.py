@@ -11,7 +11,7 @@ import logging
 import math
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -267,12 +267,8 @@ def _checkpoints(engine: Engine, run_id: int) -> Iterator[Callable[[int], None]]
             conn.exec_driver_sql("SET synchronous_commit = off")
 
         def checkpoint(rows: int) -> None:
-            params = {"rows": rows, "run": run_id, "now": utcnow()}
-            if sqlite:
-                with conn.begin():
-                    res = conn.execute(_CHECKPOINT_RUN, params)
-            else:
-                res = conn.execute(_CHECKPOINT_RUN, params)
+            with conn.begin() if sqlite else nullcontext():
+                res = conn.execute(_CHECKPOINT_RUN, {"rows": rows, "run": run_id, "now": utcnow()})
             if res.rowcount != 1:
                 raise RunStopped(run_id)
 
