@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import threading
 from collections.abc import Iterator, Sequence
@@ -19,6 +20,7 @@ from reportcard.notify.webhooks import (
     AddressRefused,
     backoff,
     check_url,
+    embedded_ipv4,
     send_due,
     sign,
     verify_signature,
@@ -239,6 +241,40 @@ def test_disallowed_addresses_are_refused(hook_settings: Settings, tmp_path: Pat
     assert check_url("http://localhost:81/x", nets).host == "localhost:81"
     with pytest.raises(AddressRefused):
         check_url("http://192.168.1.1/x", nets)
+
+
+def test_ipv6_forms_embedding_an_ipv4_address_are_checked_as_that_address(
+    tmp_path: Path,
+) -> None:
+    """6to4, Teredo, NAT64, IPv4-mapped and -compatible: the embedded IPv4 is checked too."""
+    strict = Settings(data_dir=tmp_path)
+    refused = {
+        "2002:7f00:1::": "127.0.0.1",  # 6to4
+        "2002:a00:1::": "10.0.0.1",
+        "2002:a9fe:a9fe::": "169.254.169.254",
+        "2001:0:4136:e378:8000:63bf:80ff:fffe": "127.0.0.1",  # Teredo (client obfuscated)
+        "64:ff9b::7f00:1": "127.0.0.1",  # NAT64
+        "64:ff9b::a9fe:a9fe": "169.254.169.254",
+        "64:ff9b:1::a00:1": "10.0.0.1",  # local-use NAT64
+        "::ffff:7f00:1": "127.0.0.1",  # IPv4-mapped
+        "::ffff:c0a8:1": "192.168.0.1",
+        "::7f00:1": "127.0.0.1",  # IPv4-compatible
+    }
+    for address, inner in refused.items():
+        assert str(ipaddress.IPv4Address(inner)) in map(
+            str, embedded_ipv4(ipaddress.ip_address(address))
+        )
+        with pytest.raises(AddressRefused):
+            check_url(f"http://[{address}]:8080/x", strict)
+    # The same forms around a public address stay usable.
+    for address in ("2002:808:808::1", "64:ff9b::808:808", "::ffff:808:808"):
+        assert check_url(f"http://[{address}]/x", strict).host == f"[{address}]"
+    # Allowing 127.0.0.1 does not allow an IPv6 form of it.
+    with pytest.raises(AddressRefused):
+        check_url(
+            "http://[2002:7f00:1::]/x",
+            Settings(data_dir=tmp_path, webhook_allowed_hosts="127.0.0.0/8"),
+        )
 
 
 def test_address_refused_again_at_send_time(

@@ -113,6 +113,13 @@ def test_register_run_receive_verify(hook_world: World, receiver: Receiver) -> N
         ({"url": "http://169.254.169.254/latest/meta-data/"}, "non-public"),
         ({"url": "http://10.0.0.7/hook"}, "non-public"),
         ({"url": "http://[::1]:8080/hook"}, "non-public"),
+        # IPv6 forms that embed a loopback, private or metadata IPv4 address (issue #17).
+        ({"url": "http://[2002:7f00:1::]/hook"}, "non-public"),  # 6to4 of 127.0.0.1
+        ({"url": "http://[2002:a9fe:a9fe::1]/hook"}, "non-public"),  # 6to4 of 169.254.169.254
+        ({"url": "http://[64:ff9b::7f00:1]/hook"}, "non-public"),  # NAT64 of 127.0.0.1
+        ({"url": "http://[::ffff:7f00:1]/hook"}, "non-public"),  # IPv4-mapped 127.0.0.1
+        ({"url": "http://[::127.0.0.1]/hook"}, "non-public"),  # IPv4-compatible
+        ({"url": "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook"}, "non-public"),  # Teredo
         ({"url": "ftp://127.0.0.1/x"}, "http:// or https://"),
         ({"url": "http://no-such-host.invalid/x"}, "does not resolve"),
         ({"url": "http://[::1/x"}, "http:// or https://"),

@@ -10,9 +10,11 @@
 - Signature: header ``X-Reportcard-Signature: t=<unix seconds>,v1=<hex>`` where ``hex`` is
   HMAC-SHA256 with the endpoint's secret over ``f"{t}.{body}"`` (:func:`verify_signature`).
 - SSRF: the host is resolved and every address must be public (not loopback, private,
-  link-local (cloud metadata), multicast, reserved or unspecified) unless it is listed in
-  ``REPORTCARD_WEBHOOK_ALLOWED_HOSTS``; checked at registration and again at each send, and
-  the POST goes to the address that was checked (no second lookup, no redirects followed).
+  link-local (cloud metadata), multicast, reserved or unspecified), and so must every IPv4
+  address an IPv6 address embeds (IPv4-mapped and -compatible, NAT64, 6to4, Teredo), unless
+  it is listed in ``REPORTCARD_WEBHOOK_ALLOWED_HOSTS``; checked at registration and again
+  at each send, and the POST goes to the address that was checked (no second lookup, no
+  redirects followed).
 """
 
 from __future__ import annotations
@@ -108,9 +110,34 @@ def _allowed_entries(settings: Settings) -> tuple[set[str], list[Any]]:
     return names, nets
 
 
-def _public(ip: Any) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215 local-use prefix
+_V4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d (RFC 4291)
+
+
+def embedded_ipv4(ip: Any) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries and may be routed to.
+
+    IPv4-mapped (``::ffff:a.b.c.d``), IPv4-compatible (``::a.b.c.d``), NAT64
+    (``64:ff9b::a.b.c.d`` and the local-use ``64:ff9b:1::/48``), 6to4 (``2002:AABB:CCDD::``)
+    and Teredo (server and de-obfuscated client).
+    """
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    found: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if ip in _NAT64 or ip in _NAT64_LOCAL or ip in _V4_COMPATIBLE:
+        found.append(low32)
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    return found
+
+
+def _public_one(ip: Any) -> bool:
     return not (
         ip.is_private
         or ip.is_loopback
@@ -120,6 +147,19 @@ def _public(ip: Any) -> bool:
         or ip.is_unspecified
         or not ip.is_global
     )
+
+
+def _public(ip: Any) -> bool:
+    """A public address, whose embedded IPv4 addresses (if any) are all public too.
+
+    An IPv4-mapped or NAT64 address (64:ff9b::/96) is what its IPv4 address is: a NAT64
+    gateway sends it there. Every other form (6to4, Teredo, IPv4-compatible, local-use NAT64)
+    must be public itself and carry only public IPv4 addresses.
+    """
+    inner = embedded_ipv4(ip)
+    if isinstance(ip, ipaddress.IPv6Address) and (ip.ipv4_mapped is not None or ip in _NAT64):
+        return all(_public_one(v4) for v4 in inner)
+    return _public_one(ip) and all(_public_one(v4) for v4 in inner)
 
 
 @dataclass(frozen=True)
