@@ -17,8 +17,9 @@ from reportcard.api.errors import UNAUTHORIZED, CanvasError, json_response, not_
 from reportcard.api.serializers import attachment_json
 from reportcard.api.urls import base_url
 from reportcard.auth import links
-from reportcard.auth.permissions import READ_REPORTS, has_permission
+from reportcard.auth.permissions import IMPORT_SIS_DATA, READ_REPORTS, has_permission
 from reportcard.db.engine import read_conn
+from reportcard.db.sis_import_tables import sis_imports
 from reportcard.db.tables import account_reports, attachments
 from reportcard.ids import is_id
 from reportcard.reports.params import value_to_boolean
@@ -74,9 +75,18 @@ def _not_expired(att: Any) -> None:
         raise CanvasError(410, EXPIRED)
 
 
+def permission_for(conn: Connection, att: Any) -> str:
+    """What reading ``att`` needs: a SIS import's file (its errors attachment) needs what the
+    SIS Imports API needs, ``import_sis_data``; a report file needs ``read_reports``."""
+    of_import = conn.execute(
+        select(sis_imports.c.id).where(sis_imports.c.errors_attachment_id == att.id).limit(1)
+    ).first()
+    return IMPORT_SIS_DATA if of_import is not None else READ_REPORTS
+
+
 def _may_read(conn: Connection, user_id: int, att: Any) -> bool:
     return att.context_type == "Account" and has_permission(
-        conn, user_id, int(att.context_id), READ_REPORTS
+        conn, user_id, int(att.context_id), permission_for(conn, att)
     )
 
 
