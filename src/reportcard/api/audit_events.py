@@ -12,7 +12,7 @@ did what, which is more than report data.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -28,6 +28,7 @@ from reportcard.db.audit_tables import audit_events
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import access_tokens, account_ancestors
 from reportcard.ids import is_id
+from reportcard.timebounds import OutOfRange, naive_utc
 
 VIEW_AUDIT_LOG = "view_audit_log"
 
@@ -98,9 +99,10 @@ def parse_time(value: str | None, name: str) -> datetime | None:
         when = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "+"))
     except ValueError as exc:
         raise bad_request(f"{name} must be an ISO 8601 time, like 2026-01-31T12:00:00Z") from exc
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC).replace(tzinfo=None)
-    return when
+    try:
+        return naive_utc(when)
+    except OutOfRange as exc:
+        raise bad_request(f"{name} is out of range (years 1 to 9999, in UTC)") from exc
 
 
 @router.get("", summary="List audit events", operation_id="list_audit_events")

@@ -7,6 +7,7 @@ Canvas's own message once the caller is known to hold the permission, 403 otherw
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,7 +19,13 @@ from starlette.responses import Response
 from reportcard import audit
 from reportcard.api.audit_events import client_ip
 from reportcard.api.deps import CurrentUser, ServicesDep, UserDep, find_account
-from reportcard.api.errors import UNAUTHORIZED, CanvasError, json_response, not_found
+from reportcard.api.errors import (
+    UNAUTHORIZED,
+    CanvasError,
+    bad_request,
+    json_response,
+    not_found,
+)
 from reportcard.api.pagination import counted_page, link_header, page_of
 from reportcard.api.serializers import attachment_json
 from reportcard.api.urls import base_url
@@ -30,6 +37,7 @@ from reportcard.ids import is_id
 from reportcard.lms.sis_import.job import TERMINAL, abort_import, create_import, upload_key
 from reportcard.reports.formatting import iso_in_zone
 from reportcard.storage.base import Storage
+from reportcard.timebounds import OutOfRange, naive_utc
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}/sis_imports", tags=["sis_imports"])
 
@@ -280,7 +288,13 @@ async def create(account_id: str, request: Request, svc: ServicesDep, user: User
             )
             return sis_import_json(conn, base_url(request), imp, _zone(account))
 
-    body = await run_in_threadpool(store)
+    try:
+        body = await run_in_threadpool(store)
+    except BaseException:
+        # No import row names the upload (e.g. the database refused a NUL in its name):
+        # the file must not stay behind in storage.
+        storage.delete(key)
+        raise
     svc.notify()
     return json_response(body)
 
@@ -297,7 +311,7 @@ def index(account_id: str, request: Request, svc: ServicesDep, user: UserDep) ->
         if states:
             cond = cond & s.workflow_state.in_(states)
         for param, op in (("created_since", "gt"), ("created_before", "lt")):
-            when = _when(q.get(param))
+            when = _when(q.get(param), param)
             if when is not None:
                 cond = cond & (s.created_at > when if op == "gt" else s.created_at < when)
         total, rows = counted_page(
@@ -308,15 +322,18 @@ def index(account_id: str, request: Request, svc: ServicesDep, user: UserDep) ->
     return json_response(body, headers={"Link": link_header(request, page, total)})
 
 
-def _when(value: str | None) -> Any:
-    from reportcard.lms.sis_import.values import BadValue, parse_time
-
+def _when(value: str | None, name: str) -> Any:
+    """A time filter; an unreadable one is ignored (as Canvas), one out of range is a 400."""
     if not value:
         return None
     try:
-        return parse_time(value)
-    except BadValue:
+        when = datetime.fromisoformat(value)
+    except ValueError:
         return None
+    try:
+        return naive_utc(when)
+    except OutOfRange as exc:
+        raise bad_request(f"{name} is out of range (years 1 to 9999, in UTC)") from exc
 
 
 @router.get(

@@ -34,9 +34,16 @@ def iso_in_zone(value: datetime | str | None, tz_name: str) -> str | None:
         return None
     dt = to_utc(value)
     if tz_name in UTC_NAMES:
-        return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    local = dt.astimezone(zone(tz_name))
-    return local.isoformat(timespec="seconds")
+        return _utc_text(dt)
+    try:
+        return dt.astimezone(zone(tz_name)).isoformat(timespec="seconds")
+    except OverflowError:  # a stored time within a day of year 1 or 9999
+        return _utc_text(dt)
+
+
+def _utc_text(dt: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` (four-digit year: strftime's ``%Y`` does not pad year 1)."""
+    return dt.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def time_formatter(tz_name: str) -> Callable[[Any], str | None]:
@@ -46,7 +53,7 @@ def time_formatter(tz_name: str) -> Callable[[Any], str | None]:
         def fmt_utc(value: Any) -> str | None:
             if value is None:
                 return None
-            return to_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return _utc_text(to_utc(value))
 
         return fmt_utc
     tz = zone(tz_name)
@@ -54,7 +61,11 @@ def time_formatter(tz_name: str) -> Callable[[Any], str | None]:
     def fmt(value: Any) -> str | None:
         if value is None:
             return None
-        return to_utc(value).astimezone(tz).isoformat(timespec="seconds")
+        dt = to_utc(value)
+        try:
+            return dt.astimezone(tz).isoformat(timespec="seconds")
+        except OverflowError:  # a stored time within a day of year 1 or 9999
+            return _utc_text(dt)
 
     return fmt
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from reportcard.reports.formatting import zone
+from reportcard.timebounds import EARLIEST, LATEST, OutOfRange, naive_utc
 
 
 class ReportInputError(ValueError):
@@ -80,7 +81,9 @@ def split_reference(value: Any, sis_prefix: str) -> tuple[str, str]:
 def parse_time(value: Any, tz_name: str) -> datetime | None:
     """A date or date-time parameter read in the root account's zone, as naive UTC.
 
-    Unparsable values become None, as in Canvas.
+    Unparsable values become None, as in Canvas. A time beyond what every zone can show
+    (years 1 and 9999 at the edges) is held at the nearest bound (:mod:`reportcard.timebounds`):
+    ``start_at=0001-01-01`` still means "from the beginning", and no report fails on it.
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -93,4 +96,7 @@ def parse_time(value: Any, tz_name: str) -> datetime | None:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=zone(tz_name))
-    return dt.astimezone(zone("UTC")).replace(tzinfo=None)
+    try:
+        return naive_utc(dt)
+    except OutOfRange:
+        return EARLIEST if dt.year < 5000 else LATEST

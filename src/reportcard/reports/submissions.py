@@ -23,16 +23,23 @@ from reportcard.reports.params import (
     value_to_list,
 )
 from reportcard.reports.sis_scope import account_scope, given, term_scope
+from reportcard.timebounds import EARLIEST, LATEST, clamp
 
 WINDOW_DAYS = 14
 WINDOW = timedelta(days=WINDOW_DAYS)
 
 
 def shift(value: datetime, days: int, tz_name: str) -> datetime:
-    """Naive UTC ``value`` moved by calendar days in the root account's zone (DST-aware)."""
-    local = value.replace(tzinfo=UTC).astimezone(zone(tz_name))
-    moved = (local.replace(tzinfo=None) + timedelta(days=days)).replace(tzinfo=zone(tz_name))
-    return moved.astimezone(UTC).replace(tzinfo=None)
+    """Naive UTC ``value`` moved by calendar days in the root account's zone (DST-aware).
+
+    Held inside the bounds every zone can show: two weeks before year 1 is year 1.
+    """
+    try:
+        local = value.replace(tzinfo=UTC).astimezone(zone(tz_name))
+        moved = (local.replace(tzinfo=None) + timedelta(days=days)).replace(tzinfo=zone(tz_name))
+        return clamp(moved.astimezone(UTC).replace(tzinfo=None))
+    except OverflowError:
+        return EARLIEST if days < 0 else LATEST
 
 
 def window(ctx: RunContext) -> tuple[datetime, datetime]:

@@ -15,8 +15,6 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-
 
 class Bulk:
     """The write buffer of one transaction (one batch of rows)."""
@@ -35,7 +33,9 @@ class Bulk:
         """A timestamp in the form this database stores (None stays None)."""
         if value is None or not self.sqlite:
             return value
-        return value.strftime(TIME_FORMAT)
+        # isoformat, not strftime: "%Y" does not pad years before 1000 to four digits, and
+        # SQLAlchemy cannot read "1-01-02 00:00:00" back.
+        return value.isoformat(sep=" ", timespec="microseconds")
 
     def db_time(self, value: Any) -> Any:
         """A timestamp read through SQLAlchemy, back in :meth:`time`'s form."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
+
+from reportcard.timebounds import OutOfRange, naive_utc
 
 DELETE = "<delete>"
 
@@ -46,15 +48,14 @@ class BadValue(ValueError):
 def parse_time(text: str) -> datetime:
     """ISO 8601 (``2024-01-15T08:00:00Z``, with an offset, or a bare date) to naive UTC.
 
-    A time without an offset is taken as UTC, as the SIS format documents.
+    A time without an offset is taken as UTC, as the SIS format documents. A time outside
+    what every time zone can show (years 1 and 9999 at the edges, see
+    :mod:`reportcard.timebounds`) is a bad value, like one that does not parse.
     """
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
+        return naive_utc(datetime.fromisoformat(text))
+    except (ValueError, OutOfRange):
         raise BadValue(text) from None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
 
 
 _TRUE = {"true", "1", "yes", "on", "t", "y"}
