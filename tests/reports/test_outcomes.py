@@ -10,8 +10,9 @@ Times are written in America/Denver (UTC-7 in November).
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, update
 
+from reportcard.db.learning_tables import learning_outcome_results
 from reportcard.reports.catalog import get_report
 
 from .learning_institution import build, extra_text, lines, run_file, set_flag, set_setting
@@ -33,9 +34,11 @@ EXPORT_HEADER = (
 )
 # Groups breadth first (the root group, Archived (deleted) and its child are left out); a
 # blank vendor guid falls back to canvas_outcome_group:<id>; top-level groups have no parent.
-G_WRITING = "wr-group,group,Writing,Writing skills,,,,,,active,,"
-G_NUMERACY = "canvas_outcome_group:4,group,Numeracy,Numbers,,,,,,active,,"
-G_ESSAYS = "canvas_outcome_group:3,group,Essays,,,,,,wr-group,active,,"
+# A group row has Canvas's 11 group cells: it ends with the empty mastery_points cell, with no
+# ratings cell (outcome_export.rb writes groups from OUTCOME_EXPORT_SCALAR_HEADERS).
+G_WRITING = "wr-group,group,Writing,Writing skills,,,,,,active,"
+G_NUMERACY = "canvas_outcome_group:4,group,Numeracy,Numbers,,,,,,active,"
+G_ESSAYS = "canvas_outcome_group:3,group,Essays,,,,,,wr-group,active,"
 DEFAULT_RATINGS = "5.0,Exceeds Expectations,3.0,Meets Expectations,0.0,Does Not Meet Expectations"
 O_THESIS = (
     "thesis-guid,outcome,Thesis,States a clear thesis,Make a clear claim,Thesis statement,"
@@ -74,7 +77,7 @@ def test_outcome_export_sub_account(conn: Connection) -> None:
     # theory inherits the root account's.
     assert run_file(conn, EXPORT, account_id=2) == lines(
         EXPORT_HEADER,
-        "arts-skills,group,Arts Skills,,,,,,,active,,",
+        "arts-skills,group,Arts Skills,,,,,,,active,",
         'thesis-guid,outcome,Thesis,States a clear thesis,"Claim it, artfully",Thesis statement,'
         "decaying_average,65,arts-skills,active,3.0,4.0,Exemplary,3.0,Proficient,0.0,Beginning",
         "canvas_outcome:5,outcome,Color theory,Mixes colors,Blends colors,,latest,,arts-skills,"
@@ -276,6 +279,26 @@ def test_outcome_results_account_mastery_scales(conn: Connection) -> None:
     )
     first = run_file(conn, RESULTS).splitlines()[1]
     assert first == R1A.replace("4.0,3.0,1,Proficient,3.0", "5.0,4.0,1,Near,2.0")
+
+
+def test_outcome_results_question_rows_rated_from_the_result_percent(conn: Connection) -> None:
+    # Canvas's "includes ratings for quiz questions" case: a quiz result of 50% whose first
+    # question was answered fully. Every question row is rated (and given rating points) from
+    # the whole result's percent, 0.5 of 3 = 1.5, Not yet; the question's own score, possible
+    # and mastered stay on its row (outcome_results_report.rb selects only r.percent as the
+    # "total percent outcome score", base_outcome_report.rb#set_score rates from it).
+    conn.execute(
+        update(learning_outcome_results)
+        .where(learning_outcome_results.c.id == 4)
+        .values(percent=0.5)
+    )
+    assert run_file(conn, RESULTS, enrollment_term_id="3") == lines(
+        RESULTS_HEADER,
+        R4Q1.replace(",Counting,1.0,2.0,1,Great,3.0,", ",Counting,1.0,2.0,1,Not yet,0.0,"),
+        R4Q2,
+        R6,
+        R13,
+    )
 
 
 # ------------------------------------------------------- student_assignment_outcome_map_csv

@@ -24,7 +24,7 @@ from reportcard.reports.basics import (
     single_file,
     time_or,
 )
-from reportcard.reports.catalog import TIME, Col, Parameter, PartQuery, RunContext
+from reportcard.reports.catalog import Col, Parameter, PartQuery, RunContext
 from reportcard.reports.sis_scope import subtree, user_scope
 
 INCLUDE_DELETED = "include_deleted"
@@ -64,10 +64,6 @@ def user_access_tokens(ctx: RunContext) -> PartQuery:
         Col("last used", t.c.last_used_at, never),
         Col("dev key id", t.c.developer_key_id),
         Col("dev key name", key_name),
-        Col("created at", t.c.created_at, TIME),
-        Col("status", t.c.workflow_state),
-        Col("purpose", t.c.purpose),
-        Col("token id", t.c.id),
     ]
     has_login = exists().where(*login_cond).correlate_except(login)
     where = [t.c.workflow_state != "deleted", has_login, *user_scope(ctx, t.c.user_id)]
@@ -147,7 +143,6 @@ def lti_tools(ctx: RunContext) -> PartQuery:
         Col("tool_id", tool.c.id),
         Col("tool_type_name", tool.c.name),
         Col("tool_type_id", tool.c.tool_id),
-        Col("lti_version", tool.c.lti_version),
         Col("tool_created_at", tool.c.created_at, raw_utc),
         Col("privacy_level", tool.c.privacy_level),
         Col("launch_url", tool.c.url),

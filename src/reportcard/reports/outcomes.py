@@ -255,8 +255,10 @@ def outcome_export_file(ctx: RunContext) -> PartQuery:
         return None if row_outcome is None else locale_number(outcomes[int(row_outcome)][1], locale)
 
     def rating_cells(row_outcome: Any) -> Any:
+        # A group row ends with its (empty) mastery_points cell: Canvas writes groups from
+        # the 11 scalar columns, without the ratings cell of the header.
         if row_outcome is None:
-            return None
+            return Cells(())
         cells = []
         for points, description in outcomes[int(row_outcome)][2]:
             cells += [locale_number(points, locale), description]
@@ -490,7 +492,10 @@ def outcome_results_file(ctx: RunContext) -> PartQuery:
     possible = row(qr.c.possible, r.c.possible)
     scales = bool(ctx.facts.get("mastery_scales"))
     scale = scale_for(o, c, scales)
-    x = rating_score(scale, score, possible, row(qr.c.percent, r.c.percent))
+    # Rated from the whole result's percent, also on question rows (Canvas selects only
+    # r.percent as the "total percent outcome score"); the question's own score and possible
+    # only when the result has no percent.
+    x = rating_score(scale, score, possible, r.c.percent)
     shown_possible = case((~is_quiz, scale.points_possible), else_=possible) if scales else possible
     hide = r.c.hide_points
     columns = [
