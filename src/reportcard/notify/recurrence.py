@@ -24,8 +24,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
+
+from reportcard.timezones import UnknownTimeZone, resolve_zone
 
 __all__ = [
     "FREQUENCIES",
@@ -66,20 +67,12 @@ class RecurrenceError(ValueError):
     """A rule, time, zone or cron expression that cannot be used; the message says why."""
 
 
-@lru_cache(maxsize=1)
-def _zone_names() -> frozenset[str]:
-    # IANA names only: not the host's own "localtime" link or tzdata's "posixrules"
-    return frozenset(available_timezones() - {"localtime", "posixrules", "Factory"})
-
-
 def validate_zone(name: str) -> ZoneInfo:
-    """The IANA zone ``name``, or :class:`RecurrenceError`."""
-    if not isinstance(name, str) or name.strip() not in _zone_names():
-        raise RecurrenceError(f"unknown time zone {str(name)[:80]!r}")
+    """The zone ``name`` (an IANA or a Rails name), or :class:`RecurrenceError`."""
     try:
-        return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise RecurrenceError(f"unknown time zone {name!r}") from exc
+        return resolve_zone(name)
+    except UnknownTimeZone as exc:
+        raise RecurrenceError(f"unknown time zone {str(name)[:80]!r}") from exc
 
 
 def parse_time_of_day(value: str) -> time:

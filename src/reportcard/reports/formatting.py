@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -11,12 +12,31 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, case, literal
 
+from reportcard.timezones import UnknownTimeZone, resolve_zone
+
+log = logging.getLogger(__name__)
+
 UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu"})
 
 
 @lru_cache(maxsize=64)
 def zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
+    """The zone a stored name stands for: an IANA or a Rails name (``Mountain Time (US & Canada)``).
+
+    A name no zone answers to (stored before zones were checked, or written straight into the
+    database) is read as UTC, with a warning in the log, so a report or a page still renders
+    rather than failing; everything that takes a zone in refuses such names.
+    """
+    try:
+        return resolve_zone(name)
+    except UnknownTimeZone:
+        log.warning("unknown time zone %r stored; writing its times in UTC", str(name)[:80])
+        return ZoneInfo("UTC")
+
+
+def is_utc(tz_name: str) -> bool:
+    """Whether times in ``tz_name`` are written with ``Z`` (UTC itself, or an unknown zone)."""
+    return tz_name in UTC_NAMES or zone(tz_name).key in UTC_NAMES
 
 
 def to_utc(value: datetime | str) -> datetime:
@@ -33,7 +53,7 @@ def iso_in_zone(value: datetime | str | None, tz_name: str) -> str | None:
     if value is None:
         return None
     dt = to_utc(value)
-    if tz_name in UTC_NAMES:
+    if is_utc(tz_name):
         return _utc_text(dt)
     try:
         return dt.astimezone(zone(tz_name)).isoformat(timespec="seconds")
@@ -48,7 +68,7 @@ def _utc_text(dt: datetime) -> str:
 
 def time_formatter(tz_name: str) -> Callable[[Any], str | None]:
     """A column formatter writing stored timestamps in the given zone."""
-    if tz_name in UTC_NAMES:
+    if is_utc(tz_name):
 
         def fmt_utc(value: Any) -> str | None:
             if value is None:

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, func, select
 from reportcard.db.schema import metadata
 from reportcard.db.tables import account_ancestors, user_account_associations
 from reportcard.lms import tree
+from reportcard.lms.institution import builtin_role_ids, ensure_builtin_roles
 
 from .activity import fill_activity
 from .build import tables
@@ -74,14 +75,16 @@ def seed(
     with engine.connect() as conn:
         loader = BulkLoader(conn)
         with loader.fast_session(spec.bulk), conn.begin():
-            plan = make_plan(
-                spec, seed, IdBase(loader.max_ids(TABLES)), loader.builtin_roles(), root_name
-            )
+            # The shared built-in roles first (before the id bases, which then include them).
+            had = len(builtin_role_ids(conn))
+            builtin = ensure_builtin_roles(conn)
+            plan = make_plan(spec, seed, IdBase(loader.max_ids(TABLES)), builtin, root_name)
             specs = tables(plan)
             reindex = [s.table for s in specs if spec.bulk and s.estimate >= _REINDEX_ROWS]
             restore = loader.relax(reindex)
             for table_rows in specs:
                 counts[table_rows.table] = loader.write(table_rows, progress)
+            counts["roles"] += len(builtin) - had
             # Activity columns and tables; before the indexes return, so its UPDATEs touch none.
             counts.update(fill_activity(loader, plan.root_id, spec, seed, progress))
             counts.update(fill_learning(loader, plan.root_id, spec, seed, progress))

@@ -78,17 +78,6 @@ class BulkLoader:
             for t in tables
         }
 
-    def builtin_roles(self) -> dict[str, int]:
-        """Built-in roles already present (shared by all root accounts): name → id."""
-        rows = self.conn.execute(
-            text(
-                "SELECT name, MIN(id) FROM roles WHERE built_in = :t AND root_account_id IS NULL"
-                " AND workflow_state = 'active' GROUP BY name"
-            ),
-            {"t": True},
-        )
-        return {name: int(rid) for name, rid in rows}
-
     # ------------------------------------------------------------------ writes
     def write(self, spec: TableRows, progress: Progress | None = None) -> int:
         """Insert every row of ``spec`` in chunks; returns the number of rows written.

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from random import Random
 
+from reportcard.lms.institution import BUILTIN_ROLES as BUILTIN_ROLES  # defined once, there
+
 from .sizes import Size
 
 # User kinds.
@@ -63,15 +65,6 @@ TABLES: tuple[str, ...] = (
     "group_memberships",
 )
 
-# (name, base_role_type) of the built-in roles; AccountAdmin's empty permissions mean "all".
-BUILTIN_ROLES: tuple[tuple[str, str], ...] = (
-    ("StudentEnrollment", "StudentEnrollment"),
-    ("TeacherEnrollment", "TeacherEnrollment"),
-    ("TaEnrollment", "TaEnrollment"),
-    ("DesignerEnrollment", "DesignerEnrollment"),
-    ("ObserverEnrollment", "ObserverEnrollment"),
-    ("AccountAdmin", "AccountMembership"),
-)
 # (name, base_role_type, permissions) of the custom roles each root account gets.
 CUSTOM_ROLES: tuple[tuple[str, str, str], ...] = (
     ("Pixel Engineer", "TaEnrollment", ""),
