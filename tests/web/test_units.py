@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, update
 from starlette.requests import Request
 
 from reportcard.auth.passwords import (
@@ -20,6 +20,7 @@ from reportcard.auth.passwords import (
     set_password,
     verify_password,
 )
+from reportcard.auth.tokens import create_token
 from reportcard.db.tables import pseudonyms, users
 from reportcard.db.web_tables import web_sessions
 from reportcard.runs.context import utcnow
@@ -111,19 +112,39 @@ def test_set_password_and_sign_in_lookup(engine: Engine) -> None:
 
 
 # ---------------------------------------------------------------- sessions
-def test_session_lifecycle(engine: Engine) -> None:
-    login_id = _login(engine, "sam")
-    with engine.connect() as conn:
+def _vouchers(engine: Engine, login_id: int) -> tuple[int, str, int]:
+    """The login's user, a password hash set on the login, and an access token's id."""
+    password = hash_password("a fine password", **FAST)
+    with engine.begin() as conn:
+        conn.execute(
+            update(pseudonyms).where(pseudonyms.c.id == login_id).values(password_hash=password)
+        )
         user_id = conn.execute(
             select(pseudonyms.c.user_id).where(pseudonyms.c.id == login_id)
         ).scalar_one()
+        token = create_token(conn, user_id)
+    return int(user_id), password, int(token.split("~")[0])
+
+
+def test_session_lifecycle(engine: Engine) -> None:
+    login_id = _login(engine, "sam")
+    user_id, password, token_id = _vouchers(engine, login_id)
     now = utcnow()
+    by_token = {"method": "token", "access_token_id": token_id}
     with engine.begin() as conn:
         secret = create_session(
-            conn, user_id, method="password", idle_hours=1, max_hours=3, now=now
+            conn,
+            user_id,
+            method="password",
+            login_id=login_id,
+            password_hash=password,
+            idle_hours=1,
+            max_hours=3,
+            now=now,
         )
         stored = conn.execute(select(web_sessions)).one()
     assert stored.token_hash != secret and len(stored.csrf_token) >= 40
+    assert password not in (stored.password_stamp or "") and stored.password_stamp
     found = load_session(engine, secret, idle_hours=1, max_hours=3, now=now)
     assert found is not None and found.user_id == user_id and found.user_name == "Pat"
     assert load_session(engine, secret + "x", idle_hours=1, max_hours=3, now=now) is None
@@ -140,9 +161,9 @@ def test_session_lifecycle(engine: Engine) -> None:
         assert conn.execute(select(func.count()).select_from(web_sessions)).scalar_one() == 0
     # Idle too long; sign-out; purge.
     with engine.begin() as conn:
-        idle = create_session(conn, user_id, method="token", idle_hours=1, max_hours=3, now=now)
-        gone = create_session(conn, user_id, method="token", idle_hours=1, max_hours=3, now=now)
-        old = create_session(conn, user_id, method="token", idle_hours=1, max_hours=3, now=now)
+        idle = create_session(conn, user_id, **by_token, idle_hours=1, max_hours=3, now=now)
+        gone = create_session(conn, user_id, **by_token, idle_hours=1, max_hours=3, now=now)
+        old = create_session(conn, user_id, **by_token, idle_hours=1, max_hours=3, now=now)
     assert (
         load_session(engine, idle, idle_hours=1, max_hours=3, now=now + timedelta(hours=2)) is None
     )
@@ -150,6 +171,21 @@ def test_session_lifecycle(engine: Engine) -> None:
         assert end_session(conn, gone) and not end_session(conn, gone)
         assert purge_expired(conn, now + timedelta(hours=2)) == 1
     assert load_session(engine, old, idle_hours=1, max_hours=3, now=now) is None
+
+
+def test_a_session_needs_what_vouches_for_it(engine: Engine) -> None:
+    user_id, _password, token_id = _vouchers(engine, _login(engine, "una"))
+    with engine.begin() as conn:
+        with pytest.raises(ValueError):
+            create_session(conn, user_id, method="token", idle_hours=1, max_hours=1)
+        with pytest.raises(ValueError):
+            create_session(conn, user_id, method="password", idle_hours=1, max_hours=1)
+        # A row that names neither (as an older version wrote) is refused at load.
+        secret = create_session(
+            conn, user_id, method="token", access_token_id=token_id, idle_hours=1, max_hours=1
+        )
+        conn.execute(update(web_sessions).values(access_token_id=None))
+    assert load_session(engine, secret, idle_hours=1, max_hours=1) is None
 
 
 # ---------------------------------------------------------------- CSRF
@@ -287,8 +323,17 @@ def test_housekeeping_sweeps_ended_sessions(engine: Engine, tmp_path: Path) -> N
         ).scalar_one()
     now = utcnow()
     with engine.begin() as conn:
-        create_session(conn, user_id, method="token", idle_hours=1, max_hours=2, now=now)
-        create_session(conn, user_id, method="token", idle_hours=5, max_hours=5, now=now)
+        token_id = int(create_token(conn, user_id).split("~")[0])
+        for idle, hours in ((1, 2), (5, 5)):
+            create_session(
+                conn,
+                user_id,
+                method="token",
+                access_token_id=token_id,
+                idle_hours=idle,
+                max_hours=hours,
+                now=now,
+            )
     from reportcard.settings import Settings
     from reportcard.storage import storage_from_settings
 

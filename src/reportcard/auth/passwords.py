@@ -15,9 +15,10 @@ import hmac
 import secrets
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from reportcard.db.tables import pseudonyms
+from reportcard.db.web_tables import web_sessions
 from reportcard.runs.context import utcnow
 
 N, R, P = 2**15, 8, 1  # about 32 MiB and a few tens of milliseconds per hash
@@ -81,14 +82,22 @@ def verify_password(password: str, stored: str | None) -> bool:
     return hmac.compare_digest(got, expected)
 
 
-def set_password(conn: Connection, login_id: int, password: str) -> None:
-    """Store a new hash of ``password`` on the login with primary key ``login_id``."""
+def set_password(conn: Connection, login_id: int, password: str) -> int:
+    """Store a new hash of ``password`` on the login with primary key ``login_id``.
+
+    Every Reports page session of the login's user ends (password- and token-started alike:
+    setting a password is what an administrator does when an account may be compromised);
+    returns how many ended.
+    """
     check_strength(password)
     conn.execute(
         update(pseudonyms)
         .where(pseudonyms.c.id == login_id)
         .values(password_hash=hash_password(password), updated_at=utcnow())
     )
+    owner = select(pseudonyms.c.user_id).where(pseudonyms.c.id == login_id).scalar_subquery()
+    ended = conn.execute(delete(web_sessions).where(web_sessions.c.user_id == owner))
+    return int(ended.rowcount or 0)
 
 
 def login_for_password(conn: Connection, login: str, password: str) -> Any:

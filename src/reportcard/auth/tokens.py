@@ -24,9 +24,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, or_, select, update
+from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 
 from reportcard.db.tables import access_tokens, pseudonyms, users
+from reportcard.db.web_tables import web_sessions
 from reportcard.ids import parse_id
 from reportcard.runs.context import utcnow
 
@@ -81,12 +82,16 @@ def token_id(token: str) -> int | None:
 
 
 def revoke_token(conn: Connection, token_id: int) -> bool:
-    """Revoke an active token; False when there is no such active token."""
+    """Revoke an active token; False when there is no such active token.
+
+    The Reports page sessions signed in with it end too (their rows are deleted).
+    """
     res = conn.execute(
         update(access_tokens)
         .where(access_tokens.c.id == token_id, access_tokens.c.workflow_state == "active")
         .values(workflow_state="deleted")
     )
+    conn.execute(delete(web_sessions).where(web_sessions.c.access_token_id == token_id))
     return res.rowcount == 1
 
 

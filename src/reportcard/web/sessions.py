@@ -4,19 +4,27 @@ The browser holds a random secret in an HTTP-only, SameSite=Lax cookie (Secure u
 ``ui_cookie_secure`` is off); the ``web_sessions`` table holds only its SHA-256, the user, the
 session's CSRF token and when it ends: after ``ui_session_hours`` without use, or
 ``ui_session_max_hours`` after sign-in, whichever comes first. Signing out deletes the row.
+
+A session is bound to what started it, and checked at every request: one started with an
+access token ends when that token is revoked, expires or is deleted; one started with a
+password ends when the login is no longer active or its password changed (the row keeps a
+SHA-256 of the login's password hash at sign-in). Revoking a token and setting a password also
+delete the sessions at once (``reportcard.auth``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from reportcard.db.engine import read_conn
-from reportcard.db.tables import users
+from reportcard.db.tables import access_tokens, pseudonyms, users
 from reportcard.db.web_tables import web_sessions
 from reportcard.runs.context import utcnow
 
@@ -37,6 +45,11 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+def password_stamp(password_hash: str | None) -> str | None:
+    """What a password session remembers of the login's password: a digest of its hash."""
+    return None if not password_hash else _digest(password_hash)
+
+
 def create_session(
     conn: Connection,
     user_id: int,
@@ -45,9 +58,19 @@ def create_session(
     idle_hours: float,
     max_hours: float,
     login_id: int | None = None,
+    access_token_id: int | None = None,
+    password_hash: str | None = None,
     now: datetime | None = None,
 ) -> str:
-    """Start a session; returns the cookie's secret (shown once, stored only hashed)."""
+    """Start a session; returns the cookie's secret (shown once, stored only hashed).
+
+    A token session names its ``access_token_id``; a password session its ``login_id`` and the
+    login's ``password_hash`` as it was (only a digest of it is kept).
+    """
+    if method == "token" and access_token_id is None:
+        raise ValueError("a token session needs the access token it was started with")
+    if method == "password" and (login_id is None or not password_hash):
+        raise ValueError("a password session needs its login and the login's password hash")
     now = now or utcnow()
     secret = secrets.token_urlsafe(32)
     conn.execute(
@@ -56,6 +79,8 @@ def create_session(
             user_id=user_id,
             login_id=login_id,
             method=method,
+            access_token_id=access_token_id,
+            password_stamp=password_stamp(password_hash),
             csrf_token=secrets.token_urlsafe(32),
             created_at=now,
             last_seen_at=now,
@@ -74,12 +99,44 @@ _LOOKUP = (
         web_sessions.c.created_at,
         web_sessions.c.last_seen_at,
         web_sessions.c.expires_at,
+        web_sessions.c.password_stamp,
         users.c.name,
         users.c.workflow_state,
+        access_tokens.c.workflow_state.label("token_state"),
+        access_tokens.c.expires_at.label("token_expires_at"),
+        pseudonyms.c.workflow_state.label("login_state"),
+        pseudonyms.c.password_hash,
     )
     .join(users, users.c.id == web_sessions.c.user_id)
+    .outerjoin(
+        access_tokens,
+        (access_tokens.c.id == web_sessions.c.access_token_id)
+        & (access_tokens.c.user_id == web_sessions.c.user_id),
+    )
+    .outerjoin(
+        pseudonyms,
+        (pseudonyms.c.id == web_sessions.c.login_id)
+        & (pseudonyms.c.user_id == web_sessions.c.user_id),
+    )
     .where(web_sessions.c.token_hash == bindparam("hash"))
 )
+
+
+def still_bound(row: Any, now: datetime) -> bool:
+    """Whether what started the session still vouches for it (see the module's docstring)."""
+    if row.method == "token":
+        return row.token_state == "active" and (
+            row.token_expires_at is None or row.token_expires_at > now
+        )
+    if row.method == "password":
+        stamp = password_stamp(row.password_hash)
+        return (
+            row.login_state == "active"
+            and stamp is not None
+            and row.password_stamp is not None
+            and hmac.compare_digest(stamp, row.password_stamp)
+        )
+    return False
 
 
 def load_session(
@@ -102,7 +159,7 @@ def load_session(
         row = conn.execute(_LOOKUP, {"hash": _digest(secret)}).first()
     if row is None:
         return None
-    if row.expires_at <= now or row.workflow_state == "deleted":
+    if row.expires_at <= now or row.workflow_state == "deleted" or not still_bound(row, now):
         with engine.begin() as conn:
             conn.execute(delete(web_sessions).where(web_sessions.c.id == row.id))
         return None

@@ -106,7 +106,8 @@ async def login(request: Request) -> Response:
     else:
         who["login"] = field("login").strip()[:200]
 
-    def verify() -> tuple[int, int | None] | str:
+    def verify() -> tuple[int, int | None, int | None, str | None] | str:
+        """The user, and what vouches for the session: (user, login, token, password hash)."""
         with read_conn(svc.engine) as conn:
             if method == "token":
                 try:
@@ -114,7 +115,7 @@ async def login(request: Request) -> Response:
                 except CanvasError as exc:
                     who["reason"] = "token not valid"
                     return canvas_text(exc.body) or "The access token is not valid."
-                return user.id, None
+                return user.id, None, user.token_id, None
             login_name = field("login").strip()
             wait = SIGN_INS.wait(login_name, address)
             if wait > 0:
@@ -127,7 +128,7 @@ async def login(request: Request) -> Response:
                 SIGN_INS.failed(login_name, address)
                 return WRONG_PASSWORD
             SIGN_INS.succeeded(login_name, address)
-            return int(row.user_id), int(row.id)
+            return int(row.user_id), int(row.id), None, str(row.password_hash)
 
     found = await run_in_threadpool(verify)
     if isinstance(found, str):
@@ -137,7 +138,7 @@ async def login(request: Request) -> Response:
         return _login_page(
             request, error=found, status=401, login=field("login").strip(), tab=method
         )
-    user_id, login_id = found
+    user_id, login_id, access_token_id, password_hash = found
 
     def start() -> str:
         with svc.engine.begin() as conn:
@@ -147,6 +148,8 @@ async def login(request: Request) -> Response:
                 user_id,
                 method=method,
                 login_id=login_id,
+                access_token_id=access_token_id,
+                password_hash=password_hash,
                 idle_hours=svc.settings.ui_session_hours,
                 max_hours=svc.settings.ui_session_max_hours,
             )

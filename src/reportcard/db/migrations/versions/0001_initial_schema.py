@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 07:59:29.790414
+Create Date: 2026-12-03 07:34:56.653848
 """
 
 from __future__ import annotations
@@ -1019,6 +1019,10 @@ def upgrade() -> None:
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("login_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("method", sa.String(length=16), nullable=False),
+        sa.Column(
+            "access_token_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("password_stamp", sa.String(length=64), nullable=True),
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(), nullable=False),
@@ -1031,6 +1035,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.create_index("ix_web_sessions_expires", ["expires_at"], unique=False)
+        batch_op.create_index("ix_web_sessions_token", ["access_token_id"], unique=False)
         batch_op.create_index("ix_web_sessions_user", ["user_id"], unique=False)
 
     op.create_table(
@@ -2336,6 +2341,7 @@ def downgrade() -> None:
     op.drop_table("account_users")
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.drop_index("ix_web_sessions_user")
+        batch_op.drop_index("ix_web_sessions_token")
         batch_op.drop_index("ix_web_sessions_expires")
 
     op.drop_table("web_sessions")
