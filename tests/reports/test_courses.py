@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, update
 
+from reportcard.db.tables import courses
 from reportcard.reports.basics import megabytes
 from reportcard.reports.catalog import get_report
 from reportcard.reports.params import ReportInputError
@@ -63,7 +64,7 @@ STORAGE_HEADER = (
     "id,sis id,short name,name,account id,account sis id,account name,storage used in MB,"
     "sum of all files in MB"
 )
-S1 = "1,ART101,ART101,Intro to Art,2,ARTS,College of Arts,1.24,3.24"
+S1 = "1,ART101,ART101,Intro to Art,2,ARTS,College of Arts,1.23,3.23"
 S2 = "2,MUS200,MUS200,Music Theory,3,MUSIC,Department of Music,0.13,0.13"
 S3 = "3,MUS300,MUS300,Music Ensemble,3,MUSIC,Department of Music,0.0,0.0"
 S4 = '4,,PHY100,"Physics, Honors",4,SCI,College of Science,0.0,0.0'
@@ -76,9 +77,10 @@ S13 = "13,,FIN,Finished Course,4,SCI,College of Science,0.0,0.0"
 
 
 def test_course_storage(conn: Connection) -> None:
-    # Course 1: originals 1,288,490 + 512 (a 100-byte file) + 0 (no size) + 10,000 (hidden)
-    # = 1,299,002 bytes = 1.2388 MB; with the 2 MB copy 3.2388 MB; the deleted file never
-    # counts. Course 2: exactly 0.125 MB, rounded half up. Course 8: a 0-byte file is 512.
+    # Course 1: originals 1,288,490 + 512 (a 100-byte file) + 0 (no size) = 1,289,002 bytes
+    # = 1.2293 MB; with the 2 MB copy 3.2293 MB; the deleted file and the hidden one never
+    # count (Canvas sums ``attachments.active``, file_state available only). Course 2:
+    # exactly 0.125 MB, rounded half up. Course 8: a 0-byte file is 512.
     assert run(conn, "course_storage_csv") == lines(
         STORAGE_HEADER,
         S1,
@@ -129,6 +131,14 @@ def test_unused_courses(conn: Connection) -> None:
     assert run(conn, "unused_courses_csv") == lines(UNUSED_HEADER, N3, N4, N11, N12, N13)
     assert run(conn, "unused_courses_csv", enrollment_term_id="3") == lines(UNUSED_HEADER, N3, N11)
     assert run(conn, "unused_courses_csv", account_id=4) == lines(UNUSED_HEADER, N4, N11, N13)
+
+
+def test_unused_courses_status_outside_the_map_is_blank(conn: Connection) -> None:
+    # Canvas's status CASE has no ELSE: a state it does not map is written blank, not raw.
+    conn.execute(update(courses).where(courses.c.id == 12).values(workflow_state="pending"))
+    assert run(conn, "unused_courses_csv", account_id=3) == lines(
+        UNUSED_HEADER, N3, "12,EMPTY,EMPTY,Empty Course,,2024-02-29T16:59:59-07:00"
+    )
 
 
 REPORTS = {

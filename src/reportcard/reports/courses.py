@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Table, case, exists, func, select
+from sqlalchemy import ColumnElement, FromClause, Table, case, exists, func, null, select
 
 from reportcard.db.activity_tables import (
     context_modules,
@@ -24,7 +24,7 @@ from reportcard.db.learning_tables import assignments, quizzes
 from reportcard.db.tables import accounts, courses
 from reportcard.reports.basics import TERM, megabytes, single_file, term_text
 from reportcard.reports.catalog import TIME, Col, PartQuery, RunContext
-from reportcard.reports.sis_scope import account_scope, mapped, term_scope, when
+from reportcard.reports.sis_scope import account_scope, term_scope, when
 
 RECENTLY = timedelta(days=30)  # how far back recently_deleted_courses_csv looks
 MIN_FILE_BYTES = 512  # a file never counts for less than this towards the quota
@@ -128,11 +128,15 @@ single_file(
 
 
 def _stored_bytes(course_id: ColumnElement[Any], originals_only: bool) -> ColumnElement[Any]:
-    """Bytes of the course's live files, each counted as at least 512 (NULL size: 0)."""
+    """Bytes of the course's available files, each counted as at least 512 (NULL size: 0).
+
+    Only ``available`` files count, as in Canvas's quota (``attachments.active`` is
+    ``file_state = 'available'``): hidden files take no quota and are not in the sum either.
+    """
     f = course_files.alias("stored_file" if originals_only else "any_file")
     size = f.c.size
     counted = case((size.is_(None), 0), (size < MIN_FILE_BYTES, MIN_FILE_BYTES), else_=size)
-    cond = [f.c.course_id == course_id, f.c.file_state != "deleted"]
+    cond = [f.c.course_id == course_id, f.c.file_state == "available"]
     if originals_only:
         cond.append(f.c.root_attachment_id.is_(None))
     total = select(func.coalesce(func.sum(counted), 0)).where(*cond).correlate_except(f)
@@ -202,7 +206,8 @@ def unused_courses(ctx: RunContext) -> PartQuery:
         Col("course sis id", c.sis_source_id),
         Col("short name", c.course_code),
         Col("long name", c.name),
-        Col("status", mapped(c.workflow_state, STATUS)),
+        # Canvas's CASE has no ELSE: a state outside §3's map is blank.
+        Col("status", case(STATUS, value=c.workflow_state, else_=null())),
         Col("created at", c.created_at, TIME),
     ]
     return _courses(ctx, columns, [c.workflow_state != "deleted", *_has_no_content(c.id)])
