@@ -8,8 +8,9 @@ Canvas's default scheme (A .94, A- .90, ..., D- .61, F 0); Physics has none.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, update
 
+from reportcard.db.learning_tables import scores
 from reportcard.reports.catalog import get_report
 from reportcard.reports.learning_common import ruby_float
 
@@ -84,6 +85,18 @@ def test_grade_export_include_deleted(conn: Connection) -> None:
     assert (
         extra_text(conn, GRADES, include_deleted="1")
         == "Term: All Terms; Include Deleted/Concluded Objects;"
+    )
+
+
+def test_grade_export_deleted_course_score_drops_the_row(conn: Connection) -> None:
+    # Canvas left-joins the course score and filters it in WHERE (``sc.workflow_state IS
+    # DISTINCT FROM 'deleted'``): Cara's enrollment with a deleted score row is not listed
+    # (a row with blank scores is only for an enrollment without a score row, E13). With
+    # include_deleted the deleted score row's values are written.
+    conn.execute(update(scores).where(scores.c.id == 3).values(workflow_state="deleted"))
+    assert run_file(conn, GRADES) == lines(HEADER, E1, E2, E14, E5, E8)
+    assert run_file(conn, GRADES, include_deleted="true") == lines(
+        HEADER, E1, E2, E3, E4, E14, E5, E6, E8, E10, E11, E13, E15
     )
 
 

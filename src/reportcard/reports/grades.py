@@ -144,8 +144,6 @@ def source(ctx: RunContext, term_filter: list[ColumnElement[bool]]) -> Source:
     include_deleted = ctx.flag("include_deleted")
     sc = scores.alias("course_score")
     sc_on: list[ColumnElement[bool]] = [sc.c.enrollment_id == e.c.id, sc.c.course_score]
-    if not include_deleted:
-        sc_on.append(sc.c.workflow_state != "deleted")
     scheme = course_grading_schemes.alias("scheme")
     frm = (
         e.join(c, c.c.id == e.c.course_id)
@@ -181,6 +179,12 @@ def source(ctx: RunContext, term_filter: list[ColumnElement[bool]]) -> Source:
         rows.append(c.c.workflow_state == "available")
         rows.append(e.c.workflow_state.in_(("active", "completed")))
     where = [*rows, has_root_login(ctx, include_deleted, e.c.user_id)]
+    if not include_deleted:
+        # Canvas filters the left-joined score in WHERE (``sc.workflow_state IS DISTINCT FROM
+        # 'deleted'``): an enrollment whose course score row is deleted gives no row at all;
+        # one without a score row gives a row with blank scores. (Not a bounds condition: the
+        # planning query does not join the scores.)
+        where.append(or_(sc.c.id.is_(None), sc.c.workflow_state != "deleted"))
     return Source(frm, where, e.join(c, c.c.id == e.c.course_id), rows, sc, scheme)
 
 
