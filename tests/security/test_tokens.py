@@ -174,6 +174,30 @@ def test_signed_links_cannot_be_altered_or_outlive_expiry() -> None:
         links.configure(secret="", seconds=86400, uuid_ok=False)
 
 
+def test_signed_links_expire_in_buckets_so_a_poll_is_stable() -> None:
+    """Links signed within one bucket (1/100 of the lifetime) are identical; each lives at
+    least its lifetime and less than one bucket longer."""
+    day = 86400
+    step = links.bucket_seconds(day)
+    assert step == 864
+    links.configure(secret="s3cret", seconds=day, uuid_ok=False)
+    try:
+        start = 1_800_000_000 - 1_800_000_000 % step  # the first second of a bucket
+        signed = {links.sign(7, "uuid-a", now=start + 0.5 + i) for i in range(step - 1)}
+        assert len(signed) == 1  # every second of the bucket: the same bytes
+        (v,) = signed
+        expires = int(v.split("-")[0])
+        assert expires == start + day + step
+        assert links.verify(7, "uuid-a", v, now=start + step - 1 + day)  # >= its lifetime
+        assert not links.verify(7, "uuid-a", v, now=expires)  # < lifetime + one bucket
+        nxt = links.sign(7, "uuid-a", now=start + step + 0.5)
+        assert nxt != v and int(nxt.split("-")[0]) == expires + step
+        # short lifetimes round to the next whole second
+        assert links.expiry(60, 1000.2) == 1061 and links.bucket_seconds(60) == 1
+    finally:
+        links.configure(secret="", seconds=86400, uuid_ok=False)
+
+
 def test_tampered_or_foreign_download_links_are_404(world: World) -> None:
     from tests.security.conftest import finish
 

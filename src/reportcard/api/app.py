@@ -21,7 +21,7 @@ from reportcard.api import (
 )
 from reportcard.api.deps import Services
 from reportcard.api.limits import BodySizeLimit
-from reportcard.api.middleware import NormalizePath
+from reportcard.api.middleware import NormalizePath, RefuseNul
 from reportcard.api.status_fast import StatusFastPath
 from reportcard.auth import links
 from reportcard.db.engine import make_engine
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
     app.add_middleware(NormalizePath)
     if settings.status_fast_path:
         app.add_middleware(StatusFastPath, engine=engine)
+    app.add_middleware(RefuseNul)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -49,6 +50,19 @@ def bad_request(message: str) -> CanvasError:
     return CanvasError(400, {"errors": [{"message": message}]})
 
 
+TOO_DEEP = "The request's parameters are nested too deeply."
+UNSTORABLE = "The request contains a value the database cannot store (such as a NUL character)."
+BUSY = "The database is busy; try again shortly."
+BUSY_RETRY_SECONDS = 5
+
+
+def database_busy() -> CanvasError:
+    """503 with Retry-After: the database is locked, restarting or unreachable for now."""
+    return CanvasError(
+        503, {"errors": [{"message": BUSY}]}, {"Retry-After": str(BUSY_RETRY_SECONDS)}
+    )
+
+
 def install(app: FastAPI) -> None:
     """Every error, including unexpected ones, leaves as Canvas-shaped JSON."""
 
@@ -83,6 +97,23 @@ def install(app: FastAPI) -> None:
             exc.status_code,
             dict(exc.headers) if exc.headers else None,
         )
+
+    # Safety nets below the handlers' own checks: bad input the database refuses (a NUL byte
+    # in a PostgreSQL text column, a number out of range) is the client's error, nesting
+    # deeper than the parsers' limit is refused, and a locked or unreachable database is a
+    # temporary condition (503 with Retry-After), never a 500.
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> Response:
+        return json_response({"errors": [{"message": UNSTORABLE}]}, 400)
+
+    @app.exception_handler(RecursionError)
+    async def _deep(_: Request, exc: RecursionError) -> Response:
+        return json_response({"errors": [{"message": TOO_DEEP}]}, 400)
+
+    @app.exception_handler(OperationalError)
+    async def _busy(_: Request, exc: OperationalError) -> Response:
+        err = database_busy()
+        return json_response(err.body, err.status, err.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:

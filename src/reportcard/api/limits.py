@@ -8,7 +8,8 @@
 - :func:`check_start_limits`: starting a report is refused with 429 and ``Retry-After`` when
   the token has used up its rate (``report_start_rate`` per minute, bursts of
   ``report_start_burst``), or when the account already has ``max_queued_runs`` runs created
-  or running.
+  or running. The queue count is read once here (cheap refusals) and again, atomically with
+  the insert, by :func:`reportcard.runs.start.start_run`.
 
 The rate limit is a token bucket per access token **in each server process** (memory, not the
 database): it costs nothing per request and needs no write; with N API processes a client can
@@ -25,15 +26,14 @@ import time
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reportcard import audit
 from reportcard.api.errors import CanvasError
 from reportcard.db.engine import read_conn
-from reportcard.db.tables import account_reports
 from reportcard.ids import is_id
-from reportcard.runs.lifecycle import ACTIVE_STATES
+from reportcard.runs.start import QueueFull, active_runs
 from reportcard.settings import Settings
 
 # The SIS import API and the Reports page's SIS upload form.
@@ -153,6 +153,33 @@ def _too_many(message: str, retry_after: float) -> CanvasError:
     )
 
 
+def queue_refused(
+    engine: Engine, full: QueueFull, account: Any, user: Any, ip: str | None = None
+) -> CanvasError:
+    """Record a refusal for a full queue in the audit log; the 429 to raise.
+
+    Call it outside any write transaction (the record has a transaction of its own).
+    """
+    audit.record_now(
+        engine,
+        action="limit.queue",
+        user_id=user.id,
+        account_id=int(account.id),
+        detail={"queued": full.queued, "limit": full.limit},
+        ip=ip,
+    )
+    return queue_full_error(full)
+
+
+def queue_full_error(full: QueueFull) -> CanvasError:
+    """The 429 for a full queue."""
+    return _too_many(
+        f"This account already has {full.queued} reports waiting or running "
+        f"(the limit is {full.limit}); try again when some have finished.",
+        60,
+    )
+
+
 def check_start_limits(
     engine: Engine, settings: Settings, account: Any, user: Any, ip: str | None = None
 ) -> None:
@@ -162,29 +189,13 @@ def check_start_limits(
     refusal is recorded in the audit log in a transaction of its own).
     """
     if settings.max_queued_runs > 0:
+        # A first look, outside any write: most refusals cost no lock. The check that holds
+        # under concurrent starts is repeated atomically with the insert (runs.start).
         with read_conn(engine) as conn:
-            queued = conn.execute(
-                select(func.count())
-                .select_from(account_reports)
-                .where(
-                    account_reports.c.account_id == account.id,
-                    account_reports.c.workflow_state.in_(ACTIVE_STATES),
-                )
-            ).scalar_one()
+            queued = active_runs(conn, int(account.id))
         if queued >= settings.max_queued_runs:
-            audit.record_now(
-                engine,
-                action="limit.queue",
-                user_id=user.id,
-                account_id=int(account.id),
-                detail={"queued": int(queued), "limit": settings.max_queued_runs},
-                ip=ip,
-            )
-            raise _too_many(
-                f"This account already has {queued} reports waiting or running "
-                f"(the limit is {settings.max_queued_runs}); try again when some have finished.",
-                60,
-            )
+            full = QueueFull(queued, settings.max_queued_runs)
+            raise queue_refused(engine, full, account, user, ip)
     if settings.report_start_rate > 0:
         # Keyed by database too: one process may serve several (tests, embedded tools).
         who = ("token", user.token_id) if user.token_id is not None else ("user", user.id)

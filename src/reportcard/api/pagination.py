@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from sqlalchemy import ColumnElement, Connection, Row, Table, func, select
@@ -14,6 +14,15 @@ from reportcard.api.errors import not_found
 from reportcard.ids import is_id
 
 _DROP = {"page", "per_page", "access_token", "api_key"}
+# Characters a path may carry as they are (RFC 3986 pchar and "/"); everything else, such as
+# the Cyrillic of ``sis_account_id:КАФЕДРА-1`` or a "%" the client escaped, is percent-encoded
+# as UTF-8, so a Link header is always ASCII.
+PATH_SAFE = "/:@!$&'()*+,;=~"
+
+
+def url_path(path: str) -> str:
+    """A decoded request path as it goes into a URL (ASCII, percent-encoded UTF-8)."""
+    return quote(path, safe=PATH_SAFE)
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,8 @@ def page_of(request: Request, default: int = 10, maximum: int = 100) -> Page:
 
 def link_header(request: Request, page: Page, total: int) -> str:
     """``current, next, prev, first, last`` rels with the caller's own base URL."""
-    base = str(request.url.replace(query=None))
+    here = request.url
+    base = f"{here.scheme}://{here.netloc}{url_path(here.path)}"
     kept = [(k, v) for k, v in request.query_params.multi_items() if k not in _DROP]
 
     def url(n: int) -> str:

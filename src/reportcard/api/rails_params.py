@@ -10,8 +10,32 @@ _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _SEG = re.compile(r"\[([^\[\]]*)\]")
 
 
+# Rack's own limit (``Rack::Utils.param_depth_limit``): deeper keys or JSON are a 400.
+MAX_DEPTH = 100
+
+
 class ParamError(ValueError):
-    """Keys that contradict each other (``a=1`` and ``a[b]=2``)."""
+    """Keys that contradict each other (``a=1`` and ``a[b]=2``), or nest too deeply."""
+
+
+def too_deep(depth: int) -> ParamError:
+    return ParamError(f"The request's parameters are nested deeper than {depth} levels.")
+
+
+def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
+    """Raise ParamError when lists and objects in ``value`` nest deeper than ``limit``."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            raise too_deep(limit)
+        stack.extend((child, depth + 1) for child in children)
 
 
 def _assign(target: dict[str, Any], path: list[str], value: Any, full: str) -> None:
@@ -41,6 +65,8 @@ def parse_pairs(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
             out[raw_key] = value
             continue
         path = [m.group(1), *_SEG.findall(m.group(2))]
+        if len(path) > MAX_DEPTH:
+            raise too_deep(MAX_DEPTH)
         _assign(out, path, value, raw_key)
     return out
 

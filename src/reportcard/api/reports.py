@@ -20,13 +20,21 @@ from reportcard.api.deps import (
     UserDep,
     authenticate,
     authorize_account,
+    find_account,
     presented_token,
 )
 from reportcard.api.entries import catalog_entries, run_entry
 from reportcard.api.errors import CanvasError, bad_request, json_response, not_found
-from reportcard.api.limits import check_start_limits
-from reportcard.api.pagination import counted_page, link_header, page_of
-from reportcard.api.rails_params import ParamError, deep_merge, parse_pairs
+from reportcard.api.limits import check_start_limits, queue_full_error, queue_refused
+from reportcard.api.pagination import counted_page, link_header, page_of, url_path
+from reportcard.api.rails_params import (
+    MAX_DEPTH,
+    ParamError,
+    check_depth,
+    deep_merge,
+    parse_pairs,
+    too_deep,
+)
 from reportcard.api.serializers import report_json
 from reportcard.api.urls import base_url
 from reportcard.auth.tokens import hash_token, note_used
@@ -36,7 +44,7 @@ from reportcard.ids import is_id
 from reportcard.reports.params import ReportInputError
 from reportcard.runs.context import utcnow
 from reportcard.runs.lifecycle import abort_run, delete_run
-from reportcard.runs.start import UnknownReport
+from reportcard.runs.start import QueueFull, UnknownReport
 from reportcard.runs.start import start_run as checked_start
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}/reports", tags=["reports"])
@@ -80,10 +88,13 @@ async def request_parameters(request: Request) -> dict[str, Any]:
     ):
         try:
             data = json.loads(body)
+        except RecursionError as exc:  # nested ~1000 deep: deeper than any limit
+            raise too_deep(MAX_DEPTH) from exc
         except (ValueError, UnicodeDecodeError) as exc:
             raise bad_request(f"The request body is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise bad_request("The request body must be a JSON object.")
+        check_depth(data)
         return deep_merge(merged, data)
     if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         try:
@@ -130,9 +141,28 @@ def _create(
     params: dict[str, Any],
     sent: bool,
 ) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+    try:
+        return _create_in_transaction(svc, request, user, account_id, report, params, sent)
+    except QueueFull as exc:  # lost a race for the last place: recorded after the rollback
+        with read_conn(svc.engine) as conn:
+            account = find_account(conn, user, account_id)
+        raise queue_refused(svc.engine, exc, account, user, client_ip(request)) from exc
+
+
+def _create_in_transaction(
+    svc: Any,
+    request: Request,
+    user: CurrentUser,
+    account_id: str,
+    report: str,
+    params: dict[str, Any],
+    sent: bool,
+) -> tuple[int, dict[str, Any], dict[str, str] | None]:
     with svc.engine.begin() as conn:
         account = authorize_account(conn, user, account_id)
-        run, duplicate = start_run(conn, svc.settings, account, user.id, report, params, sent)
+        run, duplicate = start_run(
+            conn, svc.settings, account, user.id, report, params, sent, queue_errors=False
+        )
         if not duplicate:
             audit.record(
                 conn,
@@ -147,7 +177,8 @@ def _create(
         tz = root_zone(conn, account)
         base = base_url(request)
         if duplicate:
-            location = f"{base}/api/v1/accounts/{account_id}/reports/{report}/{run.id}"
+            path = url_path(f"/api/v1/accounts/{account_id}/reports/{report}/{run.id}")
+            location = f"{base}{path}"
             return 409, run_entry(conn, base, run, tz), {"Location": location}
         return 200, run_entry(conn, base, run, tz), None
 
@@ -160,10 +191,14 @@ def start_run(
     report: str,
     params: dict[str, Any],
     sent: bool = True,
+    *,
+    queue_errors: bool = True,
 ) -> tuple[Any, bool]:
     """``runs.start.start_run`` with its errors as Canvas's answers (404, 400).
 
     ``sent``: the request carried ``parameters`` (the duplicate guard then compares them).
+    A full queue (``max_queued_runs``) is a 429 without an audit record, or, with
+    ``queue_errors=False``, QueueFull for the caller to record after its transaction.
     """
     try:
         return checked_start(
@@ -174,7 +209,12 @@ def start_run(
             params=params,
             window_hours=settings.duplicate_window_hours,
             match_params=sent,
+            max_queued=settings.max_queued_runs,
         )
+    except QueueFull as exc:
+        if not queue_errors:
+            raise
+        raise queue_full_error(exc) from exc
     except UnknownReport as exc:
         raise not_found() from exc
     except ReportInputError as exc:

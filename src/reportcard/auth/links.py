@@ -6,6 +6,11 @@ with the file's own random ``uuid`` and the server's ``link_secret`` setting. Ch
 or the expiry breaks the MAC; a file's uuid is random per file, so a link to one file says
 nothing about another; a deleted file answers 404 whatever the link. Comparison is constant-time.
 
+The expiry is rounded **up** to a multiple of 1/100 of the link's lifetime (at least one second;
+864 s for the default day): a link is valid for at least its lifetime and at most 1% longer,
+and every answer built within one such bucket carries the same verifier, so a status poll's
+bytes do not change from one second to the next (and can be cached for that long).
+
 Canvas's own verifier is the bare attachment uuid and never expires; that form is accepted only
 when ``download_uuid_verifier`` is on.
 """
@@ -14,10 +19,27 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import time
 from typing import Any
 
 _config: dict[str, Any] = {"secret": None, "seconds": None, "uuid_ok": None}
+
+
+# Expiries are rounded up to a multiple of lifetime / EXPIRY_BUCKETS.
+EXPIRY_BUCKETS = 100
+
+
+def bucket_seconds(ttl: int) -> int:
+    """The step expiries of links valid ``ttl`` seconds are rounded up to."""
+    return max(1, ttl // EXPIRY_BUCKETS)
+
+
+def expiry(ttl: int, now: float) -> int:
+    """When a link signed at ``now`` for ``ttl`` seconds expires: rounded up to the bucket."""
+    step = bucket_seconds(ttl)
+    earliest = math.ceil(now + ttl)
+    return -(-earliest // step) * step
 
 
 def configure(*, secret: str, seconds: int, uuid_ok: bool) -> None:
@@ -47,7 +69,7 @@ def sign(file_id: int, file_uuid: str, seconds: int | None = None, now: float | 
     """A verifier for one file, valid ``seconds`` (default: ``download_link_seconds``)."""
     secret, default, _ = _settings()
     ttl = default if seconds is None else seconds
-    expires = int((time.time() if now is None else now) + ttl)
+    expires = expiry(ttl, time.time() if now is None else now)
     return f"{expires}-{_mac(file_id, file_uuid, expires, secret)}"
 
 
