@@ -514,7 +514,7 @@ def test_page_actions_are_audited(site: Site, things: Things) -> None:
         admin,
         "POST",
         f"/accounts/{site.root}/sis_import",
-        data={"csrf_token": token},
+        params={"csrf_token": token},
         files={"attachment": ("terms.csv", b"term_id,name,status\nt-w,Term W,active\n")},
     )
     assert upload.status_code == 303

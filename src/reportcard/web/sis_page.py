@@ -24,6 +24,7 @@ from reportcard.db.engine import read_conn
 from reportcard.db.sis_import_tables import sis_imports
 from reportcard.ids import parse_id
 from reportcard.lms.sis_import.job import ACTIVE, create_import, upload_key
+from reportcard.web import csrf
 from reportcard.web.accounts import breadcrumbs, visible_tree
 from reportcard.web.base import (
     Refused,
@@ -138,19 +139,31 @@ def sis_page(account_id: str, request: Request, session: SessionDep) -> Response
 
 @router.post("/accounts/{account_id}/sis_import")
 async def upload(account_id: str, request: Request, session: SessionDep) -> Response:
+    """Start an import from an uploaded file.
+
+    Everything that may refuse the request is decided before a byte of the body is read
+    (as the API does): the session, the permission (404 for an account the person may not
+    import into), the CSRF proof and the declared size. The CSRF token therefore comes in the
+    ``X-CSRF-Token`` header (htmx, scripts) or the ``csrf_token`` query parameter (the page's
+    form puts it in its action URL); a token only in the multipart body is not looked at.
+    """
     svc = services(request)
     limit = svc.settings.sis_import_max_bytes
+
+    def authorize() -> Any:
+        with read_conn(svc.engine) as conn:
+            return _root(conn, session, account_id)
+
+    account = await run_in_threadpool(authorize)
+    check_csrf(request, session, {csrf.FIELD: [request.query_params.get(csrf.FIELD)]})
     declared = parse_id(request.headers.get("content-length", ""))
     if declared is not None and declared > limit + (1 << 20):
         raise Refused(413, f"The file is larger than the limit of {limit:,} bytes.")
     data = await form_data(request)
-    check_csrf(request, session, data)
     files = [v for v in data.get("attachment", []) if isinstance(v, UploadFile)]
     chosen = files[0] if files and files[0].filename else None
 
     def store() -> tuple[str, str]:
-        with read_conn(svc.engine) as conn:
-            account = _root(conn, session, account_id)
         if chosen is None:
             return "", "Choose a CSV or zip file to import."
         name = upload_name(chosen.filename)
