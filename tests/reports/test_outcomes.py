@@ -383,6 +383,23 @@ def test_student_competency(conn: Connection) -> None:
     assert extra_text(conn, MAP) == "Term: All Terms;"
 
 
+def test_student_competency_drops_students_whose_results_are_all_deleted(
+    conn: Connection,
+) -> None:
+    # Canvas left-joins every result of the student on the alignment and keeps a row only
+    # when there is none or a usable one (``r.id IS NULL OR (r.workflow_state <> 'deleted'
+    # ...)`` in WHERE). Ben's two Thesis results on Essay 1 are then both deleted: no Thesis
+    # row for Essay 1 at all (not an unassessed one); his Evidence and Sculpture rows stay.
+    conn.execute(
+        update(learning_outcome_results)
+        .where(learning_outcome_results.c.id == 2)
+        .values(workflow_state="deleted")
+    )
+    assert run_file(conn, MAP) == lines(
+        MAP_HEADER, *M_ANN, *_ben("")[2:], *_ben("S2")[2:], *M_CARA, *_dev("S4B"), *M_GUS
+    )
+
+
 def test_student_competency_include_deleted(conn: Connection) -> None:
     # Adds Chemistry (unpublished) with its deleted assignment, Ceramics (deleted) with
     # Cara's assessed Glaze, and Dev's deleted login.

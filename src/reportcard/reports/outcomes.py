@@ -29,6 +29,7 @@ from sqlalchemy import (
     literal,
     not_,
     null,
+    or_,
     select,
     type_coerce,
     union_all,
@@ -617,12 +618,17 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
     assignment_on: list[ColumnElement[bool]] = [a.c.course_id == c.c.id, a.c.type == "Assignment"]
     if not include_deleted:
         assignment_on.append(a.c.workflow_state != "deleted")
-    result_on = and_(
-        r.c.alignment_id == al.c.id,
-        r.c.user_id == p.c.user_id,
-        r.c.workflow_state != "deleted",
-        r.c.artifact_type.is_not(None),
-        r.c.artifact_type != "Submission",
+    # Canvas left-joins every result of the student on the alignment and filters them in
+    # WHERE: a student whose only results there are deleted (or Submission artifacts) gives
+    # no row, not an unassessed one.
+    result_on = and_(r.c.alignment_id == al.c.id, r.c.user_id == p.c.user_id)
+    usable_result = or_(
+        r.c.id.is_(None),
+        and_(
+            r.c.workflow_state != "deleted",
+            r.c.artifact_type.is_not(None),
+            r.c.artifact_type != "Submission",
+        ),
     )
     sub_on = and_(
         sub.c.assignment_id == a.c.id,
@@ -660,6 +666,7 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
         *root_logins,
         *_student_enrollment(ctx, e, include_deleted),
         *_course_filter(ctx, c, include_deleted),
+        usable_result,
     ]
     scale = scale_for(o, c, bool(ctx.facts.get("mastery_scales")))
     x = rating_score(scale, r.c.score, r.c.possible, None)
