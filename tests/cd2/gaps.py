@@ -223,7 +223,7 @@ GAPS: tuple[Gap, ...] = (
         "expiration",
         VALUE,
         "access_tokens.permanent_expires_at (withheld; CD2 has only expires_at)",
-        "never",
+        "access_tokens.expires_at (the short expiry of OAuth tokens); never when NULL",
     ),
     Gap(
         "lti_report_csv",
