@@ -9,6 +9,7 @@ from __future__ import annotations
 from reportcard.cli import (
     admin,
     audit,
+    cd2,
     data,
     mail,
     reports,
@@ -23,6 +24,7 @@ from reportcard.cli.base import main
 __all__ = [
     "admin",
     "audit",
+    "cd2",
     "data",
     "mail",
     "main",

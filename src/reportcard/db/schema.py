@@ -5,6 +5,7 @@ from __future__ import annotations
 from reportcard.db import (
     activity_tables,
     audit_tables,
+    cd2_tables,
     learning_tables,
     notify_tables,
     schedule_tables,
@@ -16,6 +17,7 @@ from reportcard.db.tables import metadata
 __all__ = [
     "activity_tables",
     "audit_tables",
+    "cd2_tables",
     "learning_tables",
     "metadata",
     "notify_tables",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 07:34:56.653848
+Create Date: 2026-12-03 07:41:28.499882
 """
 
 from __future__ import annotations
@@ -128,6 +128,53 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_audit_events_created", ["created_at"], unique=False)
 
+    op.create_table(
+        "cd2_master_templates",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
+        sa.Column(
+            "course_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("workflow_state", sa.String(length=32), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cd2_master_templates")),
+    )
+    op.create_table(
+        "cd2_rows",
+        sa.Column("cd2_table", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("cd2_table", "key", name=op.f("pk_cd2_rows")),
+    )
+    with op.batch_alter_table("cd2_rows", schema=None) as batch_op:
+        batch_op.create_index("ix_cd2_rows_root", ["cd2_table", "root_account_id"], unique=False)
+
+    op.create_table(
+        "cd2_table_state",
+        sa.Column("table_name", sa.String(length=64), nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("last_ts", sa.DateTime(), nullable=True),
+        sa.Column("last_mode", sa.String(length=16), nullable=False),
+        sa.Column("last_snapshot_at", sa.DateTime(), nullable=True),
+        sa.Column("records", sa.BigInteger(), nullable=False),
+        sa.Column("rows_upserted", sa.BigInteger(), nullable=False),
+        sa.Column("rows_deleted", sa.BigInteger(), nullable=False),
+        sa.Column("rows_total", sa.BigInteger(), nullable=False),
+        sa.Column("source", sa.String(length=255), nullable=True),
+        sa.Column("applied_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("table_name", name=op.f("pk_cd2_table_state")),
+    )
     op.create_table(
         "feature_flags",
         sa.Column(
@@ -2439,6 +2486,12 @@ def downgrade() -> None:
     op.drop_table("learning_outcome_groups")
     op.drop_table("grading_standards")
     op.drop_table("feature_flags")
+    op.drop_table("cd2_table_state")
+    with op.batch_alter_table("cd2_rows", schema=None) as batch_op:
+        batch_op.drop_index("ix_cd2_rows_root")
+
+    op.drop_table("cd2_rows")
+    op.drop_table("cd2_master_templates")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_events_created")
         batch_op.drop_index("ix_audit_events_action_created")

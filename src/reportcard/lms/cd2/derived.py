@@ -1,0 +1,184 @@
+"""What the reports read that is derived from CD2 rows rather than copied from them.
+
+Each declaration lists in :attr:`Cd2Table.derived` the structures to rebuild when it changed;
+:func:`rebuild` runs them once per import, after every table was applied:
+
+* ``tree``: the account closure (``account_ancestors``) of the root account;
+* ``associations``: ``user_account_associations`` (enrollments, admins, logins);
+* ``default_term``: ``enrollment_terms.is_default`` (CD2 has no flag: Canvas names the root's
+  default term "Default Term"; the oldest such term is the default);
+* ``test_students``: ``users.is_test_student`` for users with a ``StudentViewEnrollment``
+  (Canvas's test student; CD2 has no flag);
+* ``builtin_roles``: reportcard's shared built-in roles, so SIS imports work on the root.
+
+Rows that come from a JSON document of the same record (grading scheme entries, outcome
+criterion ratings) are rebuilt while the table's staging is still there (:func:`from_stage`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from reportcard.lms import tree
+from reportcard.lms.cd2.mapping import Cd2Table
+from reportcard.lms.cd2.staging import stage_name, value_column
+
+ORDER = ("tree", "associations", "default_term", "test_students", "builtin_roles")
+
+
+def rebuild(conn: Connection, root_id: int, which: set[str]) -> list[str]:
+    """Rebuild the derived structures named in ``which`` for ``root_id``; returns those done."""
+    done = []
+    for name in ORDER:
+        if name not in which and name != "builtin_roles":
+            continue
+        if name == "tree":
+            tree.rebuild_account_tree(conn, root_id)
+        elif name == "associations":
+            tree.rebuild_user_associations(conn, root_id)
+        elif name == "default_term":
+            conn.execute(
+                text(
+                    "UPDATE enrollment_terms SET is_default = (id = (SELECT MIN(id) FROM"
+                    " enrollment_terms WHERE root_account_id = :root AND name = 'Default Term'))"
+                    " WHERE root_account_id = :root"
+                ),
+                {"root": root_id},
+            )
+        elif name == "test_students":
+            conn.execute(
+                text(
+                    "UPDATE users SET is_test_student = TRUE WHERE id IN (SELECT user_id FROM"
+                    " enrollments WHERE root_account_id = :root AND type = 'StudentViewEnrollment')"
+                    " AND NOT is_test_student"
+                ),
+                {"root": root_id},
+            )
+        elif name == "builtin_roles":
+            from reportcard.lms.institution import ensure_builtin_roles
+
+            ensure_builtin_roles(conn, root_id)
+        done.append(name)
+    return done
+
+
+def _staged_json(conn: Connection, t: Cd2Table, field: str) -> list[tuple[int, str, Any]]:
+    """(key, action, parsed JSON of ``field``) of the newer winners of the staging table."""
+    from reportcard.lms.cd2.staging import stage_columns
+
+    if f"value.{field}" not in stage_columns(conn, t):
+        return []
+    rows = conn.exec_driver_sql(
+        f"SELECT w.key, w.action, s.{value_column(field)} FROM cd2_win w"
+        f" JOIN {stage_name(t)} s ON s.seq = w.seq WHERE w.newer"
+    ).all()
+    out = []
+    for key, action, raw in rows:
+        data = None
+        if raw is not None and action == "U":
+            try:
+                data = json.loads(raw) if isinstance(raw, str) else raw
+            except ValueError:
+                data = None
+        out.append((int(key), str(action), data))
+    return out
+
+
+def _entries(data: Any) -> list[tuple[str, float]]:
+    """Canvas grading scheme data: [[name, lower bound], ...] or [{name, value}, ...]."""
+    out: list[tuple[str, float]] = []
+    if not isinstance(data, list):
+        return out
+    for item in data:
+        if isinstance(item, list | tuple) and len(item) >= 2:
+            name, value = item[0], item[1]
+        elif isinstance(item, dict):
+            name, value = item.get("name"), item.get("value")
+        else:
+            continue
+        try:
+            out.append((str(name), float(value)))
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _ratings(data: Any) -> list[tuple[float, str | None]]:
+    """An outcome's criterion ratings: data.rubric_criterion.ratings [{points, description}]."""
+    if not isinstance(data, dict):
+        return []
+    crit = data.get("rubric_criterion")
+    if not isinstance(crit, dict) or not isinstance(crit.get("ratings"), list):
+        return []
+    out: list[tuple[float, str | None]] = []
+    for r in crit["ratings"]:
+        if isinstance(r, dict) and r.get("points") is not None:
+            try:
+                out.append((float(r["points"]), r.get("description")))
+            except (TypeError, ValueError):
+                continue
+    return out
+
+
+def from_stage(conn: Connection, t: Cd2Table) -> None:
+    """Rows derived from a JSON document of the staged records (inside the table's apply)."""
+    if "grading_standard_entries" in t.derived:
+        staged = _staged_json(conn, t, "data")
+        keys = [k for k, _, _ in staged]
+        _delete_in(conn, "grading_standard_entries", "grading_standard_id", keys)
+        rows = [
+            {"g": k, "p": i, "n": name[:64], "b": bound}
+            for k, action, data in staged
+            if action == "U"
+            for i, (name, bound) in enumerate(_entries(data), start=1)
+        ]
+        if rows:
+            conn.execute(
+                text(
+                    "INSERT INTO grading_standard_entries (grading_standard_id, position, name,"
+                    " lower_bound) SELECT :g, :p, :n, :b WHERE EXISTS (SELECT 1 FROM"
+                    " grading_standards WHERE id = :g)"
+                ),
+                rows,
+            )
+    if "outcome_ratings" in t.derived:
+        staged = _staged_json(conn, t, "data")
+        keys = [k for k, _, _ in staged]
+        _delete_in(conn, "learning_outcome_ratings", "learning_outcome_id", keys)
+        rows = [
+            {"o": k, "p": i, "pts": pts, "d": (desc or None) and str(desc)[:255]}
+            for k, action, data in staged
+            if action == "U"
+            for i, (pts, desc) in enumerate(_ratings(data), start=1)
+        ]
+        if rows:
+            conn.execute(
+                text(
+                    "INSERT INTO learning_outcome_ratings (learning_outcome_id, position, points,"
+                    " description) SELECT :o, :p, :pts, :d WHERE EXISTS (SELECT 1 FROM"
+                    " learning_outcomes WHERE id = :o)"
+                ),
+                rows,
+            )
+    if "proficiency_positions" in t.derived:
+        # CD2 has no position: a scale's ratings are ordered by points, highest first.
+        conn.execute(
+            text(
+                "UPDATE outcome_proficiency_ratings SET position = (SELECT COUNT(*) FROM"
+                " outcome_proficiency_ratings o WHERE o.outcome_proficiency_id ="
+                " outcome_proficiency_ratings.outcome_proficiency_id AND (o.points >"
+                " outcome_proficiency_ratings.points OR (o.points ="
+                " outcome_proficiency_ratings.points AND o.id <= outcome_proficiency_ratings.id)))"
+                " WHERE outcome_proficiency_id IN (SELECT outcome_proficiency_id FROM"
+                " outcome_proficiency_ratings WHERE id IN (SELECT key FROM cd2_win WHERE newer))"
+            )
+        )
+
+
+def _delete_in(conn: Connection, table: str, column: str, keys: list[int]) -> None:
+    for i in range(0, len(keys), 5000):
+        chunk = keys[i : i + 5000]
+        conn.execute(text(f"DELETE FROM {table} WHERE {column} IN ({', '.join(map(str, chunk))})"))

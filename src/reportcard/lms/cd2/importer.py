@@ -1,0 +1,253 @@
+"""``reportcard cd2 import``: files to tables, one all-or-nothing transaction per table.
+
+:func:`plan` turns the paths into (table, files) in reference order; :func:`import_paths`
+stages and applies each table, records its state, then rebuilds what is derived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.exc import DBAPIError
+
+from reportcard.db.tables import accounts
+from reportcard.lms.cd2 import derived, state
+from reportcard.lms.cd2.apply import TableSummary, apply_staged
+from reportcard.lms.cd2.convert import convert_record
+from reportcard.lms.cd2.errors import Cd2Error
+from reportcard.lms.cd2.formats import read_records
+from reportcard.lms.cd2.mapping import BY_NAME, Cd2Table, order
+from reportcard.lms.cd2.staging import create_stage, drop_stage, stage_file, stage_name
+
+# progress(description, bytes done, bytes in all)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class ImportResult:
+    root_id: int
+    tables: list[TableSummary] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path or table, why)
+    derived: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "root_account_id": self.root_id,
+            "tables": [t.as_dict() for t in self.tables],
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "derived": self.derived,
+        }
+
+
+def _data_files(directory: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in directory.rglob("*")
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+        and "_schema_version_" not in p.name
+    )
+
+
+def _table_of_file(path: Path) -> str | None:
+    stem = path.name.split(".", 1)[0]
+    if stem in BY_NAME:
+        return stem
+    for parent in path.parents:
+        if parent.name in BY_NAME:
+            return parent.name
+    return None
+
+
+def plan(
+    paths: Sequence[Path], table: str | None = None
+) -> tuple[list[tuple[Cd2Table, list[Path]]], list[tuple[str, str]]]:
+    """(table, files) in reference order, and what was skipped (unknown tables)."""
+    found: dict[str, list[Path]] = {}
+    skipped: list[tuple[str, str]] = []
+    if table is not None:
+        if table not in BY_NAME:
+            raise Cd2Error(
+                f"reportcard does not read the CD2 table {table!r} (tables it reads: "
+                + ", ".join(sorted(BY_NAME))
+                + ")"
+            )
+        for p in paths:
+            found.setdefault(table, []).extend(_data_files(p) if p.is_dir() else [p])
+    else:
+        for p in paths:
+            if p.is_file():
+                name = _table_of_file(p)
+                if name is None:
+                    raise Cd2Error(
+                        "cannot tell which CD2 table this file holds: name its folder after"
+                        " the table or give --table",
+                        file=p,
+                    )
+                found.setdefault(name, []).append(p)
+            elif p.name in BY_NAME:
+                found.setdefault(p.name, []).extend(_data_files(p))
+            else:
+                for sub in sorted(q for q in p.iterdir() if q.is_dir()):
+                    if sub.name in BY_NAME:
+                        found.setdefault(sub.name, []).extend(_data_files(sub))
+                    elif not sub.name.startswith("."):
+                        skipped.append((str(sub), "not a CD2 table reportcard reads"))
+                for f in sorted(q for q in p.iterdir() if q.is_file()):
+                    if f.name.startswith(".") or "_schema_version_" in f.name:
+                        continue
+                    name = _table_of_file(f)
+                    if name is None:
+                        skipped.append((str(f), "not in a folder named after a CD2 table"))
+                    else:
+                        found.setdefault(name, []).append(f)
+    return [(BY_NAME[n], found[n]) for n in order(list(found)) if found[n]], skipped
+
+
+def diagnose(t: Cd2Table, files: Sequence[Path]) -> Cd2Error | None:
+    """Read the files in Python to find the first record that cannot be applied."""
+    for f in files:
+        try:
+            for rec in read_records(f):
+                convert_record(t, rec, f)
+        except Cd2Error as exc:
+            exc.table = exc.table or t.name
+            return exc
+    return None
+
+
+def _db_message(exc: DBAPIError) -> str:
+    orig = exc.orig
+    diag = getattr(orig, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    detail = getattr(diag, "message_detail", None) if diag is not None else None
+    text_ = primary or str(orig).splitlines()[0]
+    return text_ + (f" ({detail})" if detail else "")
+
+
+def _staged_root(conn: Connection) -> list[int]:
+    rows = conn.exec_driver_sql(
+        f"SELECT DISTINCT key FROM {stage_name('accounts')} WHERE"
+        " \"value.parent_account_id\" IS NULL AND COALESCE(action, 'U') = 'U'"
+    ).all()
+    return sorted(int(r[0]) for r in rows)
+
+
+def find_root(conn: Connection, account_id: int | None, staged: list[int] | None) -> int:
+    """The root account the data belongs to (see docs/canvas-data-2.md, Decisions)."""
+    if staged is not None and len(staged) > 1:
+        raise Cd2Error(
+            f"the accounts files hold {len(staged)} root accounts ({', '.join(map(str, staged))}):"
+            " a CD2 credential exports one root account",
+            table="accounts",
+        )
+    if account_id is not None:
+        if staged and staged[0] != account_id:
+            raise Cd2Error(
+                f"the accounts files' root account is {staged[0]}, not --account {account_id}",
+                table="accounts",
+            )
+        return account_id
+    if staged:
+        return staged[0]
+    roots = state.known_roots(conn)
+    if len(roots) == 1:
+        return roots[0]
+    a = accounts.c
+    db_roots = [int(r[0]) for r in conn.execute(select(a.id).where(a.parent_account_id.is_(None)))]
+    if len(db_roots) == 1 and not roots:
+        return db_roots[0]
+    raise Cd2Error(
+        "cannot tell which root account the data belongs to: import the accounts table"
+        " with it, or give --account ROOT_ID"
+    )
+
+
+def _check_time_zones(conn: Connection, root: int) -> None:
+    from reportcard.timezones import UnknownTimeZone, canonical_zone_name
+
+    rows = conn.execute(
+        text("SELECT id, default_time_zone FROM accounts WHERE id = :r OR root_account_id = :r"),
+        {"r": root},
+    ).all()
+    for acct_id, zone in rows:
+        try:
+            canonical_zone_name(zone)
+        except UnknownTimeZone as exc:
+            raise Cd2Error(
+                f"account {acct_id}: {exc}", table="accounts", field="value.default_time_zone"
+            ) from None
+
+
+def import_paths(
+    engine: Engine,
+    paths: Sequence[Path],
+    *,
+    table: str | None = None,
+    snapshot: bool = False,
+    account_id: int | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import CD2 files (see the CLI's ``cd2 import``); raises :class:`Cd2Error`."""
+    plans, skipped = plan(paths, table)
+    if not plans:
+        raise Cd2Error("no CD2 files found in " + ", ".join(map(str, paths)))
+    total = sum(f.stat().st_size for _, files in plans for f in files)
+    done = 0
+    result: ImportResult | None = None
+    which: set[str] = set()
+    with engine.connect() as conn:
+        root: int | None = None
+        if plans[0][0].name != "accounts":
+            root = find_root(conn, account_id, None)
+            conn.rollback()
+        for t, files in plans:
+            try:
+                with conn.begin():
+                    create_stage(conn, t)
+                    for f in files:
+                        if progress:
+                            progress(f"{t.name}: {f.name}", done, total)
+                        stage_file(conn, t, f)
+                        done += f.stat().st_size
+                    if t.name == "accounts":
+                        root = find_root(conn, account_id, _staged_root(conn))
+                    assert root is not None
+                    summary = apply_staged(conn, t, root_id=root, snapshot=snapshot)
+                    summary.files = [str(f) for f in files]
+                    if t.name == "accounts":
+                        _check_time_zones(conn, root)
+                    state.record(
+                        conn,
+                        summary,
+                        root_id=root,
+                        snapshot=snapshot,
+                        source=", ".join(str(f) for f in files),
+                    )
+                    drop_stage(conn, t)
+            except Cd2Error as exc:
+                exc.table = exc.table or t.name
+                found = diagnose(t, files) if exc.file is None else None
+                raise (found or exc) from None
+            except DBAPIError as exc:
+                found = diagnose(t, files)
+                if found is not None:
+                    raise found from None
+                raise Cd2Error(
+                    "the database refused the records: " + _db_message(exc), table=t.name
+                ) from None
+            if result is None:
+                result = ImportResult(root_id=root, skipped=skipped)
+            result.tables.append(summary)
+            if summary.upserted or summary.deleted:
+                which.update(t.derived)
+        assert result is not None
+        if progress:
+            progress("rebuilding derived tables", total, total)
+        with conn.begin():
+            result.derived = derived.rebuild(conn, result.root_id, which)
+    return result

@@ -1,0 +1,257 @@
+"""Staging: the raw records of one CD2 table in a temporary table, before the apply.
+
+The staging table of CD2 table ``T`` is the temporary table ``cd2_stage_T`` (see
+:func:`stage_name`) of the connection. Its columns:
+
+* ``seq``: arrival order (a later record wins a tie on ``meta.ts``);
+* ``key``, ``ts``, ``action``: the record's key, ``meta.ts`` and ``meta.action`` (NULL = ``U``);
+* ``"value.<field>"``: one per field the declaration reads (:attr:`Cd2Table.fields`), named
+  like the tabular header (``"value.settings.course_format"``). On PostgreSQL a staging table
+  may also hold any other ``value.*`` column of the files (a condensed ``"value.settings"``
+  JSON column is read for the fields under it); unknown columns are carried and ignored.
+
+On PostgreSQL every column is ``text`` in CD2's own spelling (TSV passes through ``COPY``
+untouched; JSONL lines are copied whole and split by ``jsonb`` operators); the apply types
+them. On SQLite values are checked and typed in Python while staging (:mod:`.convert`).
+
+Filling it from somewhere else (``cd2 sync`` copies a synced database's table): call
+:func:`create_stage`, then :func:`stage_copy` with text rows in ``COPY`` text format (or
+:func:`stage_records`), then :func:`reportcard.lms.cd2.apply.apply_staged`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from reportcard.lms.cd2.convert import convert_record
+from reportcard.lms.cd2.errors import Cd2Error
+from reportcard.lms.cd2.formats import (
+    Record,
+    detect_format,
+    open_binary,
+    read_records,
+    tabular_layout,
+    tsv_header,
+)
+from reportcard.lms.cd2.mapping import Cd2Table
+
+BATCH = 5000
+CHUNK = 1 << 20
+
+
+def stage_name(t: Cd2Table | str) -> str:
+    return f"cd2_stage_{t if isinstance(t, str) else t.name}"
+
+
+def value_column(field: str) -> str:
+    """The staging column of CD2 value field ``field`` (quoted)."""
+    return '"value.' + field.replace('"', "") + '"'
+
+
+def _pg(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def create_stage(conn: Connection, t: Cd2Table) -> None:
+    """(Re)create the empty staging table of ``t`` on this connection."""
+    name = stage_name(t)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+    values = [value_column(f) for f in t.fields]
+    if _pg(conn):
+        conn.exec_driver_sql("CREATE TEMP SEQUENCE IF NOT EXISTS cd2_stage_seq")
+        cols = ", ".join(
+            ["seq bigint DEFAULT nextval('cd2_stage_seq')", "key text", "ts text", "action text"]
+            + [f"{c} text" for c in values]
+        )
+    else:
+        cols = ", ".join(["seq INTEGER PRIMARY KEY", "key", "ts", "action", *values])
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {name} ({cols})")
+
+
+def drop_stage(conn: Connection, t: Cd2Table) -> None:
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {stage_name(t)}")
+
+
+def stage_columns(conn: Connection, t: Cd2Table | str) -> list[str]:
+    """The columns the staging table has now (unquoted names)."""
+    name = stage_name(t)
+    if _pg(conn):
+        sql = (
+            "SELECT attname FROM pg_attribute WHERE attrelid = "
+            f"'{name}'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+        )
+        return [str(r[0]) for r in conn.exec_driver_sql(sql).all()]
+    return [str(r[1]) for r in conn.exec_driver_sql(f"PRAGMA temp.table_info({name})").all()]
+
+
+def _copy_text(v: Any) -> str:
+    if v is None:
+        return "\\N"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dict | list):
+        import json
+
+        v = json.dumps(v, separators=(",", ":"))
+    s = str(v)
+    if "\\" in s or "\t" in s or "\n" in s or "\r" in s:
+        s = s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return s
+
+
+def stage_copy(
+    conn: Connection, t: Cd2Table, columns: Sequence[str], chunks: Iterable[bytes]
+) -> None:
+    """PostgreSQL: ``COPY`` rows in text format into the staging table's ``columns``.
+
+    ``columns`` are staging column names (``key``, ``ts``, ``action``, ``value.<field>``);
+    ones the table lacks are added (as text). ``chunks`` may split rows anywhere.
+    """
+    have = set(stage_columns(conn, t))
+    name = stage_name(t)
+    for c in columns:
+        if c not in have:
+            conn.exec_driver_sql(f'ALTER TABLE {name} ADD COLUMN "{c}" text')
+            have.add(c)
+    cols = ", ".join(f'"{c}"' for c in columns)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur, cur.copy(f"COPY {name} ({cols}) FROM STDIN") as cp:
+        for chunk in chunks:
+            cp.write(chunk)
+
+
+def stage_records(
+    conn: Connection, t: Cd2Table, records: Iterable[Record], source: Path | str | None = None
+) -> int:
+    """Stage parsed records; returns how many. SQLite checks and types them (errors name the
+    source, line and field); PostgreSQL copies them as text."""
+    n = 0
+    if _pg(conn):
+        fields = list(t.fields)
+        columns = ["key", "ts", "action", *[f"value.{f}" for f in fields]]
+
+        def rows() -> Iterator[bytes]:
+            nonlocal n
+            from reportcard.lms.cd2.convert import BadValue, field_value
+
+            buf = io.StringIO()
+            for rec in records:
+                n += 1
+                vals = []
+                for f in fields:
+                    try:
+                        vals.append(field_value(rec.values, f))
+                    except BadValue as exc:
+                        raise Cd2Error(
+                            str(exc), file=source, line=rec.line, field=f"value.{f}", table=t.name
+                        ) from None
+                buf.write(
+                    "\t".join(_copy_text(v) for v in [rec.key, rec.ts, rec.action, *vals]) + "\n"
+                )
+                if buf.tell() >= CHUNK:
+                    yield buf.getvalue().encode()
+                    buf = io.StringIO()
+            yield buf.getvalue().encode()
+
+        stage_copy(conn, t, columns, rows())
+        return n
+    cols = ", ".join(["key", "ts", "action", *[value_column(f) for f in t.fields]])
+    marks = ", ".join(["?"] * (3 + len(t.fields)))
+    sql = f"INSERT INTO {stage_name(t)} ({cols}) VALUES ({marks})"
+    batch: list[tuple[Any, ...]] = []
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        for rec in records:
+            key, ts, action, vals = convert_record(t, rec, source)
+            batch.append((key, ts, action, *vals))
+            if len(batch) >= BATCH:
+                cur.executemany(sql, batch)
+                n += len(batch)
+                batch.clear()
+        if batch:
+            cur.executemany(sql, batch)
+            n += len(batch)
+    finally:
+        cur.close()
+    return n
+
+
+def _tsv_chunks(path: Path) -> Iterator[bytes]:
+    with open_binary(path) as fh:
+        fh.readline()  # the header
+        while True:
+            chunk = fh.read(CHUNK)
+            if not chunk:
+                return
+            yield chunk
+
+
+def _jsonl_chunks(path: Path) -> Iterator[bytes]:
+    with open_binary(path) as fh:
+        while True:
+            chunk = fh.read(CHUNK)
+            if not chunk:
+                return
+            yield chunk.replace(b"\\", b"\\\\").replace(b"\t", b"\\t").replace(b"\r", b"\\r")
+
+
+def _stage_jsonl_pg(conn: Connection, t: Cd2Table, path: Path) -> None:
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS cd2_raw (seq bigint DEFAULT nextval('cd2_stage_seq'),"
+        " rec text)"
+    )
+    conn.exec_driver_sql("TRUNCATE cd2_raw")
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur, cur.copy("COPY cd2_raw (rec) FROM STDIN") as cp:
+        for chunk in _jsonl_chunks(path):
+            cp.write(chunk)
+    cols = ["seq", "key", "ts", "action"]
+    exprs = ["seq", f"j #>> '{{key,{t.key}}}'", "j #>> '{meta,ts}'", "j #>> '{meta,action}'"]
+    for f in t.fields:
+        cols.append(value_column(f))
+        exprs.append("j #>> '{value," + ",".join(f.split(".")) + "}'")
+    conn.exec_driver_sql(
+        f"INSERT INTO {stage_name(t)} ({', '.join(cols)}) SELECT {', '.join(exprs)}"
+        " FROM (SELECT seq, CAST(rec AS jsonb) AS j FROM cd2_raw WHERE btrim(rec) <> '') r"
+    )
+    conn.exec_driver_sql("TRUNCATE cd2_raw")
+
+
+def _stage_tsv_pg(conn: Connection, t: Cd2Table, path: Path) -> None:
+    header = tsv_header(path)
+    tabular_layout(header, path)  # a key column is required
+    columns = []
+    for h in header:
+        if h.startswith("key."):
+            columns.append("key")
+        elif h == "meta.ts":
+            columns.append("ts")
+        elif h == "meta.action":
+            columns.append("action")
+        else:
+            columns.append(h.replace('"', ""))
+    if len(set(columns)) != len(columns):
+        raise Cd2Error("the header names a column twice", file=path, line=1, table=t.name)
+    stage_copy(conn, t, columns, _tsv_chunks(path))
+
+
+def stage_file(conn: Connection, t: Cd2Table, path: Path) -> str:
+    """Stage every record of one file; returns its format. PostgreSQL takes TSV and JSONL
+    through ``COPY`` without parsing them in Python."""
+    fmt = detect_format(path)
+    if _pg(conn) and fmt == "tsv":
+        _stage_tsv_pg(conn, t, path)
+    elif _pg(conn) and fmt == "jsonl":
+        _stage_jsonl_pg(conn, t, path)
+    else:
+        stage_records(conn, t, read_records(path, fmt), source=path)
+    return fmt
