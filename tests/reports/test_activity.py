@@ -34,9 +34,11 @@ ACCESS = "last_user_access_csv"
 ACCESS_HEADER = "user id,user sis id,user name,last access at,last ip"
 U1 = '1,S001,"Smith, Alice",2024-05-30T10:45:10-06:00,10.0.0.1'
 U2 = '2,S002,"Jones, Bob",,'
-# carol and carol.t share T001: the later request (carol.t's) is written.
-U3 = '3,T001,"Teacher, Carol",2024-05-25T12:00:00-06:00,10.9.9.9'
-# dan (suspended) and dan2 share "no SIS id": dan has the later request.
+# carol and carol.t share T001: carol's (the lower login id) is written, although carol.t
+# made the later request: Canvas walks the logins in id order and skips a (user, SIS id)
+# pair it has already written.
+U3 = '3,T001,"Teacher, Carol",2024-01-10T13:00:00-07:00,192.168.1.5'
+# dan (suspended) and dan2 share "no SIS id": dan has the lower login id.
 U4 = '4,,"Nosis, Dan",2024-04-01T08:00:00-06:00,10.0.0.4'
 U5 = '5,S005,"Gone, Eve",2023-12-01T02:00:00-07:00,10.0.0.5'
 U7A = '7,G1,"Multi, Grace",2024-02-01T10:30:00-07:00,10.0.0.7'

@@ -7,7 +7,6 @@ Activity is what Canvas keeps on the rows themselves: a login's ``last_request_a
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
@@ -27,8 +26,6 @@ from reportcard.reports.catalog import TIME, Col, Parameter, PartQuery, RunConte
 from reportcard.reports.sis_scope import account_scope, term_scope, user_scope
 
 STUDENT = "StudentEnrollment"
-# Sorts before any stored time: a login that never made a request ranks last.
-NEVER = datetime(1, 1, 1)
 
 
 def _login_filters(ctx: RunContext, login: Any) -> list[ColumnElement[bool]]:
@@ -60,17 +57,15 @@ def _enrolled(ctx: RunContext, user_col: ColumnElement[Any]) -> list[ColumnEleme
 
 
 def _first_of_its_sis_id(ctx: RunContext, p: Any) -> ColumnElement[bool]:
-    """``p`` is the login written for its (user, SIS user id): the one with the latest
-    request, then the lowest id. Other logins sharing the pair are dropped (§4.3)."""
+    """``p`` is the login written for its (user, SIS user id): the matching login with the
+    lowest id. Canvas walks the logins in id order (``find_each``) and skips a pair it has
+    already written, so the first login of the pair gives the row (§4.3)."""
     q = pseudonyms.alias("same_sis")
-    q_seen = func.coalesce(q.c.last_request_at, NEVER)
-    p_seen = func.coalesce(p.c.last_request_at, NEVER)
     return ~exists().where(
         q.c.user_id == p.c.user_id,
-        q.c.id != p.c.id,
+        q.c.id < p.c.id,
         q.c.sis_user_id.is_not_distinct_from(p.c.sis_user_id),
         *_login_filters(ctx, q),
-        or_(q_seen > p_seen, and_(q_seen == p_seen, q.c.id < p.c.id)),
     ).correlate_except(q)
 
 
