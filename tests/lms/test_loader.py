@@ -228,10 +228,10 @@ def test_bad_values_are_reported_with_file_line_and_reason(engine: Engine, tmp_p
 
 
 def test_header_problems(engine: Engine, tmp_path: Path) -> None:
-    bad = {"accounts.csv": "id,name,colour\n1,Root,blue\n"}
+    bad = {"accounts.csv": "id,colour\n1,blue\n"}
     assert errors_of(engine, write(tmp_path / "bad", bad)) == [
         "accounts.csv:1: unknown column(s): colour",
-        "accounts.csv:1: missing required column(s): uuid",
+        "accounts.csv:1: missing required column(s): name",
     ]
 
 
@@ -351,7 +351,7 @@ def test_cli(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     ok = runner.invoke(main, ["load", str(tmp_path / "core")])
     assert ok.exit_code == 0, ok.output
     assert ok.output.splitlines()[-1] == "refreshed root account(s): 1"
-    bad = runner.invoke(main, ["load", str(write(tmp_path / "bad", {"users.csv": "id,name\n"}))])
+    bad = runner.invoke(main, ["load", str(write(tmp_path / "bad", {"users.csv": "id,uuid\n"}))])
     assert bad.exit_code == 1
-    assert "users.csv:1: missing required column(s): uuid" in bad.output
+    assert "users.csv:1: missing required column(s): name" in bad.output
     get_settings.cache_clear()

@@ -43,9 +43,18 @@ def import_cmd(path: Path, account_id: int | None) -> None:
                 .order_by(accounts.c.id)
             ).scalar()
             if account_id is None:
-                raise click.ClickException("no root account: create one first (reportcard seed)")
+                raise click.ClickException(
+                    "no root account: create one first with "
+                    "`reportcard init --name NAME --admin-login LOGIN`"
+                    " (or `reportcard seed` for a synthetic institution)"
+                )
         acct = conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
-        if acct is None or acct.root_account_id is not None:
+        if acct is None:
+            raise click.ClickException(
+                f"no account {account_id}: create the institution first with "
+                "`reportcard init --name NAME --admin-login LOGIN`"
+            )
+        if acct.root_account_id is not None:
             raise click.ClickException(f"account {account_id} is not a root account")
     storage = storage_from_settings(settings)
     with Progress(
@@ -99,21 +108,30 @@ def import_cmd(path: Path, account_id: int | None) -> None:
 # ---------------------------------------------------------------------------------- load
 @main.command("load")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="Validate and insert, then roll everything back.")
-def load_cmd(path: Path, dry_run: bool) -> None:
+@click.option("--dry-run", is_flag=True, help="Validate and write, then roll everything back.")
+@click.option(
+    "--mode",
+    type=click.Choice(["insert", "upsert", "delete"]),
+    default="insert",
+    show_default=True,
+    help="insert: add rows; upsert: change the rows whose key exists, add the others; "
+    "delete: remove the rows whose key is given.",
+)
+def load_cmd(path: Path, dry_run: bool, mode: str) -> None:
     """Load LMS data from a directory of <table>.csv / <table>.jsonl files, all or nothing."""
     from reportcard.lms.loader import LoadFailed, load_directory
 
     engine = open_engine(get_settings())
     try:
-        result = load_directory(engine, path, dry_run=dry_run)
+        result = load_directory(engine, path, dry_run=dry_run, mode=mode)
     except LoadFailed as exc:
         for error in exc.errors:
             click.echo(str(error), err=True)
-        click.echo("nothing was loaded", err=True)
+        click.echo("nothing was changed", err=True)
         sys.exit(1)
     counts = ", ".join(f"{k}={v:,}" for k, v in result.counts.items()) or "no files"
-    verb = "validated (dry run, nothing kept)" if dry_run else "loaded"
+    done = {"insert": "loaded", "upsert": "loaded (upsert)", "delete": "deleted"}[mode]
+    verb = "validated (dry run, nothing kept)" if dry_run else done
     click.echo(f"{verb}: {counts}")
     if result.roots:
         click.echo(f"refreshed root account(s): {', '.join(map(str, result.roots))}")

@@ -87,7 +87,9 @@ class DirectBackend(Backend):
                 select(accounts).where(a.root_account_id.is_(None), live).order_by(a.id).limit(1)
             ).first()
             if row is None:
-                raise NotFound("no root account: run `reportcard seed` or `reportcard import`")
+                raise NotFound(
+                    "no root account: create one with `reportcard init` (or `reportcard seed`)"
+                )
             return row
         if ref.isdigit():
             row = conn.execute(select(accounts).where(a.id == int(ref), live)).first()
