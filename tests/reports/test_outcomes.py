@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Connection, update
 
-from reportcard.db.learning_tables import learning_outcome_results
+from reportcard.db.learning_tables import learning_outcome_results, quizzes
 from reportcard.reports.catalog import get_report
 
 from .learning_institution import build, extra_text, lines, run_file, set_flag, set_setting
@@ -296,6 +296,29 @@ def test_outcome_results_question_rows_rated_from_the_result_percent(conn: Conne
         RESULTS_HEADER,
         R4Q1.replace(",Counting,1.0,2.0,1,Great,3.0,", ",Counting,1.0,2.0,1,Not yet,0.0,"),
         R4Q2,
+        R6,
+        R13,
+    )
+
+
+def test_outcome_results_quiz_spellings_and_a_quiz_without_assignment(conn: Connection) -> None:
+    # Canvas takes both spellings of quiz associations ('Quiz', 'Quizzes::Quiz') and quiz
+    # submission artifacts ('QuizSubmission', 'Quizzes::QuizSubmission'), and writes the
+    # assignment url whatever the row: a quiz without an assignment ends ``/assignments/``.
+    conn.execute(
+        update(learning_outcome_results)
+        .where(learning_outcome_results.c.id == 4)
+        .values(association_type="Quizzes::Quiz", artifact_type="QuizSubmission")
+    )
+    assert run_file(conn, RESULTS, enrollment_term_id="3") == lines(
+        RESULTS_HEADER, R4Q1, R4Q2, R6, R13
+    )
+    conn.execute(update(quizzes).where(quizzes.c.id == 1).values(assignment_id=None))
+    no_url = f"{URL}/3/assignments/,"
+    assert run_file(conn, RESULTS, enrollment_term_id="3") == lines(
+        RESULTS_HEADER,
+        R4Q1.replace(f"{URL}/3/assignments/4,", no_url),
+        R4Q2.replace(f"{URL}/3/assignments/4,", no_url),
         R6,
         R13,
     )

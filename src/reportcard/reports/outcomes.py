@@ -92,6 +92,8 @@ DELETED_DESCRIPTION = "Include deleted objects"
 ORDER_DESCRIPTION = "The sort order of the rows: users (the default), courses or outcomes"
 NO_OUTCOMES = (("No outcomes found",),)
 ORDERS = ("users", "courses", "outcomes")
+QUIZ_TYPES = ("Quiz", "Quizzes::Quiz")
+QUIZ_SUBMISSION_TYPES = ("QuizSubmission", "Quizzes::QuizSubmission")
 OUTCOME_KEY_BASE = 10**12  # export keys: group ranks below it, outcome ids above it
 
 
@@ -349,11 +351,12 @@ def _url(ctx: RunContext, course_id: Any, assignment_id: Any) -> ColumnElement[A
     domain = ctx.facts.get("domain")
     if not domain:
         return null()
+    # Canvas writes the url whatever the row: without an assignment it ends ``/assignments/``.
     return (
         literal(f"https://{domain}/courses/")
         + cast(course_id, String)
         + literal("/assignments/")
-        + cast(assignment_id, String)
+        + func.coalesce(cast(assignment_id, String), literal(""))
     )
 
 
@@ -436,6 +439,8 @@ def outcome_results_file(ctx: RunContext) -> PartQuery:
         .group_by(learning_outcome_links.c.learning_outcome_id)
         .subquery("first_link")
     )
+    # Canvas's quiz results: either spelling of the association and artifact types.
+    quiz_result = r.c.association_type.in_(QUIZ_TYPES)
     assignment_id = func.coalesce(a.c.id, q.c.assignment_id)
     sub_on = and_(
         sub.c.assignment_id == assignment_id,
@@ -456,10 +461,10 @@ def outcome_results_file(ctx: RunContext) -> PartQuery:
         .join(s, s.c.id == e.c.course_section_id)
         .join(u, u.c.id == r.c.user_id)
         .join(p, p.c.user_id == r.c.user_id)
-        .outerjoin(q, and_(r.c.association_type == "Quiz", q.c.id == r.c.association_id))
+        .outerjoin(q, and_(quiz_result, q.c.id == r.c.association_id))
         .outerjoin(
             qs,
-            and_(r.c.artifact_type == "Quizzes::QuizSubmission", qs.c.id == r.c.artifact_id),
+            and_(r.c.artifact_type.in_(QUIZ_SUBMISSION_TYPES), qs.c.id == r.c.artifact_id),
         )
         .outerjoin(a, and_(al.c.content_type == "Assignment", a.c.id == al.c.content_id))
         .outerjoin(sub, sub_on)
@@ -497,7 +502,9 @@ def outcome_results_file(ctx: RunContext) -> PartQuery:
     # r.percent as the "total percent outcome score"); the question's own score and possible
     # only when the result has no percent.
     x = rating_score(scale, score, possible, r.c.percent)
-    shown_possible = case((~is_quiz, scale.points_possible), else_=possible) if scales else possible
+    shown_possible = (
+        case((quiz_result, possible), else_=scale.points_possible) if scales else possible
+    )
     hide = r.c.hide_points
     columns = [
         Col("student name", u.c.sortable_name),
@@ -508,7 +515,7 @@ def outcome_results_file(ctx: RunContext) -> PartQuery:
         Col(
             "assessment type",
             case(
-                (is_quiz, literal("quiz")),
+                (quiz_result, literal("quiz")),
                 (al.c.content_type == "Assignment", literal("assignment")),
                 else_=null(),
             ),
