@@ -91,12 +91,20 @@ def export(size: str, fmt: str) -> tuple[Path, Path, int, int]:
         touched = make_incremental(snapshot, incremental, fmt)
         done.write_text(json.dumps({"snapshot": counts, "incremental": touched}, indent=1))
     counts = json.loads(done.read_text())
+    read = read_tables()
     return (
         snapshot,
         incremental,
-        sum(counts["snapshot"].values()),
-        sum(counts["incremental"].values()),
+        sum(n for t, n in counts["snapshot"].items() if t in read),
+        sum(n for t, n in counts["incremental"].items() if t in read),
     )
+
+
+def read_tables() -> set[str]:
+    """The CD2 tables the importer reads: the rows counted, the files psql loads."""
+    from reportcard.lms.cd2.mapping import BY_NAME
+
+    return set(BY_NAME)
 
 
 def make_incremental(snapshot: Path, target: Path, fmt: str) -> dict[str, int]:
@@ -163,6 +171,10 @@ def child(db_url: str, args: list[str]) -> None:
     )
 
 
+class ChildFailed(Exception):
+    """A measured command failed; its output went to stderr."""
+
+
 def run_child(db_url: str, args: list[str]) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "bench.cd2", "--child", db_url, "--", *args]
     env = dict(os.environ, REPORTCARD_DATA_DIR=str(BENCH_DIR / "cd2-data"))
@@ -170,19 +182,27 @@ def run_child(db_url: str, args: list[str]) -> dict[str, Any]:
     lines = out.stdout.strip().splitlines()
     if out.returncode != 0 or not lines or not lines[-1].startswith("{"):
         sys.stderr.write(out.stdout[-4000:] + out.stderr[-4000:])
-        raise SystemExit(f"failed: reportcard {shlex.join(args)}")
+        raise ChildFailed(f"failed: reportcard {shlex.join(args)}")
     result: dict[str, Any] = json.loads(lines[-1])
     if result["exit"] != 0:
         sys.stderr.write(out.stdout[-4000:] + out.stderr[-4000:])
-        raise SystemExit(f"exit {result['exit']}: reportcard {shlex.join(args)}")
-    result["summary"] = "\n".join(lines[:-1])[-2000:]
+        raise ChildFailed(f"exit {result['exit']}: reportcard {shlex.join(args)}")
+    try:
+        summary = json.loads("\n".join(lines[:-1]))
+        result["tables"] = {
+            t["table"]: {k: t[k] for k in ("records", "upserted", "deleted") if k in t}
+            for t in summary.get("tables", [])
+        }
+        result["derived"] = summary.get("derived")
+    except (ValueError, AttributeError, KeyError, TypeError):
+        result["summary"] = "\n".join(lines[:-1])[-2000:]
     return result
 
 
 def measure_import(db_url: str, snapshot: Path, incremental: Path) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
-    snap = run_child(db_url, ["cd2", "import", "--snapshot", str(snapshot)])
-    inc = run_child(db_url, ["cd2", "import", str(incremental)])
+    snap = run_child(db_url, ["cd2", "import", "--json", "--snapshot", str(snapshot)])
+    inc = run_child(db_url, ["cd2", "import", "--json", str(incremental)])
     return {
         "snapshot": snap,
         "incremental": inc,
@@ -235,7 +255,8 @@ def _column_type(table: str, header: str) -> str:
 def psql_baseline(url: str, snapshot: Path) -> dict[str, Any]:
     """One psql loading every snapshot file with \\copy into bare tables of ``url``."""
     create, copies = [], []
-    for table_dir in sorted(p for p in snapshot.iterdir() if p.is_dir()):
+    read = read_tables()
+    for table_dir in sorted(p for p in snapshot.iterdir() if p.is_dir() and p.name in read):
         files = sorted(table_dir.iterdir())
         with gzip.open(files[0], "rt", encoding="utf-8") as fh:
             header = fh.readline().rstrip("\n").split("\t")
@@ -302,9 +323,19 @@ def main(argv: list[str]) -> None:
     if not args.skip_postgres:
         base = fresh_postgres(f"reportcard_bench_cd2copy_{args.size}")
         copy = psql_baseline(base, snapshot) if args.format == "tsv" else None
+        if copy is not None:
+            results["psql_copy_wall"] = round(copy["wall"], 2)
         url = fresh_postgres(f"reportcard_bench_cd2_{args.size}")
-        pg = measure_import(url, snapshot, incremental)
-        lines += report_lines("PostgreSQL", pg, records, inc_records, TARGET_PG_ROWS_S)
+        try:
+            pg = measure_import(url, snapshot, incremental)
+        except ChildFailed as exc:
+            pg = {"error": str(exc)}
+            lines.append(f"cd2 import, PostgreSQL: FAILED ({exc})")
+        else:
+            lines += report_lines("PostgreSQL", pg, records, inc_records, TARGET_PG_ROWS_S)
+        if copy is not None and "error" in pg:
+            lines.append(f"baseline: psql \\copy: rows={records:,}  wall={copy['wall']:.1f}s")
+            copy = None
         if copy is not None:
             ratio = pg["snapshot"]["wall"] / copy["wall"]
             pg.update(psql_copy_wall=round(copy["wall"], 2), ratio_to_copy=round(ratio, 2))
@@ -317,8 +348,13 @@ def main(argv: list[str]) -> None:
         results["postgresql"] = pg
     if not args.skip_sqlite:
         url = fresh_sqlite(f"cd2-import-{args.size}.sqlite3")
-        lite = measure_import(url, snapshot, incremental)
-        lines += report_lines("SQLite", lite, records, inc_records, TARGET_SQLITE_ROWS_S)
+        try:
+            lite = measure_import(url, snapshot, incremental)
+        except ChildFailed as exc:
+            lite = {"error": str(exc)}
+            lines.append(f"cd2 import, SQLite: FAILED ({exc})")
+        else:
+            lines += report_lines("SQLite", lite, records, inc_records, TARGET_SQLITE_ROWS_S)
         results["sqlite"] = lite
     for line in lines:
         print(line)
