@@ -58,6 +58,19 @@ class TableSummary:
 _PLACEHOLDER = re.compile(r"\{([a-z_0-9.]+(?::[a-z_0-9.]+)*)\}")
 
 
+# PostgreSQL also casts 'now', 'yesterday', 'epoch' and friends to timestamps: only ISO 8601
+# text is taken (anything else fails the cast, and the files are then read again to name it).
+_ISO = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)?$"
+
+
+def pg_timestamp(c: str) -> str:
+    """SQL typing the text ``c`` as a naive UTC timestamp (the session is in UTC)."""
+    return (
+        f"(CASE WHEN {c} ~ '{_ISO}' THEN CAST({c} AS timestamptz)"
+        f" ELSE CAST('not a timestamp: ' || {c} AS timestamptz) END AT TIME ZONE 'UTC')"
+    )
+
+
 def _quote_list(items: tuple[str, ...]) -> str:
     return ", ".join("'" + i + "'" for i in items)
 
@@ -97,7 +110,7 @@ class _Sql:
         if kind == "bool":
             return f"CAST({c} AS boolean)"
         if kind == "ts":
-            return f"(CAST({c} AS timestamptz) AT TIME ZONE 'UTC')"
+            return pg_timestamp(c)
         if kind == "date":
             return f"CAST({c} AS date)"
         if kind == "text":
@@ -147,7 +160,7 @@ def _winners(conn: Connection, t: Cd2Table, sql: _Sql) -> None:
     stage = stage_name(t)
     conn.exec_driver_sql("DROP TABLE IF EXISTS cd2_win")
     if sql.pg:
-        ts = "(CAST(ts AS timestamptz) AT TIME ZONE 'UTC')"
+        ts = pg_timestamp("ts")
         conn.exec_driver_sql(
             "CREATE TEMP TABLE cd2_win AS SELECT x.seq, x.k AS key, x.t AS ts, x.a AS action,"
             " (r.ts IS NULL OR r.ts < x.t) AS newer,"

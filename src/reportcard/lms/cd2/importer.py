@@ -120,8 +120,8 @@ def diagnose(t: Cd2Table, files: Sequence[Path]) -> Cd2Error | None:
     return None
 
 
-def _db_message(exc: DBAPIError) -> str:
-    orig = exc.orig
+def _db_message(exc: Exception) -> str:
+    orig = getattr(exc, "orig", exc)
     diag = getattr(orig, "diag", None)
     primary = getattr(diag, "message_primary", None) if diag is not None else None
     detail = getattr(diag, "message_detail", None) if diag is not None else None
@@ -233,7 +233,7 @@ def import_paths(
                 exc.table = exc.table or t.name
                 found = diagnose(t, files) if exc.file is None else None
                 raise (found or exc) from None
-            except DBAPIError as exc:
+            except (DBAPIError, conn.dialect.loaded_dbapi.Error) as exc:
                 found = diagnose(t, files)
                 if found is not None:
                     raise found from None

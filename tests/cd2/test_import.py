@@ -1,0 +1,471 @@
+"""``cd2 import`` on hand-written CD2 files (tests/cd2/files.py, institution.py): every format,
+upserts, deletes, placeholders, NULL vs empty, unknown columns, bad records, snapshots; then
+``provisioning_csv`` and ``sis_export_csv`` on the imported institution, row by row."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from reportcard.lms.cd2.errors import Cd2Error
+from reportcard.lms.cd2.importer import import_paths
+from tests.cd2 import files as f
+from tests.cd2.files import TS0, TS1, TS2
+from tests.cd2.institution import STAMP, write_snapshot
+from tests.reports.institution import run_file
+
+
+def rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql)).all()]
+
+
+@pytest.fixture
+def loaded(engine: Engine, tmp_path: Path) -> Engine:
+    import_paths(engine, [write_snapshot(tmp_path)], snapshot=True)
+    return engine
+
+
+def users(engine: Engine) -> list[tuple[Any, ...]]:
+    return rows(
+        engine,
+        "SELECT id, name, sortable_name, short_name, pronouns, workflow_state FROM users"
+        " WHERE id >= 100 ORDER BY id",
+    )
+
+
+# ---------------------------------------------------------------- the snapshot, every format
+def test_snapshot_in_every_format(loaded: Engine) -> None:
+    assert rows(
+        loaded,
+        "SELECT id, name, parent_account_id, root_account_id, default_time_zone, sis_source_id,"
+        " uuid FROM accounts ORDER BY id",
+    ) == [
+        (1, "Example U", None, None, "Mountain Time (US & Canada)", None, "uuid-root"),
+        (2, "Art, Design", 1, 1, "UTC", "ART", "uuid-art"),  # CSV-quoted comma in JSONL
+        (3, "Science\tLab", 1, 1, "UTC", "", "uuid-sci"),  # a tab; "" stays empty
+    ]
+    # TSV snapshot without meta.action; the default term has no flag in CD2.
+    assert rows(
+        loaded,
+        "SELECT id, name, sis_source_id, sis_batch_id, is_default FROM enrollment_terms"
+        " ORDER BY id",
+    ) == [(1, "Default Term", None, None, True), (5, "Fall 2024", "F24", 9, False)]
+    # Gzip CSV, expanded settings; CSV condensed (no settings at all) for sections.
+    assert rows(
+        loaded,
+        "SELECT id, account_id, enrollment_term_id, name, course_format, workflow_state,"
+        " sis_source_id FROM courses ORDER BY id",
+    ) == [
+        (10, 2, 5, "Drawing I", "on_campus", "available", "ART101"),
+        (11, 3, 1, "Lab Safety", None, "claimed", None),
+    ]
+    # TSV condensed gzip: "" pronouns stay empty, a missing property is NULL.
+    assert users(loaded) == [
+        (100, "Ann Smith", "Smith, Ann", "Ann", "she/her", "registered"),
+        (101, "Bob Jones", "Jones, Bob", "Bob Jones", "", "registered"),
+        (102, "Test Student", "Student, Test", "Test Student", None, "registered"),
+    ]
+    # Parquet logins.
+    assert rows(
+        loaded,
+        "SELECT id, user_id, account_id, unique_id, sis_user_id, integration_id"
+        " FROM pseudonyms ORDER BY id",
+    ) == [
+        (200, 100, 1, "ann", "A1", "INT-A"),
+        (201, 101, 1, "bob", None, None),
+        (202, 102, 1, "testuser_102", None, None),
+    ]
+    assert rows(
+        loaded,
+        "SELECT id, root_account_id, built_in, workflow_state FROM roles WHERE id < 54 ORDER BY id",
+    ) == [
+        (50, 1, True, "active"),
+        (51, 1, True, "active"),
+        (52, 1, True, "active"),
+        (53, 1, True, "active"),
+    ]
+    # Derived: the tree, associations, the test student.
+    assert rows(
+        loaded,
+        "SELECT account_id, ancestor_id, depth FROM account_ancestors ORDER BY account_id, depth",
+    ) == [(1, 1, 0), (2, 2, 0), (2, 1, 1), (3, 3, 0), (3, 1, 1)]
+    assert rows(
+        loaded,
+        "SELECT user_id, account_id FROM user_account_associations ORDER BY user_id, account_id",
+    ) == [(100, 1), (100, 2), (101, 1), (101, 2), (102, 1), (102, 2)]
+    assert rows(loaded, "SELECT id FROM users WHERE is_test_student") == [(102,)]
+
+
+def test_the_same_files_twice_change_nothing(loaded: Engine, tmp_path: Path) -> None:
+    before = {t: rows(loaded, f"SELECT * FROM {t} ORDER BY 1") for t in ("users", "courses")}
+    result = import_paths(loaded, [tmp_path / "snapshot"])
+    assert {t.table: (t.upserted, t.deleted, t.unchanged) for t in result.tables}["users"] == (
+        0,
+        0,
+        3,
+    )
+    assert all(t.upserted == 0 and t.deleted == 0 for t in result.tables)
+    assert {t: rows(loaded, f"SELECT * FROM {t} ORDER BY 1") for t in before} == before
+
+
+# ---------------------------------------------------------------- incrementals
+def test_incremental_upserts_deletes_and_older_records(loaded: Engine, tmp_path: Path) -> None:
+    d = tmp_path / "inc1"
+    f.write(
+        d / "part-1.jsonl",
+        f.jsonl(
+            [
+                {
+                    "id": 100,
+                    "ts": TS1,
+                    "action": "U",
+                    "name": "Ann Smith-Lee",
+                    "sortable_name": "Smith-Lee, Ann",
+                    "workflow_state": "registered",
+                    "uuid": "uuid-ann",
+                    **STAMP,
+                },
+                # older than what was applied: ignored
+                {
+                    "id": 101,
+                    "ts": "2024-04-01T00:00:00Z",
+                    "action": "U",
+                    "name": "Old Bob",
+                    "workflow_state": "registered",
+                    **STAMP,
+                },
+                {
+                    "id": 103,
+                    "ts": TS1,
+                    "action": "U",
+                    "name": "New Person",
+                    "workflow_state": "pre_registered",
+                    **STAMP,
+                },
+                {"id": 999, "ts": TS1, "action": "D"},  # never seen: fine
+            ]
+        ),
+    )
+    # A second file of the same job: a newer delete of 103, in TSV with an unknown column.
+    f.write(
+        d / "part-2.tsv",
+        f.tsv([{"id": 103, "ts": TS2, "action": "D", "brand_new_column": None}]),
+    )
+    result = import_paths(loaded, [d], table="users")
+    (summary,) = result.tables
+    # 103's upsert is superseded by its delete, and it was never applied: nothing to delete.
+    # Unchanged: Bob's older record and 103's superseded upsert.
+    assert (summary.records, summary.upserted, summary.deleted, summary.unchanged) == (5, 1, 0, 2)
+    assert users(loaded)[:2] == [
+        (100, "Ann Smith-Lee", "Smith-Lee, Ann", None, None, "registered"),
+        (101, "Bob Jones", "Jones, Bob", "Bob Jones", "", "registered"),
+    ]
+    assert rows(loaded, "SELECT id FROM users WHERE id IN (103, 999)") == []
+    # An older upsert of a purged key does not bring it back (the delete's tombstone).
+    f.write(
+        tmp_path / "inc2" / "u.csv",
+        f.csv(
+            [
+                {
+                    "id": 103,
+                    "ts": TS1,
+                    "action": "U",
+                    "name": "Back?",
+                    "workflow_state": "registered",
+                    **STAMP,
+                }
+            ]
+        ),
+    )
+    import_paths(loaded, [tmp_path / "inc2"], table="users")
+    assert rows(loaded, "SELECT id FROM users WHERE id = 103") == []
+    with loaded.connect() as conn:
+        state = conn.execute(
+            text(
+                "SELECT last_ts, root_account_id, last_mode FROM cd2_table_state"
+                " WHERE table_name = 'users'"
+            )
+        ).one()
+    assert str(state[0]).startswith("2024-05-03 04:00:00.25")
+    assert (state[1], state[2]) == (1, "incremental")
+
+
+def test_condensed_and_expanded_settings(loaded: Engine, tmp_path: Path) -> None:
+    course = {
+        "ts": TS1,
+        "action": "U",
+        "account_id": 2,
+        "enrollment_term_id": 5,
+        "workflow_state": "available",
+        "template": False,
+        **STAMP,
+    }
+    structs = {"settings": ("course_format", "hide_final_grade")}
+    f.write(
+        tmp_path / "c" / "courses" / "a.tsv.gz",
+        f.tsv(
+            [
+                {
+                    **course,
+                    "id": 10,
+                    "name": "Drawing I",
+                    "settings": {"course_format": "online", "hide_final_grade": None},
+                }
+            ],
+            condensed=True,
+            structs=structs,
+        ),
+        gz=True,
+    )
+    f.write(
+        tmp_path / "c" / "courses" / "b.tsv",
+        f.tsv(
+            [
+                {
+                    **course,
+                    "id": 11,
+                    "name": "Lab Safety",
+                    "settings": {"course_format": "blended", "hide_final_grade": "true"},
+                }
+            ],
+            structs=structs,
+        ),
+    )
+    import_paths(loaded, [tmp_path / "c"])
+    assert rows(loaded, "SELECT id, course_format FROM courses ORDER BY id") == [
+        (10, "online"),
+        (11, "blended"),
+    ]
+
+
+def test_placeholders_and_null_versus_empty(loaded: Engine, tmp_path: Path) -> None:
+    f.write(
+        tmp_path / "p" / "users.csv",
+        f.csv(
+            [
+                {
+                    "id": 100,
+                    "ts": TS1,
+                    "name": "NULL",
+                    "sortable_name": None,
+                    "short_name": "",
+                    "pronouns": "__dap_oversized_truncated__",
+                    "workflow_state": "__dap_unspecified__",
+                    **STAMP,
+                },
+                {
+                    "id": 101,
+                    "ts": TS1,
+                    "name": "Bob Jones",
+                    "sortable_name": "Jones, Bob",
+                    "short_name": "Bob",
+                    "pronouns": "__cd2_oversized_truncated__",
+                    "workflow_state": "registered",
+                    **STAMP,
+                },
+            ]
+        ),
+    )
+    f.write(
+        tmp_path / "p" / "group_categories.jsonl",
+        f.jsonl(
+            [
+                {
+                    "id": 700,
+                    "ts": TS1,
+                    "name": "Projects",
+                    "context_id": 10,
+                    "context_type": "Course",
+                    "role": "__dap_unspecified__",
+                    "self_signup": "enabled",
+                    **STAMP,
+                }
+            ]
+        ),
+    )
+    import_paths(loaded, [tmp_path / "p" / "users.csv", tmp_path / "p" / "group_categories.jsonl"])
+    assert users(loaded)[:2] == [
+        # "NULL" quoted is text; unquoted NULL is NULL; "" is empty; truncated text is NULL;
+        # an unmapped NOT NULL enum is kept as the unknown value it is.
+        (100, "NULL", None, "", None, "__dap_unspecified__"),
+        (101, "Bob Jones", "Jones, Bob", "Bob", None, "registered"),
+    ]
+    assert rows(
+        loaded, "SELECT id, name, role, self_signup, root_account_id FROM group_categories"
+    ) == [(700, "Projects", None, "enabled", 1)]
+
+
+# ---------------------------------------------------------------- bad files change nothing
+@pytest.mark.parametrize("fmt", ["tsv", "jsonl", "csv"])
+def test_a_bad_record_changes_nothing_and_is_named(
+    loaded: Engine, tmp_path: Path, fmt: str
+) -> None:
+    good = {"id": 100, "ts": TS1, "name": "Changed", "workflow_state": "registered", **STAMP}
+    bad = {
+        "id": 101,
+        "ts": TS1,
+        "name": "Bob",
+        "workflow_state": "registered",
+        "created_at": "yesterday",
+        "updated_at": STAMP["updated_at"],
+    }
+    writer = {"tsv": f.tsv, "jsonl": f.jsonl, "csv": f.csv}[fmt]
+    path = f.write(tmp_path / "bad" / f"part.{fmt}.gz", writer([good, bad]), gz=True)
+    before = users(loaded)
+    with pytest.raises(Cd2Error) as caught:
+        import_paths(loaded, [path.parent], table="users")
+    err = caught.value
+    line = 2 if fmt == "jsonl" else 3  # tabular files have a header line
+    assert (err.table, err.file, err.line, err.field) == (
+        "users",
+        str(path),
+        line,
+        "value.created_at",
+    )
+    assert "not a timestamp: 'yesterday'" in str(err)
+    assert users(loaded) == before
+
+
+def test_malformed_lines_are_named(loaded: Engine, tmp_path: Path) -> None:
+    ok = {"id": 100, "ts": TS1, "name": "Ann", "workflow_state": "registered", **STAMP}
+    j = f.write(tmp_path / "j" / "x.jsonl", f.jsonl([ok]) + b"{not json\n")
+    with pytest.raises(Cd2Error) as caught:
+        import_paths(loaded, [j], table="users")
+    assert (caught.value.file, caught.value.line) == (str(j), 2)
+    assert "not JSON" in caught.value.message
+    t = f.write(
+        tmp_path / "t" / "x.tsv", b"meta.ts\tkey.id\tvalue.name\n" + TS1.encode() + b"\t100\n"
+    )
+    with pytest.raises(Cd2Error) as caught:
+        import_paths(loaded, [t], table="users")
+    assert (caught.value.file, caught.value.line) == (str(t), 2)
+    assert "2 fields where the header has 3" in caught.value.message
+    m = f.write(
+        tmp_path / "m" / "x.jsonl", f.jsonl([{"id": 104, "ts": TS1, "name": "No state", **STAMP}])
+    )
+    with pytest.raises(Cd2Error) as caught:
+        import_paths(loaded, [m], table="users")
+    assert (caught.value.line, caught.value.field) == (1, "value.workflow_state")
+    assert rows(loaded, "SELECT id FROM users WHERE id = 104") == []
+
+
+# ---------------------------------------------------------------- snapshots remove
+def test_snapshot_removes_rows_missing_from_it(loaded: Engine, tmp_path: Path) -> None:
+    channel = {
+        "user_id": 101,
+        "path": "bob@example.edu",
+        "path_type": "email",
+        "position": 1,
+        "workflow_state": "active",
+        "bounce_count": 0,
+        "confirmation_sent_count": 0,
+        **STAMP,
+    }
+    path = f.write(
+        tmp_path / "s" / "communication_channels.jsonl",
+        f.jsonl([{"id": 301, "ts": TS1, **channel}]),
+    )
+    # Not a snapshot: 300 stays.
+    import_paths(loaded, [path])
+    assert rows(loaded, "SELECT id FROM communication_channels ORDER BY id") == [(300,), (301,)]
+    result = import_paths(loaded, [path], snapshot=True)
+    assert (result.tables[0].upserted, result.tables[0].deleted) == (0, 1)
+    assert rows(loaded, "SELECT id FROM communication_channels ORDER BY id") == [(301,)]
+
+
+def test_gzip_is_recognised_by_its_bytes(engine: Engine, tmp_path: Path) -> None:
+    data = f.jsonl(
+        [
+            {
+                "id": 1,
+                "ts": TS0,
+                "name": "Root",
+                "workflow_state": "active",
+                "default_time_zone": "America/Denver",
+                **STAMP,
+            }
+        ]
+    )
+    path = tmp_path / "accounts" / "part-0.jsonl"  # gzip bytes, no .gz in the name
+    path.parent.mkdir()
+    path.write_bytes(gzip.compress(data))
+    result = import_paths(engine, [tmp_path / "accounts"])
+    assert result.root_id == 1
+    assert rows(engine, "SELECT id, default_time_zone FROM accounts") == [(1, "America/Denver")]
+
+
+def test_an_unknown_time_zone_is_refused(engine: Engine, tmp_path: Path) -> None:
+    path = f.write(
+        tmp_path / "accounts.tsv",
+        f.tsv(
+            [
+                {
+                    "id": 1,
+                    "ts": TS0,
+                    "name": "Root",
+                    "workflow_state": "active",
+                    "default_time_zone": "Mars/Olympus",
+                    **STAMP,
+                }
+            ]
+        ),
+    )
+    with pytest.raises(Cd2Error) as caught:
+        import_paths(engine, [path])
+    assert caught.value.field == "value.default_time_zone"
+    assert rows(engine, "SELECT id FROM accounts") == []
+
+
+# ---------------------------------------------------------------- reports on the institution
+def test_provisioning_and_sis_export_rows(loaded: Engine) -> None:
+    with loaded.begin() as conn:
+        prov = {
+            p: run_file(conn, "provisioning_csv", p, account_id=1)
+            for p in ("users", "accounts", "terms", "courses", "sections", "enrollments")
+        }
+        sis = {
+            p: run_file(conn, "sis_export_csv", p, account_id=1)
+            for p in ("users", "courses", "enrollments")
+        }
+    # The test student (Student View) is left out; SIS ids live on logins; email from the
+    # channel; created_by_sis from sis_batch_id; a Rails zone gives Denver's offsets.
+    assert prov["users"].splitlines()[1:] == [
+        '100,A1,INT-A,,ann,Ann,Smith,Ann Smith,"Smith, Ann",Ann,ann@example.edu,active,true,'
+        "uuid-ann",
+        '101,,,,bob,Bob,Jones,Bob Jones,"Jones, Bob",Bob Jones,,active,false,uuid-bob',
+    ]
+    assert prov["accounts"].splitlines()[1:] == [
+        '2,ART,1,,"Art, Design",active,false',
+        "3,,1,,Science\tLab,active,false",
+    ]
+    assert prov["terms"].splitlines()[1:] == [
+        "1,,Default Term,active,,,false",
+        "5,F24,Fall 2024,active,2024-08-20T00:00:00-06:00,2024-12-20T00:00:00-07:00,true",
+    ]
+    assert prov["courses"].splitlines()[1:] == [
+        "10,ART101,,ART101,Drawing I,2,ART,5,F24,active,,,on_campus,,,true",
+        "11,,,SCI-LAB,Lab Safety,3,,1,,unpublished,,,,,,false",
+    ]
+    assert prov["sections"].splitlines()[1:] == [
+        "20,ART101-A,10,ART101,,Drawing I - A,active,,,2,ART,true",
+        "21,,11,,,Lab Safety,active,,,3,,false",
+    ]
+    assert prov["enrollments"].splitlines()[1:] == [
+        "10,ART101,100,A1,student,50,20,ART101-A,active,,,true,StudentEnrollment,false,400",
+        "10,ART101,101,,teacher,51,20,ART101-A,active,,,false,TeacherEnrollment,false,401",
+    ]
+    assert sis["users"].splitlines()[1:] == [
+        'A1,INT-A,,ann,,Ann,Smith,Ann Smith,"Smith, Ann",Ann,ann@example.edu,active'
+    ]
+    assert sis["courses"].splitlines()[1:] == [
+        "ART101,,ART101,Drawing I,ART,F24,active,,,on_campus,"
+    ]
+    assert sis["enrollments"].splitlines()[1:] == [
+        "ART101,A1,student,50,ART101-A,active,,false",
+        "ART101,,teacher,51,ART101-A,active,,false",
+    ]
