@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, select, update
 from reportcard.db.engine import make_engine
 from reportcard.db.tables import account_reports, report_shards
 from reportcard.runs.context import utcnow
-from reportcard.runs.execute import claim_run, claim_shard, plan_run
+from reportcard.runs.execute import claim_run, claim_shard
 from reportcard.runs.lifecycle import get_run
 from reportcard.runs.worker import Worker, new_worker_id
 from reportcard.settings import Settings, get_settings
@@ -133,8 +133,8 @@ def plan_task(run_id: int) -> None:
         # The root account is at its cap: the run waits in `created` until a run of the same
         # root ends (its worker publishes the next one) or the reaper republishes it.
         return
-    plan_run(w.engine, w.settings, run_id)
-    _publish_shards(w.engine, w.settings, run_id)
+    if w.plan(run_id):  # heartbeat while planning; backs off if the run was re-planned
+        _publish_shards(w.engine, w.settings, run_id)
     _release_if_ended(w, run_id)
 
 

@@ -35,8 +35,10 @@ from reportcard.reports.catalog import Report, RunContext, get_report
 from reportcard.reports.params import ReportInputError
 from reportcard.runs.context import build_context, utcnow
 from reportcard.runs.events import run_ended
+from reportcard.runs.failures import failure_text
 from reportcard.runs.formats import output_format, write_output
 from reportcard.runs.lifecycle import NO_FILE_TEXT, fail_run, get_run
+from reportcard.runs.orphans import discard_run_files
 from reportcard.runs.package import FilePart
 from reportcard.runs.query import BATCH, bounds_select
 from reportcard.runs.write import (
@@ -113,51 +115,80 @@ def claim_run(conn: Connection, run_id: int, root_id: int, cap: int, worker_id: 
     return res.rowcount == 1
 
 
-def plan_run(engine: Engine, settings: Settings, run_id: int) -> None:
+def plan_run(engine: Engine, settings: Settings, run_id: int, worker_id: str | None = None) -> bool:
     """Split a freshly claimed run into shards (or end it in error on bad input).
 
     The reading (parameters, bounds of every part) happens outside any write transaction, so
-    a slow count never holds SQLite's write lock; the shards are written in one short one.
+    a slow count never holds SQLite's write lock; the shards are written in one short one,
+    and only while the run is still this planner's (``worker_id``, when given) and has no
+    shards yet: a planner that stalled past the stale limit, whose run was planned again by
+    another worker meanwhile, backs off and leaves that run alone. Returns False then.
     """
     with read_conn(engine) as conn:
         run = get_run(conn, run_id)
         if run is None or run.workflow_state != "running":
-            return
+            return False
+        if worker_id is not None and run.worker_id != worker_id:
+            return False
         report = get_report(run.report_type)
         ctx = build_context(conn, run) if report is not None else None
         conn.rollback()
     if report is None or ctx is None:
         with engine.begin() as conn:
             fail_run(conn, run_id, NO_FILE_TEXT, detail=f"unknown report {run.report_type}")
-        return
+        return True
     try:
         output_format(run.parameters or {})  # a run not started through the API (CLI, schedule)
         names = report.select_parts(ctx)
         extra = report.extra_text(ctx)
     except ReportInputError as exc:
         with engine.begin() as conn:
-            fail_run(conn, run_id, str(exc))
-        return
+            if still_planning(conn, run_id, worker_id):
+                fail_run(conn, run_id, str(exc))
+        return True
     params = dict(run.parameters or {})
     params["extra_text"] = extra
     if not names:
         with engine.begin() as conn:
+            if not still_planning(conn, run_id, worker_id):
+                return False
             conn.execute(
                 update(account_reports)
                 .where(account_reports.c.id == run_id)
                 .values(parameters=params)
             )
             fail_run(conn, run_id, NO_FILE_TEXT, detail="no file selected")
-        return
+        return True
     shards, total = _plan_shards(engine, settings, report, ctx, names)
     with engine.begin() as conn:
-        res = conn.execute(
+        if not still_planning(conn, run_id, worker_id):
+            return False  # aborted, deleted, or re-planned by another worker meanwhile
+        conn.execute(
             update(account_reports)
             .where(account_reports.c.id == run_id, account_reports.c.workflow_state == "running")
             .values(parameters=params, total_lines=total, current_line=0, updated_at=utcnow())
         )
-        if res.rowcount == 1:  # not aborted or deleted while planning
-            conn.execute(insert(report_shards), shards)
+        conn.execute(insert(report_shards), shards)
+    return True
+
+
+def still_planning(conn: Connection, run_id: int, worker_id: str | None) -> bool:
+    """Whether the run is running, unplanned (no shards) and, when given, ``worker_id``'s.
+
+    On PostgreSQL the run's row is locked for the rest of the transaction (two planners'
+    final transactions then follow one another); SQLite's write transactions are serial.
+    """
+    r = account_reports.c
+    stmt = select(r.workflow_state, r.worker_id).where(r.id == run_id)
+    if not is_sqlite(conn):
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
+    if row is None or row.workflow_state != "running":
+        return False
+    if worker_id is not None and row.worker_id != worker_id:
+        return False
+    planned = conn.execute(select(exists().where(report_shards.c.report_id == run_id))).scalar_one()
+    return not planned
 
 
 def _plan_shards(
@@ -394,7 +425,7 @@ def compile_run(engine: Engine, storage: Storage, run_id: int) -> None:
         params=run.parameters or {},
         now=utcnow(),
     )
-    finish(
+    kept = finish(
         engine,
         run_id,
         report,
@@ -406,6 +437,8 @@ def compile_run(engine: Engine, storage: Storage, run_id: int) -> None:
         int(rows),
         parts,
     )
+    if not kept:  # aborted or deleted while compiling: the file is no run's attachment
+        storage.delete(out.key)
     storage.delete_prefix(f"runs/{run_id}/parts")
 
 
@@ -420,7 +453,8 @@ def finish(
     size: int,
     rows: int,
     parts: Sequence[FilePart],
-) -> None:
+) -> bool:
+    """Attach the file and complete the run; False when the run stopped while compiling."""
     now = utcnow()
     with engine.begin() as conn:
         run = get_run(conn, run_id)
@@ -463,12 +497,22 @@ def finish(
         if res.rowcount != 1:
             # Aborted or deleted while compiling: Canvas attaches no file to a stopped run.
             conn.rollback()
-            return
+            return False
         run_ended(conn, run_id)
+    return True
 
 
-def shard_failed(engine: Engine, settings: Settings, shard_id: int, error: str) -> None:
-    """Retry a failed shard, or end its run in error once its attempts are used up."""
+def shard_failed(
+    engine: Engine,
+    settings: Settings,
+    shard_id: int,
+    error: str,
+    exc: BaseException | None = None,
+) -> int | None:
+    """Retry a failed shard, or end its run in error once its attempts are used up.
+
+    Returns the run's id when the run ended (its leftover files can go), else None.
+    """
     with engine.begin() as conn:
         shard = conn.execute(select(report_shards).where(report_shards.c.id == shard_id)).one()
         if shard.attempts < settings.max_attempts:
@@ -477,28 +521,28 @@ def shard_failed(engine: Engine, settings: Settings, shard_id: int, error: str) 
                 .where(report_shards.c.id == shard_id, report_shards.c.state == "running")
                 .values(state="queued", error=error, worker_id=None, heartbeat_at=utcnow())
             )
-            return
+            return None
         conn.execute(
             update(report_shards)
             .where(report_shards.c.id == shard_id)
             .values(state="failed", error=error, ended_at=utcnow())
         )
-        fail_run(
-            conn,
-            shard.report_id,
-            "Failed, please report the following error code to your system administrator: "
-            f"ErrorReport:{shard.report_id};",
-            detail=error,
-        )
+        fail_run(conn, shard.report_id, failure_text(shard.report_id, exc), detail=error)
+    return int(shard.report_id)
 
 
 def shard_stopped(engine: Engine, storage: Storage, shard_id: int) -> None:
+    """The shard's run ended while it wrote: mark it cancelled and drop the run's parts."""
     with engine.begin() as conn:
         conn.execute(
             update(report_shards)
             .where(report_shards.c.id == shard_id)
             .values(state="cancelled", ended_at=utcnow())
         )
+        run_id = conn.execute(
+            select(report_shards.c.report_id).where(report_shards.c.id == shard_id)
+        ).scalar_one()
+    discard_run_files(engine, storage, int(run_id))
 
 
 def stale_before(settings: Settings, now: datetime) -> datetime:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 
+from reportcard.db.sis_import_tables import sis_imports
 from reportcard.db.tables import account_reports, attachments
 from reportcard.runs.housekeeping import register
 from reportcard.runs.lifecycle import ACTIVE_STATES
@@ -158,8 +159,60 @@ def sweep(
     return removed
 
 
+SIS_IMPORTS = "sis_imports"  # the key of SIS errors files in retention_days_by_report
+
+
+def sweep_sis_errors(
+    engine: Engine, storage: Storage, settings: Settings, now: datetime
+) -> list[int]:
+    """Expire SIS import errors files (``sis_errors_attachment_<id>.csv``) past the limit.
+
+    The limit is ``retention_days``, or the ``sis_imports`` entry of
+    ``retention_days_by_report``; the import keeps its messages and counts, and its
+    ``errors_attachment`` answers 410 Gone like an expired report file. Returns the import ids.
+    """
+    days = days_for(settings, SIS_IMPORTS)
+    if days <= 0:
+        return []
+    a, s = attachments.c, sis_imports.c
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(s.id, a.id.label("att_id"), a.storage_key, a.size)
+            .select_from(sis_imports.join(attachments, a.id == s.errors_attachment_id))
+            .where(
+                a.workflow_state == "processed",
+                a.created_at < now - timedelta(days=days),
+                s.workflow_state.not_in(("created", "importing")),
+            )
+            .order_by(a.id)
+        ).all()
+        conn.rollback()
+    removed = []
+    for row in rows:
+        with engine.begin() as conn:
+            claimed = conn.execute(
+                update(attachments)
+                .where(a.id == row.att_id, a.workflow_state == "processed")
+                .values(workflow_state=EXPIRED, updated_at=now)
+            ).rowcount
+        if claimed != 1:
+            continue
+        try:
+            storage.delete(row.storage_key)
+        except Exception:
+            log.exception("retention: could not delete %s (sis import %s)", row.storage_key, row.id)
+        log.info("retention: removed the errors file of sis import %s (%s bytes)", row.id, row.size)
+        removed.append(int(row.id))
+    return removed
+
+
 def _job(engine: Engine, storage: Storage, settings: Settings, now: datetime) -> int:
-    return len(sweep(engine, storage, settings, now))
+    """Report files and SIS errors files past their limit, then the files nothing claims."""
+    from reportcard.runs.orphans import sweep_orphans
+
+    handled = len(sweep(engine, storage, settings, now))
+    handled += len(sweep_sis_errors(engine, storage, settings, now))
+    return handled + len(sweep_orphans(engine, storage, settings, now))
 
 
 register("retention", lambda s: s.retention_interval_seconds, _job)

@@ -31,9 +31,12 @@ from reportcard.runs.execute import (
     plan_run,
     shard_failed,
     shard_stopped,
+    still_planning,
 )
+from reportcard.runs.failures import failure_text
 from reportcard.runs.housekeeping import run_due
 from reportcard.runs.lifecycle import fail_run
+from reportcard.runs.orphans import discard_run_files
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
 
@@ -147,32 +150,40 @@ class Worker:
         except RunStopped:
             shard_stopped(self.engine, self.storage, shard_id)
             return
-        except Exception:
+        except Exception as exc:
             log.exception("shard %s failed", shard_id)
-            shard_failed(self.engine, self.settings, shard_id, traceback.format_exc(limit=5))
+            ended = shard_failed(
+                self.engine, self.settings, shard_id, traceback.format_exc(limit=5), exc
+            )
+            if ended is not None:  # the run is over: its parts (a full disk's too) can go
+                discard_run_files(self.engine, self.storage, ended)
             return
+        with self.engine.connect() as conn:
+            run_id = conn.execute(
+                select(report_shards.c.report_id).where(report_shards.c.id == shard_id)
+            ).scalar_one()
+            conn.rollback()
         if last:
-            with self.engine.connect() as conn:
-                run_id = conn.execute(
-                    select(report_shards.c.report_id).where(report_shards.c.id == shard_id)
-                ).scalar_one()
-                conn.rollback()
             self.compile(run_id)
+        else:
+            # A shard too short to reach a checkpoint finishes even when its run was stopped
+            # meanwhile: then the run's parts are nobody's (nothing happens while it runs).
+            discard_run_files(self.engine, self.storage, run_id)
 
     def compile(self, run_id: int) -> None:
         try:
             with keepalive(self.engine, account_reports, run_id, self.settings.heartbeat_seconds):
                 compile_run(self.engine, self.storage, run_id)
-        except Exception:
+        except Exception as exc:
             log.exception("compiling run %s failed", run_id)
             with self.engine.begin() as conn:
                 fail_run(
                     conn,
                     run_id,
-                    "Failed, please report the following error code to your system "
-                    f"administrator: ErrorReport:{run_id};",
+                    failure_text(run_id, exc),
                     detail=traceback.format_exc(limit=5),
                 )
+            discard_run_files(self.engine, self.storage, run_id)
 
     def _plan(self) -> bool:
         with self.engine.connect() as conn:
@@ -191,21 +202,33 @@ class Worker:
                     conn, run_id, root_id, self.settings.concurrency_per_root, self.worker_id
                 )
             if claimed:
-                try:
-                    plan_run(self.engine, self.settings, run_id)
-                except Exception:
-                    log.exception("planning run %s failed", run_id)
-                    with self.engine.begin() as conn:
-                        fail_run(
-                            conn,
-                            run_id,
-                            "Failed, please report the following error code to your system "
-                            f"administrator: ErrorReport:{run_id};",
-                            detail=traceback.format_exc(limit=5),
-                        )
+                self.plan(run_id)
                 self.wake.set()
                 return True
         return False
+
+    def plan(self, run_id: int) -> bool:
+        """Plan a run this worker claimed, beating its heartbeat meanwhile; True if planned.
+
+        The heartbeat keeps the reaper from handing a slow plan (a long count, a database
+        restart) to another worker. Should that happen anyway (a stall longer than the stale
+        limit), the plan that finds the run no longer its own backs off (``plan_run``), and a
+        failure of a run that is no longer this worker's is not this worker's to report.
+        """
+        try:
+            with keepalive(self.engine, account_reports, run_id, self.settings.heartbeat_seconds):
+                return plan_run(self.engine, self.settings, run_id, self.worker_id)
+        except Exception as exc:
+            log.exception("planning run %s failed", run_id)
+            with self.engine.begin() as conn:
+                if still_planning(conn, run_id, self.worker_id):
+                    fail_run(
+                        conn,
+                        run_id,
+                        failure_text(run_id, exc),
+                        detail=traceback.format_exc(limit=5),
+                    )
+            return False
 
     def housekeep(self) -> int:
         """Periodic jobs (mail, schedules, webhooks, retention) whose time has come."""

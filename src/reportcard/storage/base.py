@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import BinaryIO
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One key in storage, its size and when it was last written (naive UTC)."""
+
+    key: str
+    size: int
+    modified: datetime
 
 
 class Storage(ABC):
@@ -30,6 +42,15 @@ class Storage(ABC):
     @abstractmethod
     def delete_prefix(self, prefix: str) -> None:
         """Remove every key under ``prefix``."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> Iterator[StoredFile]:
+        """Every key under ``prefix`` (``runs/``), unfinished writes included.
+
+        A write still in progress may show up under a name of its own (the local backend's
+        ``<key>.tmp-<pid>-<n>``): the storage sweep (``runs/orphans.py``) removes such files
+        once they are older than its grace period.
+        """
 
     def local_path(self, key: str) -> str | None:
         """A filesystem path for ``key`` when the backend has one (lets the server sendfile)."""

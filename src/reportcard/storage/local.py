@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from reportcard.storage.base import Storage
+from reportcard.storage.base import Storage, StoredFile
 
 
 class _AtomicFile:
@@ -39,8 +41,14 @@ class _AtomicFile:
 
     def close(self) -> None:
         if not self.fh.closed:
-            self.fh.close()
-            os.replace(self.tmp, self.path)
+            try:
+                # Closing flushes the last buffered bytes: on a full disk this is where
+                # ENOSPC is raised, and the temp file must not stay behind.
+                self.fh.close()
+                os.replace(self.tmp, self.path)
+            except BaseException:
+                self.tmp.unlink(missing_ok=True)
+                raise
 
     def abort(self) -> None:
         if not self.fh.closed:
@@ -89,6 +97,25 @@ class LocalStorage(Storage):
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
+
+    def list(self, prefix: str = "") -> Iterator[StoredFile]:
+        root = self.root.resolve()
+        start = self._path(prefix.rstrip("/")) if prefix.strip("/") else root
+        if start.is_file():
+            paths: Iterator[tuple[str, list[str], list[str]]] = iter(
+                [(str(start.parent), [], [start.name])]
+            )
+        else:
+            paths = os.walk(start)
+        for folder, _dirs, files in paths:
+            for name in sorted(files):
+                path = Path(folder) / name
+                try:
+                    st = path.stat()
+                except FileNotFoundError:  # removed while listing
+                    continue
+                modified = datetime.fromtimestamp(st.st_mtime, UTC).replace(tzinfo=None)
+                yield StoredFile(path.relative_to(root).as_posix(), st.st_size, modified)
 
     def local_path(self, key: str) -> str | None:
         return str(self._path(key))

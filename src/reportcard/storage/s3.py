@@ -9,9 +9,11 @@ by the framework and then ends its run in ``error`` with the reason.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from datetime import UTC
 from typing import IO, Any, BinaryIO
 
-from reportcard.storage.base import Storage
+from reportcard.storage.base import Storage, StoredFile
 
 
 class _Upload:
@@ -165,6 +167,17 @@ class S3Storage(Storage):
             keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if keys:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+
+    def list(self, prefix: str = "") -> Iterator[StoredFile]:
+        base = f"{self.prefix}/" if self.prefix else ""
+        full = self.full_key(prefix) if prefix else base
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            for obj in page.get("Contents", []):
+                modified = obj["LastModified"]
+                if modified.tzinfo is not None:
+                    modified = modified.astimezone(UTC).replace(tzinfo=None)
+                yield StoredFile(obj["Key"][len(base) :], int(obj["Size"]), modified)
 
     def presigned_url(self, key: str, filename: str, content_type: str) -> str | None:
         if self.presign_seconds <= 0:
