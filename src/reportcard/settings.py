@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     sis_import_max_ratio: int = Field(
         100, ge=1, description="Most a SIS import zip may unpack to, as a multiple of its size."
     )
+    sis_import_max_line_chars: int = Field(
+        1 << 20,
+        ge=1,
+        description="Longest CSV record (characters) a SIS import may hold; bounds the memory "
+        "one upload can take whatever its shape.",
+    )
     sis_import_max_files: int = Field(
         1000, ge=1, description="Most entries a SIS import zip may hold."
     )

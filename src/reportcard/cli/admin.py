@@ -108,12 +108,23 @@ def serve(host: str, port: int, worker_threads: int | None) -> None:
 )
 def worker(threads: int, once: bool, queue_kind: str | None, queues: str) -> None:
     """Execute report shards (any number of workers may run, on any machine)."""
+    from reportcard.db.busy import retry_while_unavailable
     from reportcard.reports.catalog import load_extra_reports
     from reportcard.runs.worker import Worker, WorkerPool
     from reportcard.storage import storage_from_settings
 
     settings = get_settings()
-    engine = open_engine(settings)
+
+    def waiting(exc: Exception) -> None:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        click.echo(f"worker: the database is unavailable ({reason}); retrying", err=True)
+
+    def patiently(step: Any, what: str) -> Any:
+        """A locked or unreachable database is waited out, never a traceback and exit."""
+        pause = max(settings.poll_seconds, 1.0)
+        return retry_while_unavailable(step, what=what, pause=pause, on_retry=waiting)
+
+    engine = patiently(lambda: open_engine(settings), "worker start")
     load_extra_reports(settings)
     if (queue_kind or settings.queue) == "celery":
         from reportcard.queue.celery_app import run_worker
@@ -124,11 +135,11 @@ def worker(threads: int, once: bool, queue_kind: str | None, queues: str) -> Non
     storage = storage_from_settings(settings)
     if once:
         w = Worker(engine, storage, settings)
-        while w.step():
+        while patiently(w.step, "worker step"):
             pass
         return
     pool = WorkerPool(engine, storage, settings, threads)
-    pool.start()
+    patiently(pool.start, "worker start")  # its first act is a write (reaping stale work)
     click.echo(f"{threads} worker thread(s) running; Ctrl-C to stop", err=True)
     try:
         threading.Event().wait()

@@ -19,13 +19,31 @@ def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
     return engine_or_conn.dialect.name == "sqlite"
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+# How long an SQLite statement waits for another connection's write lock before it fails with
+# "database is locked" (an OperationalError: the API answers 503, workers retry). A database
+# URL may set it: ``sqlite:///path/reportcard.sqlite3?timeout=5`` (seconds).
+SQLITE_BUSY_SECONDS = 30.0
+
+
+def sqlite_busy_seconds(url: str) -> float:
+    """The busy timeout an SQLite URL asks for (``?timeout=SECONDS``), else the default."""
+    raw = make_url(url).query.get("timeout")
+    value = raw[-1] if isinstance(raw, tuple) else raw
+    if value is None:
+        return SQLITE_BUSY_SECONDS
+    seconds = float(value)
+    if not seconds >= 0:  # also refuses NaN
+        raise ValueError(f"SQLite timeout must be a number of seconds >= 0, got {value!r}")
+    return seconds
+
+
+def _sqlite_pragmas(dbapi_conn: Any, record: Any, busy_ms: int = 30000) -> None:
     # Let SQLAlchemy/BEGIN handle transactions explicitly (see the "begin" hook below).
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cur.execute("PRAGMA foreign_keys=OFF")
     # 8 MB of page cache per connection, and sorts that outgrow it spill to a temporary file
     # (the default temp_store): a planner that sorts a shard must not hold it all in memory
@@ -51,13 +69,19 @@ def make_engine(url: str) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            busy = sqlite_busy_seconds(url)
             engine = create_engine(
                 url,
-                connect_args={"check_same_thread": False, "timeout": 30},
+                connect_args={"check_same_thread": False, "timeout": busy},
                 pool_size=20,
                 max_overflow=20,
             )
-            event.listen(engine, "connect", _sqlite_pragmas)
+            busy_ms = int(busy * 1000)
+
+            def pragmas(dbapi_conn: Any, record: Any) -> None:
+                _sqlite_pragmas(dbapi_conn, record, busy_ms)
+
+            event.listen(engine, "connect", pragmas)
             event.listen(engine, "begin", _sqlite_begin)
         else:
             if parsed.drivername in ("postgresql", "postgres"):

@@ -3,8 +3,16 @@
 :func:`stage` unpacks a zip into a work directory (refusing unsafe entry names, links,
 encryption, too many entries, and more unpacked bytes than the limits allow, counted while
 unpacking, since declared sizes can lie), then reads every CSV: no NUL bytes, strict UTF-8 (a
-BOM is accepted), strict CSV quoting (CRLF accepted), a recognisable header. Any such
-problem is a *failure*: the import stops before it changes anything.
+BOM is accepted), strict CSV quoting (CRLF accepted), no record longer than
+``sis_import_max_line_chars``, a recognisable header. Any such problem is a *failure*: the
+import stops before it changes anything.
+
+Memory per upload is bounded whatever its shape: the upload and a zip's entries go to disk
+(never memory), a zip may unpack to at most ``sis_import_max_unpacked_bytes`` and
+``sis_import_max_ratio`` times its size, and a CSV is read one record at a time, each read in
+pieces of at most the line limit, so one record (and the Python list of its fields, about 25
+times its size when it is all commas) is the most held at once. Without the limit, one 40 MB
+line of short fields cost 1.5 GB.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from reportcard.lms.sis_import.formats import ORDER, FileType, detect
 from reportcard.settings import Settings
@@ -31,6 +40,7 @@ class Limits:
     max_unpacked: int
     max_ratio: int
     max_files: int
+    max_line: int | None = None  # characters in one CSV record; None: no limit
 
     @classmethod
     def from_settings(cls, s: Settings) -> Limits:
@@ -39,6 +49,7 @@ class Limits:
             s.sis_import_max_unpacked_bytes,
             s.sis_import_max_ratio,
             s.sis_import_max_files,
+            s.sis_import_max_line_chars,
         )
 
 
@@ -105,7 +116,7 @@ def stage(upload: Path, name: str, limits: Limits, workdir: Path) -> Staged:
     if is_zip(upload):
         _stage_zip(upload, size, limits, workdir, staged)
     else:
-        _add_csv(staged, upload, name, 0)
+        _add_csv(staged, upload, name, 0, limits.max_line)
     if not staged.failed and not staged.files:
         staged.problems.append(Problem(name, "No CSV data found to import."))
     staged.files.sort(key=lambda f: (ORDER[f.type.key], f.position))
@@ -173,7 +184,7 @@ def _stage_zip(upload: Path, size: int, limits: Limits, workdir: Path, staged: S
             except (zipfile.BadZipFile, OSError, EOFError) as exc:
                 staged.problems.append(Problem(info.filename, f"Corrupt zip entry: {exc}"))
                 return
-            _add_csv(staged, target, info.filename, pos)
+            _add_csv(staged, target, info.filename, pos, limits.max_line)
 
 
 def _bomb(n: int, budget: int) -> str:
@@ -203,14 +214,56 @@ class CsvError(ValueError):
         self.line = line
 
 
-def records(path: Path) -> Iterator[tuple[int, list[str]]]:
+class RecordTooLong(CsvError):
+    """A record over the line limit (sis_import_max_line_chars)."""
+
+
+def too_long(limit: int) -> str:
+    return (
+        f"A CSV record is longer than the limit of {limit} characters "
+        "(sis_import_max_line_chars); nothing was imported."
+    )
+
+
+class _Lines:
+    """The physical lines of a text file for csv.reader, each read in pieces of at most
+    ``limit`` + 1 characters, and CsvError once the record being read grows past ``limit``."""
+
+    def __init__(self, fh: IO[str], limit: int | None) -> None:
+        self.fh = fh
+        self.limit = limit
+        self.pending = 0  # characters of the record csv.reader is reading now
+        self.line = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.limit is None:
+            text = self.fh.readline()
+        else:
+            text = self.fh.readline(self.limit + 1)
+            self.pending += len(text)
+            if self.pending > self.limit:
+                raise RecordTooLong(too_long(self.limit), self.line + 1)
+        if not text:
+            raise StopIteration
+        if text.endswith("\n"):
+            self.line += 1
+        return text
+
+
+def records(path: Path, max_line: int | None = None) -> Iterator[tuple[int, list[str]]]:
     """Every non-blank record of a CSV with the physical line it starts on (BOM and CRLF
-    accepted). Raises UnicodeDecodeError or :class:`CsvError` on bad input."""
+    accepted). Raises UnicodeDecodeError or :class:`CsvError` on bad input, including a record
+    longer than ``max_line`` characters (None: no limit)."""
     with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh, strict=True)
+        lines = _Lines(fh, max_line)
+        reader = csv.reader(lines, strict=True)
         start = 1
         try:
             for rec in reader:
+                lines.pending = 0
                 if rec:
                     yield start, rec
                 start = reader.line_num + 1
@@ -230,7 +283,9 @@ def _nul_line(path: Path) -> int | None:
     return None
 
 
-def _add_csv(staged: Staged, path: Path, name: str, position: int) -> None:
+def _add_csv(
+    staged: Staged, path: Path, name: str, position: int, max_line: int | None = None
+) -> None:
     nul = _nul_line(path)
     if nul is not None:
         staged.problems.append(Problem(name, "Binary data (a NUL byte): not a CSV file", line=nul))
@@ -238,7 +293,7 @@ def _add_csv(staged: Staged, path: Path, name: str, position: int) -> None:
     headers: tuple[str, ...] | None = None
     rows = 0
     try:
-        for _line, rec in records(path):
+        for _line, rec in records(path, max_line):
             if headers is None:
                 headers = tuple(h.strip().lower() for h in rec)
             else:
@@ -246,6 +301,9 @@ def _add_csv(staged: Staged, path: Path, name: str, position: int) -> None:
     except UnicodeDecodeError:
         where = _utf8_error_line(path)
         staged.problems.append(Problem(name, "Invalid UTF-8", line=where))
+        return
+    except RecordTooLong as exc:
+        staged.problems.append(Problem(name, str(exc), line=exc.line))
         return
     except CsvError as exc:
         staged.problems.append(Problem(name, f"Malformed CSV: {exc}", line=exc.line))

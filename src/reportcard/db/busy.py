@@ -1,0 +1,45 @@
+"""Waiting out a database that is locked or unreachable for a while.
+
+An ``OperationalError`` from the driver means the database could not do the work now (SQLite:
+another connection held the write lock past the busy timeout; PostgreSQL: the server is
+restarting or unreachable), not that the work is wrong. The API answers it with 503 and
+``Retry-After`` (reportcard.api.errors); a long-lived process (``reportcard worker``) waits and
+tries again with :func:`retry_while_unavailable` instead of exiting.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import OperationalError
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def retry_while_unavailable(
+    step: Callable[[], T],
+    *,
+    what: str,
+    pause: float = 5.0,
+    stop: threading.Event | None = None,
+    on_retry: Callable[[OperationalError], None] | None = None,
+) -> T:
+    """``step()``, called again after ``pause`` seconds for as long as it raises
+    OperationalError (until ``stop`` is set: the last error is raised then)."""
+    stop = stop or threading.Event()
+    while True:
+        try:
+            return step()
+        except OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            log.warning(
+                "%s: the database is unavailable (%s); retrying in %g s", what, reason, pause
+            )
+            if on_retry is not None:
+                on_retry(exc)
+            if stop.wait(pause):
+                raise

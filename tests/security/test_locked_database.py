@@ -1,0 +1,161 @@
+"""A write-locked SQLite database: 503 with Retry-After from the API, a worker that waits.
+
+Another connection holds the write lock (``BEGIN IMMEDIATE`` from the sqlite3 module) while
+requests that write arrive. The database URL lowers the busy timeout (``?timeout=0.3``) so the
+test need not wait 30 s; nothing here depends on how long anything takes. Before, starts and
+downloads (which write an audit row) answered 500, and ``reportcard worker`` exited with a
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from reportcard.db.engine import dispose_all, make_engine
+from reportcard.db.tables import account_reports
+from reportcard.runs.lifecycle import create_run
+from reportcard.settings import Settings
+from tests.api.conftest import build_world
+from tests.databases import fresh_database_url
+from tests.queue.test_celery import REPORTCARD
+from tests.runs.sample import SAMPLE
+from tests.security.conftest import client, finish, reports_url, serve
+
+pytestmark = pytest.mark.sqlite_only
+
+
+@contextmanager
+def write_locked(url: str) -> Iterator[None]:
+    """Hold SQLite's write lock from a connection of our own until the block ends."""
+    path = make_url(url).database
+    assert path
+    held = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        held.execute("BEGIN IMMEDIATE")
+        yield
+        held.execute("ROLLBACK")
+    finally:
+        held.close()
+
+
+@pytest.fixture
+def busy_url(tmp_path: Path) -> Iterator[str]:
+    url = fresh_database_url(tmp_path)
+    if not url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    yield url + "?timeout=0.3"
+    dispose_all()
+
+
+def test_writes_under_a_held_lock_answer_503_with_retry_after(
+    busy_url: str, tmp_path: Path
+) -> None:
+    made: dict[str, Any] = build_world(make_engine(busy_url))
+    token = made["tokens"]["admin"]
+    root = made["root"]
+    settings = Settings(
+        data_dir=tmp_path, database_url=busy_url, report_start_rate=0, max_queued_runs=0
+    )
+    with serve(settings, workers=1) as base, client(base, token) as c:
+        run = c.post(reports_url(root, SAMPLE), data={"parameters[a]": "1"}).json()
+        done = finish(c, reports_url(root, SAMPLE, run["id"]))
+        link = done["attachment"]["url"]
+        assert httpx.get(link).status_code == 200
+        with write_locked(busy_url):
+            started = c.post(reports_url(root, SAMPLE), data={"parameters[a]": "2"})
+            downloaded = httpx.get(link)  # writes an audit row first
+            polled = c.get(reports_url(root, SAMPLE, run["id"]))  # reads go on
+        for r in (started, downloaded):
+            assert r.status_code == 503, r.text
+            assert r.headers["Retry-After"] == "5"
+            assert r.json() == {"errors": [{"message": "The database is busy; try again shortly."}]}
+        assert polled.status_code == 200
+        # the lock released, the same requests succeed
+        assert c.post(reports_url(root, SAMPLE), data={"parameters[a]": "2"}).status_code == 200
+        assert httpx.get(link).status_code == 200
+
+
+def test_a_worker_started_while_locked_waits_then_works(busy_url: str, tmp_path: Path) -> None:
+    engine = make_engine(busy_url)
+    made: dict[str, Any] = build_world(engine)
+    env = dict(
+        os.environ,
+        REPORTCARD_DATA_DIR=str(tmp_path),
+        REPORTCARD_DATABASE_URL=busy_url,
+        REPORTCARD_POLL_SECONDS="0.05",
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    with write_locked(busy_url):
+        worker = subprocess.Popen(
+            [REPORTCARD, "-v", "worker", "--threads", "1"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            reader = threading.Thread(
+                target=lambda: [lines.put(line) for line in worker.stderr or ()], daemon=True
+            )
+            reader.start()
+            seen = []
+            while not any("retrying" in line for line in seen):
+                try:
+                    seen.append(lines.get(timeout=90))
+                except queue.Empty:
+                    pytest.fail(f"the worker said nothing of retrying: {seen}")
+                assert worker.poll() is None, "".join(seen)
+            assert "database is locked" in "".join(seen)
+            assert not any("Traceback" in line for line in seen)
+        except BaseException:
+            worker.kill()
+            worker.wait(10)
+            raise
+    try:
+        # the lock is gone: the same worker process now runs a report
+        with engine.begin() as conn:
+            run_id = create_run(
+                conn,
+                account_id=made["root"],
+                root_account_id=made["root"],
+                user_id=None,
+                report_type="provisioning_csv",  # a built-in report (the sample is the tests')
+                parameters={"users": "true"},
+            )
+        deadline = time.monotonic() + 120
+        while True:
+            with engine.connect() as conn:
+                row = conn.execute(
+                    select(account_reports).where(account_reports.c.id == run_id)
+                ).one()
+            state = row.workflow_state
+            if state == "complete":
+                break
+            if state == "error":
+                worker.terminate()
+                worker.wait(10)
+                rest = []
+                while not lines.empty():
+                    rest.append(lines.get())
+                raise AssertionError("".join(rest)[-5000:])
+            assert worker.poll() is None, "the worker exited"
+            assert time.monotonic() < deadline, state
+            time.sleep(0.1)
+    finally:
+        worker.terminate()
+        worker.wait(20)
