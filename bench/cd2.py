@@ -290,7 +290,8 @@ def report_lines(
     m.update(incremental_fraction=round(fraction, 4), peak_rss_mb=rss)
     return [
         f"cd2 snapshot import, {label}: rows={records:,}  rows/s={rate:,.0f}"
-        f"  wall={snap['wall']:.1f}s  cpu={snap['cpu_s']}s  peak_rss_mb={snap['peak_rss_mb']}"
+        f"  wall={snap['wall']:.1f}s  cpu={snap['cpu_s']}s"
+        f" (rows/cpu_s={records / max(snap['cpu_s'], 0.1):,.0f})  peak_rss_mb={snap['peak_rss_mb']}"
         f"  [{mark(rate >= target_rows_s)} >= {target_rows_s:,} rows/s;"
         f" {mark(snap['peak_rss_mb'] < TARGET_RSS_MB)} < {TARGET_RSS_MB:.0f} MB]",
         f"cd2 incremental 1%, {label}: rows={inc_records:,}  wall={inc['wall']:.2f}s"
