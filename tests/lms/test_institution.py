@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import Engine, func, select
 
@@ -90,3 +92,42 @@ def test_unknown_zone_writes_nothing(engine: Engine, zone: str) -> None:
         create_root_account(conn, name="Bad zone", time_zone=zone)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(accounts)).scalar_one() == 0
+
+
+def test_a_seeded_root_has_what_create_root_account_gives(engine: Engine) -> None:
+    """The generator writes its root in bulk; it must match the canonical setup."""
+    from reportcard.lms.synthetic import seed
+
+    with engine.begin() as conn:
+        made = create_root_account(conn, name="Canonical U")
+    seeded = seed(engine, "tiny", 1).root_account_id
+
+    def setup(conn: Any, root: int) -> tuple[Any, ...]:
+        term = conn.execute(
+            select(enrollment_terms.c.name, enrollment_terms.c.workflow_state).where(
+                enrollment_terms.c.root_account_id == root, enrollment_terms.c.is_default
+            )
+        ).all()
+        canvas = conn.execute(
+            select(authentication_providers.c.workflow_state).where(
+                authentication_providers.c.root_account_id == root,
+                authentication_providers.c.auth_type == "canvas",
+            )
+        ).all()
+        acct = conn.execute(select(accounts).where(accounts.c.id == root)).one()
+        ancestors = conn.execute(
+            select(account_ancestors.c.ancestor_id, account_ancestors.c.depth).where(
+                account_ancestors.c.account_id == root
+            )
+        ).all()
+        return (
+            [tuple(t) for t in term],
+            [tuple(c) for c in canvas],
+            (acct.parent_account_id, acct.root_account_id, acct.workflow_state),
+            [(a - root, d) for a, d in ancestors],
+        )
+
+    with engine.connect() as conn:
+        assert setup(conn, seeded) == setup(conn, made)
+        built = conn.execute(select(roles.c.name).where(roles.c.built_in.is_(True))).all()
+        assert sorted(r[0] for r in built) == sorted(name for name, _ in BUILTIN_ROLES)
