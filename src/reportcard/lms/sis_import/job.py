@@ -249,6 +249,20 @@ def run_import(
         conn.rollback()
     if imp.workflow_state != "importing":
         return str(imp.workflow_state)
+    state = _run_claimed(engine, storage, settings, imp, root, progress)
+    _discard_upload(storage, imp, state)
+    return state
+
+
+def _run_claimed(
+    engine: Engine,
+    storage: Storage,
+    settings: Settings,
+    imp: Any,
+    root: Any,
+    progress: Progress | None,
+) -> str:
+    import_id = int(imp.id)
     with engine.begin() as conn:
         conn.execute(
             delete(sis_import_messages).where(sis_import_messages.c.sis_import_id == import_id)
@@ -296,6 +310,18 @@ def run_import(
         with engine.begin() as conn:
             tree.refresh(conn, ctx.root_id)
         return _finish(engine, storage, ctx, import_id, staged)
+
+
+def _discard_upload(storage: Storage, imp: Any, state: str) -> None:
+    """An import that has ended needs its upload no more: it goes, ``password`` column and
+    all (the storage sweep removes those of imports that ended elsewhere, e.g. aborted while
+    queued). An import sent back to ``created`` by the reaper keeps it to run again."""
+    if state not in TERMINAL:
+        return
+    try:
+        storage.delete(imp.upload_key)
+    except Exception:
+        log.exception("sis import %s: could not delete its upload %s", imp.id, imp.upload_key)
 
 
 def _stage(storage: Storage, imp: Any, settings: Settings, work: Path) -> Staged:
