@@ -453,13 +453,21 @@ def test_registered_as_periodic_job_and_listeners() -> None:
 
 
 def test_account_zone_that_is_not_iana(engine: Engine, world_db: dict[str, Any]) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            update(accounts)
-            .where(accounts.c.id == world_db["sibling"])
-            .values(default_time_zone="Mountain Time (US & Canada)")
-        )
+    def zone_the_sibling(name: str) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                update(accounts)
+                .where(accounts.c.id == world_db["sibling"])
+                .values(default_time_zone=name)
+            )
+
     admin = world_db["users"]["admin"]
+    # A Rails name, as Canvas stores it, is the account's zone (06:00 in Denver is 13:00 UTC).
+    zone_the_sibling("Mountain Time (US & Canada)")
+    sid = make_schedule(engine, world_db["sibling"], admin, T)
+    assert schedule(engine, sid).next_run_at == datetime(2031, 1, 6, 13, 0)
+    # A stored name no zone answers to cannot be followed: the schedule must name its own.
+    zone_the_sibling("Mars/Olympus_Mons")
     with pytest.raises(ScheduleError, match="give the schedule a time_zone"):
         make_schedule(engine, world_db["sibling"], admin, T)
     sid = make_schedule(engine, world_db["sibling"], admin, T, time_zone="America/Denver")
