@@ -585,6 +585,11 @@ def admins_file(ctx: RunContext, sis: bool) -> PartQuery:
     where = [root, *account_scope(ctx, au.c.account_id)]
     if mode.sis:
         where.append(present(au.c.sis_batch_id))
+        # A blank account_id names the root account on import (Canvas's rule), so a role on a
+        # sub-account without a SIS id cannot be written: re-importing the row would grant
+        # the role on the root (issue #17). Such rows are left out; provisioning_csv lists
+        # them with their canvas_account_id.
+        where.append(or_(au.c.account_id == ctx.root_account_id, present(acct.c.sis_source_id)))
     if not mode.include_deleted:
         where.append(au.c.workflow_state != "deleted")
     frm = (

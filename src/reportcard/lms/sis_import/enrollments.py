@@ -2,6 +2,16 @@
 
 An enrollment is identified by (user, section, role, associated user), as in Canvas; a row
 for an existing one updates it, including bringing a deleted one back.
+
+Two rules make re-importing the institution's own SIS export change nothing (issue #17):
+
+- A blank ``section_id`` is what the export writes for a section without a SIS id. It names
+  the course's default section (Canvas's rule), unless the user holds no such enrollment
+  there but does in another section of the course without a SIS id: that enrollment is the
+  one the row is about, and no second one is made in the default section.
+- The export writes ``deleted`` for every enrollment of a deleted section or course (Canvas's
+  rule). A row deleting an enrollment whose section or course was already deleted before this
+  import leaves it as it is; a section or course this import deletes is not concerned.
 """
 
 from __future__ import annotations
@@ -101,7 +111,8 @@ class Enrollments:
                             f"a course ({course_sis}) that are unrelated",
                         )
                         continue
-                section_id = int(section["id"])
+                section_id: int | None = int(section["id"])
+                blank_course: Rec | None = None
             else:
                 assert course_sis is not None
                 course = courses.get(course_sis)
@@ -110,7 +121,7 @@ class Enrollments:
                         file, line, f"An enrollment referenced a non-existent course {course_sis}"
                     )
                     continue
-                section_id = ctx.default_section(course)
+                section_id, blank_course = None, course  # placed once the user is known
             limit = g_limit(f)
             limit_value: bool | None = None
             if limit is not None:
@@ -145,6 +156,7 @@ class Enrollments:
                     end,
                     g_start(f) is not None,
                     g_end(f) is not None,
+                    blank_course,
                 )
             )
         by_sis = ctx.logins(user_sis)
@@ -164,6 +176,7 @@ class Enrollments:
             end,
             has_start,
             has_end,
+            blank_course,
         ) in parsed:
             login = by_sis.get(user) if user is not None else by_int.get(user_int)
             if login is None:
@@ -191,8 +204,10 @@ class Enrollments:
                     end,
                     has_start,
                     has_end,
+                    blank_course,
                 )
             )
+        resolved = self._place(ctx, resolved)
         existing = self._existing(ctx, resolved)
         section_ids = ctx.section_ids()
         for (
@@ -208,10 +223,19 @@ class Enrollments:
             end,
             has_start,
             has_end,
+            _blank_course,
         ) in resolved:
             user_id = int(login["user_id"])
             key: Key = (user_id, section_id, int(role["id"]), assoc_user)
             rec = existing.get(key)
+            if (
+                status.startswith("deleted")
+                and rec is not None
+                and rec["workflow_state"] != "deleted"
+                and self._gone_before(ctx, section_ids[section_id])
+            ):
+                ctx.counts["enrollments"] += 1  # as the export wrote it: nothing to change
+                continue
             state = STATES.get(status)
             if state is None:  # deleted_last_completed
                 state = self._last_completed(ctx, rec, user_id, section_ids[section_id])
@@ -246,10 +270,66 @@ class Enrollments:
             ctx.counts["enrollments"] += 1
 
     @staticmethod
+    def _gone_before(ctx: ImportContext, section: Rec) -> bool:
+        """The section, or its current course, was deleted before this import began."""
+        course = ctx.course_ids().get(int(section["course_id"]))
+        return any(
+            rec is not None
+            and rec["workflow_state"] == "deleted"
+            and rec.get("sis_batch_id") != ctx.batch_id
+            for rec in (section, course)
+        )
+
+    @classmethod
+    def _place(cls, ctx: ImportContext, resolved: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Give rows with a blank section_id their section (see the module's docstring)."""
+        blank = [r for r in resolved if r[3] is None]
+        if not blank:
+            return resolved
+        no_sis: dict[int, list[int]] | None = ctx.cache.get("sections_without_sis_id")
+        if no_sis is None:
+            no_sis = {}
+            recs = sorted(
+                (r for r in ctx.section_ids().values() if r["sis_source_id"] is None),
+                key=lambda r: (
+                    not (r["default_section"] and r["workflow_state"] != "deleted"),
+                    r["id"],
+                ),
+            )
+            for rec in recs:
+                no_sis.setdefault(int(rec["course_id"]), []).append(int(rec["id"]))
+            ctx.cache["sections_without_sis_id"] = no_sis
+        candidates = {s for r in blank for s in no_sis.get(int(r[-1]["id"]), [])}
+        there = cls._existing_in(ctx, {int(r[2]["user_id"]) for r in blank}, candidates)
+        out = []
+        for r in resolved:
+            if r[3] is None:
+                course_id, user_id = int(r[-1]["id"]), int(r[2]["user_id"])
+                key = (int(r[4]["id"]), r[6])  # role, associated user
+                here = no_sis.setdefault(course_id, [])
+                # Default section first: Canvas's choice whenever the enrollment is there.
+                held = [s for s in here if (user_id, s, *key) in there]
+                if held:
+                    section_id = held[0]
+                else:
+                    section_id = ctx.default_section(r[-1])
+                    if section_id not in here:
+                        here.insert(0, section_id)  # a default section this import made
+                r = (*r[:3], section_id, *r[4:])
+            out.append(r)
+        return out
+
+    @staticmethod
     def _existing(ctx: ImportContext, resolved: list[tuple[Any, ...]]) -> dict[Key, Rec]:
         """Enrollments already there for the batch's (user, section) pairs."""
-        users = sorted({int(r[2]["user_id"]) for r in resolved})
-        sections = {int(r[3]) for r in resolved}
+        return Enrollments._existing_in(
+            ctx, {int(r[2]["user_id"]) for r in resolved}, {int(r[3]) for r in resolved}
+        )
+
+    @staticmethod
+    def _existing_in(ctx: ImportContext, user_ids: set[int], sections: set[int]) -> dict[Key, Rec]:
+        """Enrollments of ``user_ids`` in ``sections``, by (user, section, role, associated)."""
+        users = sorted(user_ids)
         out: dict[Key, Rec] = {}
         # Sections belong to one root: no root filter, which could lead the planner to the
         # (root_account_id, id) index and a scan of every enrollment of the root.
