@@ -4,11 +4,19 @@ Two lanes, each bounded (a fixed seed, a few examples per operation, at most 25 
 with an administrator's token and real identifiers (so requests reach the handlers' logic),
 and without a token with generated identifiers. Both must see zero 5xx answers and every
 answer must match its documented status, content type, headers and schema.
+
+A third lane sends the inputs that once answered 500 (issue 17) as explicit examples of every
+operation: NUL characters and non-Latin-1 text in each path parameter and in the query string
+(the account ``sis_account_id:КАФЕДРА-1`` exists, so its paginated lists answer with a
+``Link`` header), and JSON bodies nested 300 deep. Its one check: no answer is a 5xx.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,8 +25,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from reportcard.db.engine import dispose_all, make_engine
+from reportcard.db.tables import accounts
 from reportcard.settings import Settings
 from tests.api.conftest import build_world
 from tests.databases import drop_database, fresh_database_url
@@ -37,6 +47,8 @@ CHECKS = ",".join(
     ]
 )
 ST = Path(sys.executable).with_name("st")
+CYRILLIC = "КАФЕДРА-1"
+DEEP = 300
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +57,10 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     url = fresh_database_url(tmp)
     engine = make_engine(url)
     made = build_world(engine)
+    with engine.begin() as conn:  # a non-Latin-1 SIS id, addressed by the hostile examples
+        conn.execute(
+            update(accounts).where(accounts.c.id == made["sub"]).values(sis_source_id=CYRILLIC)
+        )
     settings = Settings(data_dir=tmp, database_url=url, poll_seconds=0.05, shard_rows=10)
     with serve(settings, workers=1) as base:
         headers = {"Authorization": f"Bearer {made['tokens']['admin']}"}
@@ -62,10 +78,19 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     drop_database(url)
 
 
-def run_schemathesis(target: dict[str, Any], lane: str, token: str | None) -> None:
+def run_schemathesis(
+    target: dict[str, Any],
+    lane: str,
+    token: str | None,
+    *,
+    schema: str | None = None,
+    checks: str = CHECKS,
+    phases: str = "examples,coverage,fuzzing",
+) -> str:
     config = target["tmp"] / f"schemathesis-{lane}.toml"
-    lines = ["[parameters]"] if token else []
-    if token:
+    real_ids = token is not None and schema is None  # the hostile lane chooses its own
+    lines = ["[parameters]"] if real_ids else []
+    if real_ids:
         fixed = {
             "path.account_id": str(target["root"]),
             "path.report": SAMPLE,
@@ -80,15 +105,15 @@ def run_schemathesis(target: dict[str, Any], lane: str, token: str | None) -> No
         "--config-file",
         str(config),
         "run",
-        f"{target['base']}/openapi.json",
+        schema or f"{target['base']}/openapi.json",
         "--checks",
-        CHECKS,
+        checks,
         "--max-examples",
         "8",
         "--seed",
         "8",
         "--phases",
-        "examples,coverage,fuzzing",
+        phases,
         "--generation-database",
         "none",
         "--max-failures",
@@ -101,6 +126,8 @@ def run_schemathesis(target: dict[str, Any], lane: str, token: str | None) -> No
         "--max-time",
         "25",
     ]
+    if schema is not None:
+        args += ["--url", target["base"], "--report", "har", "--report-har-path", "requests.har"]
     if token:
         args += ["-H", f"Authorization: Bearer {token}"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEMATHESIS_")}
@@ -109,6 +136,71 @@ def run_schemathesis(target: dict[str, Any], lane: str, token: str | None) -> No
     )
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
     assert "Tested: " in done.stdout
+    return done.stdout
+
+
+def _examples(*values: Any) -> dict[str, Any]:
+    return {f"e{i}": {"value": v} for i, v in enumerate(values)}
+
+
+HOSTILE_PATH = {
+    "account_id": _examples(f"sis_account_id:{CYRILLIC}", "€", "sis_account_id:a\x00b"),
+    "report": _examples("€", "framework_sample_csv", "a\x00b"),
+}
+HOSTILE_ID = _examples("€", "1", "1\x00")
+# Examples are combined by position: a NUL query (refused before routing) comes last.
+HOSTILE_QUERY = _examples("€", "plain", "a\x00b")
+
+
+def hostile_schema(document: dict[str, Any]) -> dict[str, Any]:
+    """The served document with issue 17's bad inputs as explicit examples of every operation."""
+    doc = copy.deepcopy(document)
+    nested: Any = {"a": 1}
+    for _ in range(DEEP):
+        nested = [nested]
+    body = {"parameters": nested, "report_schedule": nested, "report_webhook": nested}
+    for path in doc["paths"].values():
+        for method, op in path.items():
+            if method not in ("get", "put", "post", "delete"):
+                continue
+            for param in op.get("parameters", []):
+                if param["in"] == "path":
+                    param["examples"] = HOSTILE_PATH.get(param["name"], HOSTILE_ID)
+                    param["schema"] = {"type": "string"}
+            op.setdefault("parameters", []).append(
+                {
+                    "name": "probe",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "examples": HOSTILE_QUERY,
+                }
+            )
+            if method in ("put", "post"):
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"type": "object"}, "example": body}
+                    },
+                }
+    return doc
+
+
+def test_hostile_examples_never_answer_5xx(target: dict[str, Any]) -> None:
+    document = httpx.get(f"{target['base']}/openapi.json").json()
+    path = target["tmp"] / "hostile-openapi.json"
+    path.write_text(json.dumps(hostile_schema(document), ensure_ascii=False))
+    out = run_schemathesis(
+        target,
+        "hostile",
+        target["tokens"]["admin"],
+        schema=str(path),
+        checks="not_a_server_error",
+        phases="examples",
+    )
+    counted = re.search(r"(\d+) generated, (\d+) passed", out)
+    assert counted is not None, out[-3000:]
+    assert int(counted[1]) == int(counted[2]) >= 3 * len(document["paths"]), counted[0]
 
 
 def test_fuzz_with_an_admin_token(target: dict[str, Any]) -> None:

@@ -2,8 +2,9 @@
 
 FastAPI declares only ``200`` and a ``422`` no route ever sends (validation errors answer 400
 here, as in Canvas). :func:`install` rewrites each operation's responses to what the server
-really answers: the Canvas error body for 400/401/403/404/409/410/413/429, ``Retry-After`` on
-429, binary bodies and redirects for the download routes, and the bearer-token security schemes.
+really answers: the Canvas error body for 400/401/403/404/409/410/413/429/503, ``Retry-After``
+on 429 and 503, binary bodies and redirects for the download routes, and the bearer-token
+security schemes.
 """
 
 from __future__ import annotations
@@ -193,6 +194,7 @@ _DESCRIPTIONS = {
     "410": "The report file expired and was deleted by retention.",
     "413": "The request body is larger than the limit.",
     "429": "A limit was reached; Retry-After gives the seconds to wait.",
+    "503": "The database is locked or unreachable for now; Retry-After gives the seconds to wait.",
 }
 _DOWNLOADS = {"download_file", "download_account_file"}
 
@@ -202,7 +204,7 @@ def _error(code: str) -> dict[str, Any]:
         "description": _DESCRIPTIONS[code],
         "content": {"application/json": {"schema": _ERROR}},
     }
-    if code == "429":
+    if code in ("429", "503"):
         out["headers"] = {
             "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
         }
@@ -212,7 +214,7 @@ def _error(code: str) -> dict[str, Any]:
 def _fix(op: dict[str, Any]) -> None:
     responses: dict[str, Any] = op.setdefault("responses", {})
     responses.pop("422", None)
-    codes = ["400", "401", "403", "404", "413"]
+    codes = ["400", "401", "403", "404", "413", "503"]
     op_id = op.get("operationId", "")
     if op_id == "start_report":
         codes += ["409", "429"]
