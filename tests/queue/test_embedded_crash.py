@@ -16,9 +16,11 @@ from sqlalchemy import func, select
 
 from reportcard.db.engine import make_engine
 from reportcard.db.tables import report_shards
+from reportcard.storage.local import LocalStorage
 from tests.api.conftest import build_world, free_port
 from tests.queue.slow_report import SLOW
 from tests.queue.test_celery import REPO, REPORTCARD
+from tests.storage.invariant import assert_storage_clean
 
 
 @pytest.fixture
@@ -99,3 +101,5 @@ def test_server_killed_mid_shard_resumes_after_restart(env: dict[str, str]) -> N
     ids = [int(x.split(",")[0]) for x in lines[1:]]
     assert len(ids) == 35 and ids == sorted(set(ids))  # nothing lost, nothing twice
     assert status["current_line"] == 36
+    # The killed shards' temp files went with the run's parts: only the attachment is left.
+    assert_storage_clean(engine, LocalStorage(Path(env["REPORTCARD_DATA_DIR"]) / "files"))
