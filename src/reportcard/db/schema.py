@@ -5,6 +5,7 @@ from __future__ import annotations
 from reportcard.db import (
     activity_tables,
     audit_tables,
+    cd2_sync_tables,
     cd2_tables,
     learning_tables,
     notify_tables,
@@ -17,6 +18,7 @@ from reportcard.db.tables import metadata
 __all__ = [
     "activity_tables",
     "audit_tables",
+    "cd2_sync_tables",
     "cd2_tables",
     "learning_tables",
     "metadata",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 07:41:28.499882
+Create Date: 2026-12-03 07:58:45.006629
 """
 
 from __future__ import annotations
@@ -158,6 +158,21 @@ def upgrade() -> None:
     with op.batch_alter_table("cd2_rows", schema=None) as batch_op:
         batch_op.create_index("ix_cd2_rows_root", ["cd2_table", "root_account_id"], unique=False)
 
+    op.create_table(
+        "cd2_sync_rows",
+        sa.Column("cd2_table", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.BigInteger(), nullable=False),
+        sa.Column("hash", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("cd2_table", "key", name=op.f("pk_cd2_sync_rows")),
+    )
+    op.create_table(
+        "cd2_sync_tables",
+        sa.Column("cd2_table", sa.String(length=64), nullable=False),
+        sa.Column("source", sa.String(length=255), nullable=False),
+        sa.Column("synced_to", sa.DateTime(), nullable=False),
+        sa.Column("applied_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("cd2_table", name=op.f("pk_cd2_sync_tables")),
+    )
     op.create_table(
         "cd2_table_state",
         sa.Column("table_name", sa.String(length=64), nullable=False),
@@ -2487,6 +2502,8 @@ def downgrade() -> None:
     op.drop_table("grading_standards")
     op.drop_table("feature_flags")
     op.drop_table("cd2_table_state")
+    op.drop_table("cd2_sync_tables")
+    op.drop_table("cd2_sync_rows")
     with op.batch_alter_table("cd2_rows", schema=None) as batch_op:
         batch_op.drop_index("ix_cd2_rows_root")
 
