@@ -468,6 +468,22 @@ def test_student_competency_term_and_scales(conn: Connection) -> None:
     )
 
 
+def test_student_competency_scales_give_unassessed_rows_the_points_possible(
+    conn: Connection,
+) -> None:
+    # With account mastery scales Canvas sets the scale's points possible on every row that
+    # is not a quiz's (base_outcome_report.rb#add_outcomes_data), unassessed ones included:
+    # Cara (never assessed, Painting: the root's scale, 5 points, mastery 4).
+    set_flag(conn, "account_level_mastery_scales", "on")
+    rows = run_file(conn, MAP).splitlines()
+    cara = [r for r in rows if r.startswith('"Chen, Cara"')]
+    assert cara == [
+        M_CARA[0].replace("Thesis statement,,3.0,", "Thesis statement,5.0,4.0,"),
+        M_CARA[1].replace("Thesis statement,,3.0,", "Thesis statement,5.0,4.0,"),
+        M_CARA[2].replace(f"{E1_URL},,,3.0,", f"{E1_URL},,5.0,4.0,"),
+    ]
+
+
 def test_student_competency_sub_account(conn: Connection) -> None:
     # Thesis and Color theory are linked into Arts Skills; Dev's rejected Choir enrollment
     # counts (it is not deleted) and shows his submission without a result.

@@ -677,7 +677,8 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
     ]
     scale = scale_for(o, c, bool(ctx.facts.get("mastery_scales")))
     x = rating_score(scale, r.c.score, r.c.possible, None)
-    has_result = r.c.id.is_not(None)
+    # With account mastery scales every row shows the scale's points possible, assessed or
+    # not (Canvas replaces it on every row that is not a quiz's); else the result's.
     pp = scale.points_possible if ctx.facts.get("mastery_scales") else r.c.possible
     hide = r.c.hide_points
     columns = [
@@ -704,7 +705,7 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
             scale,
             x,
             hide,
-            case((has_result, pp), else_=null()),
+            pp,
             r.c.mastery,
             g,
             acct,
