@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -119,10 +120,11 @@ def test_self_and_sis_account_ids_address_accounts(world: World) -> None:
         assert c.get("/api/v1/accounts/sis_account_id:NOPE").content == NOT_FOUND
 
 
-def test_abort_a_running_run_then_aborting_again_is_404(world: World) -> None:
+def test_abort_a_running_run_then_aborting_again_is_404(world: World, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"  # the run plans until this file exists: "running" however slow
     with client(world) as c:
         created = c.post(
-            reports_url(world.subsub, SAMPLE), data={"parameters[sleep]": "1.0"}
+            reports_url(world.subsub, SAMPLE), data={"parameters[gate]": str(gate)}
         ).json()
         url = reports_url(world.subsub, SAMPLE, created["id"])
         deadline = time.monotonic() + 10
@@ -137,7 +139,12 @@ def test_abort_a_running_run_then_aborting_again_is_404(world: World) -> None:
         assert body["message"] == "Generating the report, Framework Sample Csv, stopped."
         assert body["parameters"]["extra_text"] == "Report has been aborted"
         assert "attachment" not in body and body["file_url"] is None
-        time.sleep(1.5)  # the planner wakes up, finds the run aborted, and writes nothing
+        gate.touch()  # the planner goes on, finds the run aborted, and writes nothing
+        deadline = time.monotonic() + 30
+        while not Path(f"{gate}.passed").exists():
+            assert time.monotonic() < deadline, "the planner never went on"
+            time.sleep(0.02)
+        time.sleep(0.5)  # (a grace for its last statements; nothing below depends on it)
         later = c.get(url).json()
         assert later["status"] == "aborted" and "attachment" not in later
         r2 = c.put(url + "/abort")

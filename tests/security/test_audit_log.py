@@ -4,6 +4,7 @@ append-only in the database, and readable by administrators (API and CLI)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,18 +30,22 @@ def audit_url(account: int | str) -> str:
     return f"/api/v1/accounts/{account}/audit_events"
 
 
-def test_start_download_abort_delete_are_recorded_with_who_and_which_run(world: World) -> None:
+def test_start_download_abort_delete_are_recorded_with_who_and_which_run(
+    world: World, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
     with client(world.base, world.tokens["admin"]) as c:
         run = c.post(reports_url(world.root, SAMPLE), data={"parameters[a]": "audit"}).json()
         done = finish(c, reports_url(world.root, SAMPLE, run["id"]))
         assert c.get(done["file_url"]).status_code == 200  # with the token
         assert httpx.get(done["attachment"]["url"]).status_code == 200  # with the signed link
-        # ``sleep`` holds the run in "running" while it plans, so the abort always lands
+        # ``gate`` holds the run while it plans until the file exists: the abort always lands
         other = c.post(
             reports_url(world.root, SAMPLE),
-            data={"parameters[a]": "abort", "parameters[sleep]": "1"},
+            data={"parameters[a]": "abort", "parameters[gate]": str(gate)},
         ).json()
         assert c.put(reports_url(world.root, SAMPLE, other["id"], "abort")).status_code == 200
+        gate.touch()
         assert c.delete(reports_url(world.root, SAMPLE, run["id"])).status_code == 200
     admin = events(world, user_id=None)  # all events
     mine = [e for e in admin if e["subject_id"] in (run["id"], other["id"])]
