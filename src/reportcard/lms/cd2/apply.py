@@ -75,6 +75,49 @@ def _quote_list(items: tuple[str, ...]) -> str:
     return ", ".join("'" + i + "'" for i in items)
 
 
+_BOOLS = ("0", "1", "true", "false", "t", "f", "yes", "no", "y", "n", "on", "off")
+# The usual CD2 spelling of a timestamp, turned into SQLAlchemy's SQLite text in SQL; any other
+# spelling goes through cd2_ts (Python), which also refuses what is not a timestamp.
+_DAY = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
+_Z = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+
+
+def sqlite_timestamp(c: str) -> str:
+    return (
+        f"(CASE WHEN {c} IS NULL THEN NULL WHEN {c} GLOB '{_Z}Z' THEN substr({c}, 1, 10) || ' '"
+        f" || substr({c}, 12, 8) || '.000000' WHEN {c} GLOB '{_Z}.[0-9]*Z' AND length({c}) <= 27"
+        f" AND substr({c}, 21, length({c}) - 21) NOT GLOB '*[^0-9]*' THEN substr({c}, 1, 10)"
+        f" || ' ' || substr({c}, 12, 8) || '.' || substr(substr({c}, 21, length({c}) - 21)"
+        f" || '000000', 1, 6) ELSE cd2_ts({c}) END)"
+    )
+
+
+def _sqlite_typed(kind: str, c: str) -> str:
+    if kind == "int":
+        return f"CAST({c} AS INTEGER)"
+    if kind == "float":
+        return f"CAST({c} AS REAL)"
+    if kind == "bool":
+        return (
+            f"(CASE WHEN {c} IS NULL THEN NULL WHEN lower({c}) IN ('1', 'true', 't', 'yes', 'y',"
+            " 'on') THEN 1 ELSE 0 END)"
+        )
+    if kind == "ts":
+        return sqlite_timestamp(c)
+    if kind == "text":
+        return f"(CASE WHEN {c} IN ({_quote_list(TRUNCATED)}) THEN NULL ELSE {c} END)"
+    if kind == "enum":
+        return f"NULLIF({c}, '{UNSPECIFIED}')"
+    if kind == "json":
+        return f"(CASE WHEN json_valid({c}) THEN {c} END)"
+    if kind == "list":
+        return (
+            f"(CASE WHEN json_valid({c}) THEN (SELECT group_concat(value, ',') FROM"
+            f" json_each({c})) END)"
+        )
+    return c  # state, date
+
+
 class _Sql:
     """Renders a declaration's templates for one dialect and one staging table."""
 
@@ -85,24 +128,29 @@ class _Sql:
 
     def raw(self, name: str) -> str:
         col = "s." + value_column(name)
-        if self.pg and "." in name:
+        have = f"value.{name}" in self.cols
+        if "." in name:
             parent, member = name.split(".", 1)
             if f"value.{parent}" in self.cols:
-                path = "{" + ",".join(member.split(".")) + "}"
                 cond = "s." + value_column(parent)
-                condensed = f"(CAST({cond} AS jsonb) #>> '{path}')"
-                return (
-                    f"COALESCE({col}, {condensed})" if f"value.{name}" in self.cols else condensed
-                )
-        if self.pg and f"value.{name}" not in self.cols:
-            return "CAST(NULL AS text)"
+                if self.pg:
+                    path = "{" + ",".join(member.split(".")) + "}"
+                    condensed = f"(CAST({cond} AS jsonb) #>> '{path}')"
+                else:
+                    condensed = (
+                        f"(CASE WHEN json_valid({cond})"
+                        f" THEN json_extract({cond}, '$.{member}') END)"
+                    )
+                return f"COALESCE({col}, {condensed})" if have else condensed
+        if not have:
+            return "CAST(NULL AS text)" if self.pg else "NULL"
         return col
 
     def field(self, name: str) -> str:
         kind = self.t.kind(name)
         c = self.raw(name)
         if not self.pg:
-            return c
+            return _sqlite_typed(kind, c)
         if kind == "int":
             return f"CAST({c} AS bigint)"
         if kind == "float":
@@ -119,13 +167,34 @@ class _Sql:
             return f"NULLIF({c}, '{UNSPECIFIED}')"
         if kind == "json":
             marks = _quote_list(TRUNCATED)
-            return f"(CASE WHEN {c} IN ({marks}) THEN NULL ELSE CAST({c} AS json) END)"
+            return f"(CASE WHEN {c} IN ({marks}) THEN NULL ELSE pg_temp.cd2_json({c}) END)"
         if kind == "list":
             return (
                 f"(SELECT string_agg(e.v, ',' ORDER BY e.n) FROM "
                 f"jsonb_array_elements_text(CAST({c} AS jsonb)) WITH ORDINALITY AS e(v, n))"
             )
         return c  # state
+
+    def invalid(self, name: str) -> str | None:
+        """SQLite: a condition true when the staged value cannot be typed as its kind."""
+        kind = self.t.kind(name)
+        c = self.raw(name)
+        checks = {
+            "int": f"(typeof({c}) = 'real' AND {c} <> CAST({c} AS INTEGER)) OR (typeof({c}) ="
+            f" 'text' AND (ltrim(trim({c}), '+-') = '' OR ltrim(trim({c}), '+-') GLOB '*[^0-9]*'"
+            f" OR length(trim({c})) - length(ltrim(trim({c}), '+-')) > 1))",
+            "float": f"typeof({c}) = 'text' AND (trim({c}) = '' OR ({c} GLOB"
+            f" '*[^0-9.eE+-]*' AND lower(trim({c}, '+-')) NOT IN ('nan', 'inf', 'infinity')))",
+            "bool": f"lower({c}) NOT IN ({_quote_list(_BOOLS)})",
+            # ts: cd2_ts refuses what the SQL fast path does not take
+            "date": f"typeof({c}) <> 'text' OR {c} NOT GLOB '{_DAY}'",
+            "list": f"{c} NOT IN ({_quote_list(TRUNCATED)}) AND NOT json_valid({c})",
+        }
+        check = checks.get(kind)
+        required = f"s.action IS NOT 'D' AND {c} IS NULL" if self.t.required(name) else None
+        parts = [f"({c} IS NOT NULL AND ({check}))" if check else None, required]
+        found = [p for p in parts if p]
+        return " OR ".join(found) if found else None
 
     def json_member(self, name: str, path: str, cast: str) -> str:
         c = self.raw(name)
@@ -178,8 +247,10 @@ def _winners(conn: Connection, t: Cd2Table, sql: _Sql) -> None:
             "CREATE TEMP TABLE cd2_win AS SELECT x.seq AS seq, x.key AS key, x.ts AS ts,"
             " x.action AS action, (r.ts IS NULL OR r.ts < x.ts) AS newer,"
             " (r.key IS NOT NULL AND NOT r.deleted) AS known"
-            " FROM (SELECT seq, key, ts, COALESCE(action, 'U') AS action,"
-            " ROW_NUMBER() OVER (PARTITION BY key ORDER BY ts DESC, seq DESC) AS rn"
+            f" FROM (SELECT seq, CAST(key AS INTEGER) AS key, {sqlite_timestamp('ts')} AS ts,"
+            " COALESCE(action, 'U') AS action,"
+            " ROW_NUMBER() OVER (PARTITION BY CAST(key AS INTEGER)"
+            f" ORDER BY {sqlite_timestamp('ts')} DESC, seq DESC) AS rn"
             f" FROM {stage}) x"
             " LEFT JOIN cd2_rows r ON r.cd2_table = ? AND r.key = x.key WHERE x.rn = 1",
             (t.name,),
@@ -188,17 +259,35 @@ def _winners(conn: Connection, t: Cd2Table, sql: _Sql) -> None:
         conn.exec_driver_sql("CREATE INDEX temp.ix_cd2_win_seq ON cd2_win (seq)")
 
 
-def _check_staged(conn: Connection, t: Cd2Table) -> None:
-    """Records without key or ts, or with an unknown action, fail the load."""
+def _check_staged(conn: Connection, t: Cd2Table, sql: _Sql) -> None:
+    """Records without key or ts, with an unknown action or (SQLite) a value that cannot be
+    typed fail the load; the importer then reads the files again to name file and line."""
     from reportcard.lms.cd2.errors import Cd2Error
 
+    key_bad = "s.key IS NULL OR s.ts IS NULL OR COALESCE(s.action, 'U') NOT IN ('U', 'D')"
+    if not sql.pg:
+        key_bad += (
+            " OR (typeof(s.key) = 'text' AND (ltrim(s.key, '-') = '' OR ltrim(s.key, '-') GLOB"
+            " '*[^0-9]*')) OR typeof(s.key) NOT IN ('integer', 'text')"
+        )
+    cases = [("the key, meta.ts or meta.action", key_bad)]
+    if not sql.pg:
+        for name in t.fields:
+            cond = sql.invalid(name)
+            if cond:
+                cases.append((f"value.{name}", cond))
+    where = " OR ".join(f"({c})" for _, c in cases)
+    which = " ".join(f"WHEN {c} THEN '{label}'" for label, c in cases)
     bad = conn.exec_driver_sql(
-        f"SELECT seq, key, ts, action FROM {stage_name(t)} WHERE key IS NULL OR ts IS NULL"
-        " OR COALESCE(action, 'U') NOT IN ('U', 'D') LIMIT 1"
+        f"SELECT s.seq, CASE {which} END FROM {stage_name(t)} s WHERE {where} LIMIT 1"
     ).first()
     if bad is not None:
-        what = "the key" if bad.key is None else "meta.ts" if bad.ts is None else "meta.action"
-        raise Cd2Error(f"{what} is missing or invalid", table=t.name)
+        field = str(bad[1])
+        raise Cd2Error(
+            f"a value that cannot be applied (record {bad[0]} of the load)",
+            table=t.name,
+            field=None if " " in field else field,
+        )
 
 
 def _upsert(conn: Connection, t: Cd2Table, target: Target, sql: _Sql, root: int) -> int:
@@ -246,6 +335,18 @@ def _fix_sequence(conn: Connection, target: Target) -> None:
     )
 
 
+# Lenient JSON for the json fields: text that is not JSON (historic YAML) is NULL.
+_PG_JSON = """CREATE OR REPLACE FUNCTION pg_temp.cd2_json(v text) RETURNS json
+LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN CAST(v AS json);
+EXCEPTION WHEN others THEN RETURN NULL; END $$"""
+
+
+def _cd2_ts(v: Any) -> str | None:
+    from reportcard.lms.cd2.convert import TS_FORMAT, parse_ts
+
+    return None if v is None else parse_ts(v).strftime(TS_FORMAT)
+
+
 def apply_staged(
     conn: Connection, t: Cd2Table | str, *, root_id: int, snapshot: bool = False
 ) -> TableSummary:
@@ -255,8 +356,14 @@ def apply_staged(
     sql = _Sql(conn, t)
     if sql.pg:
         conn.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
+        conn.exec_driver_sql(f"ANALYZE {stage_name(t)}")
+        conn.exec_driver_sql(_PG_JSON)
+    else:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.create_function("cd2_ts", 1, _cd2_ts, deterministic=True)
     summary = TableSummary(t.name, lacks=t.lacks)
-    _check_staged(conn, t)
+    _check_staged(conn, t, sql)
     _winners(conn, t, sql)
     counts = conn.exec_driver_sql(
         "SELECT COUNT(*),"

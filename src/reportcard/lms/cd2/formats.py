@@ -102,7 +102,7 @@ _TSV_ESCAPES = {
 _TSV_ESCAPE = re.compile(r"\\(.)")
 
 
-def _tsv_value(raw: str) -> str | None:
+def tsv_value(raw: str) -> str | None:
     if raw == "\\N":
         return None
     if "\\" not in raw:
@@ -131,7 +131,7 @@ def _read_tsv(path: Path) -> Iterator[tuple[int, list[str], list[str | None]]]:
                 raise Cd2Error(
                     f"{len(cells)} fields where the header has {len(header)}", file=path, line=n
                 )
-            yield n, header, [_tsv_value(c) for c in cells]
+            yield n, header, [tsv_value(c) for c in cells]
 
 
 # ---------------------------------------------------------------------------------- CSV
@@ -351,6 +351,14 @@ def read_records(path: Path, fmt: str | None = None) -> Iterator[Record]:
         if isinstance(exc, Cd2Error):
             raise
         raise Cd2Error(f"cannot read the file ({exc})", file=path) from None
+
+
+def read_tabular(path: Path, fmt: str) -> Iterator[tuple[int, list[str], list[str | None]]]:
+    """(line, header, cells) per record of a TSV or CSV file (cells: text or None)."""
+    try:
+        yield from (_read_tsv(path) if fmt == "tsv" else _read_csv(path))
+    except UnicodeDecodeError as exc:
+        raise Cd2Error(f"not UTF-8 text ({exc.reason})", file=path) from None
 
 
 def header_of(path: Path, fmt: str) -> list[str]:

@@ -131,6 +131,39 @@ TABLES: tuple[Cd2Table, ...] = (
         derived=("tree", "associations"),
     ),
     Cd2Table(
+        "grading_period_groups",
+        _f("title:text workflow_state:state! " + _STAMP_FIELDS),
+        (
+            Target(
+                "grading_period_groups",
+                {
+                    "root_account_id": "{root}",
+                    "title": "COALESCE({title}, '')",
+                    "workflow_state": "{workflow_state}",
+                    **STAMPS,
+                },
+            ),
+        ),
+    ),
+    Cd2Table(
+        "grading_standards",
+        _f(
+            "context_id:int! context_type:state! title:text workflow_state:state! data:json "
+            + _STAMP_FIELDS
+        ),
+        (
+            Target(
+                "grading_standards",
+                {
+                    **_same("context_type context_id workflow_state"),
+                    "title": "COALESCE({title}, '')",
+                    **STAMPS,
+                },
+            ),
+        ),
+        derived=("grading_standard_entries",),
+    ),
+    Cd2Table(
         "enrollment_terms",
         _f(
             "name:text workflow_state:state! start_at:ts end_at:ts sis_source_id:text "
@@ -592,21 +625,6 @@ TABLES: tuple[Cd2Table, ...] = (
         uses=("master_courses_master_templates",),
     ),
     Cd2Table(
-        "grading_period_groups",
-        _f("title:text workflow_state:state! " + _STAMP_FIELDS),
-        (
-            Target(
-                "grading_period_groups",
-                {
-                    "root_account_id": "{root}",
-                    "title": "COALESCE({title}, '')",
-                    "workflow_state": "{workflow_state}",
-                    **STAMPS,
-                },
-            ),
-        ),
-    ),
-    Cd2Table(
         "grading_periods",
         _f(
             "grading_period_group_id:int! title:text start_date:ts! end_date:ts! close_date:ts "
@@ -625,24 +643,6 @@ TABLES: tuple[Cd2Table, ...] = (
                 },
             ),
         ),
-    ),
-    Cd2Table(
-        "grading_standards",
-        _f(
-            "context_id:int! context_type:state! title:text workflow_state:state! data:json "
-            + _STAMP_FIELDS
-        ),
-        (
-            Target(
-                "grading_standards",
-                {
-                    **_same("context_type context_id workflow_state"),
-                    "title": "COALESCE({title}, '')",
-                    **STAMPS,
-                },
-            ),
-        ),
-        derived=("grading_standard_entries",),
     ),
     Cd2Table(
         "assignments",

@@ -23,17 +23,18 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
 
-from reportcard.lms.cd2.convert import convert_record
 from reportcard.lms.cd2.errors import Cd2Error
 from reportcard.lms.cd2.formats import (
     Record,
     detect_format,
     open_binary,
+    open_text,
     read_records,
     tabular_layout,
     tsv_header,
@@ -129,14 +130,13 @@ def stage_copy(
 def stage_records(
     conn: Connection, t: Cd2Table, records: Iterable[Record], source: Path | str | None = None
 ) -> int:
-    """Stage parsed records; returns how many. SQLite checks and types them (errors name the
-    source, line and field); PostgreSQL copies them as text."""
+    """Stage parsed records as they are (the apply types them); returns how many."""
     n = 0
     if _pg(conn):
         fields = list(t.fields)
         columns = ["key", "ts", "action", *[f"value.{f}" for f in fields]]
 
-        def rows() -> Iterator[bytes]:
+        def chunks() -> Iterator[bytes]:
             nonlocal n
             from reportcard.lms.cd2.convert import BadValue, field_value
 
@@ -159,19 +159,58 @@ def stage_records(
                     buf = io.StringIO()
             yield buf.getvalue().encode()
 
-        stage_copy(conn, t, columns, rows())
+        stage_copy(conn, t, columns, chunks())
         return n
-    cols = ", ".join(["key", "ts", "action", *[value_column(f) for f in t.fields]])
-    marks = ", ".join(["?"] * (3 + len(t.fields)))
-    sql = f"INSERT INTO {stage_name(t)} ({cols}) VALUES ({marks})"
-    batch: list[tuple[Any, ...]] = []
+    from reportcard.lms.cd2.convert import BadValue, field_value
+
+    fields = list(t.fields)
+
+    def tuples() -> Iterator[tuple[Any, ...]]:
+        for rec in records:
+            vals: list[Any] = [rec.key, rec.ts, rec.action]
+            for f in fields:
+                try:
+                    v = field_value(rec.values, f)
+                except BadValue as exc:
+                    raise Cd2Error(
+                        str(exc), file=source, line=rec.line, field=f"value.{f}", table=t.name
+                    ) from None
+                vals.append(_sqlite_value(v))
+            yield tuple(vals)
+
+    return _insert_rows(conn, t, ["key", "ts", "action", *[f"value.{f}" for f in fields]], tuples())
+
+
+def _sqlite_value(v: Any) -> Any:
+    if isinstance(v, dict | list):
+        import json
+
+        return json.dumps(v, separators=(",", ":"))
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    return v
+
+
+def _insert_rows(
+    conn: Connection, t: Cd2Table, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
+) -> int:
+    """SQLite: insert rows into the staging table's ``columns`` in big batches."""
+    have = set(stage_columns(conn, t))
+    name = stage_name(t)
+    for c in columns:
+        if c not in have:
+            conn.exec_driver_sql(f'ALTER TABLE {name} ADD COLUMN "{c}"')
+            have.add(c)
+    cols = ", ".join(f'"{c}"' for c in columns)
+    sql = f"INSERT INTO {name} ({cols}) VALUES ({', '.join(['?'] * len(columns))})"
     raw = conn.connection.driver_connection
     assert raw is not None
+    n = 0
+    batch: list[tuple[Any, ...]] = []
     cur = raw.cursor()
     try:
-        for rec in records:
-            key, ts, action, vals = convert_record(t, rec, source)
-            batch.append((key, ts, action, *vals))
+        for row in rows:
+            batch.append(row)
             if len(batch) >= BATCH:
                 cur.executemany(sql, batch)
                 n += len(batch)
@@ -182,6 +221,105 @@ def stage_records(
     finally:
         cur.close()
     return n
+
+
+def _header_columns(header: list[str]) -> list[str]:
+    """Staging column names of a tabular header (key, ts, action, value.*)."""
+    out = []
+    for h in header:
+        if h.startswith("key."):
+            out.append("key")
+        elif h == "meta.ts":
+            out.append("ts")
+        elif h == "meta.action":
+            out.append("action")
+        else:
+            out.append(h.replace('"', ""))
+    return out
+
+
+def _wanted(t: Cd2Table, columns: list[str]) -> list[int]:
+    """Indexes of the columns the declaration reads (its fields, their condensed parents)."""
+    want = {"key", "ts", "action"}
+    for f in t.fields:
+        want.add(f"value.{f}")
+        if "." in f:
+            want.add("value." + f.split(".", 1)[0])
+    return [i for i, c in enumerate(columns) if c in want]
+
+
+def _stage_tabular_sqlite(conn: Connection, t: Cd2Table, path: Path, fmt: str) -> None:
+    from reportcard.lms.cd2.formats import csv_header, read_tabular, tsv_value
+
+    header = tsv_header(path) if fmt == "tsv" else csv_header(path)
+    if not header:
+        return
+    tabular_layout(header, path)
+    columns = _header_columns(header)
+    if len(set(columns)) != len(columns):
+        raise Cd2Error("the header names a column twice", file=path, line=1, table=t.name)
+    idx = _wanted(t, columns)
+    width = len(header)
+
+    def tsv_rows() -> Iterator[tuple[Any, ...]]:
+        # DAP's TSV never holds a raw newline inside a field: a line is a record.
+        with open_text(path) as fh:
+            fh.readline()
+            for n, line in enumerate(fh, start=2):
+                line = line.rstrip("\n").rstrip("\r")
+                if not line:
+                    continue
+                cells = line.split("\t")
+                if len(cells) != width:
+                    raise Cd2Error(
+                        f"{len(cells)} fields where the header has {width}", file=path, line=n
+                    )
+                yield tuple(tsv_value(cells[i]) for i in idx)
+
+    def csv_rows() -> Iterator[tuple[Any, ...]]:
+        for _, _, c in read_tabular(path, fmt):
+            yield tuple(c[i] for i in idx)
+
+    try:
+        _insert_rows(conn, t, [columns[i] for i in idx], tsv_rows() if fmt == "tsv" else csv_rows())
+    except UnicodeDecodeError as exc:
+        raise Cd2Error(f"not UTF-8 text ({exc.reason})", file=path, table=t.name) from None
+
+
+def _stage_jsonl_sqlite(conn: Connection, t: Cd2Table, path: Path) -> None:
+    conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS cd2_raw (rec TEXT)")
+    conn.exec_driver_sql("DELETE FROM cd2_raw")
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        with open_binary(path) as fh:
+            while True:
+                lines = fh.readlines(CHUNK)
+                if not lines:
+                    break
+                cur.executemany(
+                    "INSERT INTO cd2_raw (rec) VALUES (?)",
+                    [(ln.decode("utf-8"),) for ln in lines if ln.strip()],
+                )
+    except UnicodeDecodeError as exc:
+        raise Cd2Error(f"not UTF-8 text ({exc.reason})", file=path, table=t.name) from None
+    finally:
+        cur.close()
+    cols = ["key", "ts", "action"]
+    exprs = [
+        f"json_extract(rec, '$.key.{t.key}')",
+        "json_extract(rec, '$.meta.ts')",
+        "json_extract(rec, '$.meta.action')",
+    ]
+    for f in t.fields:
+        cols.append(value_column(f))
+        exprs.append(f"json_extract(rec, '$.value.{f}')")
+    conn.exec_driver_sql(
+        f"INSERT INTO {stage_name(t)} ({', '.join(cols)}) SELECT {', '.join(exprs)}"
+        " FROM cd2_raw ORDER BY rowid"
+    )
+    conn.exec_driver_sql("DELETE FROM cd2_raw")
 
 
 def _tsv_chunks(path: Path) -> Iterator[bytes]:
@@ -229,16 +367,7 @@ def _stage_jsonl_pg(conn: Connection, t: Cd2Table, path: Path) -> None:
 def _stage_tsv_pg(conn: Connection, t: Cd2Table, path: Path) -> None:
     header = tsv_header(path)
     tabular_layout(header, path)  # a key column is required
-    columns = []
-    for h in header:
-        if h.startswith("key."):
-            columns.append("key")
-        elif h == "meta.ts":
-            columns.append("ts")
-        elif h == "meta.action":
-            columns.append("action")
-        else:
-            columns.append(h.replace('"', ""))
+    columns = _header_columns(header)
     if len(set(columns)) != len(columns):
         raise Cd2Error("the header names a column twice", file=path, line=1, table=t.name)
     stage_copy(conn, t, columns, _tsv_chunks(path))
@@ -252,6 +381,10 @@ def stage_file(conn: Connection, t: Cd2Table, path: Path) -> str:
         _stage_tsv_pg(conn, t, path)
     elif _pg(conn) and fmt == "jsonl":
         _stage_jsonl_pg(conn, t, path)
+    elif not _pg(conn) and fmt == "jsonl":
+        _stage_jsonl_sqlite(conn, t, path)
+    elif not _pg(conn) and fmt in ("tsv", "csv"):
+        _stage_tabular_sqlite(conn, t, path, fmt)
     else:
         stage_records(conn, t, read_records(path, fmt), source=path)
     return fmt
