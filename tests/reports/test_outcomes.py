@@ -10,12 +10,13 @@ Times are written in America/Denver (UTC-7 in November).
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, insert, update
 
 from reportcard.db.learning_tables import learning_outcome_results, quizzes
+from reportcard.db.tables import enrollments
 from reportcard.reports.catalog import get_report
 
-from .learning_institution import build, extra_text, lines, run_file, set_flag, set_setting
+from .learning_institution import T0, build, extra_text, lines, run_file, set_flag, set_setting
 
 EXPORT = "outcome_export_csv"
 RESULTS = "outcome_results_csv"
@@ -299,6 +300,35 @@ def test_outcome_results_question_rows_rated_from_the_result_percent(conn: Conne
         R6,
         R13,
     )
+
+
+def test_outcome_results_one_row_per_section_whatever_the_states(conn: Connection) -> None:
+    # A second, completed enrollment of Ann in Painting A: Canvas's DISTINCT ON (order, login,
+    # section, result, ...) has no enrollment state, so Outcome Results still gives one row
+    # per section (the lowest enrollment's state); Student Competency groups by state and
+    # gives the completed enrollment its own rows.
+    conn.execute(
+        insert(enrollments).values(
+            id=99,
+            root_account_id=1,
+            user_id=1,
+            course_id=1,
+            course_section_id=1,
+            role_id=1,
+            type="StudentEnrollment",
+            workflow_state="completed",
+            created_at=T0,
+            updated_at=T0,
+        )
+    )
+    assert run_file(conn, RESULTS) == lines(RESULTS_HEADER, *DEFAULT_ORDER)
+    competency = run_file(conn, MAP).splitlines()
+    completed_painting_a = [r for r in competency if r.endswith(",completed") and "PAINT-A" in r]
+    assert [r for r in completed_painting_a if r.startswith(ANN)] == [
+        M_ANN[0].removesuffix("active") + "completed",
+        M_ANN[2].removesuffix("active") + "completed",
+        M_ANN[4].removesuffix("active") + "completed",
+    ]
 
 
 def test_outcome_results_quiz_spellings_and_a_quiz_without_assignment(conn: Connection) -> None:

@@ -313,9 +313,11 @@ OUTCOME_EXPORT = register(
 
 
 def _student_enrollment(
-    ctx: RunContext, e: FromClause, include_deleted: bool
+    ctx: RunContext, e: FromClause, include_deleted: bool, *, per_state: bool
 ) -> list[ColumnElement[bool]]:
-    """A student enrollment of the root account, one per (user, course, section, state)."""
+    """A student enrollment of the root account, one per (user, course, section), or per
+    (user, course, section, state) with ``per_state``; the lowest enrollment id stands for
+    the others."""
     twin = enrollments.alias("twin")
     cond: list[ColumnElement[bool]] = [
         e.c.type == "StudentEnrollment",
@@ -325,13 +327,15 @@ def _student_enrollment(
         twin.c.user_id == e.c.user_id,
         twin.c.course_id == e.c.course_id,
         twin.c.course_section_id == e.c.course_section_id,
-        twin.c.workflow_state == e.c.workflow_state,
         twin.c.type == "StudentEnrollment",
         twin.c.root_account_id == ctx.root_account_id,
         twin.c.id < e.c.id,
     ]
+    if per_state:
+        twin_cond.append(twin.c.workflow_state == e.c.workflow_state)
     if not include_deleted:
         cond.append(e.c.workflow_state != "deleted")
+        twin_cond.append(twin.c.workflow_state != "deleted")
     dup = select(twin.c.id).where(*twin_cond).correlate_except(twin).exists()
     return [*cond, not_(dup)]
 
@@ -485,7 +489,9 @@ def outcome_results_file(ctx: RunContext) -> PartQuery:
         *results,
         al.c.workflow_state != "deleted",
         *_course_filter(ctx, c, include_deleted),
-        *_student_enrollment(ctx, e, include_deleted),
+        # Canvas's DISTINCT ON (order, login, section, result, ...) has no enrollment state:
+        # two enrollments in one section give one row whatever their states.
+        *_student_enrollment(ctx, e, include_deleted, per_state=False),
         *logins,
     ]
     is_quiz = q.c.id.is_not(None)
@@ -671,7 +677,8 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
         root_logins.append(p.c.workflow_state != "deleted")
     where = [
         *root_logins,
-        *_student_enrollment(ctx, e, include_deleted),
+        # Canvas groups the enrollments by (user, course, section, state).
+        *_student_enrollment(ctx, e, include_deleted, per_state=True),
         *_course_filter(ctx, c, include_deleted),
         usable_result,
     ]
