@@ -414,8 +414,10 @@ def sync(
                 result.tables.append(summary[0])
                 if summary[0].upserted or summary[0].deleted:
                     which.update(t.derived)
-            if result.root_id is None and result.tables:
-                result.root_id = root
+            if result.root_id is None:
+                roots = state.known_roots(conn)
+                conn.rollback()
+                result.root_id = roots[0] if len(roots) == 1 else None
             if which and root is not None:
                 if progress:
                     progress("rebuilding derived tables", len(todo), len(todo))
