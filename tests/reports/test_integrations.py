@@ -185,8 +185,9 @@ K2 = (
     '10000000000002,Hidden LTI,false,,LTI Key,"[""course_navigation"", ""link_selection""]",'
     "Allow,All"
 )
-# Site admin has it on: On whatever the account's binding says.
-K4 = "10000000000004,Global Tool,true,lti@vendor.example,LTI Key,[],On,All"
+# Site admin has it on: On whatever the account's binding says. Its tool configuration has no
+# placements: None, as Canvas's ``placements.presence || "None"`` (an empty array is blank).
+K4 = "10000000000004,Global Tool,true,lti@vendor.example,LTI Key,None,On,All"
 K6_OFF = "10000000000006,Global API,true,,API Key,None,Off,All"
 K6_ALLOW = "10000000000006,Global API,true,,API Key,None,Allow,All"
 K8 = '10000000000008,,true,,API Key,None,Allow,"[""say \\""hi\\""""]"'

@@ -170,9 +170,11 @@ single_file(
 
 
 def placements(value: Any) -> str:
-    """The tool configuration's placements as an inspected array; ``None`` without one."""
+    """The tool configuration's placements as an inspected array; ``None`` without one or
+    when it has none (Canvas writes ``placements.presence || "None"``: an empty array is not
+    present)."""
     names = json_value(value)
-    return "None" if names is None else ruby_inspect(names)
+    return ruby_inspect(names) if names else "None"
 
 
 def scopes(value: Any) -> str:
