@@ -50,6 +50,7 @@ from tests.sis_import.test_roundtrip import PARAMS
 
 T0 = datetime(2024, 1, 15, 8, 0, 0)
 
+ACCOUNT_COLUMNS = ("id", "parent_account_id", "root_account_id", "name", "workflow_state")
 ADMIN_COLUMNS = ("id", "root_account_id", "account_id", "user_id", "role_id", "workflow_state")
 ENROLLMENT_COLUMNS = (
     "id",
@@ -133,6 +134,22 @@ def _viewer_on_a_sub_account_without_sis_id(inst: Institution) -> dict[str, Any]
                 updated_at=T0,
             )
         ).inserted_primary_key[0]
+        # A SIS-made account under it: accounts.csv writes its parent_account_id blank.
+        conn.execute(
+            insert(accounts).values(
+                name="Outreach Programs",
+                parent_account_id=nosis,
+                root_account_id=inst.root,
+                workflow_state="active",
+                uuid="uuid-outreach-programs",
+                default_time_zone="UTC",
+                can_add_pronouns=False,
+                sis_source_id="OUTREACH-PROGRAMS",
+                sis_batch_id=batch,
+                created_at=T0,
+                updated_at=T0,
+            )
+        )
         with_sis = conn.execute(
             select(accounts.c.id)
             .where(
@@ -243,6 +260,7 @@ def test_reimporting_the_own_sis_export_changes_no_role_and_no_enrollment(
         ).scalar_one()
     assert off_default > 0 and live_in_deleted > 0
     admins_before = inst.rows(account_users, ADMIN_COLUMNS)
+    accounts_before = inst.rows(accounts, ACCOUNT_COLUMNS)
     enrollments_before = inst.rows(enrollments, ENROLLMENT_COLUMNS)
 
     data = inst.export()
@@ -261,6 +279,7 @@ def test_reimporting_the_own_sis_export_changes_no_role_and_no_enrollment(
     assert inst.reimport(data) in ("imported", "imported_with_messages")
 
     admins_after = inst.rows(account_users, ADMIN_COLUMNS)
+    assert inst.rows(accounts, ACCOUNT_COLUMNS) == accounts_before  # no account moved
     enrollments_after = inst.rows(enrollments, ENROLLMENT_COLUMNS)
     assert len(admins_after) == len(admins_before)
     assert admins_after == admins_before

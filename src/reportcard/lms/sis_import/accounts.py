@@ -71,6 +71,13 @@ class Accounts:
         parent_id = ctx.account_of(row.parent)
         if parent_id is None:
             return False
+        if row.parent is None and rec is not None:
+            # A blank parent is the root (Canvas), but it is also what the SIS export writes
+            # for a parent without a SIS id: an account under such a parent stays there, so
+            # that re-importing the export does not move it (issue #17).
+            current = ctx.account_ids().get(rec["parent_account_id"])
+            if current is not None and current["sis_source_id"] is None:
+                parent_id = int(current["id"])
         if rec is not None and _is_below(ctx, parent_id, int(rec["id"])):
             ctx.warn(
                 row.file,
