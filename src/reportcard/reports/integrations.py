@@ -125,7 +125,8 @@ def lti_tools(ctx: RunContext) -> PartQuery:
     ]
     if not ctx.flag(INCLUDE_DELETED):
         where += [
-            tool.c.workflow_state != "deleted",
+            # Canvas's ContextExternalTool.active: neither deleted nor disabled.
+            tool.c.workflow_state.not_in(("deleted", "disabled")),
             or_(
                 and_(in_account, acct.c.workflow_state != "deleted"),
                 and_(
