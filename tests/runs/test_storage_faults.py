@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, update
 
-from reportcard.db.tables import account_reports, report_shards
+from reportcard.db.tables import account_reports, attachments, report_shards
 from reportcard.runs.context import utcnow
 from reportcard.runs.execute import claim_shard, compile_run, execute_shard
 from reportcard.runs.formats import write_output
@@ -198,4 +198,39 @@ def test_the_sweep_keeps_what_is_live_and_recent(
     assert [f.key for f in removed] == ["runs/999/parts/000-00000.csv"]
     assert len([k for k in stored_keys(storage) if k.startswith(f"runs/{run_id}/")]) == 1
     assert storage.exists("elsewhere/own.txt")
+    assert_storage_clean(engine, storage)
+
+
+def test_a_duplicate_compile_that_loses_keeps_the_winners_zip(
+    engine: Engine, storage: LocalStorage, settings: Settings
+) -> None:
+    with engine.begin() as conn:
+        root = make_institution(conn, 1500)
+        run_id = sample_run(conn, root, logins=True, empty=True)  # two parts: a zip
+    assert Worker(engine, storage, settings).step()
+    assert run_shards(engine, storage, run_id, 3)  # two of logins, one of the empty part
+    from reportcard.runs import execute
+
+    real_finish = execute.finish
+
+    def another_compile_wins_first(*args: object, **kw: object) -> bool:
+        # A compile redone by the reaper while this one was only slow: it writes the same
+        # zip name and attaches it before this one gets to finish.
+        execute.finish = real_finish  # type: ignore[assignment]
+        compile_run(engine, storage, run_id)
+        return real_finish(*args, **kw)  # type: ignore[arg-type]
+
+    execute.finish = another_compile_wins_first  # type: ignore[assignment]
+    try:
+        compile_run(engine, storage, run_id)
+    finally:
+        execute.finish = real_finish  # type: ignore[assignment]
+    with engine.connect() as conn:
+        run = get_run(conn, run_id)
+        key = conn.execute(
+            select(attachments.c.storage_key).where(attachments.c.id == run.attachment_id)
+        ).scalar_one()
+    assert run.workflow_state == "complete" and key.endswith(".zip")
+    assert storage.exists(key)
+    assert stored_keys(storage) == [key]
     assert_storage_clean(engine, storage)

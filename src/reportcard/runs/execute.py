@@ -437,9 +437,27 @@ def compile_run(engine: Engine, storage: Storage, run_id: int) -> None:
         int(rows),
         parts,
     )
-    if not kept:  # aborted or deleted while compiling: the file is no run's attachment
+    if not kept and not _is_attached(engine, run_id, out.key):
+        # Aborted or deleted while compiling: the file is no attachment's. (A compile redone
+        # by the reaper while the first one was only slow may have written the very key the
+        # winner attached: a zip's name has no random part. That one stays.)
         storage.delete(out.key)
     storage.delete_prefix(f"runs/{run_id}/parts")
+
+
+def _is_attached(engine: Engine, run_id: int, key: str) -> bool:
+    with read_conn(engine) as conn:
+        held = conn.execute(
+            select(attachments.c.storage_key)
+            .select_from(
+                account_reports.join(
+                    attachments, attachments.c.id == account_reports.c.attachment_id
+                )
+            )
+            .where(account_reports.c.id == run_id)
+        ).scalar()
+        conn.rollback()
+    return held == key
 
 
 def finish(
