@@ -278,7 +278,8 @@ class _Writer:
             fh.write("\t".join(lead + [tsv_field(f) for f in fields]) + "\n")
         else:
             # NULL: unquoted NULL (a D row's value fields: nothing); "" stays a quoted empty.
-            out = lead + [("" if value is None else _CsvNull) if f is None else f for f in fields]
+            absent = _CsvMissing if value is None else _CsvNull
+            out = lead + [absent if f is None else f for f in fields]
             self.csv.writerow(out)
 
     def close(self) -> None:
@@ -292,6 +293,7 @@ class _NullMarker(str):
 
 
 _CsvNull = _NullMarker("NULL")
+_CsvMissing = _NullMarker("")  # a D row's value fields: nothing between the commas
 
 
 class _CsvWriter:
@@ -305,6 +307,8 @@ class _CsvWriter:
         for f in row:
             if f is _CsvNull:
                 out.append("NULL")
+            elif f is _CsvMissing:
+                out.append("")
             elif f == "" or any(ch in f for ch in ',"\r\n\t') or f == "NULL":
                 out.append('"' + f.replace('"', '""') + '"')
             else:

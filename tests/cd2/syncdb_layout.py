@@ -344,3 +344,23 @@ def sync_layout(
             if upserts or deletes:
                 counts[table.name] = (len(upserts), len(deletes))
     return counts
+
+
+@contextmanager
+def dap_database(admin_url: str) -> Iterator[str]:
+    """An empty PostgreSQL database for a synced layout (dropped afterwards); yields its URL."""
+    import uuid
+
+    name = f"reportcard_dap_{uuid.uuid4().hex[:10]}"
+    admin = libpq_url(admin_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield (
+            make_url(admin_url)
+            .set(drivername="postgresql", database=name)
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -116,27 +116,33 @@ def _exists(cur: psycopg.Cursor[Any], schema: str, table: str) -> bool:
 
 
 def sync_positions(src: psycopg.Connection[Any], schema: str) -> dict[str, datetime]:
-    """The sync position of every replicated table of ``schema`` (spec §4)."""
+    """The sync position of every replicated table of ``schema`` (spec §4): from
+    ``instructure_dap.table_sync``, else from the older clients' ``<schema>.dap_meta``."""
+    rows: list[tuple[Any, ...]] = []
+    found = False
     with src.cursor() as cur:
         if _exists(cur, "instructure_dap", "table_sync"):
+            found = True
             cur.execute(
                 "SELECT target_table, timestamp FROM instructure_dap.table_sync"
                 " WHERE COALESCE(target_schema, source_namespace) = %s",
                 (schema,),
             )
-        elif _exists(cur, schema, "dap_meta"):
+            rows = cur.fetchall()
+        if not rows and _exists(cur, schema, "dap_meta"):
+            found = True
             cur.execute(
                 f"SELECT target_table, timestamp FROM {_q(schema)}.dap_meta"
                 " WHERE COALESCE(target_schema, namespace) = %s",
                 (schema,),
             )
-        else:
-            raise Cd2Error(
-                f"no sync position in the source: neither instructure_dap.table_sync nor"
-                f" {schema}.dap_meta exists (is it a database kept by dap initdb/syncdb?)"
-            )
-        rows = cur.fetchall()
+            rows = cur.fetchall()
     src.rollback()
+    if not found:
+        raise Cd2Error(
+            f"no sync position in the source: neither instructure_dap.table_sync nor"
+            f" {schema}.dap_meta exists (is it a database kept by dap initdb/syncdb?)"
+        )
     return {str(t): _naive(ts) for t, ts in rows}
 
 
