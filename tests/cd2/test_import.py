@@ -469,3 +469,43 @@ def test_provisioning_and_sis_export_rows(loaded: Engine) -> None:
         "ART101,A1,student,50,ART101-A,active,,false",
         "ART101,,teacher,51,ART101-A,active,,false",
     ]
+
+
+def test_incremental_enrollments_move_only_their_users(loaded: Engine, tmp_path: Path) -> None:
+    enrollment = {
+        "course_id": 11,
+        "course_section_id": 21,
+        "role_id": 50,
+        "type": "StudentEnrollment",
+        "workflow_state": "active",
+        "limit_privileges_to_course_section": False,
+        "grade_publishing_status": "unpublished",
+        **STAMP,
+    }
+    path = f.write(
+        tmp_path / "e" / "enrollments" / "p.jsonl",
+        f.jsonl(
+            [
+                {"id": 403, "ts": TS1, "action": "U", "user_id": 101, **enrollment},
+                {
+                    "id": 400,
+                    "ts": TS1,
+                    "action": "U",
+                    "user_id": 100,
+                    **{
+                        **enrollment,
+                        "course_id": 10,
+                        "course_section_id": 20,
+                        "workflow_state": "deleted",
+                    },
+                },
+            ]
+        ),
+    )
+    result = import_paths(loaded, [path.parent.parent])
+    assert result.derived == ["user_associations", "test_students", "builtin_roles"]
+    # Bob gains the science account; Ann's only enrollment is deleted: her login keeps the root.
+    assert rows(
+        loaded,
+        "SELECT user_id, account_id FROM user_account_associations ORDER BY user_id, account_id",
+    ) == [(100, 1), (101, 1), (101, 2), (101, 3), (102, 1), (102, 2)]

@@ -83,9 +83,15 @@ _Z = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9
 
 
 def sqlite_timestamp(c: str) -> str:
+    # date()/time() give back the same text only for a real day and time of day.
+    real = (
+        f"date(substr({c}, 1, 10), '+0 days') = substr({c}, 1, 10)"
+        f" AND time(substr({c}, 12, 8), '+0 seconds') = substr({c}, 12, 8)"
+    )
     return (
-        f"(CASE WHEN {c} IS NULL THEN NULL WHEN {c} GLOB '{_Z}Z' THEN substr({c}, 1, 10) || ' '"
-        f" || substr({c}, 12, 8) || '.000000' WHEN {c} GLOB '{_Z}.[0-9]*Z' AND length({c}) <= 27"
+        f"(CASE WHEN {c} IS NULL THEN NULL WHEN {c} GLOB '{_Z}Z' AND {real}"
+        f" THEN substr({c}, 1, 10) || ' ' || substr({c}, 12, 8) || '.000000'"
+        f" WHEN {c} GLOB '{_Z}.[0-9]*Z' AND length({c}) <= 27 AND {real}"
         f" AND substr({c}, 21, length({c}) - 21) NOT GLOB '*[^0-9]*' THEN substr({c}, 1, 10)"
         f" || ' ' || substr({c}, 12, 8) || '.' || substr(substr({c}, 21, length({c}) - 21)"
         f" || '000000', 1, 6) ELSE cd2_ts({c}) END)"
@@ -323,6 +329,28 @@ _MISSING = (
 )
 
 
+# PostgreSQL checks a foreign key row by row (a query per row and key); a load of at least
+# this many upserts drops the target's foreign keys inside its transaction and adds them back
+# after the upsert, which checks every row in one join. Readers of the table wait meanwhile.
+BULK_ROWS = 20_000
+
+
+def _drop_foreign_keys(conn: Connection, table: str) -> list[tuple[str, str]]:
+    found = [
+        (str(name), str(definition))
+        for name, definition in conn.execute(
+            text(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE conrelid = CAST(:t AS regclass) AND contype = 'f' ORDER BY conname"
+            ),
+            {"t": table},
+        )
+    ]
+    for name, _ in found:
+        conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    return found
+
+
 def _fix_sequence(conn: Connection, target: Target) -> None:
     if conn.dialect.name != "postgresql" or target.key != "id":
         return
@@ -391,9 +419,14 @@ def apply_staged(
         max_ts = datetime.fromisoformat(max_ts)
     summary.max_ts = max_ts
     params = {"t": t.name, "root": root_id}
+    bulk = sql.pg and summary.upserted >= BULK_ROWS
+    _touch_users(conn, t, snapshot, params)
     for target in t.targets:
         _delete_newer(conn, t, target, sql, root_id)
+        dropped = _drop_foreign_keys(conn, target.table) if bulk else []
         _upsert(conn, t, target, sql, root_id)
+        for name, definition in dropped:
+            conn.exec_driver_sql(f'ALTER TABLE {target.table} ADD CONSTRAINT "{name}" {definition}')
         if snapshot:
             guard = f" AND {target.guard}" if target.guard else ""
             conn.execute(
@@ -406,12 +439,32 @@ def apply_staged(
             text(f"DELETE FROM cd2_rows WHERE key IN ({_MISSING}) AND cd2_table = :t"), params
         ).rowcount
         summary.deleted += int(removed or 0)
+    _touch_users(conn, t, False, params)
     from reportcard.lms.cd2.derived import from_stage
 
     from_stage(conn, t)
     _record_rows(conn, t, root_id)
     conn.exec_driver_sql("DROP TABLE IF EXISTS cd2_win")
     return summary
+
+
+def _touch_users(conn: Connection, t: Cd2Table, snapshot: bool, params: dict[str, Any]) -> None:
+    """Note (in the temporary table ``cd2_touched``) the users of the rows about to change
+    (before and after), so their account associations alone are rebuilt."""
+    if t.user_column is None:
+        return
+    target = t.targets[0]
+    conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS cd2_touched (user_id BIGINT)")
+    keys = "SELECT key FROM cd2_win WHERE newer"
+    if snapshot:
+        keys += f" UNION ALL {_MISSING}"
+    conn.execute(
+        text(
+            f"INSERT INTO cd2_touched (user_id) SELECT {t.user_column} FROM {target.table}"
+            f" WHERE {target.key} IN ({keys})"
+        ),
+        params,
+    )
 
 
 def _record_rows(conn: Connection, t: Cd2Table, root: int) -> None:

@@ -26,7 +26,14 @@ from reportcard.lms import tree
 from reportcard.lms.cd2.mapping import Cd2Table
 from reportcard.lms.cd2.staging import stage_name, value_column
 
-ORDER = ("tree", "associations", "default_term", "test_students", "builtin_roles")
+ORDER = (
+    "tree",
+    "associations",
+    "user_associations",
+    "default_term",
+    "test_students",
+    "builtin_roles",
+)
 
 
 def rebuild(conn: Connection, root_id: int, which: set[str]) -> list[str]:
@@ -39,6 +46,12 @@ def rebuild(conn: Connection, root_id: int, which: set[str]) -> list[str]:
             tree.rebuild_account_tree(conn, root_id)
         elif name == "associations":
             tree.rebuild_user_associations(conn, root_id)
+            conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS cd2_touched (user_id BIGINT)")
+            conn.exec_driver_sql("DELETE FROM cd2_touched")
+        elif name == "user_associations":
+            if "associations" in which:
+                continue  # rebuilt whole
+            rebuild_touched_associations(conn, root_id)
         elif name == "default_term":
             conn.execute(
                 text(
@@ -63,6 +76,41 @@ def rebuild(conn: Connection, root_id: int, which: set[str]) -> list[str]:
             ensure_builtin_roles(conn, root_id)
         done.append(name)
     return done
+
+
+def rebuild_touched_associations(conn: Connection, root_id: int) -> None:
+    """``user_account_associations`` of the users noted in ``cd2_touched`` (by the apply
+    of logins, enrollments and admins), by the rules of :func:`tree.rebuild_user_associations`.
+    """
+    conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS cd2_touched (user_id BIGINT)")
+    touched = "SELECT DISTINCT user_id FROM cd2_touched WHERE user_id IS NOT NULL"
+    accounts = "SELECT id FROM accounts WHERE id = :root OR root_account_id = :root"
+    p = {"root": root_id}
+    conn.execute(
+        text(
+            f"DELETE FROM user_account_associations WHERE user_id IN ({touched})"
+            f" AND account_id IN ({accounts})"
+        ),
+        p,
+    )
+    conn.execute(
+        text(
+            "INSERT INTO user_account_associations (user_id, account_id)"
+            " SELECT e.user_id, aa.ancestor_id FROM enrollments e"
+            " JOIN courses c ON c.id = e.course_id"
+            " JOIN account_ancestors aa ON aa.account_id = c.account_id"
+            f" WHERE e.root_account_id = :root AND e.workflow_state <> 'deleted'"
+            f" AND e.user_id IN ({touched})"
+            " UNION SELECT au.user_id, aa.ancestor_id FROM account_users au"
+            " JOIN account_ancestors aa ON aa.account_id = au.account_id"
+            " WHERE au.root_account_id = :root AND au.workflow_state <> 'deleted'"
+            f" AND au.user_id IN ({touched})"
+            " UNION SELECT ps.user_id, ps.account_id FROM pseudonyms ps"
+            f" WHERE ps.account_id = :root AND ps.user_id IN ({touched})"
+        ),
+        p,
+    )
+    conn.exec_driver_sql("DELETE FROM cd2_touched")
 
 
 def _staged_json(conn: Connection, t: Cd2Table, field: str) -> list[tuple[int, str, Any]]:

@@ -183,6 +183,61 @@ def _check_time_zones(conn: Connection, root: int) -> None:
             ) from None
 
 
+@dataclass
+class _Loaded:
+    summary: TableSummary
+    root_id: int
+
+
+def _load_table(
+    conn: Connection,
+    t: Cd2Table,
+    files: list[Path],
+    account_id: int | None,
+    root: int | None,
+    snapshot: bool,
+    progress: Progress | None,
+    done: int,
+    total: int,
+) -> _Loaded:
+    """Stage and apply one table in its own transaction; errors name file, line and field."""
+    try:
+        with conn.begin():
+            create_stage(conn, t)
+            for f in files:
+                if progress:
+                    progress(f"{t.name}: {f.name}", done, total)
+                stage_file(conn, t, f)
+                done += f.stat().st_size
+            if t.name == "accounts":
+                root = find_root(conn, account_id, _staged_root(conn))
+            assert root is not None
+            summary = apply_staged(conn, t, root_id=root, snapshot=snapshot)
+            summary.files = [str(f) for f in files]
+            if t.name == "accounts":
+                _check_time_zones(conn, root)
+            state.record(
+                conn,
+                summary,
+                root_id=root,
+                snapshot=snapshot,
+                source=", ".join(str(f) for f in files),
+            )
+            drop_stage(conn, t)
+        return _Loaded(summary, root)
+    except Cd2Error as exc:
+        exc.table = exc.table or t.name
+        found = diagnose(t, files) if exc.file is None else None
+        raise (found or exc) from None
+    except (DBAPIError, conn.dialect.loaded_dbapi.Error) as exc:
+        found = diagnose(t, files)
+        if found is not None:
+            raise found from None
+        raise Cd2Error(
+            "the database refused the records: " + _db_message(exc), table=t.name
+        ) from None
+
+
 def import_paths(
     engine: Engine,
     paths: Sequence[Path],
@@ -205,46 +260,29 @@ def import_paths(
         if plans[0][0].name != "accounts":
             root = find_root(conn, account_id, None)
             conn.rollback()
-        for t, files in plans:
-            try:
+        try:
+            for t, files in plans:
+                assert root is not None or t.name == "accounts"
+                summary = _load_table(
+                    conn, t, files, account_id, root, snapshot, progress, done, total
+                )
+                done += sum(f.stat().st_size for f in files)
+                root = summary.root_id
+                if result is None:
+                    result = ImportResult(root_id=root, skipped=skipped)
+                result.tables.append(summary.summary)
+                if summary.summary.upserted or summary.summary.deleted:
+                    which.update(t.derived)
+        except Cd2Error as exc:
+            if result is not None and which:
+                # What was applied before the failing table stays: keep it consistent.
                 with conn.begin():
-                    create_stage(conn, t)
-                    for f in files:
-                        if progress:
-                            progress(f"{t.name}: {f.name}", done, total)
-                        stage_file(conn, t, f)
-                        done += f.stat().st_size
-                    if t.name == "accounts":
-                        root = find_root(conn, account_id, _staged_root(conn))
-                    assert root is not None
-                    summary = apply_staged(conn, t, root_id=root, snapshot=snapshot)
-                    summary.files = [str(f) for f in files]
-                    if t.name == "accounts":
-                        _check_time_zones(conn, root)
-                    state.record(
-                        conn,
-                        summary,
-                        root_id=root,
-                        snapshot=snapshot,
-                        source=", ".join(str(f) for f in files),
-                    )
-                    drop_stage(conn, t)
-            except Cd2Error as exc:
-                exc.table = exc.table or t.name
-                found = diagnose(t, files) if exc.file is None else None
-                raise (found or exc) from None
-            except (DBAPIError, conn.dialect.loaded_dbapi.Error) as exc:
-                found = diagnose(t, files)
-                if found is not None:
-                    raise found from None
-                raise Cd2Error(
-                    "the database refused the records: " + _db_message(exc), table=t.name
-                ) from None
-            if result is None:
-                result = ImportResult(root_id=root, skipped=skipped)
-            result.tables.append(summary)
-            if summary.upserted or summary.deleted:
-                which.update(t.derived)
+                    derived.rebuild(conn, result.root_id, which)
+                applied = ", ".join(s.table for s in result.tables)
+                exc.message += (
+                    f" (nothing of {exc.table} was applied; applied before it: {applied})"
+                )
+            raise
         assert result is not None
         if progress:
             progress("rebuilding derived tables", total, total)

@@ -65,6 +65,9 @@ class Cd2Table:
     lacks: tuple[str, ...] = ()
     # Derived structures to rebuild when this table changed (see derived.py).
     derived: tuple[str, ...] = ()
+    # The target column naming the user of a row: the users whose account associations a
+    # change of this table can move (rebuilt for those users only).
+    user_column: str | None = None
     uses: tuple[str, ...] = field(default=())  # other CD2 tables read while applying
 
     def kind(self, name: str) -> str:
@@ -310,7 +313,8 @@ TABLES: tuple[Cd2Table, ...] = (
             "authentication providers (only their ids)",
             "passwords (CD2 withholds them: imported logins cannot sign in to reportcard)",
         ),
-        derived=("associations",),
+        derived=("user_associations",),
+        user_column="user_id",
     ),
     Cd2Table(
         "communication_channels",
@@ -370,7 +374,8 @@ TABLES: tuple[Cd2Table, ...] = (
                 },
             ),
         ),
-        derived=("associations", "test_students"),
+        derived=("user_associations", "test_students"),
+        user_column="user_id",
     ),
     Cd2Table(
         "account_users",
@@ -387,7 +392,8 @@ TABLES: tuple[Cd2Table, ...] = (
             ),
         ),
         lacks=("account_users.sis_batch_id",),
-        derived=("associations",),
+        derived=("user_associations",),
+        user_column="user_id",
     ),
     Cd2Table(
         "group_categories",
