@@ -171,6 +171,22 @@ def test_non_latin1_paths_get_ascii_link_and_location_headers(target: dict[str, 
         assert c.get(location).json()["id"] == made.json()["id"]
 
 
+def test_lone_surrogates_in_json_are_400_and_poison_nothing(target: dict[str, Any]) -> None:
+    """``"\\ud800"`` is valid JSON but not Unicode: once stored, every list echoing it was 500."""
+    root = target["root"]
+    json_headers = {"Content-Type": "application/json"}
+    body = b'{"parameters": {"\\ud800": "x", "y": "\\udfff"}}'
+    with client(target["base"], target["tokens"]["admin"]) as c:
+        for path in (
+            reports_url(root, SAMPLE),
+            f"/api/v1/accounts/{root}/report_schedules",
+            f"/api/v1/accounts/{root}/report_webhooks",
+        ):
+            r = c.post(path, content=body, headers=json_headers)
+            assert "surrogate" in canvas_error(r, 400)
+        assert c.get(reports_url(root, SAMPLE), params={"per_page": 100}).status_code == 200
+
+
 def _nested_json(key: str) -> bytes:
     return json.dumps({key: {"a": 1}}).replace('{"a": 1}', "[" * DEEP + "]" * DEEP).encode()
 

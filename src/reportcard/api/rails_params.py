@@ -22,13 +22,27 @@ def too_deep(depth: int) -> ParamError:
     return ParamError(f"The request's parameters are nested deeper than {depth} levels.")
 
 
+def _unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a JSON escape such as "\ud800"
+        return False
+    return True
+
+
 def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
-    """Raise ParamError when lists and objects in ``value`` nest deeper than ``limit``."""
+    """Raise ParamError when lists and objects in ``value`` nest deeper than ``limit``, or a
+    key or string in it is not Unicode text (JSON lets ``"\ud800"`` through; it could be
+    stored, but no answer that echoes it could ever be written)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        if isinstance(item, str):
+            if not _unicode(item):
+                raise ParamError("The request contains a lone UTF-16 surrogate, not Unicode text.")
+            continue
         if isinstance(item, dict):
-            children: Any = item.values()
+            children: Any = [*item.keys(), *item.values()]
         elif isinstance(item, list):
             children = item
         else:
