@@ -134,6 +134,10 @@ def create_root_account(
     integration_id: str | None = None,
     workflow_state: str = "active",
     created_at: datetime | None = None,
+    can_add_pronouns: bool = False,
+    default_term_id: int | None = None,
+    default_term_created_at: datetime | None = None,
+    canvas_provider_id: int | None = None,
 ) -> int:
     """Create a root account with Canvas's defaults; returns its id.
 
@@ -141,7 +145,9 @@ def create_root_account(
     given) once :func:`reportcard.timezones.canonical_zone_name` has accepted it, so an unknown
     zone raises :class:`reportcard.timezones.UnknownTimeZone` and writes nothing.
     ``account_id`` picks the id (the Canvas Data 2 importer keeps Canvas's ids); otherwise the
-    database assigns one.
+    database assigns one. ``default_term_id``, ``default_term_created_at`` and
+    ``canvas_provider_id`` do the same for the Default Term and the canvas authentication
+    provider (the synthetic generator decides every id and time itself).
     """
     name = name.strip()
     if not name:
@@ -157,7 +163,7 @@ def create_root_account(
         "uuid": uuid or new_uuid(),
         "default_time_zone": zone,
         "domain": domain,
-        "can_add_pronouns": False,
+        "can_add_pronouns": can_add_pronouns,
         "created_at": now,
         "updated_at": now,
         "sis_source_id": sis_source_id,
@@ -168,29 +174,39 @@ def create_root_account(
         values["id"] = account_id
     root_id = _insert(conn, insert(accounts).values(**values))
     conn.execute(insert(account_ancestors).values(account_id=root_id, ancestor_id=root_id, depth=0))
-    conn.execute(
-        insert(enrollment_terms).values(
-            root_account_id=root_id,
-            name=DEFAULT_TERM_NAME,
-            workflow_state="active",
-            start_at=None,
-            end_at=None,
-            is_default=True,
-            created_at=now,
-            updated_at=now,
-            sis_source_id=None,
-            integration_id=None,
-            sis_batch_id=None,
-        )
-    )
-    conn.execute(
-        insert(authentication_providers).values(
-            root_account_id=root_id, auth_type="canvas", workflow_state="active"
-        )
-    )
+    term_created = default_term_created_at or now
+    term: dict[str, object] = {
+        "root_account_id": root_id,
+        "name": DEFAULT_TERM_NAME,
+        "workflow_state": "active",
+        "start_at": None,
+        "end_at": None,
+        "is_default": True,
+        "created_at": term_created,
+        "updated_at": term_created,
+        "sis_source_id": None,
+        "integration_id": None,
+        "sis_batch_id": None,
+    }
+    if default_term_id is not None:
+        term["id"] = default_term_id
+    conn.execute(insert(enrollment_terms).values(**term))
+    provider: dict[str, object] = {
+        "root_account_id": root_id,
+        "auth_type": "canvas",
+        "workflow_state": "active",
+    }
+    if canvas_provider_id is not None:
+        provider["id"] = canvas_provider_id
+    conn.execute(insert(authentication_providers).values(**provider))
     ensure_builtin_roles(conn, root_id)
-    if account_id is not None:
-        _fix_sequence(conn, "accounts")
+    for table, explicit in (
+        ("accounts", account_id),
+        ("enrollment_terms", default_term_id),
+        ("authentication_providers", canvas_provider_id),
+    ):
+        if explicit is not None:
+            _fix_sequence(conn, table)
     return root_id
 
 

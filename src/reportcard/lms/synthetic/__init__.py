@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from time import perf_counter
 
 from sqlalchemy import Connection, Engine, func, select
@@ -21,13 +22,17 @@ from sqlalchemy import Connection, Engine, func, select
 from reportcard.db.schema import metadata
 from reportcard.db.tables import account_ancestors, user_account_associations
 from reportcard.lms import tree
-from reportcard.lms.institution import builtin_role_ids, ensure_builtin_roles
+from reportcard.lms.institution import (
+    builtin_role_ids,
+    create_root_account,
+    ensure_builtin_roles,
+)
 
 from .activity import fill_activity
-from .build import tables
+from .build import root_uuid, tables
 from .learning import fill_learning
 from .load import BulkLoader
-from .model import TABLES, IdBase
+from .model import TABLES, IdBase, Plan
 from .plan import make_plan
 from .sizes import SIZES, Size
 
@@ -79,12 +84,15 @@ def seed(
             had = len(builtin_role_ids(conn))
             builtin = ensure_builtin_roles(conn)
             plan = make_plan(spec, seed, IdBase(loader.max_ids(TABLES)), builtin, root_name)
+            _create_root(conn, plan)
             specs = tables(plan)
             reindex = [s.table for s in specs if spec.bulk and s.estimate >= _REINDEX_ROWS]
             restore = loader.relax(reindex)
             for table_rows in specs:
                 counts[table_rows.table] = loader.write(table_rows, progress)
             counts["roles"] += len(builtin) - had
+            for made in ("accounts", "enrollment_terms", "authentication_providers"):
+                counts[made] += 1  # the root's own, from _create_root
             # Activity columns and tables; before the indexes return, so its UPDATEs touch none.
             counts.update(fill_activity(loader, plan.root_id, spec, seed, progress))
             counts.update(fill_learning(loader, plan.root_id, spec, seed, progress))
@@ -97,6 +105,26 @@ def seed(
                 # Fresh statistics for every table, or the planner guesses badly on new data.
                 loader.analyze(sorted(metadata.tables))
     return SeedResult(root_id, counts, perf_counter() - started)
+
+
+def _create_root(conn: Connection, plan: Plan) -> None:
+    """The root account with Canvas's defaults, through the setup every root goes through."""
+    root, default_term = plan.accounts[0], plan.terms[0]
+    create_root_account(
+        conn,
+        name=plan.root_name,
+        time_zone=plan.time_zone,
+        account_id=plan.root_id,
+        uuid=root_uuid(plan),
+        domain=plan.domain,
+        sis_source_id=root.sis,
+        workflow_state=root.state,
+        created_at=datetime.fromisoformat(root.created),
+        can_add_pronouns=True,
+        default_term_id=plan.ids("enrollment_terms", 0),
+        default_term_created_at=datetime.fromisoformat(default_term.created),
+        canvas_provider_id=plan.ids("authentication_providers", 0),
+    )
 
 
 def _refresh_tree(

@@ -36,17 +36,26 @@ def _dt(value: datetime | None) -> str | None:
     return None if value is None else ts(value)
 
 
+def root_uuid(plan: Plan) -> str:
+    """The root account's uuid: the first the accounts' uuid source gives."""
+    return f"{build_users.uuid_source(plan, 'accounts').getrandbits(160):040x}"
+
+
 def accounts(plan: Plan) -> Iterator[Row]:
+    """The sub-accounts (the root itself is made by ``institution.create_root_account``)."""
     root = plan.root_id
     getrandbits = build_users.uuid_source(plan, "accounts").getrandbits
     for i, a in enumerate(plan.accounts):
+        uuid = f"{getrandbits(160):040x}"  # drawn for the root too, so the others stay the same
+        if i == 0:
+            continue
         yield (
             plan.ids("accounts", i),
             a.name,
             None if a.parent is None else plan.ids("accounts", a.parent),
             None if i == 0 else root,
             a.state,
-            f"{getrandbits(160):040x}",
+            uuid,
             plan.time_zone,
             plan.domain if i == 0 else None,
             i == 0,
@@ -80,8 +89,10 @@ PROVIDERS = (("canvas", "active"), ("saml", "active"), ("ldap", "deleted"))
 
 
 def providers(plan: Plan) -> Iterator[Row]:
+    """The providers but the first (canvas), which ``create_root_account`` makes."""
     for i, (auth_type, state) in enumerate(PROVIDERS):
-        yield (plan.ids("authentication_providers", i), plan.root_id, auth_type, state)
+        if i > 0:
+            yield (plan.ids("authentication_providers", i), plan.root_id, auth_type, state)
 
 
 def batches(plan: Plan) -> Iterator[Row]:
@@ -90,7 +101,10 @@ def batches(plan: Plan) -> Iterator[Row]:
 
 
 def terms(plan: Plan) -> Iterator[Row]:
+    """The terms but the first (the Default Term), which ``create_root_account`` makes."""
     for i, t in enumerate(plan.terms):
+        if i == 0:
+            continue
         yield (
             plan.ids("enrollment_terms", i),
             plan.root_id,
@@ -370,12 +384,12 @@ def tables(plan: Plan) -> list[TableRows]:
     saml = plan.ids("authentication_providers", 1)
     p = plan
     return [
-        TableRows("accounts", ACCOUNT_COLUMNS, accounts(p), len(p.accounts)),
+        TableRows("accounts", ACCOUNT_COLUMNS, accounts(p), len(p.accounts) - 1),
         TableRows(
             "authentication_providers",
             ("id", "root_account_id", "auth_type", "workflow_state"),
             providers(p),
-            len(PROVIDERS),
+            len(PROVIDERS) - 1,
         ),
         TableRows(
             "sis_batches",
@@ -383,7 +397,7 @@ def tables(plan: Plan) -> list[TableRows]:
             batches(p),
             len(p.batches),
         ),
-        TableRows("enrollment_terms", TERM_COLUMNS, terms(p), len(p.terms)),
+        TableRows("enrollment_terms", TERM_COLUMNS, terms(p), len(p.terms) - 1),
         TableRows("roles", ROLE_COLUMNS, roles(p), len(p.new_roles)),
         TableRows("courses", COURSE_COLUMNS, courses(p), len(p.courses)),
         TableRows(
