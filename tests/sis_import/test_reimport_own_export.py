@@ -36,6 +36,8 @@ from reportcard.db.tables import (
     course_sections,
     courses,
     enrollments,
+    group_categories,
+    groups,
     pseudonyms,
     roles,
 )
@@ -51,6 +53,8 @@ from tests.sis_import.test_roundtrip import PARAMS
 T0 = datetime(2024, 1, 15, 8, 0, 0)
 
 ACCOUNT_COLUMNS = ("id", "parent_account_id", "root_account_id", "name", "workflow_state")
+GROUP_COLUMNS = ("id", "context_type", "context_id", "account_id", "group_category_id")
+CATEGORY_COLUMNS = ("id", "context_type", "context_id", "name", "deleted_at")
 ADMIN_COLUMNS = ("id", "root_account_id", "account_id", "user_id", "role_id", "workflow_state")
 ENROLLMENT_COLUMNS = (
     "id",
@@ -145,6 +149,62 @@ def _viewer_on_a_sub_account_without_sis_id(inst: Institution) -> dict[str, Any]
                 default_time_zone="UTC",
                 can_add_pronouns=False,
                 sis_source_id="OUTREACH-PROGRAMS",
+                sis_batch_id=batch,
+                created_at=T0,
+                updated_at=T0,
+            )
+        )
+        # A SIS-made group category and group in it: their account_id is written blank too.
+        category = conn.execute(
+            insert(group_categories).values(
+                root_account_id=inst.root,
+                context_type="Account",
+                context_id=nosis,
+                name="Outreach teams",
+                sis_source_id="OUTREACH-TEAMS",
+                sis_batch_id=batch,
+                created_at=T0,
+                updated_at=T0,
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            insert(groups).values(
+                root_account_id=inst.root,
+                group_category_id=category,
+                context_type="Account",
+                context_id=nosis,
+                account_id=nosis,
+                name="Outreach team 1",
+                workflow_state="available",
+                sis_source_id="OUTREACH-TEAM-1",
+                sis_batch_id=batch,
+                created_at=T0,
+                updated_at=T0,
+            )
+        )
+        # An empty category and a group without one: nothing else keeps them from moving.
+        conn.execute(
+            insert(group_categories).values(
+                root_account_id=inst.root,
+                context_type="Account",
+                context_id=nosis,
+                name="Outreach spare",
+                sis_source_id="OUTREACH-SPARE",
+                sis_batch_id=batch,
+                created_at=T0,
+                updated_at=T0,
+            )
+        )
+        conn.execute(
+            insert(groups).values(
+                root_account_id=inst.root,
+                group_category_id=None,
+                context_type="Account",
+                context_id=nosis,
+                account_id=nosis,
+                name="Outreach loose group",
+                workflow_state="available",
+                sis_source_id="OUTREACH-LOOSE",
                 sis_batch_id=batch,
                 created_at=T0,
                 updated_at=T0,
@@ -261,6 +321,8 @@ def test_reimporting_the_own_sis_export_changes_no_role_and_no_enrollment(
     assert off_default > 0 and live_in_deleted > 0
     admins_before = inst.rows(account_users, ADMIN_COLUMNS)
     accounts_before = inst.rows(accounts, ACCOUNT_COLUMNS)
+    groups_before = inst.rows(groups, GROUP_COLUMNS)
+    categories_before = inst.rows(group_categories, CATEGORY_COLUMNS)
     enrollments_before = inst.rows(enrollments, ENROLLMENT_COLUMNS)
 
     data = inst.export()
@@ -280,6 +342,8 @@ def test_reimporting_the_own_sis_export_changes_no_role_and_no_enrollment(
 
     admins_after = inst.rows(account_users, ADMIN_COLUMNS)
     assert inst.rows(accounts, ACCOUNT_COLUMNS) == accounts_before  # no account moved
+    assert inst.rows(groups, GROUP_COLUMNS) == groups_before  # nor any group
+    assert inst.rows(group_categories, CATEGORY_COLUMNS) == categories_before
     enrollments_after = inst.rows(enrollments, ENROLLMENT_COLUMNS)
     assert len(admins_after) == len(admins_before)
     assert admins_after == admins_before

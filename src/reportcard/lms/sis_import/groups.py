@@ -15,10 +15,24 @@ from reportcard.lms.sis_import.values import Columns, Getter
 
 
 def context_of(
-    ctx: ImportContext, g_account: Getter, g_course: Getter, f: list[str]
+    ctx: ImportContext,
+    g_account: Getter,
+    g_course: Getter,
+    f: list[str],
+    current: Rec | None = None,
 ) -> tuple[str, int, int] | str:
-    """(context_type, context_id, account_id) a row names, or the warning text when it can't."""
+    """(context_type, context_id, account_id) a row names, or the warning text when it can't.
+
+    Neither account_id nor course_id names the root account (Canvas), except for an existing
+    ``current`` row of a sub-account without a SIS id, which stays there: a blank is what the
+    SIS export writes for that account, and re-importing the export must not move the row.
+    """
     account_sis, course_sis = g_account(f), g_course(f)
+    stays = account_sis is None and course_sis is None and current is not None
+    if stays and current is not None and current["context_type"] == "Account":
+        here = ctx.account_ids().get(int(current["context_id"]))
+        if here is not None and here["sis_source_id"] is None:
+            return "Account", int(here["id"]), int(here["id"])
     if account_sis is not None and course_sis is not None:
         return "Only one context is allowed: give account_id or course_id, not both"
     if course_sis is not None:
@@ -57,12 +71,12 @@ class GroupCategories:
             if name is None:
                 ctx.warn(file, line, f"No category_name given for {what}")
                 continue
-            where = context_of(ctx, g_account, g_course, f)
+            rec = categories.get(sis)
+            where = context_of(ctx, g_account, g_course, f, rec)
             if isinstance(where, str):
                 ctx.warn(file, line, f"{where} for {what}")
                 continue
             context_type, context_id, _ = where
-            rec = categories.get(sis)
             if rec is not None and (rec["context_type"], rec["context_id"]) != (
                 context_type,
                 context_id,
@@ -127,7 +141,7 @@ class Groups:
             if name is None:
                 ctx.warn(file, line, f"No name given for {what}")
                 continue
-            where = context_of(ctx, g_account, g_course, f)
+            where = context_of(ctx, g_account, g_course, f, all_groups.get(sis))
             if isinstance(where, str):
                 ctx.warn(file, line, f"{where} for {what}")
                 continue
