@@ -64,3 +64,14 @@ def test_students_with_no_submissions_takes_edge_dates(
         done = finish(c, reports_url(world.root, report, run.json()["id"]))
         assert done["status"] == "complete", done
         assert c.get(done["file_url"]).status_code == 200
+
+
+@pytest.mark.parametrize("days", ["99999999", "1" + "0" * 30])
+def test_a_limiting_period_past_year_1_is_no_limit(world: World, days: str) -> None:
+    report = "grade_export_csv"
+    with client(world.base, world.tokens["admin"]) as c:
+        data = {"parameters[include_deleted]": "true", "parameters[limiting_period]": days}
+        run = c.post(reports_url(world.root, report), data=data)
+        assert run.status_code == 200, run.text
+        done = finish(c, reports_url(world.root, report, run.json()["id"]))
+        assert done["status"] == "complete", done

@@ -110,7 +110,8 @@ def raw_utc(value: Any) -> str | None:
     """A stored timestamp as Ruby's default ``Time#to_s`` in UTC: ``2024-03-01 10:00:00 UTC``."""
     if value is None:
         return None
-    return to_utc(value).strftime("%Y-%m-%d %H:%M:%S UTC")
+    # isoformat: strftime's "%Y" does not pad a year before 1000 to four digits (Ruby does).
+    return to_utc(value).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds") + " UTC"
 
 
 def time_or(ctx: RunContext, missing: str) -> Callable[[Any], str | None]:

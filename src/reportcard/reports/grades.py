@@ -50,6 +50,7 @@ from reportcard.reports.learning_common import (
     ruby_float,
 )
 from reportcard.reports.sis_scope import account_scope, term_scope
+from reportcard.timebounds import EARLIEST
 
 TERM_DESCRIPTION = "The canvas id of the term to get grades from"
 DELETED_DESCRIPTION = "Include deleted objects"
@@ -164,7 +165,10 @@ def source(ctx: RunContext, term_filter: list[ColumnElement[bool]]) -> Source:
         rows.append(e.c.workflow_state.in_(("active", "completed", "inactive", "deleted")))
         days = _limiting_days(ctx)
         if days is not None:
-            since = ctx.now - timedelta(days=days)
+            try:
+                since = ctx.now - timedelta(days=days)
+            except OverflowError:  # a limiting period reaching past year 1: no limit at all
+                since = EARLIEST
             rows.append(
                 or_(
                     e.c.workflow_state == "active",
