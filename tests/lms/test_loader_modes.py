@@ -295,3 +295,41 @@ def test_init_admin_then_load_enrollments(engine: Engine, tmp_path: Path) -> Non
     }
     result = load_directory(engine, write(tmp_path / "x", files))
     assert result.counts["enrollments"] == 1 and result.roots == [root]
+
+
+def test_cli_modes(built: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from reportcard.cli import main
+    from reportcard.settings import get_settings
+
+    monkeypatch.setenv("REPORTCARD_DATABASE_URL", built.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("REPORTCARD_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        fix = write(tmp_path / "fix", {"users.csv": "id,name\n20,Ann Archer-Smith\n"})
+        done = runner.invoke(main, ["load", str(fix), "--mode", "upsert"])
+        assert done.exit_code == 0, done.output
+        assert done.output.splitlines()[0] == "loaded (upsert): users=1"
+        gone = write(tmp_path / "gone", {"enrollments.csv": "id\n30\n"})
+        done = runner.invoke(main, ["load", str(gone), "--mode", "delete", "--dry-run"])
+        assert done.output.splitlines()[0] == "validated (dry run, nothing kept): enrollments=1"
+        assert count(built, enrollments, enrollments.c.id == 30) == 1
+        done = runner.invoke(main, ["load", str(gone), "--mode", "delete"])
+        assert done.exit_code == 0, done.output
+        assert done.output.splitlines() == [
+            "deleted: enrollments=1",
+            "refreshed root account(s): 10",
+        ]
+        again = runner.invoke(main, ["load", str(gone), "--mode", "delete"])
+        assert again.exit_code == 1
+        assert "enrollments.csv:2: no enrollments row with id 30" in again.output
+        assert "nothing was changed" in again.output
+        bad = runner.invoke(main, ["load", str(gone), "--mode", "replace"])
+        assert bad.exit_code == 2
+    finally:
+        get_settings.cache_clear()
+    with built.connect() as conn:
+        name = conn.execute(select(users.c.name).where(users.c.id == 20)).scalar_one()
+    assert name == "Ann Archer-Smith"
