@@ -21,7 +21,7 @@ from reportcard.auth.passwords import (
     verify_password,
 )
 from reportcard.auth.tokens import create_token
-from reportcard.db.tables import pseudonyms, users
+from reportcard.db.tables import access_tokens, pseudonyms, users
 from reportcard.db.web_tables import web_sessions
 from reportcard.runs.context import utcnow
 from reportcard.web import csrf
@@ -171,6 +171,13 @@ def test_session_lifecycle(engine: Engine) -> None:
         assert end_session(conn, gone) and not end_session(conn, gone)
         assert purge_expired(conn, now + timedelta(hours=2)) == 1
     assert load_session(engine, old, idle_hours=1, max_hours=3, now=now) is None
+    # Sessions of a token that has ended are purged too, whenever they would expire.
+    with engine.begin() as conn:
+        live = create_session(conn, user_id, **by_token, idle_hours=5, max_hours=5, now=now)
+        assert purge_expired(conn, now) == 0
+        conn.execute(update(access_tokens).values(expires_at=now - timedelta(seconds=1)))
+        assert purge_expired(conn, now) == 1
+    assert load_session(engine, live, idle_hours=5, max_hours=5, now=now) is None
 
 
 def test_a_session_needs_what_vouches_for_it(engine: Engine) -> None:

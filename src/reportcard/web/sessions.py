@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, or_, select, update
 
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import access_tokens, pseudonyms, users
@@ -192,6 +192,18 @@ def end_session(conn: Connection, secret: str | None) -> bool:
 
 
 def purge_expired(conn: Connection, now: datetime | None = None) -> int:
-    """Delete ended sessions; returns how many."""
-    res = conn.execute(delete(web_sessions).where(web_sessions.c.expires_at <= (now or utcnow())))
+    """Delete ended sessions, and those whose access token has ended; returns how many."""
+    now = now or utcnow()
+    t = access_tokens.c
+    token_ended = select(t.id).where(
+        or_(t.workflow_state != "active", and_(t.expires_at.is_not(None), t.expires_at <= now))
+    )
+    res = conn.execute(
+        delete(web_sessions).where(
+            or_(
+                web_sessions.c.expires_at <= now,
+                web_sessions.c.access_token_id.in_(token_ended),
+            )
+        )
+    )
     return int(res.rowcount or 0)
