@@ -104,7 +104,12 @@ def _guid(table: FromClause, prefix: str) -> ColumnElement[Any]:
 
 
 def _account_links(ctx: RunContext) -> Any:
-    """Active links of the report account into its (non-deleted) outcome groups."""
+    """Active links of the report account into its outcome groups.
+
+    The group's own state is not looked at: Canvas joins the linking group without a state
+    condition in all three outcome reports (deleting a group deletes its links, so an active
+    link into a deleted group only comes from data loaded that way).
+    """
     lk = learning_outcome_links
     g = learning_outcome_groups
     return (
@@ -114,7 +119,6 @@ def _account_links(ctx: RunContext) -> Any:
             lk.c.context_type == "Account",
             lk.c.context_id == ctx.account_id,
             lk.c.workflow_state == "active",
-            g.c.workflow_state != "deleted",
         )
     )
 
@@ -148,16 +152,21 @@ def resolve_export(conn: Connection, ctx: RunContext) -> None:
         int(r.id): r.vendor_guid or f"canvas_outcome_group:{r.id}" for r in groups if r.id in rank
     }
     links = _account_links(ctx).subquery("links")
+    lg = learning_outcome_groups.alias("linking_group")
     parents: dict[int, list[str]] = defaultdict(list)
+    # Every linking group but a root one gives its guid, exported or not (Canvas aggregates
+    # the guids of the links' groups whatever their state), in group id order.
     for row in conn.execute(
-        select(links.c.learning_outcome_id, links.c.learning_outcome_group_id).order_by(
-            links.c.learning_outcome_group_id
-        )
+        select(links.c.learning_outcome_id, lg.c.id, lg.c.parent_group_id, lg.c.vendor_guid)
+        .select_from(links.join(lg, lg.c.id == links.c.learning_outcome_group_id))
+        .order_by(lg.c.id)
     ):
-        gid = int(row.learning_outcome_group_id)
-        parents[int(row.learning_outcome_id)]  # linked, even if only at the root
-        if gid in guid and guid[gid] not in parents[int(row.learning_outcome_id)]:
-            parents[int(row.learning_outcome_id)].append(guid[gid])
+        linked = parents[int(row.learning_outcome_id)]  # linked, even if only at the root
+        if row.parent_group_id is None:
+            continue
+        group_guid = guid.get(int(row.id)) or row.vendor_guid or f"canvas_outcome_group:{row.id}"
+        if group_guid not in linked:
+            linked.append(group_guid)
     o = learning_outcomes
     criteria = {
         int(r.id): r
@@ -665,7 +674,7 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
         )
         .join(o, o.c.id == al.c.learning_outcome_id)
         .join(lk, link_on)
-        .join(g, and_(g.c.id == lk.c.learning_outcome_group_id, g.c.workflow_state != "deleted"))
+        .join(g, g.c.id == lk.c.learning_outcome_group_id)
         .outerjoin(r, result_on)
         .outerjoin(sub, sub_on)
     )
