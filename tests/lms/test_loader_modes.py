@@ -19,7 +19,7 @@ from reportcard.db.tables import (
     user_account_associations,
     users,
 )
-from reportcard.lms.institution import create_admin, create_root_account
+from reportcard.lms.institution import BUILTIN_ROLES, create_admin, create_root_account
 from reportcard.lms.loader import LoadFailed, load_directory, loadable_tables
 
 # An institution built by hand, without uuids or role ids: Canvas fills those in.
@@ -120,15 +120,28 @@ def test_a_hand_built_institution_gets_uuids_roles_and_its_tree(built: Engine) -
     assert count(built, user_account_associations, user_account_associations.c.account_id == 11)
 
 
-def test_enrollments_without_roles_say_how_to_get_them(engine: Engine, tmp_path: Path) -> None:
-    files = {k: v for k, v in BASE.items() if k != "context_external_tools.csv"}
-    assert errors_of(engine, write(tmp_path / "x", files)) == [
-        "enrollments.csv:2: role_id: a value is required (or a type whose built-in role "
-        "exists: `reportcard init` creates the built-in roles)",
-        "enrollments.csv:3: role_id: a value is required (or a type whose built-in role "
-        "exists: `reportcard init` creates the built-in roles)",
+def test_a_root_made_by_hand_gets_the_builtin_roles(engine: Engine, tmp_path: Path) -> None:
+    """No init: the load creates Canvas's built-in roles, as every Canvas has them."""
+    result = load_directory(engine, write(tmp_path / "x", BASE))
+    assert result.counts["enrollments"] == 2
+    with engine.connect() as conn:
+        built = conn.execute(select(roles.c.name).where(roles.c.built_in.is_(True))).scalars()
+        assert sorted(built) == sorted(name for name, _ in BUILTIN_ROLES)
+
+
+def test_an_enrollment_type_without_a_builtin_role_needs_a_role_id(
+    built: Engine, tmp_path: Path
+) -> None:
+    files = {
+        "enrollments.csv": (
+            "id,root_account_id,user_id,course_id,course_section_id,type\n40,10,20,99,99,Auditor\n"
+        )
+    }
+    assert errors_of(built, write(tmp_path / "x", files)) == [
+        "enrollments.csv:2: role_id: a value is required unless type names a built-in role "
+        "(StudentEnrollment, TeacherEnrollment, TaEnrollment, DesignerEnrollment, "
+        "ObserverEnrollment)"
     ]
-    assert count(engine, accounts) == 0
 
 
 @pytest.mark.parametrize("mode", ["insert", "upsert"])

@@ -17,7 +17,7 @@ Values
   * A column left out (or NULL) takes its declared default; ``created_at`` and ``updated_at``
     default to the time of the load. What Canvas generates is generated when left out
     (:data:`GENERATED`): a ``uuid`` for accounts and users, and an enrollment's ``role_id``
-    (the built-in role named like its ``type``; ``reportcard init`` creates those roles).
+    (the built-in role named like its ``type``, created if missing).
   * Time zone columns (:data:`ZONE_COLUMNS`) take IANA or Rails names
     (:mod:`reportcard.timezones`); an unknown zone is an error.
 
@@ -41,6 +41,11 @@ Validation (every problem is reported as ``file:line: reason``)
     ``context_type``/``context_id`` after accounts, courses and users); a row may reference
     rows of its own table that come earlier in the same file (a parent account, a parent
     group).
+
+Loading accounts (or an enrollment whose role is left to its type) also creates whichever of
+Canvas's built-in roles are missing (:func:`reportcard.lms.institution.ensure_builtin_roles`),
+so a root account made by hand takes SIS enrollments and admins like one made by
+``reportcard init``.
 
 All or nothing: every file loads in one transaction, in batches of :data:`BATCH` rows; the
 first file with errors stops the load (its errors, up to :data:`MAX_ERRORS`, are all reported)
@@ -85,7 +90,12 @@ from sqlalchemy.exc import DBAPIError
 
 from reportcard.db.schema import metadata
 from reportcard.lms import tree
-from reportcard.lms.institution import builtin_role_ids, new_uuid
+from reportcard.lms.institution import (
+    BUILTIN_ROLES,
+    builtin_role_ids,
+    ensure_builtin_roles,
+    new_uuid,
+)
 from reportcard.timezones import UnknownTimeZone, canonical_zone_name
 
 BATCH = 1000
@@ -526,16 +536,20 @@ class _FileLoad:
         if name == "uuid":
             return new_uuid()
         if name == "role_id":  # enrollments: the built-in role named like the type
+            kind = str(given.get("type"))
             if self._roles is None:
                 self._roles = builtin_role_ids(self.conn)
-            return self._roles.get(str(given.get("type")))
+            if kind not in self._roles and kind in dict(BUILTIN_ROLES):
+                _fix_sequences(self.conn, ["roles"])
+                self._roles = ensure_builtin_roles(self.conn)  # Canvas always has them
+            return self._roles.get(kind)
         return None  # pragma: no cover - GENERATED lists only the cases above
 
     def _why_not_generated(self, name: str) -> str:
         if name == "role_id":
             return (
-                "a value is required (or a type whose built-in role exists: "
-                "`reportcard init` creates the built-in roles)"
+                "a value is required unless type names a built-in role (StudentEnrollment, "
+                "TeacherEnrollment, TaEnrollment, DesignerEnrollment, ObserverEnrollment)"
             )
         return "a value is required"  # pragma: no cover
 
@@ -905,6 +919,9 @@ def load_directory(
                 result.counts[table.name] = job.rows
                 roots |= job.roots
             _fix_sequences(conn, list(result.counts))
+            if mode != "delete" and "accounts" in result.counts:
+                # Accounts made by hand get Canvas's built-in roles, as init's do.
+                ensure_builtin_roles(conn)
             for root in sorted(roots):
                 tree.refresh(conn, root)
             result.roots = sorted(roots)
