@@ -113,10 +113,11 @@ T2 = (
     "Course,1,,Intro to Art,2,Course Tool,,2024-02-01 00:00:00 UTC,anonymous,"
     "https://tool.example/launch,"
 )
-# An empty custom fields hash is blank.
+# An empty custom fields hash is written {} (Canvas writes the stored hash as it is); only a
+# tool without one (T2) has a blank cell.
 T3 = (
     "Account,3,Department of Music,,3,Music Tool,music,2024-02-02 00:00:00 UTC,name_only,"
-    "https://music.example,"
+    "https://music.example,{}"
 )
 T4 = "Account,4,College of Science,,4,Removed Tool,gone,2024-02-03 00:00:00 UTC,public,,"
 T5 = "Course,6,,Deleted Recently,5,In Deleted Course,,2024-02-04 00:00:00 UTC,public,,"

@@ -95,9 +95,13 @@ single_file(
 
 
 def custom_fields(value: Any) -> str | None:
-    """The custom fields hash in Ruby's inspect form; blank when there are none."""
+    """The custom fields hash in Ruby's inspect form; blank when none is stored.
+
+    Canvas writes the stored hash as it is (``settings[:custom_fields]``): an empty hash,
+    which a tool saved with an empty custom fields text gets, is ``{}``.
+    """
     fields = json_value(value)
-    return ruby_inspect(fields) if fields else None
+    return None if fields is None else ruby_inspect(fields)
 
 
 def lti_tools(ctx: RunContext) -> PartQuery:
