@@ -56,6 +56,7 @@ def test_a_finished_import_keeps_no_upload_and_no_password(db: Engine, tmp_path:
     assert (result.state, result.messages) == ("imported", [])
     assert stored_keys(LocalStorage(files)) == []
     assert files_holding(tmp_path, SECRET) == []  # the storage, and the database file too
+    assert list((files / "sis-import-work").iterdir()) == []  # the unpacked files went too
     assert_storage_clean(db, LocalStorage(files))
 
 
@@ -164,3 +165,43 @@ def test_an_api_upload_with_passwords_is_not_kept(server: Server) -> None:
     assert done["data"]["counts"]["users"] == 1
     assert files_holding(server.files, SECRET) == []
     assert_storage_clean(server.engine, LocalStorage(server.files))
+
+
+def test_the_work_directory_a_killed_import_left_is_removed_once_it_is_not_running(
+    db: Engine, tmp_path: Path
+) -> None:
+    from sqlalchemy import update
+
+    from reportcard.lms.sis_import.workdirs import sweep_work_dirs, work_root
+
+    settings = Settings(data_dir=tmp_path / "instance")
+    storage = LocalStorage(settings.resolved_storage_dir)
+    key = upload_key("users.csv")
+    with storage.open_write(key) as out:
+        out.write((USERS + f"U1,ursula,Ursula U,{SECRET},active\n").encode())
+    with db.begin() as conn:
+        import_id = create_import(
+            conn,
+            account_id=ROOT,
+            user_id=None,
+            upload_key=key,
+            upload_name="users.csv",
+            upload_size=storage.size(key),
+            state="importing",
+        )
+    # What a worker killed while applying the import leaves: its unpacked files.
+    left = work_root(settings) / f"{import_id}-k1ll3d" / "files"
+    left.mkdir(parents=True)
+    (left / "users.csv").write_text(USERS + f"U1,ursula,Ursula U,{SECRET},active\n")
+    later = utcnow() + grace(settings) + timedelta(seconds=1)
+    assert sweep_work_dirs(db, storage, settings, later) == 0  # still importing: kept
+    with db.begin() as conn:  # the reaper sends it back to created; it runs again
+        conn.execute(
+            update(sis_imports)
+            .where(sis_imports.c.id == import_id)
+            .values(workflow_state="created", worker_id=None)
+        )
+    assert sweep_work_dirs(db, storage, settings, utcnow()) == 0  # too recent
+    run_all(db, storage, settings, later)
+    assert files_holding(tmp_path, SECRET) == [f"instance/files/{key}"]  # the upload only
+    assert_storage_clean(db, storage)

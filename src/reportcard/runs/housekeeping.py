@@ -37,6 +37,7 @@ JOB_MODULES: list[str] = [
     "reportcard.notify.mail",
     "reportcard.runs.retention",
     "reportcard.runs.time_limit",
+    "reportcard.lms.sis_import.workdirs",
     "reportcard.web.session_sweep",
 ]
 

@@ -40,6 +40,7 @@ from reportcard.lms.sis_import.links import Admins, GroupMemberships, UserObserv
 from reportcard.lms.sis_import.reader import Limits, Problem, Staged, records, stage
 from reportcard.lms.sis_import.users import Logins, Users
 from reportcard.lms.sis_import.values import Columns
+from reportcard.lms.sis_import.workdirs import work_root
 from reportcard.runs.context import utcnow
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
@@ -275,7 +276,8 @@ def _run_claimed(
         now=utcnow(),
         skip_deletes=bool(options.get("skip_deletes")),
     )
-    with tempfile.TemporaryDirectory(prefix="sis-import-") as tmp:
+    # Removed when the import ends; what a killed import leaves, workdirs' job removes.
+    with tempfile.TemporaryDirectory(prefix=f"{import_id}-", dir=work_root(settings)) as tmp:
         work = Path(tmp)
         try:
             staged = _stage(storage, imp, settings, work)
