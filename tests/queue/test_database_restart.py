@@ -31,6 +31,7 @@ from tests.databases import lane
 from tests.queue.slow_report import SLOW
 from tests.queue.test_celery import REPO, REPORTCARD
 from tests.runs.sample import make_institution
+from tests.storage.invariant import assert_storage_clean
 
 
 def _pg_bin() -> Path | None:
@@ -181,6 +182,7 @@ def test_report_completes_exactly_across_a_database_restart(
         ).all()
     # the restart did hit work in flight: some shard was retried
     assert max(a for a, _ in attempts) >= 2, attempts
+    assert_storage_clean(engine, LocalStorage(tmp_path / "files"))  # the attachment only
     engine.dispose()
     with LocalStorage(tmp_path / "files").open_read(key) as src:
         body = src.read()
