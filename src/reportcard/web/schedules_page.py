@@ -39,6 +39,7 @@ from reportcard.notify.schedules import (
 )
 from reportcard.reports.catalog import Report, get_report
 from reportcard.runs.context import utcnow
+from reportcard.timezones import RAILS_ZONES
 from reportcard.web.accounts import breadcrumbs, visible_tree
 from reportcard.web.base import (
     Refused,
@@ -90,7 +91,9 @@ NO_SCHEDULE = "There is no such schedule of this report (it may have been delete
 
 @lru_cache(maxsize=1)
 def zone_names() -> tuple[str, ...]:
-    return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
+    """Suggestions for the zone field: Rails names (as Canvas shows them), then IANA names."""
+    iana = sorted(z for z in available_timezones() if "/" in z or z == "UTC")
+    return (*sorted(RAILS_ZONES), *iana)
 
 
 @dataclass
