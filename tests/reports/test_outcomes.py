@@ -338,6 +338,44 @@ def test_outcome_results_one_row_per_section_whatever_the_states(conn: Connectio
     )
 
 
+def test_outcome_results_checkpoint_alignment_has_no_assignment(conn: Connection) -> None:
+    # A result of Ann on Thesis aligned to the Checkpoint (a SubAssignment): Canvas joins
+    # only ``a.type = 'Assignment'``, so the row has no assessment title or id, no submission
+    # and an assignment url without an id; its type is still ``assignment`` (the alignment's).
+    conn.execute(
+        insert(learning_outcome_results).values(
+            id=99,
+            user_id=1,
+            learning_outcome_id=1,
+            alignment_id=8,
+            course_id=1,
+            association_type="Assignment",
+            association_id=7,
+            artifact_type="RubricAssessment",
+            artifact_id=99,
+            attempt=1,
+            score=4.0,
+            possible=4.0,
+            percent=1.0,
+            mastery=True,
+            hide_points=False,
+            workflow_state="active",
+            created_at=T0,
+            updated_at=T0,
+        )
+    )
+
+    def checkpoint(section: str) -> str:
+        return (
+            f"{ANN},,,assignment,,,Thesis,1,1,4.0,,,{section},{URL}/1/assignments/,"
+            f"Thesis statement,4.0,3.0,1,Exemplary,4.0,Writing,2,{ARTS},active"
+        )
+
+    expected = list(DEFAULT_ORDER)
+    expected[2:2] = [checkpoint(PAINT_A), checkpoint(PAINT_B)]
+    assert run_file(conn, RESULTS) == lines(RESULTS_HEADER, *expected)
+
+
 def test_outcome_results_quiz_spellings_and_a_quiz_without_assignment(conn: Connection) -> None:
     # Canvas takes both spellings of quiz associations ('Quiz', 'Quizzes::Quiz') and quiz
     # submission artifacts ('QuizSubmission', 'Quizzes::QuizSubmission'), and writes the

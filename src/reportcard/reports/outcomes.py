@@ -479,7 +479,16 @@ def outcome_results_file(ctx: RunContext) -> PartQuery:
             qs,
             and_(r.c.artifact_type.in_(QUIZ_SUBMISSION_TYPES), qs.c.id == r.c.artifact_id),
         )
-        .outerjoin(a, and_(al.c.content_type == "Assignment", a.c.id == al.c.content_id))
+        # Canvas joins plain assignments only (``a.type = 'Assignment'``): a result aligned
+        # to a discussion checkpoint has no assignment title, id, submission or url id.
+        .outerjoin(
+            a,
+            and_(
+                al.c.content_type == "Assignment",
+                a.c.id == al.c.content_id,
+                a.c.type == "Assignment",
+            ),
+        )
         .outerjoin(sub, sub_on)
         .outerjoin(
             qr, and_(qr.c.learning_outcome_result_id == r.c.id, qr.c.workflow_state != "deleted")
