@@ -24,9 +24,11 @@ from reportcard.api.app import create_app
 from reportcard.db.engine import make_engine
 from reportcard.db.tables import account_reports, report_shards
 from reportcard.settings import Settings
+from reportcard.storage.local import LocalStorage
 from tests.api.conftest import build_world
 from tests.queue.slow_report import SLOW
 from tests.serving import free_port, serving
+from tests.storage.invariant import assert_storage_clean
 
 REPO = Path(__file__).resolve().parents[2]
 REPORTCARD = str(Path(sys.executable).parent / "reportcard")
@@ -176,6 +178,8 @@ def test_sigkill_mid_shard_loses_nothing(cluster: Cluster) -> None:
         ids = [int(line.split(",")[0]) for line in lines[1:]]
         assert ids == sorted(set(ids))  # no duplicate, in order
         assert len(ids) == 35  # no row missing
+        # The killed shard's temp file went with the parts: only the attachment is left.
+        assert_storage_clean(engine, LocalStorage(cluster.settings().resolved_storage_dir))
 
 
 def test_broker_down_when_a_report_starts_then_it_runs(cluster: Cluster) -> None:
