@@ -451,20 +451,14 @@ def apply_staged(
 def _touch_users(conn: Connection, t: Cd2Table, snapshot: bool, params: dict[str, Any]) -> None:
     """Note (in the temporary table ``cd2_touched``) the users of the rows about to change
     (before and after), so their account associations alone are rebuilt."""
-    if t.user_column is None:
+    if t.touches is None:
         return
-    target = t.targets[0]
     conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS cd2_touched (user_id BIGINT)")
     keys = "SELECT key FROM cd2_win WHERE newer"
     if snapshot:
         keys += f" UNION ALL {_MISSING}"
-    conn.execute(
-        text(
-            f"INSERT INTO cd2_touched (user_id) SELECT {t.user_column} FROM {target.table}"
-            f" WHERE {target.key} IN ({keys})"
-        ),
-        params,
-    )
+    users = t.touches.replace("{keys}", keys)
+    conn.execute(text(f"INSERT INTO cd2_touched (user_id) {users}"), params)
 
 
 def _record_rows(conn: Connection, t: Cd2Table, root: int) -> None:

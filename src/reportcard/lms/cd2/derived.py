@@ -4,7 +4,9 @@ Each declaration lists in :attr:`Cd2Table.derived` the structures to rebuild whe
 :func:`rebuild` runs them once per import, after every table was applied:
 
 * ``tree``: the account closure (``account_ancestors``) of the root account;
-* ``associations``: ``user_account_associations`` (enrollments, admins, logins);
+* ``associations``: ``user_account_associations`` of the whole root (enrollments, admins,
+  logins); ``user_associations``: the same for the users the applied tables noted in
+  ``cd2_touched`` (see :attr:`Cd2Table.touches`), which is what the importer uses;
 * ``default_term``: ``enrollment_terms.is_default`` (CD2 has no flag: Canvas names the root's
   default term "Default Term"; the oldest such term is the default);
 * ``test_students``: ``users.is_test_student`` for users with a ``StudentViewEnrollment``
@@ -25,6 +27,8 @@ from sqlalchemy import Connection, text
 from reportcard.lms import tree
 from reportcard.lms.cd2.mapping import Cd2Table
 from reportcard.lms.cd2.staging import stage_name, value_column
+
+WHOLE = 50_000  # more users noted than this: rebuild the root's associations whole
 
 ORDER = (
     "tree",
@@ -51,7 +55,15 @@ def rebuild(conn: Connection, root_id: int, which: set[str]) -> list[str]:
         elif name == "user_associations":
             if "associations" in which:
                 continue  # rebuilt whole
-            rebuild_touched_associations(conn, root_id)
+            conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS cd2_touched (user_id BIGINT)")
+            many = conn.exec_driver_sql(
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM cd2_touched LIMIT {WHOLE + 1}) x"
+            ).scalar()
+            if int(many or 0) > WHOLE:  # a snapshot: one pass over everything is cheaper
+                tree.rebuild_user_associations(conn, root_id)
+                conn.exec_driver_sql("DELETE FROM cd2_touched")
+            else:
+                rebuild_touched_associations(conn, root_id)
         elif name == "default_term":
             conn.execute(
                 text(
@@ -89,7 +101,7 @@ def rebuild_touched_associations(conn: Connection, root_id: int) -> None:
     conn.execute(
         text(
             f"DELETE FROM user_account_associations WHERE user_id IN ({touched})"
-            f" AND account_id IN ({accounts})"
+            f" AND (account_id IN ({accounts}) OR account_id NOT IN (SELECT id FROM accounts))"
         ),
         p,
     )

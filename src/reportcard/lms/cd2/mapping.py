@@ -65,9 +65,9 @@ class Cd2Table:
     lacks: tuple[str, ...] = ()
     # Derived structures to rebuild when this table changed (see derived.py).
     derived: tuple[str, ...] = ()
-    # The target column naming the user of a row: the users whose account associations a
-    # change of this table can move (rebuilt for those users only).
-    user_column: str | None = None
+    # SQL giving the users whose account associations a change of this table's rows
+    # ``{keys}`` (a subquery of their keys) can move: only theirs are rebuilt.
+    touches: str | None = None
     uses: tuple[str, ...] = field(default=())  # other CD2 tables read while applying
 
     def kind(self, name: str) -> str:
@@ -131,7 +131,9 @@ TABLES: tuple[Cd2Table, ...] = (
             "accounts.domain",
             "account settings (can_add_pronouns and the others) and feature flags",
         ),
-        derived=("tree", "associations"),
+        derived=("tree", "user_associations"),
+        # a moved or removed account: the users associated with it (and its subtree)
+        touches="SELECT user_id FROM user_account_associations WHERE account_id IN ({keys})",
     ),
     Cd2Table(
         "grading_period_groups",
@@ -234,7 +236,8 @@ TABLES: tuple[Cd2Table, ...] = (
                 where="{grading_standard_id} IS NOT NULL",
             ),
         ),
-        derived=("associations",),
+        derived=("user_associations",),
+        touches="SELECT user_id FROM enrollments WHERE course_id IN ({keys})",
     ),
     Cd2Table(
         "course_sections",
@@ -314,7 +317,7 @@ TABLES: tuple[Cd2Table, ...] = (
             "passwords (CD2 withholds them: imported logins cannot sign in to reportcard)",
         ),
         derived=("user_associations",),
-        user_column="user_id",
+        touches="SELECT user_id FROM pseudonyms WHERE id IN ({keys})",
     ),
     Cd2Table(
         "communication_channels",
@@ -375,7 +378,7 @@ TABLES: tuple[Cd2Table, ...] = (
             ),
         ),
         derived=("user_associations", "test_students"),
-        user_column="user_id",
+        touches="SELECT user_id FROM enrollments WHERE id IN ({keys})",
     ),
     Cd2Table(
         "account_users",
@@ -393,7 +396,7 @@ TABLES: tuple[Cd2Table, ...] = (
         ),
         lacks=("account_users.sis_batch_id",),
         derived=("user_associations",),
-        user_column="user_id",
+        touches="SELECT user_id FROM account_users WHERE id IN ({keys})",
     ),
     Cd2Table(
         "group_categories",
