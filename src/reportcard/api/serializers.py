@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from reportcard.reports.formatting import iso_in_zone, to_utc
+from reportcard.reports.formatting import iso_in_zone, to_utc, zone
 
 
 def utc_z(value: datetime | None) -> str | None:
@@ -122,7 +122,8 @@ def account_json(acct: Any) -> dict[str, Any]:
         "default_storage_quota_mb": 500,
         "default_user_storage_quota_mb": 50,
         "default_group_storage_quota_mb": 50,
-        "default_time_zone": acct.default_time_zone,
+        # Canvas answers with the zone's IANA name, whichever name it was given.
+        "default_time_zone": zone(str(acct.default_time_zone or "UTC")).key,
         "sis_account_id": acct.sis_source_id,
         "integration_id": acct.integration_id,
         "sis_import_id": acct.sis_batch_id,
