@@ -12,6 +12,7 @@ from sqlalchemy import Connection, update
 
 from reportcard.db.learning_tables import scores
 from reportcard.reports.catalog import get_report
+from reportcard.reports.grades import ruby_to_i
 from reportcard.reports.learning_common import ruby_float
 
 from .learning_institution import (
@@ -111,9 +112,33 @@ def test_grade_export_limiting_period(conn: Connection) -> None:
         "Term: All Terms; Include Deleted/Concluded Objects; "
         "deleted objects limited by days specified;"
     )
-    # Without include_deleted the period means nothing.
+    # Without include_deleted the period limits no row, but Canvas writes its fragment
+    # whenever the parameter is present (grade_reports.rb#initialize).
     assert run_file(conn, GRADES, limiting_period="30") == run_file(conn, GRADES)
-    assert extra_text(conn, GRADES, limiting_period="30") == "Term: All Terms;"
+    assert extra_text(conn, GRADES, limiting_period="30") == (
+        "Term: All Terms; deleted objects limited by days specified;"
+    )
+    assert extra_text(conn, GRADES, limiting_period=" ") == "Term: All Terms;"
+
+
+def test_grade_export_limiting_period_is_read_as_ruby_to_i(conn: Connection) -> None:
+    # Canvas reads the days with String#to_i: the leading integer ("30 days" is 30), and 0
+    # for text without one: only active enrollments (and courses concluding from now on).
+    deleted = {"include_deleted": "true"}
+    assert run_file(conn, GRADES, limiting_period="30 days", **deleted) == run_file(
+        conn, GRADES, limiting_period="30", **deleted
+    )
+    zero = run_file(conn, GRADES, limiting_period="0", **deleted)
+    assert zero == lines(HEADER, E1, E2, E14, E5, E8, E11, E13)
+    assert run_file(conn, GRADES, limiting_period="abc", **deleted) == zero
+    assert [ruby_to_i(t) for t in ["12", " -3x", "1_000", "_1", "abc", ""]] == [
+        12,
+        -3,
+        1000,
+        0,
+        0,
+        0,
+    ]
 
 
 def test_grade_export_term(conn: Connection) -> None:

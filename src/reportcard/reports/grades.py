@@ -11,6 +11,7 @@ at run time after the terms (``Fall.csv``), resolved with the run's context.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
@@ -49,8 +50,8 @@ from reportcard.reports.learning_common import (
     resolve_account_facts,
     ruby_float,
 )
-from reportcard.reports.sis_scope import account_scope, term_scope
-from reportcard.timebounds import EARLIEST
+from reportcard.reports.sis_scope import account_scope, given, term_scope
+from reportcard.timebounds import EARLIEST, LATEST
 
 TERM_DESCRIPTION = "The canvas id of the term to get grades from"
 DELETED_DESCRIPTION = "Include deleted objects"
@@ -168,7 +169,7 @@ def source(ctx: RunContext, term_filter: list[ColumnElement[bool]]) -> Source:
             try:
                 since = ctx.now - timedelta(days=days)
             except OverflowError:  # a limiting period reaching past year 1: no limit at all
-                since = EARLIEST
+                since = EARLIEST if days > 0 else LATEST
             rows.append(
                 or_(
                     e.c.workflow_state == "active",
@@ -192,13 +193,24 @@ def source(ctx: RunContext, term_filter: list[ColumnElement[bool]]) -> Source:
     return Source(frm, where, e.join(c, c.c.id == e.c.course_id), rows, sc, scheme)
 
 
+_RUBY_INTEGER = re.compile(r"\s*([+-]?\d+(?:_\d+)*)")
+
+
+def ruby_to_i(text: str) -> int:
+    """Ruby's ``String#to_i``: the leading integer (after blanks, with a sign and ``_``
+    between digits), 0 when there is none (``"abc"``, ``""``)."""
+    found = _RUBY_INTEGER.match(text)
+    return int(found.group(1).replace("_", "")) if found else 0
+
+
 def _limiting_days(ctx: RunContext) -> int | None:
+    """The limiting period's days, as Canvas reads it: whenever the parameter is given (even
+    blank), ``to_i`` of its value, so text without a leading number is 0 days and a negative
+    number a time after now. None when the parameter is absent."""
     value = ctx.params.get("limiting_period")
-    try:
-        days = int(str(value).strip())
-    except (TypeError, ValueError):
+    if value is None:
         return None
-    return days if days >= 0 else None
+    return ruby_to_i(str(value))
 
 
 def student_columns(ctx: RunContext) -> list[Col]:
@@ -292,7 +304,9 @@ def grade_export_file(ctx: RunContext) -> PartQuery:
 
 def grade_extra_text(ctx: RunContext) -> str:
     parts = common_extra_text(ctx)
-    if ctx.flag("include_deleted") and _limiting_days(ctx) is not None:
+    # Canvas adds the fragment whenever the parameter is present (not blank), include_deleted
+    # or not, although the period only limits rows with include_deleted.
+    if given(ctx, "limiting_period") is not None:
         parts.append(LIMITED_TEXT)
     return " ".join(parts)
 
