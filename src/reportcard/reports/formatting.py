@@ -31,7 +31,7 @@ def zone(name: str) -> ZoneInfo:
         return resolve_zone(name)
     except UnknownTimeZone:
         log.warning("unknown time zone %r stored; writing its times in UTC", str(name)[:80])
-        return ZoneInfo("UTC")
+        return ZoneInfo("Etc/UTC")
 
 
 def is_utc(tz_name: str) -> bool:
