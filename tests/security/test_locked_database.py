@@ -1,8 +1,9 @@
 """A write-locked SQLite database: 503 with Retry-After from the API, a worker that waits.
 
 Another connection holds the write lock (``BEGIN IMMEDIATE`` from the sqlite3 module) while
-requests that write arrive. The database URL lowers the busy timeout (``?timeout=0.3``) so the
-test need not wait 30 s; nothing here depends on how long anything takes. Before, starts and
+requests that write arrive. The server's and the worker's database URL lower the busy timeout
+(``?timeout=3``) so the test need not wait 30 s; the test's own connections keep the default.
+Nothing here depends on how long anything takes. Before, starts and
 downloads (which write an audit row) answered 500, and ``reportcard worker`` exited with a
 traceback.
 """
@@ -52,30 +53,35 @@ def write_locked(url: str) -> Iterator[None]:
         held.close()
 
 
+# Long enough that the server's own writers (its embedded worker) never wait that long on a
+# loaded machine, short enough that a request under the held lock answers in seconds.
+BUSY = "?timeout=3"
+
+
 @pytest.fixture
-def busy_url(tmp_path: Path) -> Iterator[str]:
+def database(tmp_path: Path) -> Iterator[str]:
     url = fresh_database_url(tmp_path)
     if not url.startswith("sqlite"):
         pytest.skip("SQLite's write lock")
-    yield url + "?timeout=0.3"
+    yield url
     dispose_all()
 
 
 def test_writes_under_a_held_lock_answer_503_with_retry_after(
-    busy_url: str, tmp_path: Path
+    database: str, tmp_path: Path
 ) -> None:
-    made: dict[str, Any] = build_world(make_engine(busy_url))
+    made: dict[str, Any] = build_world(make_engine(database))
     token = made["tokens"]["admin"]
     root = made["root"]
     settings = Settings(
-        data_dir=tmp_path, database_url=busy_url, report_start_rate=0, max_queued_runs=0
+        data_dir=tmp_path, database_url=database + BUSY, report_start_rate=0, max_queued_runs=0
     )
     with serve(settings, workers=1) as base, client(base, token) as c:
         run = c.post(reports_url(root, SAMPLE), data={"parameters[a]": "1"}).json()
         done = finish(c, reports_url(root, SAMPLE, run["id"]))
         link = done["attachment"]["url"]
         assert httpx.get(link).status_code == 200
-        with write_locked(busy_url):
+        with write_locked(database):
             started = c.post(reports_url(root, SAMPLE), data={"parameters[a]": "2"})
             downloaded = httpx.get(link)  # writes an audit row first
             polled = c.get(reports_url(root, SAMPLE, run["id"]))  # reads go on
@@ -89,17 +95,17 @@ def test_writes_under_a_held_lock_answer_503_with_retry_after(
         assert httpx.get(link).status_code == 200
 
 
-def test_a_worker_started_while_locked_waits_then_works(busy_url: str, tmp_path: Path) -> None:
-    engine = make_engine(busy_url)
+def test_a_worker_started_while_locked_waits_then_works(database: str, tmp_path: Path) -> None:
+    engine = make_engine(database)
     made: dict[str, Any] = build_world(engine)
     env = dict(
         os.environ,
         REPORTCARD_DATA_DIR=str(tmp_path),
-        REPORTCARD_DATABASE_URL=busy_url,
+        REPORTCARD_DATABASE_URL=database + BUSY,
         REPORTCARD_POLL_SECONDS="0.05",
     )
     lines: queue.Queue[str] = queue.Queue()
-    with write_locked(busy_url):
+    with write_locked(database):
         worker = subprocess.Popen(
             [REPORTCARD, "-v", "worker", "--threads", "1"],
             env=env,
