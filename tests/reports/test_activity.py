@@ -99,7 +99,7 @@ def test_last_user_access_settings_text(conn: Connection) -> None:
     assert settings_text(conn, ACCESS) == "Term: All Terms;"
     assert (
         settings_text(conn, ACCESS, enrollment_term_id="3", course_id="2", include_deleted="on")
-        == "Term: Spring 2024; For Course: 2; Include Deleted/Concluded Objects;"
+        == "Include Deleted/Concluded Objects; Term: Spring 2024; For Course: 2;"
     )
 
 

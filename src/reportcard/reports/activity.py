@@ -113,7 +113,9 @@ single_file(
         ),
     },
     last_user_access,
-    lambda ctx: [term_text(ctx), course_text(ctx), include_deleted_text(ctx)],
+    # Canvas adds the include-deleted fragment when the report is set up, before the term
+    # and course ones (StudentReports#initialize, then report_extra_text).
+    lambda ctx: [include_deleted_text(ctx), term_text(ctx), course_text(ctx)],
 )
 
 
