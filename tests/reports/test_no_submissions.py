@@ -98,7 +98,7 @@ def test_course_skips_the_sub_account_scope(conn: Connection) -> None:
     assert run_file(conn, REPORT, account_id=4, course_id="2") == expected
     assert run_file(conn, REPORT, course="sis_course_id:CHOIR200") == expected
     assert extra_text(conn, REPORT, course_id="2") == (
-        f"Term: All Terms; For Course: 2; {WINDOW} Enrollment States: all;"
+        f"Term: All Terms; {WINDOW} For Course: 2; Enrollment States: all;"
     )
 
 
@@ -109,8 +109,8 @@ def test_start_only_window_is_two_weeks(conn: Connection) -> None:
         HEADER, N5, N6A, N6B
     )
     assert extra_text(conn, REPORT, course_id="2", start_at="2024-11-01") == (
-        "Term: All Terms; For Course: 2; Start At: 2024-11-01T00:00:00-06:00; "
-        "End At: 2024-11-15T00:00:00-07:00; Enrollment States: all;"
+        "Term: All Terms; Start At: 2024-11-01T00:00:00-06:00; "
+        "End At: 2024-11-15T00:00:00-07:00; For Course: 2; Enrollment States: all;"
     )
 
 
@@ -118,8 +118,8 @@ def test_long_window_keeps_its_end(conn: Connection) -> None:
     params = {"course_id": "2", "start_at": "2024-10-01", "end_at": "2024-11-20T12:00:00Z"}
     assert run_file(conn, REPORT, **params) == lines(HEADER, N5, N6A, N6B, N16)
     assert extra_text(conn, REPORT, **params) == (
-        "Term: All Terms; For Course: 2; Start At: 2024-11-06T05:00:00-07:00; "
-        "End At: 2024-11-20T05:00:00-07:00; Enrollment States: all;"
+        "Term: All Terms; Start At: 2024-11-06T05:00:00-07:00; "
+        "End At: 2024-11-20T05:00:00-07:00; For Course: 2; Enrollment States: all;"
     )
 
 
@@ -128,8 +128,8 @@ def test_end_only_window_and_exclusive_bounds(conn: Connection) -> None:
     params = {"course_id": "2", "end_at": "2024-11-05T05:00:00"}
     assert run_file(conn, REPORT, **params) == lines(HEADER, N5, N6A, N6B, N16)
     assert extra_text(conn, REPORT, **params) == (
-        "Term: All Terms; For Course: 2; Start At: 2024-10-22T05:00:00-06:00; "
-        "End At: 2024-11-05T05:00:00-07:00; Enrollment States: all;"
+        "Term: All Terms; Start At: 2024-10-22T05:00:00-06:00; "
+        "End At: 2024-11-05T05:00:00-07:00; For Course: 2; Enrollment States: all;"
     )
     # One second later it is.
     later = {"course_id": "2", "end_at": "2024-11-05T05:00:01"}

@@ -151,11 +151,12 @@ def select_parts(ctx: RunContext) -> list[str]:
 
 def extra_text(ctx: RunContext) -> str:
     start, end = window(ctx)
+    # Canvas's report_extra_text order: term, start, end, then the course.
     parts = [term_text(ctx)]
-    if ctx.course_id is not None:
-        parts.append(f"For Course: {ctx.course_id};")
     parts.append(f"Start At: {iso_in_zone(start, ctx.time_zone)};")
     parts.append(f"End At: {iso_in_zone(end, ctx.time_zone)};")
+    if ctx.course_id is not None:
+        parts.append(f"For Course: {ctx.course_id};")
     if value_to_boolean(ctx.params.get("include_enrollment_state")):
         parts.append("Include Enrollment State: true;")
     wanted = states(ctx)
