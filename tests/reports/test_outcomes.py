@@ -565,6 +565,8 @@ def test_student_competency_include_deleted(conn: Connection) -> None:
         extra_text(conn, MAP, include_deleted="true")
         == "Term: All Terms; Include Deleted/Concluded Objects;"
     )
+    # No order parameter here: an order sent anyway adds no fragment (unlike Outcome Results).
+    assert extra_text(conn, MAP, order="courses") == "Term: All Terms;"
 
 
 def test_student_competency_term_and_scales(conn: Connection) -> None:

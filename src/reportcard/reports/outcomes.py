@@ -764,7 +764,8 @@ STUDENT_COMPETENCY = register(
         },
         parts=[Part("student_competency", student_competency_file)],
         select_parts=checked(["student_competency"]),
-        extra_text=outcome_extra_text,
+        # Canvas's Student Competency adds no order fragment (it has no order parameter).
+        extra_text=lambda ctx: " ".join(common_extra_text(ctx)),
         resolve=resolve_account_facts,
     )
 )
