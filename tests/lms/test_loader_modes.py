@@ -171,7 +171,7 @@ def test_upsert_changes_only_the_given_columns_and_adds_new_rows(
             '{"id": 21, "name": "Benjamin Baker", "sortable_name": "Baker, Benjamin"}\n'
             '{"name": "New Person"}\n'
         ),
-        "accounts.csv": "id,parent_account_id\n11,12\n",  # Science moves under Arts
+        "accounts.csv": "id,parent_account_id,uuid\n11,12,\n",  # Science moves under Arts
     }
     result = load_directory(built, write(tmp_path / "up", change), mode="upsert")
     assert result.counts == {"accounts": 1, "users": 2}
@@ -185,6 +185,7 @@ def test_upsert_changes_only_the_given_columns_and_adds_new_rows(
         assert len(new.uuid) == 40
         science = conn.execute(select(accounts).where(accounts.c.id == 11)).one()
         assert (science.parent_account_id, science.name) == (12, "Science")
+        assert len(science.uuid) == 40  # a blank uuid keeps the one it has
         chain = conn.execute(
             select(account_ancestors.c.ancestor_id, account_ancestors.c.depth)
             .where(account_ancestors.c.account_id == 11)

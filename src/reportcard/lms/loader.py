@@ -560,11 +560,14 @@ class _FileLoad:
         columns: dict[str, Column[Any]],
         required: list[str],
     ) -> dict[str, Any] | None:
-        """An update of an existing row: only the columns given (a NULL takes the default)."""
+        """An update of an existing row: only the columns given (a NULL takes the default;
+        a blank generated column, such as a uuid, keeps its value)."""
         row: dict[str, Any] = {}
         ok = True
         for name, value in given.items():
             column = columns[name]
+            if value is None and (self.table.name, name) in GENERATED:
+                continue  # left blank: the row keeps the value it has
             if value is None and not column.nullable:
                 has_default, default = _default(column)
                 if has_default:
