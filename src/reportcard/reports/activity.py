@@ -215,7 +215,9 @@ def zero_activity(ctx: RunContext) -> PartQuery:
         e.c.workflow_state == "active",
         c.c.workflow_state == "available",
         s.c.workflow_state == "active",
-        p.c.workflow_state != "deleted",
+        # Canvas's query asks for ``p.workflow_state = 'active'``: a suspended login gives no
+        # row here (unlike the reports using the ``active`` scope, which is "not deleted").
+        p.c.workflow_state == "active",
         *_no_activity(ctx, e),
         *term_scope(ctx, c.c.enrollment_term_id),
     ]
