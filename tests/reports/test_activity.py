@@ -178,8 +178,8 @@ Z_ALICE_OLD = '1,S001,"Smith, Alice",81,,Old College Course,8,OLD1,Old College C
 
 def test_zero_activity_without_start(conn: Connection) -> None:
     # Active student enrollments in published courses and active sections, one row per
-    # active (not suspended, not deleted) login of the enrollment's root account. Alice's inactive Music Theory
-    # section is skipped because her Theory Lab enrollment has activity.
+    # active (not suspended, not deleted) login of the enrollment's root account. Alice's
+    # inactive Music Theory section is skipped because her Theory Lab enrollment has activity.
     assert run(conn, ZERO) == lines(ZERO_HEADER, Z_BOB, Z_GRACE_A, Z_GRACE_B, Z_IVY, Z_ALICE_OLD)
 
 
