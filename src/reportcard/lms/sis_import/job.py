@@ -372,7 +372,86 @@ def _apply(
 def _rows(
     handler: Handler, file: str, cols: Columns, batch: list[Record], ctx: ImportContext
 ) -> None:
-    handler.rows(ctx, file, cols, batch)
+    handler.rows(ctx, file, cols, _fitting(ctx, file, cols, batch))
+
+
+# The longest value a column the import stores holds (the tables' String(255), pronouns'
+# String(64)). A longer one is a row warning, as a bad date is: PostgreSQL would refuse the
+# whole batch and the import would end failed with the batches before it applied. Columns the
+# import does not read (``notes``, ``password``, ...) may be as long as a line allows.
+MAX_VALUE = 255
+MAX_VALUE_BY_COLUMN = {"pronouns": 64}
+_SHORTEST_LIMIT = min(MAX_VALUE, *MAX_VALUE_BY_COLUMN.values())
+STORED_COLUMNS = frozenset(
+    [
+        "account_id",
+        "parent_account_id",
+        "name",
+        "status",
+        "integration_id",
+        "term_id",
+        "course_id",
+        "short_name",
+        "long_name",
+        "course_format",
+        "blueprint_course_id",
+        "section_id",
+        "xlist_course_id",
+        "user_id",
+        "login_id",
+        "authentication_provider_id",
+        "email",
+        "first_name",
+        "last_name",
+        "full_name",
+        "sortable_name",
+        "pronouns",
+        "existing_user_id",
+        "existing_integration_id",
+        "existing_canvas_user_id",
+        "user_integration_id",
+        "role",
+        "role_id",
+        "associated_user_id",
+        "group_category_id",
+        "category_name",
+        "group_id",
+        "observer_id",
+        "student_id",
+        "old_id",
+        "new_id",
+        "old_integration_id",
+        "new_integration_id",
+    ]
+)
+
+
+def _fitting(ctx: ImportContext, file: str, cols: Columns, batch: list[Record]) -> list[Record]:
+    """The rows of ``batch`` whose values fit their columns; a warning for each other one."""
+    names: dict[int, str] | None = None
+    kept: list[Record] = []
+    for record in batch:
+        line, fields = record
+        if max(map(len, fields), default=0) <= _SHORTEST_LIMIT:
+            kept.append(record)
+            continue
+        if names is None:
+            names = {i: h for h, i in cols.index.items()}
+        for i, value in enumerate(fields):
+            name = names.get(i, "")
+            if name not in STORED_COLUMNS:
+                continue
+            limit = MAX_VALUE_BY_COLUMN.get(name, MAX_VALUE)
+            if len(value.strip()) > limit:
+                ctx.warn(
+                    file,
+                    line,
+                    f"The value in {name} is longer than {limit} characters; row skipped",
+                )
+                break
+        else:
+            kept.append(record)
+    return kept
 
 
 def _in_batch(
