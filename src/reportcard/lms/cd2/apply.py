@@ -235,17 +235,24 @@ def _winners(conn: Connection, t: Cd2Table, sql: _Sql) -> None:
     stage = stage_name(t)
     conn.exec_driver_sql("DROP TABLE IF EXISTS cd2_win")
     if sql.pg:
+        # Two steps, so the join with cd2_rows is planned on exact counts (an incremental's
+        # few keys probe cd2_rows' index instead of scanning it).
         ts = pg_timestamp("ts")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS cd2_win0")
+        conn.exec_driver_sql(
+            "CREATE TEMP TABLE cd2_win0 AS SELECT DISTINCT ON (k) seq, k, t, a FROM ("
+            f"SELECT seq, CAST(key AS bigint) AS k, {ts} AS t, COALESCE(action, 'U') AS a"
+            f" FROM {stage}) y ORDER BY k, t DESC, seq DESC"
+        )
+        conn.exec_driver_sql("ANALYZE cd2_win0")
         conn.exec_driver_sql(
             "CREATE TEMP TABLE cd2_win AS SELECT x.seq, x.k AS key, x.t AS ts, x.a AS action,"
             " (r.ts IS NULL OR r.ts < x.t) AS newer,"
             " (r.key IS NOT NULL AND NOT r.deleted) AS known"
-            " FROM (SELECT DISTINCT ON (k) seq, k, t, a FROM ("
-            f"SELECT seq, CAST(key AS bigint) AS k, {ts} AS t, COALESCE(action, 'U') AS a"
-            f" FROM {stage}) y ORDER BY k, t DESC, seq DESC) x"
-            " LEFT JOIN cd2_rows r ON r.cd2_table = %(t)s AND r.key = x.k",
+            " FROM cd2_win0 x LEFT JOIN cd2_rows r ON r.cd2_table = %(t)s AND r.key = x.k",
             {"t": t.name},
         )
+        conn.exec_driver_sql("DROP TABLE cd2_win0")
         conn.exec_driver_sql("CREATE INDEX ON cd2_win (key)")
         conn.exec_driver_sql("ANALYZE cd2_win")
     else:
