@@ -35,6 +35,7 @@ from tests.databases import fresh_database_url
 from tests.queue.test_celery import REPORTCARD
 from tests.runs.sample import SAMPLE
 from tests.security.conftest import client, finish, reports_url, serve
+from tests.serving import free_port
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -95,6 +96,39 @@ def test_writes_under_a_held_lock_answer_503_with_retry_after(
         assert httpx.get(link).status_code == 200
 
 
+def started_and_waiting(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start ``command``; return it once it said on stderr that it waits for the database
+    (fails if it exits first, or prints a traceback)."""
+    proc = subprocess.Popen(
+        command,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    try:
+        reader = threading.Thread(
+            target=lambda: [lines.put(line) for line in proc.stderr or ()], daemon=True
+        )
+        reader.start()
+        seen: list[str] = []
+        while not any("retrying" in line for line in seen):
+            try:
+                seen.append(lines.get(timeout=90))
+            except queue.Empty:
+                pytest.fail(f"nothing said of retrying: {seen}")
+            assert proc.poll() is None, "".join(seen)
+        assert "database is locked" in "".join(seen)
+        assert not any("Traceback" in line for line in seen)
+    except BaseException:
+        proc.kill()
+        proc.wait(10)
+        raise
+    return proc
+
+
 def test_a_worker_started_while_locked_waits_then_works(database: str, tmp_path: Path) -> None:
     engine = make_engine(database)
     made: dict[str, Any] = build_world(engine)
@@ -104,34 +138,8 @@ def test_a_worker_started_while_locked_waits_then_works(database: str, tmp_path:
         REPORTCARD_DATABASE_URL=database + BUSY,
         REPORTCARD_POLL_SECONDS="0.05",
     )
-    lines: queue.Queue[str] = queue.Queue()
     with write_locked(database):
-        worker = subprocess.Popen(
-            [REPORTCARD, "-v", "worker", "--threads", "1"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            reader = threading.Thread(
-                target=lambda: [lines.put(line) for line in worker.stderr or ()], daemon=True
-            )
-            reader.start()
-            seen = []
-            while not any("retrying" in line for line in seen):
-                try:
-                    seen.append(lines.get(timeout=90))
-                except queue.Empty:
-                    pytest.fail(f"the worker said nothing of retrying: {seen}")
-                assert worker.poll() is None, "".join(seen)
-            assert "database is locked" in "".join(seen)
-            assert not any("Traceback" in line for line in seen)
-        except BaseException:
-            worker.kill()
-            worker.wait(10)
-            raise
+        worker = started_and_waiting([REPORTCARD, "-v", "worker", "--threads", "1"], env)
     try:
         # the lock is gone: the same worker process now runs a report
         with engine.begin() as conn:
@@ -152,16 +160,34 @@ def test_a_worker_started_while_locked_waits_then_works(database: str, tmp_path:
             state = row.workflow_state
             if state == "complete":
                 break
-            if state == "error":
-                worker.terminate()
-                worker.wait(10)
-                rest = []
-                while not lines.empty():
-                    rest.append(lines.get())
-                raise AssertionError("".join(rest)[-5000:])
+            assert state != "error", row.parameters
             assert worker.poll() is None, "the worker exited"
             assert time.monotonic() < deadline, state
             time.sleep(0.1)
     finally:
         worker.terminate()
         worker.wait(20)
+
+
+def test_a_server_started_while_locked_waits_then_serves(database: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = dict(
+        os.environ, REPORTCARD_DATA_DIR=str(tmp_path), REPORTCARD_DATABASE_URL=database + BUSY
+    )
+    command = [REPORTCARD, "-v", "serve", "--port", str(port), "--workers", "1"]
+    with write_locked(database):
+        server = started_and_waiting(command, env)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/accounts", timeout=10)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, "the server exited"
+                assert time.monotonic() < deadline, "the server never served"
+                time.sleep(0.1)
+        assert answer.status_code == 401  # serving: no token, Canvas's answer
+    finally:
+        server.terminate()
+        server.wait(20)

@@ -20,10 +20,12 @@ from reportcard.api import (
     sis_imports,
 )
 from reportcard.api.deps import Services
+from reportcard.api.head import HeadAsGet
 from reportcard.api.limits import BodySizeLimit
 from reportcard.api.middleware import NormalizePath, RefuseNul
 from reportcard.api.status_fast import StatusFastPath
 from reportcard.auth import links
+from reportcard.db.busy import retry_while_unavailable
 from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
 from reportcard.reports.catalog import load_extra_reports
@@ -54,10 +56,13 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        upgrade(engine)
+        # A locked (SQLite) or unreachable database at start-up is waited out, logged, never
+        # a traceback and exit (reportcard.db.busy); nothing is served before it answers.
+        pause = max(settings.poll_seconds, 1.0)
+        retry_while_unavailable(lambda: upgrade(engine), what="server start", pause=pause)
         if n > 0:
             services.pool = WorkerPool(engine, storage, settings, n)
-            services.pool.start()
+            retry_while_unavailable(services.pool.start, what="worker start", pause=pause)
         try:
             yield
         finally:
@@ -90,4 +95,5 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
         max_bytes=settings.max_body_bytes,
         upload_max_bytes=settings.sis_import_max_bytes,
     )
+    app.add_middleware(HeadAsGet)  # outermost: HEAD is the GET without its body
     return app
