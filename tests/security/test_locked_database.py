@@ -23,9 +23,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
+from reportcard.db.busy import is_unavailable, retry_while_unavailable
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.db.tables import account_reports
 from reportcard.runs.lifecycle import create_run
@@ -191,3 +193,24 @@ def test_a_server_started_while_locked_waits_then_serves(database: str, tmp_path
     finally:
         server.terminate()
         server.wait(20)
+
+
+def test_only_an_unavailable_database_is_waited_for(database: str) -> None:
+    """A wrong statement is SQLite's OperationalError too: a 500 and a crash, never a wait."""
+    engine = make_engine(database + "?timeout=0.1")
+    with pytest.raises(OperationalError) as wrong, engine.connect() as conn:
+        conn.execute(text("SELECT * FROM no_such_table"))
+    assert not is_unavailable(wrong.value)
+    calls = []
+
+    def step() -> None:
+        calls.append(1)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT * FROM no_such_table"))
+
+    with pytest.raises(OperationalError):
+        retry_while_unavailable(step, what="test", pause=0)
+    assert calls == [1]  # raised at once, not retried
+    with write_locked(database), pytest.raises(OperationalError) as locked, engine.begin() as c:
+        c.execute(text("SELECT 1"))
+    assert is_unavailable(locked.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -10,6 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+from reportcard.db.busy import is_unavailable
+
+log = logging.getLogger(__name__)
 
 NOT_FOUND = {"errors": [{"message": "The specified resource does not exist."}]}
 UNAUTHENTICATED = {
@@ -50,6 +55,9 @@ def bad_request(message: str) -> CanvasError:
     return CanvasError(400, {"errors": [{"message": message}]})
 
 
+INTERNAL_ERROR = {
+    "errors": [{"message": "An error occurred.", "error_code": "internal_server_error"}]
+}
 TOO_DEEP = "The request's parameters are nested too deeply."
 UNSTORABLE = "The request contains a value the database cannot store (such as a NUL character)."
 BUSY = "The database is busy; try again shortly."
@@ -111,13 +119,13 @@ def install(app: FastAPI) -> None:
         return json_response({"errors": [{"message": TOO_DEEP}]}, 400)
 
     @app.exception_handler(OperationalError)
-    async def _busy(_: Request, exc: OperationalError) -> Response:
+    async def _busy(request: Request, exc: OperationalError) -> Response:
+        if not is_unavailable(exc):  # SQLite's word for a wrong statement too: a real 500
+            log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+            return json_response(INTERNAL_ERROR, 500)
         err = database_busy()
         return json_response(err.body, err.status, err.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:
-        return json_response(
-            {"errors": [{"message": "An error occurred.", "error_code": "internal_server_error"}]},
-            500,
-        )
+        return json_response(INTERNAL_ERROR, 500)

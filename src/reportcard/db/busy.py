@@ -19,6 +19,22 @@ from sqlalchemy.exc import OperationalError
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+# SQLite reports mistakes in a statement (no such table, a syntax error) as OperationalError
+# too; only these messages mean "not now".
+_SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for an OperationalError that says the database cannot answer now (locked,
+    restarting, unreachable), not that the statement is wrong."""
+    if not isinstance(exc, OperationalError):
+        return False
+    orig = exc.orig
+    if type(orig).__module__ == "sqlite3":
+        text = str(orig).lower()
+        return any(word in text for word in _SQLITE_TRANSIENT)
+    return True
+
 
 def retry_while_unavailable(
     step: Callable[[], T],
@@ -28,13 +44,16 @@ def retry_while_unavailable(
     stop: threading.Event | None = None,
     on_retry: Callable[[OperationalError], None] | None = None,
 ) -> T:
-    """``step()``, called again after ``pause`` seconds for as long as it raises
-    OperationalError (until ``stop`` is set: the last error is raised then)."""
+    """``step()``, called again after ``pause`` seconds for as long as it raises an
+    OperationalError of an unavailable database (until ``stop`` is set: the last error is
+    raised then). Any other error is raised at once."""
     stop = stop or threading.Event()
     while True:
         try:
             return step()
         except OperationalError as exc:
+            if not is_unavailable(exc):
+                raise
             reason = str(exc.orig or exc).strip().splitlines()[0]
             log.warning(
                 "%s: the database is unavailable (%s); retrying in %g s", what, reason, pause
