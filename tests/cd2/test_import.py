@@ -509,3 +509,37 @@ def test_incremental_enrollments_move_only_their_users(loaded: Engine, tmp_path:
         loaded,
         "SELECT user_id, account_id FROM user_account_associations ORDER BY user_id, account_id",
     ) == [(100, 1), (101, 1), (101, 2), (101, 3), (102, 1), (102, 2)]
+
+
+def test_the_bulk_path_loads_the_same_and_keeps_the_schema(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big loads into empty tables drop secondary indexes (and, on PostgreSQL, foreign keys)
+    and make them again: same rows, same schema afterwards."""
+    from sqlalchemy import inspect
+
+    from reportcard.lms.cd2 import apply
+
+    def schema() -> dict[str, Any]:
+        insp = inspect(engine)
+        return {
+            t: (
+                sorted(i["name"] for i in insp.get_indexes(t)),
+                sorted(str(fk["name"]) for fk in insp.get_foreign_keys(t)),
+            )
+            for t in ("users", "enrollments", "pseudonyms", "courses")
+        }
+
+    before = schema()
+    monkeypatch.setattr(apply, "BULK_ROWS", 1)
+    import_paths(engine, [write_snapshot(tmp_path)], snapshot=True)
+    assert schema() == before
+    assert users(engine)[0] == (100, "Ann Smith", "Smith, Ann", "Ann", "she/her", "registered")
+    assert rows(engine, "SELECT id, user_id, course_id FROM enrollments ORDER BY id") == [
+        (400, 100, 10),
+        (401, 101, 10),
+        (402, 102, 10),
+    ]
+    # A second, non-empty load takes the upsert path.
+    again = import_paths(engine, [tmp_path / "snapshot"], snapshot=True)
+    assert all(t.upserted == 0 for t in again.tables)

@@ -303,7 +303,9 @@ def _check_staged(conn: Connection, t: Cd2Table, sql: _Sql) -> None:
         )
 
 
-def _upsert(conn: Connection, t: Cd2Table, target: Target, sql: _Sql, root: int) -> int:
+def _upsert(
+    conn: Connection, t: Cd2Table, target: Target, sql: _Sql, root: int, empty: bool = False
+) -> int:
     cols = [target.key] + [c for c in target.columns if c != target.key]
     exprs = ["w.key"] + [sql.render(target.columns[c]) for c in cols[1:]]
     where = f" AND ({sql.render(target.where)})" if target.where else ""
@@ -313,8 +315,9 @@ def _upsert(conn: Connection, t: Cd2Table, target: Target, sql: _Sql, root: int)
         f"INSERT INTO {target.table} ({', '.join(cols)}) SELECT {', '.join(exprs)}"
         f" FROM cd2_win w JOIN {stage_name(t)} s ON s.seq = w.seq"
         f" WHERE w.newer AND w.action = 'U'{where}"
-        f" ON CONFLICT ({target.key}) DO UPDATE SET {sets}{guard}"
     )
+    if not empty:  # an empty table (a first snapshot) needs no conflict handling
+        stmt += f" ON CONFLICT ({target.key}) DO UPDATE SET {sets}{guard}"
     return conn.execute(text(stmt), {"root": root}).rowcount or 0
 
 
@@ -356,6 +359,39 @@ def _drop_foreign_keys(conn: Connection, table: str) -> list[tuple[str, str]]:
     for name, _ in found:
         conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     return found
+
+
+def _drop_indexes(conn: Connection, table: str) -> list[str]:
+    """Drop the secondary indexes of an empty table about to receive a big load; returns the
+    statements that create them again (one sort each instead of a tree insert per row).
+    Primary keys and constraint indexes stay."""
+    if conn.dialect.name == "postgresql":
+        found = [
+            (str(name), str(definition))
+            for name, definition in conn.execute(
+                text(
+                    "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = :t"
+                    " AND i.schemaname = current_schema() AND NOT EXISTS (SELECT 1 FROM"
+                    " pg_constraint c WHERE c.conindid = CAST(quote_ident(i.indexname) AS"
+                    " regclass)) ORDER BY i.indexname"
+                ),
+                {"t": table},
+            )
+        ]
+    else:
+        found = [
+            (str(name), str(definition))
+            for name, definition in conn.execute(
+                text(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"
+                    " AND sql IS NOT NULL ORDER BY name"
+                ),
+                {"t": table},
+            )
+        ]
+    for name, _ in found:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    return [definition for _, definition in found]
 
 
 def _fix_sequence(conn: Connection, target: Target) -> None:
@@ -430,8 +466,15 @@ def apply_staged(
     _touch_users(conn, t, snapshot, params)
     for target in t.targets:
         _delete_newer(conn, t, target, sql, root_id)
+        big = summary.upserted >= BULK_ROWS
+        empty = (
+            big and conn.exec_driver_sql(f"SELECT 1 FROM {target.table} LIMIT 1").first() is None
+        )
         dropped = _drop_foreign_keys(conn, target.table) if bulk else []
-        _upsert(conn, t, target, sql, root_id)
+        indexes = _drop_indexes(conn, target.table) if empty else []
+        _upsert(conn, t, target, sql, root_id, empty=empty)
+        for definition in indexes:
+            conn.exec_driver_sql(definition)
         for name, definition in dropped:
             conn.exec_driver_sql(f'ALTER TABLE {target.table} ADD CONSTRAINT "{name}" {definition}')
         if snapshot:

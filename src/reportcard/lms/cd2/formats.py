@@ -303,7 +303,8 @@ def _read_parquet(path: Path) -> Iterator[Record]:
         import pyarrow.parquet as pq
     except ImportError:  # pragma: no cover - depends on the installation
         raise Cd2Error(
-            "reading Parquet needs pyarrow: pip install pyarrow (or use JSONL/TSV files)",
+            "reading Parquet needs pyarrow: pip install 'reportcard[parquet]'"
+            " (or use JSONL or TSV)",
             file=path,
         ) from None
     pf = pq.ParquetFile(path)
