@@ -45,6 +45,7 @@ REPORTS: list[tuple[str, dict[str, Any]]] = [
     ("eportfolio_report_csv", {}),
     ("grade_export_csv", {}),
     ("grade_export_csv", {"include_deleted": "true"}),
+    ("grade_export_csv", {"format": "xlsx"}),  # the XLSX writer (docs/decisions/performance.md)
     ("mgp_grade_export_csv", {}),
     ("outcome_export_csv", {}),
     ("outcome_results_csv", {}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import pytest
+from cronsim import CronSim
 
 from reportcard.notify.recurrence import (
     Recurrence,
@@ -213,6 +214,54 @@ def test_cron_every_minute_is_cheap() -> None:
     got = firings(rule, "America/New_York", datetime(2026, 3, 8, 6, 58), 3)
     assert got == [datetime(2026, 3, 8, 6, 59), datetime(2026, 3, 8, 7, 0),
                    datetime(2026, 3, 8, 7, 1)]  # fmt: skip
+
+
+# Next three firings after Thu 2026-02-26 10:30 UTC, worked out by hand from the calendar.
+CRON_TABLE = [
+    ("*/20 * * * *", ["2026-02-26 10:40 Thu", "2026-02-26 11:00 Thu", "2026-02-26 11:20 Thu"]),
+    ("0 9 * * mon-fri", ["2026-02-27 09:00 Fri", "2026-03-02 09:00 Mon", "2026-03-03 09:00 Tue"]),
+    ("30 2 1,15 * *", ["2026-03-01 02:30 Sun", "2026-03-15 02:30 Sun", "2026-04-01 02:30 Wed"]),
+    ("0 12 13 * fri", ["2026-02-27 12:00 Fri", "2026-03-06 12:00 Fri", "2026-03-13 12:00 Fri"]),
+    ("0 0 L * *", ["2026-02-28 00:00 Sat", "2026-03-31 00:00 Tue", "2026-04-30 00:00 Thu"]),
+    ("0 18 * * 5L", ["2026-02-27 18:00 Fri", "2026-03-27 18:00 Fri", "2026-04-24 18:00 Fri"]),
+    ("0 8 * * MON#1", ["2026-03-02 08:00 Mon", "2026-04-06 08:00 Mon", "2026-05-04 08:00 Mon"]),
+    ("0 0 LW * *", ["2026-02-27 00:00 Fri", "2026-03-31 00:00 Tue", "2026-04-30 00:00 Thu"]),
+    ("15 10 29 2 *", ["2028-02-29 10:15 Tue", "2032-02-29 10:15 Sun", "2036-02-29 10:15 Fri"]),
+    ("0 6 * jan,jul sun", ["2026-07-05 06:00 Sun", "2026-07-12 06:00 Sun", "2026-07-19 06:00 Sun"]),
+    ("5-5/10 * * * *", ["2026-02-26 11:05 Thu", "2026-02-26 12:05 Thu", "2026-02-26 13:05 Thu"]),
+    ("0 */6 * * *", ["2026-02-26 12:00 Thu", "2026-02-26 18:00 Thu", "2026-02-27 00:00 Fri"]),
+    ("@weekly", ["2026-03-01 00:00 Sun", "2026-03-08 00:00 Sun", "2026-03-15 00:00 Sun"]),
+    ("@yearly", ["2027-01-01 00:00 Fri", "2028-01-01 00:00 Sat", "2029-01-01 00:00 Mon"]),
+    ("0 0 * * 7", ["2026-03-01 00:00 Sun", "2026-03-08 00:00 Sun", "2026-03-15 00:00 Sun"]),
+    ("10-50/20 3 * * *", ["2026-02-27 03:10 Fri", "2026-02-27 03:30 Fri", "2026-02-27 03:50 Fri"]),
+    ("0 22 31 * *", ["2026-03-31 22:00 Tue", "2026-05-31 22:00 Sun", "2026-07-31 22:00 Fri"]),
+]
+
+
+@pytest.mark.parametrize(("expr", "expected"), CRON_TABLE)
+def test_cron_table_of_next_firings(expr: str, expected: list[str]) -> None:
+    after = datetime(2026, 2, 26, 10, 30)
+    ours = firings(Recurrence.build("cron", cron=expr), "UTC", after, 3)
+    assert [t.strftime("%Y-%m-%d %H:%M %a") for t in ours] == expected
+    # the library itself, on the expression as parse_cron hands it over, agrees
+    sim = CronSim(parse_cron(expr).expression, after)
+    assert [next(sim) for _ in range(3)] == ours
+
+
+def test_cron_one_value_range_with_a_step_is_that_value() -> None:
+    # cron reads 5-5/10 as {5}; cronsim alone would read it as 5/10 (5, 15, 25, ...)
+    assert parse_cron("5-5/10 * * * *").expression == "5 * * * *"
+    assert parse_cron("0 9 * * mon-MON/2").expression == "0 9 * * mon"
+    assert parse_cron("0 9 * * 1-3/2").expression == "0 9 * * 1-3/2"
+    assert parse_cron("0 9 * * 1-3/2").weekdays == frozenset({1, 3})
+
+
+def test_cron_in_a_zone_is_wall_time_with_our_dst_rules() -> None:
+    # "L" in New York: the last day of the month at 02:30, which 2026-03-31 has (EDT), and a
+    # gap day fires at 03:00 EDT: 2:30 on 2026-03-08 does not exist
+    rule = Recurrence.build("cron", cron="30 2 L,8 3 *")
+    got = local(firings(rule, "America/New_York", datetime(2026, 3, 1), 2))
+    assert got == ["Sun 2026-03-08 03:00 EDT", "Tue 2026-03-31 02:30 EDT"]
 
 
 @pytest.mark.parametrize(

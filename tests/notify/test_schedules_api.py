@@ -126,7 +126,10 @@ def test_list_is_paginated(world: World) -> None:
         ({"empty_report": "always"}, "empty_report must be one of"),
         ({"parameters": {"enrollment_term_id": "999999"}}, "invalid enrollment_term_id"),
         ({"enabled": "perhaps"}, "enabled must be true or false"),
-        ({"recurrence": {"frequency": "cron", "cron": "\u00b2 * * * *"}}, "not a number"),
+        (
+            {"recurrence": {"frequency": "cron", "cron": "\u00b2 * * * *"}},
+            "cron minute field '\u00b2'",
+        ),
         ({"recurrence": {"frequency": "monthly", "day_of_month": "\u00b2"}}, "day_of_month"),
         ({"recurrence": {"frequency": "weekly", "day_of_week": ["mon"]}}, "day_of_week"),
         ({"recipients": [f"r{i}@example.edu" for i in range(51)]}, "at most 50"),

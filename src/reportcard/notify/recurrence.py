@@ -10,11 +10,13 @@ into UTC instants in the schedule's zone:
 
 The mapping from wall time to instant never goes backwards, so "the first candidate later than
 ``after``" is the next firing, and several wall times that collapse onto one instant (every
-15 minutes through a one-hour gap) fire once. The cron parser is our own (no dependency): the
-five standard fields, ``*``, lists, ranges, steps, month and weekday names, ``7`` = Sunday,
-the ``@hourly``/``@daily``/``@weekly``/``@monthly``/``@yearly`` shorthands, and Vixie cron's
-rule that when both day-of-month and day-of-week are restricted a day matching either fires.
-All datetimes here are naive UTC unless they say otherwise.
+15 minutes through a one-hour gap) fire once. Cron expressions are parsed and iterated by
+``cronsim`` (the library Healthchecks uses), on naive wall times so that its own DST handling
+never applies: the five standard fields, ``*``, lists, ranges, steps, month and weekday names,
+``7`` = Sunday, Debian/Vixie cron's rule that when both day-of-month and day-of-week are
+restricted a day matching either fires, and cronsim's ``L``, ``LW``, ``5L`` and ``MON#2``;
+the ``@hourly``/``@daily``/``@weekly``/``@monthly``/``@yearly`` shorthands are expanded here
+first. All datetimes here are naive UTC unless they say otherwise.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from cronsim import CronSim, CronSimError
 
 from reportcard.timezones import UnknownTimeZone, resolve_zone
 
@@ -43,8 +48,6 @@ __all__ = [
 
 FREQUENCIES = ("daily", "weekdays", "weekly", "monthly", "cron")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _SHORTHANDS = {
     "@hourly": "0 * * * *",
     "@daily": "0 0 * * *",
@@ -54,8 +57,9 @@ _SHORTHANDS = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
 }
-# How far ahead to look for an occurrence before calling a rule impossible (Feb 30, ...).
+# How far ahead a rule's wall times are looked for (cronsim itself gives up after 50 years).
 _HORIZON_DAYS = 366 * 8 + 2
+_PROBE_FROM = datetime(2024, 1, 1)  # a cron expression must fire after this to be accepted
 
 
 def _digits(text: str) -> bool:
@@ -103,6 +107,11 @@ def parse_weekday(value: object) -> int:
 # ---------------------------------------------------------------------------------- cron
 @dataclass(frozen=True)
 class CronExpr:
+    """A parsed 5-field expression: ``expression`` (shorthands expanded) is what cronsim
+    iterates; the other fields show the plain values each field allows (the ``L``, ``W`` and
+    ``#`` forms only cronsim knows)."""
+
+    expression: str
     minutes: tuple[int, ...]
     hours: tuple[int, ...]
     days: frozenset[int]  # days of month 1-31
@@ -111,98 +120,90 @@ class CronExpr:
     days_restricted: bool
     weekdays_restricted: bool
 
-    def day_matches(self, d: date) -> bool:
-        if d.month not in self.months:
-            return False
-        dom = d.day in self.days
-        dow = (d.isoweekday() % 7) in self.weekdays
-        if self.days_restricted and self.weekdays_restricted:
-            return dom or dow
-        return dom and dow
+    def iterate(self, after: datetime) -> CronSim:
+        """cronsim's iterator of naive wall times strictly after the naive ``after``."""
+        return CronSim(self.expression, after)
 
 
-def _cron_value(token: str, lo: int, hi: int, names: tuple[str, ...] | None, offset: int) -> int:
-    t = token.lower()
-    if names is not None and t in names:
-        return names.index(t) + offset
-    if not _digits(t):
-        raise RecurrenceError(f"{token!r} is not a number")
-    n = int(t)
-    if not lo <= n <= hi:
-        raise RecurrenceError(f"{n} is outside {lo}-{hi}")
-    return n
+def _single_range(item: str) -> str:
+    """``5-5/2`` as ``5``: cronsim reads a one-value range with a step as ``5/2`` (5, 7, 9...),
+    where cron means the one value."""
+    rng, slash, _ = item.partition("/")
+    first, dash, last = rng.partition("-")
+    if (
+        slash
+        and dash
+        and (
+            first.lower() == last.lower()
+            or (_digits(first) and _digits(last) and int(first) == int(last))
+        )
+    ):
+        return first
+    return item
 
 
-def _cron_field(
-    text: str, lo: int, hi: int, names: tuple[str, ...] | None = None, offset: int = 0
-) -> tuple[set[int], bool]:
-    """The values one field allows, and whether it restricts anything (is not ``*``)."""
-    out: set[int] = set()
-    restricted = not text.startswith("*")
-    for item in text.split(","):
-        if not item:
-            raise RecurrenceError("empty list item")
-        rng, _, step_text = item.partition("/")
-        step = 1
-        if step_text:
-            if not _digits(step_text) or int(step_text) == 0:
-                raise RecurrenceError(f"bad step {step_text!r}")
-            step = int(step_text)
-        if rng == "*":
-            a, b = lo, hi
-        elif "-" in rng:
-            first, _, last = rng.partition("-")
-            a = _cron_value(first, lo, hi, names, offset)
-            b = _cron_value(last, lo, hi, names, offset)
-            if a > b:
-                raise RecurrenceError(f"range {rng!r} goes backwards")
-        else:
-            a = _cron_value(rng, lo, hi, names, offset)
-            b = hi if step_text else a
-        out.update(range(a, b + 1, step))
-    return out, restricted
+_FIELDS = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day-of-month", "1-31, L, LW"),
+    ("month", "1-12 or jan-dec"),
+    ("day-of-week", "0-7 or sun-sat, 5L, mon#2"),
+)
+
+
+def _bad_field(fields: list[str], message: str) -> str:
+    """Our message for cronsim's ``Bad <field>``: which field, its text, what it takes."""
+    for (name, values), text in zip(_FIELDS, fields, strict=True):
+        if message == f"Bad {name}":
+            return (
+                f"cron {name} field {text[:40]!r} is not valid ({values}; "
+                "with *, lists a,b, ranges a-b and steps /n)"
+            )
+    return f"cron expression {' '.join(fields)[:80]!r} is not valid"
+
+
+def _plain(values: set[Any]) -> set[int]:
+    return {v for v in values if isinstance(v, int) and v >= 0}
 
 
 def parse_cron(expression: str) -> CronExpr:
-    """A 5-field cron expression (minute hour day-of-month month day-of-week)."""
+    """A 5-field cron expression (minute hour day-of-month month day-of-week), parsed by
+    cronsim, or :class:`RecurrenceError` (with cronsim's word for the bad field)."""
     if not isinstance(expression, str):
         raise RecurrenceError("cron must be a string")
     text = _SHORTHANDS.get(expression.strip().lower(), expression)
     fields = text.split()
-    if len(fields) != 5:
+    if len(fields) != 5:  # cronsim would also take a sixth (seconds) field
         raise RecurrenceError(
             f"cron must have 5 fields (minute hour day month weekday), got {expression!r}"
         )
-    labels = ("minute", "hour", "day of month", "month", "day of week")
-    specs: list[tuple[int, int, tuple[str, ...] | None, int]] = [
-        (0, 59, None, 0),
-        (0, 23, None, 0),
-        (1, 31, None, 0),
-        (1, 12, _MONTHS, 1),
-        (0, 7, _CRON_DAYS, 0),
-    ]
-    parsed = []
-    for label, field, spec in zip(labels, fields, specs, strict=True):
-        try:
-            parsed.append(_cron_field(field, *spec))
-        except RecurrenceError as exc:
-            raise RecurrenceError(f"cron {label} field {field!r}: {exc}") from None
-    (mins, _), (hours, _), (days, dr), (months, _), (wdays, wr) = parsed
-    wdays = {d % 7 for d in wdays}
-    expr = CronExpr(
-        minutes=tuple(sorted(mins)),
-        hours=tuple(sorted(hours)),
-        days=frozenset(days),
-        months=frozenset(months),
-        weekdays=frozenset(wdays),
-        days_restricted=dr,
-        weekdays_restricted=wr,
+    normal = " ".join(",".join(_single_range(i) for i in f.split(",")) for f in fields)
+    try:
+        sim = CronSim(normal, _PROBE_FROM)
+    except (CronSimError, ValueError) as exc:
+        any_month = normal.split()
+        any_month[3] = "*"
+        try:  # cronsim refuses days those months never have (Feb 30): a rule that never fires
+            if str(exc) != "Bad day-of-month":
+                raise
+            CronSim(" ".join(any_month), _PROBE_FROM)
+        except (CronSimError, ValueError):
+            raise RecurrenceError(_bad_field(fields, str(exc))) from None
+        raise RecurrenceError(f"cron {expression!r} never fires") from None
+    try:
+        next(sim)
+    except StopIteration:
+        raise RecurrenceError(f"cron {expression!r} never fires") from None
+    return CronExpr(
+        expression=normal,
+        minutes=tuple(sorted(_plain(sim.minutes))),
+        hours=tuple(sorted(_plain(sim.hours))),
+        days=frozenset(_plain(sim.days)),
+        months=frozenset(_plain(sim.months)),
+        weekdays=frozenset(d % 7 for d in _plain(sim.weekdays)),
+        days_restricted=not fields[2].startswith("*"),
+        weekdays_restricted=not fields[4].startswith("*"),
     )
-    if not any(
-        expr.day_matches(date(2024, 1, 1) + timedelta(days=i)) for i in range(_HORIZON_DAYS)
-    ):
-        raise RecurrenceError(f"cron {expression!r} never fires")
-    return expr
 
 
 # ---------------------------------------------------------------------------------- rules
@@ -270,13 +271,11 @@ class Recurrence:
         """Local wall times of this rule on ``start`` and later, ascending, without end."""
         if self.frequency == "cron":
             assert self.cron is not None
-            expr = parse_cron(self.cron)
-            for i in range(_HORIZON_DAYS):
-                d = start + timedelta(days=i)
-                if expr.day_matches(d):
-                    for h in expr.hours:
-                        for m in expr.minutes:
-                            yield datetime(d.year, d.month, d.day, h, m)
+            # naive datetimes: cronsim counts wall times only, resolve_local does the zone;
+            # cronsim stops by itself after 50 years without a firing
+            yield from parse_cron(self.cron).iterate(
+                datetime.combine(start, time(0, 0)) - timedelta(seconds=1)
+            )
             return
         d = start
         while True:

@@ -1,9 +1,9 @@
 """Output formats besides Canvas's CSV: ``parameters[format]`` and ``parameters[bom]``.
 
 ``csv`` (the default) is Canvas's file, byte for byte. ``xlsx`` is one workbook with one sheet
-per part (a report that Canvas ships as a zip of CSVs becomes one workbook), written by a small
-streaming writer of our own (inline strings, no shared-string table), so memory stays flat
-whatever the number of rows. ``parquet`` (the optional ``parquet`` extra, pyarrow) is one
+per part (a report that Canvas ships as a zip of CSVs becomes one workbook), written by
+XlsxWriter in its constant-memory mode (inline strings, rows flushed as written), so memory
+stays flat whatever the number of rows. ``parquet`` (the optional ``parquet`` extra, pyarrow) is one
 ``.parquet`` file, or a zip of ``<part>.parquet`` files when the report has several parts.
 ``bom=true`` puts a UTF-8 byte-order mark before every CSV (Excel on Windows reads the file
 as UTF-8 then); it has no effect on the other formats.
@@ -20,12 +20,15 @@ import importlib.util
 import io
 import itertools
 import re
+import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, BinaryIO
-from xml.sax.saxutils import quoteattr
+
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
 
 from reportcard.reports.params import ReportInputError, param, value_to_boolean
 from reportcard.runs.package import (
@@ -47,7 +50,6 @@ PARQUET_TYPE = "application/vnd.apache.parquet"
 BOM = b"\xef\xbb\xbf"
 
 XLSX_MAX_ROWS = 1_048_576  # rows in one sheet, the header included
-XLSX_MAX_CELL = 32_767  # characters in one cell
 PARQUET_BATCH_ROWS = 65_536
 
 
@@ -146,66 +148,37 @@ def part_rows(storage: Storage, part: FilePart) -> Iterator[list[str]]:
 
 
 # ------------------------------------------------------------------------------- xlsx
-_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# Characters that XML 1.0 cannot carry even escaped (XlsxWriter writes the C0 controls as
+# OOXML's ``_xHHHH_`` escapes itself, which Excel reads back as the character).
+_NON_XML = re.compile("[\ufffe\uffff\ud800-\udfff]")
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
-
-_CONTENT_TYPES_HEAD = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" '
-    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-    '<Default Extension="xml" ContentType="application/xml"/>'
-    '<Override PartName="/xl/workbook.xml" ContentType="application/'
-    'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-    '<Override PartName="/xl/styles.xml" ContentType="application/'
-    'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-)
-_SHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
-_RELS = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-    'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>'
-)
-_STYLES = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
-    '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
-    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-    '<fill><patternFill patternType="gray125"/></fill></fills>'
-    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
-    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-    "</styleSheet>"
-)
-_SHEET_HEAD = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-    '<sheetViews><sheetView workbookViewId="0">'
-    '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
-    "</sheetView></sheetViews><sheetData>"
-)
-_SHEET_TAIL = "</sheetData></worksheet>"
+_SHEET_EDGES = re.compile(r"^['\s]+|['\s]+$")
+_SHEET_MAX = 31  # UTF-16 code units in a sheet name (Excel's limit)
+# XlsxWriter's options: every cell is written with write_string, and these keep it from
+# turning any text into a formula, a number or a link even where ``write`` were used.
+_WORKBOOK_OPTIONS: dict[str, Any] = {
+    "constant_memory": True,  # rows go to a temporary file as written: memory flat in rows
+    "use_zip64": True,  # a sheet's XML may pass 4 GiB (ZIP64 records only where needed)
+    "strings_to_formulas": False,
+    "strings_to_numbers": False,
+    "strings_to_urls": False,
+}
 
 
 def column_letter(index: int) -> str:
     """``0 -> A``, ``25 -> Z``, ``26 -> AA``."""
-    out = ""
-    n = index + 1
-    while n:
-        n, r = divmod(n - 1, 26)
-        out = chr(65 + r) + out
-    return out
+    return str(xl_col_to_name(index))
 
 
-def _cell_text(value: str) -> str:
-    if len(value) > XLSX_MAX_CELL:
-        value = value[:XLSX_MAX_CELL]
-    value = _ILLEGAL_XML.sub("", value)
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _utf16_cut(text: str, units: int) -> str:
+    """The longest prefix of ``text`` that is at most ``units`` UTF-16 code units."""
+    out, used = [], 0
+    for ch in text:
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > units:
+            break
+        out.append(ch)
+    return "".join(out)
 
 
 class _Sheets:
@@ -215,110 +188,76 @@ class _Sheets:
         self.seen: set[str] = set()
 
     def take(self, raw: str) -> str:
-        base = _SHEET_BAD.sub("_", raw).strip("'").strip() or "Sheet"
-        name = base[:31]
+        base = _SHEET_EDGES.sub("", _SHEET_BAD.sub("_", raw)) or "Sheet"
+        name = _SHEET_EDGES.sub("", _utf16_cut(base, _SHEET_MAX)) or "Sheet"
         n = 1
         while name.lower() in self.seen:
             n += 1
             suffix = f" ({n})"
-            name = base[: 31 - len(suffix)] + suffix
+            name = _utf16_cut(base, _SHEET_MAX - len(suffix)).rstrip("' ") + suffix
         self.seen.add(name.lower())
         return name
 
 
-def _row_xml(r: int, cells: Sequence[str], letters: list[str], style: str) -> str:
-    while len(letters) < len(cells):
-        letters.append(column_letter(len(letters)))
-    body = "".join(
-        f'<c r="{letters[i]}{r}" t="inlineStr"{style}><is><t xml:space="preserve">'
-        f"{_cell_text(v)}</t></is></c>"
-        for i, v in enumerate(cells)
-        if v != ""
-    )
-    return f'<row r="{r}">{body}</row>'
-
-
 def write_xlsx(out: BinaryIO, storage: Storage, parts: Sequence[FilePart]) -> None:
-    """A workbook with one sheet per part, streamed into ``out`` (constant memory).
+    """A workbook with one sheet per part, written into ``out`` by XlsxWriter.
 
-    A part longer than a sheet holds continues on ``<name> (2)``, ``<name> (3)``, ... each
-    starting with the header row again. Cells longer than 32,767 characters (Excel's limit)
-    are cut to that length, and characters XML cannot carry are dropped.
+    Every cell is a text cell with the CSV cell's exact text (never a formula, a number or a
+    link: ``=1+1``, ``007`` and ids stay as they are); empty CSV cells are left blank. The
+    header row is bold and frozen. XlsxWriter's constant-memory mode writes each row to a
+    temporary file (in ``TMPDIR``) as it comes and zips them at the end, so memory stays flat
+    whatever the number of rows. A part longer than a sheet holds continues on ``<name> (2)``,
+    ``<name> (3)``, ... each starting with the header row again. Cells longer than 32,767
+    UTF-16 units (Excel's limit) are cut to that length; U+FFFE and U+FFFF, which XML cannot
+    carry, are dropped.
     """
+    with tempfile.TemporaryDirectory(prefix="reportcard-xlsx-") as tmp:
+        _write_book(out, tmp, parts, storage)
+
+
+def _write_book(out: BinaryIO, tmp: str, parts: Sequence[FilePart], storage: Storage) -> None:
     names = _Sheets()
-    sheets: list[str] = []
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+    # XlsxWriter's temporary files go to ``tmp``, removed with it even when writing fails.
+    book = xlsxwriter.Workbook(out, {**_WORKBOOK_OPTIONS, "tmpdir": tmp})
+    header = book.add_format({"bold": True})
+    sheets = 0
 
-        def sheet(name: str, headers: Sequence[str], rows: Iterator[list[str]]) -> bool:
-            """Write one sheet; True when rows were left over for a continuation sheet."""
-            sheets.append(name)
-            letters: list[str] = []
-            path = f"xl/worksheets/sheet{len(sheets)}.xml"
-            with zf.open(path, "w", force_zip64=True) as entry:
-                buf: list[str] = [_SHEET_HEAD, _row_xml(1, headers, letters, ' s="1"')]
-                r = 1
-                for row in rows:
-                    r += 1
-                    buf.append(_row_xml(r, row, letters, ""))
-                    if len(buf) >= 512:
-                        entry.write("".join(buf).encode("utf-8"))
-                        buf.clear()
-                    if r >= XLSX_MAX_ROWS:
-                        break
-                buf.append(_SHEET_TAIL)
-                entry.write("".join(buf).encode("utf-8"))
-            return r >= XLSX_MAX_ROWS
+    def sheet(name: str, headers: Sequence[str], rows: Iterator[list[str]]) -> bool:
+        """Write one sheet; True when rows were left over for a continuation sheet."""
+        nonlocal sheets
+        sheets += 1
+        ws = book.add_worksheet(name)
+        ws.freeze_panes(1, 0)
+        put = ws.write_string
+        for c, v in enumerate(headers):
+            if v != "":
+                put(0, c, _NON_XML.sub("", v), header)
+        r = 0
+        limit = XLSX_MAX_ROWS - 1  # the last row index a sheet has
+        for row in rows:
+            r += 1
+            for c, v in enumerate(row):
+                if v != "":
+                    put(r, c, _NON_XML.sub("", v) if _NON_XML.search(v) else v)
+            if r >= limit:
+                break
+        return r >= limit
 
-        for part in parts:
-            rows = part_rows(storage, part)
-            more = sheet(names.take(part.name), part.headers, rows)
-            k = 1
-            while more:
-                nxt = next(rows, None)
-                if nxt is None:
-                    break
-                k += 1
-                # itertools.chain: a generator here would close ``rows`` when dropped
-                chained = itertools.chain([nxt], rows)
-                more = sheet(names.take(f"{part.name} ({k})"), part.headers, chained)
-        if not sheets:  # a workbook needs at least one sheet
-            sheet(names.take("Sheet"), [], iter(()))
-        _workbook_parts(zf, sheets)
-
-
-def _workbook_parts(zf: zipfile.ZipFile, sheets: Sequence[str]) -> None:
-    entries = "".join(
-        f'<sheet name={quoteattr(name)} sheetId="{i}" r:id="rId{i}"/>'
-        for i, name in enumerate(sheets, 1)
-    )
-    zf.writestr(
-        "xl/workbook.xml",
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-        f"<sheets>{entries}</sheets></workbook>",
-    )
-    rels = "".join(
-        f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/'
-        f'2006/relationships/worksheet" Target="worksheets/sheet{i}.xml"/>'
-        for i in range(1, len(sheets) + 1)
-    )
-    styles_id = len(sheets) + 1
-    zf.writestr(
-        "xl/_rels/workbook.xml.rels",
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-        f"{rels}"
-        f'<Relationship Id="rId{styles_id}" Type="http://schemas.openxmlformats.org/'
-        'officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>',
-    )
-    zf.writestr("xl/styles.xml", _STYLES)
-    zf.writestr("_rels/.rels", _RELS)
-    overrides = "".join(
-        f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{_SHEET_TYPE}"/>'
-        for i in range(1, len(sheets) + 1)
-    )
-    zf.writestr("[Content_Types].xml", _CONTENT_TYPES_HEAD + overrides + "</Types>")
+    for part in parts:
+        rows = part_rows(storage, part)
+        more = sheet(names.take(part.name), part.headers, rows)
+        k = 1
+        while more:
+            nxt = next(rows, None)
+            if nxt is None:
+                break
+            k += 1
+            # itertools.chain: a generator here would close ``rows`` when dropped
+            chained = itertools.chain([nxt], rows)
+            more = sheet(names.take(f"{part.name} ({k})"), part.headers, chained)
+    if not sheets:  # a workbook needs at least one sheet
+        sheet(names.take("Sheet"), [], iter(()))
+    book.close()  # the sheets' rows and the workbook's parts, zipped into ``out``
 
 
 # ---------------------------------------------------------------------------- parquet
