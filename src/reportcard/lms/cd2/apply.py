@@ -440,23 +440,16 @@ def apply_staged(
         "SELECT COUNT(*),"
         " SUM(CASE WHEN newer AND action = 'U' THEN 1 ELSE 0 END),"
         " SUM(CASE WHEN newer AND action = 'D' AND known THEN 1 ELSE 0 END),"
-        " SUM(CASE WHEN newer THEN 0 ELSE 1 END), MAX(ts) FROM cd2_win"
+        " SUM(CASE WHEN newer THEN 0 ELSE 1 END), MAX(ts),"
+        " SUM(CASE WHEN newer AND action = 'D' THEN 1 ELSE 0 END) FROM cd2_win"
     ).one()
+    newer_deletes = int(counts[5] or 0)
     summary.records = int(
         conn.exec_driver_sql(f"SELECT COUNT(*) FROM {stage_name(t)}").scalar() or 0
     )
     summary.upserted = int(counts[1] or 0)
     summary.deleted = int(counts[2] or 0)
-    summary.unchanged = (
-        summary.records
-        - summary.upserted
-        - int(
-            conn.exec_driver_sql(
-                "SELECT COUNT(*) FROM cd2_win WHERE newer AND action = 'D'"
-            ).scalar()
-            or 0
-        )
-    )
+    summary.unchanged = summary.records - summary.upserted - newer_deletes
     max_ts = counts[4]
     if isinstance(max_ts, str):
         max_ts = datetime.fromisoformat(max_ts)
@@ -465,7 +458,8 @@ def apply_staged(
     bulk = sql.pg and summary.upserted >= BULK_ROWS
     _touch_users(conn, t, snapshot, params)
     for target in t.targets:
-        _delete_newer(conn, t, target, sql, root_id)
+        if newer_deletes or target.where:
+            _delete_newer(conn, t, target, sql, root_id)
         big = summary.upserted >= BULK_ROWS
         empty = (
             big and conn.exec_driver_sql(f"SELECT 1 FROM {target.table} LIMIT 1").first() is None
