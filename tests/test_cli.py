@@ -57,8 +57,8 @@ def test_seed_token_and_run_directly(env: dict[str, str], tmp_path: Path) -> Non
     assert token.startswith(("1~", "2~")) or "~" in token
 
     missing = rc(env, "token", "create", "--login", "nobody-here")
-    assert missing.returncode == 1
-    assert "no active login 'nobody-here'" in missing.stderr
+    assert missing.returncode == 3
+    assert "error: no active login 'nobody-here' in the database " in missing.stderr
 
     out = tmp_path / "sis.zip"
     ran = rc(

@@ -25,13 +25,15 @@ def test_a_bad_token_exits_3(served: Place) -> None:
     for args in REPORT_COMMANDS:
         result = invoke(list(args), env)
         assert result.exit_code == 3, (args, result.stderr)
-        assert result.stderr == "error: the server refused the token: Invalid access token.\n"
+        assert result.stderr == (
+            f"error: the server {served.url} refused the token: Invalid access token.\n"
+        )
 
 
 def test_no_permission_exits_3(served: Place) -> None:
     nobody = served.invoke("reports", "list", token="nobody")
     assert nobody.exit_code == 3
-    assert nobody.stderr.startswith("error: not authorized: user not authorized")
+    assert nobody.stderr.startswith(f"error: not authorized on {served.url}: user not authorized")
     # A sub-account admin sees their sub-account, not the root above it.
     assert (
         served.invoke("reports", "list", "--account", str(served.sub), token="subadmin").exit_code
@@ -67,14 +69,12 @@ def test_bad_remote_options_exit_2(served: Place) -> None:
 
 
 def test_an_unreachable_database_exits_4(direct: Place) -> None:
-    env = {
-        **direct.env,
-        "REPORTCARD_DATABASE_URL": f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none",
-    }
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none"
+    env = {**direct.env, "REPORTCARD_DATABASE_URL": url}
     for args in REPORT_COMMANDS[:3]:
         result = invoke(list(args), env)
         assert result.exit_code == 4, (args, result.stderr)
-        assert result.stderr.startswith("error: cannot reach the database: ")
+        assert result.stderr.startswith(f"error: cannot reach the database {url}: ")
 
 
 def test_direct_account_forms(direct: Place) -> None:

@@ -232,8 +232,13 @@ def test_init_refuses_a_second_root_of_that_name_and_bad_input(
 ) -> None:
     env["REPORTCARD_DATA_DIR"] = str(tmp_path)
     fresh = rc(env, ["import", str(sis_zip(tmp_path / "sis.zip"))])
-    assert fresh.returncode == 1
-    assert "no root account: create one first with `reportcard init" in fresh.stderr
+    assert fresh.returncode == 3  # not found: no institution here (SQLite: none is created)
+    if PG_ADMIN_URL:
+        assert "error: no root account in the database postgresql" in fresh.stderr
+    else:
+        assert f"error: no database at {tmp_path.resolve() / 'reportcard.sqlite3'}" in fresh.stderr
+        assert not (tmp_path / "reportcard.sqlite3").exists()
+    assert "`reportcard init --name NAME --admin-login LOGIN`" in fresh.stderr
     bad_zone = rc(env, ["init", "--name", "U", "--admin-login", "a", "--time-zone", "Mountain"])
     assert bad_zone.returncode == 2
     assert "unknown time zone 'Mountain'" in bad_zone.stderr
@@ -242,7 +247,7 @@ def test_init_refuses_a_second_root_of_that_name_and_bad_input(
     again = rc(env, ["init", "--name", "Example U", "--admin-login", "other"])
     assert again.returncode == 1
     assert "a root account named 'Example U' already exists (id 1)" in again.stderr
-    assert rc(env, ["token", "create", "--login", "other"]).returncode == 1  # nothing made
+    assert rc(env, ["token", "create", "--login", "other"]).returncode == 3  # nothing made
     second = rc(
         env,
         ["init", "--name", "Second U", "--admin-login", "admin", "--time-zone", "Europe/Berlin"],
@@ -251,4 +256,4 @@ def test_init_refuses_a_second_root_of_that_name_and_bad_input(
     token = rc(env, ["token", "create", "--login", "admin", "--root-account", "2"])
     assert token.returncode == 0, token.stderr
     missing = rc(env, ["import", str(tmp_path / "sis.zip"), "--account", "9"])
-    assert missing.returncode == 1 and "no account 9" in missing.stderr
+    assert missing.returncode == 3 and "no account 9 in the database " in missing.stderr

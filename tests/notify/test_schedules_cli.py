@@ -62,12 +62,12 @@ def test_create_list_run_due_delete(env_world: tuple[dict[str, str], dict[str, o
         env, "schedules", "create", "--account", root, "--owner", "admin",
         "--report", "provisioning_csv", "--frequency", "cron", "--cron", "0 0 31 2 *",
     )  # fmt: skip
-    assert bad.returncode == 1 and "never fires" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "never fires" in bad.stderr
     nobody = rc(
         env, "schedules", "create", "--account", root, "--owner", "helpdesk",
         "--report", "provisioning_csv", "--frequency", "daily",
     )  # fmt: skip
-    assert nobody.returncode == 1 and "read_reports" in nobody.stderr
+    assert nobody.returncode == 3 and "read_reports" in nobody.stderr
 
     due = rc(env, "schedules", "run-due", "--now", schedule["next_run_at"])
     assert due.returncode == 0, due.stderr
@@ -78,5 +78,6 @@ def test_create_list_run_due_delete(env_world: tuple[dict[str, str], dict[str, o
     assert again.returncode == 0 and again.stdout == ""
 
     assert rc(env, "schedules", "delete", str(schedule["id"])).returncode == 0
-    assert rc(env, "schedules", "delete", str(schedule["id"])).returncode == 1
+    gone = rc(env, "schedules", "delete", str(schedule["id"]))
+    assert gone.returncode == 3 and f"no schedule {schedule['id']} in the database " in gone.stderr
     assert rc(env, "schedules", "list").stdout == ""

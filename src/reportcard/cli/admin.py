@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from reportcard.cli.base import main, open_engine
+from reportcard.cli.base import database_label, main, open_engine
 from reportcard.settings import get_settings
 
 
@@ -22,8 +22,8 @@ def db() -> None:
 def db_upgrade() -> None:
     """Apply all migrations to REPORTCARD_DATABASE_URL."""
     settings = get_settings()
-    open_engine(settings)
-    click.echo(f"database at head: {settings.resolved_database_url}")
+    open_engine(settings, create=True)
+    click.echo(f"database at head: {database_label(settings)}")
 
 
 # ---------------------------------------------------------------------------------- seed
@@ -44,7 +44,7 @@ def seed(size: str, seed_value: int) -> None:
     from reportcard.lms.synthetic import seed as run_seed
 
     settings = get_settings()
-    engine = open_engine(settings)
+    engine = open_engine(settings, create=True)
     with Progress(
         TextColumn("{task.description:<28}"),
         BarColumn(),
@@ -124,7 +124,7 @@ def worker(threads: int, once: bool, queue_kind: str | None, queues: str) -> Non
         pause = max(settings.poll_seconds, 1.0)
         return retry_while_unavailable(step, what=what, pause=pause, on_retry=waiting)
 
-    engine = patiently(lambda: open_engine(settings), "worker start")
+    engine = patiently(lambda: open_engine(settings, create=True), "worker start")
     load_extra_reports(settings)
     if (queue_kind or settings.queue) == "celery":
         from reportcard.queue.celery_app import run_worker

@@ -1,26 +1,105 @@
-"""The root command group and what every command module shares."""
+"""The root command group and what every command module shares.
+
+Every failure a command reports is shown the same way, ``error: <message>`` on stderr, and
+exits with the code of its kind (docs/cli.md, "Exit status"): a :class:`CliError` raised
+anywhere below :data:`main`, or a :class:`click.ClickException` raised by a command. Click's
+own usage errors (a missing argument, an option it cannot parse) keep click's form, with the
+usage line, and exit 2.
+"""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-from reportcard.settings import Settings
+from reportcard.cli.backends import CliError, NotFound
+from reportcard.settings import Settings, get_settings
 
 
-def open_engine(settings: Settings) -> Engine:
-    """The database engine, with the schema brought up to date."""
+def database_label(settings: Settings) -> str:
+    """The database URL the settings choose, its password masked, for messages."""
+    url = settings.resolved_database_url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(an unreadable REPORTCARD_DATABASE_URL)"
+
+
+def in_database(settings: Settings | None = None) -> str:
+    """``in the database <url>``, for a "not found" message."""
+    return f"in the database {database_label(settings or get_settings())}"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite URL (None for another database or an in-memory one)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser()
+
+
+class NoDatabase(NotFound):
+    """A command that needs an existing database found none (it never creates one)."""
+
+
+def missing_database(settings: Settings, path: Path) -> NoDatabase:
+    chosen = (
+        "REPORTCARD_DATABASE_URL"
+        if settings.database_url
+        else "REPORTCARD_DATA_DIR, whose default is ./var in the current directory"
+    )
+    return NoDatabase(
+        f"no database at {path.resolve()} (chosen by {chosen}): create one with "
+        "`reportcard init --name NAME --admin-login LOGIN` (or `reportcard seed`), "
+        "or point REPORTCARD_DATA_DIR / REPORTCARD_DATABASE_URL at yours"
+    )
+
+
+def open_engine(settings: Settings, *, create: bool = False) -> Engine:
+    """The database engine, with the schema brought up to date.
+
+    A missing SQLite file is created only with ``create`` (the commands that set up or fill an
+    institution: init, seed, load, import of CD2 data, serve, worker, db upgrade); every other
+    command stops with :class:`NoDatabase`, naming the file it looked for.
+    """
     from reportcard.db.engine import make_engine
     from reportcard.db.migrate import upgrade
 
-    engine = make_engine(settings.resolved_database_url)
+    url = settings.resolved_database_url
+    path = sqlite_file(url)
+    if not create and path is not None and not path.exists():
+        raise missing_database(settings, path)
+    engine = make_engine(url)
     upgrade(engine)
     return engine
 
 
-@click.group()
+class Commands(click.Group):
+    """A group that shows every command's failure as ``error: ...`` with its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CliError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            raise click.exceptions.Exit(exc.exit_code) from None
+        except click.UsageError:
+            raise
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
+            raise click.exceptions.Exit(exc.exit_code) from None
+
+
+@click.group(cls=Commands)
 @click.version_option(package_name="reportcard")
 @click.option("-v", "--verbose", is_flag=True, help="Log at INFO level to stderr.")
 def main(verbose: bool) -> None:

@@ -71,7 +71,7 @@ def import_cmd(
     from reportcard.lms.cd2.errors import Cd2Error
     from reportcard.lms.cd2.importer import import_paths
 
-    engine = open_engine(get_settings())
+    engine = open_engine(get_settings(), create=True)
     with Progress(
         TextColumn("{task.description:<40}"),
         BarColumn(),

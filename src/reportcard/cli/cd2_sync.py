@@ -61,7 +61,7 @@ def sync_cmd(
     unknown = [t for t in tables if t not in known]
     if unknown:
         fail(f"not a CD2 table reportcard reads: {', '.join(unknown)}")
-    engine = open_engine(get_settings())
+    engine = open_engine(get_settings(), create=True)
 
     def progress(table: str, done: int, total: int) -> None:
         if sys.stderr.isatty():

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from reportcard.cli.base import main, open_engine
+from reportcard.cli.backends import NotFound
+from reportcard.cli.base import database_label, main, open_engine
 from reportcard.settings import get_settings
 
 
@@ -43,16 +44,16 @@ def import_cmd(path: Path, account_id: int | None) -> None:
                 .order_by(accounts.c.id)
             ).scalar()
             if account_id is None:
-                raise click.ClickException(
-                    "no root account: create one first with "
-                    "`reportcard init --name NAME --admin-login LOGIN`"
+                raise NotFound(
+                    f"no root account in the database {database_label(settings)}: create one "
+                    "first with `reportcard init --name NAME --admin-login LOGIN`"
                     " (or `reportcard seed` for a synthetic institution)"
                 )
         acct = conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
         if acct is None:
-            raise click.ClickException(
-                f"no account {account_id}: create the institution first with "
-                "`reportcard init --name NAME --admin-login LOGIN`"
+            raise NotFound(
+                f"no account {account_id} in the database {database_label(settings)}: create "
+                "the institution first with `reportcard init --name NAME --admin-login LOGIN`"
             )
         if acct.root_account_id is not None:
             raise click.ClickException(f"account {account_id} is not a root account")
@@ -121,7 +122,7 @@ def load_cmd(path: Path, dry_run: bool, mode: str) -> None:
     """Load LMS data from a directory of <table>.csv / <table>.jsonl files, all or nothing."""
     from reportcard.lms.loader import LoadFailed, load_directory
 
-    engine = open_engine(get_settings())
+    engine = open_engine(get_settings(), create=True)
     try:
         result = load_directory(engine, path, dry_run=dry_run, mode=mode)
     except LoadFailed as exc:

@@ -42,14 +42,15 @@ class DirectBackend(Backend):
     default_account = "(the first root account)"
 
     def __init__(self, settings: Settings | None = None) -> None:
-        from reportcard.cli.base import open_engine
+        from reportcard.cli.base import database_label, open_engine
         from reportcard.reports.catalog import load_extra_reports
 
         self.settings = settings or get_settings()
+        self.where = f"the database {database_label(self.settings)}"
         try:
             self.engine: Engine = open_engine(self.settings)
         except OperationalError as exc:
-            raise Unreachable(f"cannot reach the database: {exc.orig or exc}") from exc
+            raise Unreachable(f"cannot reach {self.where}: {exc.orig or exc}") from exc
         load_extra_reports(self.settings)
         self.base = (getattr(self.settings, "public_url", "") or "http://127.0.0.1:8000").rstrip(
             "/"
@@ -74,7 +75,7 @@ class DirectBackend(Backend):
             with ctx as conn:
                 yield conn
         except OperationalError as exc:
-            raise Unreachable(f"cannot reach the database: {exc.orig or exc}") from exc
+            raise Unreachable(f"cannot reach {self.where}: {exc.orig or exc}") from exc
 
     # ------------------------------------------------------------------ lookups
     def _account(self, conn: Connection, ref: str | None) -> Any:
@@ -88,7 +89,9 @@ class DirectBackend(Backend):
             ).first()
             if row is None:
                 raise NotFound(
-                    "no root account: create one with `reportcard init` (or `reportcard seed`)"
+                    f"no root account in {self.where}: create one with `reportcard init` "
+                    "(or `reportcard seed`), or point REPORTCARD_DATA_DIR / "
+                    "REPORTCARD_DATABASE_URL at your database"
                 )
             return row
         if ref.isdigit():
@@ -105,7 +108,7 @@ class DirectBackend(Backend):
                 f"--account {ref!r}: use an account id, `self` or `sis_account_id:<sis id>`"
             )
         if row is None:
-            raise NotFound(f"no account {ref}")
+            raise NotFound(f"no account {ref} in {self.where}")
         return row
 
     def _zone(self, conn: Connection, account: Any) -> str:
@@ -135,7 +138,9 @@ class DirectBackend(Backend):
         account = self._account(conn, ref)
         run = self._run_row(conn, account, report, run_id)
         if run is None:
-            raise NotFound(not_found_message(ref, report, run_id, self.default_account))
+            raise NotFound(
+                f"{not_found_message(ref, report, run_id, self.default_account)} of {self.where}"
+            )
         return account, run
 
     # ------------------------------------------------------------------ operations

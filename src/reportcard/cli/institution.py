@@ -44,7 +44,7 @@ def init_cmd(name: str, admin_login: str, admin_name: str | None, time_zone: str
         canonical_zone_name(time_zone)
     except UnknownTimeZone as exc:
         raise click.BadParameter(str(exc), param_hint="--time-zone") from None
-    engine = open_engine(get_settings())
+    engine = open_engine(get_settings(), create=True)
     with engine.begin() as conn:
         existing = find_root_account(conn, name.strip())
         if existing is not None:

@@ -93,11 +93,11 @@ class HttpBackend(Backend):
             return self._json(response)
         text = error_text(response)
         if code == 401:
-            raise NotFound(f"the server refused the token: {text}")
+            raise NotFound(f"the server {self.url} refused the token: {text}")
         if code == 403:
-            raise NotFound(f"not authorized: {text}")
+            raise NotFound(f"not authorized on {self.url}: {text}")
         if code == 404:
-            raise NotFound(not_found)
+            raise NotFound(f"{not_found} on {self.url}")
         if code in (400, 413, 422):
             raise BadInput(text)
         if code == 429:

@@ -9,7 +9,8 @@ from typing import Any
 import click
 from sqlalchemy import insert, select, update
 
-from reportcard.cli.base import main, open_engine
+from reportcard.cli.backends import BadInput, NotFound
+from reportcard.cli.base import in_database, main, open_engine
 from reportcard.settings import get_settings
 
 
@@ -116,16 +117,16 @@ def schedules_create(
     with engine.begin() as conn:
         account = conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
         if account is None or account.workflow_state == "deleted":
-            raise click.ClickException(f"no account {account_id}")
+            raise NotFound(f"no account {account_id} {in_database()}")
         owner = user_for_login(conn, login, root_account)
         if owner is None:
-            raise click.ClickException(f"no active login {login!r}")
+            raise NotFound(f"no active login {login!r} {in_database()}")
         if not has_permission(conn, int(owner.user_id), account_id, READ_REPORTS):
-            raise click.ClickException(f"{login!r} has no read_reports on account {account_id}")
+            raise NotFound(f"{login!r} has no read_reports on account {account_id}")
         try:
             values = validate(conn, account, data, now=now)
         except ScheduleError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise BadInput(str(exc)) from exc
         pk = conn.execute(
             insert(report_schedules).values(
                 account_id=account_id,
@@ -156,7 +157,7 @@ def schedules_delete(schedule_id: int) -> None:
             .values(workflow_state="deleted", enabled=False, next_run_at=None, updated_at=utcnow())
         ).rowcount
     if done != 1:
-        raise click.ClickException(f"no schedule {schedule_id}")
+        raise NotFound(f"no schedule {schedule_id} {in_database()}")
     click.echo(f"deleted schedule {schedule_id}")
 
 

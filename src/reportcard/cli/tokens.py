@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import click
 
 from reportcard import audit
-from reportcard.cli.base import main, open_engine
+from reportcard.cli.backends import NotFound
+from reportcard.cli.base import in_database, main, open_engine
 from reportcard.runs.context import utcnow
 from reportcard.settings import get_settings
 
@@ -64,7 +65,7 @@ def token_create(
     with engine.begin() as conn:
         row = user_for_login(conn, login, root_account)
         if row is None:
-            raise click.ClickException(f"no active login {login!r}")
+            raise NotFound(f"no active login {login!r} {in_database()}")
         secret = create_token(conn, int(row.user_id), purpose=purpose, expires_at=expiry)
         audit.record(
             conn,
@@ -102,7 +103,7 @@ def token_list(
         if login is not None:
             row = user_for_login(conn, login, root_account)
             if row is None:
-                raise click.ClickException(f"no active login {login!r}")
+                raise NotFound(f"no active login {login!r} {in_database()}")
             user_id = int(row.user_id)
         rows = list_tokens(conn, user_id=user_id, include_revoked=include_revoked)
     if as_json:
@@ -130,7 +131,7 @@ def token_revoke(token_id: int) -> None:
     with engine.begin() as conn:
         row = get_token(conn, token_id)
         if row is None or not revoke_token(conn, token_id):
-            raise click.ClickException(f"no active token {token_id}")
+            raise NotFound(f"no active token {token_id} {in_database()}")
         from sqlalchemy import select
 
         root = conn.execute(

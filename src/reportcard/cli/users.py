@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from reportcard.cli.base import main, open_engine
+from reportcard.cli.backends import BadInput, NotFound
+from reportcard.cli.base import in_database, main, open_engine
 from reportcard.settings import get_settings
 
 
@@ -42,11 +43,11 @@ def set_password_command(login: str, root_account: int | None) -> None:
     with engine.connect() as conn:
         row = user_for_login(conn, login, root_account)
     if row is None:
-        raise click.ClickException(f"no active login {login!r}")
+        raise NotFound(f"no active login {login!r} {in_database()}")
     password = _read_password()
     try:
         with engine.begin() as conn:
             set_password(conn, int(row.id), password)
     except WeakPassword as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise BadInput(str(exc)) from exc
     click.echo(f"password set for login {login!r} (root account {row.account_id})")
