@@ -11,6 +11,7 @@ from reportcard import __version__
 from reportcard.api import (
     accounts,
     audit_events,
+    docs_pages,
     errors,
     files,
     openapi,
@@ -74,10 +75,13 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
         version=__version__,
         description="Canvas LMS Account Reports API, self-hosted.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from packaged assets (api.docs_pages), no CDN
+        redoc_url=None,
     )
     app.state.services = services
     errors.install(app)
     openapi.install(app)
+    docs_pages.install(app)
     app.include_router(accounts.router)
     app.include_router(reports.router)
     app.include_router(files.router)
