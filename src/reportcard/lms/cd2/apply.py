@@ -506,13 +506,18 @@ def _touch_users(conn: Connection, t: Cd2Table, snapshot: bool, params: dict[str
 
 
 def _record_rows(conn: Connection, t: Cd2Table, root: int) -> None:
-    deleted = "w.action = 'D'"
-    conn.execute(
-        text(
-            "INSERT INTO cd2_rows (cd2_table, key, root_account_id, ts, deleted)"
-            f" SELECT :t, w.key, :root, w.ts, {deleted} FROM cd2_win w WHERE w.newer"
+    params = {"t": t.name, "root": root}
+    first = (
+        conn.execute(text("SELECT 1 FROM cd2_rows WHERE cd2_table = :t LIMIT 1"), params).first()
+        is None
+    )
+    stmt = (
+        "INSERT INTO cd2_rows (cd2_table, key, root_account_id, ts, deleted)"
+        " SELECT :t, w.key, :root, w.ts, w.action = 'D' FROM cd2_win w WHERE w.newer"
+    )
+    if not first:  # the table's first load has no rows to meet
+        stmt += (
             " ON CONFLICT (cd2_table, key) DO UPDATE SET ts = excluded.ts,"
             " deleted = excluded.deleted, root_account_id = excluded.root_account_id"
-        ),
-        {"t": t.name, "root": root},
-    )
+        )
+    conn.execute(text(stmt), params)
