@@ -7,6 +7,7 @@ list below to add commands.
 from __future__ import annotations
 
 from reportcard.cli import (
+    accounts,
     admin,
     audit,
     cd2,
@@ -24,6 +25,7 @@ from reportcard.cli import (
 from reportcard.cli.base import main
 
 __all__ = [
+    "accounts",
     "admin",
     "audit",
     "cd2",

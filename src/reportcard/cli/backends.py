@@ -75,6 +75,15 @@ class Backend(ABC):
         """The available reports of an account (Canvas's List Available Reports)."""
 
     @abstractmethod
+    def terms(self, account: str | None) -> list[dict[str, Any]]:
+        """The enrollment terms of the account's root (Canvas's EnrollmentTerm objects)."""
+
+    @abstractmethod
+    def accounts(self, account: str | None) -> list[dict[str, Any]]:
+        """The account and every sub-account below it (Canvas's Account objects); without
+        ``account``, every account the caller may report on."""
+
+    @abstractmethod
     def start(
         self, account: str | None, report: str, params: dict[str, Any], *, here: bool
     ) -> tuple[Run, bool]:

@@ -84,7 +84,20 @@ def open_engine(settings: Settings, *, create: bool = False) -> Engine:
 
 
 class Commands(click.Group):
-    """A group that shows every command's failure as ``error: ...`` with its exit code."""
+    """The groups of this CLI: every failure as ``error: ...`` with its exit code, and whole
+    sentences in the command lists of ``--help`` (click cuts them at about 45 characters)."""
+
+    group_class = type  # sub-groups are Commands too
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

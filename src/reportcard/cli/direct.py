@@ -151,6 +151,41 @@ class DirectBackend(Backend):
             acct = self._account(conn, account)
             return catalog_entries(conn, self.base, acct, self._zone(conn, acct))
 
+    def terms(self, account: str | None) -> list[dict[str, Any]]:
+        from reportcard.api.serializers import term_json
+        from reportcard.db.tables import enrollment_terms
+
+        t = enrollment_terms.c
+        with self._conn() as conn:
+            acct = self._account(conn, account)
+            root = int(acct.root_account_id or acct.id)
+            rows = conn.execute(
+                select(enrollment_terms)
+                .where(t.root_account_id == root, t.workflow_state != "deleted")
+                .order_by(t.id)
+            ).all()
+            tz = self._zone(conn, acct)
+            return [term_json(r, tz) for r in rows]
+
+    def accounts(self, account: str | None) -> list[dict[str, Any]]:
+        from reportcard.api.serializers import account_json
+        from reportcard.db.tables import account_ancestors, accounts
+
+        a = accounts.c
+        live = a.workflow_state != "deleted"
+        with self._conn() as conn:
+            if account is None:  # every account of the database (no sign-in here)
+                rows = conn.execute(select(accounts).where(live).order_by(a.id)).all()
+                if not rows:
+                    self._account(conn, None)  # raises: no root account, naming the database
+                return [account_json(r) for r in rows]
+            top = self._account(conn, account)
+            below = select(account_ancestors.c.account_id).where(
+                account_ancestors.c.ancestor_id == top.id, account_ancestors.c.depth > 0
+            )
+            rows = conn.execute(select(accounts).where(a.id.in_(below), live).order_by(a.id)).all()
+            return [account_json(top), *(account_json(r) for r in rows)]
+
     def start(
         self, account: str | None, report: str, params: dict[str, Any], *, here: bool
     ) -> tuple[Run, bool]:

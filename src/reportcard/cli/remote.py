@@ -57,6 +57,8 @@ class HttpBackend(Backend):
 
     def __init__(self, url: str, token: str, *, timeout: float = 60.0) -> None:
         self.url = url.rstrip("/")
+        if self.url.endswith("/api/v1"):  # the API's base, as Canvas documents it, is fine too
+            self.url = self.url[: -len("/api/v1")]
         if not self.url.startswith(("http://", "https://")):
             raise BadInput(f"--url {url!r}: give the server's http:// or https:// address")
         self.client = httpx.Client(
@@ -114,6 +116,44 @@ class HttpBackend(Backend):
         where = account or "self"
         body = self._check(self._send("GET", self._base(account)), f"no account {where}")
         return list(body)
+
+    def _pages(
+        self, path: str, not_found: str, key: str | None = None, **query: str
+    ) -> list[dict[str, Any]]:
+        """Every item of a paginated Canvas list (following ``Link: rel="next"``)."""
+        out: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            response = self._send("GET", path, params={**query, "page": page, "per_page": PER_PAGE})
+            body = self._check(response, not_found)
+            batch = list(body[key] if key is not None else body)
+            out.extend(batch)
+            if not batch or 'rel="next"' not in response.headers.get("link", ""):
+                return out
+            page += 1
+
+    def _account_path(self, account: str | None) -> str:
+        return f"/api/v1/accounts/{quote(account or 'self', safe=':')}"
+
+    def terms(self, account: str | None) -> list[dict[str, Any]]:
+        path = f"{self._account_path(account)}/terms"
+        return self._pages(path, f"no account {account or 'self'}", key="enrollment_terms")
+
+    def accounts(self, account: str | None) -> list[dict[str, Any]]:
+        if account is None:  # the accounts the token's user administers, and all below them
+            tops = self._pages("/api/v1/accounts", "no accounts")
+        else:
+            path = self._account_path(account)
+            tops = [dict(self._check(self._send("GET", path), f"no account {account}"))]
+        seen: dict[int, dict[str, Any]] = {}
+        for top in tops:
+            if int(top["id"]) in seen:
+                continue
+            seen[int(top["id"])] = top
+            below = f"{self._account_path(str(top['id']))}/sub_accounts"
+            for sub in self._pages(below, f"no account {top['id']}", recursive="true"):
+                seen.setdefault(int(sub["id"]), sub)
+        return sorted(seen.values(), key=lambda r: int(r["id"]))
 
     def start(
         self, account: str | None, report: str, params: dict[str, Any], *, here: bool

@@ -58,6 +58,48 @@ def report_lines(entry: dict[str, Any]) -> list[str]:
     lines = [f"{entry['report']:<36} {entry['title']:<36} {state}"]
     params = entry.get("parameters") or {}
     if params:
-        names = ", ".join(f"{k}*" if (v or {}).get("required") else k for k, v in params.items())
-        lines.append(f"    parameters: {names}")
+        lines.append("    parameters (* required):")
+        names = {k: f"{k}*" if (v or {}).get("required") else k for k, v in params.items()}
+        width = max(len(n) for n in names.values())
+        for key, spec in params.items():
+            text = str((spec or {}).get("description") or "")
+            lines.append(f"      {names[key]:<{width}}  {text}".rstrip())
+    return lines
+
+
+def _tree(rows: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """Accounts in tree order with their depth (children under their parent, by id)."""
+    ids = {int(r["id"]) for r in rows}
+    children: dict[int | None, list[dict[str, Any]]] = {}
+    for r in sorted(rows, key=lambda r: int(r["id"])):
+        parent = r.get("parent_account_id")
+        children.setdefault(parent if parent in ids else None, []).append(r)
+    out: list[tuple[int, dict[str, Any]]] = []
+
+    def walk(parent: int | None, depth: int) -> None:
+        for r in children.get(parent, []):
+            out.append((depth, r))
+            walk(int(r["id"]), depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+def account_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Accounts as an indented tree: id, SIS id, name."""
+    lines = [f"{'id':>6}  {'sis_account_id':<20} name"]
+    for depth, r in _tree(rows):
+        sis = r.get("sis_account_id") or "-"
+        lines.append(f"{r['id']:>6}  {sis:<20} {'  ' * depth}{r['name']}")
+    return lines
+
+
+def term_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Enrollment terms: id, SIS id, name, dates and state."""
+    lines = [f"{'id':>6}  {'sis_term_id':<16} {'name':<28} {'start_at':<25} {'end_at':<25} state"]
+    for t in rows:
+        lines.append(
+            f"{t['id']:>6}  {t.get('sis_term_id') or '-':<16} {t['name']:<28} "
+            f"{t.get('start_at') or '-':<25} {t.get('end_at') or '-':<25} {t['workflow_state']}"
+        )
     return lines
