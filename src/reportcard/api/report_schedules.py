@@ -55,7 +55,7 @@ def list_schedules(account_id: str, request: Request, svc: ServicesDep, user: Us
         account = authorize_account(conn, user, account_id)
         cond = (s.account_id == account.id) & (s.workflow_state == "active")
         total, rows = counted_page(conn, report_schedules, cond, page, order_by=[s.id])
-        body = [schedule_json(conn, r) for r in rows]
+        body = [schedule_json(conn, r, mail_configured=bool(svc.settings.smtp_host)) for r in rows]
     return json_response(body, headers={"Link": link_header(request, page, total)})
 
 
@@ -75,7 +75,7 @@ def _create(
             schedule_id=pk, report=values["report_type"], via="api", ip=ip,
         )  # fmt: skip
         row = get_schedule(conn, int(account.id), pk)
-        return schedule_json(conn, row)
+        return schedule_json(conn, row, mail_configured=bool(svc.settings.smtp_host))
 
 
 @router.post("", summary="Create a report schedule", operation_id="create_report_schedule")
@@ -93,7 +93,7 @@ def show_schedule(account_id: str, schedule_id: str, svc: ServicesDep, user: Use
     with read_conn(svc.engine) as conn:
         account = authorize_account(conn, user, account_id)
         row = _find(conn, account, schedule_id)
-        return json_response(schedule_json(conn, row))
+        return json_response(schedule_json(conn, row, mail_configured=bool(svc.settings.smtp_host)))
 
 
 def _update(
@@ -118,7 +118,11 @@ def _update(
             schedule_id=int(row.id), report=str(values.get("report_type", row.report_type)),
             via="api", ip=ip, changed=[k for k in data if isinstance(k, str)],
         )  # fmt: skip
-        return schedule_json(conn, get_schedule(conn, int(account.id), int(row.id)))
+        return schedule_json(
+            conn,
+            get_schedule(conn, int(account.id), int(row.id)),
+            mail_configured=bool(svc.settings.smtp_host),
+        )
 
 
 @router.put(
@@ -151,7 +155,7 @@ def delete_schedule(
             schedule_id=int(row.id), report=str(row.report_type), via="api",
             ip=client_ip(request),
         )  # fmt: skip
-        body = schedule_json(conn, row)
+        body = schedule_json(conn, row, mail_configured=bool(svc.settings.smtp_host))
     body["workflow_state"] = "deleted"
     return json_response(body)
 

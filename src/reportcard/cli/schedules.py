@@ -138,7 +138,14 @@ def schedules_create(
             )
         ).inserted_primary_key
         assert pk is not None
-        click.echo(json.dumps(schedule_json(conn, get_schedule(conn, account_id, int(pk[0])))))
+        made = schedule_json(
+            conn,
+            get_schedule(conn, account_id, int(pk[0])),
+            mail_configured=bool(settings.smtp_host),
+        )
+        click.echo(json.dumps(made))
+        for warning in made["warnings"]:
+            click.echo(f"warning: {warning}", err=True)
 
 
 @schedules.command("delete")

@@ -42,6 +42,7 @@ __all__ = [
     "delete_schedule",
     "get_schedule",
     "insert_schedule",
+    "mail_warning",
     "record_change",
     "rule_of",
     "schedule_json",
@@ -246,8 +247,28 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else to_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def schedule_json(conn: Connection, row: Any) -> dict[str, Any]:
-    """The ReportSchedule object of the API."""
+NO_MAIL_SERVER = (
+    "No mail server is configured (REPORTCARD_SMTP_HOST is empty): the emails to the "
+    "recipients will wait in the outbox, unsent, until one is."
+)
+
+
+def mail_warning(mail_configured: bool, recipients: Any) -> str | None:
+    """The warning for a schedule that mails recipients while no mail server is configured.
+
+    Such a schedule is accepted (the messages wait in the outbox and go out once
+    ``smtp_host`` is set), but the page, the CLI and the API say so.
+    """
+    return None if mail_configured or not recipients else NO_MAIL_SERVER
+
+
+def schedule_json(conn: Connection, row: Any, *, mail_configured: bool = True) -> dict[str, Any]:
+    """The ReportSchedule object of the API.
+
+    ``warnings`` lists what will not work as set up: today only recipients with no mail
+    server configured (:func:`mail_warning`).
+    """
+    warning = mail_warning(mail_configured, row.recipients)
     owner = conn.execute(select(users).where(users.c.id == row.owner_user_id)).first()
     zone = row.time_zone or account_zone(conn, int(row.account_id))
     rule = rule_of(row)
@@ -283,6 +304,7 @@ def schedule_json(conn: Connection, row: Any) -> dict[str, Any]:
         "last_fired_at": _iso(row.last_fired_at),
         "created_at": _iso(row.created_at),
         "updated_at": _iso(row.updated_at),
+        "warnings": [] if warning is None else [warning],
     }
 
 

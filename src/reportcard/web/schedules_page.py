@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from reportcard.db.engine import read_conn
+from reportcard.db.notify_tables import outbox_messages
 from reportcard.db.schedule_tables import report_schedules, schedule_firings
 from reportcard.ids import parse_id
 from reportcard.notify.recurrence import WEEKDAYS
@@ -32,6 +33,7 @@ from reportcard.notify.schedules import (
     delete_schedule,
     get_schedule,
     insert_schedule,
+    mail_warning,
     record_change,
     schedule_json,
     update_schedule,
@@ -72,9 +74,11 @@ EMPTY_CHOICES = (
 )
 EMPTY_WORDS = {"send": "sent as usual", "note": "a note is sent", "skip": "nothing is sent"}
 OUTCOME_WORDS = {"started": "Started", "refused": "Refused", "failed": "Not started"}
+# What the firing decided; for "sent" and "note" the outbox then says what really happened
+# (:func:`_mail_words`): a message only counts as mailed once the mailer sent it.
 DELIVERY_WORDS = {
-    "sent": "mailed to the recipients",
-    "note": "empty: note mailed",
+    "sent": "report",
+    "note": "empty: note",
     "skipped": "empty: nothing mailed",
     "run_failed": "the run failed",
     "cancelled": "schedule deleted meanwhile",
@@ -128,6 +132,7 @@ class ScheduleView:
     owner: str
     settings: list[tuple[str, str]]
     firings: list[FiringView]
+    warning: str = ""
 
 
 def _report(name: str) -> Report:
@@ -179,7 +184,35 @@ def _settings(form: ConfigureForm, params: Mapping[str, Any]) -> list[tuple[str,
     return out
 
 
-def _firings(conn: Connection, schedule_id: int, tz: str) -> list[FiringView]:
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _mail_words(states: list[tuple[str, str | None]], mail_configured: bool) -> str:
+    """The outbox's truth about one run's messages: queued, sent or failed (with why)."""
+    if not states:
+        return "no recipients, nothing mailed"
+    total = len(states)
+    sent = sum(1 for state, _ in states if state == "sent")
+    failed = [error for state, error in states if state == "failed"]
+    waiting = total - sent - len(failed)
+    parts = []
+    if sent:
+        parts.append(
+            "mailed to all " + _plural(total, "recipient") if sent == total else f"{sent} sent"
+        )
+    if waiting:
+        why = "" if mail_configured else " (no mail server is configured)"
+        parts.append(f"{waiting} of {_plural(total, 'email')} queued in the outbox{why}")
+    if failed:
+        last = next((e for e in reversed(failed) if e), "")
+        parts.append(f"{len(failed)} failed" + (f" ({last})" if last else ""))
+    return ", ".join(parts)
+
+
+def _firings(
+    conn: Connection, schedule_id: int, tz: str, mail_configured: bool
+) -> list[FiringView]:
     f = schedule_firings.c
     rows = conn.execute(
         select(schedule_firings)
@@ -187,20 +220,37 @@ def _firings(conn: Connection, schedule_id: int, tz: str) -> list[FiringView]:
         .order_by(f.due_at.desc(), f.id.desc())
         .limit(FIRINGS_SHOWN)
     ).all()
-    return [
-        FiringView(
-            due=local_time(r.due_at, tz),
-            fired=local_time(r.fired_at, tz),
-            outcome=OUTCOME_WORDS.get(r.outcome, r.outcome),
-            delivery=DELIVERY_WORDS.get(r.delivery or "", r.delivery or "run not ended yet"),
-            run_id=None if r.run_id is None else int(r.run_id),
-            message=r.message or "",
+    run_ids = [int(r.run_id) for r in rows if r.run_id is not None]
+    mail: dict[int, list[tuple[str, str | None]]] = {}
+    if run_ids:
+        o = outbox_messages.c
+        for m in conn.execute(
+            select(o.run_id, o.state, o.last_error)
+            .where(o.run_id.in_(run_ids), o.kind == "schedule")
+            .order_by(o.id)
+        ):
+            mail.setdefault(int(m.run_id), []).append((str(m.state), m.last_error))
+    views = []
+    for r in rows:
+        delivery = DELIVERY_WORDS.get(r.delivery or "", r.delivery or "run not ended yet")
+        if r.delivery in ("sent", "note") and r.run_id is not None:
+            delivery += ": " + _mail_words(mail.get(int(r.run_id), []), mail_configured)
+        views.append(
+            FiringView(
+                due=local_time(r.due_at, tz),
+                fired=local_time(r.fired_at, tz),
+                outcome=OUTCOME_WORDS.get(r.outcome, r.outcome),
+                delivery=delivery,
+                run_id=None if r.run_id is None else int(r.run_id),
+                message=r.message or "",
+            )
         )
-        for r in rows
-    ]
+    return views
 
 
-def _views(conn: Connection, account: Any, report: Report, form: ConfigureForm) -> list[Any]:
+def _views(
+    conn: Connection, account: Any, report: Report, form: ConfigureForm, mail_configured: bool
+) -> list[Any]:
     s = report_schedules.c
     rows = conn.execute(
         select(report_schedules)
@@ -233,7 +283,8 @@ def _views(conn: Connection, account: Any, report: Report, form: ConfigureForm) 
                 enabled=bool(row.enabled),
                 owner="(deleted user)" if owner is None else str(owner["display_name"]),
                 settings=_settings(form, data["parameters"]),
-                firings=_firings(conn, int(row.id), tz),
+                firings=_firings(conn, int(row.id), tz, mail_configured),
+                warning=mail_warning(mail_configured, row.recipients) or "",
             )
         )
     return views
@@ -249,6 +300,7 @@ def _page(
     notice: str = "",
     status: int = 200,
 ) -> Response:
+    mail_configured = bool(services(request).settings.smtp_host)
     context = page_context(
         session,
         account=account,
@@ -256,7 +308,8 @@ def _page(
         crumbs=breadcrumbs(conn, int(account.id)),
         choices=visible_tree(conn, session.user_id),
         page="reports",
-        schedules=_views(conn, account, report, build_form(report, [])),
+        schedules=_views(conn, account, report, build_form(report, []), mail_configured),
+        mail_configured=mail_configured,
         sform=form,
         form=form.configure,
         p="sched--",

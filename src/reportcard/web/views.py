@@ -54,12 +54,30 @@ class RunView:
         return f"/accounts/{self.account_id}/reports/{self.report}/runs/{self.id}"
 
     @property
+    def stopped(self) -> bool:
+        """Failed or aborted: the bar says so instead of showing a (Canvas: 100%) bar."""
+        return self.state in ("error", "aborted")
+
+    @property
     def progress_text(self) -> str:
+        """The share done and the lines written.
+
+        ``total_lines`` is the planner's estimate (rows in the key ranges before the report's
+        filters), so it is shown only while the run is going; a complete run's count is the
+        lines its file holds, and a stopped run says where it stopped.
+        """
+        count = self.current_line or 0
+        lines = f"{count:,} line{'' if count == 1 else 's'}"
+        if self.state == "complete":
+            return lines if self.current_line is not None else "100%"
+        if self.stopped:
+            word = "failed" if self.state == "error" else "aborted"
+            return f"{word} after {lines}" if self.current_line else word
         text = f"{self.progress}%"
         if self.current_line:
-            text += f" \u00b7 {self.current_line:,} lines"
+            text += f" \u00b7 {lines}"
             if self.total_lines and self.current_line <= self.total_lines:
-                text += f" of {self.total_lines:,}"
+                text += f" of about {self.total_lines:,}"
         return text
 
 
