@@ -6,22 +6,6 @@ from html import escape
 
 from reportcard.reports.catalog import Report
 
-_TEXT_PARAMETERS = {
-    "enrollment_term_id",
-    "enrollment_term",
-    "course_id",
-    "start_at",
-    "end_at",
-    "order",
-    "enrollment_filter",
-    "enrollment_states",
-    "enrollment_state",
-}
-
-
-def _is_boolean(name: str) -> bool:
-    return name not in _TEXT_PARAMETERS
-
 
 def parameters_html(report: Report, account_id: int) -> str:
     """A plain HTML form posting to the report's API endpoint."""
@@ -29,7 +13,7 @@ def parameters_html(report: Report, account_id: int) -> str:
     for name, p in report.parameters.items():
         label = escape(p.description)
         field = f"parameters[{escape(name)}]"
-        if _is_boolean(name):
+        if p.kind == "boolean":  # the kind the report declares, never the name
             control = f'<input type="checkbox" name="{field}" id="{report.name}_{name}" value="1">'
         else:
             control = f'<input type="text" name="{field}" id="{report.name}_{name}">'

@@ -103,10 +103,14 @@ single_file(
     "it came from; one row per user and SIS user id.",
     {
         "enrollment_term_id": Parameter(
-            "Only users enrolled in a course of this term (a canvas id or sis_term_id:<SIS id>)"
+            "Only users enrolled in a course of this term (a canvas id or sis_term_id:<SIS id>)",
+            kind="term",
+            label="Term",
         ),
         "course_id": Parameter(
-            "Only users enrolled in this course (a canvas id or sis_course_id:<SIS id>)"
+            "Only users enrolled in this course (a canvas id or sis_course_id:<SIS id>)",
+            kind="id",
+            label="Course",
         ),
         "include_deleted": Parameter(
             "Include deleted logins, and count deleted enrollments for the term and course"
@@ -159,10 +163,14 @@ single_file(
     "enrollments in the matching courses.",
     {
         "enrollment_term_id": Parameter(
-            "Only activity in courses of this term (a canvas id or sis_term_id:<SIS id>)"
+            "Only activity in courses of this term (a canvas id or sis_term_id:<SIS id>)",
+            kind="term",
+            label="Term",
         ),
         "course_id": Parameter(
-            "Only activity in this course (a canvas id or sis_course_id:<SIS id>)"
+            "Only activity in this course (a canvas id or sis_course_id:<SIS id>)",
+            kind="id",
+            label="Course",
         ),
     },
     last_enrollment_activity,
@@ -253,7 +261,9 @@ single_file(
     {
         "enrollment_term_id": TERM,
         "start_at": Parameter(
-            "The first date in the date range, the second date is the time the report is run"
+            "The first date in the date range, the second date is the time the report is run",
+            kind="date",
+            label="Start date",
         ),
         "course_id": COURSE,
     },

@@ -24,9 +24,15 @@ INCLUDE_DELETED_TEXT = "Include Deleted/Concluded Objects;"
 
 TERM = Parameter(
     "The canvas id of the term of courses to report on (or sis_term_id:<SIS id>); "
-    "blank for all terms"
+    "blank for all terms",
+    kind="term",
+    label="Term",
 )
-COURSE = Parameter("The canvas id of the course to report on (or sis_course_id:<SIS id>)")
+COURSE = Parameter(
+    "The canvas id of the course to report on (or sis_course_id:<SIS id>)",
+    kind="id",
+    label="Course",
+)
 
 
 # ---------------------------------------------------------------- declaring

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Connection, FromClause
 
@@ -68,10 +68,26 @@ class Part:
     build: Callable[[RunContext], PartQuery]
 
 
+ParameterKind = Literal["boolean", "term", "date", "id", "choice", "list"]
+"""What a parameter takes, which decides its control on the page, the API's form and the CLI's
+checks: ``boolean`` (Canvas's lenient true/false; a checkbox), ``term`` (a term id or
+``sis_term_id:X``), ``date`` (an ISO 8601 date or date-time), ``id`` (a canvas id or
+``sis_<kind>_id:X``), ``choice`` (one of ``choices``), ``list`` (any of ``choices``)."""
+
+
 @dataclass(frozen=True)
 class Parameter:
+    """One parameter of a report, declared once: what it takes, its label and description."""
+
     description: str
     required: bool = False
+    kind: ParameterKind = "boolean"
+    label: str = ""  # a short name for forms; default: the description
+    choices: tuple[tuple[str, str], ...] = ()  # (value, label) for choice and list
+
+    @property
+    def title(self) -> str:
+        return self.label or self.description
 
 
 @dataclass

@@ -320,7 +320,7 @@ GRADE_EXPORT = register(
             "scores and the grades they map to, for all terms or one term."
         ),
         parameters={
-            "enrollment_term_id": Parameter(TERM_DESCRIPTION),
+            "enrollment_term_id": Parameter(TERM_DESCRIPTION, kind="term", label="Term"),
             "include_deleted": Parameter(DELETED_DESCRIPTION),
         },
         parts=[Part("grades", grade_export_file)],
@@ -442,7 +442,11 @@ MGP_GRADE_EXPORT = register(
             "A zip with one file per term: each student enrollment with its scores and grades "
             "in every grading period of the term's grading period set, then for the course."
         ),
-        parameters={"enrollment_term_id": Parameter(TERM_DESCRIPTION, required=True)},
+        parameters={
+            "enrollment_term_id": Parameter(
+                TERM_DESCRIPTION, required=True, kind="term", label="Term"
+            )
+        },
         parts=[],
         select_parts=mgp_parts,
         extra_text=grade_extra_text,

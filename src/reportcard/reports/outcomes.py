@@ -606,8 +606,13 @@ OUTCOME_RESULTS = register(
             "outcomes linked in the account, one row per student login and section."
         ),
         parameters={
-            "enrollment_term_id": Parameter(TERM_DESCRIPTION),
-            "order": Parameter(ORDER_DESCRIPTION),
+            "enrollment_term_id": Parameter(TERM_DESCRIPTION, kind="term", label="Term"),
+            "order": Parameter(
+                ORDER_DESCRIPTION,
+                kind="choice",
+                label="Order",
+                choices=(("users", "Users"), ("courses", "Courses"), ("outcomes", "Outcomes")),
+            ),
             "include_deleted": Parameter(DELETED_DESCRIPTION),
         },
         parts=[Part("outcome_results", outcome_results_file)],
@@ -759,7 +764,7 @@ STUDENT_COMPETENCY = register(
             "the submission and the outcome result if there is one."
         ),
         parameters={
-            "enrollment_term_id": Parameter(TERM_DESCRIPTION),
+            "enrollment_term_id": Parameter(TERM_DESCRIPTION, kind="term", label="Term"),
             "include_deleted": Parameter(DELETED_DESCRIPTION),
         },
         parts=[Part("student_competency", student_competency_file)],

@@ -12,6 +12,7 @@ from functools import partial
 from reportcard.reports.catalog import Parameter, Part, PartQuery, Report, RunContext, register
 from reportcard.reports.sis_files import BUILDERS
 from reportcard.reports.sis_scope import (
+    ENROLLMENT_STATES,
     ENROLLMENT_TYPES,
     FILE_KEYS,
     enrollment_filter,
@@ -66,8 +67,17 @@ def extra_text(ctx: RunContext) -> str:
     return " ".join(parts)
 
 
+ROLE_LABELS = {
+    "TeacherEnrollment": "Teachers",
+    "TaEnrollment": "TAs",
+    "DesignerEnrollment": "Designers",
+    "StudentEnrollment": "Students",
+    "ObserverEnrollment": "Observers",
+}
+
+
 def _parameters(label: str, *, provisioning: bool) -> dict[str, Parameter]:
-    params = {"enrollment_term_id": Parameter(TERM_DESCRIPTION)}
+    params = {"enrollment_term_id": Parameter(TERM_DESCRIPTION, kind="term", label="Term")}
     for key, what in FILE_DESCRIPTIONS.items():
         params[key] = Parameter(f"Get the {label} file for {what}")
     params["created_by_sis"] = Parameter("Only include objects that were created by sis")
@@ -75,9 +85,17 @@ def _parameters(label: str, *, provisioning: bool) -> dict[str, Parameter]:
     if provisioning:
         params["enrollment_filter"] = Parameter(
             "Include objects from the specified role types. Accepted values are "
-            + to_sentence(list(ENROLLMENT_TYPES))
+            + to_sentence(list(ENROLLMENT_TYPES)),
+            kind="list",
+            label="Enrollment roles",
+            choices=tuple((t, ROLE_LABELS.get(t, t)) for t in ENROLLMENT_TYPES),
         )
-        params["enrollment_states"] = Parameter("Include objects from the specified states.")
+        params["enrollment_states"] = Parameter(
+            "Include objects from the specified states.",
+            kind="list",
+            label="Enrollment states",
+            choices=tuple((s, s.replace("_", " ")) for s in ENROLLMENT_STATES),
+        )
     return params
 
 

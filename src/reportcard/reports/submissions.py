@@ -166,17 +166,28 @@ def extra_text(ctx: RunContext) -> str:
 
 STATE_OPTIONS = "active, invited, creation_pending, deleted, rejected, completed, inactive"
 PARAMETERS: dict[str, Parameter] = {
-    "enrollment_term_id": Parameter("The canvas id of the term of courses to report on"),
-    "course_id": Parameter("The course to report on"),
+    "enrollment_term_id": Parameter(
+        "The canvas id of the term of courses to report on", kind="term", label="Term"
+    ),
+    "course_id": Parameter("The course to report on", kind="id", label="Course"),
     "start_at": Parameter(
-        "The start of the submission window; at most two weeks before end_at", required=True
+        "The start of the submission window; at most two weeks before end_at",
+        required=True,
+        kind="date",
+        label="Start date",
     ),
     "end_at": Parameter(
-        "The end of the submission window; at most two weeks after start_at", required=True
+        "The end of the submission window; at most two weeks after start_at",
+        required=True,
+        kind="date",
+        label="End date",
     ),
     "include_enrollment_state": Parameter("Add an enrollment state column; defaults to false"),
     "enrollment_state": Parameter(
-        f"The enrollment states to include, defaults to all; options: {STATE_OPTIONS}"
+        f"The enrollment states to include, defaults to all; options: {STATE_OPTIONS}",
+        kind="list",
+        label="Enrollment states",
+        choices=tuple((s, s.replace("_", " ")) for s in STATE_OPTIONS.split(", ")),
     ),
 }
 

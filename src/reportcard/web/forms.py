@@ -1,10 +1,10 @@
 """The "Configure" form of a report, generated from its declared parameters, and its checks.
 
-The catalog declares each parameter's name and description; the control follows from the
-name, as Canvas's own report forms do: the term parameter is a term selector with "All
-Terms", dates are date pickers, ``course_id`` a text field, enrollment roles and states are
-groups of checkboxes, ``order`` a selector, and every other parameter a checkbox. The checks
-run on the server (they decide); the same rules are HTML attributes (``required``,
+The catalog declares each parameter's kind, label and description
+(:class:`reportcard.reports.catalog.Parameter`); the control follows from the kind, as in
+Canvas's own report forms: a term is a term selector with "All Terms", a date a date picker,
+an id a text field, a list a group of checkboxes, a choice a selector, a boolean a checkbox.
+The checks run on the server (they decide); the same rules are HTML attributes (``required``,
 ``pattern``), so a browser stops a bad form before it is sent.
 """
 
@@ -20,51 +20,18 @@ from sqlalchemy import Connection, select
 
 from reportcard.db.tables import enrollment_terms
 from reportcard.reports.catalog import Report
-from reportcard.reports.sis_scope import ENROLLMENT_STATES, ENROLLMENT_TYPES, FILE_KEYS
+from reportcard.reports.sis_scope import FILE_KEYS
 from reportcard.runs.formats import FORMATS, parquet_available
 
-TERM_NAMES = ("enrollment_term_id", "enrollment_term")
-DATE_NAMES = ("start_at", "end_at")
 COURSE_PATTERN = r"\d+|sis_course_id:\S.*"
-ROLE_LABELS = {
-    "TeacherEnrollment": "Teachers",
-    "TaEnrollment": "TAs",
-    "DesignerEnrollment": "Designers",
-    "StudentEnrollment": "Students",
-    "ObserverEnrollment": "Observers",
-}
-SUBMISSION_STATES = (
-    "active",
-    "invited",
-    "creation_pending",
-    "deleted",
-    "rejected",
-    "completed",
-    "inactive",
-)
-CHOICES: dict[str, Sequence[tuple[str, str]]] = {
-    "enrollment_filter": [(t, ROLE_LABELS.get(t, t)) for t in ENROLLMENT_TYPES],
-    "enrollment_states": [(s, s.replace("_", " ")) for s in ENROLLMENT_STATES],
-    "enrollment_state": [(s, s.replace("_", " ")) for s in SUBMISSION_STATES],
-}
-SELECTS: dict[str, Sequence[tuple[str, str]]] = {
-    "order": [
-        ("", "Default (users)"),
-        ("users", "Users"),
-        ("courses", "Courses"),
-        ("outcomes", "Outcomes"),
-    ],
-}
-LABELS = {
-    "enrollment_term_id": "Term",
-    "enrollment_term": "Term",
-    "course_id": "Course",
-    "start_at": "Start date",
-    "end_at": "End date",
-    "enrollment_filter": "Enrollment roles",
-    "enrollment_states": "Enrollment states",
-    "enrollment_state": "Enrollment states",
-    "order": "Order",
+# The control of each kind of parameter (reportcard.reports.catalog.ParameterKind).
+CONTROLS = {
+    "boolean": "checkbox",
+    "term": "term",
+    "date": "date",
+    "id": "course",
+    "list": "choices",
+    "choice": "select",
 }
 
 
@@ -124,24 +91,18 @@ def term_options(conn: Connection, root_id: int) -> list[tuple[str, str]]:
 def build_form(report: Report, terms: Sequence[tuple[str, str]]) -> ConfigureForm:
     fields: list[Field] = []
     for name, p in report.parameters.items():
-        label = LABELS.get(name, p.description)
-        if name in TERM_NAMES:
+        control = CONTROLS[p.kind]
+        options: Sequence[tuple[str, str]] = p.choices
+        if p.kind == "term":
             options = list(terms) if p.required else [("", "All Terms"), *terms]
-            fld = Field(name, "term", label, p.description, p.required, options)
-        elif name in DATE_NAMES:
-            fld = Field(name, "date", label, p.description, p.required)
-        elif name == "course_id":
-            fld = Field(name, "course", label, p.description, p.required)
-        elif name in CHOICES:
-            fld = Field(name, "choices", label, p.description, p.required, CHOICES[name])
-        elif name in SELECTS:
-            fld = Field(name, "select", label, p.description, p.required, SELECTS[name])
-        else:
-            label = p.description
-            if name in FILE_KEYS and " file for " in label:
-                label = label.split(" file for ", 1)[1]  # "Get the SIS file for users"
-            fld = Field(name, "checkbox", label, p.description, p.required)
-            fld.is_file = name in FILE_KEYS
+        elif p.kind == "choice" and not p.required and p.choices:
+            options = [("", f"Default ({p.choices[0][1].lower()})"), *p.choices]
+        label = p.title
+        is_file = p.kind == "boolean" and name in FILE_KEYS
+        if is_file and not p.label and " file for " in label:
+            label = label.split(" file for ", 1)[1]  # "Get the SIS file for users"
+        fld = Field(name, control, label, p.description, p.required, options)
+        fld.is_file = is_file
         fields.append(fld)
     formats = [f for f in FORMATS if f != "parquet" or parquet_available()]
     return ConfigureForm(report, fields, formats=formats)
