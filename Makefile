@@ -22,8 +22,11 @@ $(CHROMIUM):
 
 chromium: $(CHROMIUM)
 
+# `make demo PORT=8080` serves on another port (DEMO_ARGS="--size tiny" for a quick one);
+# Ctrl-C stops it with status 0.
+PORT ?= 8000
 demo: $(STAMP)
-	$(BIN)/reportcard demo
+	$(BIN)/reportcard demo --port $(PORT) $(DEMO_ARGS)
 
 # The PostgreSQL lane needs a role that may create databases (the test template is cloned).
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1/postgres

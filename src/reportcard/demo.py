@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -80,8 +84,13 @@ def run_demo(settings: Settings, *, host: str, port: int, size: str, keep_servin
     server = _start_server(settings, host, port)
     base = f"http://{host}:{port}"
     console.print(f"\n[bold]reportcard is serving on {base}[/bold]")
+    console.print(f"  the page    : {base}/login")
+    console.print(
+        "  sign in     : the demo admin has no password: under [bold]With an access token[/bold]"
+        " paste the admin token below and press Sign in with token"
+    )
     console.print(f"  admin token : {token}")
-    console.print(f"  reports     : {base}/api/v1/accounts/self/reports")
+    console.print(f"  reports API : {base}/api/v1/accounts/self/reports")
     console.print(f"  API docs    : {base}/docs  (OpenAPI: {base}/openapi.json)\n")
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
@@ -124,9 +133,43 @@ def run_demo(settings: Settings, *, host: str, port: int, size: str, keep_servin
     if not keep_serving:
         server.should_exit = True
         return
-    console.print("\nstill serving; press Ctrl-C to stop")
+    console.print(f"\nstill serving on {base}/login (admin token above); press Ctrl-C to stop")
     try:
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
         server.should_exit = True
+
+
+@contextlib.contextmanager
+def own_terminal() -> Iterator[None]:
+    """Take the terminal's foreground in a process group of our own while the demo runs.
+
+    Under ``make demo`` the terminal's Ctrl-C would also reach make, which then reports
+    "Interrupt" and exits non-zero whatever the demo does. In a group of its own the demo
+    alone gets Ctrl-C, stops cleanly with status 0, and make sees that status. The old
+    foreground group gets the terminal back on the way out. Without a terminal: nothing.
+    """
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR)
+    except OSError:
+        yield
+        return
+    try:
+        before = os.tcgetpgrp(fd)
+    except OSError:
+        before = -1
+    if before != os.getpgrp() or os.getpid() == os.getpgrp():
+        os.close(fd)  # not in the foreground, or already a group of our own (a shell job)
+        yield
+        return
+    old_ttou = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.setpgid(0, 0)
+        os.tcsetpgrp(fd, os.getpgrp())
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(fd, before)
+        signal.signal(signal.SIGTTOU, old_ttou)
+        os.close(fd)

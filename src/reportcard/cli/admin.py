@@ -156,7 +156,15 @@ def worker(threads: int, once: bool, queue_kind: str | None, queues: str) -> Non
 @click.option("--size", default="small", show_default=True, help="Institution size to seed.")
 @click.option("--no-serve", is_flag=True, help="Exit after the report instead of serving on.")
 def demo(host: str, port: int, size: str, no_serve: bool) -> None:
-    """Seed, serve, and run a provisioning report through the HTTP API with a progress bar."""
-    from reportcard.demo import run_demo
+    """Seed, serve, and run a provisioning report through the HTTP API with a progress bar.
 
-    run_demo(get_settings(), host=host, port=port, size=size, keep_serving=not no_serve)
+    Prints the page's address and how to sign in (the printed admin token). Ctrl-C stops the
+    demo with status 0, also under ``make demo``.
+    """
+    from reportcard.demo import own_terminal, run_demo
+
+    with own_terminal():
+        try:
+            run_demo(get_settings(), host=host, port=port, size=size, keep_serving=not no_serve)
+        except KeyboardInterrupt:
+            click.echo("\nstopped", err=True)
