@@ -62,7 +62,28 @@ def test_send_pending_delivers_now_and_reports_what_is_left(
 def test_retention_sweep_dry_run(env: dict[str, str]) -> None:
     out = rc(env, "retention", "sweep", "--dry-run")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "would remove 0 files, 0 bytes"
+    assert out.stdout.splitlines() == [
+        "would remove 0 files, 0 bytes",
+        "would remove 0 unclaimed files, 0 bytes",
+    ]
     no_host = dict(env, REPORTCARD_SMTP_HOST="")
     refused = rc(no_host, "mail", "send-pending")
     assert refused.returncode == 1 and "REPORTCARD_SMTP_HOST" in refused.stderr
+
+
+def test_retention_sweep_removes_old_files_that_nothing_claims(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    stray = tmp_path / "files" / "runs" / "4242" / "parts" / "0000-000000.csv"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"left,by,a,killed,worker\n")
+    old = stray.stat().st_mtime - 3 * 24 * 3600  # far older than any grace period
+    os.utime(stray, (old, old))
+    listed = rc(env, "retention", "sweep", "--dry-run")
+    assert listed.returncode == 0, listed.stderr
+    assert "would remove unclaimed file runs/4242/parts/0000-000000.csv (24 bytes)" in listed.stdout
+    assert stray.exists()
+    swept = rc(env, "retention", "sweep")
+    assert swept.returncode == 0, swept.stderr
+    assert swept.stdout.splitlines()[-1] == "removed 1 unclaimed files, 24 bytes"
+    assert not stray.exists()

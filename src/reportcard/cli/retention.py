@@ -18,14 +18,17 @@ def retention() -> None:
     "--dry-run", is_flag=True, help="List the files that would be deleted; change nothing."
 )
 def sweep_cmd(dry_run: bool) -> None:
-    """Delete finished runs' files older than their retention limit now."""
+    """Delete expired report and SIS errors files, and files nothing claims, now."""
     from reportcard.runs.context import utcnow
-    from reportcard.runs.retention import sweep
+    from reportcard.runs.orphans import sweep_orphans
+    from reportcard.runs.retention import sweep, sweep_sis_errors
     from reportcard.storage import storage_from_settings
 
     settings = get_settings()
     engine = open_engine(settings)
-    removed = sweep(engine, storage_from_settings(settings), settings, utcnow(), dry_run=dry_run)
+    storage = storage_from_settings(settings)
+    now = utcnow()
+    removed = sweep(engine, storage, settings, now, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     for item in removed:
         click.echo(
@@ -33,3 +36,10 @@ def sweep_cmd(dry_run: bool) -> None:
             f"({item.size} bytes, created {item.created_at:%Y-%m-%d %H:%M})"
         )
     click.echo(f"{verb} {len(removed)} files, {sum(i.size for i in removed)} bytes")
+    if not dry_run:
+        for import_id in sweep_sis_errors(engine, storage, settings, now):
+            click.echo(f"removed the errors file of SIS import {import_id}")
+    orphans = sweep_orphans(engine, storage, settings, now, dry_run=dry_run)
+    for f in orphans:
+        click.echo(f"{verb} unclaimed file {f.key} ({f.size} bytes)")
+    click.echo(f"{verb} {len(orphans)} unclaimed files, {sum(f.size for f in orphans)} bytes")
