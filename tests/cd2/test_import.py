@@ -543,3 +543,28 @@ def test_the_bulk_path_loads_the_same_and_keeps_the_schema(
     # A second, non-empty load takes the upsert path.
     again = import_paths(engine, [tmp_path / "snapshot"], snapshot=True)
     assert all(t.upserted == 0 for t in again.tables)
+
+
+def test_a_moved_account_moves_its_users(loaded: Engine, tmp_path: Path) -> None:
+    moved = {
+        "id": 2,
+        "ts": TS1,
+        "action": "U",
+        "name": "Art, Design",
+        "parent_account_id": 3,
+        "workflow_state": "active",
+        "uuid": "uuid-art",
+        "sis_source_id": "ART",
+        **STAMP,
+    }
+    path = f.write(tmp_path / "m" / "accounts.jsonl", f.jsonl([moved]))
+    import_paths(loaded, [path])
+    assert rows(
+        loaded,
+        "SELECT ancestor_id, depth FROM account_ancestors WHERE account_id = 2 ORDER BY depth",
+    ) == [(2, 0), (3, 1), (1, 2)]
+    # Ann (course 10 of account 2) and Bob (its teacher, admin of 2) are now under 3 too.
+    assert rows(
+        loaded,
+        "SELECT user_id, account_id FROM user_account_associations ORDER BY user_id, account_id",
+    ) == [(100, 1), (100, 2), (100, 3), (101, 1), (101, 2), (101, 3), (102, 1), (102, 2), (102, 3)]

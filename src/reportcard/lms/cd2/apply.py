@@ -456,7 +456,7 @@ def apply_staged(
     summary.max_ts = max_ts
     params = {"t": t.name, "root": root_id}
     bulk = sql.pg and summary.upserted >= BULK_ROWS
-    _touch_users(conn, t, snapshot, params)
+    _touch_users(conn, t, sql, snapshot, params)
     for target in t.targets:
         if newer_deletes or target.where:
             _delete_newer(conn, t, target, sql, root_id)
@@ -483,7 +483,7 @@ def apply_staged(
             text(f"DELETE FROM cd2_rows WHERE key IN ({_MISSING}) AND cd2_table = :t"), params
         ).rowcount
         summary.deleted += int(removed or 0)
-    _touch_users(conn, t, False, params)
+    _touch_users(conn, t, sql, False, params)
     from reportcard.lms.cd2.derived import from_stage
 
     from_stage(conn, t)
@@ -492,7 +492,9 @@ def apply_staged(
     return summary
 
 
-def _touch_users(conn: Connection, t: Cd2Table, snapshot: bool, params: dict[str, Any]) -> None:
+def _touch_users(
+    conn: Connection, t: Cd2Table, sql: _Sql, snapshot: bool, params: dict[str, Any]
+) -> None:
     """Note (in the temporary table ``cd2_touched``) the users of the rows about to change
     (before and after), so their account associations alone are rebuilt."""
     if t.touches is None:
@@ -501,7 +503,7 @@ def _touch_users(conn: Connection, t: Cd2Table, snapshot: bool, params: dict[str
     keys = "SELECT key FROM cd2_win WHERE newer"
     if snapshot:
         keys += f" UNION ALL {_MISSING}"
-    users = t.touches.replace("{keys}", keys)
+    users = sql.render(t.touches.replace("{keys}", keys))
     conn.execute(text(f"INSERT INTO cd2_touched (user_id) {users}"), params)
 
 

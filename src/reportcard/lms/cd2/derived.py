@@ -94,35 +94,47 @@ def rebuild_touched_associations(conn: Connection, root_id: int) -> None:
     """``user_account_associations`` of the users noted in ``cd2_touched`` (by the apply
     of logins, enrollments and admins), by the rules of :func:`tree.rebuild_user_associations`.
     """
+    pg = conn.dialect.name == "postgresql"
     conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS cd2_touched (user_id BIGINT)")
-    touched = "SELECT DISTINCT user_id FROM cd2_touched WHERE user_id IS NOT NULL"
-    accounts = "SELECT id FROM accounts WHERE id = :root OR root_account_id = :root"
+    conn.exec_driver_sql("DROP TABLE IF EXISTS cd2_users")
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE cd2_users AS SELECT DISTINCT user_id FROM cd2_touched"
+        " WHERE user_id IS NOT NULL"
+    )
+    conn.exec_driver_sql(
+        "CREATE UNIQUE INDEX ON cd2_users (user_id)"
+        if pg
+        else "CREATE UNIQUE INDEX temp.ix_cd2_users ON cd2_users (user_id)"
+    )
+    conn.exec_driver_sql("ANALYZE cd2_users")
     p = {"root": root_id}
     conn.execute(
         text(
-            f"DELETE FROM user_account_associations WHERE user_id IN ({touched})"
-            f" AND (account_id IN ({accounts}) OR account_id NOT IN (SELECT id FROM accounts))"
+            "DELETE FROM user_account_associations WHERE user_id IN (SELECT user_id FROM"
+            " cd2_users) AND (account_id IN (SELECT id FROM accounts WHERE id = :root OR"
+            " root_account_id = :root) OR account_id NOT IN (SELECT id FROM accounts))"
         ),
         p,
     )
     conn.execute(
         text(
             "INSERT INTO user_account_associations (user_id, account_id)"
-            " SELECT e.user_id, aa.ancestor_id FROM enrollments e"
+            " SELECT e.user_id, aa.ancestor_id FROM cd2_users u"
+            " JOIN enrollments e ON e.user_id = u.user_id"
             " JOIN courses c ON c.id = e.course_id"
             " JOIN account_ancestors aa ON aa.account_id = c.account_id"
-            f" WHERE e.root_account_id = :root AND e.workflow_state <> 'deleted'"
-            f" AND e.user_id IN ({touched})"
-            " UNION SELECT au.user_id, aa.ancestor_id FROM account_users au"
+            " WHERE e.root_account_id = :root AND e.workflow_state <> 'deleted'"
+            " UNION SELECT au.user_id, aa.ancestor_id FROM cd2_users u"
+            " JOIN account_users au ON au.user_id = u.user_id"
             " JOIN account_ancestors aa ON aa.account_id = au.account_id"
             " WHERE au.root_account_id = :root AND au.workflow_state <> 'deleted'"
-            f" AND au.user_id IN ({touched})"
-            " UNION SELECT ps.user_id, ps.account_id FROM pseudonyms ps"
-            f" WHERE ps.account_id = :root AND ps.user_id IN ({touched})"
+            " UNION SELECT ps.user_id, ps.account_id FROM cd2_users u"
+            " JOIN pseudonyms ps ON ps.user_id = u.user_id WHERE ps.account_id = :root"
         ),
         p,
     )
     conn.exec_driver_sql("DELETE FROM cd2_touched")
+    conn.exec_driver_sql("DROP TABLE cd2_users")
 
 
 def _staged_json(conn: Connection, t: Cd2Table, field: str) -> list[tuple[int, str, Any]]:

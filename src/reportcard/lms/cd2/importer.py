@@ -22,6 +22,7 @@ from reportcard.lms.cd2.errors import Cd2Error
 from reportcard.lms.cd2.formats import read_records
 from reportcard.lms.cd2.mapping import BY_NAME, Cd2Table, order
 from reportcard.lms.cd2.staging import create_stage, drop_stage, stage_file, stage_name
+from reportcard.lms.cd2.statistics import analyze_changed
 
 # progress(description, bytes done, bytes in all)
 Progress = Callable[[str, int, int], None]
@@ -288,4 +289,5 @@ def import_paths(
             progress("rebuilding derived tables", total, total)
         with conn.begin():
             result.derived = derived.rebuild(conn, result.root_id, which)
+        analyze_changed(conn, result.tables)  # cd2 sync's helper: fresh plans on PostgreSQL
     return result

@@ -49,6 +49,7 @@ from reportcard.lms.cd2.staging import (
     stage_records,
     value_column,
 )
+from reportcard.lms.cd2.statistics import analyze_changed
 
 Progress = Callable[[str, int, int], None]
 BATCH = 5000
@@ -429,31 +430,10 @@ def sync(
                     progress("rebuilding derived tables", len(todo), len(todo))
                 with conn.begin():
                     result.derived = derived.rebuild(conn, root, which)
-            _analyze(conn, result.tables)
+            analyze_changed(conn, result.tables)
     finally:
         src.close()
     return result
-
-
-# Derived tables the rebuild rewrites, analyzed with the tables a sync changed.
-_DERIVED_TABLES = ("account_ancestors", "user_account_associations")
-
-
-def _analyze(conn: Connection, changed: list[TableSummary]) -> None:
-    """PostgreSQL: fresh planner statistics for the tables a sync changed much (a first sync
-    fills empty tables; without statistics the reports' plans can be off by orders)."""
-    if conn.dialect.name != "postgresql":
-        return
-    by_name = {t.name: t for t in TABLES}
-    names: set[str] = set()
-    for s in changed:
-        if s.upserted + s.deleted >= 1000:
-            names.update(target.table for target in by_name[s.table].targets)
-    if names:
-        names.update(_DERIVED_TABLES)
-        with conn.begin():
-            for name in sorted(names):
-                conn.exec_driver_sql(f"ANALYZE {_q(name)}")
 
 
 def _sync_table(

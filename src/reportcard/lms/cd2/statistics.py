@@ -1,0 +1,41 @@
+"""Planner statistics after a CD2 load (PostgreSQL).
+
+A first snapshot or sync fills empty tables with millions of rows; until autovacuum gets to
+them PostgreSQL plans the reports' joins without statistics, and a report that takes seconds
+on an analyzed database can run for many minutes. :func:`analyze_changed` runs ``ANALYZE`` on
+the reportcard tables a load changed much, and on the derived tables rebuilt after it. Used by
+``cd2 import`` and ``cd2 sync``; nothing to do on SQLite (its planner needs no statistics for
+these plans).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection
+
+from reportcard.lms.cd2.apply import TableSummary
+from reportcard.lms.cd2.mapping import TABLES
+
+# Rows a table's load must touch before its targets are analyzed again.
+MIN_ROWS = 1000
+# Derived tables the rebuild rewrites.
+DERIVED_TABLES = ("account_ancestors", "user_account_associations")
+
+
+def analyze_changed(conn: Connection, summaries: Iterable[TableSummary]) -> list[str]:
+    """``ANALYZE`` the targets of the CD2 tables that changed much; returns the tables."""
+    if conn.dialect.name != "postgresql":
+        return []
+    by_name = {t.name: t for t in TABLES}
+    names: set[str] = set()
+    for s in summaries:
+        if s.upserted + s.deleted >= MIN_ROWS and s.table in by_name:
+            names.update(target.table for target in by_name[s.table].targets)
+    if not names:
+        return []
+    names.update(DERIVED_TABLES)
+    with conn.begin():
+        for name in sorted(names):
+            conn.exec_driver_sql(f'ANALYZE "{name}"')
+    return sorted(names)
