@@ -45,12 +45,11 @@ from reportcard.web.views import local_time
 router = APIRouter(include_in_schema=False)
 
 RECENT = 10
+# Only the options that change what an import does are offered. The SIS stickiness options and
+# update_sis_id_if_login_claimed are accepted and echoed by the API (as Canvas does) but have no
+# effect here (docs/sis-import.md), so the page does not show checkboxes that change nothing.
 OPTION_LABELS = {
     "skip_deletes": "Skip deletes (rows with status deleted are ignored)",
-    "override_sis_stickiness": "Override SIS stickiness (overwrite changes made in the UI)",
-    "add_sis_stickiness": "Add SIS stickiness",
-    "clear_sis_stickiness": "Clear SIS stickiness",
-    "update_sis_id_if_login_claimed": "Update the SIS id if the login is already claimed",
 }
 STATE_WORDS = {
     "created": "Queued",
