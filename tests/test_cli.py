@@ -80,9 +80,11 @@ def test_seed_token_and_run_directly(env: dict[str, str], tmp_path: Path) -> Non
         "courses.csv",
     ]
 
-    nothing = rc(env, "run", "sis_export_csv", "--wait", "--json")  # no file selected: error
-    assert nothing.returncode == 1
-    assert json.loads(nothing.stdout)["status"] == "error"
+    nothing = rc(env, "run", "sis_export_csv", "--wait", "--json")  # no file selected: refused
+    assert nothing.returncode == 2 and "needs at least one file" in nothing.stderr
+    failed = rc(env, "run", "sis_export_csv", "--unchecked", "--wait", "--json")  # sent anyway
+    assert failed.returncode == 1
+    assert json.loads(failed.stdout)["status"] == "error"
 
     queued = rc(env, "run", "sis_export_csv", "--param", "users=true", "--json")  # no --wait
     assert queued.returncode == 0

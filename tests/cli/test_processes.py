@@ -53,7 +53,7 @@ def running_run(place: Place, tag: str, proc: subprocess.Popen[str]) -> Any:
 
 def test_ctrl_c_aborts_a_run_worked_in_this_process(direct: Place) -> None:
     tag = uuid.uuid4().hex[:8]
-    proc = start(direct, "run", SLOW, "--param", f"tag={tag}", "--wait")
+    proc = start(direct, "run", SLOW, "--unchecked", "--param", f"tag={tag}", "--wait")
     try:
         run = running_run(direct, tag, proc)
         proc.send_signal(signal.SIGINT)
@@ -74,6 +74,7 @@ def test_a_waited_run_aborted_on_the_server_exits_1(served: Place) -> None:
         served,
         "run",
         SLOW,
+        "--unchecked",
         "--param",
         f"tag={tag}",
         "--wait",

@@ -32,7 +32,9 @@ def test_list_shows_every_report_with_its_parameters_and_last_run(place: Place) 
     assert by_name[SAMPLE]["parameters"]["logins"] == {"required": False, "description": "logins"}
     assert "users" in by_name["provisioning_csv"]["parameters"]
 
-    ran = place.json("run", SAMPLE, "--param", "logins=true", "--param", tag(), "--wait")
+    ran = place.json(
+        "run", SAMPLE, "--param", "logins=true", "--unchecked", "--param", tag(), "--wait"
+    )
     after = {e["report"]: e for e in place.json("reports", "list")}
     assert after[SAMPLE]["last_run"]["id"] == ran["id"]
     assert after[SAMPLE]["last_run"]["status"] == "complete"
@@ -53,7 +55,16 @@ def test_list_shows_every_report_with_its_parameters_and_last_run(place: Place) 
 def test_run_wait_output_and_download_give_the_stored_bytes(place: Place, tmp_path: Path) -> None:
     out = tmp_path / "logins.csv"
     result = place.invoke(
-        "run", SAMPLE, "--param", "logins=true", "--param", tag(), "--output", str(out), "--json"
+        "run",
+        SAMPLE,
+        "--param",
+        "logins=true",
+        "--unchecked",
+        "--param",
+        tag(),
+        "--output",
+        str(out),
+        "--json",
     )
     assert result.exit_code == 0, result.stderr
     run = json.loads(result.stdout)
@@ -83,7 +94,9 @@ def test_run_wait_output_and_download_give_the_stored_bytes(place: Place, tmp_pa
 
 
 def test_run_human_output(place: Place, tmp_path: Path) -> None:
-    result = place.invoke("run", SAMPLE, "--param", "logins=true", "--param", tag(), "--wait")
+    result = place.invoke(
+        "run", SAMPLE, "--param", "logins=true", "--unchecked", "--param", tag(), "--wait"
+    )
     assert result.exit_code == 0, result.stderr
     first = result.stdout.splitlines()[0]
     assert first.startswith("run ") and first.endswith(f" of {SAMPLE}: complete (100%)")
@@ -92,7 +105,7 @@ def test_run_human_output(place: Place, tmp_path: Path) -> None:
 
 
 def test_run_without_wait(place: Place) -> None:
-    result = place.invoke("run", SAMPLE, "--param", "logins=true", "--param", tag())
+    result = place.invoke("run", SAMPLE, "--param", "logins=true", "--unchecked", "--param", tag())
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     run_id = int(lines[0].split()[2])
@@ -111,12 +124,12 @@ def test_run_without_wait(place: Place) -> None:
         assert early.exit_code == 1
         assert f"run {run_id} of {SAMPLE} is created (0%): it has no file yet" in early.stderr
 
-    queued = place.json("run", SAMPLE, "--param", "empty=true", "--param", tag())
+    queued = place.json("run", SAMPLE, "--param", "empty=true", "--unchecked", "--param", tag())
     assert queued["report"] == SAMPLE and queued["status"] in ("created", "running", "complete")
 
 
 def test_an_identical_run_in_progress_is_followed_not_repeated(place: Place) -> None:
-    params = ["--param", "logins=true", "--param", tag(), "--param", "sleep=0.5"]
+    params = ["--param", "logins=true", "--unchecked", "--param", tag(), "--param", "sleep=0.5"]
     first = place.json("run", SAMPLE, *params)
     again = place.invoke("run", SAMPLE, *params, "--wait", "--json")
     assert again.exit_code == 0, again.stderr
@@ -126,8 +139,12 @@ def test_an_identical_run_in_progress_is_followed_not_repeated(place: Place) -> 
 
 
 def test_status_history_and_delete(place: Place) -> None:
-    a = place.json("run", SAMPLE, "--param", "logins=true", "--param", tag(), "--wait")
-    b = place.json("run", SAMPLE, "--param", "empty=true", "--param", tag(), "--wait")
+    a = place.json(
+        "run", SAMPLE, "--param", "logins=true", "--unchecked", "--param", tag(), "--wait"
+    )
+    b = place.json(
+        "run", SAMPLE, "--param", "empty=true", "--unchecked", "--param", tag(), "--wait"
+    )
 
     status = place.json("reports", "status", SAMPLE, str(a["id"]))
     assert status["id"] == a["id"] and status["status"] == "complete"
@@ -162,7 +179,7 @@ def test_status_history_and_delete(place: Place) -> None:
 
 
 def test_abort_a_long_run(place: Place) -> None:
-    run = place.json("run", SLOW, "--param", tag())
+    run = place.json("run", SLOW, "--unchecked", "--param", tag())
     if place.url:
         place.wait_for(SLOW, run["id"], ("running",))
     aborted = place.json("reports", "abort", SLOW, str(run["id"]))
@@ -183,11 +200,15 @@ def test_abort_a_long_run(place: Place) -> None:
 
 def test_a_run_that_ends_in_error_exits_1(place: Place) -> None:
     # The provisioning report with no file selected ends in error, as in Canvas.
-    result = place.invoke("run", "provisioning_csv", "--param", tag(), "--wait", "--json")
+    result = place.invoke(
+        "run", "provisioning_csv", "--unchecked", "--param", tag(), "--wait", "--json"
+    )
     assert result.exit_code == 1
     run = json.loads(result.stdout)
     assert run["status"] == "error"
     assert f"error: run {run['id']} of provisioning_csv ended error" in result.stderr
+    if not place.url:  # directly on the database the run's recorded reason is shown too
+        assert "(reason recorded: no file selected)" in result.stderr
     nofile = place.invoke("reports", "download", "provisioning_csv", str(run["id"]))
     assert nofile.exit_code == 1 and "ended error" in nofile.stderr
 
@@ -198,13 +219,50 @@ def test_bad_input_exits_2_with_a_message(place: Place, tmp_path: Path) -> None:
     assert "error: unknown report 'no_such_csv'" in unknown.stderr
     bad = place.invoke("run", SAMPLE, "--param", "logins")
     assert bad.exit_code == 2 and "expected key=value, got 'logins'" in bad.stderr
-    term = place.invoke("run", "provisioning_csv", "--param", "enrollment_term_id=424242")
+    term = place.invoke(
+        "run", "provisioning_csv", "--param", "users=true", "--param", "enrollment_term_id=424242"
+    )
     assert term.exit_code == 2 and "invalid enrollment_term_id '424242'" in term.stderr
     fmt = place.invoke("run", SAMPLE, "--param", "format=pdf")
     assert fmt.exit_code == 2 and "invalid format 'pdf'" in fmt.stderr
     run_id = place.invoke("reports", "status", SAMPLE, "abc")
     assert run_id.exit_code == 2  # click: not an integer
     assert "Traceback" not in unknown.stderr + bad.stderr + term.stderr + fmt.stderr
+
+
+def test_run_refuses_parameters_the_report_cannot_use_before_starting(place: Place) -> None:
+    before = len(place.json("reports", "history", "provisioning_csv", "--limit", "100"))
+    colour = place.invoke("run", SAMPLE, "--param", "logins=true", "--param", "colour=blue")
+    assert colour.exit_code == 2
+    assert colour.stderr == (
+        f"error: {SAMPLE} has no parameter 'colour'; it takes: empty, format, logins "
+        "(`reportcard reports list` describes them; --unchecked sends them anyway)\n"
+    )
+    date = place.invoke(
+        "run", "students_with_no_submissions_csv", "--param", "start_at=2026-13-01",
+        "--param", "end_at=2026-12-10",
+    )  # fmt: skip
+    assert date.exit_code == 2
+    assert date.stderr.startswith("error: start_at='2026-13-01' is not a date: give YYYY-MM-DD")
+    states = place.invoke(
+        "run",
+        "provisioning_csv",
+        "--param",
+        "users=true",
+        "--param",
+        "enrollment_states=active,gone",
+    )
+    assert states.exit_code == 2
+    assert states.stderr.startswith("error: enrollment_states='gone' is not one of: invited, ")
+    order = place.invoke("run", "outcome_results_csv", "--param", "order=sideways")
+    assert order.exit_code == 2 and "users, courses, outcomes" in order.stderr
+    nofile = place.invoke("run", "provisioning_csv", "--wait")
+    assert nofile.exit_code == 2
+    assert nofile.stderr.startswith(
+        "error: provisioning_csv needs at least one file: add --param users=true (files: users, "
+    )
+    after = len(place.json("reports", "history", "provisioning_csv", "--limit", "100"))
+    assert after == before  # nothing was started
 
 
 def test_unknown_account_and_run_exit_3(place: Place) -> None:
@@ -226,7 +284,9 @@ def test_unknown_account_and_run_exit_3(place: Place) -> None:
 
 def test_a_parameter_given_twice_is_a_list(place: Place) -> None:
     key = f"k{uuid.uuid4().hex[:6]}"
-    run = place.json("run", SAMPLE, "--param", f"{key}=a", "--param", f"{key}=b", "--param", "x=")
+    run = place.json(
+        "run", SAMPLE, "--unchecked", "--param", f"{key}=a", "--param", f"{key}=b", "--param", "x="
+    )
     assert run["parameters"][key] == ["a", "b"]
     assert run["parameters"]["x"] == ""
     place.json("reports", "delete", SAMPLE, str(run["id"]))

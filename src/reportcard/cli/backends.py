@@ -113,6 +113,10 @@ class Backend(ABC):
     def download(self, run: Run, out: BinaryIO) -> int:
         """Copy the file of a run that has an ``attachment`` into ``out``; returns bytes."""
 
+    def failure_reason(self, run: Run) -> str | None:
+        """What the run recorded about why it failed, beyond Canvas's ``message`` (if known)."""
+        return None
+
     @abstractmethod
     def follow(
         self, account: str | None, report: str, run_id: int, on_update: Callable[[Run], None]

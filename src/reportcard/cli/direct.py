@@ -259,6 +259,15 @@ class DirectBackend(Backend):
     def delete(self, account: str | None, report: str, run_id: int) -> Run:
         return self._change(account, report, run_id, "delete")
 
+    def failure_reason(self, run: Run) -> str | None:
+        from reportcard.db.tables import account_reports
+
+        with self._conn() as conn:
+            detail = conn.execute(
+                select(account_reports.c.error_detail).where(account_reports.c.id == int(run["id"]))
+            ).scalar()
+        return str(detail) if detail else None
+
     def download(self, run: Run, out: BinaryIO) -> int:
         from reportcard.db.tables import attachments
 

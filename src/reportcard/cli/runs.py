@@ -24,6 +24,7 @@ from reportcard.cli.options import (
     parse_params,
     save_file,
 )
+from reportcard.cli.param_checks import check_params
 from reportcard.cli.show import run_block
 
 
@@ -54,6 +55,12 @@ def _bar(report: str) -> Progress:
     default=None,
     help="Copy the finished file here (a file, a directory, or `-` for stdout); implies --wait.",
 )
+@click.option(
+    "--unchecked",
+    is_flag=True,
+    help="Send --param as given: no check of names, dates, choices or files (the API, as "
+    "Canvas's, ignores parameters a report does not take).",
+)
 @backend_options
 @fails_cleanly
 def run_cmd(
@@ -61,6 +68,7 @@ def run_cmd(
     params: tuple[str, ...],
     wait: bool,
     output: str | None,
+    unchecked: bool,
     account: str | None,
     url: str | None,
     token: str | None,
@@ -70,6 +78,9 @@ def run_cmd(
     parameters = parse_params(params)
     wait = wait or output is not None
     with backend_for(url, token) as backend:
+        if not unchecked:
+            entry = next((e for e in backend.reports(account) if e["report"] == report), None)
+            check_params(report, entry, parameters)
         run, duplicate = backend.start(account, report, parameters, here=wait)
         if duplicate:
             click.echo(
@@ -95,13 +106,17 @@ def run_cmd(
         saved: tuple[str, int] | None = None
         if run["status"] == "complete" and output is not None:
             saved = save_file(backend, run, output)
+        reason = backend.failure_reason(run) if run["status"] == "error" else None
     if as_json:
         if saved is None or saved[0] != "-":
             echo_json(run)
     else:
         _report(run, saved)
     if run["status"] != "complete":
-        raise Failed(f"run {run['id']} of {report} ended {run['status']}: {run.get('message')}")
+        why = f" (reason recorded: {reason})" if reason and reason != run.get("message") else ""
+        raise Failed(
+            f"run {run['id']} of {report} ended {run['status']}: {run.get('message')}{why}"
+        )
 
 
 def _follow(backend: Backend, account: str | None, report: str, run: Run) -> Run:
