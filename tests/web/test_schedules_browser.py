@@ -44,9 +44,14 @@ def test_create_a_weekly_schedule_through_the_form(page: Any, site: Site) -> Non
     form = page.locator("form", has=page.get_by_role("button", name="Create schedule"))
     form.get_by_label("users", exact=True).check()
     form.get_by_label("courses", exact=True).check()
-    form.get_by_label("Repeat", exact=True).select_option(label="Every week, on the day below")
+    # Only the fields of the chosen repetition are shown.
+    assert form.get_by_label("Time of day", exact=True).is_visible()
+    assert not form.get_by_label("Day of the week (weekly)").is_visible()
+    assert not form.get_by_label("Cron expression", exact=True).is_visible()
+    form.get_by_label("Repeat", exact=True).select_option(label="Every week")
+    assert not form.get_by_label("Day of the month (monthly)").is_visible()
     form.get_by_label("Day of the week (weekly)").select_option(label="Friday")
-    form.get_by_label("Local time", exact=True).fill("16:30")
+    form.get_by_label("Time of day", exact=True).fill("16:30")
     assert form.get_by_label("Time zone", exact=True).input_value() == "America/Denver"
     form.get_by_label("Recipients", exact=True).fill("dean@example.edu\nregistrar@example.edu")
     form.get_by_label("Send a note saying it was empty").check()
@@ -70,3 +75,32 @@ def test_create_a_weekly_schedule_through_the_form(page: Any, site: Site) -> Non
     card.get_by_role("button", name="Disable").click()
     page.wait_for_url("**/schedules?done=disabled*")
     assert page.locator("li.schedule .schedule-status").first.inner_text() == "Disabled"
+
+
+def test_schedule_form_shows_every_error_at_once(page: Any, site: Site) -> None:
+    page.goto("/login")
+    page.get_by_label("Login", exact=True).fill("admin")
+    page.get_by_label("Password", exact=True).fill(PASSWORDS["admin"])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_url("**/reports")
+    page.goto(f"/accounts/{site.root}/reports/provisioning_csv/schedules")
+    form = page.locator("form", has=page.get_by_role("button", name="Create schedule"))
+    form.get_by_label("Repeat", exact=True).select_option(label="Cron expression")
+    assert not form.get_by_label("Time of day", exact=True).is_visible()
+    form.get_by_label("Cron expression", exact=True).fill("99 * * * *")
+    form.get_by_label("Time zone", exact=True).fill("Mars/Olympus")
+    form.get_by_label("Recipients", exact=True).fill("dean@example.edu, not-an-address")
+    form.get_by_role("button", name="Create schedule").click()
+    errors = page.get_by_role("alert").filter(has_text="The schedule was not created")
+    errors.wait_for()
+    items = errors.locator("li").all_inner_texts()
+    # No file chosen, the cron expression, the zone and the address: four at once.
+    assert len(items) == 4, items
+    assert any("Choose at least one file" in i for i in items), items
+    assert any("invalid recurrence" in i for i in items), items
+    assert any("Mars/Olympus" in i for i in items), items
+    assert any("not-an-address" in i for i in items), items
+    # The form comes back on the chosen repetition, its other fields still hidden.
+    assert form.get_by_label("Cron expression", exact=True).input_value() == "99 * * * *"
+    assert not form.get_by_label("Time of day", exact=True).is_visible()
+    shoot(page, "schedule-errors", errors)

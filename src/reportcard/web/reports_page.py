@@ -42,7 +42,7 @@ from reportcard.web.downloads import download_response
 from reportcard.web.forms import ConfigureForm, build_form, read_submission, term_options
 from reportcard.web.sessions import WebSession
 from reportcard.web.signin import canvas_text
-from reportcard.web.views import recent_runs, run_view
+from reportcard.web.views import STATE_WORDS, local_time, recent_runs, run_view
 
 router = APIRouter(include_in_schema=False)
 
@@ -143,6 +143,36 @@ def _section(
     }
 
 
+ACTIVITY = 5  # runs in "Recent activity", above the list of reports
+
+
+def recent_activity(conn: Connection, account_id: int, tz: str) -> list[SimpleNamespace]:
+    """The account's latest runs of any report, newest first: seen without scrolling."""
+    r = account_reports.c
+    rows = conn.execute(
+        select(r.id, r.report_type, r.workflow_state, r.created_at, r.end_at, r.current_line)
+        .where(r.account_id == account_id, r.workflow_state != "deleted")
+        .order_by(r.created_at.desc(), r.id.desc())
+        .limit(ACTIVITY)
+    ).all()
+    out = []
+    for row in rows:
+        report = get_report(row.report_type)
+        lines = int(row.current_line or 0)
+        out.append(
+            SimpleNamespace(
+                id=int(row.id),
+                report=row.report_type,
+                title=report.title if report is not None else row.report_type,
+                state=row.workflow_state,
+                state_word=STATE_WORDS.get(row.workflow_state, row.workflow_state),
+                when=local_time(row.end_at or row.created_at, tz),
+                lines=f"{lines:,} line{'' if lines == 1 else 's'}" if lines else "",
+            )
+        )
+    return out
+
+
 @router.get("/")
 def home() -> Response:
     return redirect("/accounts")
@@ -185,6 +215,7 @@ def reports_page(account_id: str, request: Request, session: SessionDep) -> Resp
             crumbs=breadcrumbs(conn, int(account.id)),
             choices=visible_tree(conn, session.user_id),
             sections=sections,
+            activity=recent_activity(conn, int(account.id), tz),
             can_import=account.root_account_id is None
             and has_permission(conn, session.user_id, int(account.id), IMPORT_SIS_DATA),
             page="reports",

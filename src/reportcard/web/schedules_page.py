@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -63,8 +64,8 @@ router = APIRouter(include_in_schema=False)
 FREQUENCIES = (
     ("daily", "Every day"),
     ("weekdays", "Monday to Friday"),
-    ("weekly", "Every week, on the day below"),
-    ("monthly", "Every month, on the day below"),
+    ("weekly", "Every week"),
+    ("monthly", "Every month"),
     ("cron", "Cron expression"),
 )
 EMPTY_CHOICES = (
@@ -392,6 +393,8 @@ async def create(
             own_zone = account_zone(conn, int(account.id))
             form.values, body = schedule_input(data, params, report.name, own_zone)
             form.errors = list(form.configure.errors.values())
+            # Every mistake at once: each part of the schedule is checked on its own.
+            form.errors += every_error(conn, account, body, now, params_ok=not form.errors)
             values: dict[str, Any] = {}
             if not form.errors:
                 try:
@@ -412,6 +415,43 @@ async def create(
             )
 
     return await run_in_threadpool(work)
+
+
+PARTS = ("parameters", "recurrence", "time_zone", "recipients", "empty_report")
+
+
+def every_error(
+    conn: Connection, account: Any, body: dict[str, Any], now: Any, *, params_ok: bool
+) -> list[str]:
+    """The API's message for each part of ``body`` that is wrong, all of them.
+
+    :func:`validate` stops at the first mistake; here each part is validated alone, as an
+    update of a plain daily schedule, so one wrong field does not hide another.
+    """
+    plain = SimpleNamespace(
+        _mapping={
+            "report_type": body.get("report"),
+            "parameters": {},
+            "frequency": "daily",
+            "time_of_day": "06:00",
+            "day_of_week": None,
+            "day_of_month": None,
+            "cron": None,
+            "time_zone": None,
+            "recipients": [],
+            "empty_report": "send",
+            "enabled": True,
+        }
+    )
+    errors = []
+    for part in PARTS:
+        if part not in body or (part == "parameters" and not params_ok):
+            continue
+        try:
+            validate(conn, account, {part: body[part]}, now=now, existing=plain)
+        except ScheduleError as exc:
+            errors.append(_sentence(str(exc)))
+    return errors
 
 
 def _sentence(text: str) -> str:

@@ -71,8 +71,7 @@ class RunView:
         if self.state == "complete":
             return lines if self.current_line is not None else "100%"
         if self.stopped:
-            word = "failed" if self.state == "error" else "aborted"
-            return f"{word} after {lines}" if self.current_line else word
+            return f"after {lines}" if self.current_line else ""  # the bar says failed
         text = f"{self.progress}%"
         if self.current_line:
             text += f" \u00b7 {lines}"
