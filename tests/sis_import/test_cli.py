@@ -48,6 +48,6 @@ def test_import_command(db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert ": failed_with_messages; no rows" in bad.output
         assert "error b.csv:1: Binary data (a NUL byte): not a CSV file" in bad.output
         sub = runner.invoke(main, ["import", str(zipped), "--account", "2"])
-        assert sub.exit_code == 1 and "account 2 is not a root account" in sub.output
+        assert sub.exit_code == 2 and "error: account 2 is not a root account" in sub.output
     finally:
         get_settings.cache_clear()

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from reportcard.cli.backends import NotFound
+from reportcard.cli.backends import BadInput, NotFound
 from reportcard.cli.base import database_label, main, open_engine
 from reportcard.settings import get_settings
 
@@ -56,7 +56,7 @@ def import_cmd(path: Path, account_id: int | None) -> None:
                 "the institution first with `reportcard init --name NAME --admin-login LOGIN`"
             )
         if acct.root_account_id is not None:
-            raise click.ClickException(f"account {account_id} is not a root account")
+            raise BadInput(f"account {account_id} is not a root account: import into its root")
     storage = storage_from_settings(settings)
     with Progress(
         TextColumn("{task.description:<28}"),
