@@ -112,3 +112,37 @@ def test_complete_and_failed_bars(page: Any, site: Site) -> None:
 
     activity = page.locator(".activity-list li").first
     assert f"run {failed['id']}" in activity.inner_text() and "Failed" in activity.inner_text()
+
+
+def test_a_started_notice_goes_away_when_the_run_ends(page: Any) -> None:
+    row = page.locator("#report-provisioning_csv")
+    row.get_by_text("Configure…").click()
+    row.get_by_label("users", exact=True).check()
+    row.get_by_role("button", name="Run Report").click()
+    notice = row.get_by_text("Provisioning report started.")
+    notice.wait_for()
+    page.wait_for_selector("#report-provisioning_csv li.run[data-state=complete]", timeout=60_000)
+    notice.wait_for(state="detached")
+    assert row.locator(".notice").count() == 0
+
+
+def test_focus_ring_contrast(page: Any) -> None:
+    """The focus outline against the page behind it: at least 3:1 (WCAG 2.4.11/1.4.11)."""
+    page.get_by_label("Filter reports").focus()
+    page.keyboard.press("Shift+Tab")  # keyboard focus: :focus-visible applies
+    page.keyboard.press("Tab")
+    style = page.evaluate(
+        "() => { const s = getComputedStyle(document.activeElement);"
+        " const b = getComputedStyle(document.body).backgroundColor;"
+        " return [s.outlineStyle, s.outlineColor, b] }"
+    )
+    outline_style, outline, background = style
+    assert outline_style == "solid", style
+
+    def luminance(css: str) -> float:
+        r, g, b = (int(v) / 255 for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3])
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(outline), luminance(background)), reverse=True)
+    assert (hi + 0.05) / (lo + 0.05) >= 3, style

@@ -309,7 +309,9 @@ def run_status(
             conn, _find_run(conn, session, account, report_name, run_id), root_zone(conn, account)
         )
     status = 200 if run.active or not is_htmx(request) else STOP_POLLING
-    return render(request, "_run.html", page_context(session, run=run, account=account), status)
+    # The poll that sees the run end also removes the report's notice ("... started."), stale now.
+    context = page_context(session, run=run, account=account, ended_now=status == STOP_POLLING)
+    return render(request, "_run.html", context, status)
 
 
 def _change(
