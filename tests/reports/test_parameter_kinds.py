@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from reportcard.api.forms import parameters_html
 from reportcard.reports.catalog import Parameter, all_reports
@@ -85,3 +86,28 @@ def test_the_real_forms_keep_their_controls() -> None:
     subs = {f.name: f for f in build_form(reports["students_with_no_submissions_csv"], []).fields}
     assert subs["start_at"].kind == "date" and subs["start_at"].label == "Start date"
     assert subs["course_id"].kind == "course"
+
+
+def test_openapi_lists_each_reports_parameters_with_their_kinds(tmp_path: Path) -> None:
+    from reportcard.api.app import create_app
+    from reportcard.settings import Settings
+
+    app = create_app(Settings(data_dir=tmp_path), workers=0)
+    doc = app.openapi()
+    start = doc["paths"]["/api/v1/accounts/{account_id}/reports/{report}"]["post"]
+    reports = start["x-report-parameters"]
+    assert set(reports) == set(all_reports())
+    subs = reports["students_with_no_submissions_csv"]
+    assert subs["start_at"] == {
+        "kind": "date",
+        "label": "Start date",
+        "required": True,
+        "description": all_reports()["students_with_no_submissions_csv"]
+        .parameters["start_at"]
+        .description,
+    }
+    assert reports["outcome_results_csv"]["order"]["choices"] == ["users", "courses", "outcomes"]
+    assert (
+        "- `provisioning_csv`: `enrollment_term_id` (term), `users` (boolean)"
+        in (start["description"])
+    )

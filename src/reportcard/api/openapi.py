@@ -252,6 +252,50 @@ def _fix(op: dict[str, Any]) -> None:
             )
 
 
+def _report_parameters() -> dict[str, Any]:
+    """Each report's declared parameters: kind, label, required, choices, description."""
+    from reportcard.reports.catalog import all_reports
+
+    out: dict[str, Any] = {}
+    for name, report in sorted(all_reports().items()):
+        params: dict[str, Any] = {}
+        for key, p in report.parameters.items():
+            spec: dict[str, Any] = {
+                "kind": p.kind,
+                "label": p.title,
+                "required": p.required,
+                "description": p.description,
+            }
+            if p.choices:
+                spec["choices"] = [value for value, _ in p.choices]
+            params[key] = spec
+        out[name] = params
+    return out
+
+
+def _describe_start(op: dict[str, Any]) -> None:
+    """List every report's parameters, with their kinds, on Start a Report."""
+    reports = _report_parameters()
+    lines = [
+        op.get("description", "").rstrip(),
+        "",
+        "Parameters go as `parameters[name]=value` (a list: `parameters[name][]=v`). Kinds: "
+        "`boolean` (true/false, yes/no, on/off, 1/0), `term` (a term id or "
+        "`sis_term_id:X`), `date` (ISO 8601 date or date-time), `id` (a canvas id or "
+        "`sis_<kind>_id:X`), `choice` (one of the values), `list` (any of the values, "
+        "comma-separated or repeated). As in Canvas, a parameter a report does not take is "
+        "ignored. `x-report-parameters` holds the same as data.",
+        "",
+    ]
+    for name, params in reports.items():
+        given = ", ".join(
+            f"`{k}`{'*' if v['required'] else ''} ({v['kind']})" for k, v in params.items()
+        )
+        lines.append(f"- `{name}`: {given or 'none'}")
+    op["description"] = "\n".join(lines).lstrip("\n")
+    op["x-report-parameters"] = reports
+
+
 def install(app: FastAPI) -> None:
     """Serve the corrected document at ``/openapi.json``."""
 
@@ -276,6 +320,10 @@ def install(app: FastAPI) -> None:
             for method, op in path.items():
                 if method in ("get", "put", "post", "delete", "patch"):
                     _fix(op)
+        for path in doc.get("paths", {}).values():
+            start = path.get("post")
+            if start is not None and start.get("operationId") == "start_report":
+                _describe_start(start)
         for name in ("HTTPValidationError", "ValidationError"):
             components["schemas"].pop(name, None)
         app.openapi_schema = doc
