@@ -223,6 +223,7 @@ def test_bad_input_exits_2_with_a_message(place: Place, tmp_path: Path) -> None:
         "run", "provisioning_csv", "--param", "users=true", "--param", "enrollment_term_id=424242"
     )
     assert term.exit_code == 2 and "invalid enrollment_term_id '424242'" in term.stderr
+    assert "(`reportcard terms list` shows the terms and ids)" in term.stderr
     fmt = place.invoke("run", SAMPLE, "--param", "format=pdf")
     assert fmt.exit_code == 2 and "invalid format 'pdf'" in fmt.stderr
     run_id = place.invoke("reports", "status", SAMPLE, "abc")

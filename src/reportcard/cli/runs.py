@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from reportcard.cli.backends import Backend, Failed, Run
+from reportcard.cli.backends import Backend, BadInput, Failed, Run
 from reportcard.cli.base import main
 from reportcard.cli.options import (
     backend_for,
@@ -81,7 +81,15 @@ def run_cmd(
         if not unchecked:
             entry = next((e for e in backend.reports(account) if e["report"] == report), None)
             check_params(report, entry, parameters)
-        run, duplicate = backend.start(account, report, parameters, here=wait)
+        try:
+            run, duplicate = backend.start(account, report, parameters, here=wait)
+        except BadInput as exc:
+            if "enrollment_term" in exc.message:  # which terms there are, and their ids
+                where = f" --account {account}" if account else ""
+                raise BadInput(
+                    f"{exc.message} (`reportcard terms list{where}` shows the terms and ids)"
+                ) from exc
+            raise
         if duplicate:
             click.echo(
                 f"an identical run {run['id']} of {report} is already {run['status']}; "
