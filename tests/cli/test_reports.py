@@ -43,9 +43,13 @@ def test_list_shows_every_report_with_its_parameters_and_last_run(place: Place) 
     assert human.exit_code == 0
     line = next(x for x in human.stdout.splitlines() if x.startswith(SAMPLE))
     assert "Framework Sample" in line and f"last run #{ran['id']} complete" in line
-    assert "    parameters (* required):\n      logins  logins\n      empty   an empty file\n" in (
-        human.stdout
-    )
+    assert (
+        "    parameters (* required):\n"
+        "      logins  boolean  logins\n"
+        "      empty   boolean  an empty file\n"
+    ) in human.stdout
+    subs = human.stdout.split("\nstudents_with_no_submissions_csv", 1)[1]
+    assert "\n      start_at*                 date     The start of the submission window" in subs
 
     # A sub-account has its own runs: none yet.
     sub = place.json("reports", "list", "--account", str(place.sub))

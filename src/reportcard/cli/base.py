@@ -52,11 +52,12 @@ class NoDatabase(NotFound):
 
 
 def missing_database(settings: Settings, path: Path) -> NoDatabase:
-    chosen = (
-        "REPORTCARD_DATABASE_URL"
-        if settings.database_url
-        else "REPORTCARD_DATA_DIR, whose default is ./var in the current directory"
-    )
+    if settings.database_url:
+        chosen = "REPORTCARD_DATABASE_URL"
+    elif "data_dir" in settings.model_fields_set:
+        chosen = "REPORTCARD_DATA_DIR"
+    else:
+        chosen = "default: REPORTCARD_DATA_DIR is not set, so ./var in the current directory"
     return NoDatabase(
         f"no database at {path.resolve()} (chosen by {chosen}): create one with "
         "`reportcard init --name NAME --admin-login LOGIN` (or `reportcard seed`), "

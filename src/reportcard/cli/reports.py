@@ -37,8 +37,13 @@ def list_cmd(account: str | None, url: str | None, token: str | None, as_json: b
     if as_json:
         echo_json(entries)
         return
+    from reportcard.reports.catalog import all_reports
+
+    declared = all_reports()
     for entry in entries:
-        for line in report_lines(entry):
+        report = declared.get(entry["report"])
+        kinds = {k: p.kind for k, p in report.parameters.items()} if report else None
+        for line in report_lines(entry, kinds):
             click.echo(line)
 
 

@@ -49,8 +49,10 @@ def run_block(run: Run) -> list[str]:
     return lines
 
 
-def report_lines(entry: dict[str, Any]) -> list[str]:
-    """A report of List Available Reports: name, title, parameters and last run."""
+def report_lines(entry: dict[str, Any], kinds: dict[str, str] | None = None) -> list[str]:
+    """A report of List Available Reports: name, title, last run, and each parameter with its
+    kind (``kinds``, from the report's declaration when this installation knows it) and
+    description."""
     last = entry.get("last_run")
     state = "never run" if last is None else f"last run #{last['id']} {last['status']}"
     if last is not None and last.get("created_at"):
@@ -61,8 +63,12 @@ def report_lines(entry: dict[str, Any]) -> list[str]:
         lines.append("    parameters (* required):")
         names = {k: f"{k}*" if (v or {}).get("required") else k for k, v in params.items()}
         width = max(len(n) for n in names.values())
+        kinds = kinds or {}
+        kind_width = max((len(k) for k in kinds.values()), default=0)
         for key, spec in params.items():
             text = str((spec or {}).get("description") or "")
+            if kind_width:
+                text = f"{kinds.get(key, ''):<{kind_width}}  {text}"
             lines.append(f"      {names[key]:<{width}}  {text}".rstrip())
     return lines
 
