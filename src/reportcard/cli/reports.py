@@ -42,7 +42,7 @@ def list_cmd(account: str | None, url: str | None, token: str | None, as_json: b
     declared = all_reports()
     for entry in entries:
         report = declared.get(entry["report"])
-        kinds = {k: p.kind for k, p in report.parameters.items()} if report else None
+        kinds = {k: str(p.kind) for k, p in report.parameters.items()} if report else None
         for line in report_lines(entry, kinds):
             click.echo(line)
 
