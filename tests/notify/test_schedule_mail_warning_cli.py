@@ -33,5 +33,8 @@ def test_recipients_without_a_mail_server_are_warned(tmp_path: Path) -> None:
         assert json.loads(served.stdout)["warnings"] == []
         nobody = rc({**env, "REPORTCARD_SMTP_HOST": ""}, *base)
         assert nobody.returncode == 0 and nobody.stderr == ""
+        listed = rc({**env, "REPORTCARD_SMTP_HOST": ""}, "schedules", "list")
+        warned = [json.loads(line)["warnings"] for line in listed.stdout.splitlines()]
+        assert warned == [[NO_MAIL_SERVER], [NO_MAIL_SERVER], []]
     finally:
         drop_database(url)

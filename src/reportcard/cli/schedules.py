@@ -26,14 +26,16 @@ def schedules_list(account_id: int | None) -> None:
     from reportcard.db.schedule_tables import report_schedules
     from reportcard.notify.schedules import schedule_json
 
-    engine = open_engine(get_settings())
+    settings = get_settings()
+    engine = open_engine(settings)
     s = report_schedules.c
     stmt = select(report_schedules).where(s.workflow_state == "active").order_by(s.id)
     if account_id is not None:
         stmt = stmt.where(s.account_id == account_id)
+    mail_configured = bool(settings.smtp_host)
     with engine.connect() as conn:
         for row in conn.execute(stmt).all():
-            click.echo(json.dumps(schedule_json(conn, row)))
+            click.echo(json.dumps(schedule_json(conn, row, mail_configured=mail_configured)))
 
 
 def _kv(pairs: tuple[str, ...]) -> dict[str, Any]:
