@@ -311,9 +311,9 @@ def test_cli_set_password_reads_stdin(
             row = login_for_password(conn, "cli-user", "a strong password")
             assert row is not None and int(row.id) == login_id
         weak = run("--login", "cli-user", stdin="short\n")
-        assert weak.exit_code == 1 and "at least 8 characters" in weak.output
+        assert weak.exit_code == 2 and "at least 8 characters" in weak.output  # bad input
         missing = run("--login", "nobody", stdin="a strong password\n")
-        assert missing.exit_code == 1 and "no active login 'nobody'" in missing.output
+        assert missing.exit_code == 3 and "no active login 'nobody'" in missing.output
     finally:
         get_settings.cache_clear()
 
