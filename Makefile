@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: screenshots demo test test-sqlite test-pg lint typecheck security bench install migration clean chromium
+.PHONY: screenshots demo test test-sqlite test-pg test-cd2 lint typecheck security bench install migration clean chromium
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -44,6 +44,11 @@ test-sqlite: $(STAMP) $(CHROMIUM)
 
 test-pg: $(STAMP) $(CHROMIUM)
 	REPORTCARD_TEST_POSTGRES=$(PG_TEST_URL) $(BIN)/pytest -q -m "not sqlite_only"
+
+# The CD2 round trips on the medium institution (make test runs them on small): both lanes.
+test-cd2: $(STAMP)
+	REPORTCARD_CD2_ROUNDTRIP_SIZE=medium $(BIN)/pytest -q tests/cd2
+	REPORTCARD_CD2_ROUNDTRIP_SIZE=medium REPORTCARD_TEST_POSTGRES=$(PG_TEST_URL) $(BIN)/pytest -q -m "not sqlite_only" tests/cd2
 
 # Refresh the pictures in docs/screenshots/ (the README shows them) from the browser tests.
 screenshots: $(STAMP) $(CHROMIUM)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,10 @@ _SIS_PARTS = {
     ]
 }
 
+
+# The institution the round trips export: ``small`` in ``make test`` (every table and code path,
+# minutes of CI time), ``medium`` with REPORTCARD_CD2_ROUNDTRIP_SIZE=medium (``make test-cd2``).
+SIZE = os.environ.get("REPORTCARD_CD2_ROUNDTRIP_SIZE", "small")
 
 SNAPSHOT_TS = "2026-11-02T12:00:00Z"
 INCREMENTAL_TS = "2026-11-03T10:00:00Z"
