@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
@@ -133,8 +134,10 @@ def sync_positions(src: psycopg.Connection[Any], schema: str) -> dict[str, datet
         if not rows and _exists(cur, schema, "dap_meta"):
             found = True
             cur.execute(
-                f"SELECT target_table, timestamp FROM {_q(schema)}.dap_meta"
-                " WHERE COALESCE(target_schema, namespace) = %s",
+                sql.SQL(
+                    "SELECT target_table, timestamp FROM {}.dap_meta"
+                    " WHERE COALESCE(target_schema, namespace) = %s"
+                ).format(sql.Identifier(schema)),
                 (schema,),
             )
             rows = cur.fetchall()
@@ -244,6 +247,8 @@ def _read_sqlite(conn: Connection, src: psycopg.Connection[Any], plan: _Plan, sc
     raw = conn.connection.driver_connection
     assert raw is not None
     marks = ", ".join(["?"] * (2 + len(plan.stage_cols)))
+    # Only "?" placeholders are interpolated; every value is bound.
+    insert = f"INSERT INTO cd2_sync_in VALUES ({marks})"
     n = 0
     with src.cursor(name="cd2_sync") as scur:
         scur.itersize = BATCH
@@ -251,7 +256,7 @@ def _read_sqlite(conn: Connection, src: psycopg.Connection[Any], plan: _Plan, sc
         cur = raw.cursor()
         try:
             while batch := scur.fetchmany(BATCH):
-                cur.executemany(f"INSERT INTO cd2_sync_in VALUES ({marks})", batch)
+                cur.executemany(insert, batch)
                 n += len(batch)
         finally:
             cur.close()
