@@ -60,7 +60,8 @@ def test_create_list_run_due_delete(env_world: tuple[dict[str, str], dict[str, o
 
     bad = rc(
         env, "schedules", "create", "--account", root, "--owner", "admin",
-        "--report", "provisioning_csv", "--frequency", "cron", "--cron", "0 0 31 2 *",
+        "--report", "provisioning_csv", "--param", "users=true",
+        "--frequency", "cron", "--cron", "0 0 31 2 *",
     )  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "never fires" in bad.stderr
     nobody = rc(
@@ -81,3 +82,34 @@ def test_create_list_run_due_delete(env_world: tuple[dict[str, str], dict[str, o
     gone = rc(env, "schedules", "delete", str(schedule["id"]))
     assert gone.returncode == 3 and f"no schedule {schedule['id']} in the database " in gone.stderr
     assert rc(env, "schedules", "list").stdout == ""
+
+
+def test_create_checks_params_as_run_does(
+    env_world: tuple[dict[str, str], dict[str, object]],
+) -> None:
+    env, made = env_world
+    base = ("schedules", "create", "--account", str(made["root"]), "--owner", "admin",
+            "--frequency", "daily", "--time", "05:00")  # fmt: skip
+
+    unknown = rc(env, *base, "--report", "provisioning_csv", "--param", "users=true",
+                 "--param", "colour=blue")  # fmt: skip
+    assert unknown.returncode == 2, unknown.stderr
+    assert unknown.stderr.startswith("error: provisioning_csv has no parameter 'colour'")
+    assert "users" in unknown.stderr and "format" in unknown.stderr
+
+    no_file = rc(env, *base, "--report", "provisioning_csv")
+    assert no_file.returncode == 2 and "needs at least one file" in no_file.stderr
+
+    date = rc(env, *base, "--report", "zero_activity_csv", "--param", "start_at=2026-13-01")
+    assert date.returncode == 2 and "start_at='2026-13-01' is not a date" in date.stderr
+
+    choice = rc(env, *base, "--report", "outcome_results_csv", "--param", "order=sideways")
+    assert choice.returncode == 2
+    assert "order='sideways' is not one of: users, courses, outcomes" in choice.stderr
+
+    assert rc(env, "schedules", "list").stdout == ""  # nothing was created
+
+    sent = rc(env, *base, "--report", "provisioning_csv", "--param", "users=true",
+              "--param", "colour=blue", "--unchecked")  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    assert json.loads(sent.stdout)["parameters"] == {"users": "true", "colour": "blue"}

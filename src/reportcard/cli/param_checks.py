@@ -5,6 +5,9 @@ but a person typing a command wants to hear about a typo. The names come from th
 entry in List Available Reports (so they are the server's own with ``--url``); kinds, choices
 and files from the report's declaration (:class:`reportcard.reports.catalog.Parameter`) when
 this installation knows the report. ``run --unchecked`` skips all of it.
+
+``schedules create`` (always on this installation's database) makes the same checks with
+:func:`check_declared`, the names then coming from the report's declaration.
 """
 
 from __future__ import annotations
@@ -76,3 +79,13 @@ def check_params(report: str, entry: Mapping[str, Any] | None, params: Mapping[s
             f"{report} needs at least one file: add --param {files[0]}=true "
             f"(files: {', '.join(files)})"
         )
+
+
+def check_declared(report: str, params: Mapping[str, Any]) -> None:
+    """:func:`check_params` with the names of the report's declaration (an unknown report passes:
+    the caller says so in its own words)."""
+    from reportcard.reports.catalog import all_reports
+
+    declaration = all_reports().get(report)
+    if declaration is not None:
+        check_params(report, {"parameters": dict(declaration.parameters)}, params)

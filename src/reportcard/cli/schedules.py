@@ -11,6 +11,7 @@ from sqlalchemy import insert, select, update
 
 from reportcard.cli.backends import BadInput, NotFound
 from reportcard.cli.base import in_database, main, open_engine
+from reportcard.cli.param_checks import check_declared
 from reportcard.settings import get_settings
 
 
@@ -55,6 +56,11 @@ def _kv(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--report", required=True, help="Report type, e.g. provisioning_csv.")
 @click.option("--param", "params", multiple=True, help="A report parameter as key=value.")
 @click.option(
+    "--unchecked",
+    is_flag=True,
+    help="Keep --param as given: no check of names, dates, choices or files (as run's).",
+)
+@click.option(
     "--frequency",
     type=click.Choice(["daily", "weekdays", "weekly", "monthly", "cron"]),
     required=True,
@@ -79,6 +85,7 @@ def schedules_create(
     root_account: int | None,
     report: str,
     params: tuple[str, ...],
+    unchecked: bool,
     frequency: str,
     at: str | None,
     day_of_week: str | None,
@@ -125,6 +132,8 @@ def schedules_create(
             raise NotFound(f"no active login {login!r} {in_database()}")
         if not has_permission(conn, int(owner.user_id), account_id, READ_REPORTS):
             raise NotFound(f"{login!r} has no read_reports on account {account_id}")
+        if not unchecked:
+            check_declared(report, data["parameters"])
         try:
             values = validate(conn, account, data, now=now)
         except ScheduleError as exc:
