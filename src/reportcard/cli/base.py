@@ -3,8 +3,8 @@
 Every failure a command reports is shown the same way, ``error: <message>`` on stderr, and
 exits with the code of its kind (docs/cli.md, "Exit status"): a :class:`CliError` raised
 anywhere below :data:`main`, or a :class:`click.ClickException` raised by a command. Click's
-own usage errors (a missing argument, an option it cannot parse) keep click's form, with the
-usage line, and exit 2.
+own usage errors (a missing argument, an option it cannot parse, an unknown command) are shown
+the same way, followed by the usage line and click's "Try ... --help" hint, and exit 2.
 """
 
 from __future__ import annotations
@@ -84,6 +84,21 @@ def open_engine(settings: Settings, *, create: bool = False) -> Engine:
     return engine
 
 
+def show_usage_error(exc: click.UsageError, ctx: click.Context | None = None) -> None:
+    """``error: <message>`` on stderr, then the usage line and the hint (click's ``show`` with
+    this CLI's one error style). A group given no command shows its help, as click does."""
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        exc.show()
+        return
+    click.echo(f"error: {exc.format_message()}", err=True)
+    where = exc.ctx or ctx
+    if where is not None:
+        hint = ""
+        if where.command.get_help_option(where) is not None:
+            hint = f"\nTry '{where.command_path} {where.help_option_names[0]}' for help."
+        click.echo(where.get_usage() + hint, err=True)
+
+
 class Commands(click.Group):
     """The groups of this CLI: every failure as ``error: ...`` with its exit code, and whole
     sentences in the command lists of ``--help`` (click cuts them at about 45 characters)."""
@@ -100,14 +115,28 @@ class Commands(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:  # this group's own options and arguments
+            show_usage_error(exc, parent)
+            raise click.exceptions.Exit(exc.exit_code) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except CliError as exc:
             click.echo(f"error: {exc.message}", err=True)
             raise click.exceptions.Exit(exc.exit_code) from None
-        except click.UsageError:
-            raise
+        except click.UsageError as exc:  # a command's options, an unknown command
+            show_usage_error(exc, ctx)
+            raise click.exceptions.Exit(exc.exit_code) from None
         except click.ClickException as exc:
             click.echo(f"error: {exc.format_message()}", err=True)
             raise click.exceptions.Exit(exc.exit_code) from None
