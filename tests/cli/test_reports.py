@@ -213,8 +213,24 @@ def test_a_run_that_ends_in_error_exits_1(place: Place) -> None:
     assert f"error: run {run['id']} of provisioning_csv ended error" in result.stderr
     if not place.url:  # directly on the database the run's recorded reason is shown too
         assert "(reason recorded: no file selected)" in result.stderr
+    else:  # a server's is the text of Canvas's report JSON, parameters.extra_text
+        extra = "Failed, the report failed to generate a file. Please try again."
+        assert run["parameters"]["extra_text"] == extra
+        assert f"(reason recorded: {extra})" in result.stderr
     nofile = place.invoke("reports", "download", "provisioning_csv", str(run["id"]))
     assert nofile.exit_code == 1 and "ended error" in nofile.stderr
+
+
+def test_a_failed_run_names_its_reason_on_the_database_and_a_server(place: Place) -> None:
+    # The course is checked when the run starts working: Canvas starts it, then it fails.
+    result = place.invoke(
+        "run", "zero_activity_csv", "--param", "course_id=999999", "--param", tag(), "--wait",
+        "--unchecked",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    reason = "The course 999999 could not be found in this account."
+    failed = "Generating the report, Zero Activity Csv, failed."
+    assert f"ended error: {failed} (reason recorded: {reason})" in result.stderr
 
 
 def test_bad_input_exits_2_with_a_message(place: Place, tmp_path: Path) -> None:

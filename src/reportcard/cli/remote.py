@@ -230,6 +230,12 @@ class HttpBackend(Backend):
             raise Unreachable(f"cannot reach {url}: {exc or type(exc).__name__}") from exc
         return written
 
+    def failure_reason(self, run: Run) -> str | None:
+        """The text Canvas's report JSON carries for a failed run, ``parameters.extra_text``
+        (the server keeps its internal detail to itself)."""
+        text = (run.get("parameters") or {}).get("extra_text")
+        return str(text) if text else None
+
     def follow(
         self, account: str | None, report: str, run_id: int, on_update: Callable[[Run], None]
     ) -> Run:
