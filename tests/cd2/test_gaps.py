@@ -98,7 +98,9 @@ def test_every_gap_names_a_real_report_file_and_header(gap: Gap) -> None:
 
 def test_the_twenty_reports_are_all_described() -> None:
     text = DOC.read_text()
-    for name in all_reports():
+    names = [n for n, r in all_reports().items() if not r.description.endswith("(tests only).")]
+    assert len(names) == 20, names  # other tests may register a sample report of their own
+    for name in names:
         assert f"`{name}`" in text, name
 
 
