@@ -23,28 +23,13 @@ from reportcard.cli import main
 from reportcard.db.tables import attachments
 from reportcard.reports.catalog import all_reports
 from reportcard.reports.learning_common import ALLOWED_STATES, ENABLED_STATES
+from reportcard.reports.sis_scope import STANDARD_FILES
 from reportcard.runs.inline import run_report
 from reportcard.settings import Settings, get_settings
 from reportcard.storage.local import LocalStorage
 from tests.cd2.gaps import INTEGRATION_IDS, MASTERY_SCALES, OVERRIDE, PRONOUNS, comparable
 
-_SIS_PARTS = {
-    p: "true"
-    for p in [
-        "users",
-        "accounts",
-        "terms",
-        "courses",
-        "sections",
-        "enrollments",
-        "groups",
-        "group_categories",
-        "group_membership",
-        "xlist",
-        "user_observers",
-        "admins",
-    ]
-}
+_SIS_PARTS = {p: "true" for p in STANDARD_FILES}  # the twelve files, not the tag files
 
 
 # The institution the round trips export: ``small`` in ``make test`` (every table and code path,
