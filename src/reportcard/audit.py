@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
+from reportcard.clock import utcnow
 from reportcard.db.audit_tables import audit_events
-from reportcard.runs.context import utcnow
 
 __all__ = ["ACTIONS", "filtered", "list_events", "record", "record_now", "serialize"]
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import update
 
 from reportcard.api.status_fast import _PATH, StatusFastPath
+from reportcard.clock import utcnow
 from reportcard.db.tables import access_tokens
-from reportcard.runs.context import utcnow
 from tests.api.conftest import SAMPLE, World
 from tests.api.test_http import FORBIDDEN, client, finish, reports_url
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from reportcard.api.app import create_app
+from reportcard.clock import utcnow
 from reportcard.db.engine import dispose_all, make_engine
-from reportcard.runs.context import utcnow
 from reportcard.runs.retention import sweep
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
 from reportcard.auth import links
+from reportcard.clock import utcnow
 from reportcard.db.notify_tables import outbox_messages
 from reportcard.notify import mail
 from reportcard.notify.mail import deliver_pending
 from reportcard.notify.outbox import enqueue
-from reportcard.runs.context import utcnow
 from reportcard.runs.housekeeping import run_all
 from reportcard.runs.inline import run_report
 from reportcard.settings import Settings

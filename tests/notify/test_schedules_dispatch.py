@@ -333,9 +333,9 @@ def test_delivery_mails_the_link_to_each_recipient(
     assert all(m.run_id == run.id for m in mails)
     assert firings(engine, sid)[0].delivery == "sent"
 
+    from reportcard.clock import utcnow
     from reportcard.db.tables import attachments
     from reportcard.notify.mail import deliver_pending
-    from reportcard.runs.context import utcnow
 
     deliver_pending(engine, None, mail_settings, utcnow())
     with engine.connect() as conn:

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select, update
 from sqlalchemy.pool import StaticPool
 
+from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports, attachments, report_shards
-from reportcard.runs.context import utcnow
 from reportcard.runs.execute import RunStopped, _checkpoints, claim_shard, split_range
 from reportcard.runs.inline import run_report
 from reportcard.runs.lifecycle import abort_run, create_run, get_run

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, update
 
+from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports, report_shards
 from reportcard.reports.catalog import Part, Report, RunContext, get_report, register
-from reportcard.runs.context import utcnow
 from reportcard.runs.lifecycle import create_run, get_run
 from reportcard.runs.worker import Worker
 from reportcard.settings import Settings

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select, update
 
+from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports, attachments
-from reportcard.runs.context import utcnow
 from reportcard.runs.housekeeping import run_all
 from reportcard.runs.inline import run_report
 from reportcard.runs.lifecycle import create_run, delete_run, get_run

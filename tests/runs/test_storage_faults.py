@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, update
 
+from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports, attachments, report_shards
-from reportcard.runs.context import utcnow
 from reportcard.runs.execute import claim_shard, compile_run, execute_shard
 from reportcard.runs.formats import write_output
 from reportcard.runs.housekeeping import run_all

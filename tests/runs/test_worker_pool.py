@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select, update
 
+from reportcard.clock import utcnow
 from reportcard.db.tables import report_shards
-from reportcard.runs.context import utcnow
 from reportcard.runs.execute import claim_shard
 from reportcard.runs.lifecycle import get_run
 from reportcard.runs.worker import Worker, WorkerPool

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from reportcard.api.audit_events import VIEW_AUDIT_LOG
 from reportcard.auth.permissions import IMPORT_SIS_DATA, READ_REPORTS
 from reportcard.auth.tokens import create_token, hash_token, revoke_token
+from reportcard.clock import utcnow
 from reportcard.db.tables import access_tokens
-from reportcard.runs.context import utcnow
 from tests.runs.sample import SAMPLE
 from tests.security.conftest import World, client, finish, reports_url
 

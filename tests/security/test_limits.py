@@ -15,9 +15,9 @@ from sqlalchemy import select, update
 
 from reportcard import audit
 from reportcard.api.limits import TokenBuckets
+from reportcard.clock import utcnow
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.db.tables import account_reports
-from reportcard.runs.context import utcnow
 from reportcard.runs.time_limit import end_overdue_runs
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage

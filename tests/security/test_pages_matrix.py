@@ -29,12 +29,12 @@ from sqlalchemy import select, update
 
 from reportcard.auth.permissions import READ_REPORTS
 from reportcard.auth.tokens import create_token, hash_token, revoke_token
+from reportcard.clock import utcnow
 from reportcard.db.audit_tables import audit_events
 from reportcard.db.engine import read_conn
 from reportcard.db.schedule_tables import report_schedules
 from reportcard.db.tables import access_tokens, account_reports
 from reportcard.db.web_tables import web_sessions
-from reportcard.runs.context import utcnow
 from reportcard.web.routes import router
 from reportcard.web.sessions import COOKIE
 from tests.runs.sample import SAMPLE

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from reportcard.auth import links
 from reportcard.auth.tokens import create_token, hash_token, note_used, parse_duration
 from reportcard.cli import main
+from reportcard.clock import utcnow
 from reportcard.db.tables import access_tokens
-from reportcard.runs.context import utcnow
 from reportcard.settings import get_settings
 from tests.security.conftest import World, client, reports_url
 

@@ -18,12 +18,12 @@ from sqlalchemy import Engine, func, insert, select
 
 from reportcard.api.app import create_app
 from reportcard.auth.tokens import create_token
+from reportcard.clock import utcnow
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.db.migrate import upgrade
 from reportcard.db.sis_import_tables import sis_imports
 from reportcard.db.tables import account_users, accounts, roles, sis_batches
 from reportcard.lms.sis_import.job import upload_key
-from reportcard.runs.context import utcnow
 from reportcard.settings import Settings
 from tests.api.conftest import _user, build_world
 from tests.serving import serving

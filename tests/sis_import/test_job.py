@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, update
 
+from reportcard.clock import utcnow
 from reportcard.db.sis_import_tables import sis_imports
 from reportcard.db.tables import accounts
 from reportcard.lms.sis_import.job import abort_import, claim_next, create_import, reap, run_import
-from reportcard.runs.context import utcnow
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
 from tests.sis_import.helpers import rows

@@ -19,11 +19,11 @@ import requests
 from sqlalchemy import Engine, select
 
 from reportcard.api.app import create_app
+from reportcard.clock import utcnow
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.db.sis_import_tables import sis_imports
 from reportcard.db.tables import attachments
 from reportcard.lms.sis_import.job import abort_import, create_import, upload_key
-from reportcard.runs.context import utcnow
 from reportcard.runs.housekeeping import run_all
 from reportcard.runs.orphans import grace
 from reportcard.runs.retention import sweep_sis_errors

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from reportcard.runs.context import utcnow
+from reportcard.clock import utcnow
 from reportcard.runs.housekeeping import run_all
 from reportcard.runs.lifecycle import abort_run, get_run
 from reportcard.runs.orphans import grace, sweep_orphans

@@ -12,9 +12,9 @@ from sqlalchemy import delete, func, select, update
 
 from reportcard.auth.passwords import hash_password, set_password
 from reportcard.auth.tokens import create_token, revoke_token
+from reportcard.clock import utcnow
 from reportcard.db.tables import access_tokens, account_reports, pseudonyms
 from reportcard.db.web_tables import web_sessions
-from reportcard.runs.context import utcnow
 from tests.web.conftest import FAST, PASSWORDS, Site
 from tests.web.helpers import csrf_of, sign_in
 

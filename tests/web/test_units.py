@@ -21,9 +21,9 @@ from reportcard.auth.passwords import (
     verify_password,
 )
 from reportcard.auth.tokens import create_token
+from reportcard.clock import utcnow
 from reportcard.db.tables import access_tokens, pseudonyms, users
 from reportcard.db.web_tables import web_sessions
-from reportcard.runs.context import utcnow
 from reportcard.web import csrf
 from reportcard.web.sessions import create_session, end_session, load_session, purge_expired
 from reportcard.web.spreadsheet import BOM, neutralise, transform_csv, transform_zip

@@ -17,10 +17,10 @@ from reportcard.api.errors import (
 )
 from reportcard.auth.permissions import READ_REPORTS, has_permission
 from reportcard.auth.tokens import hash_token, note_used
+from reportcard.clock import utcnow
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import access_tokens, accounts, pseudonyms, users
 from reportcard.ids import is_id
-from reportcard.runs.context import utcnow
 from reportcard.runs.worker import WorkerPool
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from reportcard.api.serializers import report_json
+from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports, attachments, users
 from reportcard.reports.catalog import Report, all_reports
-from reportcard.runs.context import utcnow
 
 
 def run_entry(conn: Connection, base: str, run: Any, tz: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from reportcard.api.deps import CurrentUser, Services, ServicesDep, UserDep, aut
 from reportcard.api.errors import bad_request, json_response, not_found
 from reportcard.api.owned_objects import check_account, object_body, object_id
 from reportcard.api.pagination import counted_page, link_header, page_of
+from reportcard.clock import utcnow
 from reportcard.db.engine import read_conn
 from reportcard.db.schedule_tables import report_schedules, schedule_firings
 from reportcard.notify.schedules import (
@@ -30,7 +31,6 @@ from reportcard.notify.schedules import (
 )
 from reportcard.notify.schedules import delete_schedule as store_deletion
 from reportcard.notify.schedules import update_schedule as store_update
-from reportcard.runs.context import utcnow
 
 router = APIRouter(
     prefix="/api/v1/accounts/{account_id}/report_schedules", tags=["report schedules"]

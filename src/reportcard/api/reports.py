@@ -38,11 +38,11 @@ from reportcard.api.rails_params import (
 from reportcard.api.serializers import report_json
 from reportcard.api.urls import base_url
 from reportcard.auth.tokens import hash_token, note_used
+from reportcard.clock import utcnow
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import account_reports, accounts, attachments, users
 from reportcard.ids import is_id
 from reportcard.reports.params import ReportInputError
-from reportcard.runs.context import utcnow
 from reportcard.runs.lifecycle import abort_run, delete_run
 from reportcard.runs.start import QueueFull, UnknownReport
 from reportcard.runs.start import start_run as checked_start

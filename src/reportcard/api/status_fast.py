@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from reportcard.api.serializers import report_json
 from reportcard.api.status import STATUS, TABLES
 from reportcard.auth.tokens import hash_token, note_used
-from reportcard.runs.context import utcnow
+from reportcard.clock import utcnow
 
 _PATH = re.compile(r"^/api/v1/accounts/(\d{1,18})/reports/([A-Za-z0-9_]{1,100})/(\d{1,18})$")
 _CONTENT_TYPE = (b"content-type", b"application/json; charset=utf-8")

@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
+from reportcard.clock import utcnow
 from reportcard.db.tables import pseudonyms
 from reportcard.db.web_tables import web_sessions
-from reportcard.runs.context import utcnow
 
 N, R, P = 2**15, 8, 1  # about 32 MiB and a few tens of milliseconds per hash
 KEY_BYTES = 32

@@ -26,10 +26,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 
+from reportcard.clock import utcnow
 from reportcard.db.tables import access_tokens, pseudonyms, users
 from reportcard.db.web_tables import web_sessions
 from reportcard.ids import parse_id
-from reportcard.runs.context import utcnow
 
 TOUCH_SECONDS = 60.0
 

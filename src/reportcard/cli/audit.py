@@ -79,7 +79,7 @@ def _when(value: str | None, name: str):  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
     from reportcard.auth.tokens import parse_duration
-    from reportcard.runs.context import utcnow
+    from reportcard.clock import utcnow
 
     if value is None:
         return None

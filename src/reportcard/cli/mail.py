@@ -22,9 +22,9 @@ def mail() -> None:
 )
 def send_pending(retry_failed: bool) -> None:
     """Deliver every pending email now, without waiting for retry delays."""
+    from reportcard.clock import utcnow
     from reportcard.db.notify_tables import outbox_messages
     from reportcard.notify.mail import deliver_pending
-    from reportcard.runs.context import utcnow
 
     settings = get_settings()
     if not settings.smtp_host:

@@ -19,7 +19,7 @@ def retention() -> None:
 )
 def sweep_cmd(dry_run: bool) -> None:
     """Delete expired report and SIS errors files, and files nothing claims, now."""
-    from reportcard.runs.context import utcnow
+    from reportcard.clock import utcnow
     from reportcard.runs.orphans import sweep_orphans
     from reportcard.runs.retention import sweep, sweep_sis_errors
     from reportcard.storage import storage_from_settings

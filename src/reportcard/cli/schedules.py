@@ -98,11 +98,11 @@ def schedules_create(
     """Create a schedule; prints it as JSON."""
     from reportcard.auth.permissions import READ_REPORTS, has_permission
     from reportcard.auth.tokens import user_for_login
+    from reportcard.clock import utcnow
     from reportcard.db.schedule_tables import report_schedules
     from reportcard.db.tables import accounts
     from reportcard.notify.schedules import ScheduleError, get_schedule, schedule_json, validate
     from reportcard.reports.catalog import load_extra_reports
-    from reportcard.runs.context import utcnow
 
     settings = get_settings()
     engine = open_engine(settings)
@@ -163,8 +163,8 @@ def schedules_create(
 @click.argument("schedule_id", type=int)
 def schedules_delete(schedule_id: int) -> None:
     """Delete a schedule (it stops firing; its history stays)."""
+    from reportcard.clock import utcnow
     from reportcard.db.schedule_tables import report_schedules
-    from reportcard.runs.context import utcnow
 
     engine = open_engine(get_settings())
     s = report_schedules.c
@@ -188,9 +188,9 @@ def schedules_delete(schedule_id: int) -> None:
 )
 def schedules_run_due(now_text: str | None) -> None:
     """Fire every due schedule once now (what the workers do periodically)."""
+    from reportcard.clock import utcnow
     from reportcard.notify.dispatcher import dispatch_due
     from reportcard.reports.catalog import load_extra_reports
-    from reportcard.runs.context import utcnow
 
     settings = get_settings()
     engine = open_engine(settings)

@@ -10,7 +10,7 @@ import click
 from reportcard import audit
 from reportcard.cli.backends import NotFound
 from reportcard.cli.base import in_database, main, open_engine
-from reportcard.runs.context import utcnow
+from reportcard.clock import utcnow
 from reportcard.settings import get_settings
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from reportcard.auth.permissions import READ_REPORTS, has_permission
+from reportcard.clock import utcnow
 from reportcard.db.engine import read_conn
 from reportcard.db.schedule_tables import report_schedules, schedule_firings
 from reportcard.db.tables import accounts, communication_channels, users
@@ -35,7 +36,6 @@ from reportcard.notify.recurrence import RecurrenceError
 from reportcard.notify.schedules import ScheduleError, check_parameters, compute_next
 from reportcard.reports.catalog import get_report
 from reportcard.runs import housekeeping
-from reportcard.runs.context import utcnow
 from reportcard.runs.lifecycle import create_run
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage

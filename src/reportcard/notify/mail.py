@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
+from reportcard.clock import utcnow
 from reportcard.db.notify_tables import outbox_messages
 from reportcard.db.schedule_tables import schedule_firings
 from reportcard.db.tables import account_reports, accounts, attachments, communication_channels
@@ -32,7 +33,6 @@ from reportcard.notify import smtp as smtp_client
 from reportcard.notify.outbox import PUBLIC_URL, enqueue, file_link
 from reportcard.reports.catalog import get_report
 from reportcard.reports.params import value_to_boolean
-from reportcard.runs.context import utcnow
 from reportcard.runs.events import on_run_ended
 from reportcard.runs.housekeeping import register
 from reportcard.runs.lifecycle import titleized

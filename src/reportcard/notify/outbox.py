@@ -11,8 +11,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from reportcard.clock import utcnow
 from reportcard.db.notify_tables import outbox_messages
-from reportcard.runs.context import utcnow
 
 __all__ = ["PUBLIC_URL", "enqueue", "file_link"]
 

@@ -15,13 +15,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
+from reportcard.clock import utcnow
 from reportcard.db.schedule_tables import report_schedules, schedule_firings
 from reportcard.db.tables import accounts, report_shards
 from reportcard.notify.outbox import PUBLIC_URL, enqueue, file_link
 from reportcard.notify.schedules import account_zone, rule_of, zone_or_utc
 from reportcard.reports.catalog import get_report
 from reportcard.reports.formatting import to_utc
-from reportcard.runs.context import utcnow
 from reportcard.runs.events import on_run_ended
 
 __all__ = ["data_rows", "deliver_scheduled_run"]

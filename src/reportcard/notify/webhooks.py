@@ -36,13 +36,13 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
+from reportcard.clock import utcnow
 from reportcard.db.engine import read_conn
 from reportcard.db.schedule_tables import report_webhooks, webhook_deliveries
 from reportcard.db.tables import account_ancestors
 from reportcard.notify.outbox import PUBLIC_URL
 from reportcard.reports.formatting import to_utc
 from reportcard.runs import housekeeping
-from reportcard.runs.context import utcnow
 from reportcard.runs.events import on_run_ended
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage

@@ -19,9 +19,9 @@ from typing import Any
 from celery import Celery
 from sqlalchemy import Engine, func, select, update
 
+from reportcard.clock import utcnow
 from reportcard.db.engine import make_engine
 from reportcard.db.tables import account_reports, report_shards
-from reportcard.runs.context import utcnow
 from reportcard.runs.execute import claim_run, claim_shard
 from reportcard.runs.lifecycle import get_run
 from reportcard.runs.worker import Worker, new_worker_id

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select
 
+from reportcard.clock import utcnow
 from reportcard.db.tables import accounts, courses, enrollment_terms
 from reportcard.ids import is_id
 from reportcard.reports.catalog import RunContext, get_report
 from reportcard.reports.params import param, split_reference
-
-
-def utcnow() -> datetime:
-    """Naive UTC now, the form every timestamp is stored in."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def term_value(params: dict[str, Any]) -> Any:

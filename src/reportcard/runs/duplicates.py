@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports
-from reportcard.runs.context import utcnow
 from reportcard.runs.lifecycle import ACTIVE_STATES
 
 

@@ -29,11 +29,12 @@ from sqlalchemy import (
     update,
 )
 
+from reportcard.clock import utcnow
 from reportcard.db.engine import is_sqlite, read_conn
 from reportcard.db.tables import account_reports, attachments, report_shards
 from reportcard.reports.catalog import Report, RunContext, get_report
 from reportcard.reports.params import ReportInputError
-from reportcard.runs.context import build_context, utcnow
+from reportcard.runs.context import build_context
 from reportcard.runs.events import run_ended
 from reportcard.runs.failures import failure_text
 from reportcard.runs.formats import output_format, write_output

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from reportcard.runs.context import utcnow
+from reportcard.clock import utcnow
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports, report_shards
 from reportcard.reports.catalog import get_report
-from reportcard.runs.context import utcnow
 from reportcard.runs.events import run_ended
 
 ACTIVE_STATES = ("created", "running", "compiling")

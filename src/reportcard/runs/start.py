@@ -19,10 +19,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
+from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports
 from reportcard.reports.catalog import get_report
 from reportcard.reports.params import ReportInputError
-from reportcard.runs.context import resolve_terms, term_value, utcnow
+from reportcard.runs.context import resolve_terms, term_value
 from reportcard.runs.duplicates import find_duplicate
 from reportcard.runs.formats import output_format
 from reportcard.runs.lifecycle import ACTIVE_STATES, create_run

@@ -20,8 +20,8 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, Table, and_, exists, select, update
 
+from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports, report_shards
-from reportcard.runs.context import utcnow
 from reportcard.runs.execute import (
     RunStopped,
     claim_run,

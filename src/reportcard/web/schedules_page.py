@@ -23,6 +23,7 @@ from sqlalchemy import Connection, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from reportcard.clock import utcnow
 from reportcard.db.engine import read_conn
 from reportcard.db.notify_tables import outbox_messages
 from reportcard.db.schedule_tables import report_schedules, schedule_firings
@@ -41,7 +42,6 @@ from reportcard.notify.schedules import (
     validate,
 )
 from reportcard.reports.catalog import Report, get_report
-from reportcard.runs.context import utcnow
 from reportcard.timezones import RAILS_ZONES
 from reportcard.web.accounts import breadcrumbs, visible_tree
 from reportcard.web.base import (

@@ -23,10 +23,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, or_, select, update
 
+from reportcard.clock import utcnow
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import access_tokens, pseudonyms, users
 from reportcard.db.web_tables import web_sessions
-from reportcard.runs.context import utcnow
 
 COOKIE = "reportcard_session"
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often

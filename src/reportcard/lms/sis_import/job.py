@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, select, update
 
+from reportcard.clock import utcnow
 from reportcard.db.engine import read_conn
 from reportcard.db.sis_import_tables import sis_import_messages, sis_imports
 from reportcard.db.tables import accounts, attachments, sis_batches
@@ -41,7 +42,6 @@ from reportcard.lms.sis_import.reader import Limits, Problem, Staged, records, s
 from reportcard.lms.sis_import.users import Logins, Users
 from reportcard.lms.sis_import.values import Columns
 from reportcard.lms.sis_import.workdirs import work_root
-from reportcard.runs.context import utcnow
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
 
