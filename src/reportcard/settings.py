@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -199,8 +200,6 @@ class Settings(BaseSettings):
     @field_validator("retention_days_by_report", mode="after")
     @classmethod
     def _retention_overrides(cls, v: str) -> str:
-        from reportcard.runs.retention import parse_overrides
-
         parse_overrides(v)  # raises ValueError on a malformed list
         return v
 
@@ -256,6 +255,35 @@ class Settings(BaseSettings):
     @property
     def resolved_storage_dir(self) -> Path:
         return (self.storage_dir or self.data_dir / "files").expanduser().resolve()
+
+
+def parse_overrides(text: str) -> dict[str, float]:
+    """``retention_days_by_report``: ``"provisioning_csv=7,grade_export_csv=90"`` or
+    ``{"provisioning_csv": 7}``, as report type -> days."""
+    text = text.strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("retention_days_by_report must be a JSON object")
+        items = list(data.items())
+    else:
+        items = []
+        for pair in text.split(","):
+            if not pair.strip():
+                continue
+            name, sep, days = pair.partition("=")
+            if not sep:
+                raise ValueError(f"retention_days_by_report: expected type=days, got {pair!r}")
+            items.append((name, days))
+    out: dict[str, float] = {}
+    for name, days in items:
+        value = float(days)
+        if value < 0 or value != value:
+            raise ValueError(f"retention_days_by_report: bad number of days for {name!r}")
+        out[str(name).strip()] = value
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,6 @@ answers 410 Gone. A limit of 0 keeps that type's files forever.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,41 +20,13 @@ from reportcard.db.sis_import_tables import sis_imports
 from reportcard.db.tables import account_reports, attachments
 from reportcard.runs.housekeeping import register
 from reportcard.runs.lifecycle import ACTIVE_STATES
-from reportcard.settings import Settings
+from reportcard.settings import Settings, parse_overrides
 from reportcard.storage.base import Storage
 
 log = logging.getLogger(__name__)
 
 EXPIRED = "expired"
 BATCH = 500
-
-
-def parse_overrides(text: str) -> dict[str, float]:
-    """``"provisioning_csv=7,grade_export_csv=90"`` or ``{"provisioning_csv": 7}``."""
-    text = text.strip()
-    if not text:
-        return {}
-    if text.startswith("{"):
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("retention_days_by_report must be a JSON object")
-        items = list(data.items())
-    else:
-        items = []
-        for pair in text.split(","):
-            if not pair.strip():
-                continue
-            name, sep, days = pair.partition("=")
-            if not sep:
-                raise ValueError(f"retention_days_by_report: expected type=days, got {pair!r}")
-            items.append((name, days))
-    out: dict[str, float] = {}
-    for name, days in items:
-        value = float(days)
-        if value < 0 or value != value:
-            raise ValueError(f"retention_days_by_report: bad number of days for {name!r}")
-        out[str(name).strip()] = value
-    return out
 
 
 def days_for(settings: Settings, report_type: str) -> float:
