@@ -23,8 +23,10 @@ class Settings(BaseSettings):
         "",
         description="SQLAlchemy URL of the database; default: an SQLite file in data_dir.",
     )
-    storage_backend: Literal["local", "s3"] = Field(
-        "local", description="Where report files live: a local directory or S3."
+    storage_backend: str = Field(
+        "local",
+        description="Where report files live: a backend of reportcard.storage.BACKENDS by name"
+        " (local: a directory; s3: S3-compatible object storage).",
     )
     s3_bucket: str = Field("", description="S3 bucket for report files (storage_backend=s3).")
     s3_prefix: str = Field("reportcard", description="Key prefix inside the bucket.")

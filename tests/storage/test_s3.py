@@ -1,17 +1,13 @@
-"""S3 storage against moto's S3 server on loopback (a real S3 protocol, not a mock object)."""
+"""S3 storage against moto's S3 server on loopback (``s3_endpoint``, tests/storage/conftest.py)."""
 
 from __future__ import annotations
 
 import io
-import socket
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from sqlalchemy import Engine, select
 
 from reportcard.db.tables import attachments
@@ -20,31 +16,8 @@ from reportcard.settings import Settings
 from reportcard.storage import storage_from_settings
 from reportcard.storage.s3 import S3Storage
 from tests.runs.sample import SAMPLE, make_institution
-
-CREDS = {"access_key_id": "testing", "secret_access_key": "testing", "region": "us-east-1"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    ).create_bucket(Bucket="reports")
-    yield endpoint
-    server.stop()
+from tests.serving import free_port
+from tests.storage.conftest import CREDS
 
 
 def s3(endpoint: str, **kw: object) -> S3Storage:

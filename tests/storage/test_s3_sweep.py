@@ -15,10 +15,8 @@ from reportcard.runs.orphans import grace, sweep_orphans
 from reportcard.settings import Settings
 from reportcard.storage.s3 import S3Storage
 from tests.runs.test_storage_faults import _compile_racing_an_abort, planned, run_shards
+from tests.storage.conftest import CREDS
 from tests.storage.invariant import assert_storage_clean, stored_keys
-from tests.storage.test_s3 import CREDS, s3_endpoint
-
-__all__ = ["s3_endpoint"]  # the module's fixture: moto's S3 server
 
 
 def fresh(endpoint: str) -> S3Storage:

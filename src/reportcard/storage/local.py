@@ -7,68 +7,43 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
+from reportcard.settings import Settings
+from reportcard.storage.atomic import AtomicWriter
 from reportcard.storage.base import Storage, StoredFile
 
 
-class _AtomicFile:
-    """Writes to ``<path>.tmp-<pid>`` and renames onto ``path`` when closed without error."""
+class _AtomicFile(AtomicWriter):
+    """Writes to ``<path>.tmp-<pid>-<n>`` beside ``path`` and renames it onto ``path``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{id(self)}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()/__exit__
+        super().__init__(open(self.tmp, "wb"))  # noqa: SIM115 - closed in close()/abort()
 
-    def write(self, data: bytes) -> int:
-        return self.fh.write(data)
+    def _publish(self) -> None:
+        # Closing flushes the last buffered bytes: on a full disk this is where ENOSPC is
+        # raised (and the temp file is then removed).
+        self.fh.close()
+        os.replace(self.tmp, self.path)
 
-    def flush(self) -> None:
-        self.fh.flush()
-
-    def tell(self) -> int:
-        return self.fh.tell()
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self.fh.seek(offset, whence)
-
-    def seekable(self) -> bool:
-        return True
-
-    def writable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        if not self.fh.closed:
-            try:
-                # Closing flushes the last buffered bytes: on a full disk this is where
-                # ENOSPC is raised, and the temp file must not stay behind.
-                self.fh.close()
-                os.replace(self.tmp, self.path)
-            except BaseException:
-                self.tmp.unlink(missing_ok=True)
-                raise
-
-    def abort(self) -> None:
-        if not self.fh.closed:
-            self.fh.close()
+    def _remove_staging(self) -> None:
         self.tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> _AtomicFile:
-        return self
-
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 class LocalStorage(Storage):
+    """Keys are paths under ``root``; nothing may escape it."""
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalStorage:
+        """The ``local`` backend: ``REPORTCARD_STORAGE_DIR`` (default ``<data_dir>/files``)."""
+        return cls(settings.resolved_storage_dir)
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()

@@ -11,57 +11,24 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO
 
+from reportcard.settings import Settings
+from reportcard.storage.atomic import AtomicWriter
 from reportcard.storage.base import Storage, StoredFile
 
 
-class _Upload:
+class _Upload(AtomicWriter):
     """A local spool uploaded to ``key`` on a clean close; discarded after an exception."""
 
     def __init__(self, storage: S3Storage, key: str) -> None:
         self.storage = storage
         self.key = storage.full_key(key)  # validates before anything is written
-        self.fh: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        super().__init__(tempfile.TemporaryFile())  # noqa: SIM115 - closed in close()/abort()
 
-    def write(self, data: bytes) -> int:
-        return self.fh.write(data)
-
-    def flush(self) -> None:
-        self.fh.flush()
-
-    def tell(self) -> int:
-        return self.fh.tell()
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self.fh.seek(offset, whence)
-
-    def seekable(self) -> bool:
-        return True
-
-    def writable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        if self.fh.closed:
-            return
-        try:
-            self.fh.seek(0)
-            self.storage.client.upload_fileobj(self.fh, self.storage.bucket, self.key)
-        finally:
-            self.fh.close()
-
-    def abort(self) -> None:
-        self.fh.close()
-
-    def __enter__(self) -> _Upload:
-        return self
-
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
+    def _publish(self) -> None:
+        self.fh.seek(0)
+        self.storage.client.upload_fileobj(self.fh, self.storage.bucket, self.key)
 
 
 class _Download:
@@ -114,6 +81,22 @@ class S3Storage(Storage):
                 connect_timeout=5,
                 read_timeout=60,
             ),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> S3Storage:
+        """The ``s3`` backend, from the ``REPORTCARD_S3_*`` settings (the bucket is required)."""
+        if not settings.s3_bucket:
+            raise ValueError("REPORTCARD_S3_BUCKET is required with REPORTCARD_STORAGE_BACKEND=s3")
+        return cls(
+            settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+            max_attempts=settings.s3_max_attempts,
+            presign_seconds=settings.s3_presign_seconds,
         )
 
     def full_key(self, key: str) -> str:
