@@ -28,7 +28,8 @@ from datetime import datetime
 from typing import IO, Any, BinaryIO
 
 import xlsxwriter
-from xlsxwriter.utility import xl_col_to_name
+from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
+from xlsxwriter.worksheet import Worksheet
 
 from reportcard.reports.params import ReportInputError, param, value_to_boolean
 from reportcard.runs.package import (
@@ -154,8 +155,9 @@ _NON_XML = re.compile("[\ufffe\uffff\ud800-\udfff]")
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 _SHEET_EDGES = re.compile(r"^['\s]+|['\s]+$")
 _SHEET_MAX = 31  # UTF-16 code units in a sheet name (Excel's limit)
-# XlsxWriter's options: every cell is written with write_string, and these keep it from
-# turning any text into a formula, a number or a link even where ``write`` were used.
+_CELL_MAX = 32_767  # UTF-16 code units in a cell (Excel's limit)
+# XlsxWriter's options: every cell is written as an inline string by ``_TextSheet``, and
+# these keep XlsxWriter from turning text into a formula, a number or a link anywhere else.
 _WORKBOOK_OPTIONS: dict[str, Any] = {
     "constant_memory": True,  # rows go to a temporary file as written: memory flat in rows
     "use_zip64": True,  # a sheet's XML may pass 4 GiB (ZIP64 records only where needed)
@@ -179,6 +181,94 @@ def _utf16_cut(text: str, units: int) -> str:
             break
         out.append(ch)
     return "".join(out)
+
+
+def _plain_row(cells: Sequence[str]) -> bool:
+    """True when XlsxWriter would write every cell of the row exactly as it is.
+
+    That is: no character to escape (``& < >``), to drop (U+FFFE, U+FFFF, surrogates) or to
+    write as ``_xHHHH_`` (C0 controls, and a literal ``_xHHHH_``), no leading or trailing
+    whitespace in a cell (``xml:space="preserve"``), and no cell near Excel's length limit.
+    Every test is one C-speed scan of the row's cells joined by ``|``: ``isprintable`` is
+    false for all controls, surrogates, noncharacters and every whitespace but the space,
+    and a space at a cell's edge stands next to a ``|``. A ``|`` or ``_x`` in the data only
+    sends the row to the careful path, which writes the same cells.
+    """
+    joined = "|" + "|".join(cells) + "|"
+    return (
+        len(joined) < _CELL_MAX // 2
+        and joined.isprintable()
+        and "&" not in joined
+        and "<" not in joined
+        and ">" not in joined
+        and "_x" not in joined
+        and " |" not in joined
+        and "| " not in joined
+    )
+
+
+class _TextSheet(Worksheet):
+    """A constant-memory worksheet whose rows are written whole, every cell a text cell.
+
+    XlsxWriter's ``write_string`` stores each cell and later writes its ``<c>`` element
+    through several calls and regular expressions; for a report's million cells that was
+    four times the cost of everything else. ``text_row`` writes a row's elements in one piece,
+    exactly as XlsxWriter's constant-memory mode writes inline strings (``<c r="B7"
+    t="inlineStr"><is><t>text</t></is></c>``), escaping with XlsxWriter's own helpers when a
+    row needs it. XlsxWriter keeps the rest: the row element, the sheet's dimensions, panes,
+    styles, the workbook's parts and the zip. One difference, on purpose: XlsxWriter writes a
+    string that starts with ``<r>`` and ends with ``</r>`` into the XML unescaped (its rich
+    strings), which would let a CSV cell inject markup, formulas included; here it is text.
+    ``tests/formats/test_xlsx_cells.py`` checks the bytes against XlsxWriter's own output.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.letters: list[str] = []  # column letters, as many as the widest row needed
+
+    def text_row(self, row: int, cells: Sequence[str], cell_format: Any = None) -> None:
+        """Write ``cells`` (empty ones left blank) as row ``row`` (0-based), in order."""
+        if len(cells) > self.xls_colmax:
+            cells = cells[: self.xls_colmax]
+        letters = self.letters
+        while len(letters) < len(cells):
+            letters.append(column_letter(len(letters)))
+        used = [c for c, v in enumerate(cells) if v]
+        if (
+            not used
+            or self._check_dimensions(row, used[0])
+            or self._check_dimensions(row, used[-1])
+        ):
+            return
+        if row > self.previous_row:
+            # Writes out whatever XlsxWriter holds for the row before (nothing, unless a cell
+            # was written there another way) and makes ``row`` the row being written.
+            self._write_single_row(row)
+        n = row + 1
+        style = f' s="{cell_format._get_xf_index()}"' if cell_format is not None else ""
+        if _plain_row(cells):
+            body = "".join(
+                [
+                    f'<c r="{col}{n}"{style} t="inlineStr"><is><t>{v}</t></is></c>'
+                    for col, v in zip(letters, cells, strict=False)
+                    if v
+                ]
+            )
+        else:
+            body = "".join([self._text_cell(f"{letters[c]}{n}", style, cells[c]) for c in used])
+        self._write_row(row, None)
+        self.fh.write(body + "</row>")
+
+    def _text_cell(self, ref: str, style: str, value: str) -> str:
+        """One ``<c>`` element the careful way (XlsxWriter's steps, never a rich string)."""
+        if _NON_XML.search(value):
+            value = _NON_XML.sub("", value)
+        if len(value) > _CELL_MAX // 2:
+            value = _utf16_cut(value, _CELL_MAX)
+        value = self._escape_control_characters(value)
+        space = ' xml:space="preserve"' if _preserve_whitespace(value) else ""
+        value = self._escape_data(value)
+        return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{value}</t></is></c>'
 
 
 class _Sheets:
@@ -226,19 +316,15 @@ def _write_book(out: BinaryIO, tmp: str, parts: Sequence[FilePart], storage: Sto
         """Write one sheet; True when rows were left over for a continuation sheet."""
         nonlocal sheets
         sheets += 1
-        ws = book.add_worksheet(name)
+        ws: _TextSheet = book.add_worksheet(name, worksheet_class=_TextSheet)
         ws.freeze_panes(1, 0)
-        put = ws.write_string
-        for c, v in enumerate(headers):
-            if v != "":
-                put(0, c, _NON_XML.sub("", v), header)
+        put = ws.text_row
+        put(0, headers, header)
         r = 0
         limit = XLSX_MAX_ROWS - 1  # the last row index a sheet has
         for row in rows:
             r += 1
-            for c, v in enumerate(row):
-                if v != "":
-                    put(r, c, _NON_XML.sub("", v) if _NON_XML.search(v) else v)
+            put(r, row)
             if r >= limit:
                 break
         return r >= limit
