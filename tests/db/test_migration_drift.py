@@ -1,0 +1,50 @@
+"""The migration matches the table declarations: a declaration changed without ``make migration``
+fails here.
+
+A freshly migrated database (SQLite, or PostgreSQL in its lane) is compared with the declared
+tables by Alembic's autogenerate comparison, types and server defaults included: anything it
+would write into a new migration is drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Column, Engine, Index, MetaData, String
+
+from reportcard.db.schema import metadata
+
+OPTIONS = {"compare_type": True, "compare_server_default": True}
+
+
+def drift(engine: Engine, declared: MetaData) -> list[Any]:
+    """What autogenerate would put in a migration from ``engine``'s schema to ``declared``."""
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts=OPTIONS)
+        return list(compare_metadata(context, declared))
+
+
+def test_the_migrated_schema_is_the_declared_schema(engine: Engine) -> None:
+    found = drift(engine, metadata)
+    assert found == [], (
+        "the table declarations differ from the migrated schema; run `make migration` "
+        f"and commit the migration with the declaration: {found}"
+    )
+
+
+def test_a_declaration_without_its_migration_is_found(engine: Engine) -> None:
+    """The comparison sees a column and an index declared but never migrated."""
+    changed = MetaData()
+    for table in metadata.sorted_tables:
+        table.to_metadata(changed)
+    accounts = changed.tables["accounts"]
+    accounts.append_column(Column("drift_probe", String(64), nullable=True))
+    Index("ix_accounts_drift_probe", accounts.c.drift_probe)
+    found = drift(engine, changed)
+    assert [(d[0], d[2], d[3].name) for d in found if d[0] == "add_column"] == [
+        ("add_column", "accounts", "drift_probe")
+    ]
+    assert [d[1].name for d in found if d[0] == "add_index"] == ["ix_accounts_drift_probe"]
+    assert len(found) == 2
