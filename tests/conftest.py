@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from reportcard.db.engine import dispose_all, make_engine
+from reportcard.wiring import hooks
 from tests.databases import drop_database, drop_template, fresh_database_url, lane
 
 
@@ -31,5 +32,6 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def engine(database_url: str) -> Engine:
-    """A migrated database for one test."""
-    return make_engine(database_url)
+    """A migrated database for one test, with every package's hooks bound to it (run-ended
+    listeners, periodic jobs, SIS imports as worker work), as a runtime's engine has them."""
+    return hooks().bind(make_engine(database_url))

@@ -63,7 +63,7 @@ def _token(settings: Settings) -> str:
 
 
 def _start_server(settings: Settings, host: str, port: int) -> uvicorn.Server:
-    from reportcard.api.app import create_app
+    from reportcard.app import create_app
 
     config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
     server = uvicorn.Server(config)

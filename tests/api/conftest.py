@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine, insert
 
-from reportcard.api.app import create_app
+from reportcard.app import create_app
 from reportcard.auth.tokens import create_token
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.db.tables import (

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reportcard.api.app import create_app
+from reportcard.app import create_app
 from reportcard.auth.tokens import create_token, user_for_login
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.settings import Settings

@@ -10,7 +10,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
-from reportcard.api.app import create_app
+from reportcard.app import create_app
 from reportcard.db.engine import dispose_all
 from reportcard.settings import Settings
 from tests.databases import drop_database, fresh_database_url

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from starlette.routing import BaseRoute, Mount, Route
 
-from reportcard.api.app import create_app
+from reportcard.app import create_app
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.settings import Settings
 from tests.api.conftest import SAMPLE, build_world

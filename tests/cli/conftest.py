@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
 import tests.queue.slow_report  # noqa: F401 - registers framework_slow_csv in this process
-from reportcard.api.app import create_app
+from reportcard.app import create_app
 from reportcard.cli import main
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.settings import Settings, get_settings

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reportcard.api.app import create_app
+from reportcard.app import create_app
 from reportcard.clock import utcnow
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.runs.retention import sweep

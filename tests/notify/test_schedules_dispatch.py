@@ -442,13 +442,12 @@ def test_dispatcher_across_dst_changes(engine: Engine, world_db: dict[str, Any],
     assert [len(firings(engine, s)) for s in (gap, twice)] == [3, 1]
 
 
-def test_registered_as_periodic_job_and_listeners() -> None:
-    from reportcard.runs import events, housekeeping
+def test_installed_as_periodic_job_and_listeners() -> None:
+    from reportcard.wiring import hooks
 
-    housekeeping._load()
-    events._load()
-    assert {"schedule_dispatcher", "webhook_deliveries"} <= set(housekeeping._jobs)
-    names = {f.__name__ for f in events._listeners}
+    installed = hooks()
+    assert {"schedule_dispatcher", "webhook_deliveries"} <= set(installed.jobs)
+    names = {f.__name__ for f in installed.listeners}
     assert {"deliver_scheduled_run", "queue_webhook_events"} <= names
 
 

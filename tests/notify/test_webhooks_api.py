@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reportcard.api.app import create_app
+from reportcard.app import create_app
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.notify.webhooks import SIGNATURE_HEADER, verify_signature
 from reportcard.settings import Settings

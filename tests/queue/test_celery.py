@@ -20,7 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from reportcard.api.app import create_app
+from reportcard.app import create_app
 from reportcard.db.engine import make_engine
 from reportcard.db.tables import account_reports, report_shards
 from reportcard.settings import Settings

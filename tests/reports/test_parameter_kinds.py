@@ -89,7 +89,7 @@ def test_the_real_forms_keep_their_controls() -> None:
 
 
 def test_openapi_lists_each_reports_parameters_with_their_kinds(tmp_path: Path) -> None:
-    from reportcard.api.app import create_app
+    from reportcard.app import create_app
     from reportcard.settings import Settings
 
     app = create_app(Settings(data_dir=tmp_path), workers=0)

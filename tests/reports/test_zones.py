@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, update
 
-from reportcard.api.app import create_app
+from reportcard.app import create_app
 from reportcard.auth.tokens import create_token
 from reportcard.cli import main
 from reportcard.db.engine import make_engine

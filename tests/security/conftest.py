@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reportcard.api.app import create_app
 from reportcard.api.limits import START_BUCKETS
+from reportcard.app import create_app
 from reportcard.auth.tokens import forget_touches
 from reportcard.settings import Settings
 from tests.api.conftest import World, world

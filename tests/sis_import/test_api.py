@@ -16,7 +16,7 @@ import pytest
 import requests
 from sqlalchemy import Engine, func, insert, select
 
-from reportcard.api.app import create_app
+from reportcard.app import create_app
 from reportcard.auth.tokens import create_token
 from reportcard.clock import utcnow
 from reportcard.db.engine import dispose_all, make_engine

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from sqlalchemy import and_, func, insert, or_, select
 
-from reportcard.api.app import create_app
+from reportcard.app import create_app
 from reportcard.auth.permissions import READ_REPORTS, has_permission
 from reportcard.auth.tokens import create_token
 from reportcard.db.engine import dispose_all, make_engine

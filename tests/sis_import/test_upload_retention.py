@@ -18,7 +18,7 @@ import pytest
 import requests
 from sqlalchemy import Engine, select
 
-from reportcard.api.app import create_app
+from reportcard.app import create_app
 from reportcard.clock import utcnow
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.db.sis_import_tables import sis_imports

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select, update
 
-from reportcard.api.app import create_app
+from reportcard.app import create_app
 from reportcard.auth.passwords import hash_password
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.db.tables import pseudonyms, users

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, func, insert, select, update
 from starlette.requests import Request
 
+from reportcard.api.spreadsheet import BOM, neutralise, transform_csv, transform_zip
 from reportcard.auth.passwords import (
     WeakPassword,
     hash_password,
@@ -26,7 +27,6 @@ from reportcard.db.tables import access_tokens, pseudonyms, users
 from reportcard.db.web_tables import web_sessions
 from reportcard.web import csrf
 from reportcard.web.sessions import create_session, end_session, load_session, purge_expired
-from reportcard.web.spreadsheet import BOM, neutralise, transform_csv, transform_zip
 from tests.api.conftest import T0
 
 FAST = {"n": 2**10, "r": 8, "p": 1}
@@ -319,10 +319,10 @@ def test_cli_set_password_reads_stdin(
 
 
 def test_housekeeping_sweeps_ended_sessions(engine: Engine, tmp_path: Path) -> None:
-    from reportcard.runs.housekeeping import JOB_MODULES
     from reportcard.web.session_sweep import sweep
+    from reportcard.wiring import hooks
 
-    assert "reportcard.web.session_sweep" in JOB_MODULES
+    assert hooks().jobs["web_sessions"].job is sweep
     login_id = _login(engine, "swept")
     with engine.connect() as conn:
         user_id = conn.execute(

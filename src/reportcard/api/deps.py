@@ -21,26 +21,10 @@ from reportcard.clock import utcnow
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import access_tokens, accounts, pseudonyms, users
 from reportcard.ids import is_id
-from reportcard.runs.worker import WorkerPool
-from reportcard.settings import Settings
-from reportcard.storage.base import Storage
+from reportcard.runtime import Runtime
 
-
-@dataclass
-class Services:
-    settings: Settings
-    engine: Engine
-    storage: Storage
-    pool: WorkerPool | None = None
-
-    def notify(self, run_id: int | None = None) -> None:
-        """Tell the queue a run was created (after its transaction committed)."""
-        if self.pool is not None:
-            self.pool.notify()
-        if run_id is not None and self.settings.queue == "celery":
-            from reportcard.queue.celery_app import publish_plan
-
-            publish_plan(run_id)
+# The app's services are the process's runtime (reportcard.runtime).
+Services = Runtime
 
 
 def services(request: Request) -> Services:

@@ -15,6 +15,7 @@ from reportcard.api.audit_events import client_ip
 from reportcard.api.deps import ServicesDep, UserDep, authenticate, presented_token
 from reportcard.api.errors import UNAUTHORIZED, CanvasError, json_response, not_found
 from reportcard.api.serializers import attachment_json
+from reportcard.api.spreadsheet import file_kind, transformed_body
 from reportcard.api.urls import base_url
 from reportcard.auth import links
 from reportcard.auth.permissions import IMPORT_SIS_DATA, READ_REPORTS, has_permission
@@ -23,7 +24,6 @@ from reportcard.db.sis_import_tables import sis_imports
 from reportcard.db.tables import account_reports, attachments
 from reportcard.ids import is_id
 from reportcard.reports.params import value_to_boolean
-from reportcard.web.downloads import file_kind, transformed_body
 
 router = APIRouter(tags=["files"])
 

@@ -128,7 +128,7 @@ async def start_report(
         _create, svc, request, user, account_id, report, params, raw is not None
     )
     if status == 200:
-        await run_in_threadpool(svc.notify, body["id"])
+        await run_in_threadpool(svc.run_created, body["id"])
     return json_response(body, status, headers)
 
 
@@ -325,7 +325,7 @@ def _change(
         )
         run = conn.execute(select(account_reports).where(account_reports.c.id == run.id)).one()
         body = run_entry(conn, base_url(request), run, root_zone(conn, account))
-    svc.notify()
+    svc.wake()
     return json_response(body)
 
 

@@ -295,7 +295,7 @@ async def create(account_id: str, request: Request, svc: ServicesDep, user: User
         # the file must not stay behind in storage.
         storage.delete(key)
         raise
-    svc.notify()
+    svc.wake()
     return json_response(body)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from reportcard.cli.base import database_label, main, open_engine
+from reportcard.cli.base import database_label, main, open_engine, open_runtime
 from reportcard.settings import get_settings
 
 
@@ -83,7 +83,7 @@ def serve(host: str, port: int, worker_threads: int | None) -> None:
     """Serve the API (with embedded workers) until interrupted."""
     import uvicorn
 
-    from reportcard.api.app import create_app
+    from reportcard.app import create_app
 
     app = create_app(get_settings(), workers=worker_threads)
     uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True)
@@ -109,9 +109,7 @@ def serve(host: str, port: int, worker_threads: int | None) -> None:
 def worker(threads: int, once: bool, queue_kind: str | None, queues: str) -> None:
     """Execute report shards (any number of workers may run, on any machine)."""
     from reportcard.db.busy import retry_while_unavailable
-    from reportcard.reports.catalog import load_extra_reports
-    from reportcard.runs.worker import Worker, WorkerPool
-    from reportcard.storage import storage_from_settings
+    from reportcard.runs.worker import Worker
 
     settings = get_settings()
 
@@ -124,22 +122,21 @@ def worker(threads: int, once: bool, queue_kind: str | None, queues: str) -> Non
         pause = max(settings.poll_seconds, 1.0)
         return retry_while_unavailable(step, what=what, pause=pause, on_retry=waiting)
 
-    engine = patiently(lambda: open_engine(settings, create=True), "worker start")
-    load_extra_reports(settings)
+    runtime = patiently(lambda: open_runtime(settings, create=True), "worker start")
     if (queue_kind or settings.queue) == "celery":
         from reportcard.queue.celery_app import run_worker
 
         names = [f"{settings.queue_prefix}.{q.strip()}" for q in queues.split(",") if q.strip()]
-        run_worker(settings, threads, names)
+        run_worker(settings, threads, names, runtime.engine)
         return
-    storage = storage_from_settings(settings)
+    storage = runtime.storage
     if once:
-        w = Worker(engine, storage, settings)
+        w = Worker(runtime.engine, storage, settings)
         while patiently(w.step, "worker step"):
             pass
         return
-    pool = WorkerPool(engine, storage, settings, threads)
-    patiently(pool.start, "worker start")  # its first act is a write (reaping stale work)
+    # its first act is a write (reaping stale work)
+    pool = patiently(lambda: runtime.start_pool(threads), "worker start")
     click.echo(f"{threads} worker thread(s) running; Ctrl-C to stop", err=True)
     try:
         threading.Event().wait()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy import Engine
@@ -20,6 +20,9 @@ from sqlalchemy.exc import ArgumentError
 
 from reportcard.cli.backends import CliError, NotFound
 from reportcard.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from reportcard.runtime import Runtime
 
 
 def database_label(settings: Settings) -> str:
@@ -65,8 +68,8 @@ def missing_database(settings: Settings, path: Path) -> NoDatabase:
     )
 
 
-def open_engine(settings: Settings, *, create: bool = False) -> Engine:
-    """The database engine, with the schema brought up to date.
+def open_runtime(settings: Settings, *, create: bool = False) -> Runtime:
+    """The command's runtime (``reportcard.wiring``), its schema brought up to date.
 
     A missing SQLite file is created only with ``create`` (the commands that set up or fill an
     institution: init, seed, load, import of CD2 data, serve, worker, db upgrade); every other
@@ -74,6 +77,7 @@ def open_engine(settings: Settings, *, create: bool = False) -> Engine:
     """
     from reportcard.db.engine import make_engine
     from reportcard.db.migrate import upgrade
+    from reportcard.wiring import build
 
     url = settings.resolved_database_url
     path = sqlite_file(url)
@@ -81,7 +85,12 @@ def open_engine(settings: Settings, *, create: bool = False) -> Engine:
         raise missing_database(settings, path)
     engine = make_engine(url)
     upgrade(engine)
-    return engine
+    return build(settings, engine=engine)
+
+
+def open_engine(settings: Settings, *, create: bool = False) -> Engine:
+    """The engine of :func:`open_runtime` (the runtime's hooks are bound to it)."""
+    return open_runtime(settings, create=create).engine
 
 
 def show_usage_error(exc: click.UsageError, ctx: click.Context | None = None) -> None:

@@ -42,31 +42,25 @@ class DirectBackend(Backend):
     default_account = "(the first root account)"
 
     def __init__(self, settings: Settings | None = None) -> None:
-        from reportcard.cli.base import database_label, open_engine
-        from reportcard.reports.catalog import load_extra_reports
+        from reportcard.cli.base import database_label, open_runtime
 
         self.settings = settings or get_settings()
         self.where = f"the database {database_label(self.settings)}"
         try:
-            self.engine: Engine = open_engine(self.settings)
+            self.runtime = open_runtime(self.settings)
         except OperationalError as exc:
             raise Unreachable(f"cannot reach {self.where}: {exc.orig or exc}") from exc
-        load_extra_reports(self.settings)
+        self.engine: Engine = self.runtime.engine
         self.base = (getattr(self.settings, "public_url", "") or "http://127.0.0.1:8000").rstrip(
             "/"
         )
-        self._storage: Storage | None = None
 
     @property
     def storage(self) -> Storage:
-        if self._storage is None:
-            from reportcard.storage import storage_from_settings
-
-            try:
-                self._storage = storage_from_settings(self.settings)
-            except ValueError as exc:  # e.g. s3 without a bucket
-                raise BadInput(f"storage settings: {exc}") from exc
-        return self._storage
+        try:
+            return self.runtime.storage
+        except ValueError as exc:  # e.g. s3 without a bucket
+            raise BadInput(f"storage settings: {exc}") from exc
 
     @contextmanager
     def _conn(self, write: bool = False) -> Iterator[Connection]:
@@ -214,10 +208,8 @@ class DirectBackend(Backend):
             if duplicate:
                 return body, True
             run_id = int(row.id)
-        if not here and self.settings.queue == "celery":
-            from reportcard.queue.celery_app import publish_plan
-
-            publish_plan(run_id)
+        if not here:  # else this process works it (follow)
+            self.runtime.run_created(run_id)
         return body, False
 
     def status(self, account: str | None, report: str, run_id: int) -> Run:

@@ -35,7 +35,7 @@ from reportcard.notify.outbox import enqueue
 from reportcard.notify.recurrence import RecurrenceError
 from reportcard.notify.schedules import ScheduleError, check_parameters, compute_next
 from reportcard.reports.catalog import get_report
-from reportcard.runs import housekeeping
+from reportcard.runs.hooks import Hooks, run_created
 from reportcard.runs.lifecycle import create_run
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
@@ -197,10 +197,8 @@ def dispatch_due(
             continue
         if firing is not None:
             fired.append(firing)
-            if firing.run_id is not None and settings.queue == "celery":
-                from reportcard.queue.celery_app import publish_plan
-
-                publish_plan(firing.run_id)
+            if firing.run_id is not None:
+                run_created(engine, firing.run_id)  # the runtime tells its queue
     return fired
 
 
@@ -208,4 +206,5 @@ def _job(engine: Engine, storage: Storage, settings: Settings, now: datetime) ->
     return len(dispatch_due(engine, settings, now))
 
 
-housekeeping.register("schedule_dispatcher", lambda s: s.schedule_poll_seconds, _job)
+def install(hooks: Hooks) -> None:
+    hooks.every("schedule_dispatcher", lambda s: s.schedule_poll_seconds, _job)

@@ -33,8 +33,7 @@ from reportcard.notify import smtp as smtp_client
 from reportcard.notify.outbox import PUBLIC_URL, enqueue, file_link
 from reportcard.reports.catalog import get_report
 from reportcard.reports.params import value_to_boolean
-from reportcard.runs.events import on_run_ended
-from reportcard.runs.housekeeping import register
+from reportcard.runs.hooks import Hooks
 from reportcard.runs.lifecycle import titleized
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
@@ -98,7 +97,6 @@ def started_by_schedule(conn: Connection, run_id: int) -> bool:
     return found is not None
 
 
-@on_run_ended
 def report_ended(conn: Connection, run: Any) -> None:
     """Queue the email for the run's user (in the transition's transaction).
 
@@ -295,4 +293,6 @@ def _close(connection: smtplib.SMTP) -> None:
         connection.close()
 
 
-register("mail", lambda s: s.mail_interval_seconds, deliver_pending)
+def install(hooks: Hooks) -> None:
+    hooks.on_run_ended(report_ended)
+    hooks.every("mail", lambda s: s.mail_interval_seconds, deliver_pending)

@@ -22,7 +22,7 @@ from reportcard.notify.outbox import PUBLIC_URL, enqueue, file_link
 from reportcard.notify.schedules import account_zone, rule_of, zone_or_utc
 from reportcard.reports.catalog import get_report
 from reportcard.reports.formatting import to_utc
-from reportcard.runs.events import on_run_ended
+from reportcard.runs.hooks import Hooks
 
 __all__ = ["data_rows", "deliver_scheduled_run"]
 
@@ -70,7 +70,6 @@ def _messages(conn: Connection, schedule: Any, run: Any, rows: int, policy: str)
     return subject, body
 
 
-@on_run_ended
 def deliver_scheduled_run(conn: Connection, run: Any) -> None:
     """Mail the recipients of the schedule that started ``run`` (if one did).
 
@@ -122,3 +121,7 @@ def _deliver(conn: Connection, run: Any) -> None:
         .where(schedule_firings.c.id == firing.id)
         .values(delivery=delivery, delivered_at=now)
     )
+
+
+def install(hooks: Hooks) -> None:
+    hooks.on_run_ended(deliver_scheduled_run)

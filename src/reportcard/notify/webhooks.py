@@ -42,8 +42,7 @@ from reportcard.db.schedule_tables import report_webhooks, webhook_deliveries
 from reportcard.db.tables import account_ancestors
 from reportcard.notify.outbox import PUBLIC_URL
 from reportcard.reports.formatting import to_utc
-from reportcard.runs import housekeeping
-from reportcard.runs.events import on_run_ended
+from reportcard.runs.hooks import Hooks
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
 
@@ -247,7 +246,6 @@ def event_body(run: Any, event: str, delivery: str, now: datetime, base: str) ->
     return json.dumps(payload, separators=(",", ":"), sort_keys=False, default=str)
 
 
-@on_run_ended
 def queue_webhook_events(conn: Connection, run: Any) -> None:
     """Write a delivery for each endpoint of the run's account (or an ancestor) that wants it.
 
@@ -437,4 +435,6 @@ def _job(engine: Engine, storage: Storage, settings: Settings, now: datetime) ->
     return send_due(engine, settings, now)
 
 
-housekeeping.register("webhook_deliveries", lambda s: s.webhook_poll_seconds, _job)
+def install(hooks: Hooks) -> None:
+    hooks.on_run_ended(queue_webhook_events)
+    hooks.every("webhook_deliveries", lambda s: s.webhook_poll_seconds, _job)

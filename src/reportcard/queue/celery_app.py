@@ -42,11 +42,14 @@ def long_queue() -> str:
 
 
 _configured: list[Settings] = []
+_engines: list[Engine] = []  # the runtime's engine (its hooks bound to it), when given
 
 
-def configure(settings: Settings) -> Celery:
-    """Point the app at the configured broker with the delivery guarantees we rely on."""
+def configure(settings: Settings, engine: Engine | None = None) -> Celery:
+    """Point the app at the configured broker with the delivery guarantees we rely on; this
+    process's tasks work on ``engine`` (the runtime's) when given."""
     _configured[:] = [settings]
+    _engines[:] = [] if engine is None else [engine]
     _worker.cache_clear()
     if app.conf.broker_url and app.conf.broker_url != settings.broker_url:
         # Pools made for another broker must not be reused (a process may reconfigure).
@@ -77,7 +80,7 @@ def configure(settings: Settings) -> Celery:
 @lru_cache(maxsize=1)
 def _worker() -> Worker:
     settings = _configured[0] if _configured else get_settings()
-    engine = make_engine(settings.resolved_database_url)
+    engine = _engines[0] if _engines else make_engine(settings.resolved_database_url)
     return Worker(engine, storage_from_settings(settings), settings, worker_id=new_worker_id())
 
 
@@ -228,7 +231,7 @@ def reaper_loop(stop: threading.Event, every: float) -> None:
     while not stop.wait(every):
         try:
             w.reap()
-            w._import()  # SIS imports run from the database queue in every worker process
+            w.other_work()  # SIS imports run from the database queue in every worker process
             w.housekeep()
             runs, shards = stale_work(w)
             if runs or shards:
@@ -239,9 +242,12 @@ def reaper_loop(stop: threading.Event, every: float) -> None:
             log.exception("reaper pass failed")
 
 
-def run_worker(settings: Settings, concurrency: int, queues: list[str]) -> None:
-    """``reportcard worker --queue celery``: a Celery worker plus this process's reaper."""
-    configure(settings)
+def run_worker(
+    settings: Settings, concurrency: int, queues: list[str], engine: Engine | None = None
+) -> None:
+    """``reportcard worker --queue celery``: a Celery worker plus this process's reaper, on
+    ``engine`` (the runtime's, so its hooks run here) when given."""
+    configure(settings, engine)
     stop = threading.Event()
     reaper = threading.Thread(
         target=reaper_loop, args=(stop, settings.heartbeat_seconds), daemon=True

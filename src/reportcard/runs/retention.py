@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select, update
 
 from reportcard.db.sis_import_tables import sis_imports
 from reportcard.db.tables import account_reports, attachments
-from reportcard.runs.housekeeping import register
+from reportcard.runs.hooks import Hooks
 from reportcard.runs.lifecycle import ACTIVE_STATES
 from reportcard.settings import Settings, parse_overrides
 from reportcard.storage.base import Storage
@@ -186,4 +186,5 @@ def _job(engine: Engine, storage: Storage, settings: Settings, now: datetime) ->
     return handled + len(sweep_orphans(engine, storage, settings, now))
 
 
-register("retention", lambda s: s.retention_interval_seconds, _job)
+def install(hooks: Hooks) -> None:
+    hooks.every("retention", lambda s: s.retention_interval_seconds, _job)

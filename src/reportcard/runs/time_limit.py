@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 
 from reportcard.db.tables import account_reports
-from reportcard.runs.housekeeping import register
+from reportcard.runs.hooks import Hooks
 from reportcard.runs.lifecycle import ACTIVE_STATES, fail_run
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
@@ -60,4 +60,5 @@ def end_overdue_runs(engine: Engine, storage: Storage, settings: Settings, now: 
     return ended
 
 
-register("runs.time_limit", lambda s: 60.0, end_overdue_runs)
+def install(hooks: Hooks) -> None:
+    hooks.every("runs.time_limit", lambda s: 60.0, end_overdue_runs)

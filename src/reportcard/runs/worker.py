@@ -34,6 +34,7 @@ from reportcard.runs.execute import (
     still_planning,
 )
 from reportcard.runs.failures import failure_text
+from reportcard.runs.hooks import hooks_of
 from reportcard.runs.housekeeping import run_due
 from reportcard.runs.lifecycle import fail_run
 from reportcard.runs.orphans import discard_run_files
@@ -94,7 +95,7 @@ class Worker:
         return (
             self._shard()
             or self._plan()
-            or self._import()
+            or self.other_work()
             or self.reap() > 0
             or self.housekeep() > 0
         )
@@ -110,11 +111,12 @@ class Worker:
                 self.wake.wait(self.settings.poll_seconds)
                 self.wake.clear()
 
-    def _import(self) -> bool:
-        """Run a created SIS import, if there is one (see reportcard.lms.sis_import.job)."""
-        from reportcard.lms.sis_import.job import work_one
-
-        return work_one(self.engine, self.storage, self.settings, self.worker_id)
+    def other_work(self) -> bool:
+        """One unit of the other work the runtime installed (a created SIS import), if any."""
+        return any(
+            work(self.engine, self.storage, self.settings, self.worker_id)
+            for work in list(hooks_of(self.engine).work.values())
+        )
 
     def _shard(self) -> bool:
         with self.engine.connect() as conn:

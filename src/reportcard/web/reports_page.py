@@ -294,7 +294,7 @@ async def start(
 
     section, run_id, status = await run_in_threadpool(create)
     if run_id is not None:
-        await run_in_threadpool(svc.notify, run_id)
+        await run_in_threadpool(svc.run_created, run_id)
     return _answer(request, session, section, status)
 
 
@@ -354,7 +354,7 @@ async def abort(
     section = await run_in_threadpool(
         _change, request, session, account_id, report_name, run_id, "abort"
     )
-    services(request).notify()
+    services(request).wake()
     return _answer(request, session, section)
 
 

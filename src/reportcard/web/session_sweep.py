@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from reportcard.runs.housekeeping import register
+from reportcard.runs.hooks import Hooks
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
 from reportcard.web.sessions import purge_expired
@@ -19,4 +19,5 @@ def sweep(engine: Engine, storage: Storage, settings: Settings, now: datetime) -
         return purge_expired(conn, now)
 
 
-register("web_sessions", lambda settings: EVERY_SECONDS, sweep)
+def install(hooks: Hooks) -> None:
+    hooks.every("web_sessions", lambda settings: EVERY_SECONDS, sweep)

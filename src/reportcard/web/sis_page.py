@@ -200,7 +200,7 @@ async def upload(account_id: str, request: Request, session: SessionDep) -> Resp
 
     notice, error = await run_in_threadpool(store)
     if notice:
-        svc.notify()
+        svc.wake()
     if not error and not is_htmx(request):
         return redirect(f"/accounts/{account_id}/sis_import")
     context = await run_in_threadpool(

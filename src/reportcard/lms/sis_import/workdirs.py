@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select
 
 from reportcard.db.engine import read_conn
 from reportcard.db.sis_import_tables import sis_imports
-from reportcard.runs.housekeeping import register
+from reportcard.runs.hooks import Hooks
 from reportcard.runs.orphans import grace
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
@@ -75,4 +75,5 @@ def sweep_work_dirs(engine: Engine, storage: Storage, settings: Settings, now: d
     return removed
 
 
-register("sis_import.workdirs", lambda s: s.retention_interval_seconds, sweep_work_dirs)
+def install(hooks: Hooks) -> None:
+    hooks.every("sis_import.workdirs", lambda s: s.retention_interval_seconds, sweep_work_dirs)

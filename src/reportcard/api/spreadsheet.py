@@ -21,10 +21,13 @@ import codecs
 import csv
 import io
 import re
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from typing import IO
 
+from reportcard.api.deps import Services
 from reportcard.runs.csvtext import line as csv_line
 
 BOM = b"\xef\xbb\xbf"
@@ -189,3 +192,39 @@ def transform_zip(
     tail = sink.drain()
     if tail:
         yield tail
+
+
+# ------------------------------------------------ a stored file's body, through the transform
+def _open_seekable(svc: Services, key: str) -> IO[bytes]:
+    path = svc.storage.local_path(key)
+    if path is not None:
+        return open(path, "rb")
+    spool = tempfile.SpooledTemporaryFile(max_size=32 << 20)  # noqa: SIM115
+    with svc.storage.open_read(key) as fh:
+        shutil.copyfileobj(fh, spool, BLOCK)
+    spool.seek(0)
+    return spool
+
+
+def file_kind(name: str, *, bom: bool, formula_safety: bool) -> str:
+    """How a file goes out: ``csv`` or ``zip`` (transformed), or ``plain`` (byte for byte)."""
+    kind = "csv" if is_csv_name(name) else "zip" if name.lower().endswith(".zip") else "other"
+    return "plain" if kind == "other" or not (bom or formula_safety) else kind
+
+
+def transformed_body(
+    svc: Services, storage_key: str, kind: str, *, bom: bool, formula_safety: bool
+) -> Iterator[bytes]:
+    """The stored file's bytes, through the spreadsheet transform when ``kind`` asks for it."""
+    if kind == "zip":
+        src = _open_seekable(svc, storage_key)
+        try:
+            yield from transform_zip(src, bom=bom, formula_safety=formula_safety)
+        finally:
+            src.close()
+        return
+    with svc.storage.open_read(storage_key) as fh:
+        blocks = read_blocks(fh)
+        if kind == "csv":
+            blocks = transform_csv(blocks, bom=bom, formula_safety=formula_safety)
+        yield from blocks

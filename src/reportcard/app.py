@@ -1,4 +1,5 @@
-"""The FastAPI application: routers, errors, and the embedded worker pool's lifetime."""
+"""The server's FastAPI application: the API's routers and errors, the Reports page, the
+middleware, and the embedded worker pool's lifetime, on the runtime of :mod:`reportcard.wiring`."""
 
 from __future__ import annotations
 
@@ -20,40 +21,31 @@ from reportcard.api import (
     reports,
     sis_imports,
 )
-from reportcard.api.deps import Services
 from reportcard.api.head import HeadAsGet
 from reportcard.api.limits import BodySizeLimit
 from reportcard.api.middleware import NormalizePath, RefuseNul
 from reportcard.api.status_fast import StatusFastPath
 from reportcard.auth import links
 from reportcard.db.busy import retry_while_unavailable
-from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
-from reportcard.reports.catalog import load_extra_reports
-from reportcard.runs.worker import WorkerPool
-from reportcard.settings import Settings, get_settings
-from reportcard.storage import storage_from_settings
+from reportcard.settings import Settings
 from reportcard.web.routes import install as install_web
+from reportcard.wiring import build
 
 
 def create_app(settings: Settings | None = None, *, workers: int | None = None) -> FastAPI:
     """The app; ``workers`` embedded worker threads run while it serves (default: settings)."""
-    settings = settings or get_settings()
-    engine = make_engine(settings.resolved_database_url)
-    storage = storage_from_settings(settings)
+    runtime = build(settings)
+    settings, engine = runtime.settings, runtime.engine
+    _ = runtime.storage  # made now: storage settings that cannot work stop the start
     n = settings.workers if workers is None else workers
     if settings.queue == "celery":
-        from reportcard.queue.celery_app import configure
-
-        configure(settings)
         n = 0  # Celery workers do the work
-    load_extra_reports(settings)
     links.configure(
         secret=settings.link_secret,
         seconds=settings.download_link_seconds,
         uuid_ok=settings.download_uuid_verifier,
     )
-    services = Services(settings=settings, engine=engine, storage=storage)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -62,13 +54,11 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
         pause = max(settings.poll_seconds, 1.0)
         retry_while_unavailable(lambda: upgrade(engine), what="server start", pause=pause)
         if n > 0:
-            services.pool = WorkerPool(engine, storage, settings, n)
-            retry_while_unavailable(services.pool.start, what="worker start", pause=pause)
+            retry_while_unavailable(lambda: runtime.start_pool(n), what="worker start", pause=pause)
         try:
             yield
         finally:
-            if services.pool is not None:
-                services.pool.shutdown()
+            runtime.stop_pool()
 
     app = FastAPI(
         title="reportcard",
@@ -78,7 +68,7 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
         docs_url=None,  # /docs and /redoc come from packaged assets (api.docs_pages), no CDN
         redoc_url=None,
     )
-    app.state.services = services
+    app.state.services = runtime
     errors.install(app)
     openapi.install(app)
     docs_pages.install(app)

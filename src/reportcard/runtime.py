@@ -1,0 +1,109 @@
+"""The runtime: what one process of reportcard works with, built once from the settings.
+
+``create_app`` (the server), the command line and the Celery worker all build it the same way,
+through :func:`reportcard.wiring.build` (which names the packages that install into it):
+
+- ``settings``: the typed settings, the only place configuration is read;
+- ``engine``: the database, with the hooks bound to it (:mod:`reportcard.runs.hooks`);
+- ``storage``: where files live (the backend the settings name, made on first use);
+- ``hooks``: run-ended listeners, periodic jobs and other work the packages installed;
+- ``reports``: the report catalog (the built-in reports and ``REPORTCARD_EXTRA_REPORTS``);
+- ``pool``: the embedded worker threads, while a server runs them.
+
+:meth:`Runtime.run_created` is the one place a new run is announced to the queue, after the
+transaction that created it has committed: the embedded pool is woken, Celery is sent a "plan
+run N" message. Everything that creates runs (the API, the Reports page, the schedule
+dispatcher, the command line) goes through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from sqlalchemy import Engine
+
+from reportcard.db.engine import make_engine
+from reportcard.reports.catalog import Report, all_reports, load_extra_reports
+from reportcard.runs.hooks import Hooks
+from reportcard.runs.worker import WorkerPool
+from reportcard.settings import Settings, get_settings
+from reportcard.storage import storage_from_settings
+from reportcard.storage.base import Storage
+
+Install = Callable[[Hooks], None]
+
+
+class Runtime:
+    """One process's settings, engine, storage, hooks and (while serving) worker pool."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        storage: Storage | None = None,
+        hooks: Hooks | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self._storage = storage
+        self.hooks = hooks if hooks is not None else Hooks()
+        self.pool: WorkerPool | None = None
+
+    @property
+    def storage(self) -> Storage:
+        """The storage the settings name, made on first use (``ValueError``: bad settings)."""
+        if self._storage is None:
+            self._storage = storage_from_settings(self.settings)
+        return self._storage
+
+    @property
+    def reports(self) -> Mapping[str, Report]:
+        """The report catalog, by report type."""
+        return all_reports()
+
+    def start_pool(self, threads: int) -> WorkerPool:
+        """Start ``threads`` embedded worker threads (the embedded queue)."""
+        if self.pool is None:
+            self.pool = WorkerPool(self.engine, self.storage, self.settings, threads)
+        self.pool.start()
+        return self.pool
+
+    def stop_pool(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    def wake(self) -> None:
+        """Wake the embedded workers (a run was aborted, an import was queued, ...)."""
+        if self.pool is not None:
+            self.pool.notify()
+
+    def run_created(self, run_id: int) -> None:
+        """Tell the queue that run ``run_id`` exists; call after its transaction committed."""
+        self.wake()
+        if self.settings.queue == "celery":
+            from reportcard.queue.celery_app import publish_plan
+
+            publish_plan(run_id)
+
+
+def build_runtime(
+    settings: Settings | None = None,
+    installs: Iterable[Install] = (),
+    *,
+    engine: Engine | None = None,
+    storage: Storage | None = None,
+) -> Runtime:
+    """The runtime for ``settings``: ``installs`` add their parts to its hooks, in order."""
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.resolved_database_url)
+    load_extra_reports(settings)
+    if settings.queue == "celery":
+        from reportcard.queue.celery_app import configure
+
+        configure(settings)
+    runtime = Runtime(settings=settings, engine=engine, storage=storage)
+    for install in installs:
+        install(runtime.hooks)
+    runtime.hooks.created.append(runtime.run_created)
+    runtime.hooks.bind(engine)
+    return runtime
