@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from tests.databases import drop_database, fresh_database_url
+from tests.serving import free_port
 
 # The console script the package installs, beside this interpreter.
 REPORTCARD = str(Path(sys.executable).parent / "reportcard")
@@ -37,12 +37,6 @@ def rc(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.Comp
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_seed_token_and_run_directly(env: dict[str, str], tmp_path: Path) -> None:
