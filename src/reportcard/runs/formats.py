@@ -233,12 +233,15 @@ class _TextSheet(Worksheet):
         letters = self.letters
         while len(letters) < len(cells):
             letters.append(column_letter(len(letters)))
-        used = [c for c, v in enumerate(cells) if v]
-        if (
-            not used
-            or self._check_dimensions(row, used[0])
-            or self._check_dimensions(row, used[-1])
-        ):
+        last = len(cells) - 1
+        while last >= 0 and not cells[last]:
+            last -= 1
+        if last < 0:
+            return  # nothing to write: XlsxWriter leaves the row out
+        first = 0
+        while not cells[first]:
+            first += 1
+        if self._check_dimensions(row, first) or self._check_dimensions(row, last):
             return
         if row > self.previous_row:
             # Writes out whatever XlsxWriter holds for the row before (nothing, unless a cell
@@ -255,15 +258,24 @@ class _TextSheet(Worksheet):
                 ]
             )
         else:
-            body = "".join([self._text_cell(f"{letters[c]}{n}", style, cells[c]) for c in used])
-        self._write_row(row, None)
-        self.fh.write(body + "</row>")
+            body = "".join(
+                [self._text_cell(f"{letters[c]}{n}", style, v) for c, v in enumerate(cells) if v]
+            )
+        if (
+            self.row_info
+            or self.default_row_height != self.original_row_height
+            or self.excel_version != 2007
+        ):
+            self._write_row(row, None)  # a row with attributes: XlsxWriter writes its element
+            self.fh.write(body + "</row>")
+        else:
+            self.fh.write(f'<row r="{n}">{body}</row>')  # as XlsxWriter's _write_row does
 
     def _text_cell(self, ref: str, style: str, value: str) -> str:
         """One ``<c>`` element the careful way (XlsxWriter's steps, never a rich string)."""
         if _NON_XML.search(value):
             value = _NON_XML.sub("", value)
-        if len(value) > _CELL_MAX // 2:
+        if len(value) > _CELL_MAX // 2 and len(value.encode("utf-16-le")) > 2 * _CELL_MAX:
             value = _utf16_cut(value, _CELL_MAX)
         value = self._escape_control_characters(value)
         space = ' xml:space="preserve"' if _preserve_whitespace(value) else ""
