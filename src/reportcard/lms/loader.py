@@ -57,7 +57,6 @@ admins were loaded, and PostgreSQL id sequences are moved past the loaded ids.
 from __future__ import annotations
 
 import csv
-import importlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -88,6 +87,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
+from reportcard.db import activity_tables, learning_tables
 from reportcard.db.schema import metadata
 from reportcard.lms import tree
 from reportcard.lms.institution import (
@@ -122,7 +122,7 @@ CORE_TABLES = (
     "group_memberships",
 )
 # Table modules whose every table is LMS data.
-DATA_MODULES = ("reportcard.db.learning_tables", "reportcard.db.activity_tables")
+DATA_MODULES: tuple[ModuleType, ...] = (learning_tables, activity_tables)
 # Loading any of these changes the account tree or the user associations.
 TREE_INPUTS = frozenset({"accounts", "courses", "enrollments", "pseudonyms", "account_users"})
 # context_type values and the table their context_id points at.
@@ -167,11 +167,7 @@ class LoadResult:
     dry_run: bool = False
 
 
-def _module_tables(name: str) -> list[str]:
-    try:
-        module: ModuleType = importlib.import_module(name)
-    except ModuleNotFoundError:
-        return []
+def _module_tables(module: ModuleType) -> list[str]:
     return [v.name for v in vars(module).values() if isinstance(v, Table)]
 
 
