@@ -25,7 +25,6 @@ from reportcard.api.head import HeadAsGet
 from reportcard.api.limits import BodySizeLimit
 from reportcard.api.middleware import NormalizePath, RefuseNul
 from reportcard.api.status_fast import StatusFastPath
-from reportcard.auth import links
 from reportcard.db.busy import retry_while_unavailable
 from reportcard.db.migrate import upgrade
 from reportcard.settings import Settings
@@ -41,11 +40,6 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
     n = settings.workers if workers is None else workers
     if settings.queue == "celery":
         n = 0  # Celery workers do the work
-    links.configure(
-        secret=settings.link_secret,
-        seconds=settings.download_link_seconds,
-        uuid_ok=settings.download_uuid_verifier,
-    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -82,7 +76,7 @@ def create_app(settings: Settings | None = None, *, workers: int | None = None) 
     install_web(app)  # the Reports page (reportcard.web)
     app.add_middleware(NormalizePath)
     if settings.status_fast_path:
-        app.add_middleware(StatusFastPath, engine=engine)
+        app.add_middleware(StatusFastPath, engine=engine, links=runtime.links)
     app.add_middleware(RefuseNul)
     app.add_middleware(
         BodySizeLimit,

@@ -7,6 +7,7 @@ through :func:`reportcard.wiring.build` (which names the packages that install i
 - ``engine``: the database, with the hooks bound to it (:mod:`reportcard.runs.hooks`);
 - ``storage``: where files live (the backend the settings name, made on first use);
 - ``hooks``: run-ended listeners, periodic jobs and other work the packages installed;
+- ``links``: the signer of download links (``link_secret``, ``download_link_seconds``);
 - ``reports``: the report catalog (the built-in reports and ``REPORTCARD_EXTRA_REPORTS``);
 - ``pool``: the embedded worker threads, while a server runs them.
 
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from sqlalchemy import Engine
 
+from reportcard.auth.links import LinkSigner
 from reportcard.db.engine import make_engine
 from reportcard.reports.catalog import Report, all_reports, load_extra_reports
 from reportcard.runs.hooks import Hooks
@@ -47,6 +49,7 @@ class Runtime:
         self.engine = engine
         self._storage = storage
         self.hooks = hooks if hooks is not None else Hooks()
+        self.links = LinkSigner.from_settings(settings)  # signed download links
         self.pool: WorkerPool | None = None
 
     @property

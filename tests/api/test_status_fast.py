@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import update
 
 from reportcard.api.status_fast import _PATH, StatusFastPath
+from reportcard.auth.links import LinkSigner
 from reportcard.clock import utcnow
 from reportcard.db.tables import access_tokens
+from reportcard.settings import Settings
 from tests.api.conftest import SAMPLE, World
 from tests.api.test_http import FORBIDDEN, client, finish, reports_url
 
@@ -35,7 +37,8 @@ def _fast(world: World, path: str, who: str | None = "admin") -> bytes | None:
     async def app(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover
         raise AssertionError("not reached by answer()")
 
-    layer = StatusFastPath(app, world.engine)
+    # signed as the world's server signs (its settings leave the link settings at their defaults)
+    layer = StatusFastPath(app, world.engine, LinkSigner.from_settings(Settings()))
     match = _PATH.match(path)
     assert match is not None
     return layer.answer(_scope(path, None if who is None else world.tokens[who]), match)

@@ -153,25 +153,22 @@ def test_last_used_is_noted_on_use_at_most_once_a_minute(world: World) -> None:
 
 
 def test_signed_links_cannot_be_altered_or_outlive_expiry() -> None:
-    links.configure(secret="s3cret", seconds=60, uuid_ok=False)
-    try:
-        now = 1_800_000_000.0
-        v = links.sign(12, "uuid-a", now=now)
-        assert links.verify(12, "uuid-a", v, now=now + 59)
-        assert not links.verify(12, "uuid-a", v, now=now + 61)  # expired
-        assert not links.verify(13, "uuid-a", v, now=now)  # another file id
-        assert not links.verify(12, "uuid-b", v, now=now)  # another file
-        head, mac = v.split("-")
-        assert not links.verify(12, "uuid-a", f"{int(head) + 3600}-{mac}", now=now)  # extended
-        assert not links.verify(12, "uuid-a", f"{head}-{'0' * 32}", now=now)
-        for junk in ("", "-", "abc", "1-2", f"{head}-{mac}x", "uuid-a"):
-            assert not links.verify(12, "uuid-a", junk, now=now)
-        links.configure(secret="other", seconds=60, uuid_ok=False)
-        assert not links.verify(12, "uuid-a", v, now=now)  # another server secret
-        links.configure(secret="other", seconds=60, uuid_ok=True)
-        assert links.verify(12, "uuid-a", "uuid-a", now=now)  # Canvas's form, when allowed
-    finally:
-        links.configure(secret="", seconds=86400, uuid_ok=False)
+    signer = links.LinkSigner(secret="s3cret", seconds=60, uuid_ok=False)
+    now = 1_800_000_000.0
+    v = signer.sign(12, "uuid-a", now=now)
+    assert signer.verify(12, "uuid-a", v, now=now + 59)
+    assert not signer.verify(12, "uuid-a", v, now=now + 61)  # expired
+    assert not signer.verify(13, "uuid-a", v, now=now)  # another file id
+    assert not signer.verify(12, "uuid-b", v, now=now)  # another file
+    head, mac = v.split("-")
+    assert not signer.verify(12, "uuid-a", f"{int(head) + 3600}-{mac}", now=now)  # extended
+    assert not signer.verify(12, "uuid-a", f"{head}-{'0' * 32}", now=now)
+    for junk in ("", "-", "abc", "1-2", f"{head}-{mac}x", "uuid-a"):
+        assert not signer.verify(12, "uuid-a", junk, now=now)
+    other = links.LinkSigner(secret="other", seconds=60, uuid_ok=False)
+    assert not other.verify(12, "uuid-a", v, now=now)  # another server secret
+    canvas = links.LinkSigner(secret="other", seconds=60, uuid_ok=True)
+    assert canvas.verify(12, "uuid-a", "uuid-a", now=now)  # Canvas's form, when allowed
 
 
 def test_signed_links_expire_in_buckets_so_a_poll_is_stable() -> None:
@@ -180,22 +177,19 @@ def test_signed_links_expire_in_buckets_so_a_poll_is_stable() -> None:
     day = 86400
     step = links.bucket_seconds(day)
     assert step == 864
-    links.configure(secret="s3cret", seconds=day, uuid_ok=False)
-    try:
-        start = 1_800_000_000 - 1_800_000_000 % step  # the first second of a bucket
-        signed = {links.sign(7, "uuid-a", now=start + 0.5 + i) for i in range(step - 1)}
-        assert len(signed) == 1  # every second of the bucket: the same bytes
-        (v,) = signed
-        expires = int(v.split("-")[0])
-        assert expires == start + day + step
-        assert links.verify(7, "uuid-a", v, now=start + step - 1 + day)  # >= its lifetime
-        assert not links.verify(7, "uuid-a", v, now=expires)  # < lifetime + one bucket
-        nxt = links.sign(7, "uuid-a", now=start + step + 0.5)
-        assert nxt != v and int(nxt.split("-")[0]) == expires + step
-        # short lifetimes round to the next whole second
-        assert links.expiry(60, 1000.2) == 1061 and links.bucket_seconds(60) == 1
-    finally:
-        links.configure(secret="", seconds=86400, uuid_ok=False)
+    signer = links.LinkSigner(secret="s3cret", seconds=day, uuid_ok=False)
+    start = 1_800_000_000 - 1_800_000_000 % step  # the first second of a bucket
+    signed = {signer.sign(7, "uuid-a", now=start + 0.5 + i) for i in range(step - 1)}
+    assert len(signed) == 1  # every second of the bucket: the same bytes
+    (v,) = signed
+    expires = int(v.split("-")[0])
+    assert expires == start + day + step
+    assert signer.verify(7, "uuid-a", v, now=start + step - 1 + day)  # >= its lifetime
+    assert not signer.verify(7, "uuid-a", v, now=expires)  # < lifetime + one bucket
+    nxt = signer.sign(7, "uuid-a", now=start + step + 0.5)
+    assert nxt != v and int(nxt.split("-")[0]) == expires + step
+    # short lifetimes round to the next whole second
+    assert links.expiry(60, 1000.2) == 1061 and links.bucket_seconds(60) == 1
 
 
 def test_tampered_or_foreign_download_links_are_404(world: World) -> None:

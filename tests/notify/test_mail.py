@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
-from reportcard.auth import links
+from reportcard.auth.links import LinkSigner
 from reportcard.clock import utcnow
 from reportcard.db.notify_tables import outbox_messages
 from reportcard.notify import mail
@@ -83,11 +83,12 @@ def test_a_completed_run_emails_its_user_the_settings_and_link(
     )
     assert link.startswith(prefix)
     verifier = link.removeprefix(prefix)
-    assert links.verify(int(att.id), att.uuid, verifier)
-    assert not links.verify(int(att.id) + 1, att.uuid, verifier)
+    signer = LinkSigner.from_settings(mail_settings)  # as the mail job signed it
+    assert signer.verify(int(att.id), att.uuid, verifier)
+    assert not signer.verify(int(att.id) + 1, att.uuid, verifier)
     # valid while the file is kept (30 days), not only download_link_seconds (1 day)
-    assert links.verify(int(att.id), att.uuid, verifier, now=time.time() + 29 * 86400)
-    assert not links.verify(int(att.id), att.uuid, verifier, now=time.time() + 31 * 86400)
+    assert signer.verify(int(att.id), att.uuid, verifier, now=time.time() + 29 * 86400)
+    assert not signer.verify(int(att.id), att.uuid, verifier, now=time.time() + 31 * 86400)
     assert body == (
         "Framework Sample report successfully generated with the following settings. "
         "Account: Sample U; Sample;\n\n"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
-from reportcard.auth import links
+from reportcard.auth.links import LinkSigner
 from reportcard.db.notify_tables import outbox_messages
 from reportcard.db.schedule_tables import report_schedules, schedule_firings
 from reportcard.db.tables import account_reports, account_users, accounts, pseudonyms
@@ -354,7 +354,8 @@ def test_delivery_mails_the_link_to_each_recipient(
             "/download?download_frd=1&verifier="
         )
         assert link.group(1).startswith(prefix), link.group(1)
-        assert links.verify(int(att.id), att.uuid, link.group(1)[len(prefix) :])
+        signer = LinkSigner.from_settings(mail_settings)
+        assert signer.verify(int(att.id), att.uuid, link.group(1)[len(prefix) :])
         assert f"https://reports.example.edu/api/v1/accounts/{world_db['root']}/reports/" in text
 
 

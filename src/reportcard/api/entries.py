@@ -12,12 +12,13 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from reportcard.api.serializers import report_json
+from reportcard.auth.links import LinkSigner
 from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports, attachments, users
 from reportcard.reports.catalog import Report, all_reports
 
 
-def run_entry(conn: Connection, base: str, run: Any, tz: str) -> dict[str, Any]:
+def run_entry(conn: Connection, base: str, run: Any, tz: str, links: LinkSigner) -> dict[str, Any]:
     """The Report JSON of one run row (times in its user's zone, else ``tz``)."""
     att = None
     if run.attachment_id is not None:
@@ -27,7 +28,7 @@ def run_entry(conn: Connection, base: str, run: Any, tz: str) -> dict[str, Any]:
         user = conn.execute(select(users).where(users.c.id == run.user_id)).first()
     if user is not None and user.time_zone:
         tz = user.time_zone
-    return report_json(base, run, tz=tz, attachment=att, user=user, now=utcnow())
+    return report_json(base, run, tz=tz, attachment=att, user=user, now=utcnow(), links=links)
 
 
 def report_entry(
@@ -36,6 +37,7 @@ def report_entry(
     report: Report,
     account: Any,
     tz: str,
+    links: LinkSigner,
     include: Set[str] = frozenset(),
 ) -> dict[str, Any]:
     """One report of the catalog as List Available Reports shows it, with its last run."""
@@ -61,7 +63,7 @@ def report_entry(
         "title": report.title,
         "parameters": params,
         "report": report.name,
-        "last_run": None if last is None else run_entry(conn, base, last, tz),
+        "last_run": None if last is None else run_entry(conn, base, last, tz, links),
     }
     if "description_html" in include:
         entry["description_html"] = f"<p>{report.description}</p>"
@@ -73,10 +75,15 @@ def report_entry(
 
 
 def catalog_entries(
-    conn: Connection, base: str, account: Any, tz: str, include: Set[str] = frozenset()
+    conn: Connection,
+    base: str,
+    account: Any,
+    tz: str,
+    links: LinkSigner,
+    include: Set[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """Every report of the catalog, by title: the List Available Reports answer."""
     return [
-        report_entry(conn, base, report, account, tz, include)
+        report_entry(conn, base, report, account, tz, links, include)
         for report in sorted(all_reports().values(), key=lambda r: r.title)
     ]

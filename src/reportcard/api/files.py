@@ -17,7 +17,6 @@ from reportcard.api.errors import UNAUTHORIZED, CanvasError, json_response, not_
 from reportcard.api.serializers import attachment_json
 from reportcard.api.spreadsheet import file_kind, transformed_body
 from reportcard.api.urls import base_url
-from reportcard.auth import links
 from reportcard.auth.permissions import IMPORT_SIS_DATA, READ_REPORTS, has_permission
 from reportcard.db.engine import read_conn
 from reportcard.db.sis_import_tables import sis_imports
@@ -97,7 +96,7 @@ def get_file(file_id: str, request: Request, svc: ServicesDep, user: UserDep) ->
         if not _may_read(conn, user.id, att):
             raise CanvasError(403, UNAUTHORIZED)
         _not_expired(att)
-        return json_response(attachment_json(base_url(request), att))
+        return json_response(attachment_json(base_url(request), att, svc.links))
 
 
 def _serve(request: Request, svc: Any, file_id: str, account_id: str | None) -> Response:
@@ -113,7 +112,7 @@ def _serve(request: Request, svc: Any, file_id: str, account_id: str | None) -> 
             if not _may_read(conn, user.id, att):
                 raise CanvasError(403, UNAUTHORIZED)
             user_id = user.id
-        elif not links.verify(int(att.id), att.uuid, verifier):
+        elif not svc.links.verify(int(att.id), att.uuid, verifier):
             raise not_found()  # altered, expired or for another file: nothing to see
         _not_expired(att)
         run_id, run_safety = _run_of(conn, att)

@@ -72,7 +72,7 @@ def available_reports(
     with read_conn(svc.engine) as conn:
         account = authorize_account(conn, user, account_id)
         tz = root_zone(conn, account)
-        entries = catalog_entries(conn, base_url(request), account, tz, include)
+        entries = catalog_entries(conn, base_url(request), account, tz, svc.links, include)
     return json_response(entries)
 
 
@@ -179,8 +179,8 @@ def _create_in_transaction(
         if duplicate:
             path = url_path(f"/api/v1/accounts/{account_id}/reports/{report}/{run.id}")
             location = f"{base}{path}"
-            return 409, run_entry(conn, base, run, tz), {"Location": location}
-        return 200, run_entry(conn, base, run, tz), None
+            return 409, run_entry(conn, base, run, tz, svc.links), {"Location": location}
+        return 200, run_entry(conn, base, run, tz, svc.links), None
 
 
 def start_run(
@@ -237,7 +237,7 @@ def index_of_reports(
         order = [account_reports.c.created_at.desc(), account_reports.c.id.desc()]
         total, rows = counted_page(conn, account_reports, cond, page, order_by=order)
         base = base_url(request)
-        body = [run_entry(conn, base, r, tz) for r in rows]
+        body = [run_entry(conn, base, r, tz, svc.links) for r in rows]
     return json_response(body, headers={"Link": link_header(request, page, total)})
 
 
@@ -288,6 +288,7 @@ async def report_status(account_id: str, report: str, run_id: str, request: Requ
                         attachment=parts["att"],
                         user=user,
                         now=utcnow(),
+                        links=svc.links,
                     )
                     return json_response(body)
     # Anything unusual (no token, a bad one, `self`, no permission...) takes the general path.
@@ -295,7 +296,8 @@ async def report_status(account_id: str, report: str, run_id: str, request: Requ
         user = authenticate(conn, token, svc.engine)
         account = authorize_account(conn, user, account_id)
         run = _find_run(conn, account, report, run_id)
-        return json_response(run_entry(conn, base_url(request), run, root_zone(conn, account)))
+        zone = root_zone(conn, account)
+        return json_response(run_entry(conn, base_url(request), run, zone, svc.links))
 
 
 def _change(
@@ -324,7 +326,7 @@ def _change(
             ip=client_ip(request),
         )
         run = conn.execute(select(account_reports).where(account_reports.c.id == run.id)).one()
-        body = run_entry(conn, base_url(request), run, root_zone(conn, account))
+        body = run_entry(conn, base_url(request), run, root_zone(conn, account), svc.links)
     svc.wake()
     return json_response(body)
 

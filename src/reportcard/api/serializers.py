@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from reportcard.auth.links import LinkSigner
 from reportcard.reports.formatting import iso_in_zone, to_utc, zone
 
 
@@ -22,15 +23,13 @@ def base36(n: int) -> str:
             return out
 
 
-def download_url(base: str, attachment: Any, seconds: int | None = None) -> str:
+def download_url(base: str, attachment: Any, links: LinkSigner, seconds: int | None = None) -> str:
     """The file's signed link (``reportcard.auth.links``), valid ``seconds`` (default: setting)."""
-    from reportcard.auth.links import sign
-
-    verifier = sign(int(attachment.id), attachment.uuid, seconds)
+    verifier = links.sign(int(attachment.id), attachment.uuid, seconds)
     return f"{base}/files/{attachment.id}/download?download_frd=1&verifier={verifier}"
 
 
-def attachment_json(base: str, att: Any) -> dict[str, Any]:
+def attachment_json(base: str, att: Any, links: LinkSigner) -> dict[str, Any]:
     """Canvas's File JSON for a report attachment (keys in Canvas's order)."""
     created = utc_z(att.created_at)
     updated = utc_z(att.updated_at)
@@ -42,7 +41,7 @@ def attachment_json(base: str, att: Any) -> dict[str, Any]:
         "filename": att.filename,
         "upload_status": "success",
         "content-type": att.content_type,
-        "url": download_url(base, att),
+        "url": download_url(base, att, links),
         "size": int(att.size),
         "created_at": created,
         "updated_at": updated,
@@ -88,6 +87,7 @@ def report_json(
     attachment: Any | None,
     user: Any | None,
     now: datetime,
+    links: LinkSigner,
 ) -> dict[str, Any]:
     """Canvas's Report object; ``attachment`` appears only when a file exists."""
     out: dict[str, Any] = {
@@ -107,7 +107,7 @@ def report_json(
     }
     if attachment is not None:
         out["file_url"] = f"{base}/accounts/{run.account_id}/files/{attachment.id}/download"
-        out["attachment"] = attachment_json(base, attachment)
+        out["attachment"] = attachment_json(base, attachment, links)
     return out
 
 

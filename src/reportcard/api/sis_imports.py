@@ -29,6 +29,7 @@ from reportcard.api.errors import (
 from reportcard.api.pagination import counted_page, link_header, page_of
 from reportcard.api.serializers import attachment_json
 from reportcard.api.urls import base_url
+from reportcard.auth.links import LinkSigner
 from reportcard.auth.permissions import IMPORT_SIS_DATA, has_permission
 from reportcard.db.engine import read_conn
 from reportcard.db.sis_import_tables import sis_import_messages, sis_imports
@@ -104,7 +105,9 @@ def _messages(conn: Connection, imp: Any, failure: bool, total: int) -> list[lis
     return out
 
 
-def sis_import_json(conn: Connection, base: str, imp: Any, tz: str) -> dict[str, Any]:
+def sis_import_json(
+    conn: Connection, base: str, imp: Any, tz: str, links: LinkSigner
+) -> dict[str, Any]:
     """Canvas's SisImport object (keys in Canvas's order)."""
     user = None
     if imp.user_id is not None:
@@ -154,7 +157,7 @@ def sis_import_json(conn: Connection, base: str, imp: Any, tz: str) -> dict[str,
             select(attachments).where(attachments.c.id == imp.errors_attachment_id)
         ).first()
         if att is not None:
-            out["errors_attachment"] = attachment_json(base, att)
+            out["errors_attachment"] = attachment_json(base, att, links)
     if user is not None:
         out["user"] = {
             "id": int(user.id),
@@ -286,7 +289,7 @@ async def create(account_id: str, request: Request, svc: ServicesDep, user: User
                 detail={"filename": name, "size": size, "options": sorted(options)},
                 ip=client_ip(request),
             )
-            return sis_import_json(conn, base_url(request), imp, _zone(account))
+            return sis_import_json(conn, base_url(request), imp, _zone(account), svc.links)
 
     try:
         body = await run_in_threadpool(store)
@@ -318,7 +321,9 @@ def index(account_id: str, request: Request, svc: ServicesDep, user: UserDep) ->
             conn, sis_imports, cond, page, order_by=[s.created_at.desc(), s.id.desc()]
         )
         base = base_url(request)
-        body = {"sis_imports": [sis_import_json(conn, base, r, _zone(account)) for r in rows]}
+        body = {
+            "sis_imports": [sis_import_json(conn, base, r, _zone(account), svc.links) for r in rows]
+        }
     return json_response(body, headers={"Link": link_header(request, page, total)})
 
 
@@ -351,7 +356,9 @@ def importing(account_id: str, request: Request, svc: ServicesDep, user: UserDep
             .order_by(sis_imports.c.id)
         ).all()
         base = base_url(request)
-        body = {"sis_imports": [sis_import_json(conn, base, r, _zone(account)) for r in rows]}
+        body = {
+            "sis_imports": [sis_import_json(conn, base, r, _zone(account), svc.links) for r in rows]
+        }
     return json_response(body)
 
 
@@ -362,7 +369,7 @@ def show(
     with read_conn(svc.engine) as conn:
         account = authorize_root(conn, user, account_id)
         imp = _find(conn, account, import_id)
-        body = sis_import_json(conn, base_url(request), imp, _zone(account))
+        body = sis_import_json(conn, base_url(request), imp, _zone(account), svc.links)
     return json_response(body)
 
 
@@ -385,5 +392,5 @@ def abort(
             ip=client_ip(request),
         )
         imp = _find(conn, account, import_id)
-        body = sis_import_json(conn, base_url(request), imp, _zone(account))
+        body = sis_import_json(conn, base_url(request), imp, _zone(account), svc.links)
     return json_response(body)

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reportcard.api.serializers import report_json
 from reportcard.api.status import STATUS, TABLES
+from reportcard.auth.links import LinkSigner
 from reportcard.auth.tokens import hash_token, note_used
 from reportcard.clock import utcnow
 
@@ -117,9 +118,10 @@ def _base(scope: Scope, host: str | None) -> str:
 class StatusFastPath:
     """ASGI middleware answering the common, successful status poll in one query."""
 
-    def __init__(self, app: ASGIApp, engine: Engine) -> None:
+    def __init__(self, app: ASGIApp, engine: Engine, links: LinkSigner) -> None:
         self.app = app
         self.query = StatusQuery(engine)
+        self.links = links
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
@@ -162,6 +164,12 @@ class StatusFastPath:
         user = parts["ru"]
         tz = (user.time_zone if user is not None else None) or row["zone"] or "UTC"
         body = report_json(
-            _base(scope, host), parts["run"], tz=tz, attachment=parts["att"], user=user, now=now
+            _base(scope, host),
+            parts["run"],
+            tz=tz,
+            attachment=parts["att"],
+            user=user,
+            now=now,
+            links=self.links,
         )
         return orjson.dumps(body)

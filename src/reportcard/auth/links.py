@@ -21,10 +21,9 @@ import hashlib
 import hmac
 import math
 import time
-from typing import Any
+from dataclasses import dataclass
 
-_config: dict[str, Any] = {"secret": None, "seconds": None, "uuid_ok": None}
-
+from reportcard.settings import Settings
 
 # Expiries are rounded up to a multiple of lifetime / EXPIRY_BUCKETS.
 EXPIRY_BUCKETS = 100
@@ -42,46 +41,44 @@ def expiry(ttl: int, now: float) -> int:
     return -(-earliest // step) * step
 
 
-def configure(*, secret: str, seconds: int, uuid_ok: bool) -> None:
-    """Set the process's link settings (``create_app`` does; otherwise read from settings)."""
-    _config.update(secret=secret, seconds=seconds, uuid_ok=uuid_ok)
-
-
-def _settings() -> tuple[str, int, bool]:
-    if _config["secret"] is None:
-        from reportcard.settings import get_settings
-
-        s = get_settings()
-        configure(
-            secret=s.link_secret,
-            seconds=s.download_link_seconds,
-            uuid_ok=s.download_uuid_verifier,
-        )
-    return str(_config["secret"]), int(_config["seconds"]), bool(_config["uuid_ok"])
-
-
 def _mac(file_id: int, file_uuid: str, expires: int, secret: str) -> str:
     key = f"{secret}\x00{file_uuid}".encode()
     return hmac.new(key, f"{file_id}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def sign(file_id: int, file_uuid: str, seconds: int | None = None, now: float | None = None) -> str:
-    """A verifier for one file, valid ``seconds`` (default: ``download_link_seconds``)."""
-    secret, default, _ = _settings()
-    ttl = default if seconds is None else seconds
-    expires = expiry(ttl, time.time() if now is None else now)
-    return f"{expires}-{_mac(file_id, file_uuid, expires, secret)}"
+@dataclass(frozen=True)
+class LinkSigner:
+    """Signs and checks download links with one server's settings (held by the runtime)."""
 
+    secret: str
+    seconds: int  # a link's default lifetime
+    uuid_ok: bool  # Canvas's bare-uuid verifier accepted
 
-def verify(file_id: int, file_uuid: str, verifier: str, now: float | None = None) -> bool:
-    """True when ``verifier`` was signed for this file and has not expired."""
-    secret, _, uuid_ok = _settings()
-    if uuid_ok and hmac.compare_digest(verifier.encode(), file_uuid.encode()):
-        return True
-    head, sep, mac = verifier.partition("-")
-    if not sep or not (head.isascii() and head.isdigit()) or len(head) > 12 or len(mac) != 32:
-        return False
-    expires = int(head)
-    if expires <= (time.time() if now is None else now):
-        return False
-    return hmac.compare_digest(mac.encode(), _mac(file_id, file_uuid, expires, secret).encode())
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LinkSigner:
+        return cls(
+            secret=settings.link_secret,
+            seconds=settings.download_link_seconds,
+            uuid_ok=settings.download_uuid_verifier,
+        )
+
+    def sign(
+        self, file_id: int, file_uuid: str, seconds: int | None = None, now: float | None = None
+    ) -> str:
+        """A verifier for one file, valid ``seconds`` (default: ``download_link_seconds``)."""
+        ttl = self.seconds if seconds is None else seconds
+        expires = expiry(ttl, time.time() if now is None else now)
+        return f"{expires}-{_mac(file_id, file_uuid, expires, self.secret)}"
+
+    def verify(self, file_id: int, file_uuid: str, verifier: str, now: float | None = None) -> bool:
+        """True when ``verifier`` was signed for this file and has not expired."""
+        if self.uuid_ok and hmac.compare_digest(verifier.encode(), file_uuid.encode()):
+            return True
+        head, sep, mac = verifier.partition("-")
+        if not sep or not (head.isascii() and head.isdigit()) or len(head) > 12 or len(mac) != 32:
+            return False
+        expires = int(head)
+        if expires <= (time.time() if now is None else now):
+            return False
+        expected = _mac(file_id, file_uuid, expires, self.secret)
+        return hmac.compare_digest(mac.encode(), expected.encode())

@@ -113,7 +113,7 @@ class DirectBackend(Backend):
     def _present(self, conn: Connection, run: Any, tz: str) -> Run:
         from reportcard.api.entries import run_entry
 
-        return run_entry(conn, self.base, run, tz)
+        return run_entry(conn, self.base, run, tz, self.runtime.links)
 
     def _run_row(self, conn: Connection, account: Any, report: str, run_id: int) -> Any:
         from reportcard.db.tables import account_reports
@@ -143,7 +143,8 @@ class DirectBackend(Backend):
 
         with self._conn() as conn:
             acct = self._account(conn, account)
-            return catalog_entries(conn, self.base, acct, self._zone(conn, acct))
+            zone = self._zone(conn, acct)
+            return catalog_entries(conn, self.base, acct, zone, self.runtime.links)
 
     def terms(self, account: str | None) -> list[dict[str, Any]]:
         from reportcard.api.serializers import term_json

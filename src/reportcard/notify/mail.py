@@ -185,8 +185,10 @@ def fill_in(engine: Engine, settings: Settings, body: str, base: str) -> str:
     A link stays valid until its file's retention ends (``FOREVER_LINK_DAYS`` from now when
     files are kept forever), and at least ``download_link_seconds``.
     """
-    from reportcard.auth import links
+    from reportcard.auth.links import LinkSigner
     from reportcard.runs.retention import days_for
+
+    links = LinkSigner.from_settings(settings)
 
     def verifier(match: re.Match[str]) -> str:
         with engine.connect() as conn:

@@ -80,7 +80,7 @@ def _root(conn: Connection, session: WebSession, account_id: str) -> Any:
 
 def import_view(conn: Connection, request: Request, imp: Any, account: Any) -> dict[str, Any]:
     tz = str(account.default_time_zone or "UTC")
-    body = sis_import_json(conn, base_url(request), imp, tz)
+    body = sis_import_json(conn, base_url(request), imp, tz, services(request).links)
     counts = (body.get("data") or {}).get("counts") or {}
     return {
         "id": int(imp.id),
