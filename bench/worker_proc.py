@@ -16,6 +16,7 @@ from reportcard.runs.lifecycle import TERMINAL_STATES, get_run
 from reportcard.runs.worker import Worker
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
+from reportcard.wiring import hooks
 
 
 def main() -> None:
@@ -25,7 +26,7 @@ def main() -> None:
     ap.add_argument("--shard-rows", type=int, default=250_000)
     args = ap.parse_args()
     settings = Settings(database_url=args.db, shard_rows=args.shard_rows, poll_seconds=0.05)
-    engine = make_engine(args.db)
+    engine = hooks().bind(make_engine(args.db))  # listeners and periodic jobs, as deployed
     worker = Worker(engine, LocalStorage(args.files), settings)
     while worker.step():  # warm up: imports, pooled connections, periodic jobs
         pass
