@@ -74,6 +74,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.other_reports
 	$(BIN)/python -m bench.sis_import
 	$(BIN)/python -m bench.postgres
+	$(BIN)/python -m bench.parts --db both
 	$(BIN)/python -m bench.cd2
 	$(BIN)/python -m bench.status_endpoint
 

@@ -22,14 +22,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Engine, func, select
 
+from bench.statements import part_sql, run_context, sqlite_cli
 from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
-from reportcard.db.tables import accounts, attachments
+from reportcard.db.tables import account_reports, accounts, attachments, report_shards
+from reportcard.reports.catalog import get_report
 from reportcard.reports.sis_scope import STANDARD_FILES
 from reportcard.runs.lifecycle import create_run, get_run
 from reportcard.settings import Settings
@@ -47,10 +50,15 @@ def new_results(files: Path) -> dict[str, Any]:
     return {"size": SIZE, "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
 
-def write_results(results: dict[str, Any], kind: str = "") -> None:
+def results_path(kind: str = "") -> Path:
     """``bench/results/<timestamp>-<kind>-<size>.json`` (no kind: ``<timestamp>-<size>``)."""
     name = "-".join(p for p in (time.strftime("%Y%m%dT%H%M%S"), kind, SIZE) if p)
-    out = HERE / "results" / f"{name}.json"
+    return HERE / "results" / f"{name}.json"
+
+
+def write_results(results: dict[str, Any], kind: str = "", out: Path | None = None) -> None:
+    """The results as JSON to ``out`` (default: a new :func:`results_path`)."""
+    out = out or results_path(kind)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out.relative_to(HERE.parent)}")
 
@@ -117,6 +125,7 @@ def run_report(
             parameters=params,
         )
     started = time.perf_counter()
+    since = datetime.now(UTC).replace(tzinfo=None)
     for p in procs:
         assert p.stdin is not None
         p.stdin.write(f"{run_id}\n")
@@ -135,9 +144,17 @@ def run_report(
         size = conn.execute(
             select(attachments.c.size).where(attachments.c.id == run.attachment_id)
         ).scalar()
+        data_rows = conn.execute(
+            select(func.coalesce(func.sum(report_shards.c.rows), 0)).where(
+                report_shards.c.report_id == run_id
+            )
+        ).scalar_one()
+        foreign = foreign_work(conn, run_id, [o["worker_id"] for o in outs], since)
     assert run.workflow_state == "complete", run.message
     return {
+        "foreign_work": foreign,
         "rows": int(run.current_line) - 1,
+        "data_rows": int(data_rows),  # the parts' rows: no header or "none found" lines
         "wall": wall,
         "bytes": int(size or 0),
         "peak_rss_mb": [o["peak_rss_mb"] for o in outs],
@@ -145,35 +162,42 @@ def run_report(
     }
 
 
-def sqlite_cli_baseline(db_path: Path, root: int, out: Path) -> dict[str, Any]:
-    """The sqlite3 CLI's own CSV output of the enrollments part's equivalent query."""
-    from reportcard.reports.catalog import get_report
-    from reportcard.runs.context import build_context
-    from reportcard.runs.query import range_select
+def foreign_work(conn: Connection, run_id: int, worker_ids: list[str], since: datetime) -> int:
+    """Work that makes a measured run's figures another's: 0 on a database of its own.
 
+    Workers take any queued run of their database. Counts the run's shards that other
+    workers took, and the shards and plannings of other runs that the bench's workers took
+    since ``since`` (another bench's run, or a run left unfinished in a copied database).
+    """
+    s, r = report_shards.c, account_reports.c
+    ours = s.worker_id.in_(worker_ids)
+    theirs = conn.execute(
+        select(func.count()).where(s.report_id == run_id, s.worker_id.is_not(None), ~ours)
+    ).scalar_one()
+    taken = conn.execute(
+        select(func.count()).where(s.report_id != run_id, ours, s.started_at >= since)
+    ).scalar_one()
+    planned = conn.execute(
+        select(func.count()).where(r.id != run_id, r.worker_id.in_(worker_ids), r.start_at >= since)
+    ).scalar_one()
+    return int(theirs) + int(taken) + int(planned)
+
+
+def sqlite_cli_baseline(db_path: Path, root: int, out: Path) -> dict[str, Any]:
+    """The sqlite3 CLI's own CSV output of the enrollments part's query (no key bounds)."""
     engine = make_engine(f"sqlite:///{db_path}")
-    with engine.begin() as conn:
-        run_id = create_run(
-            conn,
-            account_id=root,
-            root_account_id=root,
-            user_id=None,
-            report_type="provisioning_csv",
-            parameters={"enrollments": "true"},
-        )
-        ctx = build_context(conn, get_run(conn, run_id))
-        conn.rollback()
+    sql = enrollments_sql(engine, root)
+    return sqlite_cli(db_path, [sql], out)
+
+
+def enrollments_sql(engine: Engine, root: int) -> str:
+    """The provisioning enrollments part's statement over every key, as its shards run it."""
     report = get_report("provisioning_csv")
     assert report is not None
-    stmt = range_select(report.part("enrollments").build(ctx))
-    sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
-    script = f".headers on\n.mode csv\n.once {out}\n{sql};\n"
-    started = time.perf_counter()
-    subprocess.run(["sqlite3", "-readonly", str(db_path)], input=script, text=True, check=True)
-    wall = time.perf_counter() - started
-    with open(out, "rb") as fh:
-        rows = sum(1 for _ in fh) - 1
-    return {"rows": rows, "wall": wall}
+    ctx = run_context(engine, root, "provisioning_csv", {"enrollments": "true"})
+    sql = part_sql(engine, report.part("enrollments").build(ctx), whole_range=False)
+    assert sql is not None
+    return sql
 
 
 def line(path: str, rows: int, wall: float, base: float | None, rss: list[float]) -> str:

@@ -3,15 +3,15 @@
     python -m bench.postgres      # REPORTCARD_BENCH_PG (default postgresql://postgres@127.0.0.1/)
 
 Seeds (or reuses) the REPORTCARD_BENCH_SIZE institution (default large) into the database
-`reportcard_bench_<size>`, then prints, like `python -m bench`: the physical limit (psql
-writing `COPY (the part's query) TO STDOUT WITH CSV` to a file), and the real report in 1 and 2
-worker processes (shards through psycopg's COPY), with ratios and peak RSS.
+`reportcard_bench_<size>` (REPORTCARD_BENCH_PG_DATABASE names another), then prints, like
+`python -m bench`: the physical limit (psql writing `COPY (the part's query) TO STDOUT WITH
+CSV` to a file), and the real report in 1 and 2 worker processes (shards through psycopg's
+COPY), with ratios and peak RSS.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -19,20 +19,24 @@ from typing import Any
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from bench.__main__ import BENCH_DIR, SIZE, compare_enrollments, new_results, write_results
+from bench.__main__ import (
+    BENCH_DIR,
+    SIZE,
+    compare_enrollments,
+    enrollments_sql,
+    new_results,
+    write_results,
+)
+from bench.statements import psql_copy
 from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
 from reportcard.db.tables import accounts
-from reportcard.reports.catalog import get_report
-from reportcard.runs.context import build_context
-from reportcard.runs.lifecycle import create_run, get_run
-from reportcard.runs.write import copy_select
 
 ADMIN = os.environ.get("REPORTCARD_BENCH_PG", "postgresql://postgres@127.0.0.1/postgres")
 
 
 def database_url() -> str:
-    name = f"reportcard_bench_{SIZE}"
+    name = os.environ.get("REPORTCARD_BENCH_PG_DATABASE") or f"reportcard_bench_{SIZE}"
     admin = create_engine(
         make_url(ADMIN).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
     )
@@ -68,42 +72,8 @@ def ensure_institution(url: str) -> int:
 
 
 def psql_baseline(url: str, root: int, out: Path) -> dict[str, Any]:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        run_id = create_run(
-            conn,
-            account_id=root,
-            root_account_id=root,
-            user_id=None,
-            report_type="provisioning_csv",
-            parameters={"enrollments": "true"},
-        )
-        ctx = build_context(conn, get_run(conn, run_id))
-        conn.rollback()
-    report = get_report("provisioning_csv")
-    assert report is not None
-    # The statement the COPY path runs (text columns through NULLIF), over every key.
-    stmt = copy_select(report.part("enrollments").build(ctx))
-    sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
-    plain = make_url(url).set(drivername="postgresql")
-    started = time.perf_counter()
-    with open(out, "wb") as fh:
-        subprocess.run(
-            [
-                "psql",
-                plain.render_as_string(hide_password=False),
-                "-X",
-                "-q",
-                "-c",
-                f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)",
-            ],
-            stdout=fh,
-            check=True,
-        )
-    wall = time.perf_counter() - started
-    with open(out, "rb") as fh:
-        rows = sum(1 for _ in fh)
-    return {"rows": rows, "wall": wall}
+    """psql COPY of the enrollments part's statement (the COPY path's, over every key)."""
+    return psql_copy(url, [enrollments_sql(make_engine(url), root)], out)
 
 
 def main() -> None:

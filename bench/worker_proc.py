@@ -1,6 +1,6 @@
 """One benchmark worker process, started (and warmed up) before the run exists, as a deployed
 worker is: it prints ``ready``, reads the run id from stdin, works the queue until that run
-ends, and prints its peak RSS and the CPU seconds it spent on the run."""
+ends, and prints its peak RSS, the CPU seconds it spent on the run and its worker id."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def main() -> None:
     rss_mb = peak_rss_mb()
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    print(json.dumps({"peak_rss_mb": round(rss_mb, 1), "cpu_seconds": round(cpu, 2)}), flush=True)
+    figures = {"peak_rss_mb": round(rss_mb, 1), "cpu_seconds": round(cpu, 2)}
+    print(json.dumps({**figures, "worker_id": worker.worker_id}), flush=True)
 
 
 if __name__ == "__main__":
