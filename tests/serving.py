@@ -1,4 +1,8 @@
-"""A real uvicorn server for tests: in a thread, on a free loopback port."""
+"""A real uvicorn server for tests: in a thread, on a free loopback port.
+
+``serving(app)`` serves any ASGI app; ``serving_reportcard(settings, workers=n)`` serves
+reportcard itself (``create_app``) with ``n`` embedded workers.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import uvicorn
+
+if TYPE_CHECKING:
+    from reportcard.settings import Settings
 
 HOST = "127.0.0.1"
 
@@ -53,3 +60,15 @@ def serving(
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def serving_reportcard(settings: Settings, *, workers: int, **options: Any) -> Iterator[str]:
+    """Serve reportcard over ``settings`` with ``workers`` embedded workers; yields the base URL.
+
+    ``options`` go to :func:`serving` (``port``, ``lifespan``, uvicorn's own).
+    """
+    from reportcard.app import create_app
+
+    with serving(create_app(settings, workers=workers), **options) as base:
+        yield base

@@ -4,32 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Engine, insert
 
-from reportcard.app import create_app
-from reportcard.auth.tokens import create_token
 from reportcard.db.engine import dispose_all, make_engine
-from reportcard.db.tables import (
-    account_users,
-    accounts,
-    enrollment_terms,
-    pseudonyms,
-    roles,
-    users,
-)
+from reportcard.db.tables import enrollment_terms
 from reportcard.lms.tree import refresh
 from reportcard.settings import Settings
+from tests.clocks import T0
 from tests.databases import drop_database, fresh_database_url
+from tests.factories import add_account, add_admin, add_person, add_role, create_token
 from tests.runs.sample import SAMPLE, make_institution
-from tests.serving import free_port, serving
+from tests.serving import serving_reportcard
 
-__all__ = ["SAMPLE", "free_port"]
-
-T0 = datetime(2024, 1, 15, 8, 0, 0)
+__all__ = ["SAMPLE", "T0"]
 
 
 @dataclass
@@ -47,90 +37,17 @@ class World:
     tokens: dict[str, str]
 
 
-def _user(conn: Connection, name: str, login: str, root: int) -> int:
-    pk = conn.execute(
-        insert(users).values(
-            name=name,
-            sortable_name=name,
-            uuid=f"uuid-{login}-{root}",
-            workflow_state="registered",
-            is_test_student=False,
-            created_at=T0,
-            updated_at=T0,
-        )
-    ).inserted_primary_key
-    assert pk is not None
-    uid = int(pk[0])
-    conn.execute(
-        insert(pseudonyms).values(
-            user_id=uid,
-            account_id=root,
-            unique_id=login,
-            workflow_state="active",
-            position=1,
-            is_inst_id=False,
-            created_at=T0,
-            updated_at=T0,
-        )
-    )
-    return uid
-
-
-def _account(conn: Connection, name: str, parent: int, root: int, sis: str) -> int:
-    pk = conn.execute(
-        insert(accounts).values(
-            name=name,
-            parent_account_id=parent,
-            root_account_id=root,
-            workflow_state="active",
-            uuid=f"uuid-{sis}",
-            default_time_zone="America/Denver",
-            can_add_pronouns=False,
-            sis_source_id=sis,
-            created_at=T0,
-            updated_at=T0,
-        )
-    ).inserted_primary_key
-    assert pk is not None
-    return int(pk[0])
-
-
-def _role(conn: Connection, name: str, root: int | None, permissions: str, built_in: bool) -> int:
-    pk = conn.execute(
-        insert(roles).values(
-            root_account_id=root,
-            name=name,
-            base_role_type="AccountMembership",
-            built_in=built_in,
-            workflow_state="active",
-            permissions=permissions,
-        )
-    ).inserted_primary_key
-    assert pk is not None
-    return int(pk[0])
-
-
-def _admin(conn: Connection, user: int, account: int, root: int, role: int) -> None:
-    conn.execute(
-        insert(account_users).values(
-            root_account_id=root,
-            account_id=account,
-            user_id=user,
-            role_id=role,
-            workflow_state="active",
-            created_at=T0,
-            updated_at=T0,
-        )
-    )
-
-
 def build_world(engine: Engine) -> dict[str, int | dict[str, int]]:
     with engine.begin() as conn:
         root = make_institution(conn, 30, name="Canvas U")
         other_root = make_institution(conn, 5, name="Other U")
-        sub = _account(conn, "College of Arts", root, root, "ARTS")
-        subsub = _account(conn, "Music", sub, root, "MUSIC")
-        sibling = _account(conn, "College of Science", root, root, "SCI")
+        sub = add_account(
+            conn, "College of Arts", uuid="uuid-ARTS", parent=root, root=root, sis="ARTS"
+        )
+        subsub = add_account(conn, "Music", uuid="uuid-MUSIC", parent=sub, root=root, sis="MUSIC")
+        sibling = add_account(
+            conn, "College of Science", uuid="uuid-SCI", parent=root, root=root, sis="SCI"
+        )
         term = conn.execute(
             insert(enrollment_terms).values(
                 root_account_id=root,
@@ -143,22 +60,22 @@ def build_world(engine: Engine) -> dict[str, int | dict[str, int]]:
             )
         ).inserted_primary_key
         assert term is not None
-        admin_role = _role(conn, "AccountAdmin", None, "", True)
-        viewer_role = _role(conn, "Report Viewer", root, "read_reports", False)
-        helpdesk_role = _role(conn, "Help Desk", root, "read_roster", False)
+        admin_role = add_role(conn, "AccountAdmin", None, "", built_in=True)
+        viewer_role = add_role(conn, "Report Viewer", root, "read_reports")
+        helpdesk_role = add_role(conn, "Help Desk", root, "read_roster")
         ids = {
-            "admin": _user(conn, "Ada Admin", "admin", root),
-            "subadmin": _user(conn, "Sam Sub", "subadmin", root),
-            "viewer": _user(conn, "Vic Viewer", "viewer", root),
-            "helpdesk": _user(conn, "Hal Help", "helpdesk", root),
-            "nobody": _user(conn, "Nora Nobody", "nobody", root),
-            "otheradmin": _user(conn, "Otto Other", "otheradmin", other_root),
+            "admin": add_person(conn, "Ada Admin", "admin", root),
+            "subadmin": add_person(conn, "Sam Sub", "subadmin", root),
+            "viewer": add_person(conn, "Vic Viewer", "viewer", root),
+            "helpdesk": add_person(conn, "Hal Help", "helpdesk", root),
+            "nobody": add_person(conn, "Nora Nobody", "nobody", root),
+            "otheradmin": add_person(conn, "Otto Other", "otheradmin", other_root),
         }
-        _admin(conn, ids["admin"], root, root, admin_role)
-        _admin(conn, ids["subadmin"], sub, root, admin_role)
-        _admin(conn, ids["viewer"], root, root, viewer_role)
-        _admin(conn, ids["helpdesk"], root, root, helpdesk_role)
-        _admin(conn, ids["otheradmin"], other_root, other_root, admin_role)
+        add_admin(conn, ids["admin"], root, root, admin_role)
+        add_admin(conn, ids["subadmin"], sub, root, admin_role)
+        add_admin(conn, ids["viewer"], root, root, viewer_role)
+        add_admin(conn, ids["helpdesk"], root, root, helpdesk_role)
+        add_admin(conn, ids["otheradmin"], other_root, other_root, admin_role)
         refresh(conn, root)
         refresh(conn, other_root)
         tokens = {name: create_token(conn, uid) for name, uid in ids.items()}
@@ -190,7 +107,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     engine = make_engine(url)
     made = build_world(engine)
     try:
-        with serving(create_app(settings, workers=2)) as base:
+        with serving_reportcard(settings, workers=2) as base:
             yield World(engine=engine, base=base, **made)  # type: ignore[arg-type]
     finally:
         dispose_all()

@@ -21,13 +21,13 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
 import tests.queue.slow_report  # noqa: F401 - registers framework_slow_csv in this process
-from reportcard.app import create_app
 from reportcard.cli import main
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.settings import Settings, get_settings
 from tests.api.conftest import build_world
 from tests.databases import drop_database, fresh_database_url
-from tests.serving import serving as serving_app
+from tests.factories import add_login, add_user
+from tests.serving import serving_reportcard
 
 EXTRA = "tests.queue.slow_report,tests.runs.sample"
 REPO = Path(__file__).resolve().parents[2]
@@ -105,38 +105,14 @@ EXTRA_LOGINS = 120  # so that framework_slow_csv runs for seconds, long enough t
 
 
 def _more_logins(engine: Engine, root: int) -> None:
-    from sqlalchemy import insert
-
-    from reportcard.db.tables import pseudonyms, users
     from reportcard.lms.tree import refresh
-    from tests.runs.sample import T0
 
     with engine.begin() as conn:
         for i in range(EXTRA_LOGINS):
-            pk = conn.execute(
-                insert(users).values(
-                    name=f"Extra {i}",
-                    sortable_name=f"{i}, Extra",
-                    uuid=f"extra-{root}-{i}",
-                    workflow_state="registered",
-                    is_test_student=False,
-                    created_at=T0,
-                    updated_at=T0,
-                )
-            ).inserted_primary_key
-            assert pk is not None
-            conn.execute(
-                insert(pseudonyms).values(
-                    user_id=int(pk[0]),
-                    account_id=root,
-                    unique_id=f"extra{i}",
-                    workflow_state="active",
-                    position=1,
-                    is_inst_id=False,
-                    created_at=T0,
-                    updated_at=T0,
-                )
+            uid = add_user(
+                conn, f"Extra {i}", uuid=f"extra-{root}-{i}", sortable_name=f"{i}, Extra"
             )
+            add_login(conn, uid, root, f"extra{i}")
         refresh(conn, root)
 
 
@@ -179,7 +155,7 @@ def direct(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Place]:
 @contextmanager
 def serving(settings: Settings, workers: int = 2) -> Iterator[str]:
     """A real uvicorn server over ``settings`` on a free loopback port; yields its base URL."""
-    with serving_app(create_app(settings, workers=workers)) as base:
+    with serving_reportcard(settings, workers=workers) as base:
         yield base
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from reportcard.settings import Settings
-from tests.api.conftest import free_port
 from tests.cli.conftest import Place, invoke, serving
 from tests.runs.sample import SAMPLE
+from tests.serving import free_port
 
 REPORT_COMMANDS = (
     ("reports", "list"),

@@ -10,16 +10,17 @@ from typing import Any
 import openpyxl
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 
-from reportcard.db.tables import attachments, pseudonyms, users
+from reportcard.db.tables import attachments
 from reportcard.runs import formats
 from reportcard.runs.formats import BOM, PARQUET_TYPE, XLSX_TYPE, column_letter
 from reportcard.runs.inline import run_report
 from reportcard.runs.lifecycle import get_run
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
-from tests.runs.sample import SAMPLE, T0, make_institution
+from tests.factories import add_login, add_user
+from tests.runs.sample import SAMPLE, make_institution
 
 
 def attachment(engine: Engine, run_id: int) -> Any:
@@ -64,30 +65,10 @@ def root(engine: Engine) -> int:
     """150 logins (4 shards of 40), with names that need quoting, XML escaping and more."""
     with engine.begin() as conn:
         root_id = make_institution(conn, 150)
-        uid = conn.execute(
-            insert(users).values(
-                name='Ünïcode <b>&amp; "quoted",\nnew line  ',
-                sortable_name="x",
-                uuid="odd",
-                workflow_state="registered",
-                is_test_student=False,
-                created_at=T0,
-                updated_at=T0,
-            )
-        ).inserted_primary_key
-        assert uid is not None
-        conn.execute(
-            insert(pseudonyms).values(
-                user_id=int(uid[0]),
-                account_id=root_id,
-                unique_id=" =1+1 ",
-                workflow_state="active",
-                position=1,
-                is_inst_id=False,
-                created_at=T0,
-                updated_at=T0,
-            )
+        uid = add_user(
+            conn, 'Ünïcode <b>&amp; "quoted",\nnew line  ', uuid="odd", sortable_name="x"
         )
+        add_login(conn, uid, root_id, " =1+1 ")
     return root_id
 
 

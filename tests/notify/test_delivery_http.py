@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-from reportcard.app import create_app
 from reportcard.clock import utcnow
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.runs.retention import sweep
@@ -23,7 +22,7 @@ from tests.api.test_http import client, finish, reports_url
 from tests.databases import drop_database, fresh_database_url
 from tests.notify.conftest import add_email
 from tests.notify.smtp_server import SmtpServer
-from tests.serving import free_port, serving
+from tests.serving import free_port, serving_reportcard
 
 GONE = {
     "errors": [
@@ -62,7 +61,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     engine = make_engine(url)
     made = build_world(engine)
     try:
-        with serving(create_app(settings, workers=2), port=port) as base:
+        with serving_reportcard(settings, workers=2, port=port) as base:
             world = World(engine=engine, base=base, **made)  # type: ignore[arg-type]
             yield Site(world, settings, smtp)
     finally:

@@ -12,14 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from reportcard.app import create_app
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.notify.webhooks import SIGNATURE_HEADER, verify_signature
 from reportcard.settings import Settings
 from tests.api.conftest import SAMPLE, World, build_world
 from tests.databases import drop_database, fresh_database_url
 from tests.notify.test_webhooks import Receiver
-from tests.serving import serving
+from tests.serving import serving_reportcard
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +33,7 @@ def hook_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     engine = make_engine(url)
     made = build_world(engine)
     try:
-        with serving(create_app(settings, workers=2)) as base:
+        with serving_reportcard(settings, workers=2) as base:
             yield World(engine=engine, base=base, **made)  # type: ignore[arg-type]
     finally:
         dispose_all()

@@ -26,11 +26,11 @@ from reportcard.db.migrate import upgrade
 from reportcard.db.tables import account_reports, attachments, pseudonyms, report_shards
 from reportcard.runs.lifecycle import create_run
 from reportcard.storage.local import LocalStorage
-from tests.api.conftest import free_port
 from tests.databases import lane
 from tests.queue.slow_report import SLOW
 from tests.queue.test_celery import REPO, REPORTCARD
 from tests.runs.sample import make_institution
+from tests.serving import free_port
 from tests.storage.invariant import assert_storage_clean
 
 

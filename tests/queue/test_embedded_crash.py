@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 from reportcard.db.engine import make_engine
 from reportcard.db.tables import report_shards
 from reportcard.storage.local import LocalStorage
-from tests.api.conftest import build_world, free_port
+from tests.api.conftest import build_world
 from tests.queue.slow_report import SLOW
 from tests.queue.test_celery import REPO, REPORTCARD
+from tests.serving import free_port
 from tests.storage.invariant import assert_storage_clean
 
 

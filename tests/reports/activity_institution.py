@@ -48,10 +48,10 @@ from reportcard.db.tables import (
     users,
 )
 from reportcard.lms.tree import refresh
+from tests.clocks import T0_REPORTS as T0
 
 ROOT = 1
 OTHER_ROOT = 50
-T0 = datetime(2023, 6, 1)
 STAMPS = {"created_at": T0, "updated_at": T0}
 
 Rows = tuple[Table, list[dict[str, Any]]]

@@ -45,11 +45,11 @@ from reportcard.lms.tree import refresh
 from reportcard.reports.catalog import RunContext, get_report
 from reportcard.runs.context import build_context
 from reportcard.runs.query import part_rows
+from tests.clocks import T0_REPORTS as T0
 
 ROOT = 1
 OTHER_ROOT = 50
 NOW = datetime(2024, 6, 1, 12, 0, 0)  # the run's "now": 120 days back is 2024-02-02 12:00
-T0 = datetime(2023, 6, 1)
 B = 1  # the SIS batch of root 1
 OB = 5  # the SIS batch of root 50
 

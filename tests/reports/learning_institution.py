@@ -72,11 +72,11 @@ from reportcard.lms.tree import refresh
 from reportcard.reports.catalog import RunContext, get_report
 from reportcard.runs.context import build_context
 from reportcard.runs.query import part_rows
+from tests.clocks import T0_2024 as T0
 
 ROOT = 1
 OTHER_ROOT = 9
 NOW = datetime(2024, 12, 1, 12, 0, 0)
-T0 = datetime(2024, 1, 1)
 STAMPS = {"created_at": T0, "updated_at": T0}
 
 Rows = tuple[Table, list[dict[str, Any]]]

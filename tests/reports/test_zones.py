@@ -21,7 +21,6 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, update
 
-from reportcard.app import create_app
 from reportcard.auth.tokens import create_token
 from reportcard.cli import main
 from reportcard.db.engine import make_engine
@@ -32,7 +31,7 @@ from reportcard.reports.formatting import iso_in_zone, time_formatter, zone
 from reportcard.settings import Settings, get_settings
 from reportcard.storage import storage_from_settings
 from tests.cli.test_init import SIS, sis_zip
-from tests.serving import serving
+from tests.serving import serving_reportcard
 
 
 @dataclass
@@ -66,7 +65,7 @@ def set_zone(place: Place, name: str) -> None:
 
 @pytest.fixture
 def served(place: Place) -> Iterator[str]:
-    with serving(create_app(place.settings, workers=1)) as base:
+    with serving_reportcard(place.settings, workers=1) as base:
         yield base
 
 

@@ -11,11 +11,10 @@ import httpx
 import pytest
 
 from reportcard.api.limits import START_BUCKETS
-from reportcard.app import create_app
 from reportcard.auth.tokens import forget_touches
 from reportcard.settings import Settings
 from tests.api.conftest import World, world
-from tests.serving import serving
+from tests.serving import serving_reportcard
 
 __all__ = ["World", "client", "finish", "reports_url", "serve", "world"]
 
@@ -23,7 +22,7 @@ __all__ = ["World", "client", "finish", "reports_url", "serve", "world"]
 @contextmanager
 def serve(settings: Settings, workers: int = 1) -> Iterator[str]:
     """A real uvicorn server over ``settings``; yields its base URL."""
-    with serving(create_app(settings, workers=workers)) as base:
+    with serving_reportcard(settings, workers=workers) as base:
         yield base
 
 

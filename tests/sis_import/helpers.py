@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,9 @@ from reportcard.lms.sis_import.job import create_import, get_import, run_import,
 from reportcard.lms.tree import refresh
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
+from tests.clocks import T0_2024 as T0
 
 ROOT = 1
-T0 = datetime(2024, 1, 1)
 # Built-in roles 1-6, then this root's custom roles.
 ROLES = [
     (1, None, "StudentEnrollment", "StudentEnrollment", True, ""),

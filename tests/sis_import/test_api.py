@@ -16,17 +16,17 @@ import pytest
 import requests
 from sqlalchemy import Engine, func, insert, select
 
-from reportcard.app import create_app
 from reportcard.auth.tokens import create_token
 from reportcard.clock import utcnow
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.db.migrate import upgrade
 from reportcard.db.sis_import_tables import sis_imports
-from reportcard.db.tables import account_users, accounts, roles, sis_batches
+from reportcard.db.tables import accounts, sis_batches
 from reportcard.lms.sis_import.job import upload_key
 from reportcard.settings import Settings
-from tests.api.conftest import _user, build_world
-from tests.serving import serving
+from tests.api.conftest import build_world
+from tests.factories import add_admin, add_person, add_role
+from tests.serving import serving_reportcard
 
 MAX_BYTES = 200_000
 NOT_ROOT = {"errors": ["SIS imports can only be executed on root accounts"]}
@@ -96,32 +96,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tokens: dict[str, str] = dict(made["tokens"])  # type: ignore[arg-type]
     root = int(made["root"])  # type: ignore[arg-type]
     with engine.begin() as conn:
-        pk = conn.execute(
-            insert(roles).values(
-                root_account_id=root,
-                name="SIS Importer",
-                base_role_type="AccountMembership",
-                built_in=False,
-                workflow_state="active",
-                permissions="import_sis_data",
-            )
-        ).inserted_primary_key
-        assert pk is not None
-        uid = _user(conn, "Ivy Importer", "importer", root)
-        conn.execute(
-            insert(account_users).values(
-                root_account_id=root,
-                account_id=root,
-                user_id=uid,
-                role_id=int(pk[0]),
-                workflow_state="active",
-                created_at=datetime(2024, 1, 1),
-                updated_at=datetime(2024, 1, 1),
-            )
-        )
+        role = add_role(conn, "SIS Importer", root, "import_sis_data")
+        uid = add_person(conn, "Ivy Importer", "importer", root)
+        add_admin(conn, uid, root, root, role, at=datetime(2024, 1, 1))
         tokens["importer"] = create_token(conn, uid)
     try:
-        with serving(create_app(settings, workers=2), lifespan="auto") as base:
+        with serving_reportcard(settings, workers=2, lifespan="auto") as base:
             yield Server(
                 engine,
                 base,

@@ -5,16 +5,14 @@ an enrollment of a section or course deleted before the import leaves it as it i
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
 from reportcard.db.tables import course_sections, courses, enrollments
+from tests.clocks import T0
 from tests.sis_import.helpers import rows
 from tests.sis_import.test_enrollments import BASE, ENR
-
-T0 = datetime(2024, 1, 15, 8, 0, 0)
 
 
 def _ids(db: Engine) -> dict[str, int]:

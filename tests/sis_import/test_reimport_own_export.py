@@ -17,7 +17,6 @@ import csv
 import io
 import zipfile
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ import httpx
 import pytest
 from sqlalchemy import and_, func, insert, or_, select
 
-from reportcard.app import create_app
 from reportcard.auth.permissions import READ_REPORTS, has_permission
 from reportcard.auth.tokens import create_token
 from reportcard.db.engine import dispose_all, make_engine
@@ -46,11 +44,10 @@ from reportcard.lms.tree import refresh
 from reportcard.runs.inline import run_report
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
+from tests.clocks import T0
 from tests.databases import drop_database, seeded_database_url
-from tests.serving import serving
+from tests.serving import serving_reportcard
 from tests.sis_import.test_roundtrip import PARAMS
-
-T0 = datetime(2024, 1, 15, 8, 0, 0)
 
 ACCOUNT_COLUMNS = ("id", "parent_account_id", "root_account_id", "name", "workflow_state")
 GROUP_COLUMNS = ("id", "context_type", "context_id", "account_id", "group_category_id")
@@ -354,7 +351,7 @@ def test_reimporting_the_own_sis_export_changes_no_role_and_no_enrollment(
         assert not has_permission(conn, viewer["user"], inst.root, READ_REPORTS)
         assert has_permission(conn, viewer["user"], viewer["account"], READ_REPORTS)
     # And through the API: still 403 on the root's reports, 200 on the viewer's account.
-    with serving(create_app(inst.settings, workers=0)) as base:
+    with serving_reportcard(inst.settings, workers=0) as base:
         assert _root_reports(base, inst.root, viewer["token"]) == 403
         assert _root_reports(base, viewer["account"], viewer["token"]) == 200
     # Twice is the same as once.

@@ -18,7 +18,6 @@ import pytest
 import requests
 from sqlalchemy import Engine, select
 
-from reportcard.app import create_app
 from reportcard.clock import utcnow
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.db.sis_import_tables import sis_imports
@@ -31,7 +30,7 @@ from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
 from tests.api.conftest import build_world
 from tests.databases import drop_database, fresh_database_url
-from tests.serving import serving
+from tests.serving import serving_reportcard
 from tests.sis_import.helpers import ROOT, do_import
 from tests.storage.invariant import assert_storage_clean, stored_keys
 
@@ -132,7 +131,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     engine = make_engine(url)
     made = build_world(engine)
     try:
-        with serving(create_app(settings, workers=1)) as base:
+        with serving_reportcard(settings, workers=1) as base:
             yield Server(
                 base,
                 engine,

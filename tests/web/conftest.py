@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select, update
 
-from reportcard.app import create_app
 from reportcard.auth.passwords import hash_password
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.db.tables import pseudonyms, users
 from reportcard.settings import Settings
-from tests.api.conftest import T0, build_world
+from tests.api.conftest import build_world
 from tests.databases import drop_database, fresh_database_url
-from tests.serving import serving
+from tests.factories import FAST, add_login, add_user, login_values
+from tests.serving import serving_reportcard
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,8 +46,6 @@ SCREENSHOTS = Path(
 ).resolve()
 PASSWORDS = {"admin": "correct horse battery", "subadmin": "sub admin secret 1"}
 FORMULA_NAME = '=HYPERLINK("http://example.invalid","click")'
-# Fast hashes in tests: the cost parameters are stored with each hash.
-FAST = {"n": 2**10, "r": 8, "p": 1}
 SLOW_LOGINS = 200  # x 50 ms a row: the slow report runs for seconds
 
 
@@ -74,30 +72,8 @@ def _seed_web(engine: Engine, root: int) -> None:
                 .values(password_hash=hash_password(password, **FAST))
             )
         # A person whose name a spreadsheet would run as a formula.
-        uid = conn.execute(
-            insert(users).values(
-                name=FORMULA_NAME,
-                sortable_name=FORMULA_NAME,
-                uuid="uuid-formula",
-                workflow_state="registered",
-                is_test_student=False,
-                created_at=T0,
-                updated_at=T0,
-            )
-        ).inserted_primary_key
-        assert uid is not None
-        conn.execute(
-            insert(pseudonyms).values(
-                user_id=int(uid[0]),
-                account_id=root,
-                unique_id="formula",
-                workflow_state="active",
-                position=1,
-                is_inst_id=False,
-                created_at=T0,
-                updated_at=T0,
-            )
-        )
+        uid = add_user(conn, FORMULA_NAME, uuid="uuid-formula")
+        add_login(conn, uid, root, "formula")
         # Many logins in the other institution: the slow report takes seconds there.
         other = conn.execute(
             select(pseudonyms.c.user_id).where(pseudonyms.c.unique_id == "otheradmin")
@@ -108,16 +84,7 @@ def _seed_web(engine: Engine, root: int) -> None:
         conn.execute(
             insert(pseudonyms),
             [
-                {
-                    "user_id": other,
-                    "account_id": other_root,
-                    "unique_id": f"extra-{i}",
-                    "workflow_state": "active",
-                    "position": 2 + i,
-                    "is_inst_id": False,
-                    "created_at": T0,
-                    "updated_at": T0,
-                }
+                login_values(other, other_root, f"extra-{i}", position=2 + i)
                 for i in range(SLOW_LOGINS)
             ],
         )
@@ -147,7 +114,7 @@ def site(
     made: dict[str, Any] = build_world(engine)
     _seed_web(engine, int(made["root"]))
     try:
-        with serving(create_app(settings, workers=2)) as base:
+        with serving_reportcard(settings, workers=2) as base:
             yield Site(engine=engine, base=base, settings=settings, **made)
     finally:
         dispose_all()
