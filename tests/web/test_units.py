@@ -1,114 +1,31 @@
-"""Passwords, sessions, CSRF, the spreadsheet transform and `reportcard user set-password`."""
+"""Sessions, CSRF, throttling, sign-in redirects and `reportcard user set-password`.
+
+Passwords: tests/auth/test_passwords.py; the spreadsheet transform: tests/api/test_spreadsheet.py.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-import zipfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, select, update
 from starlette.requests import Request
 
-from reportcard.api.spreadsheet import BOM, neutralise, transform_csv, transform_zip
-from reportcard.auth.passwords import (
-    WeakPassword,
-    hash_password,
-    login_for_password,
-    set_password,
-    verify_password,
-)
+from reportcard.auth.passwords import hash_password, login_for_password
 from reportcard.auth.tokens import create_token
 from reportcard.clock import utcnow
-from reportcard.db.tables import access_tokens, pseudonyms, users
+from reportcard.db.tables import access_tokens, pseudonyms
 from reportcard.db.web_tables import web_sessions
 from reportcard.web import csrf
 from reportcard.web.sessions import create_session, end_session, load_session, purge_expired
-from tests.api.conftest import T0
-
-FAST = {"n": 2**10, "r": 8, "p": 1}
-
-
-# ---------------------------------------------------------------- passwords
-def test_hash_is_salted_and_verifies() -> None:
-    one, two = hash_password("s3cret pass", **FAST), hash_password("s3cret pass", **FAST)
-    assert one != two and one.startswith("scrypt$1024$8$1$")
-    assert verify_password("s3cret pass", one) and verify_password("s3cret pass", two)
-    assert not verify_password("s3cret pasS", one)
-    assert not verify_password("s3cret pass", None)
-    assert not verify_password("s3cret pass", "scrypt$broken")
-    assert not verify_password("s3cret pass", "md5$1$2$3$4$5")
-    assert not verify_password("x" * 2000, one)
-
-
-def test_default_cost_is_strong() -> None:
-    stored = hash_password("a long enough password")
-    _, n, r, p, _, _ = stored.split("$")
-    assert int(n) >= 2**15 and int(r) == 8 and int(p) == 1
+from tests.factories import FAST, add_lone_login
 
 
 def _login(engine: Engine, unique_id: str) -> int:
     with engine.begin() as conn:
-        uid = conn.execute(
-            insert(users).values(
-                name="Pat",
-                sortable_name="Pat",
-                uuid=f"u-{unique_id}",
-                workflow_state="registered",
-                is_test_student=False,
-                created_at=T0,
-                updated_at=T0,
-            )
-        ).inserted_primary_key
-        assert uid is not None
-        from reportcard.db.tables import accounts
-
-        root = conn.execute(
-            insert(accounts).values(
-                name="Root",
-                uuid=f"root-{unique_id}",
-                workflow_state="active",
-                default_time_zone="UTC",
-                can_add_pronouns=False,
-                created_at=T0,
-                updated_at=T0,
-            )
-        ).inserted_primary_key
-        assert root is not None
-        pk = conn.execute(
-            insert(pseudonyms).values(
-                user_id=int(uid[0]),
-                account_id=int(root[0]),
-                unique_id=unique_id,
-                workflow_state="active",
-                position=1,
-                is_inst_id=False,
-                created_at=T0,
-                updated_at=T0,
-            )
-        ).inserted_primary_key
-        assert pk is not None
-        return int(pk[0])
-
-
-def test_set_password_and_sign_in_lookup(engine: Engine) -> None:
-    login_id = _login(engine, "pat")
-    with engine.begin() as conn:
-        with pytest.raises(WeakPassword):
-            set_password(conn, login_id, "short")
-        set_password(conn, login_id, "a fine password")
-    with engine.connect() as conn:
-        row = login_for_password(conn, "pat", "a fine password")
-        assert row is not None and int(row.id) == login_id
-        assert login_for_password(conn, "pat", "wrong password") is None
-        assert login_for_password(conn, "nobody", "a fine password") is None
-        stored = conn.execute(
-            select(pseudonyms.c.password_hash).where(pseudonyms.c.id == login_id)
-        ).scalar_one()
-    assert "a fine password" not in stored
+        return add_lone_login(conn, unique_id)
 
 
 # ---------------------------------------------------------------- sessions
@@ -220,68 +137,6 @@ def test_csrf_checks() -> None:
     ):
         with pytest.raises(csrf.CsrfError):
             csrf.check(*bad)
-
-
-# ---------------------------------------------------------------- spreadsheet transform
-def _through(data: bytes, size: int, **kw: bool) -> bytes:
-    chunks = [data[i : i + size] for i in range(0, len(data), size)] or [b""]
-    return b"".join(transform_csv(chunks, **kw))
-
-
-def test_neutralise_cells() -> None:
-    assert neutralise("=1+2") == "'=1+2"
-    for text in ("+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("a")'):
-        assert neutralise(text) == "'" + text
-    for text in ("-3", "+1.5e3", "-.5", "plain", "", "a=b", "'=x"):
-        assert neutralise(text) == text
-
-
-@pytest.mark.parametrize("size", [1, 3, 7, 1 << 16])
-def test_csv_transform_streams_in_any_chunking(size: int) -> None:
-    source = (
-        'id,name,note\n1,Ann,"=cmd|\' /C calc\'!A0"\n2,"multi\nline =x",-12\n'
-        '3,"@SUM(1,2)",+x\n4,"Zoë ✓","tab\tin"\n5,-,ok'
-    ).encode()
-    out = _through(source, size)
-    assert out.startswith(BOM)
-    rows = list(csv.reader(io.StringIO(out[3:].decode())))
-    assert rows == [
-        ["id", "name", "note"],
-        ["1", "Ann", "'=cmd|' /C calc'!A0"],
-        ["2", "multi\nline =x", "-12"],
-        ["3", "'@SUM(1,2)", "'+x"],
-        ["4", "Zoë ✓", "tab\tin"],
-        ["5", "'-", "ok"],
-    ]
-    # Untouched rows are byte-identical.
-    assert out[3:].startswith(b"id,name,note\n")
-    assert b'2,"multi\nline =x",-12\n' in out and b'4,"Zo\xc3\xab \xe2\x9c\x93","tab\tin"\n' in out
-
-
-def test_csv_transform_options() -> None:
-    source = b"a,b\r\n=1,2\r\n"
-    assert _through(source, 4, bom=False, formula_safety=False) == source
-    assert _through(source, 4, bom=True, formula_safety=False) == BOM + source
-    assert _through(source, 4, bom=False, formula_safety=True) == b"a,b\r\n'=1,2\r\n"
-    assert _through(BOM + source, 2, bom=True, formula_safety=True) == BOM + b"a,b\r\n'=1,2\r\n"
-    assert _through(b"", 1, bom=True) == BOM
-
-
-def test_zip_transform_keeps_entries_and_order() -> None:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("users.csv", "id,name\n1,=evil()\n")
-        zf.writestr("notes.txt", "=not csv\n")
-        zf.writestr("terms.csv", "id\n" + "".join(f"{i}\n" for i in range(50_000)))
-    buf.seek(0)
-    out = b"".join(transform_zip(buf))
-    with zipfile.ZipFile(io.BytesIO(out)) as zf:
-        assert zf.namelist() == ["users.csv", "notes.txt", "terms.csv"]
-        assert zf.read("users.csv") == BOM + b"id,name\n1,'=evil()\n"
-        assert zf.read("notes.txt") == b"=not csv\n"
-        terms = zf.read("terms.csv")
-        assert terms.startswith(BOM + b"id\n0\n1\n") and terms.endswith(b"49999\n")
-        assert zf.testzip() is None
 
 
 # ---------------------------------------------------------------- the CLI
