@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, update
 
+from reportcard.db.tables import users
 from reportcard.reports.catalog import get_report
 
 from .canvas_registry import PROVISIONING_PARAMETERS
@@ -489,6 +490,23 @@ def test_group_membership_created_by_sis_and_sub_account(conn: Connection) -> No
     assert run_file(conn, REPORT, "group_membership", account_id=2) == lines(
         MEMBERSHIP_HEADER, M3, M4, M9
     )
+
+
+def test_either_mark_of_the_test_student_leaves_a_user_out(conn: Connection) -> None:
+    # sis_scope.no_test_student reads two lists: users with a Student View enrollment and
+    # users flagged is_test_student. The test student (8) has both; each alone is enough.
+    conn.execute(update(users).where(users.c.id == 8).values(is_test_student=False))
+    assert prov(conn, "users") == lines(
+        USERS_HEADER, P1, P2, P3, P4, P5, P6, P9, P11, P12, P13, P14, P16, P18
+    )
+    assert prov(conn, "group_membership", include_deleted="true") == lines(
+        MEMBERSHIP_HEADER, M1, M2, M3, M4, M5, M8, M9, M10
+    )
+    conn.execute(update(users).where(users.c.id == 4).values(is_test_student=True))  # Dan
+    assert prov(conn, "users") == lines(
+        USERS_HEADER, P1, P2, P3, P4, P6, P9, P11, P12, P13, P14, P16, P18
+    )
+    assert prov(conn, "group_membership") == lines(MEMBERSHIP_HEADER, M1, M3, M4, M9)
 
 
 # ---------------------------------------------------------------- group_categories

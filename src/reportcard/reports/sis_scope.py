@@ -24,6 +24,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
 )
 
 from reportcard.db.tables import (
@@ -185,13 +186,21 @@ def term_scope(ctx: RunContext, term_col: ColumnElement[Any]) -> list[ColumnElem
 
 
 def no_test_student(user_col: ColumnElement[Any]) -> list[ColumnElement[bool]]:
-    """Drop the Student View fake student: flagged users and users with a StudentView role."""
+    """Drop the Student View fake student: flagged users and users with a StudentView role.
+
+    One uncorrelated ``NOT IN`` over two small partial indexes (``ix_enrollments_student_view``,
+    ``ix_users_test_student``): the list is read once per statement (SQLite builds it into
+    a temporary index, PostgreSQL hashes it), where the correlated ``NOT EXISTS`` it replaces
+    probed the user's enrollments and the users table for every row (issue 19,
+    docs/decisions/performance.md). ``user_col`` is never NULL, so NOT IN keeps its rows.
+    """
     sv = enrollments.alias("sv")
     tu = users.alias("tu")
-    return [
-        ~exists().where(sv.c.user_id == user_col, sv.c.type == STUDENT_VIEW).correlate_except(sv),
-        ~exists().where(tu.c.id == user_col, tu.c.is_test_student).correlate_except(tu),
-    ]
+    test_users = union_all(
+        select(sv.c.user_id).where(sv.c.type == STUDENT_VIEW),
+        select(tu.c.id).where(tu.c.is_test_student),
+    )
+    return [user_col.not_in(test_users)]
 
 
 def root_sis(ctx: RunContext, acct: FromClause) -> ColumnElement[Any]:
