@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
 
 from reportcard.reports.formatting import (
+    first_name,
     iso_in_zone,
+    last_name,
     name_parts,
     pronouns,
     time_formatter,
@@ -50,6 +53,42 @@ def test_time_formatter_accepts_sqlite_text_and_aware_datetimes() -> None:
 )
 def test_name_parts(sortable: str | None, expected: tuple[str | None, str | None]) -> None:
     assert name_parts(sortable) == expected
+
+
+def split_name_parts(sortable: str) -> tuple[str | None, str | None]:
+    """Canvas's rule as the general path writes it (a regex split), for names with one comma."""
+    surname, given = (p.strip() for p in re.split(r"\s*,\s*", sortable.strip(), maxsplit=2))
+    words = given.split()
+    if len(words) > 1 and re.match(
+        r"^(sr|jr|[iv]+|esq|senior|junior|esquire)\.?$", words[-1], re.I
+    ):
+        given = " ".join(words[:-1])
+    return (given or None), (surname or None)
+
+
+@pytest.mark.parametrize(
+    "sortable",
+    [
+        "Smith, John",
+        "  Smith ,John  ",
+        "Smith,\u00a0John\u2003",
+        "\tSmith\n,\x1fJohn Paul",
+        "O'Brien, Mary  Ann",
+        "Smith, John Jr.",
+        "Smith, John  III",
+        "Smith, Jr.",
+        "Smith, John\nJr",
+        ",",
+        " , ",
+        "Smith,",
+        ", John",
+        "van der Berg, Anna-Lena IV",
+    ],
+)
+def test_name_parts_of_one_comma_names_match_the_general_split(sortable: str) -> None:
+    # name_parts skips the regex for names with exactly one comma; same parts.
+    assert name_parts(sortable) == split_name_parts(sortable)
+    assert (first_name(sortable), last_name(sortable)) == split_name_parts(sortable)
 
 
 def test_pronouns_display_text() -> None:

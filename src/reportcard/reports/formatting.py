@@ -107,8 +107,14 @@ def name_parts(sortable_name: str | None) -> tuple[str | None, str | None]:
     """Given and surname from a sortable name, surname first (Canvas's ``name_parts``)."""
     if not sortable_name:
         return None, None
-    parts = [p.strip() for p in re.split(r"\s*,\s*", sortable_name.strip(), maxsplit=2)]
     surname: str | None
+    if sortable_name.count(",") == 1:
+        # "Surname, Given", nearly every name: what the split below makes of it, without the
+        # regular expression (the users file calls this for every row).
+        before, _, after = sortable_name.partition(",")
+        surname, given = before.strip(), after.strip()
+        return _without_suffix(given), (surname or None)
+    parts = [p.strip() for p in re.split(r"\s*,\s*", sortable_name.strip(), maxsplit=2)]
     if len(parts) >= 2:
         surname, given = parts[0], parts[1]
         if len(parts) == 3 and parts[2] and not _SUFFIXES.match(parts[2]):
@@ -121,18 +127,27 @@ def name_parts(sortable_name: str | None) -> tuple[str | None, str | None]:
             surname, given = words[-1], " ".join(words[:-1])
         else:
             surname, given = None, " ".join(words)
+    return _without_suffix(given), (surname or None)
+
+
+def _without_suffix(given: str) -> str | None:
+    """The given name without a trailing suffix word (``Jr.``, ``III``); None when empty."""
     given_words = given.split()
     if len(given_words) > 1 and _SUFFIXES.match(given_words[-1]):
         given = " ".join(given_words[:-1])
-    return (given or None), (surname or None)
+    return given or None
+
+
+# The users file asks for both parts of each row's name in turn: one split serves both.
+_row_name_parts = lru_cache(maxsize=1)(name_parts)
 
 
 def first_name(sortable_name: Any) -> str | None:
-    return name_parts(sortable_name)[0]
+    return _row_name_parts(sortable_name)[0]
 
 
 def last_name(sortable_name: Any) -> str | None:
-    return name_parts(sortable_name)[1]
+    return _row_name_parts(sortable_name)[1]
 
 
 PRONOUNS = {"she_her": "She/Her", "he_him": "He/Him", "they_them": "They/Them"}
