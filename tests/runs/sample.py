@@ -6,9 +6,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Engine, insert, select
 
-from reportcard.db.tables import accounts, pseudonyms, users
+from reportcard.db.tables import accounts, attachments, pseudonyms, users
 from reportcard.lms.tree import refresh
 from reportcard.reports.catalog import (
     TIME,
@@ -22,6 +22,7 @@ from reportcard.reports.catalog import (
     register,
 )
 from reportcard.reports.formatting import sql_present
+from reportcard.storage.local import LocalStorage
 
 T0 = datetime(2024, 1, 15, 8, 0, 0)
 
@@ -140,3 +141,25 @@ def sample_run(conn: Connection, root: int, **parameters: object) -> int:
         report_type=SAMPLE,
         parameters=dict(parameters),
     )
+
+
+def file_bytes(engine: Engine, storage: LocalStorage, run_id: int) -> bytes:
+    """The bytes of the file attached to run ``run_id``."""
+    from reportcard.runs.lifecycle import get_run
+
+    with engine.connect() as conn:
+        run = get_run(conn, run_id)
+        att = conn.execute(select(attachments).where(attachments.c.id == run.attachment_id)).one()
+    with storage.open_read(att.storage_key) as fh:
+        return fh.read()
+
+
+def expected_csv(root_id: int, first_user: int, n: int) -> bytes:
+    """The sample report's logins file for ``make_institution(conn, n)`` (users from 1)."""
+    lines = ["canvas_user_id,login_id,full_name,created_at,created_by_sis"]
+    for uid in range(first_user, first_user + n):
+        i = uid - first_user
+        name = f'"User ""{i}"", Jr"' if i % 10 == 0 else f"User {i}"
+        sis = "true" if uid % 3 else "false"
+        lines.append(f"{uid},login{root_id}-{uid},{name},2024-01-15T01:00:00-07:00,{sis}")
+    return ("\n".join(lines) + "\n").encode()

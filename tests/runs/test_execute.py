@@ -13,14 +13,14 @@ from sqlalchemy.pool import StaticPool
 
 from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports, attachments, report_shards
-from reportcard.runs.execute import RunStopped, _checkpoints, claim_shard, split_range
+from reportcard.runs.execute import RunStopped, checkpoints, claim_shard
 from reportcard.runs.inline import run_report
 from reportcard.runs.lifecycle import abort_run, create_run, get_run
 from reportcard.runs.worker import Worker
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
 from tests.databases import lane
-from tests.runs.sample import SAMPLE, make_institution, sample_run
+from tests.runs.sample import SAMPLE, expected_csv, file_bytes, make_institution, sample_run
 
 
 @pytest.fixture
@@ -31,32 +31,6 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def storage(tmp_path: Path) -> LocalStorage:
     return LocalStorage(tmp_path / "files")
-
-
-def file_bytes(engine: Engine, storage: LocalStorage, run_id: int) -> bytes:
-    with engine.connect() as conn:
-        run = get_run(conn, run_id)
-        att = conn.execute(select(attachments).where(attachments.c.id == run.attachment_id)).one()
-    with storage.open_read(att.storage_key) as fh:
-        return fh.read()
-
-
-def expected_csv(root_id: int, first_user: int, n: int) -> bytes:
-    lines = ["canvas_user_id,login_id,full_name,created_at,created_by_sis"]
-    for uid in range(first_user, first_user + n):
-        i = uid - first_user
-        name = f'"User ""{i}"", Jr"' if i % 10 == 0 else f"User {i}"
-        sis = "true" if uid % 3 else "false"
-        lines.append(f"{uid},login{root_id}-{uid},{name},2024-01-15T01:00:00-07:00,{sis}")
-    return ("\n".join(lines) + "\n").encode()
-
-
-def test_split_range_covers_every_key_once() -> None:
-    ranges = split_range(5, 104, 100, 30)
-    assert ranges[0][0] == 5 and ranges[-1][1] == 104
-    keys = [k for a, b in ranges for k in range(a, b + 1)]
-    assert keys == list(range(5, 105))
-    assert split_range(1, 1, 0, 10) == [(1, 0)]
 
 
 def test_sharded_run_writes_exact_bytes_in_key_order(
@@ -304,7 +278,7 @@ def test_checkpoints_count_rows_and_leave_their_connection_as_they_found_it(
     # One pooled connection, so the one the checkpoints held is the one handed out next.
     single = create_engine(engine.url, poolclass=StaticPool)
     try:
-        with _checkpoints(single, run_id) as checkpoint:
+        with checkpoints(single, run_id) as checkpoint:
             checkpoint(1000)
             checkpoint(1000)
         with single.connect() as conn:
@@ -316,7 +290,7 @@ def test_checkpoints_count_rows_and_leave_their_connection_as_they_found_it(
             conn.rollback()
         with engine.begin() as conn:
             abort_run(conn, run_id)
-        with pytest.raises(RunStopped), _checkpoints(single, run_id) as checkpoint:
+        with pytest.raises(RunStopped), checkpoints(single, run_id) as checkpoint:
             checkpoint(1000)
     finally:
         single.dispose()

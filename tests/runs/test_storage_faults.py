@@ -15,7 +15,8 @@ from sqlalchemy import Engine, select, update
 
 from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports, attachments, report_shards
-from reportcard.runs.execute import claim_shard, compile_run, execute_shard
+from reportcard.runs.compile import compile_run
+from reportcard.runs.execute import claim_shard, execute_shard
 from reportcard.runs.formats import write_output
 from reportcard.runs.housekeeping import run_all
 from reportcard.runs.lifecycle import abort_run, delete_run, get_run
@@ -126,20 +127,20 @@ def test_an_abort_while_compiling_leaves_no_file(
 def _compile_racing_an_abort(engine: Engine, storage: LocalStorage, run_id: int) -> None:
     """Compile the run, with an abort landing after the file is written and before the
     attachment is recorded (the window in which the compiled file used to be left behind)."""
-    from reportcard.runs import execute
+    from reportcard.runs import compile as compile_step
 
-    real_finish = execute.finish
+    real_finish = compile_step.finish
 
     def finish_after_abort(*args: object, **kw: object) -> bool:
         with engine.begin() as conn:
             assert abort_run(conn, run_id)
         return real_finish(*args, **kw)  # type: ignore[arg-type]
 
-    execute.finish = finish_after_abort  # type: ignore[assignment]
+    compile_step.finish = finish_after_abort  # type: ignore[assignment]
     try:
         compile_run(engine, storage, run_id)
     finally:
-        execute.finish = real_finish  # type: ignore[assignment]
+        compile_step.finish = real_finish  # type: ignore[assignment]
 
 
 def test_a_killed_compile_redone_by_the_reaper_leaves_only_the_attachment(
@@ -151,13 +152,13 @@ def test_a_killed_compile_redone_by_the_reaper_leaves_only_the_attachment(
         run = get_run(conn, run_id)
     # The first compile wrote the single CSV (its name has a random suffix) and was killed.
     from reportcard.reports.catalog import get_report
+    from reportcard.runs.compile import file_parts
     from reportcard.runs.context import build_context
-    from reportcard.runs.execute import _file_parts
 
     report = get_report(run.report_type)
     assert report is not None
     with engine.connect() as conn:
-        parts = _file_parts(conn, report, build_context(conn, run))
+        parts = file_parts(conn, report, build_context(conn, run))
     first = write_output(
         storage,
         report_type=run.report_type,
@@ -209,22 +210,22 @@ def test_a_duplicate_compile_that_loses_keeps_the_winners_zip(
         run_id = sample_run(conn, root, logins=True, empty=True)  # two parts: a zip
     assert Worker(engine, storage, settings).step()
     assert run_shards(engine, storage, run_id, 3)  # two of logins, one of the empty part
-    from reportcard.runs import execute
+    from reportcard.runs import compile as compile_step
 
-    real_finish = execute.finish
+    real_finish = compile_step.finish
 
     def another_compile_wins_first(*args: object, **kw: object) -> bool:
         # A compile redone by the reaper while this one was only slow: it writes the same
         # zip name and attaches it before this one gets to finish.
-        execute.finish = real_finish  # type: ignore[assignment]
+        compile_step.finish = real_finish  # type: ignore[assignment]
         compile_run(engine, storage, run_id)
         return real_finish(*args, **kw)  # type: ignore[arg-type]
 
-    execute.finish = another_compile_wins_first  # type: ignore[assignment]
+    compile_step.finish = another_compile_wins_first  # type: ignore[assignment]
     try:
         compile_run(engine, storage, run_id)
     finally:
-        execute.finish = real_finish  # type: ignore[assignment]
+        compile_step.finish = real_finish  # type: ignore[assignment]
     with engine.connect() as conn:
         run = get_run(conn, run_id)
         key = conn.execute(

@@ -20,7 +20,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
 
 metadata = MetaData(
@@ -165,13 +164,6 @@ users = Table(
     Column("is_test_student", Boolean, nullable=False, default=False),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
-    # The few Student View users, which the SIS files leave out (reports.sis_scope).
-    Index(
-        "ix_users_test_student",
-        "id",
-        sqlite_where=text("is_test_student = 1"),
-        postgresql_where=text("is_test_student"),
-    ),
 )
 
 authentication_providers = Table(
@@ -217,16 +209,7 @@ communication_channels = Table(
     Column("path_type", String(32), nullable=False, default="email"),
     Column("position", Integer, nullable=False, default=1),
     Column("workflow_state", String(32), nullable=False, default="active"),  # retired excluded
-    # A user's channels in order, covering the users file's email lookup (no table reads).
-    Index(
-        "ix_communication_channels_user",
-        "user_id",
-        "position",
-        "id",
-        "path_type",
-        "workflow_state",
-        "path",
-    ),
+    Index("ix_communication_channels_user", "user_id", "position"),
 )
 
 # Users associated with an account: through enrollments in its courses, logins, admin roles.
@@ -281,13 +264,6 @@ enrollments = Table(
     Index("ix_enrollments_course", "course_id"),
     Index("ix_enrollments_section", "course_section_id"),
     Index("ix_enrollments_root", "root_account_id", "id"),
-    # The rare Student View enrollments, whose users the SIS files leave out (sis_scope).
-    Index(
-        "ix_enrollments_student_view",
-        "user_id",
-        sqlite_where=text("type = 'StudentViewEnrollment'"),
-        postgresql_where=text("type = 'StudentViewEnrollment'"),
-    ),
 )
 
 user_observers = Table(
@@ -443,13 +419,17 @@ report_shards = Table(
     Column("rows", BigInteger, nullable=False, default=0),
     Column("bytes", BigInteger, nullable=False, default=0),
     Column("attempts", Integer, nullable=False, default=0),
+    # The order workers take a run's queued shards in (0 first), set by the planning step
+    # (reportcard.runs.priority): longest first, the files interleaved.
+    Column("priority", Integer, nullable=False, default=0),
     Column("worker_id", String(128), nullable=True),
     Column("heartbeat_at", DateTime, nullable=True),
     Column("error", Text, nullable=True),
     Column("started_at", DateTime, nullable=True),
     Column("ended_at", DateTime, nullable=True),
     UniqueConstraint("report_id", "part_index", "seq"),
-    Index("ix_report_shards_state", "state", "id"),
+    # Queued shards in the order workers take them: oldest run first, then by priority.
+    Index("ix_report_shards_state", "state", "report_id", "priority"),
 )
 
 attachments = Table(

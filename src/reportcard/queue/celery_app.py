@@ -22,8 +22,10 @@ from sqlalchemy import Engine, func, select, update
 from reportcard.clock import utcnow
 from reportcard.db.engine import make_engine
 from reportcard.db.tables import account_reports, report_shards
-from reportcard.runs.execute import claim_run, claim_shard
+from reportcard.queue.routing import Lane, shard_lane
+from reportcard.runs.execute import claim_shard
 from reportcard.runs.lifecycle import get_run
+from reportcard.runs.plan import claim_run
 from reportcard.runs.worker import Worker, new_worker_id
 from reportcard.settings import Settings, get_settings
 from reportcard.storage import storage_from_settings
@@ -33,12 +35,13 @@ log = logging.getLogger(__name__)
 app = Celery("reportcard")
 
 
+def lane_queue(lane: Lane) -> str:
+    """The broker queue of ``lane`` under the configured prefix (``<prefix>.<lane>``)."""
+    return f"{app.conf.task_default_queue.rsplit('.', 1)[0]}.{lane}"
+
+
 def short_queue() -> str:
-    return f"{app.conf.task_default_queue.rsplit('.', 1)[0]}.short"
-
-
-def long_queue() -> str:
-    return f"{app.conf.task_default_queue.rsplit('.', 1)[0]}.long"
+    return lane_queue("short")
 
 
 _configured: list[Settings] = []
@@ -81,7 +84,14 @@ def configure(settings: Settings, engine: Engine | None = None) -> Celery:
 def _worker() -> Worker:
     settings = _configured[0] if _configured else get_settings()
     engine = _engines[0] if _engines else make_engine(settings.resolved_database_url)
-    return Worker(engine, storage_from_settings(settings), settings, worker_id=new_worker_id())
+    queue = CeleryQueue(engine, settings)
+    return Worker(
+        engine,
+        storage_from_settings(settings),
+        settings,
+        worker_id=new_worker_id(),
+        planned=queue.shards_planned,
+    )
 
 
 def publish_plan(run_id: int, connection: Any = None) -> bool:
@@ -104,22 +114,41 @@ def publish_plan(run_id: int, connection: Any = None) -> bool:
         return False
 
 
-def _publish_shards(engine: Engine, settings: Settings, run_id: int) -> None:
+def publish_shards(engine: Engine, settings: Settings, run_id: int) -> None:
+    """Publish the run's queued shards in their ``priority`` order, to the run's lane.
+
+    A broker hands a queue's messages out in the order they were published, so the order of
+    the messages is the order the plan chose (``reportcard.runs.priority``).
+    """
     with engine.connect() as conn:
         run = get_run(conn, run_id)
         ids = (
             conn.execute(
                 select(report_shards.c.id)
                 .where(report_shards.c.report_id == run_id, report_shards.c.state == "queued")
-                .order_by(report_shards.c.id)
+                .order_by(report_shards.c.priority)
             )
             .scalars()
             .all()
         )
         conn.rollback()
-    queue = long_queue() if (run.total_lines or 0) >= settings.long_report_rows else short_queue()
+    queue = lane_queue(shard_lane(run.total_lines, settings))
     for shard_id in ids:
         shard_task.apply_async((shard_id,), queue=queue)
+
+
+class CeleryQueue:
+    """The ``Queue`` interface (``reportcard.queue.base``) over this Celery app."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    def run_created(self, run_id: int) -> None:
+        publish_plan(run_id)
+
+    def shards_planned(self, run_id: int) -> None:
+        publish_shards(self.engine, self.settings, run_id)
 
 
 @app.task(name="reportcard.plan")
@@ -137,7 +166,7 @@ def plan_task(run_id: int) -> None:
         # root ends (its worker publishes the next one) or the reaper republishes it.
         return
     if w.plan(run_id):  # heartbeat while planning; backs off if the run was re-planned
-        _publish_shards(w.engine, w.settings, run_id)
+        w.planned(run_id)
     _release_if_ended(w, run_id)
 
 
@@ -182,12 +211,13 @@ def shard_task(shard_id: int) -> None:
         ).scalar_one()
         conn.rollback()
     if state == "queued":  # failed and given another attempt
-        _publish_shards(w.engine, w.settings, run_id)
+        w.planned(run_id)
     _release_if_ended(w, run_id)
 
 
-def stale_work(worker: Worker) -> tuple[list[int], list[int]]:
-    """Created runs and queued shards that waited past the stale limit (marked as republished)."""
+def stale_work(worker: Worker) -> tuple[list[int], list[tuple[int, Lane]]]:
+    """Created runs, and queued shards with their lane, that waited past the stale limit
+    (marked as republished); the shards in the order workers should take them."""
     cutoff = utcnow() - timedelta(seconds=worker.settings.stale_seconds)
     now = utcnow()
     r, s = account_reports.c, report_shards.c
@@ -200,29 +230,33 @@ def stale_work(worker: Worker) -> tuple[list[int], list[int]]:
                 )
             ).scalars()
         )
-        shards = list(
-            conn.execute(
-                select(s.id)
+        shards = [
+            (int(shard_id), shard_lane(total_lines, worker.settings))
+            for shard_id, total_lines in conn.execute(
+                select(s.id, r.total_lines)
                 .join(account_reports, r.id == s.report_id)
                 .where(
                     s.state == "queued",
                     r.workflow_state == "running",
                     s.heartbeat_at.is_(None) | (s.heartbeat_at < cutoff),
                 )
-            ).scalars()
-        )
+                .order_by(s.report_id, s.priority)
+            )
+        ]
         if runs:
             conn.execute(update(account_reports).where(r.id.in_(runs)).values(heartbeat_at=now))
         if shards:
-            conn.execute(update(report_shards).where(s.id.in_(shards)).values(heartbeat_at=now))
+            ids = [shard_id for shard_id, _ in shards]
+            conn.execute(update(report_shards).where(s.id.in_(ids)).values(heartbeat_at=now))
     return runs, shards
 
 
-def republish(runs: list[int], shards: list[int], connection: Any = None) -> None:
+def republish(runs: list[int], shards: list[tuple[int, Lane]], connection: Any = None) -> None:
+    """Publish again what ``stale_work`` found: plans, and shards to their run's lane."""
     for run_id in runs:
         publish_plan(run_id, connection)
-    for shard_id in shards:
-        shard_task.apply_async((shard_id,), queue=short_queue(), connection=connection)
+    for shard_id, lane in shards:
+        shard_task.apply_async((shard_id,), queue=lane_queue(lane), connection=connection)
 
 
 def reaper_loop(stop: threading.Event, every: float) -> None:

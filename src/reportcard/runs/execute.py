@@ -1,47 +1,34 @@
-"""The three steps a worker performs: plan a run into shards, execute a shard, compile a run.
+"""The execute step: one shard of a run writes its part file, with progress checkpoints.
 
-Planning and compiling are each taken by exactly one worker through a conditional UPDATE.
+A worker claims a queued shard with a conditional UPDATE (``claim_shard``), writes the rows of
+its key range to its part file (``execute_shard``: the COPY, line or Python path of
+``reportcard.runs.write``), adding to the run's progress every 1000 rows and stopping when the
+run has ended. The shard that completes its run's last shard moves the run to ``compiling``,
+in the same transaction, and its worker compiles it (``reportcard.runs.compile``).
+
 Shards are idempotent: a re-run rewrites its part file from scratch, so a shard retried after a
-crash never duplicates or loses a row.
+crash (``shard_failed``, or the reaper for a worker that stopped beating) never duplicates or
+loses a row.
 """
 
 from __future__ import annotations
 
-import logging
-import math
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    and_,
-    bindparam,
-    case,
-    exists,
-    func,
-    insert,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Connection, Engine, and_, bindparam, case, exists, func, select, update
 
 from reportcard.clock import utcnow
 from reportcard.db.engine import is_sqlite, read_conn
-from reportcard.db.tables import account_reports, attachments, report_shards
-from reportcard.reports.catalog import Report, RunContext, get_report
-from reportcard.reports.params import ReportInputError
+from reportcard.db.tables import account_reports, report_shards
+from reportcard.reports.catalog import get_report
 from reportcard.runs.context import build_context
-from reportcard.runs.events import run_ended
 from reportcard.runs.failures import failure_text
-from reportcard.runs.formats import output_format, write_output
-from reportcard.runs.lifecycle import NO_FILE_TEXT, fail_run, get_run
+from reportcard.runs.lifecycle import fail_run, get_run
 from reportcard.runs.orphans import discard_run_files
-from reportcard.runs.package import FilePart
-from reportcard.runs.query import BATCH, bounds_select
+from reportcard.runs.package import part_key
+from reportcard.runs.query import BATCH
 from reportcard.runs.write import (
     copy_eligible,
     lines_eligible,
@@ -52,189 +39,9 @@ from reportcard.runs.write import (
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
 
-log = logging.getLogger(__name__)
-
 
 class RunStopped(Exception):
     """The run was aborted, deleted or failed while a shard was writing."""
-
-
-def part_key(run_id: int, part_index: int, seq: int) -> str:
-    return f"runs/{run_id}/parts/{part_index:03d}-{seq:05d}.csv"
-
-
-def split_range(lo: int, hi: int, count: int, target: int) -> list[tuple[int, int]]:
-    """Split ``[lo, hi]`` into about ``count / target`` equal key ranges."""
-    if count <= 0:
-        return [(1, 0)]
-    n = max(1, math.ceil(count / target))
-    width = math.ceil((hi - lo + 1) / n)
-    ranges = []
-    start = lo
-    while start <= hi:
-        end = min(hi, start + width - 1)
-        ranges.append((start, end))
-        start = end + 1
-    return ranges
-
-
-def _cap_lock(conn: Connection, root_id: int) -> None:
-    """Serialise cap checks per root account on PostgreSQL (SQLite writes are serial anyway)."""
-    if not is_sqlite(conn):
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 7_000_000 + root_id})
-
-
-def claim_run(conn: Connection, run_id: int, root_id: int, cap: int, worker_id: str) -> bool:
-    """Move a created run to running if its root account is under the concurrency cap."""
-    _cap_lock(conn, root_id)
-    running = (
-        select(func.count())
-        .select_from(account_reports)
-        .where(
-            account_reports.c.root_account_id == root_id,
-            account_reports.c.workflow_state.in_(("running", "compiling")),
-        )
-        .scalar_subquery()
-    )
-    now = utcnow()
-    res = conn.execute(
-        update(account_reports)
-        .where(
-            account_reports.c.id == run_id,
-            account_reports.c.workflow_state == "created",
-            running < cap,
-        )
-        .values(
-            workflow_state="running",
-            start_at=now,
-            heartbeat_at=now,
-            worker_id=worker_id,
-            attempt=account_reports.c.attempt + 1,
-            updated_at=now,
-        )
-    )
-    return res.rowcount == 1
-
-
-def plan_run(engine: Engine, settings: Settings, run_id: int, worker_id: str | None = None) -> bool:
-    """Split a freshly claimed run into shards (or end it in error on bad input).
-
-    The reading (parameters, bounds of every part) happens outside any write transaction, so
-    a slow count never holds SQLite's write lock; the shards are written in one short one,
-    and only while the run is still this planner's (``worker_id``, when given) and has no
-    shards yet: a planner that stalled past the stale limit, whose run was planned again by
-    another worker meanwhile, backs off and leaves that run alone. Returns False then.
-    """
-    with read_conn(engine) as conn:
-        run = get_run(conn, run_id)
-        if run is None or run.workflow_state != "running":
-            return False
-        if worker_id is not None and run.worker_id != worker_id:
-            return False
-        report = get_report(run.report_type)
-        ctx = build_context(conn, run) if report is not None else None
-        conn.rollback()
-    if report is None or ctx is None:
-        with engine.begin() as conn:
-            fail_run(conn, run_id, NO_FILE_TEXT, detail=f"unknown report {run.report_type}")
-        return True
-    try:
-        output_format(run.parameters or {})  # a run not started through the API (CLI, schedule)
-        names = report.select_parts(ctx)
-        extra = report.extra_text(ctx)
-    except ReportInputError as exc:
-        with engine.begin() as conn:
-            if still_planning(conn, run_id, worker_id):
-                fail_run(conn, run_id, str(exc))
-        return True
-    params = dict(run.parameters or {})
-    params["extra_text"] = extra
-    if not names:
-        with engine.begin() as conn:
-            if not still_planning(conn, run_id, worker_id):
-                return False
-            conn.execute(
-                update(account_reports)
-                .where(account_reports.c.id == run_id)
-                .values(parameters=params)
-            )
-            fail_run(conn, run_id, NO_FILE_TEXT, detail="no file selected")
-        return True
-    shards, total = _plan_shards(engine, settings, report, ctx, names)
-    with engine.begin() as conn:
-        if not still_planning(conn, run_id, worker_id):
-            return False  # aborted, deleted, or re-planned by another worker meanwhile
-        conn.execute(
-            update(account_reports)
-            .where(account_reports.c.id == run_id, account_reports.c.workflow_state == "running")
-            .values(parameters=params, total_lines=total, current_line=0, updated_at=utcnow())
-        )
-        conn.execute(insert(report_shards), shards)
-    return True
-
-
-def still_planning(conn: Connection, run_id: int, worker_id: str | None) -> bool:
-    """Whether the run is running, unplanned (no shards) and, when given, ``worker_id``'s.
-
-    On PostgreSQL the run's row is locked for the rest of the transaction (two planners'
-    final transactions then follow one another); SQLite's write transactions are serial.
-    """
-    r = account_reports.c
-    stmt = select(r.workflow_state, r.worker_id).where(r.id == run_id)
-    if not is_sqlite(conn):
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
-    if row is None or row.workflow_state != "running":
-        return False
-    if worker_id is not None and row.worker_id != worker_id:
-        return False
-    planned = conn.execute(select(exists().where(report_shards.c.report_id == run_id))).scalar_one()
-    return not planned
-
-
-def _plan_shards(
-    engine: Engine, settings: Settings, report: Report, ctx: RunContext, names: list[str]
-) -> tuple[list[dict[str, Any]], int]:
-    """Shard rows for every selected part, and the estimated number of rows in all.
-
-    Workers take queued shards in id order, so the rows are inserted longest first (the
-    part's count over its shard count; within a part, the highest keys first, where newer,
-    still-live rows gather): two workers then end together instead of one waiting on the
-    last big shard. The compile step orders parts by ``part_index`` and ``seq``, not by id.
-    """
-    shards: list[dict[str, Any]] = []
-    sizes: list[float] = []
-    total = 0
-    with read_conn(engine) as conn:
-        for index, name in enumerate(names):
-            pq = report.part(name).build(ctx)
-            if pq.columns:
-                lo, hi, count = conn.execute(bounds_select(pq)).one()
-            else:
-                lo, hi, count = None, None, 0
-            count = int(count or 0)
-            total += count
-            ranges = [(1, 0)] if lo is None else split_range(lo, hi, count, settings.shard_rows)
-            sizes += [count / len(ranges)] * len(ranges)
-            for seq, (a, b) in enumerate(ranges):
-                shards.append(
-                    {
-                        "report_id": ctx.report_id,
-                        "part": name,
-                        "part_index": index,
-                        "seq": seq,
-                        "lo": a,
-                        "hi": b,
-                        "state": "queued",
-                        "rows": 0,
-                        "bytes": 0,
-                        "attempts": 0,
-                        "heartbeat_at": utcnow(),  # while queued: when it was queued
-                    }
-                )
-        conn.rollback()
-    order = sorted(range(len(shards)), key=lambda i: (-sizes[i], -shards[i]["seq"]))
-    return [shards[i] for i in order], total
 
 
 def claim_shard(conn: Connection, shard_id: int, worker_id: str) -> bool:
@@ -281,7 +88,7 @@ _CHECKPOINT_RUN = _checkpoint_statement()
 
 
 @contextmanager
-def _checkpoints(engine: Engine, run_id: int) -> Iterator[Callable[[int], None]]:
+def checkpoints(engine: Engine, run_id: int) -> Iterator[Callable[[int], None]]:
     """A shard's progress checkpoints, over one connection held while the shard runs.
 
     Each call adds its rows to the run's current_line and progress, and raises RunStopped if
@@ -329,7 +136,7 @@ def execute_shard(engine: Engine, storage: Storage, shard_id: int) -> bool:
     key = part_key(run.id, shard.part_index, shard.seq)
     pending = 0
     written = 0
-    with _checkpoints(engine, run.id) as checkpoint, storage.open_write(key) as out:
+    with checkpoints(engine, run.id) as checkpoint, storage.open_write(key) as out:
 
         def progress(n: int) -> None:
             nonlocal pending
@@ -373,154 +180,6 @@ def execute_shard(engine: Engine, storage: Storage, shard_id: int) -> bool:
         return won.rowcount == 1
 
 
-def _file_parts(conn: Connection, report: Report, ctx: RunContext) -> list[FilePart]:
-    shards = conn.execute(
-        select(report_shards)
-        .where(report_shards.c.report_id == ctx.report_id)
-        .order_by(report_shards.c.part_index, report_shards.c.seq)
-    ).all()
-    parts: dict[int, tuple[str, list[str]]] = {}
-    counts: dict[int, int] = {}
-    for s in shards:
-        parts.setdefault(s.part_index, (s.part, []))[1].append(
-            part_key(ctx.report_id, s.part_index, s.seq)
-        )
-        counts[s.part_index] = counts.get(s.part_index, 0) + int(s.rows or 0)
-    out = []
-    for index in sorted(parts):
-        name, keys = parts[index]
-        pq = report.part(name).build(ctx)
-        headers = [c.header for c in pq.columns]
-        empty_rows = pq.if_empty if counts[index] == 0 else ()
-        out.append(FilePart(name=name, headers=headers, keys=keys, empty_rows=empty_rows))
-    return out
-
-
-def _count_lines(parts: Sequence[FilePart], rows: int) -> int:
-    return rows + len(parts) + sum(len(p.empty_rows) for p in parts)
-
-
-def compile_run(engine: Engine, storage: Storage, run_id: int) -> None:
-    """Assemble the parts into the attachment and complete the run (the compile winner only)."""
-    with read_conn(engine) as conn:
-        run = get_run(conn, run_id)
-        if run is None or run.workflow_state != "compiling":
-            return
-        report = get_report(run.report_type)
-        assert report is not None
-        ctx = build_context(conn, run)
-        parts = _file_parts(conn, report, ctx)
-        rows = conn.execute(
-            select(func.coalesce(func.sum(report_shards.c.rows), 0)).where(
-                report_shards.c.report_id == run_id
-            )
-        ).scalar_one()
-        conn.rollback()
-    # The file in the format the run asks for (csv, xlsx, parquet), from the CSV parts.
-    out = write_output(
-        storage,
-        report_type=run.report_type,
-        run_id=run_id,
-        parts=parts,
-        always_zip=report.always_zip,
-        params=run.parameters or {},
-        now=utcnow(),
-    )
-    kept = finish(
-        engine,
-        run_id,
-        report,
-        ctx,
-        out.filename,
-        out.content_type,
-        out.key,
-        out.size,
-        int(rows),
-        parts,
-    )
-    if not kept and not _is_attached(engine, run_id, out.key):
-        # Aborted or deleted while compiling: the file is no attachment's. (A compile redone
-        # by the reaper while the first one was only slow may have written the very key the
-        # winner attached: a zip's name has no random part. That one stays.)
-        storage.delete(out.key)
-    storage.delete_prefix(f"runs/{run_id}/parts")
-
-
-def _is_attached(engine: Engine, run_id: int, key: str) -> bool:
-    with read_conn(engine) as conn:
-        held = conn.execute(
-            select(attachments.c.storage_key)
-            .select_from(
-                account_reports.join(
-                    attachments, attachments.c.id == account_reports.c.attachment_id
-                )
-            )
-            .where(account_reports.c.id == run_id)
-        ).scalar()
-        conn.rollback()
-    return held == key
-
-
-def finish(
-    engine: Engine,
-    run_id: int,
-    report: Report,
-    ctx: RunContext,
-    filename: str,
-    content_type: str,
-    key: str,
-    size: int,
-    rows: int,
-    parts: Sequence[FilePart],
-) -> bool:
-    """Attach the file and complete the run; False when the run stopped while compiling."""
-    now = utcnow()
-    with engine.begin() as conn:
-        run = get_run(conn, run_id)
-        att = conn.execute(
-            insert(attachments).values(
-                uuid=uuid.uuid4().hex + uuid.uuid4().hex[:8],
-                context_type="Account",
-                context_id=run.account_id,
-                user_id=run.user_id,
-                filename=filename,
-                display_name=filename,
-                content_type=content_type,
-                size=size,
-                storage_key=key,
-                workflow_state="processed",
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        pk = att.inserted_primary_key
-        assert pk is not None
-        extra = (run.parameters or {}).get("extra_text", "")
-        message = (
-            f"{report.title} report successfully generated with the following settings. "
-            f"Account: {ctx.account_name}; {extra}"
-        )
-        res = conn.execute(
-            update(account_reports)
-            .where(account_reports.c.id == run_id, account_reports.c.workflow_state == "compiling")
-            .values(
-                workflow_state="complete",
-                attachment_id=int(pk[0]),
-                progress=100,
-                current_line=_count_lines(parts, rows),
-                message=message,
-                end_at=func.coalesce(account_reports.c.end_at, now),
-                updated_at=now,
-            )
-        )
-        if res.rowcount != 1:
-            # Aborted or deleted while compiling: Canvas attaches no file to a stopped run.
-            conn.rollback()
-            return False
-        run_ended(conn, run_id)
-    return True
-
-
 def shard_failed(
     engine: Engine,
     settings: Settings,
@@ -562,9 +221,3 @@ def shard_stopped(engine: Engine, storage: Storage, shard_id: int) -> None:
             select(report_shards.c.report_id).where(report_shards.c.id == shard_id)
         ).scalar_one()
     discard_run_files(engine, storage, int(run_id))
-
-
-def stale_before(settings: Settings, now: datetime) -> datetime:
-    from datetime import timedelta
-
-    return now - timedelta(seconds=settings.stale_seconds)

@@ -18,6 +18,16 @@ from reportcard.storage.base import Storage
 _B36 = string.digits + string.ascii_lowercase
 
 
+def parts_prefix(run_id: int) -> str:
+    """Where a run's shards write their part files (dropped once the run ends)."""
+    return f"runs/{run_id}/parts"
+
+
+def part_key(run_id: int, part_index: int, seq: int) -> str:
+    """The part file of shard ``seq`` of file ``part_index``: names sort in file order."""
+    return f"{parts_prefix(run_id)}/{part_index:03d}-{seq:05d}.csv"
+
+
 @dataclass(frozen=True)
 class FilePart:
     """One output file: its name (``users``), header row and shard part keys in order."""

@@ -3,7 +3,12 @@
 A worker repeatedly: executes a queued shard (compiling the run if it was the last one),
 else plans a created run (respecting the per-root-account cap), else reaps stale work, else
 sleeps until woken or the poll interval passes. The database is the queue: any number of
-workers in any number of processes can run this loop against the same database.
+workers in any number of processes can run this loop against the same database. Queued shards
+are taken oldest run first, then in the ``priority`` order the run's plan stored with them
+(``reportcard.runs.priority``), never in insertion order.
+
+The steps themselves live beside this loop: ``runs.plan`` (claim and plan a run),
+``runs.execute`` (one shard), ``runs.compile`` (the run's file).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import socket
 import threading
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -22,22 +27,21 @@ from sqlalchemy import Engine, Table, and_, exists, select, update
 
 from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports, report_shards
+from reportcard.runs.compile import compile_run
 from reportcard.runs.execute import (
     RunStopped,
-    claim_run,
     claim_shard,
-    compile_run,
     execute_shard,
-    plan_run,
     shard_failed,
     shard_stopped,
-    still_planning,
 )
 from reportcard.runs.failures import failure_text
 from reportcard.runs.hooks import hooks_of
 from reportcard.runs.housekeeping import run_due
 from reportcard.runs.lifecycle import fail_run
 from reportcard.runs.orphans import discard_run_files
+from reportcard.runs.plan import claim_run, plan_run, still_planning
+from reportcard.runs.planner import DEFAULT_PLANNER, Planner
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
 
@@ -82,12 +86,18 @@ class Worker:
         settings: Settings,
         worker_id: str | None = None,
         wake: threading.Event | None = None,
+        planned: Callable[[int], None] | None = None,
+        planner: Planner = DEFAULT_PLANNER,
     ) -> None:
         self.engine = engine
         self.storage = storage
         self.settings = settings
         self.worker_id = worker_id or new_worker_id()
         self.wake = wake or threading.Event()
+        # Told each run this worker planned (the queue's "shards planned"); by default it
+        # wakes the workers sharing ``wake``, which find the shards in the database.
+        self.planned: Callable[[int], None] = planned or (lambda run_id: self.wake.set())
+        self.planner = planner  # cuts each part of a run into key ranges
 
     # ------------------------------------------------------------------ one unit of work
     def step(self) -> bool:
@@ -129,7 +139,8 @@ class Worker:
                         report_shards.c.state == "queued",
                         account_reports.c.workflow_state == "running",
                     )
-                    .order_by(report_shards.c.id)
+                    # The oldest run first, and its shards in the order its plan gave them.
+                    .order_by(report_shards.c.report_id, report_shards.c.priority)
                     .limit(8)
                 )
                 .scalars()
@@ -204,8 +215,8 @@ class Worker:
                     conn, run_id, root_id, self.settings.concurrency_per_root, self.worker_id
                 )
             if claimed:
-                self.plan(run_id)
-                self.wake.set()
+                if self.plan(run_id):
+                    self.planned(run_id)
                 return True
         return False
 
@@ -219,7 +230,7 @@ class Worker:
         """
         try:
             with keepalive(self.engine, account_reports, run_id, self.settings.heartbeat_seconds):
-                return plan_run(self.engine, self.settings, run_id, self.worker_id)
+                return plan_run(self.engine, self.settings, run_id, self.worker_id, self.planner)
         except Exception as exc:
             log.exception("planning run %s failed", run_id)
             with self.engine.begin() as conn:
@@ -305,9 +316,16 @@ class Worker:
 class WorkerPool:
     """``n`` worker threads in this process (the embedded queue)."""
 
-    def __init__(self, engine: Engine, storage: Storage, settings: Settings, n: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        storage: Storage,
+        settings: Settings,
+        n: int,
+        wake: threading.Event | None = None,
+    ) -> None:
         self.stop = threading.Event()
-        self.wake = threading.Event()
+        self.wake = wake if wake is not None else threading.Event()  # the embedded queue's
         self.workers = [Worker(engine, storage, settings, wake=self.wake) for _ in range(max(0, n))]
         self.threads: list[threading.Thread] = []
 

@@ -1,0 +1,166 @@
+"""The compile step: the parts of a run's shards become its file, attached to the completed run.
+
+Exactly one worker compiles a run: the one whose shard was the last to finish, which moved
+the run from ``running`` to ``compiling`` with a conditional UPDATE (``reportcard.runs.execute``),
+or the reaper that took over a compile whose heartbeat stopped. The file is assembled in the
+format the run asks for (``reportcard.runs.formats``) from the parts in file order, then key
+order (``part_index``, ``seq``), whatever order the shards ran in; the run completes only if it
+is still compiling, so an abort or delete meanwhile leaves no attachment.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+
+from reportcard.clock import utcnow
+from reportcard.db.engine import read_conn
+from reportcard.db.tables import account_reports, attachments, report_shards
+from reportcard.reports.catalog import Report, RunContext, get_report
+from reportcard.runs.context import build_context
+from reportcard.runs.events import run_ended
+from reportcard.runs.formats import Output, write_output
+from reportcard.runs.lifecycle import get_run
+from reportcard.runs.package import FilePart, part_key, parts_prefix
+from reportcard.storage.base import Storage
+
+
+def file_parts(conn: Connection, report: Report, ctx: RunContext) -> list[FilePart]:
+    """The run's output files in order, each with its header and its shards' part keys."""
+    shards = conn.execute(
+        select(report_shards)
+        .where(report_shards.c.report_id == ctx.report_id)
+        .order_by(report_shards.c.part_index, report_shards.c.seq)
+    ).all()
+    parts: dict[int, tuple[str, list[str]]] = {}
+    counts: dict[int, int] = {}
+    for s in shards:
+        parts.setdefault(s.part_index, (s.part, []))[1].append(
+            part_key(ctx.report_id, s.part_index, s.seq)
+        )
+        counts[s.part_index] = counts.get(s.part_index, 0) + int(s.rows or 0)
+    out = []
+    for index in sorted(parts):
+        name, keys = parts[index]
+        pq = report.part(name).build(ctx)
+        headers = [c.header for c in pq.columns]
+        empty_rows = pq.if_empty if counts[index] == 0 else ()
+        out.append(FilePart(name=name, headers=headers, keys=keys, empty_rows=empty_rows))
+    return out
+
+
+def count_lines(parts: Sequence[FilePart], rows: int) -> int:
+    """The run's final ``current_line``: its rows, a header per file, and ``if_empty`` rows."""
+    return rows + len(parts) + sum(len(p.empty_rows) for p in parts)
+
+
+def compile_run(engine: Engine, storage: Storage, run_id: int) -> None:
+    """Assemble the parts into the attachment and complete the run (the compile winner only)."""
+    with read_conn(engine) as conn:
+        run = get_run(conn, run_id)
+        if run is None or run.workflow_state != "compiling":
+            return
+        report = get_report(run.report_type)
+        assert report is not None
+        ctx = build_context(conn, run)
+        parts = file_parts(conn, report, ctx)
+        rows = conn.execute(
+            select(func.coalesce(func.sum(report_shards.c.rows), 0)).where(
+                report_shards.c.report_id == run_id
+            )
+        ).scalar_one()
+        conn.rollback()
+    # The file in the format the run asks for (csv, xlsx, parquet), from the CSV parts.
+    out = write_output(
+        storage,
+        report_type=run.report_type,
+        run_id=run_id,
+        parts=parts,
+        always_zip=report.always_zip,
+        params=run.parameters or {},
+        now=utcnow(),
+    )
+    kept = finish(engine, run_id, report, ctx, out, count_lines(parts, int(rows)))
+    if not kept and not is_attached(engine, run_id, out.key):
+        # Aborted or deleted while compiling: the file is no attachment's. (A compile redone
+        # by the reaper while the first one was only slow may have written the very key the
+        # winner attached: a zip's name has no random part. That one stays.)
+        storage.delete(out.key)
+    storage.delete_prefix(parts_prefix(run_id))
+
+
+def is_attached(engine: Engine, run_id: int, key: str) -> bool:
+    """Whether ``key`` is the file attached to the run."""
+    with read_conn(engine) as conn:
+        held = conn.execute(
+            select(attachments.c.storage_key)
+            .select_from(
+                account_reports.join(
+                    attachments, attachments.c.id == account_reports.c.attachment_id
+                )
+            )
+            .where(account_reports.c.id == run_id)
+        ).scalar()
+        conn.rollback()
+    return held == key
+
+
+def finish(
+    engine: Engine,
+    run_id: int,
+    report: Report,
+    ctx: RunContext,
+    file: Output,
+    lines: int,
+) -> bool:
+    """Attach ``file`` and complete the run with ``lines`` as its final line count.
+
+    False when the run stopped (aborted, deleted) while compiling: nothing is recorded then.
+    """
+    now = utcnow()
+    with engine.begin() as conn:
+        run = get_run(conn, run_id)
+        att = conn.execute(
+            insert(attachments).values(
+                uuid=uuid.uuid4().hex + uuid.uuid4().hex[:8],
+                context_type="Account",
+                context_id=run.account_id,
+                user_id=run.user_id,
+                filename=file.filename,
+                display_name=file.filename,
+                content_type=file.content_type,
+                size=file.size,
+                storage_key=file.key,
+                workflow_state="processed",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        pk = att.inserted_primary_key
+        assert pk is not None
+        extra = (run.parameters or {}).get("extra_text", "")
+        message = (
+            f"{report.title} report successfully generated with the following settings. "
+            f"Account: {ctx.account_name}; {extra}"
+        )
+        res = conn.execute(
+            update(account_reports)
+            .where(account_reports.c.id == run_id, account_reports.c.workflow_state == "compiling")
+            .values(
+                workflow_state="complete",
+                attachment_id=int(pk[0]),
+                progress=100,
+                current_line=lines,
+                message=message,
+                end_at=func.coalesce(account_reports.c.end_at, now),
+                updated_at=now,
+            )
+        )
+        if res.rowcount != 1:
+            # Aborted or deleted while compiling: Canvas attaches no file to a stopped run.
+            conn.rollback()
+            return False
+        run_ended(conn, run_id)
+    return True

@@ -1,0 +1,194 @@
+"""The planning step: claim a created run, cut its parts into shards, queue them.
+
+Claiming is one conditional UPDATE (``created`` to ``running``, only under the root account's
+concurrency cap), so exactly one worker plans a run. Planning reads the run's parameters and
+asks a planner (``reportcard.runs.planner``) for every part's key ranges outside any write
+transaction, so a slow count never holds SQLite's write lock; the shards, with the priority
+that orders them (``reportcard.runs.priority``), are written in one short transaction, and
+only while the run is still this planner's and has no shards yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine, exists, func, insert, select, text, update
+
+from reportcard.clock import utcnow
+from reportcard.db.engine import is_sqlite, read_conn
+from reportcard.db.tables import account_reports, report_shards
+from reportcard.reports.catalog import Report, RunContext, get_report
+from reportcard.reports.params import ReportInputError
+from reportcard.runs.context import build_context
+from reportcard.runs.costs import seconds_per_row
+from reportcard.runs.formats import output_format
+from reportcard.runs.lifecycle import NO_FILE_TEXT, fail_run, get_run
+from reportcard.runs.planner import DEFAULT_PLANNER, Planner
+from reportcard.runs.priority import ShardSize, priorities
+from reportcard.settings import Settings
+
+
+def _cap_lock(conn: Connection, root_id: int) -> None:
+    """Serialise cap checks per root account on PostgreSQL (SQLite writes are serial anyway)."""
+    if not is_sqlite(conn):
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 7_000_000 + root_id})
+
+
+def claim_run(conn: Connection, run_id: int, root_id: int, cap: int, worker_id: str) -> bool:
+    """Move a created run to running if its root account is under the concurrency cap."""
+    _cap_lock(conn, root_id)
+    running = (
+        select(func.count())
+        .select_from(account_reports)
+        .where(
+            account_reports.c.root_account_id == root_id,
+            account_reports.c.workflow_state.in_(("running", "compiling")),
+        )
+        .scalar_subquery()
+    )
+    now = utcnow()
+    res = conn.execute(
+        update(account_reports)
+        .where(
+            account_reports.c.id == run_id,
+            account_reports.c.workflow_state == "created",
+            running < cap,
+        )
+        .values(
+            workflow_state="running",
+            start_at=now,
+            heartbeat_at=now,
+            worker_id=worker_id,
+            attempt=account_reports.c.attempt + 1,
+            updated_at=now,
+        )
+    )
+    return res.rowcount == 1
+
+
+def plan_run(
+    engine: Engine,
+    settings: Settings,
+    run_id: int,
+    worker_id: str | None = None,
+    planner: Planner = DEFAULT_PLANNER,
+) -> bool:
+    """Split a freshly claimed run into shards (or end it in error on bad input).
+
+    Only while the run is still this planner's (``worker_id``, when given) and has no shards
+    yet: a planner that stalled past the stale limit, whose run was planned again by another
+    worker meanwhile, backs off and leaves that run alone. Returns False then, True when the
+    run was planned or ended.
+    """
+    with read_conn(engine) as conn:
+        run = get_run(conn, run_id)
+        if run is None or run.workflow_state != "running":
+            return False
+        if worker_id is not None and run.worker_id != worker_id:
+            return False
+        report = get_report(run.report_type)
+        ctx = build_context(conn, run) if report is not None else None
+        conn.rollback()
+    if report is None or ctx is None:
+        with engine.begin() as conn:
+            fail_run(conn, run_id, NO_FILE_TEXT, detail=f"unknown report {run.report_type}")
+        return True
+    try:
+        output_format(run.parameters or {})  # a run not started through the API (CLI, schedule)
+        names = report.select_parts(ctx)
+        extra = report.extra_text(ctx)
+    except ReportInputError as exc:
+        with engine.begin() as conn:
+            if still_planning(conn, run_id, worker_id):
+                fail_run(conn, run_id, str(exc))
+        return True
+    params = dict(run.parameters or {})
+    params["extra_text"] = extra
+    if not names:
+        with engine.begin() as conn:
+            if not still_planning(conn, run_id, worker_id):
+                return False
+            conn.execute(
+                update(account_reports)
+                .where(account_reports.c.id == run_id)
+                .values(parameters=params)
+            )
+            fail_run(conn, run_id, NO_FILE_TEXT, detail="no file selected")
+        return True
+    shards, total = plan_shards(engine, settings.shard_rows, report, ctx, names, planner)
+    with engine.begin() as conn:
+        if not still_planning(conn, run_id, worker_id):
+            return False  # aborted, deleted, or re-planned by another worker meanwhile
+        conn.execute(
+            update(account_reports)
+            .where(account_reports.c.id == run_id, account_reports.c.workflow_state == "running")
+            .values(parameters=params, total_lines=total, current_line=0, updated_at=utcnow())
+        )
+        conn.execute(insert(report_shards), shards)
+    return True
+
+
+def still_planning(conn: Connection, run_id: int, worker_id: str | None) -> bool:
+    """Whether the run is running, unplanned (no shards) and, when given, ``worker_id``'s.
+
+    On PostgreSQL the run's row is locked for the rest of the transaction (two planners'
+    final transactions then follow one another); SQLite's write transactions are serial.
+    """
+    r = account_reports.c
+    stmt = select(r.workflow_state, r.worker_id).where(r.id == run_id)
+    if not is_sqlite(conn):
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
+    if row is None or row.workflow_state != "running":
+        return False
+    if worker_id is not None and row.worker_id != worker_id:
+        return False
+    planned = conn.execute(select(exists().where(report_shards.c.report_id == run_id))).scalar_one()
+    return not planned
+
+
+def plan_shards(
+    engine: Engine,
+    shard_rows: int,
+    report: Report,
+    ctx: RunContext,
+    names: list[str],
+    planner: Planner = DEFAULT_PLANNER,
+) -> tuple[list[dict[str, Any]], int]:
+    """The ``report_shards`` rows of every selected part, and the estimated rows in all.
+
+    Each part's shards are numbered (``seq``) in key order, which is the order the compile
+    step concatenates them in; ``priority`` is the order workers take them in, longest first
+    by the parts' seconds per row in the account's recent runs of the report.
+    """
+    shards: list[dict[str, Any]] = []
+    sizes: list[ShardSize] = []
+    total = 0
+    with read_conn(engine) as conn:
+        costs = seconds_per_row(conn, ctx.account_id, ctx.report_type, names)
+        for index, name in enumerate(names):
+            ranges = planner.plan(conn, report.part(name).build(ctx), shard_rows)
+            for seq, kr in enumerate(ranges):
+                total += kr.rows
+                sizes.append(ShardSize(part_index=index, seq=seq, rows=kr.rows))
+                shards.append(
+                    {
+                        "report_id": ctx.report_id,
+                        "part": name,
+                        "part_index": index,
+                        "seq": seq,
+                        "lo": kr.lo,
+                        "hi": kr.hi,
+                        "state": "queued",
+                        "rows": 0,
+                        "bytes": 0,
+                        "attempts": 0,
+                        "heartbeat_at": utcnow(),  # while queued: when it was queued
+                    }
+                )
+        conn.rollback()
+    # Written in file and key order: the order workers take them in is ``priority`` alone.
+    per_row = {i: costs[name] for i, name in enumerate(names) if name in costs}
+    for shard, rank in zip(shards, priorities(sizes, per_row), strict=True):
+        shard["priority"] = rank
+    return shards, total

@@ -1,0 +1,68 @@
+"""The compile step: the file comes out in file and key order, whatever order the shards ran in."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from reportcard.db.tables import report_shards
+from reportcard.reports.catalog import get_report
+from reportcard.runs.compile import compile_run, count_lines, file_parts
+from reportcard.runs.context import build_context
+from reportcard.runs.execute import claim_shard, execute_shard
+from reportcard.runs.lifecycle import get_run
+from reportcard.runs.package import FilePart, part_key
+from reportcard.runs.worker import Worker
+from reportcard.settings import Settings
+from reportcard.storage.local import LocalStorage
+from tests.runs.sample import SAMPLE, expected_csv, file_bytes, make_institution, sample_run
+
+
+def test_shards_run_backwards_compile_to_the_exact_file(engine: Engine, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, shard_rows=100)
+    storage = LocalStorage(tmp_path / "files")
+    with engine.begin() as conn:
+        root = make_institution(conn, 450)
+        run_id = sample_run(conn, root, logins="true", empty="true")
+    assert Worker(engine, storage, settings).step()  # plans: 5 shards of logins, 1 empty
+    with engine.connect() as conn:
+        ids = list(
+            conn.execute(
+                select(report_shards.c.id)
+                .where(report_shards.c.report_id == run_id)
+                .order_by(report_shards.c.part_index.desc(), report_shards.c.seq.desc())
+            ).scalars()
+        )
+    lasts = []
+    for shard_id in ids:
+        with engine.begin() as conn:
+            assert claim_shard(conn, shard_id, "test")
+        lasts.append(execute_shard(engine, storage, shard_id))
+    assert lasts == [False] * (len(ids) - 1) + [True]  # the last one moved it to compiling
+    with engine.connect() as conn:
+        run = get_run(conn, run_id)
+        report = get_report(SAMPLE)
+        assert report is not None
+        parts = file_parts(conn, report, build_context(conn, run))
+    assert [p.name for p in parts] == ["logins", "empty"]
+    assert parts[0].keys == [part_key(run_id, 0, seq) for seq in range(5)]
+    assert parts[1].headers == []
+    compile_run(engine, storage, run_id)
+    with engine.connect() as conn:
+        run = get_run(conn, run_id)
+    assert (run.workflow_state, run.current_line) == ("complete", 450 + 2)
+    zf = zipfile.ZipFile(io.BytesIO(file_bytes(engine, storage, run_id)))
+    assert zf.read("logins.csv") == expected_csv(root, 1, 450)
+    assert not list((storage.root / f"runs/{run_id}/parts").glob("*"))
+
+
+def test_count_lines_adds_a_header_per_file_and_the_if_empty_rows() -> None:
+    parts = [
+        FilePart("a", ["x"], ["k1", "k2"]),
+        FilePart("b", ["y"], ["k3"], empty_rows=[["No rows"]]),
+    ]
+    assert count_lines(parts, 10) == 10 + 2 + 1
+    assert count_lines([], 0) == 0
