@@ -15,5 +15,5 @@ T0 = datetime(2024, 1, 15, 8, 0, 0)
 # activity_institution.py): their terms, courses and activity are dated from it.
 T0_REPORTS = datetime(2023, 6, 1)
 # The start of the learning institution (tests/reports/learning_institution.py) and of the SIS
-# import tests' root account (tests/sis_import/helpers.py).
+# import tests' root account (tests/lms/sis_import/helpers.py).
 T0_2024 = datetime(2024, 1, 1)

@@ -30,8 +30,8 @@ from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
 from tests.api.conftest import build_world
 from tests.databases import drop_database, fresh_database_url
+from tests.lms.sis_import.helpers import ROOT, do_import
 from tests.serving import serving_reportcard
-from tests.sis_import.helpers import ROOT, do_import
 from tests.storage.invariant import assert_storage_clean, stored_keys
 
 SECRET = "Tr0ub4dor&3-never-stored"

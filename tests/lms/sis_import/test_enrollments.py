@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from reportcard.db.tables import course_sections, enrollments
-from tests.sis_import.helpers import rows, snapshot
+from tests.lms.sis_import.helpers import rows, snapshot
 
 BASE = {
     "courses.csv": "course_id,short_name,long_name,status\nC1,C1,Course One,active\n"

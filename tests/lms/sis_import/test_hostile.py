@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from reportcard.db.tables import accounts
 from reportcard.settings import Settings
-from tests.sis_import.helpers import rows, snapshot, zip_of
+from tests.lms.sis_import.helpers import rows, snapshot, zip_of
 
 GOOD = "account_id,parent_account_id,name,status\nARTS,,Arts,active\n"
 

@@ -11,7 +11,7 @@ from reportcard.db.tables import (
     groups,
     user_observers,
 )
-from tests.sis_import.helpers import rows, snapshot
+from tests.lms.sis_import.helpers import rows, snapshot
 
 BASE = {
     "accounts.csv": "account_id,parent_account_id,name,status\nARTS,,Arts,active\n",

@@ -13,7 +13,7 @@ from reportcard.db.tables import accounts
 from reportcard.lms.sis_import.job import abort_import, claim_next, create_import, reap, run_import
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
-from tests.sis_import.helpers import rows
+from tests.lms.sis_import.helpers import rows
 
 ACCOUNTS = "account_id,parent_account_id,name,status\n" + "".join(
     f"A{i},,Account {i},active\n" for i in range(10)

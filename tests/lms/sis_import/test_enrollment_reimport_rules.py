@@ -11,8 +11,8 @@ from sqlalchemy import Engine, insert, select, update
 
 from reportcard.db.tables import course_sections, courses, enrollments
 from tests.clocks import T0
-from tests.sis_import.helpers import rows
-from tests.sis_import.test_enrollments import BASE, ENR
+from tests.lms.sis_import.helpers import rows
+from tests.lms.sis_import.test_enrollments import BASE, ENR
 
 
 def _ids(db: Engine) -> dict[str, int]:

@@ -34,8 +34,8 @@ from reportcard.lms.sis_import.local import copy_root_setup, import_path
 from reportcard.runs.inline import run_report
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
+from tests.lms.sis_import.helpers import snapshot
 from tests.reports import institution
-from tests.sis_import.helpers import snapshot
 
 FILES = (
     "users",

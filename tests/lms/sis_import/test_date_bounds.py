@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from reportcard.db.tables import courses, enrollment_terms
-from tests.sis_import.helpers import rows
+from tests.lms.sis_import.helpers import rows
 
 COURSES = "course_id,short_name,long_name,status,start_date\n"
 TERMS = "term_id,name,status,start_date,end_date\n"

@@ -12,7 +12,7 @@ from reportcard.db.tables import (
     pseudonyms,
     users,
 )
-from tests.sis_import.helpers import make_root, rows, snapshot
+from tests.lms.sis_import.helpers import make_root, rows, snapshot
 
 USERS = (
     "user_id,integration_id,login_id,password,authentication_provider_id,first_name,last_name,"
@@ -105,7 +105,7 @@ def test_a_login_without_sis_id_is_adopted(db: Engine, sis) -> None:  # type: ig
 
 
 def test_pronouns_only_when_the_root_allows_them(engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tests.sis_import.helpers import do_import
+    from tests.lms.sis_import.helpers import do_import
 
     make_root(engine, pronouns=True)
     data = "user_id,login_id,full_name,pronouns,status\nS1,a,A,She/Her,active\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from reportcard.db.tables import courses, pseudonyms
-from tests.sis_import.helpers import rows
+from tests.lms.sis_import.helpers import rows
 
 
 def test_a_course_name_too_long_skips_its_row(db: Engine, sis) -> None:  # type: ignore[no-untyped-def]

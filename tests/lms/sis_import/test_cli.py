@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from reportcard.cli import main
 from reportcard.db.tables import accounts, course_sections
 from reportcard.settings import get_settings
-from tests.sis_import.helpers import rows, zip_of
+from tests.lms.sis_import.helpers import rows, zip_of
 
 
 def test_import_command(db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from tests.sis_import.helpers import Result, do_import, make_root
+from tests.lms.sis_import.helpers import Result, do_import, make_root
 
 
 @pytest.fixture

@@ -46,8 +46,8 @@ from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
 from tests.clocks import T0
 from tests.databases import drop_database, seeded_database_url
+from tests.lms.sis_import.test_roundtrip import PARAMS
 from tests.serving import serving_reportcard
-from tests.sis_import.test_roundtrip import PARAMS
 
 ACCOUNT_COLUMNS = ("id", "parent_account_id", "root_account_id", "name", "workflow_state")
 GROUP_COLUMNS = ("id", "context_type", "context_id", "account_id", "group_category_id")

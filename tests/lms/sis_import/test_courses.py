@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from reportcard.db.tables import blueprint_subscriptions, course_sections, courses, enrollments
-from tests.sis_import.helpers import rows, snapshot
+from tests.lms.sis_import.helpers import rows, snapshot
 
 SETUP = {
     "accounts.csv": "account_id,parent_account_id,name,status\nARTS,,Arts,active\n",

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from reportcard.db.tables import account_ancestors, accounts, enrollment_terms
-from tests.sis_import.helpers import rows, snapshot
+from tests.lms.sis_import.helpers import rows, snapshot
 
 ACCOUNTS = "account_id,parent_account_id,name,status,integration_id\n"
 
