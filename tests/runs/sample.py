@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, insert, select
@@ -23,8 +22,7 @@ from reportcard.reports.catalog import (
 )
 from reportcard.reports.formatting import sql_present
 from reportcard.storage.local import LocalStorage
-
-T0 = datetime(2024, 1, 15, 8, 0, 0)
+from tests.clocks import T0
 
 
 def _logins(ctx: RunContext) -> PartQuery:
