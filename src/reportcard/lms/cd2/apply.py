@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 
 from reportcard.lms.cd2.mapping import TRUNCATED, UNSPECIFIED, Cd2Table, Target
 from reportcard.lms.cd2.mapping import table as table_named
@@ -58,16 +59,24 @@ class TableSummary:
 _PLACEHOLDER = re.compile(r"\{([a-z_0-9.]+(?::[a-z_0-9.]+)*)\}")
 
 
-# PostgreSQL also casts 'now', 'yesterday', 'epoch' and friends to timestamps: only ISO 8601
-# text is taken (anything else fails the cast, and the files are then read again to name it).
+# CD2's own spelling of a timestamp (``2024-05-01T10:00:00Z``, a fraction allowed) is cast
+# to a timestamp straight away: a LIKE pattern costs a fraction of a regular expression, which
+# cost more than the rest of a record's load. PostgreSQL also casts 'now', 'yesterday', 'epoch'
+# and friends to timestamps: any other spelling must be ISO 8601 (anything else fails the cast,
+# and the files are then read again to name it).
 _ISO = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)?$"
+
+
+# '____-__-__T__:__:__%Z', spelled without a percent sign (drivers read it as a placeholder).
+_CD2_TS = "('____-__-__T__:__:__' || chr(37) || 'Z')"
 
 
 def pg_timestamp(c: str) -> str:
     """SQL typing the text ``c`` as a naive UTC timestamp (the session is in UTC)."""
     return (
-        f"(CASE WHEN {c} ~ '{_ISO}' THEN CAST({c} AS timestamptz)"
-        f" ELSE CAST('not a timestamp: ' || {c} AS timestamptz) END AT TIME ZONE 'UTC')"
+        f"(CASE WHEN {c} LIKE {_CD2_TS} THEN CAST({c} AS timestamp)"
+        f" WHEN {c} ~ '{_ISO}' THEN CAST({c} AS timestamptz) AT TIME ZONE 'UTC'"
+        f" ELSE CAST('not a timestamp: ' || {c} AS timestamp) END)"
     )
 
 
@@ -75,57 +84,12 @@ def _quote_list(items: tuple[str, ...]) -> str:
     return ", ".join("'" + i + "'" for i in items)
 
 
-_BOOLS = ("0", "1", "true", "false", "t", "f", "yes", "no", "y", "n", "on", "off")
-# The usual CD2 spelling of a timestamp, turned into SQLAlchemy's SQLite text in SQL; any other
-# spelling goes through cd2_ts (Python), which also refuses what is not a timestamp.
-_DAY = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
-_Z = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
-
-
-def sqlite_timestamp(c: str) -> str:
-    # date()/time() give back the same text only for a real day and time of day.
-    real = (
-        f"date(substr({c}, 1, 10), '+0 days') = substr({c}, 1, 10)"
-        f" AND time(substr({c}, 12, 8), '+0 seconds') = substr({c}, 12, 8)"
-    )
-    return (
-        f"(CASE WHEN {c} IS NULL THEN NULL WHEN {c} GLOB '{_Z}Z' AND {real}"
-        f" THEN substr({c}, 1, 10) || ' ' || substr({c}, 12, 8) || '.000000'"
-        f" WHEN {c} GLOB '{_Z}.[0-9]*Z' AND length({c}) <= 27 AND {real}"
-        f" AND substr({c}, 21, length({c}) - 21) NOT GLOB '*[^0-9]*' THEN substr({c}, 1, 10)"
-        f" || ' ' || substr({c}, 12, 8) || '.' || substr(substr({c}, 21, length({c}) - 21)"
-        f" || '000000', 1, 6) ELSE cd2_ts({c}) END)"
-    )
-
-
-def _sqlite_typed(kind: str, c: str) -> str:
-    if kind == "int":
-        return f"CAST({c} AS INTEGER)"
-    if kind == "float":
-        return f"CAST({c} AS REAL)"
-    if kind == "bool":
-        return (
-            f"(CASE WHEN {c} IS NULL THEN NULL WHEN lower({c}) IN ('1', 'true', 't', 'yes', 'y',"
-            " 'on') THEN 1 ELSE 0 END)"
-        )
-    if kind == "ts":
-        return sqlite_timestamp(c)
-    if kind == "text":
-        return f"(CASE WHEN {c} IN ({_quote_list(TRUNCATED)}) THEN NULL ELSE {c} END)"
-    if kind == "enum":
-        return f"NULLIF({c}, '{UNSPECIFIED}')"
-    if kind == "json":
-        return f"(CASE WHEN json_valid({c}) THEN {c} END)"
-    if kind == "list":
-        return (
-            f"(CASE WHEN json_valid({c}) THEN (SELECT group_concat(value, ',') FROM"
-            f" json_each({c})) END)"
-        )
-    return c  # state, date
-
-
 class _Sql:
-    """Renders a declaration's templates for one dialect and one staging table."""
+    """Renders a declaration's templates for one dialect.
+
+    :meth:`typed` types a field from the staging table ``s`` (once per record, while the
+    winners are chosen); :meth:`render` reads the typed columns of the winners ``w``.
+    """
 
     def __init__(self, conn: Connection, t: Cd2Table) -> None:
         self.pg = conn.dialect.name == "postgresql"
@@ -133,30 +97,27 @@ class _Sql:
         self.cols = set(stage_columns(conn, t))
 
     def raw(self, name: str) -> str:
+        """The staged value of field ``name`` (PostgreSQL: text in CD2's spelling)."""
         col = "s." + value_column(name)
         have = f"value.{name}" in self.cols
-        if "." in name:
+        if "." in name and self.pg:
             parent, member = name.split(".", 1)
             if f"value.{parent}" in self.cols:
                 cond = "s." + value_column(parent)
-                if self.pg:
-                    path = "{" + ",".join(member.split(".")) + "}"
-                    condensed = f"(CAST({cond} AS jsonb) #>> '{path}')"
-                else:
-                    condensed = (
-                        f"(CASE WHEN json_valid({cond})"
-                        f" THEN json_extract({cond}, '$.{member}') END)"
-                    )
+                path = "{" + ",".join(member.split(".")) + "}"
+                condensed = f"(CAST({cond} AS jsonb) #>> '{path}')"
                 return f"COALESCE({col}, {condensed})" if have else condensed
         if not have:
             return "CAST(NULL AS text)" if self.pg else "NULL"
         return col
 
-    def field(self, name: str) -> str:
+    def typed(self, name: str) -> str:
+        """SQL typing field ``name`` of the staged record ``s``. SQLite's staging holds values
+        typed in Python already (:mod:`.convert`)."""
         kind = self.t.kind(name)
         c = self.raw(name)
         if not self.pg:
-            return _sqlite_typed(kind, c)
+            return c
         if kind == "int":
             return f"CAST({c} AS bigint)"
         if kind == "float":
@@ -181,35 +142,15 @@ class _Sql:
             )
         return c  # state
 
-    def invalid(self, name: str) -> str | None:
-        """SQLite: a condition true when the staged value cannot be typed as its kind."""
-        kind = self.t.kind(name)
-        c = self.raw(name)
-        checks = {
-            "int": f"(typeof({c}) = 'real' AND {c} <> CAST({c} AS INTEGER)) OR (typeof({c}) ="
-            f" 'text' AND (ltrim(trim({c}), '+-') = '' OR ltrim(trim({c}), '+-') GLOB '*[^0-9]*'"
-            f" OR length(trim({c})) - length(ltrim(trim({c}), '+-')) > 1))",
-            "float": f"typeof({c}) = 'text' AND (trim({c}) = '' OR ({c} GLOB"
-            f" '*[^0-9.eE+-]*' AND lower(trim({c}, '+-')) NOT IN ('nan', 'inf', 'infinity')))",
-            "bool": f"lower({c}) NOT IN ({_quote_list(_BOOLS)})",
-            # ts: cd2_ts refuses what the SQL fast path does not take
-            "date": f"typeof({c}) <> 'text' OR {c} NOT GLOB '{_DAY}'",
-            "list": f"{c} NOT IN ({_quote_list(TRUNCATED)}) AND NOT json_valid({c})",
-        }
-        check = checks.get(kind)
-        required = f"s.action IS NOT 'D' AND {c} IS NULL" if self.t.required(name) else None
-        parts = [f"({c} IS NOT NULL AND ({check}))" if check else None, required]
-        found = [p for p in parts if p]
-        return " OR ".join(found) if found else None
+    def field(self, name: str) -> str:
+        self.t.kind(name)  # KeyError for a field the declaration does not read
+        return "w." + value_column(name)
 
     def json_member(self, name: str, path: str, cast: str) -> str:
-        c = self.raw(name)
+        c = self.field(name)
         if self.pg:
             p = "{" + ",".join(path.split(".")) + "}"
-            inner = (
-                f"(CASE WHEN {c} IN ({_quote_list(TRUNCATED)}) THEN NULL"
-                f" ELSE CAST({c} AS jsonb) #>> '{p}' END)"
-            )
+            inner = f"(CAST({c} AS jsonb) #>> '{p}')"
             return f"CAST({inner} AS double precision)" if cast == "float" else inner
         inner = f"(CASE WHEN json_valid({c}) THEN json_extract({c}, '$.{path}') END)"
         return f"CAST({inner} AS REAL)" if cast == "float" else inner
@@ -231,75 +172,98 @@ class _Sql:
         return _PLACEHOLDER.sub(sub, template)
 
 
+def drop_winners(conn: Connection) -> None:
+    """Drop ``cd2_win`` (a table, or on SQLite possibly a view over the staging table)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("DROP TABLE IF EXISTS cd2_win")
+        return
+    kind = conn.exec_driver_sql(
+        "SELECT type FROM sqlite_temp_master WHERE name = 'cd2_win'"
+    ).scalar()
+    if kind == "view":
+        conn.exec_driver_sql("DROP VIEW cd2_win")
+    elif kind == "table":
+        conn.exec_driver_sql("DROP TABLE cd2_win")
+
+
+def _known_before(conn: Connection, t: Cd2Table) -> bool:
+    """Whether any row of ``t`` was applied before (else every staged record is newer)."""
+    return (
+        conn.execute(
+            text("SELECT 1 FROM cd2_rows WHERE cd2_table = :t LIMIT 1"), {"t": t.name}
+        ).first()
+        is not None
+    )
+
+
 def _winners(conn: Connection, t: Cd2Table, sql: _Sql) -> None:
+    """``cd2_win``: per key, the staged record with the newest ``meta.ts`` (the later one on a
+    tie), its fields typed once, ``newer`` when no version at least as new was applied before
+    and ``known`` when a live row of the key was."""
     stage = stage_name(t)
-    conn.exec_driver_sql("DROP TABLE IF EXISTS cd2_win")
+    drop_winners(conn)
+    fields = list(t.fields)
+    cols = [value_column(f) for f in fields]
+    info = conn.info.get("cd2_stage", {})
     if sql.pg:
-        # Two steps, so the join with cd2_rows is planned on exact counts (an incremental's
-        # few keys probe cd2_rows' index instead of scanning it).
-        ts = pg_timestamp("ts")
-        conn.exec_driver_sql("DROP TABLE IF EXISTS cd2_win0")
-        conn.exec_driver_sql(
-            "CREATE TEMP TABLE cd2_win0 AS SELECT DISTINCT ON (k) seq, k, t, a FROM ("
-            f"SELECT seq, CAST(key AS bigint) AS k, {ts} AS t, COALESCE(action, 'U') AS a"
-            f" FROM {stage}) y ORDER BY k, t DESC, seq DESC"
+        typed = ["TRUE AS newer", "FALSE AS known"] + [
+            f"{sql.typed(f)} AS {c}" for f, c in zip(fields, cols, strict=True)
+        ]
+        inner = (
+            f"SELECT seq, CAST(key AS bigint) AS key, {pg_timestamp('ts')} AS ts,"
+            f" COALESCE(action, 'U') AS action, {', '.join(typed)} FROM {stage} s"
         )
-        conn.exec_driver_sql("ANALYZE cd2_win0")
+        conn.exec_driver_sql(f"CREATE TEMP TABLE cd2_win AS {inner}")
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql("CREATE UNIQUE INDEX ix_cd2_win_key ON cd2_win (key)")
+        except DBAPIError:  # a key staged twice: keep its newest record
+            conn.exec_driver_sql(
+                "CREATE TEMP TABLE cd2_win1 AS SELECT DISTINCT ON (key) * FROM cd2_win"
+                " ORDER BY key, ts DESC, seq DESC"
+            )
+            conn.exec_driver_sql("DROP TABLE cd2_win")
+            conn.exec_driver_sql("ALTER TABLE cd2_win1 RENAME TO cd2_win")
+            conn.exec_driver_sql("CREATE UNIQUE INDEX ix_cd2_win_key ON cd2_win (key)")
+    elif info.get("ascending"):
+        # Keys arrived strictly ascending: no key twice, the staging table is the winners.
+        conn.exec_driver_sql(f"CREATE TEMP VIEW cd2_win AS SELECT * FROM {stage}")
+    else:
+        names = ", ".join(["seq", "key", "ts", "action", "newer", "known", *cols])
         conn.exec_driver_sql(
-            "CREATE TEMP TABLE cd2_win AS SELECT x.seq, x.k AS key, x.t AS ts, x.a AS action,"
-            " (r.ts IS NULL OR r.ts < x.t) AS newer,"
-            " (r.key IS NOT NULL AND NOT r.deleted) AS known"
-            " FROM cd2_win0 x LEFT JOIN cd2_rows r ON r.cd2_table = %(t)s AND r.key = x.k",
+            f"CREATE TEMP TABLE cd2_win AS SELECT {names} FROM (SELECT *, ROW_NUMBER() OVER"
+            f" (PARTITION BY key ORDER BY ts DESC, seq DESC) AS rn FROM {stage}) x WHERE rn = 1"
+        )
+    if _known_before(conn, t):
+        win = stage if not sql.pg and info.get("ascending") else "cd2_win"
+        if sql.pg:
+            conn.exec_driver_sql("ANALYZE cd2_win")
+        else:
+            conn.exec_driver_sql(f"CREATE INDEX temp.ix_cd2_win_key ON {win} (key)")
+        conn.execute(
+            text(
+                f"UPDATE {win} SET newer = (r.ts < {win}.ts), known = NOT r.deleted"
+                f" FROM cd2_rows r WHERE r.cd2_table = :t AND r.key = {win}.key"
+            ),
             {"t": t.name},
         )
-        conn.exec_driver_sql("DROP TABLE cd2_win0")
-        conn.exec_driver_sql("CREATE INDEX ON cd2_win (key)")
-        conn.exec_driver_sql("ANALYZE cd2_win")
-    else:
-        conn.exec_driver_sql(
-            "CREATE TEMP TABLE cd2_win AS SELECT x.seq AS seq, x.key AS key, x.ts AS ts,"
-            " x.action AS action, (r.ts IS NULL OR r.ts < x.ts) AS newer,"
-            " (r.key IS NOT NULL AND NOT r.deleted) AS known"
-            f" FROM (SELECT seq, CAST(key AS INTEGER) AS key, {sqlite_timestamp('ts')} AS ts,"
-            " COALESCE(action, 'U') AS action,"
-            " ROW_NUMBER() OVER (PARTITION BY CAST(key AS INTEGER)"
-            f" ORDER BY {sqlite_timestamp('ts')} DESC, seq DESC) AS rn"
-            f" FROM {stage}) x"
-            " LEFT JOIN cd2_rows r ON r.cd2_table = ? AND r.key = x.key WHERE x.rn = 1",
-            (t.name,),
-        )
-        conn.exec_driver_sql("CREATE INDEX temp.ix_cd2_win_key ON cd2_win (key)")
-        conn.exec_driver_sql("CREATE INDEX temp.ix_cd2_win_seq ON cd2_win (seq)")
 
 
 def _check_staged(conn: Connection, t: Cd2Table, sql: _Sql) -> None:
-    """Records without key or ts, with an unknown action or (SQLite) a value that cannot be
-    typed fail the load; the importer then reads the files again to name file and line."""
+    """PostgreSQL: records without key or ts, or with an unknown action, fail the load; the
+    importer then reads the files again to name file and line. (SQLite's staging checked and
+    typed every value in Python.)"""
     from reportcard.lms.cd2.errors import Cd2Error
 
-    key_bad = "s.key IS NULL OR s.ts IS NULL OR COALESCE(s.action, 'U') NOT IN ('U', 'D')"
     if not sql.pg:
-        key_bad += (
-            " OR (typeof(s.key) = 'text' AND (ltrim(s.key, '-') = '' OR ltrim(s.key, '-') GLOB"
-            " '*[^0-9]*')) OR typeof(s.key) NOT IN ('integer', 'text')"
-        )
-    cases = [("the key, meta.ts or meta.action", key_bad)]
-    if not sql.pg:
-        for name in t.fields:
-            cond = sql.invalid(name)
-            if cond:
-                cases.append((f"value.{name}", cond))
-    where = " OR ".join(f"({c})" for _, c in cases)
-    which = " ".join(f"WHEN {c} THEN '{label}'" for label, c in cases)
+        return
     bad = conn.exec_driver_sql(
-        f"SELECT s.seq, CASE {which} END FROM {stage_name(t)} s WHERE {where} LIMIT 1"
+        f"SELECT s.seq FROM {stage_name(t)} s WHERE s.key IS NULL OR s.ts IS NULL"
+        " OR COALESCE(s.action, 'U') NOT IN ('U', 'D') LIMIT 1"
     ).first()
     if bad is not None:
-        field = str(bad[1])
         raise Cd2Error(
-            f"a value that cannot be applied (record {bad[0]} of the load)",
-            table=t.name,
-            field=None if " " in field else field,
+            f"a value that cannot be applied (record {bad[0]} of the load)", table=t.name
         )
 
 
@@ -313,8 +277,7 @@ def _upsert(
     guard = f" WHERE {target.guard}" if target.guard else ""
     stmt = (
         f"INSERT INTO {target.table} ({', '.join(cols)}) SELECT {', '.join(exprs)}"
-        f" FROM cd2_win w JOIN {stage_name(t)} s ON s.seq = w.seq"
-        f" WHERE w.newer AND w.action = 'U'{where}"
+        f" FROM cd2_win w WHERE w.newer AND w.action = 'U'{where}"
     )
     if not empty:  # an empty table (a first snapshot) needs no conflict handling
         stmt += f" ON CONFLICT ({target.key}) DO UPDATE SET {sets}{guard}"
@@ -328,7 +291,7 @@ def _delete_newer(conn: Connection, t: Cd2Table, target: Target, sql: _Sql, root
     guard = f" AND {target.guard}" if target.guard else ""
     stmt = (
         f"DELETE FROM {target.table} WHERE {target.key} IN (SELECT w.key FROM cd2_win w"
-        f" JOIN {stage_name(t)} s ON s.seq = w.seq WHERE w.newer AND ({gone})){guard}"
+        f" WHERE w.newer AND ({gone})){guard}"
     )
     return conn.execute(text(stmt), {"root": root}).rowcount or 0
 
@@ -412,10 +375,21 @@ LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN CAST(v AS json);
 EXCEPTION WHEN others THEN RETURN NULL; END $$"""
 
 
-def _cd2_ts(v: Any) -> str | None:
-    from reportcard.lms.cd2.convert import TS_FORMAT, parse_ts
+def _bulk_settings(conn: Connection) -> None:
+    """PostgreSQL, inside the table's transaction: sorts, hashes and index builds in memory;
+    the commit need not wait for its WAL flush (a crash loses at most the last table's load,
+    never consistency: the next import applies it again)."""
+    conn.exec_driver_sql(
+        "SELECT set_config('TimeZone', 'UTC', true),"
+        f" set_config('work_mem', '{WORK_MEM}', true),"
+        f" set_config('maintenance_work_mem', '{WORK_MEM}', true),"
+        " set_config('synchronous_commit', 'off', true)"
+    )
 
-    return None if v is None else parse_ts(v).strftime(TS_FORMAT)
+
+# Memory PostgreSQL may use per sort or hash while applying (SET LOCAL, the server's setting
+# otherwise): the default 4MB spills a few hundred thousand rows to disk.
+WORK_MEM = "256MB"
 
 
 def apply_staged(
@@ -426,15 +400,12 @@ def apply_staged(
         t = table_named(t)
     sql = _Sql(conn, t)
     if sql.pg:
-        conn.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
-        conn.exec_driver_sql(f"ANALYZE {stage_name(t)}")
-        conn.exec_driver_sql(_PG_JSON)
-    else:
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        raw.create_function("cd2_ts", 1, _cd2_ts, deterministic=True)
+        _bulk_settings(conn)
+        if any(t.kind(f) == "json" for f in t.fields):
+            conn.exec_driver_sql(_PG_JSON)
     summary = TableSummary(t.name, lacks=t.lacks)
     _check_staged(conn, t, sql)
+    known_before = _known_before(conn, t)
     _winners(conn, t, sql)
     counts = conn.exec_driver_sql(
         "SELECT COUNT(*),"
@@ -444,9 +415,10 @@ def apply_staged(
         " SUM(CASE WHEN newer AND action = 'D' THEN 1 ELSE 0 END) FROM cd2_win"
     ).one()
     newer_deletes = int(counts[5] or 0)
-    summary.records = int(
-        conn.exec_driver_sql(f"SELECT COUNT(*) FROM {stage_name(t)}").scalar() or 0
-    )
+    staged = conn.info.get("cd2_stage", {}).get("records")
+    if staged is None:
+        staged = conn.exec_driver_sql(f"SELECT COUNT(*) FROM {stage_name(t)}").scalar()
+    summary.records = int(staged or 0)
     summary.upserted = int(counts[1] or 0)
     summary.deleted = int(counts[2] or 0)
     summary.unchanged = summary.records - summary.upserted - newer_deletes
@@ -456,7 +428,14 @@ def apply_staged(
     summary.max_ts = max_ts
     params = {"t": t.name, "root": root_id}
     bulk = sql.pg and summary.upserted >= BULK_ROWS
-    _touch_users(conn, t, sql, snapshot, params)
+    # Removals only concern rows applied before; a first load has none.
+    removals = snapshot and known_before
+    # So many users' associations change that one pass over the root is cheaper.
+    whole = t.touches is not None and summary.upserted + newer_deletes > WHOLE_USERS
+    if whole:
+        conn.info["cd2_whole_associations"] = True
+    else:
+        _touch_users(conn, t, sql, removals, params)
     for target in t.targets:
         if newer_deletes or target.where:
             _delete_newer(conn, t, target, sql, root_id)
@@ -471,25 +450,31 @@ def apply_staged(
             conn.exec_driver_sql(definition)
         for name, definition in dropped:
             conn.exec_driver_sql(f'ALTER TABLE {target.table} ADD CONSTRAINT "{name}" {definition}')
-        if snapshot:
+        if removals:
             guard = f" AND {target.guard}" if target.guard else ""
             conn.execute(
                 text(f"DELETE FROM {target.table} WHERE {target.key} IN ({_MISSING}){guard}"),
                 params,
             )
         _fix_sequence(conn, target)
-    if snapshot:
+    if removals:
         removed = conn.execute(
             text(f"DELETE FROM cd2_rows WHERE key IN ({_MISSING}) AND cd2_table = :t"), params
         ).rowcount
         summary.deleted += int(removed or 0)
-    _touch_users(conn, t, sql, False, params)
+    if not whole:
+        _touch_users(conn, t, sql, False, params)
     from reportcard.lms.cd2.derived import from_stage
 
     from_stage(conn, t)
-    _record_rows(conn, t, root_id)
-    conn.exec_driver_sql("DROP TABLE IF EXISTS cd2_win")
+    _record_rows(conn, t, root_id, first=not known_before)
+    drop_winners(conn)
     return summary
+
+
+# More changed rows than this in a table whose changes move users' account associations: the
+# associations of the whole root are rebuilt (see derived.rebuild) instead of noting users.
+WHOLE_USERS = 50_000
 
 
 def _touch_users(
@@ -507,12 +492,8 @@ def _touch_users(
     conn.execute(text(f"INSERT INTO cd2_touched (user_id) {users}"), params)
 
 
-def _record_rows(conn: Connection, t: Cd2Table, root: int) -> None:
+def _record_rows(conn: Connection, t: Cd2Table, root: int, *, first: bool) -> None:
     params = {"t": t.name, "root": root}
-    first = (
-        conn.execute(text("SELECT 1 FROM cd2_rows WHERE cd2_table = :t LIMIT 1"), params).first()
-        is None
-    )
     stmt = (
         "INSERT INTO cd2_rows (cd2_table, key, root_account_id, ts, deleted)"
         " SELECT :t, w.key, :root, w.ts, w.action = 'D' FROM cd2_win w WHERE w.newer"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -226,3 +227,226 @@ def convert_record(
             raise fail("missing (required on an upsert)", f"value.{name}")
         out.append(value)
     return key, ts, action, out
+
+
+# ---------------------------------------------------------------------------------- rows
+# The staging of SQLite types every value here, once: :func:`fast` is :func:`typed` with the
+# common spellings (a digits-only integer, a CD2 timestamp, true/false) taken without
+# regular expressions; anything else goes through :func:`typed`, which names the problem.
+_BOOL_TEXT = {"true": 1, "false": 0}
+
+
+def _fast_int(v: Any) -> Any:
+    if type(v) is str and v.isdigit() and v.isascii():
+        return int(v)
+    if type(v) is int:
+        return v
+    return _int(v)
+
+
+def _fast_float(v: Any) -> Any:
+    if type(v) is float:
+        return v
+    return _float(v)
+
+
+def _fast_bool(v: Any) -> Any:
+    found = _BOOL_TEXT.get(v) if type(v) is str else None
+    return found if found is not None else (1 if _bool(v) else 0)
+
+
+def _fast_ts(v: Any) -> Any:
+    if type(v) is str and len(v) >= 20 and v[10] == "T" and v[-1] == "Z" and v[4] == "-":
+        if len(v) == 20:
+            try:
+                datetime.fromisoformat(v[:19])
+            except ValueError:
+                pass
+            else:
+                return f"{v[:10]} {v[11:19]}.000000"
+        elif v[19] == "." and len(v) <= 27 and v[20:-1].isdigit() and v[20:-1].isascii():
+            try:
+                datetime.fromisoformat(v[:19])
+            except ValueError:
+                pass
+            else:
+                return f"{v[:10]} {v[11:19]}.{(v[20:-1] + '000000')[:6]}"
+    return parse_ts(v).strftime(TS_FORMAT)
+
+
+def _fast_text(v: Any) -> Any:
+    if type(v) is str:
+        return None if v in TRUNCATED else v
+    return typed("text", v)
+
+
+def _fast_enum(v: Any) -> Any:
+    if type(v) is str:
+        return None if v == UNSPECIFIED else v
+    return typed("enum", v)
+
+
+def _fast_state(v: Any) -> Any:
+    return v if type(v) is str else _text(v)
+
+
+_FAST = {
+    "int": _fast_int,
+    "float": _fast_float,
+    "bool": _fast_bool,
+    "ts": _fast_ts,
+    "text": _fast_text,
+    "enum": _fast_enum,
+    "state": _fast_state,
+}
+
+
+def fast(kind: str) -> Any:
+    """A function typing a value (not None) of ``kind`` as :func:`typed` does."""
+    found = _FAST.get(kind)
+    if found is not None:
+        return found
+    return lambda v: typed(kind, v)
+
+
+class RowTyper:
+    """Checks and types staged records of one table: (key, ts, action, *values) tuples as
+    the SQLite staging table holds them; errors name the file, line and field."""
+
+    def __init__(self, t: Cd2Table, source: Path | str | None) -> None:
+        self.t = t
+        self.source = source
+        self.fields = list(t.fields)
+        self.convs = [fast(t.kind(f)) for f in self.fields]
+        self.required = [t.required(f) for f in self.fields]
+        self.nones = [None] * len(self.fields)
+
+    def fail(self, message: str, field: str, line: int) -> Cd2Error:
+        return Cd2Error(message, file=self.source, line=line, field=field, table=self.t.name)
+
+    def row(self, key: Any, ts: Any, action: Any, raws: list[Any], line: int) -> tuple[Any, ...]:
+        """``raws``: the raw value of each field (None when absent), in declaration order."""
+        if type(key) is str and key.isdigit() and key.isascii():
+            k = int(key)
+        elif key is None:
+            raise self.fail("the key is missing", f"key.{self.t.key}", line)
+        else:
+            try:
+                k = _int(key)
+            except BadValue as exc:
+                raise self.fail(str(exc), f"key.{self.t.key}", line) from None
+        if ts is None or ts == "":
+            raise self.fail("meta.ts is missing", "meta.ts", line)
+        try:
+            when = _fast_ts(ts)
+        except BadValue as exc:
+            raise self.fail(str(exc), "meta.ts", line) from None
+        if not action or action == "U":
+            action = "U"
+        elif action == "D":
+            return (k, when, "D", *self.nones)
+        else:
+            raise self.fail(
+                f"meta.action must be U or D, not {str(action)[:10]!r}", "meta.action", line
+            )
+        out: list[Any] = [k, when, "U"]
+        for i, raw in enumerate(raws):
+            if raw is not None:
+                try:
+                    raw = self.convs[i](raw)
+                except BadValue as exc:
+                    raise self.fail(str(exc), f"value.{self.fields[i]}", line) from None
+            if raw is None and self.required[i]:
+                raise self.fail("missing (required on an upsert)", f"value.{self.fields[i]}", line)
+            out.append(raw)
+        return tuple(out)
+
+
+# ---------------------------------------------------------------------------------- TSV rows
+# A TSV line's cells to a staging tuple, for the layout of one file: the function is generated
+# (as namedtuple and dataclasses generate theirs) so that the common values cost no function
+# call: NULL is ``\N``, digits are an integer, CD2's timestamp spelling is a timestamp. Any
+# value it does not take (or a bad one) sends the line through RowTyper.row, which types it
+# the long way or names the problem.
+_TSV_INLINE = {
+    "int": "(int({v}) if {v}.isdigit() else _int({v}))",
+    "float": "float({v})",
+    "bool": "_B[{v}]",
+    "ts": "_ts({v})",
+    "text": "(None if {v} in _T else {v})",
+    "enum": "(None if {v} == _U else {v})",
+    "state": "{v}",
+}
+
+
+def tsv_row_function(
+    typer: RowTyper,
+    key: int,
+    ts: int,
+    action: int,
+    columns: list[int],
+    unescape: Callable[[str], Any],
+    slow: Callable[[list[str], int], tuple[Any, ...]],
+) -> Callable[[list[str], int], tuple[Any, ...]] | None:
+    """``row(cells, line)`` for TSV lines whose cell ``columns[i]`` holds field ``i`` (-1: the
+    file lacks it) and ``key``/``ts``/``action`` the record's (-1: absent); ``slow(cells,
+    line)`` takes the lines it does not. None when every upsert would fail (a required field
+    is missing from the file): the long way names the problem."""
+    env: dict[str, Any] = {
+        "_int": _int,
+        "_B": _BOOL_TEXT,
+        "_ts": _fast_ts,
+        "_T": TRUNCATED,
+        "_U": UNSPECIFIED,
+        "_esc": unescape,
+        "_slow": slow,
+        "_typed": typed,
+        "_BadValue": BadValue,
+    }
+    body: list[str] = []
+    names: list[str] = []
+    for i, (col, f) in enumerate(zip(columns, typer.fields, strict=True)):
+        v = f"v{i}"
+        names.append(v)
+        if col < 0:
+            if typer.required[i]:
+                return None
+            body.append(f"{v} = None")
+            continue
+        kind = typer.t.kind(f)
+        conv = _TSV_INLINE.get(kind, "_typed(" + repr(kind) + ", {v})").format(v=v)
+        body += [
+            f"{v} = cells[{col}]",
+            f"if {v} == '\\\\N':",
+            f"    {v} = None",
+            "else:",
+            f"    if '\\\\' in {v}:",
+            f"        {v} = _esc({v})",
+            f"    {v} = {conv}",
+        ]
+        if typer.required[i]:
+            body += [f"if {v} is None:", "    raise _BadValue('missing')"]
+    values = "".join(f"{n}, " for n in names)
+    nones = "None, " * len(names)
+    a = f"cells[{action}]" if action >= 0 else "'U'"
+    t_ = f"cells[{ts}]" if ts >= 0 else "None"
+    inner = "\n".join("        " + line for line in body)
+    src = f"""
+def row(cells, line):
+    try:
+        a = {a}
+        k = cells[{key}]
+        k = int(k) if k.isdigit() else _int(k)
+        w = _ts({t_})
+        if a == 'D':
+            return (k, w, 'D', {nones})
+        if a != 'U' and a != '':
+            raise _BadValue(a)
+{inner}
+        return (k, w, 'U', {values})
+    except Exception:
+        return _slow(cells, line)
+"""
+    exec(compile(src, f"<cd2 TSV row of {typer.t.name}>", "exec"), env)
+    row: Callable[[list[str], int], tuple[Any, ...]] = env["row"]
+    return row

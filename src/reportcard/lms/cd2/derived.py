@@ -26,7 +26,7 @@ from sqlalchemy import Connection, text
 
 from reportcard.lms import tree
 from reportcard.lms.cd2.mapping import Cd2Table
-from reportcard.lms.cd2.staging import stage_name, value_column
+from reportcard.lms.cd2.staging import value_column
 
 WHOLE = 50_000  # more users noted than this: rebuild the root's associations whole
 
@@ -42,6 +42,10 @@ ORDER = (
 
 def rebuild(conn: Connection, root_id: int, which: set[str]) -> list[str]:
     """Rebuild the derived structures named in ``which`` for ``root_id``; returns those done."""
+    if conn.dialect.name == "postgresql":
+        from reportcard.lms.cd2.apply import _bulk_settings
+
+        _bulk_settings(conn)
     done = []
     for name in ORDER:
         if name not in which and name != "builtin_roles":
@@ -49,7 +53,8 @@ def rebuild(conn: Connection, root_id: int, which: set[str]) -> list[str]:
         if name == "tree":
             tree.rebuild_account_tree(conn, root_id)
         elif name == "associations":
-            tree.rebuild_user_associations(conn, root_id)
+            conn.info.pop("cd2_whole_associations", None)
+            rebuild_all_associations(conn, root_id)
             conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS cd2_touched (user_id BIGINT)")
             conn.exec_driver_sql("DELETE FROM cd2_touched")
         elif name == "user_associations":
@@ -59,8 +64,9 @@ def rebuild(conn: Connection, root_id: int, which: set[str]) -> list[str]:
             many = conn.exec_driver_sql(
                 f"SELECT COUNT(*) FROM (SELECT 1 FROM cd2_touched LIMIT {WHOLE + 1}) x"
             ).scalar()
-            if int(many or 0) > WHOLE:  # a snapshot: one pass over everything is cheaper
-                tree.rebuild_user_associations(conn, root_id)
+            # a snapshot: one pass over everything is cheaper (the apply noted no users then)
+            if conn.info.pop("cd2_whole_associations", False) or int(many or 0) > WHOLE:
+                rebuild_all_associations(conn, root_id)
                 conn.exec_driver_sql("DELETE FROM cd2_touched")
             else:
                 rebuild_touched_associations(conn, root_id)
@@ -90,6 +96,48 @@ def rebuild(conn: Connection, root_id: int, which: set[str]) -> list[str]:
     return done
 
 
+def rebuild_all_associations(conn: Connection, root_id: int) -> None:
+    """``user_account_associations`` of the whole root, by the rules of
+    :func:`tree.rebuild_user_associations`, as a bulk load: on PostgreSQL the table's foreign
+    keys are checked once after the insert (a join) rather than per row; when the root was all
+    the table held, its secondary indexes are built once afterwards and the rows go in sorted.
+    """
+    from reportcard.lms.cd2.apply import _drop_foreign_keys, _drop_indexes
+
+    table = "user_account_associations"
+    pg = conn.dialect.name == "postgresql"
+    conn.execute(
+        text(
+            f"DELETE FROM {table} WHERE account_id IN (SELECT aa.account_id FROM"
+            " account_ancestors aa JOIN accounts a ON a.id = aa.account_id"
+            " WHERE a.root_account_id = :root OR a.id = :root)"
+        ),
+        {"root": root_id},
+    )
+    empty = conn.exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1").first() is None
+    dropped = _drop_foreign_keys(conn, table) if pg else []
+    indexes = _drop_indexes(conn, table) if empty else []
+    conn.execute(
+        text(
+            f"INSERT INTO {table} (user_id, account_id) SELECT user_id, account_id FROM ("
+            " SELECT e.user_id, aa.ancestor_id AS account_id FROM enrollments e"
+            " JOIN courses c ON c.id = e.course_id"
+            " JOIN account_ancestors aa ON aa.account_id = c.account_id"
+            " WHERE e.root_account_id = :root AND e.workflow_state <> 'deleted'"
+            " UNION SELECT au.user_id, aa.ancestor_id FROM account_users au"
+            " JOIN account_ancestors aa ON aa.account_id = au.account_id"
+            " WHERE au.root_account_id = :root AND au.workflow_state <> 'deleted'"
+            " UNION SELECT ps.user_id, ps.account_id FROM pseudonyms ps"
+            " WHERE ps.account_id = :root) x ORDER BY user_id, account_id"
+        ),
+        {"root": root_id},
+    )
+    for definition in indexes:
+        conn.exec_driver_sql(definition)
+    for name, definition in dropped:
+        conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+
+
 def rebuild_touched_associations(conn: Connection, root_id: int) -> None:
     """``user_account_associations`` of the users noted in ``cd2_touched`` (by the apply
     of logins, enrollments and admins), by the rules of :func:`tree.rebuild_user_associations`.
@@ -108,18 +156,13 @@ def rebuild_touched_associations(conn: Connection, root_id: int) -> None:
     )
     conn.exec_driver_sql("ANALYZE cd2_users")
     p = {"root": root_id}
+    # What the noted users' associations should be; then only the difference is written
+    # (most of an incremental's users keep every association they had).
+    conn.exec_driver_sql("DROP TABLE IF EXISTS cd2_uaa")
     conn.execute(
         text(
-            "DELETE FROM user_account_associations WHERE user_id IN (SELECT user_id FROM"
-            " cd2_users) AND (account_id IN (SELECT id FROM accounts WHERE id = :root OR"
-            " root_account_id = :root) OR account_id NOT IN (SELECT id FROM accounts))"
-        ),
-        p,
-    )
-    conn.execute(
-        text(
-            "INSERT INTO user_account_associations (user_id, account_id)"
-            " SELECT e.user_id, aa.ancestor_id FROM cd2_users u"
+            "CREATE TEMP TABLE cd2_uaa AS"
+            " SELECT e.user_id, aa.ancestor_id AS account_id FROM cd2_users u"
             " JOIN enrollments e ON e.user_id = u.user_id"
             " JOIN courses c ON c.id = e.course_id"
             " JOIN account_ancestors aa ON aa.account_id = c.account_id"
@@ -133,19 +176,38 @@ def rebuild_touched_associations(conn: Connection, root_id: int) -> None:
         ),
         p,
     )
+    conn.exec_driver_sql(
+        "CREATE UNIQUE INDEX ON cd2_uaa (user_id, account_id)"
+        if pg
+        else "CREATE UNIQUE INDEX temp.ix_cd2_uaa ON cd2_uaa (user_id, account_id)"
+    )
+    conn.exec_driver_sql("ANALYZE cd2_uaa")
+    conn.execute(
+        text(
+            "DELETE FROM user_account_associations WHERE user_id IN (SELECT user_id FROM"
+            " cd2_users) AND (account_id IN (SELECT id FROM accounts WHERE id = :root OR"
+            " root_account_id = :root) OR account_id NOT IN (SELECT id FROM accounts))"
+            " AND NOT EXISTS (SELECT 1 FROM cd2_uaa n WHERE n.user_id ="
+            " user_account_associations.user_id AND n.account_id ="
+            " user_account_associations.account_id)"
+        ),
+        p,
+    )
+    conn.exec_driver_sql(
+        "INSERT INTO user_account_associations (user_id, account_id) SELECT n.user_id,"
+        " n.account_id FROM cd2_uaa n WHERE NOT EXISTS (SELECT 1 FROM"
+        " user_account_associations o WHERE o.user_id = n.user_id AND o.account_id ="
+        " n.account_id) ORDER BY n.user_id, n.account_id"
+    )
+    conn.exec_driver_sql("DROP TABLE cd2_uaa")
     conn.exec_driver_sql("DELETE FROM cd2_touched")
     conn.exec_driver_sql("DROP TABLE cd2_users")
 
 
 def _staged_json(conn: Connection, t: Cd2Table, field: str) -> list[tuple[int, str, Any]]:
     """(key, action, parsed JSON of ``field``) of the newer winners of the staging table."""
-    from reportcard.lms.cd2.staging import stage_columns
-
-    if f"value.{field}" not in stage_columns(conn, t):
-        return []
     rows = conn.exec_driver_sql(
-        f"SELECT w.key, w.action, s.{value_column(field)} FROM cd2_win w"
-        f" JOIN {stage_name(t)} s ON s.seq = w.seq WHERE w.newer"
+        f"SELECT w.key, w.action, w.{value_column(field)} FROM cd2_win w WHERE w.newer"
     ).all()
     out = []
     for key, action, raw in rows:

@@ -67,7 +67,7 @@ class Cd2Table:
     derived: tuple[str, ...] = ()
     # SQL giving the users whose account associations a change of this table's rows
     # ``{keys}`` (a subquery of their keys) can move: only theirs are rebuilt. Runs before
-    # and after the upsert; may read the winners (``cd2_win w``) and the staging table.
+    # and after the upsert; may read the winners (``cd2_win w``, fields typed).
     touches: str | None = None
     uses: tuple[str, ...] = field(default=())  # other CD2 tables read while applying
 
@@ -135,9 +135,9 @@ TABLES: tuple[Cd2Table, ...] = (
         derived=("tree", "user_associations"),
         # a moved or removed account: the users associated with it (and its subtree)
         touches="SELECT user_id FROM user_account_associations WHERE account_id IN ("
-        "SELECT a.id FROM accounts a JOIN cd2_win w ON w.key = a.id JOIN cd2_stage_accounts s"
-        " ON s.seq = w.seq WHERE w.newer AND (w.action = 'D' OR COALESCE(a.parent_account_id,"
-        " -1) <> COALESCE({parent_account_id}, -1)))",
+        "SELECT a.id FROM accounts a JOIN cd2_win w ON w.key = a.id WHERE w.newer AND"
+        " (w.action = 'D' OR COALESCE(a.parent_account_id, -1) <> COALESCE({parent_account_id},"
+        " -1)))",
     ),
     Cd2Table(
         "grading_period_groups",

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +68,21 @@ def create_stage(conn: Connection, t: Cd2Table) -> None:
             ["seq bigint DEFAULT nextval('cd2_stage_seq')", "key text", "ts text", "action text"]
             + [f"{c} text" for c in values]
         )
+        conn.info["cd2_stage"] = {}
     else:
-        cols = ", ".join(["seq INTEGER PRIMARY KEY", "key", "ts", "action", *values])
+        cols = ", ".join(
+            [
+                "seq INTEGER PRIMARY KEY",
+                "key INTEGER",
+                "ts TEXT",
+                "action TEXT",
+                "newer INTEGER DEFAULT 1",
+                "known INTEGER DEFAULT 0",
+                *values,
+            ]
+        )
+        # records staged; whether their keys arrived strictly ascending (no key twice)
+        conn.info["cd2_stage"] = {"records": 0, "ascending": True, "last": None}
     conn.exec_driver_sql(f"CREATE TEMP TABLE {name} ({cols})")
 
 
@@ -115,10 +127,10 @@ def stage_copy(
     """
     have = set(stage_columns(conn, t))
     name = stage_name(t)
-    for c in columns:
-        if c not in have:
-            conn.exec_driver_sql(f'ALTER TABLE {name} ADD COLUMN "{c}" text')
-            have.add(c)
+    missing = [c for c in dict.fromkeys(columns) if c not in have]
+    if missing:  # the files' other columns (schemas grow): carried, not read
+        adds = ", ".join(f'ADD COLUMN "{c}" text' for c in missing)
+        conn.exec_driver_sql(f"ALTER TABLE {name} {adds}")
     cols = ", ".join(f'"{c}"' for c in columns)
     raw = conn.connection.driver_connection
     assert raw is not None
@@ -161,55 +173,46 @@ def stage_records(
 
         stage_copy(conn, t, columns, chunks())
         return n
-    from reportcard.lms.cd2.convert import BadValue, field_value
+    from reportcard.lms.cd2.convert import BadValue, RowTyper, field_value
 
-    fields = list(t.fields)
+    typer = RowTyper(t, source)
+    fields = typer.fields
 
     def tuples() -> Iterator[tuple[Any, ...]]:
         for rec in records:
-            vals: list[Any] = [rec.key, rec.ts, rec.action]
+            raws = []
             for f in fields:
                 try:
-                    v = field_value(rec.values, f)
+                    raws.append(field_value(rec.values, f))
                 except BadValue as exc:
-                    raise Cd2Error(
-                        str(exc), file=source, line=rec.line, field=f"value.{f}", table=t.name
-                    ) from None
-                vals.append(_sqlite_value(v))
-            yield tuple(vals)
+                    raise typer.fail(str(exc), f"value.{f}", rec.line) from None
+            yield typer.row(rec.key, rec.ts, rec.action, raws, rec.line)
 
-    return _insert_rows(conn, t, ["key", "ts", "action", *[f"value.{f}" for f in fields]], tuples())
+    return _insert_typed(conn, t, tuples())
 
 
-def _sqlite_value(v: Any) -> Any:
-    if isinstance(v, dict | list):
-        import json
-
-        return json.dumps(v, separators=(",", ":"))
-    if isinstance(v, datetime | date):
-        return v.isoformat()
-    return v
-
-
-def _insert_rows(
-    conn: Connection, t: Cd2Table, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
-) -> int:
-    """SQLite: insert rows into the staging table's ``columns`` in big batches."""
-    have = set(stage_columns(conn, t))
-    name = stage_name(t)
-    for c in columns:
-        if c not in have:
-            conn.exec_driver_sql(f'ALTER TABLE {name} ADD COLUMN "{c}"')
-            have.add(c)
-    cols = ", ".join(f'"{c}"' for c in columns)
-    sql = f"INSERT INTO {name} ({cols}) VALUES ({', '.join(['?'] * len(columns))})"
+def _insert_typed(conn: Connection, t: Cd2Table, rows: Iterable[tuple[Any, ...]]) -> int:
+    """SQLite: insert typed (key, ts, action, *fields) rows into the staging table in big
+    batches; notes how many and whether the keys came strictly ascending."""
+    info = conn.info.setdefault("cd2_stage", {"records": 0, "ascending": True, "last": None})
+    columns = ["key", "ts", "action", *(value_column(f) for f in t.fields)]
+    sql = (
+        f"INSERT INTO {stage_name(t)} ({', '.join(columns)})"
+        f" VALUES ({', '.join(['?'] * len(columns))})"
+    )
     raw = conn.connection.driver_connection
     assert raw is not None
     n = 0
+    last = info.get("last")
+    ascending = bool(info.get("ascending"))
     batch: list[tuple[Any, ...]] = []
     cur = raw.cursor()
     try:
         for row in rows:
+            key = row[0]
+            if ascending and last is not None and key <= last:
+                ascending = False
+            last = key
             batch.append(row)
             if len(batch) >= BATCH:
                 cur.executemany(sql, batch)
@@ -220,6 +223,7 @@ def _insert_rows(
             n += len(batch)
     finally:
         cur.close()
+    info.update(records=int(info.get("records") or 0) + n, ascending=ascending, last=last)
     return n
 
 
@@ -238,17 +242,26 @@ def _header_columns(header: list[str]) -> list[str]:
     return out
 
 
-def _wanted(t: Cd2Table, columns: list[str]) -> list[int]:
-    """Indexes of the columns the declaration reads (its fields, their condensed parents)."""
-    want = {"key", "ts", "action"}
+def _getters(t: Cd2Table, columns: list[str]) -> list[tuple[int, int, str]]:
+    """Per field of ``t``: (its column's index or -1, its condensed parent's index or -1, the
+    member's dotted path) in a tabular file with staging ``columns``."""
+    where = {c: i for i, c in enumerate(columns)}
+    out = []
     for f in t.fields:
-        want.add(f"value.{f}")
-        if "." in f:
-            want.add("value." + f.split(".", 1)[0])
-    return [i for i, c in enumerate(columns) if c in want]
+        parent, _, member = f.partition(".")
+        parent = parent if member else ""
+        out.append(
+            (
+                where.get(f"value.{f}", -1),
+                where.get(f"value.{parent}", -1) if parent else -1,
+                member,
+            )
+        )
+    return out
 
 
 def _stage_tabular_sqlite(conn: Connection, t: Cd2Table, path: Path, fmt: str) -> None:
+    from reportcard.lms.cd2.convert import BadValue, RowTyper, field_value, tsv_row_function
     from reportcard.lms.cd2.formats import csv_header, read_tabular, tsv_value
 
     header = tsv_header(path) if fmt == "tsv" else csv_header(path)
@@ -258,8 +271,42 @@ def _stage_tabular_sqlite(conn: Connection, t: Cd2Table, path: Path, fmt: str) -
     columns = _header_columns(header)
     if len(set(columns)) != len(columns):
         raise Cd2Error("the header names a column twice", file=path, line=1, table=t.name)
-    idx = _wanted(t, columns)
+    typer = RowTyper(t, path)
+    ki = columns.index("key")
+    ti = columns.index("ts") if "ts" in columns else -1
+    ai = columns.index("action") if "action" in columns else -1
+    getters = _getters(t, columns)
+    simple = all(p < 0 for _, p, _ in getters)
+    direct = [i for i, _, _ in getters]
     width = len(header)
+
+    def values(cells: list[Any], line: int) -> list[Any]:
+        if simple:
+            return [cells[i] if i >= 0 else None for i in direct]
+        out = []
+        for f, (i, p, member) in zip(t.fields, getters, strict=True):
+            v = cells[i] if i >= 0 else None
+            if v is None and p >= 0 and cells[p] is not None:
+                try:
+                    v = field_value({"x": cells[p]}, "x." + member)
+                except BadValue as exc:
+                    raise typer.fail(str(exc), f"value.{f}", line) from None
+            out.append(v)
+        return out
+
+    def slow(raw: list[str], n: int) -> tuple[Any, ...]:
+        cells: list[Any] = [tsv_value(c) for c in raw]
+        return typer.row(
+            cells[ki],
+            cells[ti] if ti >= 0 else None,
+            cells[ai] if ai >= 0 else None,
+            values(cells, n),
+            n,
+        )
+
+    fast = (
+        tsv_row_function(typer, ki, ti, ai, direct, tsv_value, slow) if simple else None
+    ) or slow
 
     def tsv_rows() -> Iterator[tuple[Any, ...]]:
         # DAP's TSV never holds a raw newline inside a field: a line is a record.
@@ -274,52 +321,26 @@ def _stage_tabular_sqlite(conn: Connection, t: Cd2Table, path: Path, fmt: str) -
                     raise Cd2Error(
                         f"{len(cells)} fields where the header has {width}", file=path, line=n
                     )
-                yield tuple(tsv_value(cells[i]) for i in idx)
+                yield fast(cells, n)
 
     def csv_rows() -> Iterator[tuple[Any, ...]]:
-        for _, _, c in read_tabular(path, fmt):
-            yield tuple(c[i] for i in idx)
+        for n, _, cells in read_tabular(path, fmt):
+            yield typer.row(
+                cells[ki],
+                cells[ti] if ti >= 0 else None,
+                cells[ai] if ai >= 0 else None,
+                values(cells, n),
+                n,
+            )
 
     try:
-        _insert_rows(conn, t, [columns[i] for i in idx], tsv_rows() if fmt == "tsv" else csv_rows())
+        _insert_typed(conn, t, tsv_rows() if fmt == "tsv" else csv_rows())
     except UnicodeDecodeError as exc:
         raise Cd2Error(f"not UTF-8 text ({exc.reason})", file=path, table=t.name) from None
 
 
 def _stage_jsonl_sqlite(conn: Connection, t: Cd2Table, path: Path) -> None:
-    conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS cd2_raw (rec TEXT)")
-    conn.exec_driver_sql("DELETE FROM cd2_raw")
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    cur = raw.cursor()
-    try:
-        with open_binary(path) as fh:
-            while True:
-                lines = fh.readlines(CHUNK)
-                if not lines:
-                    break
-                cur.executemany(
-                    "INSERT INTO cd2_raw (rec) VALUES (?)",
-                    [(ln.decode("utf-8"),) for ln in lines if ln.strip()],
-                )
-    except UnicodeDecodeError as exc:
-        raise Cd2Error(f"not UTF-8 text ({exc.reason})", file=path, table=t.name) from None
-    finally:
-        cur.close()
-    cols = ["key", "ts", "action"]
-    exprs = [
-        f"json_extract(rec, '$.key.{t.key}')",
-        "json_extract(rec, '$.meta.ts')",
-        "json_extract(rec, '$.meta.action')",
-    ]
-    for f in t.fields:
-        cols.append(value_column(f))
-        exprs.append(f"json_extract(rec, '$.value.{f}')")
-    conn.exec_driver_sql(
-        f"INSERT INTO {stage_name(t)} ({', '.join(cols)}) SELECT {', '.join(exprs)}"
-        " FROM cd2_raw ORDER BY rowid"
-    )
-    conn.exec_driver_sql("DELETE FROM cd2_raw")
+    stage_records(conn, t, read_records(path, "jsonl"), source=path)
 
 
 def _tsv_chunks(path: Path) -> Iterator[bytes]:

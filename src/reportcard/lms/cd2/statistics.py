@@ -19,8 +19,8 @@ from reportcard.lms.cd2.mapping import TABLES
 
 # Rows a table's load must touch before its targets are analyzed again.
 MIN_ROWS = 1000
-# Derived tables the rebuild rewrites.
-DERIVED_TABLES = ("account_ancestors", "user_account_associations")
+# Derived tables the rebuild rewrites, and the importer's own per-row bookkeeping.
+DERIVED_TABLES = ("account_ancestors", "user_account_associations", "cd2_rows")
 
 
 def analyze_changed(conn: Connection, summaries: Iterable[TableSummary]) -> list[str]:
