@@ -239,6 +239,25 @@ def _load_table(
         ) from None
 
 
+# Memory for the staging and winners tables of one table's load: PostgreSQL's temporary
+# tables live in the session's own buffers (8MB by default, then files); SQLite's page cache.
+TEMP_BUFFERS = "256MB"
+SQLITE_CACHE_KIB = 131072
+
+
+def _session_settings(conn: Connection) -> None:
+    """Bulk-load settings of the import's session (before any temporary table is used)."""
+    try:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT set_config('temp_buffers', '{TEMP_BUFFERS}', false)")
+        else:
+            conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+            conn.exec_driver_sql(f"PRAGMA temp.cache_size = -{SQLITE_CACHE_KIB}")
+    except (DBAPIError, conn.dialect.loaded_dbapi.Error):
+        pass  # a pooled session that used temporary tables already: its settings stay
+    conn.rollback()
+
+
 def import_paths(
     engine: Engine,
     paths: Sequence[Path],
@@ -257,6 +276,7 @@ def import_paths(
     result: ImportResult | None = None
     which: set[str] = set()
     with engine.connect() as conn:
+        _session_settings(conn)
         root: int | None = None
         if plans[0][0].name != "accounts":
             root = find_root(conn, account_id, None)
