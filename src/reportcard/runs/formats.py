@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import IO, Any, BinaryIO
 
 import xlsxwriter
-from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
+from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
 from reportcard.reports.params import ReportInputError, param, value_to_boolean
@@ -211,15 +211,21 @@ class _TextSheet(Worksheet):
     """A constant-memory worksheet whose rows are written whole, every cell a text cell.
 
     XlsxWriter's ``write_string`` stores each cell and later writes its ``<c>`` element
-    through several calls and regular expressions; for a report's million cells that was
-    four times the cost of everything else. ``text_row`` writes a row's elements in one piece,
-    exactly as XlsxWriter's constant-memory mode writes inline strings (``<c r="B7"
-    t="inlineStr"><is><t>text</t></is></c>``), escaping with XlsxWriter's own helpers when a
-    row needs it. XlsxWriter keeps the rest: the row element, the sheet's dimensions, panes,
-    styles, the workbook's parts and the zip. One difference, on purpose: XlsxWriter writes a
-    string that starts with ``<r>`` and ends with ``</r>`` into the XML unescaped (its rich
-    strings), which would let a CSV cell inject markup, formulas included; here it is text.
-    ``tests/formats/test_xlsx_cells.py`` checks the bytes against XlsxWriter's own output.
+    through a dozen calls and regular expressions; for a report's million cells that was
+    three quarters of the conversion's time (docs/decisions/performance.md). ``text_row``
+    writes a row's elements in one piece, exactly as XlsxWriter's constant-memory mode writes
+    inline strings (``<c r="B7" t="inlineStr"><is><t>text</t></is></c>``), escaping with
+    XlsxWriter's own helpers when a row needs it. XlsxWriter keeps the rest: the sheet's
+    dimensions, panes, styles, the workbook's parts and the zip. One difference, on purpose:
+    XlsxWriter writes a string that starts with ``<r>`` and ends with ``</r>`` into the XML
+    unescaped (its rich strings), which would let a CSV cell inject markup, formulas
+    included; here it is text.
+
+    This leans on XlsxWriter's internals (``_check_dimensions``, ``_write_single_row``,
+    ``_write_row``, ``_escape_control_characters``, ``_escape_data``, ``previous_row``,
+    ``row_info``, ``fh``), hence ``xlsxwriter<4`` in pyproject;
+    ``tests/formats/test_xlsx_cells.py`` compares the sheet's bytes with XlsxWriter's own
+    ``write_string`` output, so a version that changes them fails there first.
     """
 
     def __init__(self) -> None:
@@ -278,7 +284,9 @@ class _TextSheet(Worksheet):
         if len(value) > _CELL_MAX // 2 and len(value.encode("utf-16-le")) > 2 * _CELL_MAX:
             value = _utf16_cut(value, _CELL_MAX)
         value = self._escape_control_characters(value)
-        space = ' xml:space="preserve"' if _preserve_whitespace(value) else ""
+        # XlsxWriter's test is ``^\s|\s$``; ``str.isspace`` is the same class of characters
+        edge = value[:1].isspace() or value[-1:].isspace()
+        space = ' xml:space="preserve"' if edge else ""
         value = self._escape_data(value)
         return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{value}</t></is></c>'
 
