@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reportcard.lms.sis_import.job import work_one
+from reportcard.queue import EmbeddedQueue
 from reportcard.runs.hooks import hooks_of
 from reportcard.settings import Settings
 from reportcard.wiring import build, hooks
@@ -35,14 +36,13 @@ def test_the_runtime_binds_its_hooks_and_announces_runs(database_url: str, tmp_p
     assert hooks_of(runtime.engine) is runtime.hooks
     assert runtime.hooks.created == [runtime.run_created]
     assert "provisioning_csv" in runtime.reports
-    woken: list[bool] = []
-
-    class Pool:
-        def notify(self) -> None:
-            woken.append(True)
-
-    runtime.run_created(1)  # no pool, embedded queue: nothing to wake
-    runtime.pool = Pool()  # type: ignore[assignment]
-    runtime.run_created(1)
+    assert isinstance(runtime.queue, EmbeddedQueue)
+    assert not runtime.wakeup.is_set()
+    runtime.run_created(1)  # the embedded queue: the workers are woken
+    assert runtime.wakeup.is_set()
+    runtime.wakeup.clear()
     runtime.wake()
-    assert woken == [True, True]
+    assert runtime.wakeup.is_set()
+    pool = runtime.start_pool(0)
+    assert pool.wake is runtime.wakeup  # the pool's workers wait on the queue's event
+    runtime.stop_pool()

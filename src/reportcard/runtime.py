@@ -8,23 +8,27 @@ through :func:`reportcard.wiring.build` (which names the packages that install i
 - ``storage``: where files live (the backend the settings name, made on first use);
 - ``hooks``: run-ended listeners, periodic jobs and other work the packages installed;
 - ``links``: the signer of download links (``link_secret``, ``download_link_seconds``);
-- ``reports``: the report catalog (the built-in reports and ``REPORTCARD_EXTRA_REPORTS``);
+- ``reports``: the report catalog (the built-in reports and ``REPORTCARD_EXTRA_REPORT_MODULES``);
+- ``queue``: how work reaches workers (``reportcard.queue``: the embedded workers' wake-up
+  event, or Celery);
 - ``pool``: the embedded worker threads, while a server runs them.
 
 :meth:`Runtime.run_created` is the one place a new run is announced to the queue, after the
-transaction that created it has committed: the embedded pool is woken, Celery is sent a "plan
-run N" message. Everything that creates runs (the API, the Reports page, the schedule
+transaction that created it has committed: the embedded workers are woken, Celery is sent a
+"plan run N" message. Everything that creates runs (the API, the Reports page, the schedule
 dispatcher, the command line) goes through it.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 
 from sqlalchemy import Engine
 
 from reportcard.auth.links import LinkSigner
 from reportcard.db.engine import make_engine
+from reportcard.queue import Queue, queue_for
 from reportcard.reports.catalog import Report, all_reports, load_extra_reports
 from reportcard.runs.hooks import Hooks
 from reportcard.runs.worker import WorkerPool
@@ -50,6 +54,8 @@ class Runtime:
         self._storage = storage
         self.hooks = hooks if hooks is not None else Hooks()
         self.links = LinkSigner.from_settings(settings)  # signed download links
+        self.wakeup = threading.Event()  # what the embedded workers wait on between polls
+        self.queue: Queue = queue_for(settings, engine, self.wakeup)
         self.pool: WorkerPool | None = None
 
     @property
@@ -67,7 +73,9 @@ class Runtime:
     def start_pool(self, threads: int) -> WorkerPool:
         """Start ``threads`` embedded worker threads (the embedded queue)."""
         if self.pool is None:
-            self.pool = WorkerPool(self.engine, self.storage, self.settings, threads)
+            self.pool = WorkerPool(
+                self.engine, self.storage, self.settings, threads, wake=self.wakeup
+            )
         self.pool.start()
         return self.pool
 
@@ -77,16 +85,11 @@ class Runtime:
 
     def wake(self) -> None:
         """Wake the embedded workers (a run was aborted, an import was queued, ...)."""
-        if self.pool is not None:
-            self.pool.notify()
+        self.wakeup.set()
 
     def run_created(self, run_id: int) -> None:
         """Tell the queue that run ``run_id`` exists; call after its transaction committed."""
-        self.wake()
-        if self.settings.queue == "celery":
-            from reportcard.queue.celery_app import publish_plan
-
-            publish_plan(run_id)
+        self.queue.run_created(run_id)
 
 
 def build_runtime(
@@ -100,10 +103,6 @@ def build_runtime(
     settings = settings or get_settings()
     engine = engine or make_engine(settings.resolved_database_url)
     load_extra_reports(settings)
-    if settings.queue == "celery":
-        from reportcard.queue.celery_app import configure
-
-        configure(settings)
     runtime = Runtime(settings=settings, engine=engine, storage=storage)
     for install in installs:
         install(runtime.hooks)
