@@ -224,7 +224,7 @@ class _TextSheet(Worksheet):
     This leans on XlsxWriter's internals (``_check_dimensions``, ``_write_single_row``,
     ``_write_row``, ``_escape_control_characters``, ``_escape_data``, ``previous_row``,
     ``row_info``, ``fh``), hence ``xlsxwriter<4`` in pyproject;
-    ``tests/formats/test_xlsx_cells.py`` compares the sheet's bytes with XlsxWriter's own
+    ``tests/runs/formats/test_xlsx_cells.py`` compares the sheet's bytes with XlsxWriter's own
     ``write_string`` output, so a version that changes them fails there first.
     """
 
