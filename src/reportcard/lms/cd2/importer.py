@@ -240,9 +240,10 @@ def _load_table(
 
 
 # Memory for the staging and winners tables of one table's load: PostgreSQL's temporary
-# tables live in the session's own buffers (8MB by default, then files); SQLite's page cache.
+# tables live in the session's own buffers (8MB by default, then files); SQLite's page caches
+# (main and temp: each counts in the importer's peak RSS).
 TEMP_BUFFERS = "256MB"
-SQLITE_CACHE_KIB = 131072
+SQLITE_CACHE_KIB = 32768
 
 
 def _session_settings(conn: Connection) -> None:
