@@ -14,7 +14,7 @@ from reportcard.db.notify_tables import outbox_messages
 from reportcard.notify.outbox import enqueue
 from tests.databases import drop_database, fresh_database_url
 from tests.notify.smtp_server import SmtpServer
-from tests.test_cli import rc
+from tests.cli.test_commands import rc
 
 
 @pytest.fixture
