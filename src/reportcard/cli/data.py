@@ -9,7 +9,7 @@ import click
 from sqlalchemy import select
 
 from reportcard.cli.backends import BadInput, NotFound
-from reportcard.cli.base import database_label, main, open_engine
+from reportcard.cli.base import database_label, main, open_engine, open_runtime
 from reportcard.settings import get_settings
 
 
@@ -32,10 +32,10 @@ def import_cmd(path: Path, account_id: int | None) -> None:
     from reportcard.db.tables import accounts, attachments
     from reportcard.lms.sis_import.job import get_import
     from reportcard.lms.sis_import.local import import_path
-    from reportcard.storage import storage_from_settings
 
     settings = get_settings()
-    engine = open_engine(settings)
+    runtime = open_runtime(settings)
+    engine = runtime.engine
     with engine.connect() as conn:
         if account_id is None:
             account_id = conn.execute(
@@ -57,7 +57,7 @@ def import_cmd(path: Path, account_id: int | None) -> None:
             )
         if acct.root_account_id is not None:
             raise BadInput(f"account {account_id} is not a root account: import into its root")
-    storage = storage_from_settings(settings)
+    storage = runtime.storage
     with Progress(
         TextColumn("{task.description:<28}"),
         BarColumn(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from reportcard.cli.base import main, open_engine
+from reportcard.cli.base import main, open_runtime
 from reportcard.settings import get_settings
 
 
@@ -22,11 +22,10 @@ def sweep_cmd(dry_run: bool) -> None:
     from reportcard.clock import utcnow
     from reportcard.runs.orphans import sweep_orphans
     from reportcard.runs.retention import sweep, sweep_sis_errors
-    from reportcard.storage import storage_from_settings
 
     settings = get_settings()
-    engine = open_engine(settings)
-    storage = storage_from_settings(settings)
+    runtime = open_runtime(settings)
+    engine, storage = runtime.engine, runtime.storage
     now = utcnow()
     removed = sweep(engine, storage, settings, now, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"

@@ -102,11 +102,9 @@ def schedules_create(
     from reportcard.db.schedule_tables import report_schedules
     from reportcard.db.tables import accounts
     from reportcard.notify.schedules import ScheduleError, get_schedule, schedule_json, validate
-    from reportcard.reports.catalog import load_extra_reports
 
     settings = get_settings()
-    engine = open_engine(settings)
-    load_extra_reports(settings)
+    engine = open_engine(settings)  # the runtime's: the catalog's extra reports loaded
     data: dict[str, Any] = {
         "report": report,
         "parameters": _kv(params),
@@ -190,11 +188,9 @@ def schedules_run_due(now_text: str | None) -> None:
     """Fire every due schedule once now (what the workers do periodically)."""
     from reportcard.clock import utcnow
     from reportcard.notify.dispatcher import dispatch_due
-    from reportcard.reports.catalog import load_extra_reports
 
     settings = get_settings()
-    engine = open_engine(settings)
-    load_extra_reports(settings)
+    engine = open_engine(settings)  # the runtime's: the catalog's extra reports loaded
     now = utcnow()
     if now_text:
         try:
