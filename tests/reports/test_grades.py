@@ -8,9 +8,10 @@ Canvas's default scheme (A .94, A- .90, ..., D- .61, F 0); Physics has none.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, insert, update
 
-from reportcard.db.learning_tables import scores
+from reportcard.db.learning_tables import grading_standard_entries, scores
+from reportcard.reports import grades
 from reportcard.reports.catalog import get_report
 from reportcard.reports.grades import ruby_to_i
 from reportcard.reports.learning_common import ruby_float
@@ -244,6 +245,27 @@ def test_mgp_one_term_include_deleted(conn: Connection) -> None:
     assert extra_text(conn, MGP, enrollment_term_id="2", include_deleted="true") == (
         "Term: Fall 2024; Include Deleted/Concluded Objects;"
     )
+
+
+def test_inlined_standards_grade_as_the_per_row_lookups(
+    conn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The statement writes the standards' entries as CASE arms (grades.resolve_standards);
+    # past MAX_INLINE_ENTRIES it looks each grade up per row. Both give the same bytes,
+    # including for entries sharing a bound (the higher position wins at or above it, the
+    # lower position is the lowest entry) and for a score below every bound.
+    conn.execute(
+        insert(grading_standard_entries),
+        [
+            {"grading_standard_id": 1, "position": 6, "name": "B2", "lower_bound": 0.8},
+            {"grading_standard_id": 1, "position": 0, "name": "Z", "lower_bound": 0.0},
+        ],
+    )
+    conn.execute(update(scores).where(scores.c.id == 1).values(final_score=-5.0))
+    inlined = run_file(conn, GRADES, include_deleted="true")
+    assert ",B2," in inlined and ",Z," in inlined
+    monkeypatch.setattr(grades, "MAX_INLINE_ENTRIES", 0)
+    assert run_file(conn, GRADES, include_deleted="true") == inlined
 
 
 def test_mgp_deleted_set_and_override(conn: Connection) -> None:

@@ -86,16 +86,47 @@ SCORE_KINDS = ("current", "final", "unposted_current", "unposted_final", "overri
 # ---------------------------------------------------------------- grades from scores (§3)
 
 
-def grade(score: ColumnElement[Any], scheme: FromClause) -> ColumnElement[Any]:
-    """The grade a percent score maps to in the course's scheme; blank without a scheme.
+# At most this many entries (over all standards) are written into the statement as CASE
+# arms; more and every grade is looked up per row instead (docs/decisions/performance.md).
+MAX_INLINE_ENTRIES = 240
 
-    The entry with the highest lower bound at most the score (scores above 100 map to the top
-    entry); a score below every bound maps to the lowest entry. Bounds are fractions, compared
-    with ``score / 100`` so that a score of exactly 90 reaches a bound of 0.9.
-    """
+
+def resolve_standards(conn: Connection, ctx: RunContext) -> None:
+    """The entries of the grading standards the account's course schemes use, into
+    ``ctx.facts["standards"]``: standard id -> [(name, lower bound)] in lookup order (bound
+    descending, position descending), or None when there are too many to inline."""
+    gse, cgs, c = grading_standard_entries, course_grading_schemes, courses
+    used = (
+        select(cgs.c.grading_standard_id)
+        .select_from(cgs.join(c, c.c.id == cgs.c.course_id))
+        .where(c.c.root_account_id == ctx.root_account_id, cgs.c.grading_standard_id.is_not(None))
+        .distinct()
+    )
+    rows = conn.execute(
+        select(gse.c.grading_standard_id, gse.c.name, gse.c.lower_bound)
+        .where(gse.c.grading_standard_id.in_(used))
+        .order_by(gse.c.grading_standard_id, gse.c.lower_bound.desc(), gse.c.position.desc())
+        .limit(MAX_INLINE_ENTRIES + 1)
+    ).all()
+    if len(rows) > MAX_INLINE_ENTRIES:
+        ctx.facts["standards"] = None
+        return
+    standards: dict[int, list[tuple[str, float]]] = {}
+    for row in rows:
+        standards.setdefault(int(row.grading_standard_id), []).append(
+            (row.name, float(row.lower_bound))
+        )
+    ctx.facts["standards"] = standards
+
+
+def resolve_grade_facts(conn: Connection, ctx: RunContext) -> None:
+    resolve_account_facts(conn, ctx)
+    resolve_standards(conn, ctx)
+
+
+def _looked_up(ratio: ColumnElement[Any], standard: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The grade found per row by correlated lookups in the standard's entries."""
     gse = grading_standard_entries.alias("gse")
-    ratio = score / 100.0
-    standard = scheme.c.grading_standard_id
     hit = (
         select(gse.c.name)
         .where(gse.c.grading_standard_id == standard, gse.c.lower_bound <= ratio)
@@ -113,15 +144,56 @@ def grade(score: ColumnElement[Any], scheme: FromClause) -> ColumnElement[Any]:
         .correlate_except(low)
         .scalar_subquery()
     )
+    return func.coalesce(hit, lowest)
+
+
+def _inlined(
+    ratio: ColumnElement[Any],
+    standard: ColumnElement[Any],
+    standards: dict[int, list[tuple[str, float]]],
+) -> ColumnElement[Any]:
+    """The grade by CASE over the standards' entries read when the run was resolved: the
+    first entry (bound descending, position descending) whose bound is at most the ratio,
+    else the last (the lowest bound, lowest position), as the lookups give. A standard not
+    read then (added since) is looked up per row."""
+    arms = []
+    for standard_id, entries in standards.items():
+        by_bound = case(
+            *[(ratio >= literal(bound), literal(name)) for name, bound in entries],
+            else_=literal(entries[-1][0]),  # the lowest bound, lowest position
+        )
+        arms.append((standard == standard_id, by_bound))
+    fallback = _looked_up(ratio, standard)
+    return case(*arms, else_=fallback) if arms else fallback
+
+
+def grade(
+    score: ColumnElement[Any],
+    scheme: FromClause,
+    standards: dict[int, list[tuple[str, float]]] | None = None,
+) -> ColumnElement[Any]:
+    """The grade a percent score maps to in the course's scheme; blank without a scheme.
+
+    The entry with the highest lower bound at most the score (scores above 100 map to the top
+    entry); a score below every bound maps to the lowest entry. Bounds are fractions, compared
+    with ``score / 100`` so that a score of exactly 90 reaches a bound of 0.9. With
+    ``standards`` (see :func:`resolve_standards`) the entries are CASE arms of the statement;
+    without, correlated lookups per row.
+    """
+    ratio = score / 100.0
+    standard = scheme.c.grading_standard_id
     default = case(
         *[(ratio >= bound, literal(name)) for name, bound in DEFAULT_SCHEME[:-1]],
         else_=literal(DEFAULT_SCHEME[-1][0]),
+    )
+    named = (
+        _looked_up(ratio, standard) if standards is None else _inlined(ratio, standard, standards)
     )
     return case(
         (scheme.c.course_id.is_(None), null()),
         (score.is_(None), null()),
         (standard.is_(None), default),
-        else_=func.coalesce(hit, lowest),
+        else_=named,
     )
 
 
@@ -272,7 +344,10 @@ def score_columns(
         cols.append(Col("enrollment state", label))
     cols += [score_col(k) for k in kinds[2:]]
     cols += [
-        Col(f"{prefix}{k.replace('_', ' ')} grade", grade(sc.c[f"{k}_score"], scheme))
+        Col(
+            f"{prefix}{k.replace('_', ' ')} grade",
+            grade(sc.c[f"{k}_score"], scheme, ctx.facts.get("standards")),
+        )
         for k in kinds
     ]
     return cols
@@ -326,7 +401,7 @@ GRADE_EXPORT = register(
         parts=[Part("grades", grade_export_file)],
         select_parts=checked(["grades"]),
         extra_text=grade_extra_text,
-        resolve=resolve_account_facts,
+        resolve=resolve_grade_facts,
     )
 )
 
@@ -352,8 +427,9 @@ def _entry_name(name: str, term_id: int, taken: set[str]) -> str:
 
 
 def resolve_terms(conn: Connection, ctx: RunContext) -> None:
-    """The account facts, then the terms of the zip with their sets and periods."""
-    resolve_account_facts(conn, ctx)
+    """The account facts and standards, then the terms of the zip with their sets and
+    periods."""
+    resolve_grade_facts(conn, ctx)
     t = enrollment_terms
     if ctx.term_ids is not None:
         found = {

@@ -171,16 +171,24 @@ def login_value(
         return cand, cond
 
     cand, cond = candidates(name)
+    order: list[ColumnElement[Any]] = [
+        cand.c.workflow_state,
+        case((cand.c.sis_user_id.is_(None), literal(1)), else_=literal(0)),
+        cand.c.unique_id,
+        cand.c.position,
+        cand.c.id,
+    ]
+    if preferred is not None and ctx.dialect == "postgresql":
+        # One probe of the user's logins: the preferred one sorts first when it is a
+        # candidate (a CASE, not ``id = preferred``, whose NULL sorts first descending).
+        # SQLite cannot refer to the outer row in a subquery's ORDER BY; it gets the probe of
+        # the preferred login by primary key, then the first candidate.
+        order.insert(0, case((cand.c.id == preferred, literal(0)), else_=literal(1)))
+        preferred = None
     first = (
         select(cand.c[column])
         .where(and_(*cond))
-        .order_by(
-            cand.c.workflow_state,
-            case((cand.c.sis_user_id.is_(None), literal(1)), else_=literal(0)),
-            cand.c.unique_id,
-            cand.c.position,
-            cand.c.id,
-        )
+        .order_by(*order)
         .limit(1)
         .correlate_except(cand)
         .scalar_subquery()
