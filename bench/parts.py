@@ -223,7 +223,7 @@ def run_db(db: str, chosen: list[Case], md_path: Path | None) -> None:
         db_path = None
         url = database_url()
         root = ensure_pg(url)
-    files = BENCH_DIR / f"files-parts-{db}"
+    files = BENCH_DIR / f"files-parts-{db}-{os.getpid()}"
     shutil.rmtree(files, ignore_errors=True)
     results: dict[str, Any] = {
         "size": SIZE,
