@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 07:58:45.006629
+Create Date: 2026-12-03 13:43:36.780588
 """
 
 from __future__ import annotations
@@ -333,6 +333,15 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
     )
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_users_test_student",
+            ["id"],
+            unique=False,
+            sqlite_where=sa.text("is_test_student = 1"),
+            postgresql_where=sa.text("is_test_student"),
+        )
+
     op.create_table(
         "access_tokens",
         sa.Column(
@@ -489,7 +498,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("communication_channels", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_communication_channels_user", ["user_id", "position"], unique=False
+            "ix_communication_channels_user",
+            ["user_id", "position", "id", "path_type", "workflow_state", "path"],
+            unique=False,
         )
 
     op.create_table(
@@ -1972,6 +1983,13 @@ def upgrade() -> None:
         batch_op.create_index("ix_enrollments_root", ["root_account_id", "id"], unique=False)
         batch_op.create_index("ix_enrollments_section", ["course_section_id"], unique=False)
         batch_op.create_index(
+            "ix_enrollments_student_view",
+            ["user_id"],
+            unique=False,
+            sqlite_where=sa.text("type = 'StudentViewEnrollment'"),
+            postgresql_where=sa.text("type = 'StudentViewEnrollment'"),
+        )
+        batch_op.create_index(
             "ix_enrollments_user", ["user_id", "course_id", "last_activity_at"], unique=False
         )
 
@@ -2311,6 +2329,11 @@ def downgrade() -> None:
     op.drop_table("learning_outcome_results")
     with op.batch_alter_table("enrollments", schema=None) as batch_op:
         batch_op.drop_index("ix_enrollments_user")
+        batch_op.drop_index(
+            "ix_enrollments_student_view",
+            sqlite_where=sa.text("type = 'StudentViewEnrollment'"),
+            postgresql_where=sa.text("type = 'StudentViewEnrollment'"),
+        )
         batch_op.drop_index("ix_enrollments_section")
         batch_op.drop_index("ix_enrollments_root")
         batch_op.drop_index("ix_enrollments_course")
@@ -2491,6 +2514,13 @@ def downgrade() -> None:
         batch_op.drop_index("ix_access_tokens_user")
 
     op.drop_table("access_tokens")
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_users_test_student",
+            sqlite_where=sa.text("is_test_student = 1"),
+            postgresql_where=sa.text("is_test_student"),
+        )
+
     op.drop_table("users")
     with op.batch_alter_table("outcome_proficiencies", schema=None) as batch_op:
         batch_op.drop_index("ix_outcome_proficiencies_context")
