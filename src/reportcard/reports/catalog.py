@@ -163,29 +163,30 @@ def register(report: Report) -> Report:
     return report
 
 
-# The modules whose import registers report declarations, in catalog order.
-REPORT_MODULES = (
-    "reportcard.reports.sis_export",
-    "reportcard.reports.grades",
-    "reportcard.reports.outcomes",
-    "reportcard.reports.submissions",
-    "reportcard.reports.activity",
-    "reportcard.reports.courses",
-    "reportcard.reports.integrations",
-    "reportcard.reports.eportfolios",
-)
-
-
 _loaded: set[str] = set()
+_builtin_loaded = False
 
 
 def _load() -> None:
-    import importlib
+    """Import the built-in report families; importing one registers its declarations.
 
-    for module in REPORT_MODULES:
-        if module not in _loaded:
-            importlib.import_module(module)
-            _loaded.add(module)
+    The import order is the catalog order.
+    """
+    global _builtin_loaded
+    if _builtin_loaded:
+        return
+    from reportcard.reports import (  # noqa: F401, I001  (imported for their declarations, in catalog order)
+        sis_export,
+        grades,
+        outcomes,
+        submissions,
+        activity,
+        courses,
+        integrations,
+        eportfolios,
+    )
+
+    _builtin_loaded = True
 
 
 def load_extra_reports(settings: Any) -> None:
