@@ -14,8 +14,13 @@ import csv
 import pytest
 from sqlalchemy import Connection, insert, update
 
-from reportcard.db.learning_tables import learning_outcome_results, quizzes
+from reportcard.db.learning_tables import (
+    learning_outcome_ratings,
+    learning_outcome_results,
+    quizzes,
+)
 from reportcard.db.tables import enrollments
+from reportcard.reports import outcome_scales
 from reportcard.reports.catalog import get_report
 
 from .learning_institution import T0, build, extra_text, lines, run_file, set_flag, set_setting
@@ -625,6 +630,26 @@ def test_student_competency_sub_account(conn: Connection) -> None:
 
 def test_student_competency_no_rows(conn: Connection) -> None:
     assert run_file(conn, MAP, enrollment_term_id="1") == lines(MAP_HEADER, "No outcomes found")
+
+
+def test_inlined_ratings_rate_as_the_per_row_lookups(
+    conn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The statements write the linked outcomes' ratings as CASE arms
+    # (outcome_scales.read_ratings); past MAX_INLINE_RATINGS they look each rating up per
+    # row. Both give the same bytes, including for two ratings with the same points (the
+    # lower position wins) and one without a description.
+    conn.execute(
+        insert(learning_outcome_ratings),
+        [
+            {"learning_outcome_id": 1, "position": 4, "points": 3.0, "description": "Twin"},
+            {"learning_outcome_id": 3, "position": 4, "points": 1.0, "description": None},
+        ],
+    )
+    inlined = {report: run_file(conn, report) for report in (RESULTS, MAP)}
+    assert "Proficient" in inlined[RESULTS] and "Twin" not in inlined[RESULTS]
+    monkeypatch.setattr(outcome_scales, "MAX_INLINE_RATINGS", 0)
+    assert {report: run_file(conn, report) for report in (RESULTS, MAP)} == inlined
 
 
 def test_declarations() -> None:

@@ -11,7 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, case, func, literal, null, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    Select,
+    case,
+    func,
+    literal,
+    null,
+    select,
+)
 
 from reportcard.db.learning_tables import (
     learning_outcome_ratings,
@@ -27,6 +37,32 @@ DEFAULT_RATINGS = (
 )
 DEFAULT_MASTERY = 3.0
 DEFAULT_POINTS_POSSIBLE = 5.0
+# At most this many ratings (over all outcomes) are written into the statement as CASE arms;
+# more and every rating is looked up per row (docs/decisions/performance.md).
+MAX_INLINE_RATINGS = 240
+
+# outcome id -> [(points, description)] in lookup order: points descending, position.
+Ratings = dict[int, list[tuple[float, str | None]]]
+
+
+def read_ratings(conn: Connection, outcome_ids: Select[Any]) -> Ratings | None:
+    """The rubric ratings of the outcomes ``outcome_ids`` selects, or None when there are more
+    than :data:`MAX_INLINE_RATINGS`."""
+    lor = learning_outcome_ratings
+    rows = conn.execute(
+        select(lor.c.learning_outcome_id, lor.c.points, lor.c.description)
+        .where(lor.c.learning_outcome_id.in_(outcome_ids))
+        .order_by(lor.c.learning_outcome_id, lor.c.points.desc(), lor.c.position)
+        .limit(MAX_INLINE_RATINGS + 1)
+    ).all()
+    if len(rows) > MAX_INLINE_RATINGS:
+        return None
+    ratings: Ratings = {}
+    for row in rows:
+        ratings.setdefault(int(row.learning_outcome_id), []).append(
+            (float(row.points), row.description)
+        )
+    return ratings
 
 
 @dataclass(frozen=True)
@@ -37,11 +73,13 @@ class Scale:
     mastery_points: ColumnElement[Any]
     proficiency: ColumnElement[Any] | None  # the resolved mastery scale id (flag on only)
     outcome: FromClause
+    # The outcomes' ratings read when the run was resolved (CASE arms), or None (lookups).
+    ratings: Ratings | None = None
 
     def _criterion(self, x: ColumnElement[Any], column: str) -> ColumnElement[Any]:
         o = self.outcome
         lor = learning_outcome_ratings.alias("lor")
-        own = (
+        own: ColumnElement[Any] = (
             select(lor.c[column])
             .where(lor.c.learning_outcome_id == o.c.id, lor.c.points <= x)
             .order_by(lor.c.points.desc(), lor.c.position)
@@ -50,6 +88,17 @@ class Scale:
             .scalar_subquery()
         )
         index = 0 if column == "points" else 1
+        if self.ratings:
+            # The first rating (points descending, position) at most x, as the lookup finds
+            # it; an outcome not read then (linked since) is looked up per row.
+            arms = [
+                (
+                    o.c.id == outcome_id,
+                    case(*[(x >= literal(r[0]), literal(r[index])) for r in rows], else_=null()),
+                )
+                for outcome_id, rows in self.ratings.items()
+            ]
+            own = case(*arms, else_=own)
         default = case(
             *[(x >= r[0], literal(r[index])) for r in DEFAULT_RATINGS],
             else_=null(),
@@ -79,8 +128,10 @@ class Scale:
         return case((x.is_(None), null()), else_=self._rating(x, "points"))
 
 
-def scale_for(outcome: FromClause, course: FromClause, mastery_scales: bool) -> Scale:
-    """The scale of rows of ``outcome`` in ``course``."""
+def scale_for(
+    outcome: FromClause, course: FromClause, mastery_scales: bool, ratings: Ratings | None = None
+) -> Scale:
+    """The scale of rows of ``outcome`` in ``course``; ``ratings`` see :func:`read_ratings`."""
     o = outcome
     has_criterion = o.c.points_possible.is_not(None)
     pp: ColumnElement[Any] = case(
@@ -90,7 +141,7 @@ def scale_for(outcome: FromClause, course: FromClause, mastery_scales: bool) -> 
         (has_criterion, o.c.mastery_points), else_=literal(DEFAULT_MASTERY)
     )
     if not mastery_scales:
-        return Scale(pp, mastery, None, o)
+        return Scale(pp, mastery, None, o, ratings)
     prof = proficiency_of(course)
     top = outcome_proficiency_ratings.alias("opr_top")
     scale_pp = (
@@ -113,6 +164,7 @@ def scale_for(outcome: FromClause, course: FromClause, mastery_scales: bool) -> 
         case((prof.is_not(None), scale_mastery), else_=mastery),
         prof,
         o,
+        ratings,
     )
 
 

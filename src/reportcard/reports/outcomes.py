@@ -83,6 +83,7 @@ from reportcard.reports.outcome_scales import (
     DEFAULT_RATINGS,
     Scale,
     rating_score,
+    read_ratings,
     scale_for,
 )
 from reportcard.reports.sis_scope import account_scope, term_scope
@@ -321,6 +322,14 @@ OUTCOME_EXPORT = register(
 # ---------------------------------------------------------------- shared row pieces
 
 
+def resolve_result_facts(conn: Connection, ctx: RunContext) -> None:
+    """The account facts, and the ratings of the outcomes linked in the report account
+    (written into the statement instead of looked up per row)."""
+    resolve_account_facts(conn, ctx)
+    links = _account_links(ctx).subquery("linked")
+    ctx.facts["ratings"] = read_ratings(conn, select(links.c.learning_outcome_id))
+
+
 def _student_enrollment(
     ctx: RunContext, e: FromClause, include_deleted: bool, *, per_state: bool
 ) -> list[ColumnElement[bool]]:
@@ -521,7 +530,7 @@ def outcome_results_file(ctx: RunContext) -> PartQuery:
     score = row(qr.c.score, r.c.score)
     possible = row(qr.c.possible, r.c.possible)
     scales = bool(ctx.facts.get("mastery_scales"))
-    scale = scale_for(o, c, scales)
+    scale = scale_for(o, c, scales, ctx.facts.get("ratings"))
     # Rated from the whole result's percent, also on question rows (Canvas selects only
     # r.percent as the "total percent outcome score"); the question's own score and possible
     # only when the result has no percent.
@@ -618,7 +627,7 @@ OUTCOME_RESULTS = register(
         parts=[Part("outcome_results", outcome_results_file)],
         select_parts=checked(["outcome_results"]),
         extra_text=outcome_extra_text,
-        resolve=resolve_account_facts,
+        resolve=resolve_result_facts,
     )
 )
 
@@ -705,7 +714,7 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
         *_course_filter(ctx, c, include_deleted),
         usable_result,
     ]
-    scale = scale_for(o, c, bool(ctx.facts.get("mastery_scales")))
+    scale = scale_for(o, c, bool(ctx.facts.get("mastery_scales")), ctx.facts.get("ratings"))
     x = rating_score(scale, r.c.score, r.c.possible, None)
     # With account mastery scales every row shows the scale's points possible, assessed or
     # not (Canvas replaces it on every row that is not a quiz's); else the result's.
@@ -771,6 +780,6 @@ STUDENT_COMPETENCY = register(
         select_parts=checked(["student_competency"]),
         # Canvas's Student Competency adds no order fragment (it has no order parameter).
         extra_text=lambda ctx: " ".join(common_extra_text(ctx)),
-        resolve=resolve_account_facts,
+        resolve=resolve_result_facts,
     )
 )
