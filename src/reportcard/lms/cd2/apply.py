@@ -240,13 +240,19 @@ def _winners(conn: Connection, t: Cd2Table, sql: _Sql) -> None:
             conn.exec_driver_sql("ANALYZE cd2_win")
         else:
             conn.exec_driver_sql(f"CREATE INDEX temp.ix_cd2_win_key ON {win} (key)")
-        conn.execute(
-            text(
+        if sql.pg:
+            update = (
                 f"UPDATE {win} SET newer = (r.ts < {win}.ts), known = NOT r.deleted"
                 f" FROM cd2_rows r WHERE r.cd2_table = :t AND r.key = {win}.key"
-            ),
-            {"t": t.name},
-        )
+            )
+        else:  # SQLite's UPDATE ... FROM would walk all of the table's cd2_rows
+            update = (
+                f"UPDATE {win} SET (newer, known) = (SELECT r.ts < {win}.ts, NOT r.deleted"
+                f" FROM cd2_rows r WHERE r.cd2_table = :t AND r.key = {win}.key)"
+                f" WHERE EXISTS (SELECT 1 FROM cd2_rows r WHERE r.cd2_table = :t"
+                f" AND r.key = {win}.key)"
+            )
+        conn.execute(text(update), {"t": t.name})
 
 
 def _check_staged(conn: Connection, t: Cd2Table, sql: _Sql) -> None:
