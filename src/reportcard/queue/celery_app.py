@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from celery import Celery
+from kombu import pools
 from sqlalchemy import Engine, func, select, update
 
 from reportcard.clock import utcnow
@@ -56,9 +57,11 @@ def configure(settings: Settings, engine: Engine | None = None) -> Celery:
     _worker.cache_clear()
     if app.conf.broker_url and app.conf.broker_url != settings.broker_url:
         # Pools made for another broker must not be reused (a process may reconfigure).
-        if app._pool is not None:
-            app._pool.force_close_all()
-            app._pool = None
+        # Kombu keeps its pools in process-wide registries keyed by broker URL: closing one
+        # and leaving it there handed the closed pool back when a later configure named that
+        # broker again ("Acquire on closed pool"), so the registries are emptied too.
+        pools.reset()
+        app._pool = None
         app.amqp._producer_pool = None
     app.conf.update(
         broker_url=settings.broker_url,
