@@ -19,6 +19,18 @@ from reportcard.lms.cd2.mapping import TABLES
 
 # Rows a table's load must touch before its targets are analyzed again.
 MIN_ROWS = 1000
+# ... and at least this share of the rows the table had (planner statistics, -1 when it was
+# never analyzed): an incremental touching 1% leaves them to autovacuum.
+SHARE = 0.1
+
+
+def _rows(conn: Connection, table: str) -> float:
+    found = conn.exec_driver_sql(
+        "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%(t)s)", {"t": table}
+    ).scalar()
+    return max(float(found or 0), 0.0)
+
+
 # Derived tables the rebuild rewrites, and the importer's own per-row bookkeeping.
 DERIVED_TABLES = ("account_ancestors", "user_account_associations", "cd2_rows")
 
@@ -30,8 +42,12 @@ def analyze_changed(conn: Connection, summaries: Iterable[TableSummary]) -> list
     by_name = {t.name: t for t in TABLES}
     names: set[str] = set()
     for s in summaries:
-        if s.upserted + s.deleted >= MIN_ROWS and s.table in by_name:
-            names.update(target.table for target in by_name[s.table].targets)
+        changed = s.upserted + s.deleted
+        if changed >= MIN_ROWS and s.table in by_name:
+            for target in by_name[s.table].targets:
+                if changed >= SHARE * _rows(conn, target.table):
+                    names.add(target.table)
+    conn.rollback()
     if not names:
         return []
     names.update(DERIVED_TABLES)
