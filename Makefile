@@ -47,8 +47,8 @@ test-pg: $(STAMP) $(CHROMIUM)
 
 # The CD2 round trips on the medium institution (make test runs them on small): both lanes.
 test-cd2: $(STAMP)
-	REPORTCARD_CD2_ROUNDTRIP_SIZE=medium $(BIN)/pytest -q tests/cd2
-	REPORTCARD_CD2_ROUNDTRIP_SIZE=medium REPORTCARD_TEST_POSTGRES=$(PG_TEST_URL) $(BIN)/pytest -q -m "not sqlite_only" tests/cd2
+	REPORTCARD_CD2_ROUNDTRIP_SIZE=medium $(BIN)/pytest -q tests/lms/cd2
+	REPORTCARD_CD2_ROUNDTRIP_SIZE=medium REPORTCARD_TEST_POSTGRES=$(PG_TEST_URL) $(BIN)/pytest -q -m "not sqlite_only" tests/lms/cd2
 
 # Refresh the pictures in docs/screenshots/ (the README shows them) from the browser tests.
 screenshots: $(STAMP) $(CHROMIUM)

@@ -6,7 +6,7 @@
 
 1. Seeds (or reuses) ``<bench dir>/<size>.sqlite3``, the database ``python -m bench`` uses.
 2. Writes it out once as a CD2 snapshot (cached in ``<bench dir>/cd2-<size>-<format>/``) with
-   the test exporter ``tests/cd2/export.py``: one directory per CD2 table, gzip files, TSV in
+   the test exporter ``tests/lms/cd2/export.py``: one directory per CD2 table, gzip files, TSV in
    the condensed layout by default (what ``dap initdb``/``syncdb`` fetch; ``--format jsonl``
    for the ``dap`` CLI's default), and derives from it an incremental touching 1% of the rows
    of every table (every hundredth record, upserted again with a newer ``meta.ts``).
@@ -70,7 +70,7 @@ def mark(ok: bool) -> str:
 
 def export(size: str, fmt: str) -> tuple[Path, Path, int, int]:
     """The snapshot and incremental directories (made once) and their record counts."""
-    from tests.cd2.export import Layout, export_snapshot
+    from tests.lms.cd2.export import Layout, export_snapshot
 
     from bench.__main__ import ensure_institution
     from reportcard.db.engine import make_engine
@@ -238,7 +238,7 @@ def libpq_url(sqlalchemy_url: str) -> str:
 
 
 def _column_type(table: str, header: str) -> str:
-    from tests.cd2.schema import BY_NAME
+    from tests.lms.cd2.schema import BY_NAME
 
     if header == "meta.ts":
         return "timestamp"

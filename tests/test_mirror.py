@@ -16,7 +16,6 @@ TESTS = ROOT / "tests"
 NOT_A_PACKAGE = {
     "security": "the security lane: every route and input, across the API and the web pages",
     "bench": "tests of the benchmark harness in bench/",
-    "cd2": "Canvas Data 2 (src/reportcard/lms/cd2); its exporter is imported by bench/cd2.py",
 }
 
 

@@ -1,5 +1,5 @@
 """A PostgreSQL database laid out as ``dap initdb`` / ``dap syncdb`` lay it out (spec §4), filled
-from a reportcard institution through the CD2 view of tests/cd2/export.py.
+from a reportcard institution through the CD2 view of tests/lms/cd2/export.py.
 
 * schema ``canvas`` (or another name), one table per CD2 table with the same name; the key
   column first, then the value members unprefixed in schema order; PK constraint
@@ -31,8 +31,8 @@ import psycopg
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from tests.cd2.export import diff_rows, single_root, table_rows
-from tests.cd2.schema import BY_NAME, TABLES, UNSPECIFIED, Cd2Table, Col
+from tests.lms.cd2.export import diff_rows, single_root, table_rows
+from tests.lms.cd2.schema import BY_NAME, TABLES, UNSPECIFIED, Cd2Table, Col
 
 _SCALARS = {
     "i8": "bigint",

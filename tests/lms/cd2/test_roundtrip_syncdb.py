@@ -2,7 +2,7 @@
 
 The synthetic institution (``small``; ``medium`` in ``make test-cd2``) is laid out as
 ``dap initdb`` lays out a snapshot
-(tests/cd2/syncdb_layout.py: schema ``canvas``, ENUM types, ``jsonb``, naive-UTC timestamps,
+(tests/lms/cd2/syncdb_layout.py: schema ``canvas``, ENUM types, ``jsonb``, naive-UTC timestamps,
 ``instructure_dap.table_sync``), ``reportcard cd2 sync --from URL`` reads it into a fresh
 database, and every report equals the original's except the columns CD2 cannot carry. Then
 the layout is synced as ``dap syncdb`` does (changed rows upserted, purged rows deleted, every
@@ -22,11 +22,11 @@ import pytest
 from sqlalchemy import Engine, text
 
 from reportcard.db.engine import dispose_all, make_engine
-from tests.cd2 import roundtrip as rt
-from tests.cd2.changes import apply_changes
-from tests.cd2.roundtrip import AFTER_CHANGES, INCREMENTAL_TS, SNAPSHOT_TS
-from tests.cd2.syncdb_layout import create_layout, dap_database, libpq_url, sync_layout
 from tests.databases import PG_ADMIN_URL, drop_database, fresh_database_url, seeded_database_url
+from tests.lms.cd2 import roundtrip as rt
+from tests.lms.cd2.changes import apply_changes
+from tests.lms.cd2.roundtrip import AFTER_CHANGES, INCREMENTAL_TS, SNAPSHOT_TS
+from tests.lms.cd2.syncdb_layout import create_layout, dap_database, libpq_url, sync_layout
 
 pytestmark = [
     pytest.mark.slow,

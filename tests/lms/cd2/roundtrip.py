@@ -1,8 +1,8 @@
 """Running the twenty Canvas reports on two databases and comparing them with CD2's gaps masked.
 
-Used by the round-trip tests (tests/cd2/test_roundtrip*.py): the original institution and the
+Used by the round-trip tests (tests/lms/cd2/test_roundtrip*.py): the original institution and the
 one rebuilt from its CD2 export must give the same output, cell for cell, except for the
-columns tests/cd2/gaps.py lists (the columns CD2 cannot carry, documented in
+columns tests/lms/cd2/gaps.py lists (the columns CD2 cannot carry, documented in
 docs/canvas-data-2.md).
 """
 
@@ -27,7 +27,7 @@ from reportcard.reports.sis_scope import STANDARD_FILES
 from reportcard.runs.inline import run_report
 from reportcard.settings import Settings, get_settings
 from reportcard.storage.local import LocalStorage
-from tests.cd2.gaps import INTEGRATION_IDS, MASTERY_SCALES, OVERRIDE, PRONOUNS, comparable
+from tests.lms.cd2.gaps import INTEGRATION_IDS, MASTERY_SCALES, OVERRIDE, PRONOUNS, comparable
 
 _SIS_PARTS = {p: "true" for p in STANDARD_FILES}  # the twelve files, not the tag files
 
@@ -38,7 +38,7 @@ SIZE = os.environ.get("REPORTCARD_CD2_ROUNDTRIP_SIZE", "small")
 
 SNAPSHOT_TS = "2026-11-02T12:00:00Z"
 INCREMENTAL_TS = "2026-11-03T10:00:00Z"
-# The reports the incremental's changes (tests/cd2/changes.py) reach: accounts, users, logins,
+# The reports the incremental's changes (tests/lms/cd2/changes.py) reach: accounts, users, logins,
 # enrollments, scores, memberships, channels, tokens, tools, files, outcome question results.
 AFTER_CHANGES = {
     "provisioning_csv",
@@ -125,7 +125,7 @@ def _rows(data: bytes) -> list[list[str]]:
 
 
 def settings_on(engine: Engine, root: int) -> list[str]:
-    """The gaps' ``setting`` strings that are on in the institution (tests/cd2/gaps.py)."""
+    """The gaps' ``setting`` strings that are on in the institution (tests/lms/cd2/gaps.py)."""
     on = []
     with engine.connect() as conn:
         if conn.execute(

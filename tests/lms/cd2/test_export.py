@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from reportcard.db.engine import dispose_all, make_engine
-from tests.cd2.export import (
+from tests.databases import drop_database, seeded_database_url
+from tests.lms.cd2.export import (
     Layout,
     diff_rows,
     export_incremental,
@@ -21,8 +22,7 @@ from tests.cd2.export import (
     read_jsonl,
     tsv_field,
 )
-from tests.cd2.schema import TABLES
-from tests.databases import drop_database, seeded_database_url
+from tests.lms.cd2.schema import TABLES
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The list of columns CD2 cannot fill (tests/cd2/gaps.py) agrees with docs/canvas-data-2.md,
+"""The list of columns CD2 cannot fill (tests/lms/cd2/gaps.py) agrees with docs/canvas-data-2.md,
 and every entry names a real report, file and header; the masks do what gaps.py says."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 
 from reportcard.reports.catalog import RunContext, all_reports
 from reportcard.reports.grades import TermFile
-from tests.cd2.gaps import EMPTY, GAPS, HEADER, KINDS, ROWS, VALUE, Gap, applicable, comparable
+from tests.lms.cd2.gaps import EMPTY, GAPS, HEADER, KINDS, ROWS, VALUE, Gap, applicable, comparable
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "canvas-data-2.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "canvas-data-2.md"
 START = "<!-- gaps:start -->"
 END = "<!-- gaps:end -->"
 MGP_PART = "Fall"
@@ -76,8 +76,8 @@ def doc_table() -> set[tuple[str, str, str, str]]:
 def test_the_doc_table_and_the_list_agree() -> None:
     listed = {(g.report, g.part, g.column, g.kind) for g in GAPS}
     documented = doc_table()
-    assert documented - listed == set(), "in the doc, not in tests/cd2/gaps.py"
-    assert listed - documented == set(), "in tests/cd2/gaps.py, not in the doc"
+    assert documented - listed == set(), "in the doc, not in tests/lms/cd2/gaps.py"
+    assert listed - documented == set(), "in tests/lms/cd2/gaps.py, not in the doc"
 
 
 @pytest.mark.parametrize("gap", GAPS, ids=lambda g: f"{g.report}:{g.part}:{g.column}")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cd2 import files as f
-from tests.cd2.files import TS0, Rec
+from tests.lms.cd2 import files as f
+from tests.lms.cd2.files import TS0, Rec
 
 STAMP = {"created_at": "2015-01-01T00:00:00Z", "updated_at": "2024-04-30T12:00:00.123Z"}
 COURSE_SETTINGS = ("course_format", "hide_final_grade", "public_syllabus")

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import text
 
 from reportcard.db.engine import dispose_all, make_engine
-from tests.cd2 import roundtrip as rt
-from tests.cd2.roundtrip import INCREMENTAL_TS, SNAPSHOT_TS
-from tests.cd2.syncdb_layout import create_layout, dap_database, sync_layout
 from tests.databases import PG_ADMIN_URL, drop_database, fresh_database_url, seeded_database_url
+from tests.lms.cd2 import roundtrip as rt
+from tests.lms.cd2.roundtrip import INCREMENTAL_TS, SNAPSHOT_TS
+from tests.lms.cd2.syncdb_layout import create_layout, dap_database, sync_layout
 
 pytestmark = [
     pytest.mark.slow,

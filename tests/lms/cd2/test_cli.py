@@ -9,9 +9,9 @@ from click.testing import CliRunner, Result
 
 from reportcard.cli import main
 from reportcard.settings import get_settings
-from tests.cd2 import files as f
-from tests.cd2.files import TS1
-from tests.cd2.institution import STAMP, write_snapshot
+from tests.lms.cd2 import files as f
+from tests.lms.cd2.files import TS1
+from tests.lms.cd2.institution import STAMP, write_snapshot
 
 
 def run(database_url: str, tmp_path: Path, *args: str) -> Result:

@@ -1,4 +1,4 @@
-"""``cd2 import`` on hand-written CD2 files (tests/cd2/files.py, institution.py): every format,
+"""``cd2 import`` on hand-written CD2 files (tests/lms/cd2/files.py, institution.py): every format,
 upserts, deletes, placeholders, NULL vs empty, unknown columns, bad records, snapshots; then
 ``provisioning_csv`` and ``sis_export_csv`` on the imported institution, row by row."""
 
@@ -13,9 +13,9 @@ from sqlalchemy import Engine, text
 
 from reportcard.lms.cd2.errors import Cd2Error
 from reportcard.lms.cd2.importer import import_paths
-from tests.cd2 import files as f
-from tests.cd2.files import TS0, TS1, TS2
-from tests.cd2.institution import STAMP, write_snapshot
+from tests.lms.cd2 import files as f
+from tests.lms.cd2.files import TS0, TS1, TS2
+from tests.lms.cd2.institution import STAMP, write_snapshot
 from tests.reports.institution import run_file
 
 

@@ -13,8 +13,8 @@ the same institution table by table (both streams are ordered by key, so the mer
 row of each side) and writes only what changed: upserts (``meta.action`` ``U``, every field) and
 deletes (``D``, the key only), consolidated per key as DAP does.
 
-Which tables and columns, and how reportcard's shapes read as CD2's: tests/cd2/schema.py and
-tests/cd2/queries.py (their docstrings list what CD2 does not carry, which is not written).
+Which tables and columns, and how reportcard's shapes read as CD2's: tests/lms/cd2/schema.py and
+tests/lms/cd2/queries.py (their docstrings list what CD2 does not carry, which is not written).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, Engine, text
 
-from tests.cd2.queries import QUERIES, SIDE_QUERIES
-from tests.cd2.schema import BY_NAME, TABLES, Cd2Table, Col
+from tests.lms.cd2.queries import QUERIES, SIDE_QUERIES
+from tests.lms.cd2.schema import BY_NAME, TABLES, Cd2Table, Col
 
 SNAPSHOT_TS = "2026-11-02T12:00:00Z"
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False)

@@ -1,7 +1,7 @@
 """Round trip through CD2 files: the synthetic institution (``small``; ``medium`` in
-``make test-cd2``) written out as a CD2 snapshot (tests/cd2/export.py, from the spec),
+``make test-cd2``) written out as a CD2 snapshot (tests/lms/cd2/export.py, from the spec),
 ``reportcard cd2 import``ed into a fresh database, gives every report the original gives,
-cell for cell, except the columns CD2 cannot carry (tests/cd2/gaps.py, the twin of
+cell for cell, except the columns CD2 cannot carry (tests/lms/cd2/gaps.py, the twin of
 docs/canvas-data-2.md's list). Then an incremental (changed rows and purges) is imported and
 the reports follow the original with the same changes applied directly.
 
@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import Engine, text
 
 from reportcard.db.engine import dispose_all, make_engine
-from tests.cd2 import roundtrip as rt
-from tests.cd2.changes import apply_changes
-from tests.cd2.export import Layout, export_incremental, export_snapshot, read_jsonl
-from tests.cd2.roundtrip import AFTER_CHANGES, INCREMENTAL_TS, SNAPSHOT_TS
 from tests.databases import drop_database, fresh_database_url, seeded_database_url
+from tests.lms.cd2 import roundtrip as rt
+from tests.lms.cd2.changes import apply_changes
+from tests.lms.cd2.export import Layout, export_incremental, export_snapshot, read_jsonl
+from tests.lms.cd2.roundtrip import AFTER_CHANGES, INCREMENTAL_TS, SNAPSHOT_TS
 
 pytestmark = pytest.mark.slow
 
