@@ -1,4 +1,4 @@
-"""How a reportcard institution reads as CD2 tables: one SELECT per table of tests/lms/cd2/schema.py.
+"""How a reportcard institution reads as CD2 tables: a SELECT per table of tests/lms/cd2/schema.py.
 
 Each query returns the CD2 columns by name (struct members as ``<column>__<member>``), ordered
 by the table's key, over a database holding ONE root account (a CD2 credential is bound to one
