@@ -22,11 +22,11 @@ from reportcard.api import (
     sis_imports,
 )
 from reportcard.api.head import HeadAsGet
-from reportcard.api.limits import BodySizeLimit
 from reportcard.api.middleware import NormalizePath, RefuseNul
 from reportcard.api.status_fast import StatusFastPath
 from reportcard.db.busy import retry_while_unavailable
 from reportcard.db.migrate import upgrade
+from reportcard.service.limits import BodySizeLimit
 from reportcard.settings import Settings
 from reportcard.web.routes import install as install_web
 from reportcard.wiring import build

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from reportcard.api.spreadsheet import BOM, neutralise, transform_csv, transform_zip
+from reportcard.service.spreadsheet import BOM, neutralise, transform_csv, transform_zip
 
 
 def _through(data: bytes, size: int, **kw: bool) -> bytes:

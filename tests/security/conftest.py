@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reportcard.api.limits import START_BUCKETS
 from reportcard.auth.tokens import forget_touches
+from reportcard.service.limits import START_BUCKETS
 from reportcard.settings import Settings
 from tests.api.conftest import World, world
 from tests.serving import serving_reportcard

@@ -9,7 +9,7 @@ import zipfile
 
 import httpx
 
-from reportcard.api.spreadsheet import BOM
+from reportcard.service.spreadsheet import BOM
 from tests.security.conftest import client, finish, reports_url, serve
 from tests.web.conftest import FORMULA_NAME, Site, site
 

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select, update
 
 from reportcard import audit
-from reportcard.api.limits import TokenBuckets
 from reportcard.clock import utcnow
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.db.tables import account_reports
 from reportcard.runs.time_limit import end_overdue_runs
+from reportcard.service.limits import TokenBuckets
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
 from tests.api.conftest import build_world
@@ -153,7 +153,7 @@ def test_queued_runs_per_account_answer_429(limited: dict[str, Any]) -> None:
     assert len(queued) == 2
     with client(base, tokens["subadmin"]) as c:  # sub admin: not on the sibling
         assert c.post(reports_url(account, SAMPLE)).status_code == 403
-    from reportcard.api.limits import START_BUCKETS
+    from reportcard.service.limits import START_BUCKETS
 
     START_BUCKETS.clear()
     with client(base, tokens["admin"]) as c:

@@ -6,15 +6,15 @@ from fastapi import APIRouter, Request
 from sqlalchemy import and_, select
 from starlette.responses import Response
 
-from reportcard.api.deps import ServicesDep, UserDep, authorize_account
-from reportcard.api.errors import json_response
 from reportcard.api.pagination import counted_page, link_header, page_of
 from reportcard.api.reports import root_zone
-from reportcard.api.serializers import account_json, term_json
 from reportcard.auth.permissions import admin_account_ids
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import account_ancestors, accounts, enrollment_terms
 from reportcard.reports.params import value_to_boolean
+from reportcard.service.deps import ServicesDep, UserDep, authorize_account
+from reportcard.service.errors import json_response
+from reportcard.service.serializers import account_json, term_json
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 

@@ -20,14 +20,14 @@ from sqlalchemy import func, select
 from starlette.responses import Response
 
 from reportcard import audit
-from reportcard.api.deps import ServicesDep, UserDep, authorize_account, presented_token
-from reportcard.api.errors import bad_request, json_response
 from reportcard.api.pagination import link_header, page_of
 from reportcard.auth.tokens import hash_token, token_id
 from reportcard.db.audit_tables import audit_events
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import access_tokens, account_ancestors
 from reportcard.ids import is_id
+from reportcard.service.deps import ServicesDep, UserDep, authorize_account, presented_token
+from reportcard.service.errors import bad_request, json_response
 from reportcard.timebounds import OutOfRange, naive_utc
 
 VIEW_AUDIT_LOG = "view_audit_log"

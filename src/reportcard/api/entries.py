@@ -1,6 +1,6 @@
 """The Report JSON of a stored run and the List Available Reports entries, from a base URL.
 
-The API passes the base URL its client addressed (``reportcard.api.urls.base_url``); the
+The API passes the base URL its client addressed (``reportcard.service.urls.base_url``); the
 CLI's direct backend passes ``public_url``. Both answer with the same JSON.
 """
 
@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from reportcard.api.serializers import report_json
 from reportcard.auth.links import LinkSigner
 from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports, attachments, users
 from reportcard.reports.catalog import Report, all_reports
+from reportcard.service.serializers import report_json
 
 
 def run_entry(conn: Connection, base: str, run: Any, tz: str, links: LinkSigner) -> dict[str, Any]:

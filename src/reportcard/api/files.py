@@ -12,17 +12,17 @@ from starlette.responses import FileResponse, RedirectResponse, Response, Stream
 
 from reportcard import audit
 from reportcard.api.audit_events import client_ip
-from reportcard.api.deps import ServicesDep, UserDep, authenticate, presented_token
-from reportcard.api.errors import UNAUTHORIZED, CanvasError, json_response, not_found
-from reportcard.api.serializers import attachment_json
-from reportcard.api.spreadsheet import file_kind, transformed_body
-from reportcard.api.urls import base_url
 from reportcard.auth.permissions import IMPORT_SIS_DATA, READ_REPORTS, has_permission
 from reportcard.db.engine import read_conn
 from reportcard.db.sis_import_tables import sis_imports
 from reportcard.db.tables import account_reports, attachments
 from reportcard.ids import is_id
 from reportcard.reports.params import value_to_boolean
+from reportcard.service.deps import ServicesDep, UserDep, authenticate, presented_token
+from reportcard.service.errors import UNAUTHORIZED, CanvasError, json_response, not_found
+from reportcard.service.serializers import attachment_json
+from reportcard.service.spreadsheet import file_kind, transformed_body
+from reportcard.service.urls import base_url
 
 router = APIRouter(tags=["files"])
 

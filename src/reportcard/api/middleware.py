@@ -15,7 +15,7 @@ from urllib.parse import unquote_to_bytes
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from reportcard.api.errors import NOT_FOUND
+from reportcard.service.errors import NOT_FOUND
 
 NUL_QUERY = "The query string contains a character that is not allowed (NUL)."
 _GUARDED = ("/api/", "/files/")

@@ -11,11 +11,11 @@ from typing import Any
 
 from fastapi import Request
 
-from reportcard.api.deps import CurrentUser, Services, authorize_account
-from reportcard.api.errors import bad_request, not_found
 from reportcard.api.rails_params import ParamError
 from reportcard.api.reports import request_parameters
 from reportcard.db.engine import read_conn
+from reportcard.service.deps import CurrentUser, Services, authorize_account
+from reportcard.service.errors import bad_request, not_found
 
 
 def check_account(svc: Services, user: CurrentUser, account_id: str) -> None:

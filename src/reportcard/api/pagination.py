@@ -10,8 +10,8 @@ from urllib.parse import quote, urlencode
 from fastapi import Request
 from sqlalchemy import ColumnElement, Connection, Row, Table, func, select
 
-from reportcard.api.errors import not_found
 from reportcard.ids import is_id
+from reportcard.service.errors import not_found
 
 _DROP = {"page", "per_page", "access_token", "api_key"}
 # Characters a path may carry as they are (RFC 3986 pchar and "/"); everything else, such as

@@ -14,8 +14,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from reportcard.api.audit_events import client_ip
-from reportcard.api.deps import CurrentUser, Services, ServicesDep, UserDep, authorize_account
-from reportcard.api.errors import bad_request, json_response, not_found
 from reportcard.api.owned_objects import check_account, object_body, object_id
 from reportcard.api.pagination import counted_page, link_header, page_of
 from reportcard.clock import utcnow
@@ -31,6 +29,8 @@ from reportcard.notify.schedules import (
 )
 from reportcard.notify.schedules import delete_schedule as store_deletion
 from reportcard.notify.schedules import update_schedule as store_update
+from reportcard.service.deps import CurrentUser, Services, ServicesDep, UserDep, authorize_account
+from reportcard.service.errors import bad_request, json_response, not_found
 
 router = APIRouter(
     prefix="/api/v1/accounts/{account_id}/report_schedules", tags=["report schedules"]

@@ -14,14 +14,14 @@ from sqlalchemy import Connection, insert, select, update
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from reportcard.api.deps import CurrentUser, Services, ServicesDep, UserDep, authorize_account
-from reportcard.api.errors import bad_request, json_response, not_found
 from reportcard.api.owned_objects import check_account, object_body, object_id
 from reportcard.api.pagination import counted_page, link_header, page_of
 from reportcard.clock import utcnow
 from reportcard.db.engine import read_conn
 from reportcard.db.schedule_tables import report_webhooks, webhook_deliveries
 from reportcard.notify.webhooks import EVENTS, AddressRefused, check_url, new_secret
+from reportcard.service.deps import CurrentUser, Services, ServicesDep, UserDep, authorize_account
+from reportcard.service.errors import bad_request, json_response, not_found
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}/report_webhooks", tags=["webhooks"])
 

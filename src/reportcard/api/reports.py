@@ -13,19 +13,7 @@ from starlette.responses import Response
 from reportcard import audit
 from reportcard.api import status
 from reportcard.api.audit_events import client_ip
-from reportcard.api.deps import (
-    CurrentUser,
-    Services,
-    ServicesDep,
-    UserDep,
-    authenticate,
-    authorize_account,
-    find_account,
-    presented_token,
-)
 from reportcard.api.entries import catalog_entries, run_entry
-from reportcard.api.errors import CanvasError, bad_request, json_response, not_found
-from reportcard.api.limits import check_start_limits, queue_full_error, queue_refused
 from reportcard.api.pagination import counted_page, link_header, page_of, url_path
 from reportcard.api.rails_params import (
     MAX_DEPTH,
@@ -35,31 +23,34 @@ from reportcard.api.rails_params import (
     parse_pairs,
     too_deep,
 )
-from reportcard.api.serializers import report_json
-from reportcard.api.urls import base_url
 from reportcard.auth.tokens import hash_token, note_used
 from reportcard.clock import utcnow
 from reportcard.db.engine import read_conn
-from reportcard.db.tables import account_reports, accounts, attachments, users
+from reportcard.db.tables import account_reports, attachments, users
 from reportcard.ids import is_id
-from reportcard.reports.params import ReportInputError
 from reportcard.runs.lifecycle import abort_run, delete_run
-from reportcard.runs.start import QueueFull, UnknownReport
-from reportcard.runs.start import start_run as checked_start
+from reportcard.runs.start import QueueFull
+from reportcard.service.deps import (
+    CurrentUser,
+    Services,
+    ServicesDep,
+    UserDep,
+    authenticate,
+    authorize_account,
+    find_account,
+    presented_token,
+)
+from reportcard.service.errors import bad_request, json_response, not_found
+from reportcard.service.limits import check_start_limits, queue_refused
+from reportcard.service.serializers import report_json
+from reportcard.service.start import root_zone, start_run
+from reportcard.service.urls import base_url
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}/reports", tags=["reports"])
 
 
-_ZONE = select(accounts.c.default_time_zone).where(accounts.c.id == bindparam("id"))
 _ATTACHMENT = select(attachments).where(attachments.c.id == bindparam("id"))
 _USER = select(users).where(users.c.id == bindparam("id"))
-
-
-def root_zone(conn: Connection, account: Any) -> str:
-    if account.root_account_id is None:
-        return str(account.default_time_zone or "UTC")
-    tz = conn.execute(_ZONE, {"id": account.root_account_id}).scalar_one()
-    return str(tz or "UTC")
 
 
 @router.get("", summary="List Available Reports", operation_id="list_available_reports")
@@ -181,44 +172,6 @@ def _create_in_transaction(
             location = f"{base}{path}"
             return 409, run_entry(conn, base, run, tz, svc.links), {"Location": location}
         return 200, run_entry(conn, base, run, tz, svc.links), None
-
-
-def start_run(
-    conn: Connection,
-    settings: Any,
-    account: Any,
-    user_id: int,
-    report: str,
-    params: dict[str, Any],
-    sent: bool = True,
-    *,
-    queue_errors: bool = True,
-) -> tuple[Any, bool]:
-    """``runs.start.start_run`` with its errors as Canvas's answers (404, 400).
-
-    ``sent``: the request carried ``parameters`` (the duplicate guard then compares them).
-    A full queue (``max_queued_runs``) is a 429 without an audit record, or, with
-    ``queue_errors=False``, QueueFull for the caller to record after its transaction.
-    """
-    try:
-        return checked_start(
-            conn,
-            account=account,
-            user_id=user_id,
-            report=report,
-            params=params,
-            window_hours=settings.duplicate_window_hours,
-            match_params=sent,
-            max_queued=settings.max_queued_runs,
-        )
-    except QueueFull as exc:
-        if not queue_errors:
-            raise
-        raise queue_full_error(exc) from exc
-    except UnknownReport as exc:
-        raise not_found() from exc
-    except ReportInputError as exc:
-        raise CanvasError(400, exc.body) from exc
 
 
 @router.get("/{report}", summary="Index of Reports", operation_id="index_of_reports")

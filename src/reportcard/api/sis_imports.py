@@ -11,33 +11,29 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from reportcard import audit
 from reportcard.api.audit_events import client_ip
-from reportcard.api.deps import CurrentUser, ServicesDep, UserDep, find_account
-from reportcard.api.errors import (
+from reportcard.api.pagination import counted_page, link_header, page_of
+from reportcard.auth.permissions import IMPORT_SIS_DATA, has_permission
+from reportcard.db.engine import read_conn
+from reportcard.db.sis_import_tables import sis_imports
+from reportcard.ids import is_id
+from reportcard.lms.sis_import.job import TERMINAL, abort_import, create_import, upload_key
+from reportcard.service.deps import CurrentUser, ServicesDep, UserDep, find_account
+from reportcard.service.errors import (
     UNAUTHORIZED,
     CanvasError,
     bad_request,
     json_response,
     not_found,
 )
-from reportcard.api.pagination import counted_page, link_header, page_of
-from reportcard.api.serializers import attachment_json
-from reportcard.api.urls import base_url
-from reportcard.auth.links import LinkSigner
-from reportcard.auth.permissions import IMPORT_SIS_DATA, has_permission
-from reportcard.db.engine import read_conn
-from reportcard.db.sis_import_tables import sis_import_messages, sis_imports
-from reportcard.db.tables import attachments, users
-from reportcard.ids import is_id
-from reportcard.lms.sis_import.job import TERMINAL, abort_import, create_import, upload_key
-from reportcard.reports.formatting import iso_in_zone
-from reportcard.storage.base import Storage
+from reportcard.service.sis_imports import BOOL_OPTIONS, copy_upload, sis_import_json, too_big
+from reportcard.service.urls import base_url
 from reportcard.timebounds import OutOfRange, naive_utc
 
 router = APIRouter(prefix="/api/v1/accounts/{account_id}/sis_imports", tags=["sis_imports"])
@@ -57,16 +53,7 @@ STATES = (
     "partially_restored",
     "restored",
 )
-SHOWN_MESSAGES = 24  # as Canvas: the rest are in the errors attachment
 EXTENSIONS = {"application/zip": "zip", "text/plain": "csv", "text/csv": "csv"}
-BOOL_OPTIONS = (
-    "skip_deletes",
-    "override_sis_stickiness",
-    "add_sis_stickiness",
-    "clear_sis_stickiness",
-    "update_sis_id_if_login_claimed",
-    "multi_term_batch_mode",
-)
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -78,95 +65,6 @@ def authorize_root(conn: Connection, user: CurrentUser, ref: str) -> Any:
     if account.root_account_id is not None:
         raise CanvasError(400, NOT_ROOT)
     return account
-
-
-def _messages(conn: Connection, imp: Any, failure: bool, total: int) -> list[list[str]] | None:
-    if not total:
-        return None
-    m = sis_import_messages.c
-    rows = conn.execute(
-        select(m.file, m.line, m.message)
-        .where(m.sis_import_id == imp.id, m.failure == failure)
-        .order_by(m.id)
-        .limit(SHOWN_MESSAGES)
-    ).all()
-    out = [
-        [file or "", message if line is None else f"{message} (line {line})"]
-        for file, line, message in rows
-    ]
-    if total > SHOWN_MESSAGES:
-        what = "errors" if failure else "warnings"
-        out.append(
-            [
-                f"and {total - SHOWN_MESSAGES} more {what} that were not included",
-                f"Download the error file to see all {what}.",
-            ]
-        )
-    return out
-
-
-def sis_import_json(
-    conn: Connection, base: str, imp: Any, tz: str, links: LinkSigner
-) -> dict[str, Any]:
-    """Canvas's SisImport object (keys in Canvas's order)."""
-    user = None
-    if imp.user_id is not None:
-        user = conn.execute(select(users).where(users.c.id == imp.user_id)).first()
-        if user is not None and user.time_zone:
-            tz = user.time_zone
-    opts = imp.options or {}
-    m = sis_import_messages.c
-    tally: dict[Any, int] = dict(
-        conn.execute(
-            select(m.failure, func.count()).where(m.sis_import_id == imp.id).group_by(m.failure)
-        ).all()
-    )
-    out: dict[str, Any] = {
-        "id": int(imp.id),
-        "created_at": iso_in_zone(imp.created_at, tz),
-        "started_at": iso_in_zone(imp.started_at, tz),
-        "ended_at": iso_in_zone(imp.ended_at, tz),
-        "updated_at": iso_in_zone(imp.updated_at, tz),
-        "progress": int(imp.progress),
-        "workflow_state": imp.workflow_state,
-        "data": imp.data or {"import_type": imp.import_type},
-        "batch_mode": None,
-        "batch_mode_term_id": None,
-        "multi_term_batch_mode": opts.get("multi_term_batch_mode"),
-        "override_sis_stickiness": opts.get("override_sis_stickiness"),
-        "add_sis_stickiness": opts.get("add_sis_stickiness"),
-        "update_sis_id_if_login_claimed": opts.get("update_sis_id_if_login_claimed"),
-        "clear_sis_stickiness": opts.get("clear_sis_stickiness"),
-        "diffing_data_set_identifier": None,
-        "diffing_remaster": None,
-        "diffed_against_import_id": None,
-        "diffing_drop_status": None,
-        "diffing_user_remove_status": None,
-        "skip_deletes": bool(opts.get("skip_deletes", False)),
-        "change_threshold": None,
-        "diff_row_count_threshold": None,
-    }
-    errors = _messages(conn, imp, True, int(tally.get(True, 0)))
-    warnings = _messages(conn, imp, False, int(tally.get(False, 0)))
-    if errors:
-        out["processing_errors"] = errors
-    if warnings:
-        out["processing_warnings"] = warnings
-    if imp.errors_attachment_id is not None:
-        att = conn.execute(
-            select(attachments).where(attachments.c.id == imp.errors_attachment_id)
-        ).first()
-        if att is not None:
-            out["errors_attachment"] = attachment_json(base, att, links)
-    if user is not None:
-        out["user"] = {
-            "id": int(user.id),
-            "name": user.name,
-            "created_at": iso_in_zone(user.created_at, tz),
-            "sortable_name": user.sortable_name,
-            "short_name": user.short_name or user.name,
-        }
-    return out
 
 
 def _zone(account: Any) -> str:
@@ -186,23 +84,6 @@ def _find(conn: Connection, account: Any, import_id: str) -> Any:
     return imp
 
 
-def _too_big(limit: int) -> CanvasError:
-    return CanvasError(
-        413, {"errors": [{"message": f"The file is larger than the limit of {limit} bytes."}]}
-    )
-
-
-def _copy_upload(storage: Storage, key: str, upload: UploadFile, limit: int) -> int:
-    size = 0
-    with storage.open_write(key) as out:
-        while block := upload.file.read(1 << 20):
-            size += len(block)
-            if size > limit:
-                raise _too_big(limit)
-            out.write(block)
-    return size
-
-
 def _flag(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in _TRUE
 
@@ -217,7 +98,7 @@ async def create(account_id: str, request: Request, svc: ServicesDep, user: User
     limit = svc.settings.sis_import_max_bytes
     declared = request.headers.get("content-length", "")
     if is_id(declared) and int(declared) > limit + (1 << 20):
-        raise _too_big(limit)
+        raise too_big(limit)
     params: dict[str, Any] = dict(request.query_params)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     storage = svc.storage
@@ -232,7 +113,7 @@ async def create(account_id: str, request: Request, svc: ServicesDep, user: User
             raise CanvasError(400, {"error": True, "error_message": "Missing attachment"})
         name = upload.filename or "sis_import.csv"
         key = upload_key(name)
-        size = await run_in_threadpool(_copy_upload, storage, key, upload, limit)
+        size = await run_in_threadpool(copy_upload, storage, key, upload, limit)
     else:
         charset = ""
         for part in request.headers.get("content-type", "").split(";")[1:]:
@@ -249,7 +130,7 @@ async def create(account_id: str, request: Request, svc: ServicesDep, user: User
             async for block in request.stream():
                 size += len(block)
                 if size > limit:
-                    raise _too_big(limit)
+                    raise too_big(limit)
                 await run_in_threadpool(out.write, block)
     if size == 0:
         storage.delete(key)

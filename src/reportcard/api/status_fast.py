@@ -21,11 +21,11 @@ import orjson
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from reportcard.api.serializers import report_json
 from reportcard.api.status import STATUS, TABLES
 from reportcard.auth.links import LinkSigner
 from reportcard.auth.tokens import hash_token, note_used
 from reportcard.clock import utcnow
+from reportcard.service.serializers import report_json
 
 _PATH = re.compile(r"^/api/v1/accounts/(\d{1,18})/reports/([A-Za-z0-9_]{1,100})/(\d{1,18})$")
 _CONTENT_TYPE = (b"content-type", b"application/json; charset=utf-8")
@@ -101,7 +101,7 @@ def _bearer(scope: Scope) -> tuple[str | None, str | None]:
 
 
 def _base(scope: Scope, host: str | None) -> str:
-    """``scheme://host[:port][root_path]``, as :func:`reportcard.api.urls.base_url` gives."""
+    """``scheme://host[:port][root_path]``, as :func:`reportcard.service.urls.base_url` gives."""
     scheme = scope.get("scheme", "http")
     if host is None:
         server = scope.get("server")

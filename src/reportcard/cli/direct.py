@@ -106,7 +106,7 @@ class DirectBackend(Backend):
         return row
 
     def _zone(self, conn: Connection, account: Any) -> str:
-        from reportcard.api.reports import root_zone
+        from reportcard.service.start import root_zone
 
         return root_zone(conn, account)
 
@@ -147,8 +147,8 @@ class DirectBackend(Backend):
             return catalog_entries(conn, self.base, acct, zone, self.runtime.links)
 
     def terms(self, account: str | None) -> list[dict[str, Any]]:
-        from reportcard.api.serializers import term_json
         from reportcard.db.tables import enrollment_terms
+        from reportcard.service.serializers import term_json
 
         t = enrollment_terms.c
         with self._conn() as conn:
@@ -163,8 +163,8 @@ class DirectBackend(Backend):
             return [term_json(r, tz) for r in rows]
 
     def accounts(self, account: str | None) -> list[dict[str, Any]]:
-        from reportcard.api.serializers import account_json
         from reportcard.db.tables import account_ancestors, accounts
+        from reportcard.service.serializers import account_json
 
         a = accounts.c
         live = a.workflow_state != "deleted"

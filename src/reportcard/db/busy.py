@@ -3,7 +3,7 @@
 An ``OperationalError`` from the driver means the database could not do the work now (SQLite:
 another connection held the write lock past the busy timeout; PostgreSQL: the server is
 restarting or unreachable), not that the work is wrong. The API answers it with 503 and
-``Retry-After`` (reportcard.api.errors); a long-lived process (``reportcard worker``) waits and
+``Retry-After`` (reportcard.service.errors); a long-lived process (``reportcard worker``) waits and
 tries again with :func:`retry_while_unavailable` instead of exiting.
 """
 

@@ -11,7 +11,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from reportcard.api.deps import Services
+from reportcard.service.deps import Services
 from reportcard.web import csrf
 from reportcard.web.sessions import COOKIE, WebSession, load_session
 from reportcard.web.views import human_size

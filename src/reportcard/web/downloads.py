@@ -13,10 +13,10 @@ from urllib.parse import quote
 from sqlalchemy import select
 from starlette.responses import Response, StreamingResponse
 
-from reportcard.api.deps import Services
-from reportcard.api.spreadsheet import file_kind, transformed_body
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import attachments
+from reportcard.service.deps import Services
+from reportcard.service.spreadsheet import file_kind, transformed_body
 from reportcard.web.base import SECURITY_HEADERS, Refused
 
 

@@ -16,9 +16,6 @@ from sqlalchemy import Connection, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from reportcard.api.errors import CanvasError
-from reportcard.api.limits import check_start_limits
-from reportcard.api.reports import root_zone, start_run
 from reportcard.audit import record
 from reportcard.auth.permissions import IMPORT_SIS_DATA, READ_REPORTS, has_permission
 from reportcard.db.engine import read_conn
@@ -26,6 +23,9 @@ from reportcard.db.tables import account_reports, accounts
 from reportcard.ids import is_id, parse_id
 from reportcard.reports.catalog import Report, all_reports, get_report
 from reportcard.runs.lifecycle import abort_run, delete_run
+from reportcard.service.errors import CanvasError
+from reportcard.service.limits import check_start_limits
+from reportcard.service.start import root_zone, start_run
 from reportcard.web.accounts import breadcrumbs, visible_tree
 from reportcard.web.base import (
     Refused,

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from reportcard.api.deps import authenticate
-from reportcard.api.errors import CanvasError
 from reportcard.auth.passwords import login_for_password
 from reportcard.auth.tokens import token_id
 from reportcard.db.engine import read_conn
+from reportcard.service.deps import authenticate
+from reportcard.service.errors import CanvasError
 from reportcard.web import csrf
 from reportcard.web.base import (
     SessionDep,

@@ -15,15 +15,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from reportcard.api.errors import CanvasError
-from reportcard.api.sis_imports import BOOL_OPTIONS, _copy_upload, sis_import_json
-from reportcard.api.urls import base_url
 from reportcard.audit import record
 from reportcard.auth.permissions import IMPORT_SIS_DATA
 from reportcard.db.engine import read_conn
 from reportcard.db.sis_import_tables import sis_imports
 from reportcard.ids import parse_id
 from reportcard.lms.sis_import.job import ACTIVE, create_import, upload_key
+from reportcard.service.errors import CanvasError
+from reportcard.service.sis_imports import BOOL_OPTIONS, copy_upload, sis_import_json
+from reportcard.service.urls import base_url
 from reportcard.web import csrf
 from reportcard.web.accounts import breadcrumbs, visible_tree
 from reportcard.web.base import (
@@ -168,7 +168,7 @@ async def upload(account_id: str, request: Request, session: SessionDep) -> Resp
         name = upload_name(chosen.filename)
         key = upload_key(name)
         try:
-            size = _copy_upload(svc.storage, key, chosen, limit)
+            size = copy_upload(svc.storage, key, chosen, limit)
         except CanvasError as exc:
             svc.storage.delete(key)
             return "", canvas_text(exc.body)

@@ -8,13 +8,6 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine, bindparam, select
 
-from reportcard.api.errors import (
-    UNAUTHENTICATED,
-    UNAUTHORIZED,
-    WWW_AUTH,
-    CanvasError,
-    not_found,
-)
 from reportcard.auth.permissions import READ_REPORTS, has_permission
 from reportcard.auth.tokens import hash_token, note_used
 from reportcard.clock import utcnow
@@ -22,6 +15,13 @@ from reportcard.db.engine import read_conn
 from reportcard.db.tables import access_tokens, accounts, pseudonyms, users
 from reportcard.ids import is_id
 from reportcard.runtime import Runtime
+from reportcard.service.errors import (
+    UNAUTHENTICATED,
+    UNAUTHORIZED,
+    WWW_AUTH,
+    CanvasError,
+    not_found,
+)
 
 # The app's services are the process's runtime (reportcard.runtime).
 Services = Runtime

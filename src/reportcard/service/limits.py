@@ -30,10 +30,10 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reportcard import audit
-from reportcard.api.errors import CanvasError
 from reportcard.db.engine import read_conn
 from reportcard.ids import is_id
 from reportcard.runs.start import QueueFull, active_runs
+from reportcard.service.errors import CanvasError
 from reportcard.settings import Settings
 
 # The SIS import API and the Reports page's SIS upload form.

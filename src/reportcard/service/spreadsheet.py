@@ -27,8 +27,8 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from typing import IO
 
-from reportcard.api.deps import Services
 from reportcard.runs.csvtext import line as csv_line
+from reportcard.service.deps import Services
 
 BOM = b"\xef\xbb\xbf"
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
