@@ -21,8 +21,8 @@ LAYERS: list[set[str]] = [
     {"runs"},
     {"queue"},
     {"lms", "notify", "runtime"},
-    {"api"},
-    {"web"},
+    {"service"},  # what the HTTP front ends share
+    {"api", "web"},  # siblings: neither imports the other
     {"wiring"},
     {"app"},
     {"demo"},
@@ -99,6 +99,11 @@ def test_no_module_names_another_by_string() -> None:
                 if target.with_suffix(".py").exists() or (target / "__init__.py").exists():
                     named.append(f"{path.relative_to(SRC)}:{node.lineno} {node.value!r}")
     assert named == []
+
+
+def test_api_and_web_are_siblings() -> None:
+    """Neither front end may import the other: what both need lives in ``service``."""
+    assert RANK["api"] == RANK["web"] > RANK["service"]
 
 
 def test_the_check_sees_an_upward_import() -> None:
