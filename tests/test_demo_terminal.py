@@ -55,6 +55,8 @@ def _on_a_terminal(cmd: list[str], env: dict[str, str], marker: bytes) -> tuple[
             if not typed and marker in out:
                 os.write(master, b"\x03")
                 typed = True
+                # Shutting down gets its own window, however long start-up took on a busy machine.
+                deadline = time.monotonic() + 300
             if not ready and proc.poll() is not None:
                 break
     finally:
