@@ -124,10 +124,16 @@ def worker(threads: int, once: bool, queue_kind: str | None, queues: str) -> Non
 
     runtime = patiently(lambda: open_runtime(settings, create=True), "worker start")
     if (queue_kind or settings.queue) == "celery":
-        from reportcard.queue.celery_app import run_worker
+        from reportcard.queue.celery_app import CeleryQueue, make_celery
 
         names = [f"{settings.queue_prefix}.{q.strip()}" for q in queues.split(",") if q.strip()]
-        run_worker(settings, threads, names, runtime.engine)
+        queue = runtime.queue
+        celery = (
+            queue.celery
+            if isinstance(queue, CeleryQueue)
+            else make_celery(settings, runtime.engine)
+        )
+        celery.run_worker(threads, names)
         return
     storage = runtime.storage
     if once:

@@ -17,10 +17,9 @@ from reportcard.settings import Settings
 def queue_for(settings: Settings, engine: Engine, wake: threading.Event | None = None) -> Queue:
     """The queue ``settings.queue`` names; ``wake`` is the embedded workers' event, if any."""
     if settings.queue == "celery":
-        from reportcard.queue.celery_app import CeleryQueue, configure
+        from reportcard.queue.celery_app import CeleryQueue
 
-        configure(settings)
-        return CeleryQueue(engine, settings)
+        return CeleryQueue(engine, settings)  # its own Celery app (``make_celery``)
     return EmbeddedQueue(wake)
 
 
