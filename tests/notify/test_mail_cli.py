@@ -12,9 +12,9 @@ from sqlalchemy import select
 from reportcard.db.engine import make_engine
 from reportcard.db.notify_tables import outbox_messages
 from reportcard.notify.outbox import enqueue
+from tests.cli.test_commands import rc
 from tests.databases import drop_database, fresh_database_url
 from tests.notify.smtp_server import SmtpServer
-from tests.cli.test_commands import rc
 
 
 @pytest.fixture
