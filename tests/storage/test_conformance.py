@@ -175,6 +175,21 @@ def test_list_gives_every_key_with_its_size_and_naive_utc_time(storage: Storage)
         assert abs(f.modified - utcnow()) < timedelta(hours=1)
 
 
+@pytest.mark.parametrize("prefix", ["runs/1", "runs/1/"])
+def test_list_takes_a_prefix_as_whole_path_segments(storage: Storage, prefix: str) -> None:
+    """``runs/1`` names run 1's folder: run 10's keys are not under it."""
+    put(storage, "runs/1/out.zip", b"one")
+    put(storage, "runs/10/out.zip", b"ten")
+    put(storage, "runs/1x", b"a sibling file")
+    assert keys(storage, prefix) == ["runs/1/out.zip"]
+
+
+def test_list_of_a_key_gives_that_key(storage: Storage) -> None:
+    put(storage, "runs/1/out.zip", b"one")
+    put(storage, "runs/1/out.zip.bak", b"other")
+    assert keys(storage, "runs/1/out.zip") == ["runs/1/out.zip"]
+
+
 @pytest.mark.parametrize("key", ["../escape", "runs/../../escape", "/etc/passwd"])
 def test_a_key_cannot_escape_the_store(storage: Storage, key: str) -> None:
     with pytest.raises(ValueError):

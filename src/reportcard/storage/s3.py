@@ -153,10 +153,19 @@ class S3Storage(Storage):
 
     def list(self, prefix: str = "") -> Iterator[StoredFile]:
         base = f"{self.prefix}/" if self.prefix else ""
-        full = self.full_key(prefix) if prefix else base
+        # A prefix is whole path segments, as a folder of the local backend: ``runs/1`` is run
+        # 1's folder (or a key of that name), never ``runs/10/...``.
+        stem = prefix.strip("/")
+        exact = self.full_key(stem) if stem else None
+        full = exact + "/" if exact else base
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+        pages = [paginator.paginate(Bucket=self.bucket, Prefix=full)]
+        if exact:  # the key itself, when ``prefix`` names one
+            pages.insert(0, paginator.paginate(Bucket=self.bucket, Prefix=exact, Delimiter="/"))
+        for page in (p for paginated in pages for p in paginated):
             for obj in page.get("Contents", []):
+                if exact and obj["Key"] != exact and not obj["Key"].startswith(full):
+                    continue
                 modified = obj["LastModified"]
                 if modified.tzinfo is not None:
                     modified = modified.astimezone(UTC).replace(tzinfo=None)
