@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import insert
+from tests.serving import free_port
 
 from reportcard.auth.tokens import create_token
 from reportcard.db.engine import make_engine
@@ -28,12 +29,6 @@ from reportcard.db.tables import account_reports, account_users, accounts, pseud
 from reportcard.lms.tree import refresh
 
 RUNS = 10_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def prepare(db_url: str) -> str:

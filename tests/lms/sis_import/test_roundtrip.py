@@ -31,26 +31,14 @@ from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
 from reportcard.db.tables import attachments
 from reportcard.lms.sis_import.local import copy_root_setup, import_path
+from reportcard.reports.sis_scope import STANDARD_FILES
 from reportcard.runs.inline import run_report
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
 from tests.lms.sis_import.helpers import snapshot
 from tests.reports import institution
 
-FILES = (
-    "users",
-    "accounts",
-    "terms",
-    "courses",
-    "sections",
-    "enrollments",
-    "groups",
-    "group_membership",
-    "group_categories",
-    "xlist",
-    "user_observers",
-    "admins",
-)
+FILES = STANDARD_FILES
 PARAMS: dict[str, Any] = {**{f: "true" for f in FILES}, "include_deleted": "true"}
 
 
