@@ -14,7 +14,7 @@ from reportcard.runs.compile import compile_run, count_lines, file_parts
 from reportcard.runs.context import build_context
 from reportcard.runs.execute import claim_shard, execute_shard
 from reportcard.runs.lifecycle import get_run
-from reportcard.runs.package import FilePart, part_key
+from reportcard.runs.package import FilePart, piece_key
 from reportcard.runs.worker import Worker
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
@@ -48,7 +48,7 @@ def test_shards_run_backwards_compile_to_the_exact_file(engine: Engine, tmp_path
         assert report is not None
         parts = file_parts(conn, report, build_context(conn, run))
     assert [p.name for p in parts] == ["logins", "empty"]
-    assert parts[0].keys == [part_key(run_id, 0, seq) for seq in range(5)]
+    assert parts[0].keys == [piece_key(run_id, 0, seq) for seq in range(5)]  # a zip: pieces
     assert parts[1].headers == []
     compile_run(engine, storage, run_id)
     with engine.connect() as conn:

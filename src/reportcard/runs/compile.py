@@ -21,24 +21,29 @@ from reportcard.db.tables import account_reports, attachments, report_shards
 from reportcard.reports.catalog import Report, RunContext, get_report
 from reportcard.runs.context import build_context
 from reportcard.runs.events import run_ended
-from reportcard.runs.formats import Output, write_output
+from reportcard.runs.formats import Output, deflated_parts, write_output
 from reportcard.runs.lifecycle import get_run
-from reportcard.runs.package import FilePart, part_key, parts_prefix
+from reportcard.runs.package import FilePart, part_key, parts_prefix, piece_key
 from reportcard.storage.base import Storage
 
 
 def file_parts(conn: Connection, report: Report, ctx: RunContext) -> list[FilePart]:
-    """The run's output files in order, each with its header and its shards' part keys."""
+    """The run's output files in order, each with its header and its shards' part keys.
+
+    The keys are deflate pieces when the file is a zip of CSVs (``deflated_parts``).
+    """
     shards = conn.execute(
         select(report_shards)
         .where(report_shards.c.report_id == ctx.report_id)
         .order_by(report_shards.c.part_index, report_shards.c.seq)
     ).all()
+    deflated = deflated_parts(ctx.params, report.always_zip, len({s.part_index for s in shards}))
+    key_of = piece_key if deflated else part_key
     parts: dict[int, tuple[str, list[str]]] = {}
     counts: dict[int, int] = {}
     for s in shards:
         parts.setdefault(s.part_index, (s.part, []))[1].append(
-            part_key(ctx.report_id, s.part_index, s.seq)
+            key_of(ctx.report_id, s.part_index, s.seq)
         )
         counts[s.part_index] = counts.get(s.part_index, 0) + int(s.rows or 0)
     out = []
@@ -47,7 +52,11 @@ def file_parts(conn: Connection, report: Report, ctx: RunContext) -> list[FilePa
         pq = report.part(name).build(ctx)
         headers = [c.header for c in pq.columns]
         empty_rows = pq.if_empty if counts[index] == 0 else ()
-        out.append(FilePart(name=name, headers=headers, keys=keys, empty_rows=empty_rows))
+        out.append(
+            FilePart(
+                name=name, headers=headers, keys=keys, empty_rows=empty_rows, deflated=deflated
+            )
+        )
     return out
 
 

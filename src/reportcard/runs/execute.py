@@ -25,17 +25,20 @@ from reportcard.db.tables import account_reports, report_shards
 from reportcard.reports.catalog import get_report
 from reportcard.runs.context import build_context
 from reportcard.runs.failures import failure_text
+from reportcard.runs.formats import deflated_parts
 from reportcard.runs.lifecycle import fail_run, get_run
 from reportcard.runs.orphans import discard_run_files
-from reportcard.runs.package import part_key
-from reportcard.runs.query import BATCH
+from reportcard.runs.package import part_key, piece_key
+from reportcard.runs.query import BATCH, sql_formatted
 from reportcard.runs.write import (
+    Sink,
     copy_eligible,
     lines_eligible,
     write_copy,
     write_lines,
     write_python,
 )
+from reportcard.runs.zippieces import DeflatePiece
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
 
@@ -131,12 +134,22 @@ def execute_shard(engine: Engine, storage: Storage, shard_id: int) -> bool:
         report = get_report(run.report_type)
         assert report is not None
         ctx = build_context(conn, run)
+        files = conn.execute(
+            select(func.count(func.distinct(report_shards.c.part_index))).where(
+                report_shards.c.report_id == run.id
+            )
+        ).scalar_one()
         conn.rollback()
-    pq = report.part(shard.part).build(ctx)
-    key = part_key(run.id, shard.part_index, shard.seq)
+    # Formatters with a SQL form run in the statement, so the part can take a fast path.
+    pq = sql_formatted(report.part(shard.part).build(ctx), ctx)
+    # A zip of CSVs: the shard compresses its part itself, in parallel with the others.
+    deflate = deflated_parts(ctx.params, report.always_zip, int(files))
+    key = (piece_key if deflate else part_key)(run.id, shard.part_index, shard.seq)
     pending = 0
     written = 0
-    with checkpoints(engine, run.id) as checkpoint, storage.open_write(key) as out:
+    with checkpoints(engine, run.id) as checkpoint, storage.open_write(key) as file:
+        piece = DeflatePiece(file) if deflate else None
+        out: Sink = file if piece is None else piece
 
         def progress(n: int) -> None:
             nonlocal pending
@@ -152,6 +165,8 @@ def execute_shard(engine: Engine, storage: Storage, shard_id: int) -> bool:
                 written = write_lines(engine, pq, shard.lo, shard.hi, out, progress)
             else:
                 written = write_python(engine, pq, ctx, shard.lo, shard.hi, out, progress)
+        if piece is not None:
+            piece.close()  # only once every row is in: a failed shard publishes no piece
     size = storage.size(key)
     now = utcnow()
     with engine.begin() as conn:

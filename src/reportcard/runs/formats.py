@@ -78,6 +78,15 @@ def output_format(params: Mapping[str, Any]) -> str:
     return fmt
 
 
+def deflated_parts(params: Mapping[str, Any], always_zip: bool, files: int) -> bool:
+    """Whether the run's file is a zip of CSVs, whose shards then write deflate pieces.
+
+    The execute and compile steps both ask, from the run's parameters, its report's
+    ``always_zip`` and its number of files (``part_index`` values), so they always agree.
+    """
+    return output_format(params) == "csv" and (always_zip or files > 1)
+
+
 def wants_bom(params: Mapping[str, Any]) -> bool:
     return value_to_boolean(params.get("bom"))
 

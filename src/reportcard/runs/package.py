@@ -1,4 +1,9 @@
-"""Assembling shard parts into the report file: one CSV, or a zip of ``<part>.csv`` entries."""
+"""Assembling shard parts into the report file: one CSV, or a zip of ``<part>.csv`` entries.
+
+A run whose file is a zip of CSVs has its shards write deflate pieces (``piece_key``,
+``reportcard.runs.zippieces``) instead of plain CSV parts, so that the compression happens in
+the shards, in parallel, and the compile step only copies bytes.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,21 @@ import os
 import random
 import shutil
 import string
-import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import BinaryIO
 
+from reportcard.runs.zippieces import (
+    ZIP_LEVEL,
+    Entry,
+    begin_entry,
+    copy_piece,
+    end_entry,
+    write_central_directory,
+    write_raw,
+)
 from reportcard.storage.base import Storage
 
 _B36 = string.digits + string.ascii_lowercase
@@ -28,14 +43,23 @@ def part_key(run_id: int, part_index: int, seq: int) -> str:
     return f"{parts_prefix(run_id)}/{part_index:03d}-{seq:05d}.csv"
 
 
+def piece_key(run_id: int, part_index: int, seq: int) -> str:
+    """The deflate piece of shard ``seq`` of file ``part_index`` (a run zipping its CSVs)."""
+    return f"{parts_prefix(run_id)}/{part_index:03d}-{seq:05d}.deflate"
+
+
 @dataclass(frozen=True)
 class FilePart:
-    """One output file: its name (``users``), header row and shard part keys in order."""
+    """One output file: its name (``users``), header row and shard part keys in order.
+
+    ``deflated``: the keys are deflate pieces (``piece_key``), not CSV parts (``part_key``).
+    """
 
     name: str
     headers: Sequence[str]
     keys: Sequence[str]
     empty_rows: Sequence[Sequence[object]] = ()  # written when the part has no row at all
+    deflated: bool = False
 
 
 def header_bytes(headers: Sequence[str]) -> bytes:
@@ -87,16 +111,39 @@ def write_csv(storage: Storage, target: str, part: FilePart, *, bom: bytes = b""
 
 
 def write_zip(storage: Storage, target: str, parts: Sequence[FilePart], *, bom: bytes = b"") -> int:
-    """A zip with one ``<name>.csv`` entry per part, in the given order (each after ``bom``)."""
-    with (
-        storage.open_write(target) as out,
-        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf,
-    ):
+    """A zip with one ``<name>.csv`` entry per part, in the given order (each after ``bom``).
+
+    A deflated part's pieces are copied as they are (``reportcard.runs.zippieces``); plain
+    CSV parts are deflated here.
+    """
+    entries: list[Entry] = []
+    with storage.open_write(target) as out:
         for part in parts:
-            with zf.open(f"{part.name}.csv", "w", force_zip64=True) as entry:
-                entry.write(bom + header_bytes(part.headers))
-                for key in part.keys:
-                    with storage.open_read(key) as src:
-                        shutil.copyfileobj(src, entry, 1 << 20)
-                entry.write(rows_bytes(part.empty_rows))
+            entry = begin_entry(out, f"{part.name}.csv")
+            write_raw(out, entry, bom + header_bytes(part.headers))
+            for key in part.keys:
+                with storage.open_read(key) as src:
+                    if part.deflated:
+                        entry.stream.add(*copy_piece(src, out, key))
+                    else:
+                        _deflate_into(src, out, entry)
+            write_raw(out, entry, rows_bytes(part.empty_rows))
+            end_entry(out, entry)
+            entries.append(entry)
+        write_central_directory(out, entries)
     return storage.size(target)
+
+
+def _deflate_into(src: BinaryIO, out: BinaryIO, entry: Entry) -> None:
+    """A plain CSV part, deflated into the entry's stream (sync-flushed at its end)."""
+    z = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    crc = size = compressed = 0
+    while chunk := src.read(1 << 20):
+        crc = zlib.crc32(chunk, crc)
+        size += len(chunk)
+        data = z.compress(chunk)
+        out.write(data)
+        compressed += len(data)
+    data = z.flush(zlib.Z_SYNC_FLUSH)
+    out.write(data)
+    entry.stream.add(crc, size, compressed + len(data))
