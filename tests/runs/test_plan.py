@@ -165,3 +165,42 @@ def test_workers_take_shards_in_priority_order_not_by_id(
     assert done == [i for _, _, _, i in reversed(planned)]
     with engine.connect() as conn:
         assert get_run(conn, run_id).workflow_state == "complete"
+
+
+def test_parts_planned_at_once_give_the_ranges_planned_in_turn(
+    engine: Engine, tmp_path: Path
+) -> None:
+    import threading
+
+    from reportcard.runs.plan import plan_parts
+    from reportcard.runs.planner import DEFAULT_PLANNER, KeyRange
+    from tests.runs.sample import sample_run
+
+    with engine.begin() as conn:
+        root = make_institution(conn, 450)
+        run_id = sample_run(conn, root)
+        from reportcard.runs.context import build_context
+
+        ctx = build_context(conn, get_run(conn, run_id))
+    queries = [_logins(ctx), _first_fifty(ctx), _logins(ctx), _first_fifty(ctx), _logins(ctx)]
+    threads: set[str] = set()
+
+    class Recording:
+        def plan(self, conn, pq, shard_rows):  # type: ignore[no-untyped-def]
+            threads.add(threading.current_thread().name)
+            return DEFAULT_PLANNER.plan(conn, pq, shard_rows)
+
+    at_once = plan_parts(engine, Recording(), queries, 100)
+    with engine.connect() as conn:
+        in_turn = [DEFAULT_PLANNER.plan(conn, pq, 100) for pq in queries]
+    assert at_once == in_turn
+    assert at_once[1] == [KeyRange(at_once[0][0].lo, at_once[0][0].lo + 49, 50)]
+    assert len(at_once[0]) == 5
+    assert all(name.startswith("plan") for name in threads)  # the pool's threads
+
+    class Failing:
+        def plan(self, conn, pq, shard_rows):  # type: ignore[no-untyped-def]
+            raise RuntimeError("bounds query failed")
+
+    with pytest.raises(RuntimeError, match="bounds query failed"):
+        plan_parts(engine, Failing(), queries, 100)
