@@ -3,16 +3,11 @@
 All three produce the same bytes (Canvas's CSV: comma, ``"`` quoting only where needed,
 ``\\n``, NULL as an empty unquoted field). The two fast paths apply when every column is
 written as the database returns it and is text or an integer, so no Python formatting is
-needed: COPY on PostgreSQL; on SQLite, SQL-built lines (see :func:`write_lines`). A column
-the database formats itself (``runs.query.sql_formatted``) qualifies too: the rare value it
-leaves to Python starts with ``MARK``, and the fast paths format the rows holding one in
-Python (:class:`~reportcard.runs.query.Fallback`).
+needed: COPY on PostgreSQL; on SQLite, SQL-built lines (see :func:`write_lines`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -33,10 +28,9 @@ from sqlalchemy.sql.sqltypes import NullType
 
 from reportcard.db.engine import read_conn
 from reportcard.reports.catalog import PartQuery, RunContext
-from reportcard.reports.sqlformat import MARK
-from reportcard.runs.csvtext import BatchWriter, line
+from reportcard.runs.csvtext import BatchWriter
 from reportcard.runs.pgcopy import CopyOut
-from reportcard.runs.query import BATCH, Fallback, range_select, row_formatter, stream_batches
+from reportcard.runs.query import BATCH, range_select, row_formatter, stream_batches
 
 Progress = Callable[[int], None]
 
@@ -60,7 +54,7 @@ def copy_eligible(engine: Engine, pq: PartQuery) -> bool:
     if engine.dialect.name != "postgresql" or not pq.columns:
         return False
     for col in pq.columns:
-        if col.fmt is not None and not isinstance(col.fmt, Fallback):
+        if col.fmt is not None:
             return False
         if not isinstance(col.expr.type, String | Text | Integer | NullType):
             return False
@@ -78,7 +72,7 @@ def lines_eligible(engine: Engine, pq: PartQuery) -> bool:
     if engine.dialect.name != "sqlite" or not 2 <= len(pq.columns) <= MAX_LINE_COLUMNS:
         return False
     for col in pq.columns:
-        if col.fmt is not None and not isinstance(col.fmt, Fallback):
+        if col.fmt is not None:
             return False
         if isinstance(col.expr.type, NullType):
             if not isinstance(col.expr, Null):
@@ -127,16 +121,12 @@ def write_copy(
     """
     stmt = copy_select(pq, lo, hi)
     sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
-    fallbacks = _fallbacks(pq)
-    mark = MARK.encode()
     counted = 0
     raw = engine.raw_connection()
     try:
         copy = CopyOut(raw.driver_connection, f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", BATCH)
         for batch in copy:
             data = b"".join(batch)
-            if fallbacks and mark in data:
-                data = b"".join([_copy_row(r, fallbacks) if mark in r else r for r in batch])
             out.write(data)
             n = data.count(b"\n")
             progress(n)
@@ -171,7 +161,6 @@ def write_lines(
     snapshot.
     """
     ncols = len(pq.columns)
-    fallbacks = _fallbacks(pq)
     fmt = literal(FIELD_SEP.join(["%s"] * ncols))
     stmt = range_select(pq, lo, hi, columns=[func.printf(fmt, *(c.expr for c in pq.columns))])
     csv_text = BatchWriter()
@@ -188,7 +177,6 @@ def write_lines(
                     not any(q in text for q in QUOTED)
                     and seps == k * (ncols - 1)
                     and text.count("\n") == k - 1
-                    and (not fallbacks or MARK not in text)
                 ):
                     out.write(text.replace(FIELD_SEP, ",").encode("utf-8"))
                     out.write(b"\n")
@@ -197,8 +185,6 @@ def write_lines(
                         fields = [r[0].split(FIELD_SEP) for r in rows]
                     else:
                         fields = _raw_batch(conn, pq, lo, hi, written, k)
-                    if fallbacks:
-                        fields = [_formatted(row, fallbacks) for row in fields]
                     out.write(csv_text.text(fields).encode("utf-8"))
                 written += k
                 progress(k)
@@ -206,36 +192,6 @@ def write_lines(
             batches.close()
             conn.exec_driver_sql("ROLLBACK")
     return written
-
-
-def _fallbacks(pq: PartQuery) -> list[tuple[int, Fallback]]:
-    """(position, formatter) of the columns the database formats, with a Python fallback."""
-    return [(i, c.fmt) for i, c in enumerate(pq.columns) if isinstance(c.fmt, Fallback)]
-
-
-def _formatted(row: Sequence[Any], fallbacks: list[tuple[int, Fallback]]) -> Sequence[Any]:
-    """The row with the values SQL left to Python (``MARK`` + stored value) formatted."""
-    marked = [(i, fb) for i, fb in fallbacks if isinstance(row[i], str) and row[i].startswith(MARK)]
-    if not marked:
-        return row
-    out = list(row)
-    for i, fb in marked:
-        out[i] = fb(out[i])
-    return out
-
-
-def _copy_row(data: bytes, fallbacks: list[tuple[int, Fallback]]) -> bytes:
-    """One COPY CSV row holding ``MARK``: its marked values formatted, re-written as CSV.
-
-    COPY and :func:`csvtext.line` quote the same fields (``,``, ``"``, ``\\n``, ``\\r``) and
-    write NULL (and, through ``NULLIF``, the empty string) as an empty field, so the fields
-    left alone keep their bytes.
-    """
-    fields = next(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
-    row = _formatted(fields, fallbacks)
-    if row is fields:
-        return data  # the mark was inside another column's value
-    return line(row).encode("utf-8")
 
 
 def _blank_as_null(expr: ColumnElement[Any]) -> ColumnElement[Any]:
