@@ -568,3 +568,110 @@ def test_a_moved_account_moves_its_users(loaded: Engine, tmp_path: Path) -> None
         loaded,
         "SELECT user_id, account_id FROM user_account_associations ORDER BY user_id, account_id",
     ) == [(100, 1), (100, 2), (100, 3), (101, 1), (101, 2), (101, 3), (102, 1), (102, 2), (102, 3)]
+
+
+def _associations_rebuilt_whole(engine: Engine) -> list[tuple[Any, ...]]:
+    """The associations a rebuild of the whole root gives (rolled back afterwards)."""
+    from reportcard.lms.cd2.derived import rebuild_all_associations
+
+    with engine.connect() as conn:
+        tx = conn.begin()
+        rebuild_all_associations(conn, 1)
+        found = [
+            tuple(r)
+            for r in conn.execute(
+                text(
+                    "SELECT user_id, account_id FROM user_account_associations"
+                    " ORDER BY user_id, account_id"
+                )
+            )
+        ]
+        tx.rollback()
+    return found
+
+
+def test_a_moved_course_moves_its_users(loaded: Engine, tmp_path: Path) -> None:
+    """An incremental notes the users of a course only when its account changes (or it goes);
+    the associations it writes are what a rebuild of the whole root gives."""
+    from tests.lms.cd2.institution import COURSES
+
+    def course(rec: dict[str, Any], ts: str, **changes: Any) -> dict[str, Any]:
+        return {**rec, **changes, "ts": ts, "action": "U"}
+
+    uaa = "SELECT user_id, account_id FROM user_account_associations ORDER BY user_id, account_id"
+    before = rows(loaded, uaa)
+    # Course 11 sent again unchanged: nothing moves.
+    same = f.write(tmp_path / "s" / "courses.jsonl", f.jsonl([course(COURSES[1], TS1)]))
+    import_paths(loaded, [same])
+    assert rows(loaded, uaa) == before == _associations_rebuilt_whole(loaded)
+    # Course 10 (Ann, Bob, Cy) moves from account 2 to account 3.
+    moved = f.write(
+        tmp_path / "m" / "courses.jsonl", f.jsonl([course(COURSES[0], TS1, account_id=3)])
+    )
+    import_paths(loaded, [moved])
+    after = rows(loaded, uaa)
+    assert after == _associations_rebuilt_whole(loaded)
+    assert {(u, 3) for u in (100, 101, 102)} <= set(after)
+    assert (100, 2) not in after
+
+
+def test_an_incremental_leaves_other_tables_state_alone(loaded: Engine, tmp_path: Path) -> None:
+    """Tables an incremental does not carry keep their state; a table whose files are empty is
+    recorded as loaded with nothing changed; counts of live rows follow upserts and deletes."""
+    from reportcard.lms.cd2.state import read_states
+    from tests.lms.cd2.institution import COURSES, TERMS
+
+    def states() -> dict[str, Any]:
+        with loaded.connect() as conn:
+            return {s.table: s for s in read_states(conn)}
+
+    before = states()
+    d = tmp_path / "inc"
+    f.write(d / "courses" / "p.jsonl", f.jsonl([{**COURSES[1], "ts": TS1, "action": "U"}]))
+    f.write(d / "enrollment_terms" / "p.jsonl", b"")
+    new_term = {
+        "id": 6,
+        "ts": TS1,
+        "action": "U",
+        "name": "Spring 2025",
+        "workflow_state": "active",
+        **STAMP,
+    }
+    f.write(d / "grading_periods" / "p.jsonl", b"")
+    result = import_paths(loaded, [d])
+    assert {t.table: (t.records, t.upserted) for t in result.tables} == {
+        "enrollment_terms": (0, 0),
+        "courses": (1, 1),
+        "grading_periods": (0, 0),
+    }
+    after = states()
+    for name, s in before.items():
+        if name not in ("courses", "enrollment_terms", "grading_periods"):
+            assert after[name] == s
+    terms = after["enrollment_terms"]
+    assert (terms.records, terms.rows_upserted, terms.rows_deleted, terms.last_mode) == (
+        0,
+        0,
+        0,
+        "incremental",
+    )
+    assert terms.last_ts == before["enrollment_terms"].last_ts
+    assert terms.rows_total == before["enrollment_terms"].rows_total == 2
+    assert after["courses"].rows_total == 2
+    # A new term, then its delete, then an upsert of a live row: the count of live rows follows.
+    d2 = tmp_path / "inc2"
+    terms_file = d2 / "enrollment_terms" / "p.jsonl"
+    f.write(terms_file, f.jsonl([new_term]))
+    import_paths(loaded, [d2])
+    assert states()["enrollment_terms"].rows_total == 3
+    f.write(terms_file, f.jsonl([{"id": 6, "ts": TS2, "action": "D"}]))
+    import_paths(loaded, [d2])
+    assert states()["enrollment_terms"].rows_total == 2
+    f.write(terms_file, f.jsonl([{**new_term, "ts": TS2}]))
+    import_paths(loaded, [d2])  # older than the delete: nothing changes
+    assert states()["enrollment_terms"].rows_total == 2
+    f.write(terms_file, f.jsonl([{**TERMS[0], "ts": TS2, "action": "U"}]))
+    import_paths(loaded, [d2])  # an upsert of a live row
+    assert states()["enrollment_terms"].rows_total == 2
+    with loaded.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM enrollment_terms")).scalar() == 2

@@ -80,11 +80,14 @@ def rebuild(conn: Connection, root_id: int, which: set[str]) -> list[str]:
                 {"root": root_id},
             )
         elif name == "test_students":
+            # Through the partial index of Student View enrollments (one per course at most),
+            # not the root's enrollments: SQLite must not take the root's index (``+``).
+            plus = "" if conn.dialect.name == "postgresql" else "+"
             conn.execute(
                 text(
                     "UPDATE users SET is_test_student = TRUE WHERE id IN (SELECT user_id FROM"
-                    " enrollments WHERE root_account_id = :root AND type = 'StudentViewEnrollment')"
-                    " AND NOT is_test_student"
+                    " enrollments WHERE type = 'StudentViewEnrollment'"
+                    f" AND {plus}root_account_id = :root) AND NOT is_test_student"
                 ),
                 {"root": root_id},
             )
@@ -159,20 +162,24 @@ def rebuild_touched_associations(conn: Connection, root_id: int) -> None:
     # What the noted users' associations should be; then only the difference is written
     # (most of an incremental's users keep every association they had).
     conn.exec_driver_sql("DROP TABLE IF EXISTS cd2_uaa")
+    # SQLite: from the noted users to their rows (a CROSS JOIN keeps that order; ``+`` keeps
+    # it off the root's indexes, which would walk every enrollment and login of the root).
+    # PostgreSQL's planner reorders a CROSS JOIN and chooses by its statistics.
+    cross, plus = "CROSS JOIN", "" if pg else "+"
     conn.execute(
         text(
             "CREATE TEMP TABLE cd2_uaa AS"
-            " SELECT e.user_id, aa.ancestor_id AS account_id FROM cd2_users u"
-            " JOIN enrollments e ON e.user_id = u.user_id"
-            " JOIN courses c ON c.id = e.course_id"
+            f" SELECT e.user_id, aa.ancestor_id AS account_id FROM cd2_users u {cross}"
+            " enrollments e JOIN courses c ON c.id = e.course_id"
             " JOIN account_ancestors aa ON aa.account_id = c.account_id"
-            " WHERE e.root_account_id = :root AND e.workflow_state <> 'deleted'"
-            " UNION SELECT au.user_id, aa.ancestor_id FROM cd2_users u"
-            " JOIN account_users au ON au.user_id = u.user_id"
+            f" WHERE e.user_id = u.user_id AND {plus}e.root_account_id = :root"
+            " AND e.workflow_state <> 'deleted'"
+            f" UNION SELECT au.user_id, aa.ancestor_id FROM cd2_users u {cross} account_users au"
             " JOIN account_ancestors aa ON aa.account_id = au.account_id"
-            " WHERE au.root_account_id = :root AND au.workflow_state <> 'deleted'"
-            " UNION SELECT ps.user_id, ps.account_id FROM cd2_users u"
-            " JOIN pseudonyms ps ON ps.user_id = u.user_id WHERE ps.account_id = :root"
+            f" WHERE au.user_id = u.user_id AND {plus}au.root_account_id = :root"
+            " AND au.workflow_state <> 'deleted'"
+            f" UNION SELECT ps.user_id, ps.account_id FROM cd2_users u {cross} pseudonyms ps"
+            f" WHERE ps.user_id = u.user_id AND {plus}ps.account_id = :root"
         ),
         p,
     )

@@ -184,6 +184,11 @@ def _check_time_zones(conn: Connection, root: int) -> None:
             ) from None
 
 
+def _staged_any(conn: Connection, t: Cd2Table) -> bool:
+    """Whether the staging table of ``t`` holds a record."""
+    return conn.exec_driver_sql(f"SELECT 1 FROM {stage_name(t)} LIMIT 1").first() is not None
+
+
 @dataclass
 class _Loaded:
     summary: TableSummary
@@ -213,7 +218,10 @@ def _load_table(
             if t.name == "accounts":
                 root = find_root(conn, account_id, _staged_root(conn))
             assert root is not None
-            summary = apply_staged(conn, t, root_id=root, snapshot=snapshot)
+            if snapshot or _staged_any(conn, t):
+                summary = apply_staged(conn, t, root_id=root, snapshot=snapshot)
+            else:  # an incremental's empty files (most tables, most of the time): nothing to do
+                summary = TableSummary(t.name, lacks=t.lacks)
             summary.files = [str(f) for f in files]
             if t.name == "accounts":
                 _check_time_zones(conn, root)

@@ -241,7 +241,11 @@ TABLES: tuple[Cd2Table, ...] = (
             ),
         ),
         derived=("user_associations",),
-        touches="SELECT user_id FROM enrollments WHERE course_id IN ({keys})",
+        # Only a course's account moves its users' associations: not the users of a course
+        # that was there before and stays in the same account (most of an incremental's).
+        touches="SELECT user_id FROM enrollments WHERE course_id IN ({keys}) AND course_id"
+        " NOT IN (SELECT c.id FROM courses c JOIN cd2_win w ON w.key = c.id WHERE w.newer"
+        " AND w.action = 'U' AND c.account_id = {account_id})",
     ),
     Cd2Table(
         "course_sections",
