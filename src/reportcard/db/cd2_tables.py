@@ -2,10 +2,13 @@
 
 * ``cd2_table_state``: per CD2 table, what the last import applied (``reportcard cd2 status``):
   the newest ``meta.ts`` applied, so the next incremental can be chained from it.
-* ``cd2_rows``: per CD2 row ever applied, the ``meta.ts`` of the version applied (newest wins:
-  an older record never overwrites a newer one) and whether it was a delete (a tombstone, so a
-  late, older upsert cannot bring a purged row back). ``--snapshot`` removes the rows of the
-  root account listed here that a snapshot no longer holds.
+* ``cd2_rows_<table>``, one per CD2 table reportcard reads (:data:`CD2_TABLE_NAMES`): per CD2
+  row ever applied, the ``meta.ts`` of the version applied (newest wins: an older record never
+  overwrites a newer one) and whether it was a delete (a tombstone, so a late, older upsert
+  cannot bring a purged row back). ``--snapshot`` removes the rows of the root account listed
+  here that a snapshot no longer holds. One table per CD2 table (rather than one shared table
+  keyed by table name) keeps a table's first load an append to an empty table, with an 8-byte
+  key: a shared table cost a third of a snapshot's import in index upkeep (issue 14).
 * ``cd2_master_templates``: CD2's blueprint templates (``master_courses_master_templates``),
   kept so blueprint subscriptions can name the blueprint course.
 
@@ -14,7 +17,7 @@ All timestamps are naive UTC.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, String, Table
 
 from reportcard.db.tables import Id, metadata
 
@@ -34,16 +37,69 @@ cd2_table_state = Table(
     Column("applied_at", DateTime, nullable=False),
 )
 
-cd2_rows = Table(
-    "cd2_rows",
-    metadata,
-    Column("cd2_table", String(64), primary_key=True),
-    Column("key", BigInteger, primary_key=True),
-    Column("root_account_id", Id, nullable=False),
-    Column("ts", DateTime, nullable=False),
-    Column("deleted", Boolean, nullable=False, default=False),
-    Index("ix_cd2_rows_root", "cd2_table", "root_account_id"),
+# The CD2 tables reportcard reads (reportcard.lms.cd2.mapping.TABLES; a test keeps them equal).
+CD2_TABLE_NAMES = (
+    "accounts",
+    "grading_period_groups",
+    "grading_standards",
+    "enrollment_terms",
+    "courses",
+    "course_sections",
+    "users",
+    "pseudonyms",
+    "communication_channels",
+    "roles",
+    "enrollments",
+    "account_users",
+    "group_categories",
+    "groups",
+    "group_memberships",
+    "developer_keys",
+    "developer_key_account_bindings",
+    "access_tokens",
+    "context_external_tools",
+    "attachments",
+    "discussion_topics",
+    "wiki_pages",
+    "context_modules",
+    "master_courses_master_templates",
+    "master_courses_child_subscriptions",
+    "grading_periods",
+    "assignments",
+    "submissions",
+    "scores",
+    "quizzes",
+    "quiz_submissions",
+    "assessment_questions",
+    "rubrics",
+    "rubric_assessments",
+    "learning_outcomes",
+    "learning_outcome_groups",
+    "content_tags",
+    "learning_outcome_results",
+    "learning_outcome_question_results",
+    "outcome_proficiencies",
+    "outcome_proficiency_ratings",
 )
+
+
+def rows_table(cd2_table: str) -> str:
+    """The name of the bookkeeping table of CD2 table ``cd2_table``."""
+    return "cd2_rows_" + cd2_table
+
+
+def _rows(cd2_table: str) -> Table:
+    return Table(
+        rows_table(cd2_table),
+        metadata,
+        Column("key", BigInteger, primary_key=True, autoincrement=False),
+        Column("root_account_id", Id, nullable=False),
+        Column("ts", DateTime, nullable=False),
+        Column("deleted", Boolean, nullable=False, default=False),
+    )
+
+
+cd2_rows_tables: dict[str, Table] = {name: _rows(name) for name in CD2_TABLE_NAMES}
 
 cd2_master_templates = Table(
     "cd2_master_templates",
@@ -55,4 +111,10 @@ cd2_master_templates = Table(
     Column("updated_at", DateTime, nullable=False),
 )
 
-__all__ = ["cd2_master_templates", "cd2_rows", "cd2_table_state"]
+__all__ = [
+    "CD2_TABLE_NAMES",
+    "cd2_master_templates",
+    "cd2_rows_tables",
+    "cd2_table_state",
+    "rows_table",
+]

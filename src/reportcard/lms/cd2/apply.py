@@ -4,13 +4,15 @@
 failure leaves the table as it was):
 
 1. the winners: per key, the staged record with the newest ``meta.ts`` (the later one on a
-   tie), marked ``newer`` when no version at least as new was applied before (``cd2_rows``);
+   tie), marked ``newer`` when no version at least as new was applied before (the table's
+   bookkeeping ``cd2_rows_<table>``);
 2. per target table: ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` of the newer upserts
    that pass the target's filter; ``DELETE`` of the newer deletes and of records that no
    longer pass the filter;
-3. ``snapshot=True``: rows of this root account applied before from CD2 (``cd2_rows``) whose
-   key is not staged are deleted;
-4. ``cd2_rows`` records the ``meta.ts`` applied per key (deletes are kept as tombstones).
+3. ``snapshot=True``: rows of this root account applied before from CD2 (``cd2_rows_<table>``)
+   whose key is not staged are deleted;
+4. ``cd2_rows_<table>`` records the ``meta.ts`` applied per key (deletes are kept as
+   tombstones).
 
 Applying the same records again changes nothing: none is newer.
 """
@@ -25,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
+from reportcard.db.cd2_tables import rows_table
 from reportcard.lms.cd2.mapping import TRUNCATED, UNSPECIFIED, Cd2Table, Target
 from reportcard.lms.cd2.mapping import table as table_named
 from reportcard.lms.cd2.staging import stage_columns, stage_name, value_column
@@ -39,6 +42,7 @@ class TableSummary:
     upserted: int = 0  # newer upserts applied
     deleted: int = 0  # rows removed (newer deletes of known rows, snapshot removals)
     unchanged: int = 0  # records not newer than what was applied (older or the same)
+    new_rows: int = 0  # newer upserts of keys without a live row before
     max_ts: datetime | None = None  # newest meta.ts staged
     files: list[str] = field(default_factory=list)
     lacks: tuple[str, ...] = ()  # values the reports read that CD2 does not carry
@@ -173,13 +177,16 @@ class _Sql:
 
 
 def drop_winners(conn: Connection) -> None:
-    """Drop ``cd2_win`` (a table, or on SQLite possibly a view over the staging table)."""
+    """Drop ``cd2_win`` (a table, or a view over the staging table)."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("DROP TABLE IF EXISTS cd2_win")
-        return
-    kind = conn.exec_driver_sql(
-        "SELECT type FROM sqlite_temp_master WHERE name = 'cd2_win'"
-    ).scalar()
+        kind = conn.exec_driver_sql(
+            "SELECT CASE relkind WHEN 'v' THEN 'view' ELSE 'table' END FROM pg_class"
+            " WHERE oid = to_regclass('pg_temp.cd2_win')"
+        ).scalar()
+    else:
+        kind = conn.exec_driver_sql(
+            "SELECT type FROM sqlite_temp_master WHERE name = 'cd2_win'"
+        ).scalar()
     if kind == "view":
         conn.exec_driver_sql("DROP VIEW cd2_win")
     elif kind == "table":
@@ -188,32 +195,21 @@ def drop_winners(conn: Connection) -> None:
 
 def _known_before(conn: Connection, t: Cd2Table) -> bool:
     """Whether any row of ``t`` was applied before (else every staged record is newer)."""
-    return (
-        conn.execute(
-            text("SELECT 1 FROM cd2_rows WHERE cd2_table = :t LIMIT 1"), {"t": t.name}
-        ).first()
-        is not None
-    )
+    return conn.exec_driver_sql(f"SELECT 1 FROM {rows_table(t.name)} LIMIT 1").first() is not None
 
 
-def _winners(conn: Connection, t: Cd2Table, sql: _Sql) -> None:
+def _winners(conn: Connection, t: Cd2Table, sql: _Sql, known_before: bool) -> None:
     """``cd2_win``: per key, the staged record with the newest ``meta.ts`` (the later one on a
     tie), its fields typed once, ``newer`` when no version at least as new was applied before
     and ``known`` when a live row of the key was."""
     stage = stage_name(t)
+    rows = rows_table(t.name)
     drop_winners(conn)
     fields = list(t.fields)
     cols = [value_column(f) for f in fields]
     info = conn.info.get("cd2_stage", {})
     if sql.pg:
-        typed = ["TRUE AS newer", "FALSE AS known"] + [
-            f"{sql.typed(f)} AS {c}" for f, c in zip(fields, cols, strict=True)
-        ]
-        inner = (
-            f"SELECT seq, CAST(key AS bigint) AS key, {pg_timestamp('ts')} AS ts,"
-            f" COALESCE(action, 'U') AS action, {', '.join(typed)} FROM {stage} s"
-        )
-        conn.exec_driver_sql(f"CREATE TEMP TABLE cd2_win AS {inner}")
+        conn.exec_driver_sql(f"CREATE TEMP TABLE cd2_win AS {_pg_typed(t, sql)}")
         try:
             with conn.begin_nested():
                 conn.exec_driver_sql("CREATE UNIQUE INDEX ix_cd2_win_key ON cd2_win (key)")
@@ -234,7 +230,7 @@ def _winners(conn: Connection, t: Cd2Table, sql: _Sql) -> None:
             f"CREATE TEMP TABLE cd2_win AS SELECT {names} FROM (SELECT *, ROW_NUMBER() OVER"
             f" (PARTITION BY key ORDER BY ts DESC, seq DESC) AS rn FROM {stage}) x WHERE rn = 1"
         )
-    if _known_before(conn, t):
+    if known_before:
         win = stage if not sql.pg and info.get("ascending") else "cd2_win"
         if sql.pg:
             conn.exec_driver_sql("ANALYZE cd2_win")
@@ -243,16 +239,61 @@ def _winners(conn: Connection, t: Cd2Table, sql: _Sql) -> None:
         if sql.pg:
             update = (
                 f"UPDATE {win} SET newer = (r.ts < {win}.ts), known = NOT r.deleted"
-                f" FROM cd2_rows r WHERE r.cd2_table = :t AND r.key = {win}.key"
+                f" FROM {rows} r WHERE r.key = {win}.key"
             )
-        else:  # SQLite's UPDATE ... FROM would walk all of the table's cd2_rows
+        else:  # SQLite's UPDATE ... FROM would walk all of the bookkeeping
             update = (
                 f"UPDATE {win} SET (newer, known) = (SELECT r.ts < {win}.ts, NOT r.deleted"
-                f" FROM cd2_rows r WHERE r.cd2_table = :t AND r.key = {win}.key)"
-                f" WHERE EXISTS (SELECT 1 FROM cd2_rows r WHERE r.cd2_table = :t"
-                f" AND r.key = {win}.key)"
+                f" FROM {rows} r WHERE r.key = {win}.key)"
+                f" WHERE EXISTS (SELECT 1 FROM {rows} r WHERE r.key = {win}.key)"
             )
-        conn.execute(text(update), {"t": t.name})
+        conn.exec_driver_sql(update)
+
+
+def _pg_typed(t: Cd2Table, sql: _Sql) -> str:
+    """PostgreSQL: the staged records with their fields typed (the winners' columns)."""
+    typed = ["TRUE AS newer", "FALSE AS known"] + [
+        f"{sql.typed(f)} AS {value_column(f)}" for f in t.fields
+    ]
+    return (
+        f"SELECT seq, CAST(key AS bigint) AS key, {pg_timestamp('ts')} AS ts,"
+        f" COALESCE(action, 'U') AS action, {', '.join(typed)} FROM {stage_name(t)} s"
+    )
+
+
+def _first_load(conn: Connection, t: Cd2Table, sql: _Sql, root: int) -> bool:
+    """PostgreSQL, the table's first load (its bookkeeping is empty): ``cd2_win`` is a view
+    typing the staged records as each statement reads them (no second copy of the records),
+    and the bookkeeping is written first, straight from it, its primary key built afterwards.
+    That key finds a key staged twice: then nothing stays of this and the caller chooses the
+    winners (False)."""
+    drop_winners(conn)
+    conn.exec_driver_sql(f"CREATE TEMP VIEW cd2_win AS {_pg_typed(t, sql)}")
+    rows = rows_table(t.name)
+    try:
+        with conn.begin_nested():
+            # The primary key is built after the rows (one sort, not a tree insert per row).
+            pk = conn.exec_driver_sql(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                f" WHERE conrelid = CAST('{rows}' AS regclass) AND contype = 'p'"
+            ).all()
+            for name, _ in pk:
+                conn.exec_driver_sql(f'ALTER TABLE {rows} DROP CONSTRAINT "{name}"')
+            conn.execute(
+                text(
+                    f"INSERT INTO {rows} (key, root_account_id, ts, deleted)"
+                    " SELECT w.key, :root, w.ts, w.action = 'D' FROM cd2_win w"
+                ),
+                {"root": root},
+            )
+            for name, definition in pk:
+                conn.exec_driver_sql(f'ALTER TABLE {rows} ADD CONSTRAINT "{name}" {definition}')
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "23505":  # unique_violation
+            raise
+        drop_winners(conn)
+        return False
+    return True
 
 
 def _check_staged(conn: Connection, t: Cd2Table, sql: _Sql) -> None:
@@ -302,10 +343,12 @@ def _delete_newer(conn: Connection, t: Cd2Table, target: Target, sql: _Sql, root
     return conn.execute(text(stmt), {"root": root}).rowcount or 0
 
 
-_MISSING = (
-    "SELECT r.key FROM cd2_rows r WHERE r.cd2_table = :t AND r.root_account_id = :root"
-    " AND NOT r.deleted AND NOT EXISTS (SELECT 1 FROM cd2_win w WHERE w.key = r.key)"
-)
+def _missing(t: Cd2Table) -> str:
+    """The keys of the root's live rows applied before that the winners do not hold."""
+    return (
+        f"SELECT r.key FROM {rows_table(t.name)} r WHERE r.root_account_id = :root"
+        " AND NOT r.deleted AND NOT EXISTS (SELECT 1 FROM cd2_win w WHERE w.key = r.key)"
+    )
 
 
 # PostgreSQL checks a foreign key row by row (a query per row and key); a load of at least
@@ -412,22 +455,35 @@ def apply_staged(
     summary = TableSummary(t.name, lacks=t.lacks)
     _check_staged(conn, t, sql)
     known_before = _known_before(conn, t)
-    _winners(conn, t, sql)
-    counts = conn.exec_driver_sql(
-        "SELECT COUNT(*),"
-        " SUM(CASE WHEN newer AND action = 'U' THEN 1 ELSE 0 END),"
-        " SUM(CASE WHEN newer AND action = 'D' AND known THEN 1 ELSE 0 END),"
-        " SUM(CASE WHEN newer THEN 0 ELSE 1 END), MAX(ts),"
-        " SUM(CASE WHEN newer AND action = 'D' THEN 1 ELSE 0 END) FROM cd2_win"
-    ).one()
+    # A first load on PostgreSQL records its bookkeeping from a view of the staged records.
+    recorded = sql.pg and not known_before and _first_load(conn, t, sql, root_id)
+    if recorded:  # every staged record is a winner, newer, of a key never seen
+        counts = conn.exec_driver_sql(
+            "SELECT COUNT(*), SUM(CASE WHEN deleted THEN 0 ELSE 1 END), 0, 0, MAX(ts),"
+            " SUM(CASE WHEN deleted THEN 1 ELSE 0 END),"
+            f" SUM(CASE WHEN deleted THEN 0 ELSE 1 END) FROM {rows_table(t.name)}"
+        ).one()
+    else:
+        _winners(conn, t, sql, known_before)
+        counts = conn.exec_driver_sql(
+            "SELECT COUNT(*),"
+            " SUM(CASE WHEN newer AND action = 'U' THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN newer AND action = 'D' AND known THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN newer THEN 0 ELSE 1 END), MAX(ts),"
+            " SUM(CASE WHEN newer AND action = 'D' THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN newer AND action = 'U' AND NOT known THEN 1 ELSE 0 END) FROM cd2_win"
+        ).one()
     newer_deletes = int(counts[5] or 0)
     staged = conn.info.get("cd2_stage", {}).get("records")
+    if recorded:
+        staged = counts[0]
     if staged is None:
         staged = conn.exec_driver_sql(f"SELECT COUNT(*) FROM {stage_name(t)}").scalar()
     summary.records = int(staged or 0)
     summary.upserted = int(counts[1] or 0)
     summary.deleted = int(counts[2] or 0)
     summary.unchanged = summary.records - summary.upserted - newer_deletes
+    summary.new_rows = int(counts[6] or 0)
     max_ts = counts[4]
     if isinstance(max_ts, str):
         max_ts = datetime.fromisoformat(max_ts)
@@ -459,13 +515,13 @@ def apply_staged(
         if removals:
             guard = f" AND {target.guard}" if target.guard else ""
             conn.execute(
-                text(f"DELETE FROM {target.table} WHERE {target.key} IN ({_MISSING}){guard}"),
+                text(f"DELETE FROM {target.table} WHERE {target.key} IN ({_missing(t)}){guard}"),
                 params,
             )
         _fix_sequence(conn, target)
     if removals:
         removed = conn.execute(
-            text(f"DELETE FROM cd2_rows WHERE key IN ({_MISSING}) AND cd2_table = :t"), params
+            text(f"DELETE FROM {rows_table(t.name)} WHERE key IN ({_missing(t)})"), params
         ).rowcount
         summary.deleted += int(removed or 0)
     if not whole:
@@ -473,7 +529,8 @@ def apply_staged(
     from reportcard.lms.cd2.derived import from_stage
 
     from_stage(conn, t)
-    _record_rows(conn, t, root_id, first=not known_before)
+    if not recorded:
+        _record_rows(conn, t, root_id, first=not known_before)
     drop_winners(conn)
     return summary
 
@@ -493,20 +550,20 @@ def _touch_users(
     conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS cd2_touched (user_id BIGINT)")
     keys = "SELECT key FROM cd2_win WHERE newer"
     if snapshot:
-        keys += f" UNION ALL {_MISSING}"
+        keys += f" UNION ALL {_missing(t)}"
     users = sql.render(t.touches.replace("{keys}", keys))
     conn.execute(text(f"INSERT INTO cd2_touched (user_id) {users}"), params)
 
 
 def _record_rows(conn: Connection, t: Cd2Table, root: int, *, first: bool) -> None:
-    params = {"t": t.name, "root": root}
+    params = {"root": root}
     stmt = (
-        "INSERT INTO cd2_rows (cd2_table, key, root_account_id, ts, deleted)"
-        " SELECT :t, w.key, :root, w.ts, w.action = 'D' FROM cd2_win w WHERE w.newer"
+        f"INSERT INTO {rows_table(t.name)} (key, root_account_id, ts, deleted)"
+        " SELECT w.key, :root, w.ts, w.action = 'D' FROM cd2_win w WHERE w.newer"
     )
     if not first:  # the table's first load has no rows to meet
         stmt += (
-            " ON CONFLICT (cd2_table, key) DO UPDATE SET ts = excluded.ts,"
+            " ON CONFLICT (key) DO UPDATE SET ts = excluded.ts,"
             " deleted = excluded.deleted, root_account_id = excluded.root_account_id"
         )
     conn.execute(text(stmt), params)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from reportcard.db.cd2_tables import cd2_rows, cd2_table_state
+from reportcard.db.cd2_tables import cd2_rows_tables, cd2_table_state
 from reportcard.lms.cd2.apply import TableSummary
 
 
@@ -68,10 +68,9 @@ def record(
     last_ts = summary.max_ts
     if old is not None and old.last_ts is not None and (last_ts is None or old.last_ts > last_ts):
         last_ts = old.last_ts
+    rows = cd2_rows_tables[summary.table]
     total = conn.execute(
-        select(func.count())
-        .select_from(cd2_rows)
-        .where(cd2_rows.c.cd2_table == summary.table, cd2_rows.c.deleted.is_(False))
+        select(func.count()).select_from(rows).where(rows.c.deleted.is_(False))
     ).scalar_one()
     values: dict[str, Any] = {
         "root_account_id": root_id,

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection
 
+from reportcard.db.cd2_tables import rows_table
 from reportcard.lms.cd2.apply import TableSummary
 from reportcard.lms.cd2.mapping import TABLES
 
@@ -31,8 +32,8 @@ def _rows(conn: Connection, table: str) -> float:
     return max(float(found or 0), 0.0)
 
 
-# Derived tables the rebuild rewrites, and the importer's own per-row bookkeeping.
-DERIVED_TABLES = ("account_ancestors", "user_account_associations", "cd2_rows")
+# Derived tables the rebuild rewrites (and the changed tables' own bookkeeping, cd2_rows_<t>).
+DERIVED_TABLES = ("account_ancestors", "user_account_associations")
 
 
 def analyze_changed(conn: Connection, summaries: Iterable[TableSummary]) -> list[str]:
@@ -46,7 +47,7 @@ def analyze_changed(conn: Connection, summaries: Iterable[TableSummary]) -> list
         if changed >= MIN_ROWS and s.table in by_name:
             for target in by_name[s.table].targets:
                 if changed >= SHARE * _rows(conn, target.table):
-                    names.add(target.table)
+                    names.update((target.table, rows_table(s.table)))
     conn.rollback()
     if not names:
         return []

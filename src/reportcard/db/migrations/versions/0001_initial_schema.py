@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 13:43:36.780588
+Create Date: 2026-12-03 18:29:59.018248
 """
 
 from __future__ import annotations
@@ -145,19 +145,415 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cd2_master_templates")),
     )
     op.create_table(
-        "cd2_rows",
-        sa.Column("cd2_table", sa.String(length=64), nullable=False),
-        sa.Column("key", sa.BigInteger(), nullable=False),
+        "cd2_rows_access_tokens",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column(
             "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
-        sa.PrimaryKeyConstraint("cd2_table", "key", name=op.f("pk_cd2_rows")),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_access_tokens")),
     )
-    with op.batch_alter_table("cd2_rows", schema=None) as batch_op:
-        batch_op.create_index("ix_cd2_rows_root", ["cd2_table", "root_account_id"], unique=False)
-
+    op.create_table(
+        "cd2_rows_account_users",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_account_users")),
+    )
+    op.create_table(
+        "cd2_rows_accounts",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_accounts")),
+    )
+    op.create_table(
+        "cd2_rows_assessment_questions",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_assessment_questions")),
+    )
+    op.create_table(
+        "cd2_rows_assignments",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_assignments")),
+    )
+    op.create_table(
+        "cd2_rows_attachments",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_attachments")),
+    )
+    op.create_table(
+        "cd2_rows_communication_channels",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_communication_channels")),
+    )
+    op.create_table(
+        "cd2_rows_content_tags",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_content_tags")),
+    )
+    op.create_table(
+        "cd2_rows_context_external_tools",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_context_external_tools")),
+    )
+    op.create_table(
+        "cd2_rows_context_modules",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_context_modules")),
+    )
+    op.create_table(
+        "cd2_rows_course_sections",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_course_sections")),
+    )
+    op.create_table(
+        "cd2_rows_courses",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_courses")),
+    )
+    op.create_table(
+        "cd2_rows_developer_key_account_bindings",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_developer_key_account_bindings")),
+    )
+    op.create_table(
+        "cd2_rows_developer_keys",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_developer_keys")),
+    )
+    op.create_table(
+        "cd2_rows_discussion_topics",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_discussion_topics")),
+    )
+    op.create_table(
+        "cd2_rows_enrollment_terms",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_enrollment_terms")),
+    )
+    op.create_table(
+        "cd2_rows_enrollments",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_enrollments")),
+    )
+    op.create_table(
+        "cd2_rows_grading_period_groups",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_grading_period_groups")),
+    )
+    op.create_table(
+        "cd2_rows_grading_periods",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_grading_periods")),
+    )
+    op.create_table(
+        "cd2_rows_grading_standards",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_grading_standards")),
+    )
+    op.create_table(
+        "cd2_rows_group_categories",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_group_categories")),
+    )
+    op.create_table(
+        "cd2_rows_group_memberships",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_group_memberships")),
+    )
+    op.create_table(
+        "cd2_rows_groups",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_groups")),
+    )
+    op.create_table(
+        "cd2_rows_learning_outcome_groups",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_learning_outcome_groups")),
+    )
+    op.create_table(
+        "cd2_rows_learning_outcome_question_results",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_learning_outcome_question_results")),
+    )
+    op.create_table(
+        "cd2_rows_learning_outcome_results",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_learning_outcome_results")),
+    )
+    op.create_table(
+        "cd2_rows_learning_outcomes",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_learning_outcomes")),
+    )
+    op.create_table(
+        "cd2_rows_master_courses_child_subscriptions",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_master_courses_child_subscriptions")),
+    )
+    op.create_table(
+        "cd2_rows_master_courses_master_templates",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_master_courses_master_templates")),
+    )
+    op.create_table(
+        "cd2_rows_outcome_proficiencies",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_outcome_proficiencies")),
+    )
+    op.create_table(
+        "cd2_rows_outcome_proficiency_ratings",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_outcome_proficiency_ratings")),
+    )
+    op.create_table(
+        "cd2_rows_pseudonyms",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_pseudonyms")),
+    )
+    op.create_table(
+        "cd2_rows_quiz_submissions",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_quiz_submissions")),
+    )
+    op.create_table(
+        "cd2_rows_quizzes",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_quizzes")),
+    )
+    op.create_table(
+        "cd2_rows_roles",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_roles")),
+    )
+    op.create_table(
+        "cd2_rows_rubric_assessments",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_rubric_assessments")),
+    )
+    op.create_table(
+        "cd2_rows_rubrics",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_rubrics")),
+    )
+    op.create_table(
+        "cd2_rows_scores",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_scores")),
+    )
+    op.create_table(
+        "cd2_rows_submissions",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_submissions")),
+    )
+    op.create_table(
+        "cd2_rows_users",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_users")),
+    )
+    op.create_table(
+        "cd2_rows_wiki_pages",
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_wiki_pages")),
+    )
     op.create_table(
         "cd2_sync_rows",
         sa.Column("cd2_table", sa.String(length=64), nullable=False),
@@ -2537,10 +2933,47 @@ def downgrade() -> None:
     op.drop_table("cd2_table_state")
     op.drop_table("cd2_sync_tables")
     op.drop_table("cd2_sync_rows")
-    with op.batch_alter_table("cd2_rows", schema=None) as batch_op:
-        batch_op.drop_index("ix_cd2_rows_root")
-
-    op.drop_table("cd2_rows")
+    op.drop_table("cd2_rows_wiki_pages")
+    op.drop_table("cd2_rows_users")
+    op.drop_table("cd2_rows_submissions")
+    op.drop_table("cd2_rows_scores")
+    op.drop_table("cd2_rows_rubrics")
+    op.drop_table("cd2_rows_rubric_assessments")
+    op.drop_table("cd2_rows_roles")
+    op.drop_table("cd2_rows_quizzes")
+    op.drop_table("cd2_rows_quiz_submissions")
+    op.drop_table("cd2_rows_pseudonyms")
+    op.drop_table("cd2_rows_outcome_proficiency_ratings")
+    op.drop_table("cd2_rows_outcome_proficiencies")
+    op.drop_table("cd2_rows_master_courses_master_templates")
+    op.drop_table("cd2_rows_master_courses_child_subscriptions")
+    op.drop_table("cd2_rows_learning_outcomes")
+    op.drop_table("cd2_rows_learning_outcome_results")
+    op.drop_table("cd2_rows_learning_outcome_question_results")
+    op.drop_table("cd2_rows_learning_outcome_groups")
+    op.drop_table("cd2_rows_groups")
+    op.drop_table("cd2_rows_group_memberships")
+    op.drop_table("cd2_rows_group_categories")
+    op.drop_table("cd2_rows_grading_standards")
+    op.drop_table("cd2_rows_grading_periods")
+    op.drop_table("cd2_rows_grading_period_groups")
+    op.drop_table("cd2_rows_enrollments")
+    op.drop_table("cd2_rows_enrollment_terms")
+    op.drop_table("cd2_rows_discussion_topics")
+    op.drop_table("cd2_rows_developer_keys")
+    op.drop_table("cd2_rows_developer_key_account_bindings")
+    op.drop_table("cd2_rows_courses")
+    op.drop_table("cd2_rows_course_sections")
+    op.drop_table("cd2_rows_context_modules")
+    op.drop_table("cd2_rows_context_external_tools")
+    op.drop_table("cd2_rows_content_tags")
+    op.drop_table("cd2_rows_communication_channels")
+    op.drop_table("cd2_rows_attachments")
+    op.drop_table("cd2_rows_assignments")
+    op.drop_table("cd2_rows_assessment_questions")
+    op.drop_table("cd2_rows_accounts")
+    op.drop_table("cd2_rows_account_users")
+    op.drop_table("cd2_rows_access_tokens")
     op.drop_table("cd2_master_templates")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_events_created")
