@@ -260,3 +260,18 @@ def test_a_shard_rerun_after_a_crash_rewrites_its_piece(engine: Engine, tmp_path
     out_path.write_bytes(data)
     unzip_t(out_path)
     assert not os.path.exists(storage.root / f"runs/{run_id}/parts")
+
+
+def test_a_plain_part_where_a_piece_was_expected_is_deflated_at_compile(
+    storage: LocalStorage,
+) -> None:
+    # A shard run by a worker from before deflate pieces left a CSV part (a rolling upgrade).
+    data = [csv_bytes(300, 9), csv_bytes(200, 10)]
+    keys = write_pieces(storage, "r", data)
+    storage.delete(keys[1])
+    with storage.open_write(keys[1].removesuffix(".deflate") + ".csv") as out:
+        out.write(data[1])
+    write_zip(storage, "r.zip", [FilePart("f", ["h"], keys, deflated=True)])
+    zf = zipfile.ZipFile(storage.root / "r.zip")
+    assert zf.testzip() is None
+    assert zf.read("f.csv") == b"h\n" + b"".join(data)

@@ -48,6 +48,11 @@ def piece_key(run_id: int, part_index: int, seq: int) -> str:
     return f"{parts_prefix(run_id)}/{part_index:03d}-{seq:05d}.deflate"
 
 
+def plain_key(key: str) -> str:
+    """The CSV part key of the same shard as the piece ``key``."""
+    return key.removesuffix(".deflate") + ".csv"
+
+
 @dataclass(frozen=True)
 class FilePart:
     """One output file: its name (``users``), header row and shard part keys in order.
@@ -122,8 +127,12 @@ def write_zip(storage: Storage, target: str, parts: Sequence[FilePart], *, bom: 
             entry = begin_entry(out, f"{part.name}.csv")
             write_raw(out, entry, bom + header_bytes(part.headers))
             for key in part.keys:
+                deflated = part.deflated
+                if deflated and not storage.exists(key):
+                    # Written by a worker from before deflate pieces (a rolling upgrade).
+                    key, deflated = plain_key(key), False
                 with storage.open_read(key) as src:
-                    if part.deflated:
+                    if deflated:
                         entry.stream.add(*copy_piece(src, out, key))
                     else:
                         _deflate_into(src, out, entry)
