@@ -363,45 +363,72 @@ class RowTyper:
 
 
 # ---------------------------------------------------------------------------------- TSV rows
-# A TSV line's cells to a staging tuple, for the layout of one file: the function is generated
-# (as namedtuple and dataclasses generate theirs) so that the common values cost no function
-# call: NULL is ``\N``, digits are an integer, CD2's timestamp spelling is a timestamp. Any
-# value it does not take (or a bad one) sends the line through RowTyper.row, which types it
+# TSV lines to staging tuples, for the layout of one file: the function is generated (as
+# namedtuple and dataclasses generate theirs) so that a whole batch of lines costs one call and
+# the common values none: NULL is ``\N``, digits are an integer, CD2's timestamp spelling is a
+# timestamp (memoized: a file repeats its meta.ts and a record its created_at in updated_at).
+# Any value it does not take (or a bad one) sends the line through RowTyper.row, which types it
 # the long way or names the problem.
 _TSV_INLINE = {
     "int": "(int({v}) if {v}.isdigit() else _int({v}))",
     "float": "float({v})",
     "bool": "_B[{v}]",
-    "ts": "_ts({v})",
+    "ts": "(tc.get({v}) or _tsm({v}))",
     "text": "(None if {v} in _T else {v})",
     "enum": "(None if {v} == _U else {v})",
     "state": "{v}",
 }
+# Kinds whose inline typing refuses a backslash (int(), float(), the two boolean words, the
+# timestamp spellings): an escaped cell of theirs goes the long way, which unescapes it.
+_NO_BACKSLASH = {"int", "float", "bool", "ts"}
+
+_TS_MEMO: dict[str, str] = {}
+_TS_MEMO_SIZE = 50_000
 
 
-def tsv_row_function(
+def _ts_memo(v: str) -> str:
+    """:func:`_fast_ts`, remembered (a bounded number of spellings: emptied when full)."""
+    out: str = _fast_ts(v)
+    if len(_TS_MEMO) >= _TS_MEMO_SIZE:
+        _TS_MEMO.clear()
+    _TS_MEMO[v] = out
+    return out
+
+
+TsvRows = Callable[[list[str], int, list[tuple[Any, ...]], Any], tuple[int, Any, bool]]
+
+
+def tsv_rows_function(
     typer: RowTyper,
     key: int,
     ts: int,
     action: int,
     columns: list[int],
+    width: int,
     unescape: Callable[[str], Any],
     slow: Callable[[list[str], int], tuple[Any, ...]],
-) -> Callable[[list[str], int], tuple[Any, ...]] | None:
-    """``row(cells, line)`` for TSV lines whose cell ``columns[i]`` holds field ``i`` (-1: the
-    file lacks it) and ``key``/``ts``/``action`` the record's (-1: absent); ``slow(cells,
-    line)`` takes the lines it does not. None when every upsert would fail (a required field
-    is missing from the file): the long way names the problem."""
+    wrong_width: Callable[[list[str], int], Any],
+) -> TsvRows | None:
+    """``rows(lines, n, out, last) -> (n, last, ascending)``: appends to ``out`` the staging
+    tuple of each non-empty line of ``lines`` (the lines after line ``n`` of the file, without
+    their ends), whose cell ``columns[i]`` holds field ``i`` (-1: the file lacks it) and
+    ``key``/``ts``/``action`` the record's (-1: absent); returns the last line's number, the
+    last key and whether the keys rose strictly from ``last`` on. ``slow(cells, line)`` takes
+    the lines it does not; ``wrong_width(cells, line)`` raises for a line of other than
+    ``width`` cells. None when every upsert would fail (a required field is missing from the
+    file): the long way names the problem."""
     env: dict[str, Any] = {
         "_int": _int,
         "_B": _BOOL_TEXT,
-        "_ts": _fast_ts,
+        "_TC": _TS_MEMO,
+        "_tsm": _ts_memo,
         "_T": TRUNCATED,
         "_U": UNSPECIFIED,
         "_esc": unescape,
         "_slow": slow,
         "_typed": typed,
         "_BadValue": BadValue,
+        "_width": wrong_width,
     }
     body: list[str] = []
     names: list[str] = []
@@ -415,40 +442,54 @@ def tsv_row_function(
             continue
         kind = typer.t.kind(f)
         conv = _TSV_INLINE.get(kind, "_typed(" + repr(kind) + ", {v})").format(v=v)
-        body += [
-            f"{v} = cells[{col}]",
-            f"if {v} == '\\\\N':",
-            f"    {v} = None",
-            "else:",
-            f"    if '\\\\' in {v}:",
-            f"        {v} = _esc({v})",
-            f"    {v} = {conv}",
-        ]
+        body += [f"{v} = cells[{col}]", f"if {v} == '\\\\N':", f"    {v} = None", "else:"]
+        if kind not in _NO_BACKSLASH:
+            body += [f"    if '\\\\' in {v}:", f"        {v} = _esc({v})"]
+        body.append(f"    {v} = {conv}")
         if typer.required[i]:
             body += [f"if {v} is None:", "    raise _BadValue('missing')"]
     values = "".join(f"{n}, " for n in names)
     nones = "None, " * len(names)
     a = f"cells[{action}]" if action >= 0 else "'U'"
-    t_ = f"cells[{ts}]" if ts >= 0 else "None"
-    inner = "\n".join("        " + line for line in body)
+    w = f"cells[{ts}]" if ts >= 0 else "None"
+    inner = "\n".join("                " + line for line in body)
     src = f"""
-def row(cells, line):
-    try:
-        a = {a}
-        k = cells[{key}]
-        k = int(k) if k.isdigit() else _int(k)
-        w = _ts({t_})
-        if a == 'D':
-            return (k, w, 'D', {nones})
-        if a != 'U' and a != '':
-            raise _BadValue(a)
+def rows(lines, n, out, last):
+    asc = True
+    add = out.append
+    tc = _TC
+    for line in lines:
+        n += 1
+        if not line:
+            continue
+        cells = line.split('\\t')
+        if len(cells) != {width}:
+            _width(cells, n)
+        try:
+            a = {a}
+            k = cells[{key}]
+            k = int(k) if k.isdigit() else _int(k)
+            w = {w}
+            w = tc.get(w) or _tsm(w)
+            if a == 'D':
+                r = (k, w, 'D', {nones})
+            else:
+                if a != 'U' and a != '':
+                    raise _BadValue(a)
 {inner}
-        return (k, w, 'U', {values})
-    except Exception:
-        return _slow(cells, line)
+                r = (k, w, 'U', {values})
+        except Exception:
+            r = _slow(cells, n)
+            k = r[0]
+        if k <= last:
+            asc = False
+        last = k
+        add(r)
+    return n, last, asc
 """
-    # The source holds only integers (cell positions), names made here (v0, v1, ...) and the
-    # importer's own field kinds: nothing of the file's text (docs/security-review.md, B102).
-    exec(compile(src, f"<cd2 TSV row of {typer.t.name}>", "exec"), env)  # nosec B102
-    row: Callable[[list[str], int], tuple[Any, ...]] = env["row"]
-    return row
+    # The source holds only integers (cell positions, the width), names made here (v0, v1,
+    # ...) and the importer's own field kinds: nothing of the file's text
+    # (docs/security-review.md, B102).
+    exec(compile(src, f"<cd2 TSV rows of {typer.t.name}>", "exec"), env)  # nosec B102
+    rows: TsvRows = env["rows"]
+    return rows

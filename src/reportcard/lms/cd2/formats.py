@@ -16,7 +16,7 @@ import gzip
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -114,6 +114,61 @@ def tsv_header(path: Path) -> list[str]:
     with open_text(path) as fh:
         line = fh.readline()
     return line.rstrip("\r\n").split("\t") if line else []
+
+
+LINES_CHUNK = 1 << 20  # bytes read (and gunzipped) at a time by tsv_lines
+_NEWLINES = re.compile("\r\n|\r|\n")
+
+
+def _split_lines(text: str) -> list[str]:
+    """``text``'s lines without their ends, split as ``open_text`` splits (``\\n``, ``\\r\\n``
+    and a lone ``\\r`` each end a line); ``text`` ends with a line end or the file's end."""
+    lines = _NEWLINES.split(text) if "\r" in text else text.split("\n")
+    if text and text[-1] in "\r\n":
+        lines.pop()  # the empty rest after the last line end
+    return lines
+
+
+def tsv_lines(path: Path) -> Iterator[list[str]]:
+    """The file's lines (the header first), a megabyte at a time, without their ends: the same
+    lines as iterating :func:`open_text` and stripping each one's end, at a fraction of the
+    calls. Bytes that are not UTF-8 raise a :class:`Cd2Error` naming their line, once the
+    lines before it are yielded."""
+    with open_binary(path) as fh:
+        carry = b""
+        seen = 0  # lines yielded
+        while True:
+            data = fh.read(LINES_CHUNK)
+            if not data:
+                break
+            if carry:
+                data = carry + data
+            # Cut after the last \n (never inside a UTF-8 sequence nor between \r and \n).
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                carry = data
+                continue
+            carry = data[cut:]
+            lines = yield from _decoded_lines(data[:cut], seen, path)
+            seen += len(lines)
+        if carry:
+            yield from _decoded_lines(carry, seen, path)
+
+
+def _decoded_lines(data: bytes, seen: int, path: Path) -> Generator[list[str], None, list[str]]:
+    """Yields the lines of ``data`` (after line ``seen``) and returns them."""
+    try:
+        lines = _split_lines(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        head = data[: exc.start]
+        cut = head.rfind(b"\n") + 1
+        before = _split_lines(head[:cut].decode("utf-8")) if cut else []
+        if before:
+            yield before
+        line = seen + len(before) + 1 + head[cut:].count(b"\r")  # a lone \r ends a line
+        raise Cd2Error(f"not UTF-8 text ({exc.reason})", file=path, line=line) from None
+    yield lines
+    return lines
 
 
 def _read_tsv(path: Path) -> Iterator[tuple[int, list[str], list[str | None]]]:

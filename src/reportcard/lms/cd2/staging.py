@@ -33,7 +33,6 @@ from reportcard.lms.cd2.formats import (
     Record,
     detect_format,
     open_binary,
-    open_text,
     read_records,
     tabular_layout,
     tsv_header,
@@ -191,15 +190,47 @@ def stage_records(
     return _insert_typed(conn, t, tuples())
 
 
-def _insert_typed(conn: Connection, t: Cd2Table, rows: Iterable[tuple[Any, ...]]) -> int:
-    """SQLite: insert typed (key, ts, action, *fields) rows into the staging table in big
-    batches; notes how many and whether the keys came strictly ascending."""
-    info = conn.info.setdefault("cd2_stage", {"records": 0, "ascending": True, "last": None})
+def _stage_info(conn: Connection) -> dict[str, Any]:
+    """SQLite: records staged; whether their keys arrived strictly ascending; the last key."""
+    info: dict[str, Any] = conn.info.setdefault(
+        "cd2_stage", {"records": 0, "ascending": True, "last": None}
+    )
+    return info
+
+
+def _insert_sql(t: Cd2Table) -> str:
     columns = ["key", "ts", "action", *(value_column(f) for f in t.fields)]
-    sql = (
+    return (
         f"INSERT INTO {stage_name(t)} ({', '.join(columns)})"
         f" VALUES ({', '.join(['?'] * len(columns))})"
     )
+
+
+def _insert_batches(conn: Connection, t: Cd2Table, batches: Iterable[list[tuple[Any, ...]]]) -> int:
+    """SQLite: insert batches of typed (key, ts, action, *fields) rows into the staging table
+    (whoever makes them notes whether the keys ascend); counts them."""
+    info = _stage_info(conn)
+    sql = _insert_sql(t)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    n = 0
+    cur = raw.cursor()
+    try:
+        for batch in batches:
+            if batch:
+                cur.executemany(sql, batch)
+                n += len(batch)
+    finally:
+        cur.close()
+    info["records"] = int(info.get("records") or 0) + n
+    return n
+
+
+def _insert_typed(conn: Connection, t: Cd2Table, rows: Iterable[tuple[Any, ...]]) -> int:
+    """SQLite: insert typed (key, ts, action, *fields) rows into the staging table in big
+    batches; notes how many and whether the keys came strictly ascending."""
+    info = _stage_info(conn)
+    sql = _insert_sql(t)
     raw = conn.connection.driver_connection
     assert raw is not None
     n = 0
@@ -261,8 +292,8 @@ def _getters(t: Cd2Table, columns: list[str]) -> list[tuple[int, int, str]]:
 
 
 def _stage_tabular_sqlite(conn: Connection, t: Cd2Table, path: Path, fmt: str) -> None:
-    from reportcard.lms.cd2.convert import BadValue, RowTyper, field_value, tsv_row_function
-    from reportcard.lms.cd2.formats import csv_header, read_tabular, tsv_value
+    from reportcard.lms.cd2.convert import BadValue, RowTyper, field_value, tsv_rows_function
+    from reportcard.lms.cd2.formats import csv_header, read_tabular, tsv_lines, tsv_value
 
     header = tsv_header(path) if fmt == "tsv" else csv_header(path)
     if not header:
@@ -304,24 +335,46 @@ def _stage_tabular_sqlite(conn: Connection, t: Cd2Table, path: Path, fmt: str) -
             n,
         )
 
-    fast = (
-        tsv_row_function(typer, ki, ti, ai, direct, tsv_value, slow) if simple else None
-    ) or slow
+    def wrong_width(cells: list[str], n: int) -> None:
+        raise Cd2Error(f"{len(cells)} fields where the header has {width}", file=path, line=n)
 
-    def tsv_rows() -> Iterator[tuple[Any, ...]]:
-        # DAP's TSV never holds a raw newline inside a field: a line is a record.
-        with open_text(path) as fh:
-            fh.readline()
-            for n, line in enumerate(fh, start=2):
-                line = line.rstrip("\n").rstrip("\r")
-                if not line:
-                    continue
-                cells = line.split("\t")
-                if len(cells) != width:
-                    raise Cd2Error(
-                        f"{len(cells)} fields where the header has {width}", file=path, line=n
-                    )
-                yield fast(cells, n)
+    rows = (
+        tsv_rows_function(typer, ki, ti, ai, direct, width, tsv_value, slow, wrong_width)
+        if simple and fmt == "tsv"
+        else None
+    )
+
+    def tsv_batches() -> Iterator[list[tuple[Any, ...]]]:
+        # DAP's TSV never holds a raw newline inside a field: a line is a record. A batch of
+        # lines costs one call of the generated function (or of the long way per line).
+        info = _stage_info(conn)
+        n = 0
+        last = float("-inf") if info["last"] is None else info["last"]
+        ascending = bool(info["ascending"])
+        for lines in tsv_lines(path):
+            if n == 0:
+                lines = lines[1:]  # the header
+                n = 1
+            out: list[tuple[Any, ...]] = []
+            if rows is not None:
+                n, last, rising = rows(lines, n, out, last)
+                ascending = ascending and rising
+            else:
+                for line in lines:
+                    n += 1
+                    if not line:
+                        continue
+                    cells = line.split("\t")
+                    if len(cells) != width:
+                        wrong_width(cells, n)
+                    row = slow(cells, n)
+                    if row[0] <= last:
+                        ascending = False
+                    last = row[0]
+                    out.append(row)
+            yield out
+        if last != float("-inf"):
+            info.update(ascending=ascending, last=last)
 
     def csv_rows() -> Iterator[tuple[Any, ...]]:
         for n, _, cells in read_tabular(path, fmt):
@@ -334,7 +387,10 @@ def _stage_tabular_sqlite(conn: Connection, t: Cd2Table, path: Path, fmt: str) -
             )
 
     try:
-        _insert_typed(conn, t, tsv_rows() if fmt == "tsv" else csv_rows())
+        if fmt == "tsv":
+            _insert_batches(conn, t, tsv_batches())
+        else:
+            _insert_typed(conn, t, csv_rows())
     except UnicodeDecodeError as exc:
         raise Cd2Error(f"not UTF-8 text ({exc.reason})", file=path, table=t.name) from None
 
