@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from reportcard.reports.catalog import PartQuery, Report, RunContext, get_report
 from reportcard.runs.context import build_context
 from reportcard.runs.lifecycle import create_run, get_run
-from reportcard.runs.query import bounds_select, range_select
+from reportcard.runs.query import bounds_select, range_select, sql_formatted
 from reportcard.runs.write import copy_eligible, copy_select
 
 
@@ -45,8 +45,12 @@ def run_context(engine: Engine, root: int, report_type: str, params: dict[str, A
 
 
 def selected_parts(report: Report, ctx: RunContext) -> list[tuple[str, PartQuery]]:
-    """The parts a run with this context writes, in output order, with their queries."""
-    return [(name, report.part(name).build(ctx)) for name in report.select_parts(ctx)]
+    """The parts a run with this context writes, in output order, with their queries as a
+    shard runs them (formatters with a SQL form in the statement: ``runs.query.sql_formatted``)."""
+    return [
+        (name, sql_formatted(report.part(name).build(ctx), ctx))
+        for name in report.select_parts(ctx)
+    ]
 
 
 def part_sql(engine: Engine, pq: PartQuery, *, whole_range: bool = True) -> str | None:

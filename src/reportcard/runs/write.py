@@ -3,11 +3,16 @@
 All three produce the same bytes (Canvas's CSV: comma, ``"`` quoting only where needed,
 ``\\n``, NULL as an empty unquoted field). The two fast paths apply when every column is
 written as the database returns it and is text or an integer, so no Python formatting is
-needed: COPY on PostgreSQL; on SQLite, SQL-built lines (see :func:`write_lines`).
+needed: COPY on PostgreSQL; on SQLite, SQL-built lines (see :func:`write_lines`). A column
+the database formats itself (``runs.query.sql_formatted``) qualifies too: the rare value it
+leaves to Python starts with ``MARK``, and the fast paths format the rows holding one in
+Python (:class:`~reportcard.runs.query.Fallback`).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -16,10 +21,12 @@ from sqlalchemy import (
     Connection,
     Engine,
     Integer,
+    Label,
     Null,
     Select,
     String,
     Text,
+    case,
     cast,
     func,
     literal,
@@ -27,10 +34,12 @@ from sqlalchemy import (
 from sqlalchemy.sql.sqltypes import NullType
 
 from reportcard.db.engine import read_conn
+from reportcard.db.tables import users
 from reportcard.reports.catalog import PartQuery, RunContext
-from reportcard.runs.csvtext import BatchWriter
+from reportcard.reports.sqlformat import MARK
+from reportcard.runs.csvtext import BatchWriter, line
 from reportcard.runs.pgcopy import CopyOut
-from reportcard.runs.query import BATCH, range_select, row_formatter, stream_batches
+from reportcard.runs.query import BATCH, Fallback, range_select, row_formatter, stream_batches
 
 Progress = Callable[[int], None]
 
@@ -45,6 +54,9 @@ class Sink(Protocol):
 FIELD_SEP = "\x1f"
 # printf() takes at most 127 arguments (SQLITE_MAX_FUNCTION_ARG); wider parts use csv.writer.
 MAX_LINE_COLUMNS = 100
+# Columns whose values nearly always need quoting ("Surname, Given"): a part showing one takes
+# SQL-quoted CSV lines on SQLite (see _write_csv_lines).
+OFTEN_QUOTED: tuple[ColumnElement[Any], ...] = (users.c.sortable_name,)
 # Characters that make a field quoted (the newline is counted separately).
 QUOTED = (",", '"', "\r")
 
@@ -54,7 +66,7 @@ def copy_eligible(engine: Engine, pq: PartQuery) -> bool:
     if engine.dialect.name != "postgresql" or not pq.columns:
         return False
     for col in pq.columns:
-        if col.fmt is not None:
+        if col.fmt is not None and not isinstance(col.fmt, Fallback):
             return False
         if not isinstance(col.expr.type, String | Text | Integer | NullType):
             return False
@@ -72,10 +84,11 @@ def lines_eligible(engine: Engine, pq: PartQuery) -> bool:
     if engine.dialect.name != "sqlite" or not 2 <= len(pq.columns) <= MAX_LINE_COLUMNS:
         return False
     for col in pq.columns:
-        if col.fmt is not None:
+        if col.fmt is not None and not isinstance(col.fmt, Fallback):
             return False
         if isinstance(col.expr.type, NullType):
-            if not isinstance(col.expr, Null):
+            inner = col.expr.element if isinstance(col.expr, Label) else col.expr
+            if not isinstance(inner, Null):  # a labelled NULL (sis_export's password) too
                 return False
         elif not isinstance(col.expr.type, String | Text | Integer):
             return False
@@ -121,12 +134,16 @@ def write_copy(
     """
     stmt = copy_select(pq, lo, hi)
     sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    fallbacks = _fallbacks(pq)
+    mark = MARK.encode()
     counted = 0
     raw = engine.raw_connection()
     try:
         copy = CopyOut(raw.driver_connection, f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", BATCH)
         for batch in copy:
             data = b"".join(batch)
+            if fallbacks and mark in data:
+                data = b"".join([_copy_row(r, fallbacks) if mark in r else r for r in batch])
             out.write(data)
             n = data.count(b"\n")
             progress(n)
@@ -161,6 +178,9 @@ def write_lines(
     snapshot.
     """
     ncols = len(pq.columns)
+    fallbacks = _fallbacks(pq)
+    if any(_inner(c.expr) is q for c in pq.columns for q in OFTEN_QUOTED):
+        return _write_csv_lines(engine, pq, lo, hi, out, progress, fallbacks, batch)
     fmt = literal(FIELD_SEP.join(["%s"] * ncols))
     stmt = range_select(pq, lo, hi, columns=[func.printf(fmt, *(c.expr for c in pq.columns))])
     csv_text = BatchWriter()
@@ -177,6 +197,7 @@ def write_lines(
                     not any(q in text for q in QUOTED)
                     and seps == k * (ncols - 1)
                     and text.count("\n") == k - 1
+                    and (not fallbacks or MARK not in text)
                 ):
                     out.write(text.replace(FIELD_SEP, ",").encode("utf-8"))
                     out.write(b"\n")
@@ -185,6 +206,8 @@ def write_lines(
                         fields = [r[0].split(FIELD_SEP) for r in rows]
                     else:
                         fields = _raw_batch(conn, pq, lo, hi, written, k)
+                    if fallbacks:
+                        fields = [_formatted(row, fallbacks) for row in fields]
                     out.write(csv_text.text(fields).encode("utf-8"))
                 written += k
                 progress(k)
@@ -192,6 +215,102 @@ def write_lines(
             batches.close()
             conn.exec_driver_sql("ROLLBACK")
     return written
+
+
+def _inner(expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    return expr.element if isinstance(expr, Label) else expr
+
+
+def _csv_field(expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A text value as a CSV field, quoted (quotes doubled) when it holds a special character."""
+    if isinstance(expr.type, Integer) or isinstance(_inner(expr), Null):
+        return expr
+    quoted = literal('"') + func.replace(expr, '"', '""') + literal('"')
+    return case((expr.op("GLOB", is_comparison=True)(literal('*[,"\r\n]*')), quoted), else_=expr)
+
+
+def _write_csv_lines(
+    engine: Engine,
+    pq: PartQuery,
+    lo: int,
+    hi: int,
+    out: Sink,
+    progress: Progress,
+    fallbacks: list[tuple[int, Fallback]],
+    batch: int,
+) -> int:
+    """Rows as CSV lines SQLite writes itself, quoting included, for parts where nearly every
+    row has a field to quote (``OFTEN_QUOTED``): there the unquoted lines of
+    :func:`write_lines` would send every batch through ``csv.writer``.
+
+    Each text field is quoted in SQL by the writer's rule (``,``, ``"``, ``\\n``, ``\\r``);
+    a line holding ``MARK`` (a value SQL left to a Python formatter) is parsed and written
+    again with that value formatted, as for COPY.
+    """
+    fmt = literal(",".join(["%s"] * len(pq.columns)))
+    stmt = range_select(
+        pq, lo, hi, columns=[func.printf(fmt, *(_csv_field(c.expr) for c in pq.columns))]
+    )
+    written = 0
+    with read_conn(engine) as conn:
+        batches = stream_batches(conn, stmt, batch)
+        try:
+            for rows in batches:
+                k = len(rows)
+                text = "\n".join([r[0] for r in rows])
+                if fallbacks and MARK in text:
+                    text = "\n".join(
+                        [_csv_line(r[0], fallbacks) if MARK in r[0] else r[0] for r in rows]
+                    )
+                out.write(text.encode("utf-8"))
+                out.write(b"\n")
+                written += k
+                progress(k)
+        finally:
+            batches.close()
+    return written
+
+
+def _csv_line(text: str, fallbacks: list[tuple[int, Fallback]]) -> str:
+    """One CSV line (no line end) holding ``MARK``: its marked values formatted, re-written.
+
+    The fields left alone keep their text: the line's quoting is :func:`csvtext.line`'s.
+    """
+    fields = next(csv.reader(io.StringIO(text, newline="")))
+    row = _formatted(fields, fallbacks)
+    if row is fields:
+        return text  # the mark was inside another column's value
+    return line(row, ending="")
+
+
+def _fallbacks(pq: PartQuery) -> list[tuple[int, Fallback]]:
+    """(position, formatter) of the columns the database formats, with a Python fallback."""
+    return [(i, c.fmt) for i, c in enumerate(pq.columns) if isinstance(c.fmt, Fallback)]
+
+
+def _formatted(row: Sequence[Any], fallbacks: list[tuple[int, Fallback]]) -> Sequence[Any]:
+    """The row with the values SQL left to Python (``MARK`` + stored value) formatted."""
+    marked = [(i, fb) for i, fb in fallbacks if isinstance(row[i], str) and row[i].startswith(MARK)]
+    if not marked:
+        return row
+    out = list(row)
+    for i, fb in marked:
+        out[i] = fb(out[i])
+    return out
+
+
+def _copy_row(data: bytes, fallbacks: list[tuple[int, Fallback]]) -> bytes:
+    """One COPY CSV row holding ``MARK``: its marked values formatted, re-written as CSV.
+
+    COPY and :func:`csvtext.line` quote the same fields (``,``, ``"``, ``\\n``, ``\\r``) and
+    write NULL (and, through ``NULLIF``, the empty string) as an empty field, so the fields
+    left alone keep their bytes.
+    """
+    fields = next(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    row = _formatted(fields, fallbacks)
+    if row is fields:
+        return data  # the mark was inside another column's value
+    return line(row).encode("utf-8")
 
 
 def _blank_as_null(expr: ColumnElement[Any]) -> ColumnElement[Any]:

@@ -1,0 +1,352 @@
+"""SQL forms of the Python column formatters, exact for the common values, with a way out.
+
+A column with a Python formatter keeps its part off the fast paths (SQLite's SQL-built lines,
+PostgreSQL's COPY): every row would come back to Python as a tuple to be formatted. For the
+formatters listed in :data:`SQL_FORMS` the database computes the written text itself when
+the stored value has a shape whose result SQL can compute exactly (nearly every row), and
+otherwise returns :data:`MARK` followed by the stored value: the writer then formats that
+one value with the Python formatter (``runs.query.row_formatter``, ``runs.write``). The
+written bytes are the Python formatter's for every value; ``tests/reports/test_sqlformat.py``
+compares both on many values on both databases.
+
+- ``first_name``/``last_name`` (:func:`formatting.name_parts`): computed in SQL for a sortable
+  name of the shape ``Surname, Given`` with nothing for Python to strip (see the two
+  functions; given names of several words with a double space, or with a character that
+  Python's case-insensitive match could fold onto a suffix's letters, such as the long s, go
+  to Python too). Other names (no comma, two commas, spaces around the parts, tabs...) go to
+  Python.
+- ``TIME`` (:func:`formatting.time_formatter`): a stored timestamp between
+  :data:`TIME_WINDOW`'s bounds is written from its UTC text shifted by the zone's offset at
+  that instant; the offsets come from Python's own zone (``zoneinfo``), as a tree of CASE
+  arms over the transitions, so both always agree. Other values go to Python; on SQLite so
+  does any text that is not a valid ``YYYY-MM-DD HH:MM:SS[.ffffff]`` (SQLite would normalize
+  ``2024-02-30``, where Python refuses it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    TIMESTAMP,
+    ColumnElement,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    type_coerce,
+)
+
+from reportcard.reports.catalog import TIME, RunContext
+from reportcard.reports.formatting import first_name, is_utc, last_name, zone
+
+# Leads a value the database left to Python: the stored value follows it. No value computed
+# in SQL starts with it (a name holding it goes to Python; times start with a digit).
+MARK = "\x1e"
+
+# Whitespace as Python's str.split()/strip() see it, but the plain space.
+_OTHER_SPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace() and c != " ")
+# Non-ASCII characters that a case-insensitive match, or lower()/upper(), could turn into an
+# ASCII letter (the suffixes' letters): a given name holding one goes to Python.
+_FOLDING = "\u00df\u0130\u0131\u0149\u017f\u01f0\u1e96\u1e97\u1e98\u1e99\u1e9a\u1e9e\u212a" + (
+    "\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"
+)
+
+# The suffixes of formatting._SUFFIXES, case by case in ASCII: (sr|jr|esq|senior|junior|esquire)
+_WORDS = ("sr", "jr", "esq", "senior", "junior", "esquire")
+
+
+def _ci(word: str) -> str:
+    """``[Ss][Rr]``: the word in either case, as a GLOB or a regular expression class."""
+    return "".join(f"[{c.upper()}{c}]" for c in word)
+
+
+def _klass(chars: str) -> str:
+    """The members of a bracket class for ``chars``, runs of code points as ranges (``a-c``).
+
+    SQLite compares each character with every member of a GLOB class: ranges keep it short.
+    """
+    codes = sorted(map(ord, chars))
+    runs: list[list[int]] = []
+    for c in codes:
+        if runs and c == runs[-1][1] + 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in runs)
+
+
+_SPACE_CLASS = _klass(_OTHER_SPACE)
+_FOLDING_CLASS = _klass(_FOLDING)
+_PG_SUFFIX = " (" + "|".join([*map(_ci, _WORDS), "[IiVv]+"]) + r")\.?$"
+
+
+def _is_pg(ctx: RunContext) -> bool:
+    return ctx.dialect == "postgresql"
+
+
+def _find(ctx: RunContext, text: ColumnElement[Any], sub: str) -> ColumnElement[Any]:
+    """1-based position of ``sub`` in ``text``, 0 when absent."""
+    return func.strpos(text, sub) if _is_pg(ctx) else func.instr(text, sub)
+
+
+def _has(ctx: RunContext, text: ColumnElement[Any], klass: str) -> ColumnElement[bool]:
+    """``text`` holds a character of the bracket class ``klass``."""
+    if _is_pg(ctx):
+        return text.op("~", is_comparison=True)(literal(f"[{klass}]"))
+    return text.op("GLOB", is_comparison=True)(literal(f"*[{klass}]*"))
+
+
+def _plain(ctx: RunContext, text: ColumnElement[Any]) -> ColumnElement[bool]:
+    """``text`` holds no whitespace but the plain space.
+
+    On SQLite a GLOB class costs a comparison per member and character: the one-range test
+    (printable ASCII throughout) first, the exact class only for other text.
+    """
+    if _is_pg(ctx):
+        return ~_has(ctx, text, _SPACE_CLASS)
+    return or_(
+        ~text.op("GLOB", is_comparison=True)(literal("*[^ -~]*")), ~_has(ctx, text, _SPACE_CLASS)
+    )
+
+
+def _glob_or_regex(ctx: RunContext, s: ColumnElement[Any], glob: str, regex: str) -> Any:
+    return (
+        s.op("~", is_comparison=True)(literal(regex))
+        if _is_pg(ctx)
+        else s.op("GLOB", is_comparison=True)(literal(glob))
+    )
+
+
+def _marked(value: ColumnElement[Any]) -> ColumnElement[Any]:
+    # Typed as text: ``+`` on a DateTime would be SQLite's numeric addition.
+    return literal(MARK, Text) + type_coerce(value, Text)
+
+
+def sql_last_name(expr: ColumnElement[Any], ctx: RunContext) -> ColumnElement[Any]:
+    """``last_name(sortable_name)`` in SQL, or MARK + the name.
+
+    Python strips the text before the name's one comma; SQL takes it as it is when it has
+    neither a space nor another whitespace character at either end (nor is empty).
+    """
+    s = expr
+    comma = _find(ctx, s, ",")
+    edge = f"[^ {_SPACE_CLASS}]"
+    if _is_pg(ctx):  # ascii(): the code point of the first character (regexes cost more)
+        spaces = [32, *map(ord, _OTHER_SPACE)]
+        edges = [
+            func.ascii(s).not_in(spaces),
+            func.ascii(func.substr(s, comma - 1, 1)).not_in(spaces),
+        ]
+    else:
+        edges = [
+            _glob_or_regex(ctx, s, f"{edge}*", f"^{edge}"),
+            _glob_or_regex(ctx, func.substr(s, comma - 1, 1), edge, f"^{edge}$"),
+        ]
+    shape = and_(comma > 1, _find(ctx, func.substr(s, comma + 1), ",") == 0, *edges)
+    return type_coerce(case((shape, func.substr(s, 1, comma - 1)), else_=_marked(s)), Text)
+
+
+def sql_first_name(expr: ColumnElement[Any], ctx: RunContext) -> ColumnElement[Any]:
+    """``first_name(sortable_name)`` in SQL, or MARK + the name.
+
+    SQL takes names whose one comma is followed by one space and the given name, with no
+    other space at its end and no whitespace but the plain space in it: Python strips
+    nothing of that. The given name is written as it is; when it has several words and the
+    last is a suffix (``Jr.``, ``III``), the words before it. Several words with a double
+    space (Python joins the words back with one) or with a character that folds onto an
+    ASCII letter go to Python.
+    """
+    s = expr
+    comma = _find(ctx, s, ",")
+    g = func.substr(s, comma + 2)
+    if _is_pg(ctx):  # string functions where they do (PostgreSQL's regexes cost more)
+        # Each use of g computes it again: the tests look at s where they can. The name ends
+        # with the given name; a whitespace character anywhere in s sends it to Python.
+        shape = and_(
+            comma > 0,
+            func.strpos(func.substr(s, comma + 1), ",") == 0,
+            func.substr(s, comma + 1, 2).op("LIKE", is_comparison=True)(" _"),
+            func.substr(s, comma + 2, 1) != " ",
+            func.right(s, 1) != " ",
+            _plain(ctx, s),
+        )
+    else:
+        shape = and_(
+            _glob_or_regex(ctx, s, "*, [^ ]*", ", [^ ]"),
+            ~_glob_or_regex(ctx, s, "*,*,*", ",.*,"),
+            ~_glob_or_regex(ctx, s, "* ", " $"),
+            _plain(ctx, g),
+        )
+    # The name ends with the given name: with several given words, its last word is theirs.
+    if _is_pg(ctx):
+        one_word = ~s.op("LIKE", is_comparison=True)(literal("%, % %"))
+        suffix: ColumnElement[bool] = s.op("~", is_comparison=True)(literal(_PG_SUFFIX))
+        before_last = func.regexp_replace(g, " [^ ]*$", "")
+    else:
+        one_word = ~s.op("GLOB", is_comparison=True)(literal("*, * *"))
+        # s without one final dot ends in a word of [IiVv]+ when stripping those letters
+        # leaves it ending in the space before that word.
+        h = case(
+            (
+                s.op("GLOB", is_comparison=True)(literal("*.")),
+                func.substr(s, 1, func.length(s) - 1),
+            ),
+            else_=s,
+        )
+        roman = and_(
+            func.rtrim(h, "IiVv").op("GLOB", is_comparison=True)(literal("* ")),
+            ~h.op("GLOB", is_comparison=True)(literal("* ")),
+        )
+        words = [
+            s.op("GLOB", is_comparison=True)(literal(f"* {_ci(w)}{dot}"))
+            for w in _WORDS
+            for dot in ("", ".")
+        ]
+        suffix = or_(*words, roman)
+        # rtrim by every character of g but the space drops the last word, then the space.
+        before_last = func.rtrim(func.rtrim(g, func.replace(g, " ", "")), " ")
+    given = case(
+        (one_word, g),
+        (or_(_find(ctx, g, "  ") > 0, _has(ctx, g, _FOLDING_CLASS)), _marked(s)),
+        (suffix, before_last),
+        else_=g,
+    )
+    return type_coerce(case((shape, given), else_=_marked(s)), Text)
+
+
+# ---------------------------------------------------------------- times
+
+# Times from the first to the second are written by SQL; others by Python.
+TIME_WINDOW = (datetime(1970, 1, 2), datetime(2099, 12, 31))
+_DAY = 86_400
+
+
+@lru_cache(maxsize=16)
+def offset_segments(tz_name: str) -> tuple[tuple[datetime, int, str], ...]:
+    """(UTC start, offset in seconds, offset text) of each stretch of one offset in the window.
+
+    The offset text is what ``isoformat`` writes after the time (``-07:00``). Offsets are read
+    from Python's zone once a day and a change is bisected to the second; a zone changing
+    twice within one day and back to the first offset would be missed (none does).
+    """
+    tz = zone(tz_name)
+
+    def offset(ts: int) -> int:  # at UTC ts, seconds since the epoch
+        delta = datetime.fromtimestamp(ts, tz).utcoffset()
+        assert delta is not None
+        return int(delta.total_seconds())
+
+    lo, hi = (int(t.replace(tzinfo=UTC).timestamp()) for t in TIME_WINDOW)
+    starts = [(lo, offset(lo))]
+    for t in range(lo, hi, _DAY):
+        nxt = min(t + _DAY, hi)
+        current = starts[-1][1]
+        while offset(nxt) != current:  # bisect to the first second of the next offset
+            a, b = t, nxt
+            while b - a > 1:
+                mid = (a + b) // 2
+                if offset(mid) == current:
+                    a = mid
+                else:
+                    b = mid
+            starts.append((b, offset(b)))
+            t, current = b, starts[-1][1]
+
+    def when(ts: int) -> datetime:
+        return datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
+
+    def text(ts: int) -> str:
+        return datetime.fromtimestamp(ts, tz).isoformat(timespec="seconds")[19:]
+
+    segments = [(when(start), off, text(start)) for start, off in starts]
+    return tuple(segments)
+
+
+def _ts_text(ctx: RunContext, t: datetime) -> ColumnElement[Any]:
+    text = t.strftime("%Y-%m-%d %H:%M:%S")
+    return cast(literal(text), TIMESTAMP()) if _is_pg(ctx) else literal(text)
+
+
+def _shifted(ctx: RunContext, v: ColumnElement[Any], seconds: int, suffix: str) -> Any:
+    """The local time text of UTC ``v`` shifted by ``seconds``, then ``suffix``."""
+    if _is_pg(ctx):
+        t = v if not seconds else v + func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+        body = func.to_char(t, 'YYYY-MM-DD"T"HH24:MI:SS')
+    else:
+        args = [func.substr(v, 1, 19)] + ([f"{seconds:+d} seconds"] if seconds else [])
+        body = func.strftime("%Y-%m-%dT%H:%M:%S", *args)
+    return body + literal(suffix)
+
+
+def sql_time(expr: ColumnElement[Any], ctx: RunContext) -> ColumnElement[Any]:
+    """The TIME formatter in SQL: the stored UTC time in the run's zone, or MARK + the value."""
+    if is_utc(ctx.time_zone):
+        segments: tuple[tuple[datetime, int, str], ...] = ((TIME_WINDOW[0], 0, "Z"),)
+    else:
+        segments = offset_segments(ctx.time_zone)
+    v = expr
+
+    def tree(segs: tuple[tuple[datetime, int, str], ...]) -> Any:
+        if len(segs) == 1:
+            return _shifted(ctx, v, segs[0][1], segs[0][2])
+        mid = len(segs) // 2
+        return case((v < _ts_text(ctx, segs[mid][0]), tree(segs[:mid])), else_=tree(segs[mid:]))
+
+    lo, hi = TIME_WINDOW
+    inside = [v >= _ts_text(ctx, lo), v < _ts_text(ctx, hi)]
+    if _is_pg(ctx):
+        raw: ColumnElement[Any] = case(
+            (
+                and_(v >= _ts_text(ctx, datetime(1, 1, 1)), func.isfinite(v)),
+                func.to_char(v, 'YYYY-MM-DD"T"HH24:MI:SS.US'),
+            ),
+            else_=cast(v, Text),
+        )
+    else:
+        head = func.substr(v, 1, 19)
+        inside += [
+            func.datetime(head, "+0 seconds") == head,  # a valid date and time, as written
+            or_(
+                func.length(v) == 19,
+                and_(
+                    func.length(v) == 26,
+                    func.substr(v, 20).op("GLOB", is_comparison=True)(
+                        literal(".[0-9][0-9][0-9][0-9][0-9][0-9]")
+                    ),
+                ),
+            ),
+        ]
+        raw = v
+    return type_coerce(case((and_(*inside), tree(segments)), else_=_marked(raw)), Text)
+
+
+# The formatters with a SQL form: formatter (or marker) -> builder of the column's expression.
+SQL_FORMS: dict[Any, Callable[[ColumnElement[Any], RunContext], ColumnElement[Any]]] = {
+    first_name: sql_first_name,
+    last_name: sql_last_name,
+    TIME: sql_time,
+}
+# Where a form is used. The names' SQLite form is exact but not used: on SQLite its GLOBs and
+# string functions cost more per row than Python's name_parts, and the users file's sortable
+# name needs quoting on every row, so the line path gained nothing (docs/decisions/performance.md).
+DIALECTS: dict[Any, frozenset[str]] = {
+    first_name: frozenset({"postgresql"}),
+    last_name: frozenset({"postgresql"}),
+    TIME: frozenset({"postgresql", "sqlite"}),
+}
+
+
+def sql_form(fmt: Any, dialect: str) -> Callable[[ColumnElement[Any], RunContext], Any] | None:
+    """The SQL form of a column formatter used on ``dialect``, or None."""
+    try:
+        build = SQL_FORMS.get(fmt)
+    except TypeError:  # an unhashable formatter has no SQL form
+        return None
+    return build if build is not None and dialect in DIALECTS[fmt] else None
