@@ -61,17 +61,26 @@ def record(
     snapshot: bool,
     source: str | None,
 ) -> None:
-    """Record one table's load (inside its transaction)."""
+    """Record one table's load (inside its transaction).
+
+    ``rows_total`` (live rows of the table's bookkeeping) is counted after a snapshot, which
+    read the whole table anyway, and after a table's first load; an incremental adds its
+    upserts of keys without a live row and takes off its deletes, so that its cost follows its
+    records, not the table.
+    """
     s = cd2_table_state.c
     now = _now()
-    old = conn.execute(select(cd2_table_state).where(s.table_name == summary.table)).first()
+    old = conn.execute(select(s.last_ts, s.rows_total).where(s.table_name == summary.table)).first()
     last_ts = summary.max_ts
     if old is not None and old.last_ts is not None and (last_ts is None or old.last_ts > last_ts):
         last_ts = old.last_ts
-    rows = cd2_rows_tables[summary.table]
-    total = conn.execute(
-        select(func.count()).select_from(rows).where(rows.c.deleted.is_(False))
-    ).scalar_one()
+    if snapshot or old is None:
+        rows = cd2_rows_tables[summary.table]
+        total = conn.execute(
+            select(func.count()).select_from(rows).where(rows.c.deleted.is_(False))
+        ).scalar_one()
+    else:
+        total = max(int(old.rows_total) + summary.new_rows - summary.deleted, 0)
     values: dict[str, Any] = {
         "root_account_id": root_id,
         "last_ts": last_ts,
