@@ -650,19 +650,47 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
     g = learning_outcome_groups
     r = learning_outcome_results
     sub = submissions
-    # The links are reached from the aligned outcome: the account condition goes through
-    # ``+ 0`` so that no planner starts from the (few) account links and multiplies every
-    # student's enrollments by them.
-    link_on = and_(
-        lk.c.learning_outcome_id == al.c.learning_outcome_id,
-        lk.c.context_type == "Account",
-        lk.c.context_id + 0 == ctx.account_id,
-        lk.c.workflow_state == "active",
-    )
-
-    assignment_on: list[ColumnElement[bool]] = [a.c.course_id == c.c.id, a.c.type == "Assignment"]
+    # The assignments of the account's outcomes, once per (assignment, alignment, link):
+    # on SQLite a small table materialized once and looked up by course (SQLite indexes it
+    # on its own), instead of probing every assignment of every student's courses for an
+    # alignment and the alignment's outcome for a link. PostgreSQL inlines it (materialized,
+    # it measured slower there). See docs/decisions/performance.md.
+    aa = assignments.alias("aligned_assignment")
+    aal = learning_outcome_alignments.alias("aligned_tag")
+    alk = learning_outcome_links.alias("aligned_link")
+    assignment_on: list[ColumnElement[bool]] = [aa.c.type == "Assignment"]
     if not include_deleted:
-        assignment_on.append(a.c.workflow_state != "deleted")
+        assignment_on.append(aa.c.workflow_state != "deleted")
+    aligned = (
+        select(
+            aa.c.course_id,
+            aa.c.id.label("assignment_id"),
+            aal.c.id.label("alignment_id"),
+            alk.c.id.label("link_id"),
+        )
+        .select_from(
+            aa.join(
+                aal,
+                and_(
+                    aal.c.content_type == "Assignment",
+                    aal.c.content_id == aa.c.id,
+                    aal.c.workflow_state != "deleted",
+                ),
+            ).join(
+                alk,
+                and_(
+                    alk.c.learning_outcome_id == aal.c.learning_outcome_id,
+                    alk.c.context_type == "Account",
+                    alk.c.context_id == ctx.account_id,
+                    alk.c.workflow_state == "active",
+                ),
+            )
+        )
+        .where(*assignment_on)
+        .cte("aligned")
+    )
+    if ctx.dialect == "sqlite":
+        aligned = aligned.prefix_with("MATERIALIZED")
     # Canvas left-joins every result of the student on the alignment and filters them in
     # WHERE: a student whose only results there are deleted (or Submission artifacts) gives
     # no row, not an unassessed one.
@@ -686,17 +714,11 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
         .join(c, c.c.id == e.c.course_id)
         .join(acct, acct.c.id == c.c.account_id)
         .join(s, s.c.id == e.c.course_section_id)
-        .join(a, and_(*assignment_on))
-        .join(
-            al,
-            and_(
-                al.c.content_type == "Assignment",
-                al.c.content_id == a.c.id,
-                al.c.workflow_state != "deleted",
-            ),
-        )
+        .join(aligned, aligned.c.course_id == c.c.id)
+        .join(a, a.c.id == aligned.c.assignment_id)
+        .join(al, al.c.id == aligned.c.alignment_id)
         .join(o, o.c.id == al.c.learning_outcome_id)
-        .join(lk, link_on)
+        .join(lk, lk.c.id == aligned.c.link_id)
         .join(g, g.c.id == lk.c.learning_outcome_group_id)
         .outerjoin(r, result_on)
         .outerjoin(sub, sub_on)
