@@ -234,6 +234,11 @@ def convert_record(
 # common spellings (a digits-only integer, a CD2 timestamp, true/false) taken without
 # regular expressions; anything else goes through :func:`typed`, which names the problem.
 _BOOL_TEXT = {"true": 1, "false": 0}
+_DAYS: set[str] = set()  # YYYY-MM-DD found valid
+_CLOCKS: set[str] = set()  # HH:MM:SS found valid
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d", re.ASCII)
+_HMS = re.compile(r"\d\d:\d\d:\d\d", re.ASCII)
 
 
 def _fast_int(v: Any) -> Any:
@@ -256,7 +261,14 @@ def _fast_bool(v: Any) -> Any:
 
 
 def _fast_ts(v: Any) -> Any:
-    if type(v) is str and len(v) >= 20 and v[10] == "T" and v[-1] == "Z" and v[4] == "-":
+    if (
+        type(v) is str
+        and len(v) >= 20
+        and v[10] == "T"
+        and v[-1] == "Z"
+        and _DAY.fullmatch(v, 0, 10)  # not an ISO week date (2025-W22-5), which
+        and _HMS.fullmatch(v, 11, 19)  # fromisoformat takes too
+    ):
         if len(v) == 20:
             try:
                 datetime.fromisoformat(v[:19])
@@ -387,12 +399,41 @@ _TS_MEMO_SIZE = 50_000
 
 
 def _ts_memo(v: str) -> str:
-    """:func:`_fast_ts`, remembered (a bounded number of spellings: emptied when full)."""
-    out: str = _fast_ts(v)
+    """:func:`_fast_ts`, remembered (a bounded number of spellings: emptied when full). CD2's
+    plain spelling (``2024-05-01T10:00:00Z``) is checked by its day and its time of day, each
+    remembered once found valid (a file holds few days; a day has 86,400 seconds)."""
+    if len(v) == 20 and v[19] == "Z" and v[10] == "T":
+        day = v[:10]
+        clock = v[11:19]
+        if (day in _DAYS or _valid_day(day)) and (clock in _CLOCKS or _valid_clock(clock)):
+            out = f"{day} {clock}.000000"
+        else:
+            out = _fast_ts(v)
+    else:
+        out = _fast_ts(v)
     if len(_TS_MEMO) >= _TS_MEMO_SIZE:
         _TS_MEMO.clear()
     _TS_MEMO[v] = out
     return out
+
+
+def _valid_day(day: str) -> bool:
+    if not _DAY.fullmatch(day):
+        return False
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        return False
+    if len(_DAYS) < _TS_MEMO_SIZE:
+        _DAYS.add(day)
+    return True
+
+
+def _valid_clock(clock: str) -> bool:
+    if not _CLOCK.fullmatch(clock):
+        return False
+    _CLOCKS.add(clock)  # at most 86,400
+    return True
 
 
 TsvRows = Callable[[list[str], int, list[tuple[Any, ...]], Any], tuple[int, Any, bool]]
@@ -442,6 +483,10 @@ def tsv_rows_function(
             continue
         kind = typer.t.kind(f)
         conv = _TSV_INLINE.get(kind, "_typed(" + repr(kind) + ", {v})").format(v=v)
+        if typer.required[i] and kind in _NO_BACKSLASH:
+            # \\N (NULL) fails these conversions too: the long way names the field.
+            body += [f"{v} = cells[{col}]", f"{v} = {conv}"]
+            continue
         body += [f"{v} = cells[{col}]", f"if {v} == '\\\\N':", f"    {v} = None", "else:"]
         if kind not in _NO_BACKSLASH:
             body += [f"    if '\\\\' in {v}:", f"        {v} = _esc({v})"]
