@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, case, func, insert, select, update
 
 from reportcard.db.cd2_tables import cd2_rows_tables, cd2_table_state
 from reportcard.lms.cd2.apply import TableSummary
@@ -70,28 +70,36 @@ def record(
     """
     s = cd2_table_state.c
     now = _now()
-    old = conn.execute(select(s.last_ts, s.rows_total).where(s.table_name == summary.table)).first()
-    last_ts = summary.max_ts
-    if old is not None and old.last_ts is not None and (last_ts is None or old.last_ts > last_ts):
-        last_ts = old.last_ts
-    if snapshot or old is None:
-        rows = cd2_rows_tables[summary.table]
-        total = conn.execute(
-            select(func.count()).select_from(rows).where(rows.c.deleted.is_(False))
-        ).scalar_one()
-    else:
-        total = max(int(old.rows_total) + summary.new_rows - summary.deleted, 0)
     values: dict[str, Any] = {
         "root_account_id": root_id,
-        "last_ts": last_ts,
         "last_mode": "snapshot" if snapshot else "incremental",
         "records": summary.records,
         "rows_upserted": summary.upserted,
         "rows_deleted": summary.deleted,
-        "rows_total": int(total),
         "source": (source or "")[:255] or None,
         "applied_at": now,
     }
+    if not snapshot:  # one statement: the table's state row, if any, moves on by itself
+        ts = summary.max_ts
+        total = s.rows_total + (summary.new_rows - summary.deleted)
+        moved = {
+            "last_ts": s.last_ts if ts is None else case((s.last_ts > ts, s.last_ts), else_=ts),
+            "rows_total": case((total < 0, 0), else_=total),
+        }
+        done = conn.execute(
+            update(cd2_table_state).where(s.table_name == summary.table).values(**values, **moved)
+        )
+        if done.rowcount:
+            return
+    old = conn.execute(select(s.last_ts).where(s.table_name == summary.table)).first()
+    last_ts = summary.max_ts
+    if old is not None and old.last_ts is not None and (last_ts is None or old.last_ts > last_ts):
+        last_ts = old.last_ts
+    rows = cd2_rows_tables[summary.table]
+    total_now = conn.execute(
+        select(func.count()).select_from(rows).where(rows.c.deleted.is_(False))
+    ).scalar_one()
+    values.update(last_ts=last_ts, rows_total=int(total_now))
     if snapshot:
         values["last_snapshot_at"] = now
     if old is None:
