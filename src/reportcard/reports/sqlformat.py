@@ -333,13 +333,14 @@ SQL_FORMS: dict[Any, Callable[[ColumnElement[Any], RunContext], ColumnElement[An
     last_name: sql_last_name,
     TIME: sql_time,
 }
-# Where a form is used. The names' SQLite form is exact but not used: on SQLite its GLOBs and
-# string functions cost more per row than Python's name_parts, and the users file's sortable
-# name needs quoting on every row, so the line path gained nothing (docs/decisions/performance.md).
+# Where a form is used: PostgreSQL, where it lets the part take COPY. The SQLite forms are
+# exact (tests/reports/test_sqlformat.py) but not used: there the GLOBs and string functions
+# cost about what the Python formatters do, and the users file's sortable name needs quoting
+# on every row, so its SQL-built lines gained nothing (docs/decisions/performance.md).
 DIALECTS: dict[Any, frozenset[str]] = {
     first_name: frozenset({"postgresql"}),
     last_name: frozenset({"postgresql"}),
-    TIME: frozenset({"postgresql", "sqlite"}),
+    TIME: frozenset({"postgresql"}),
 }
 
 

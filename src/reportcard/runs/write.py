@@ -26,7 +26,6 @@ from sqlalchemy import (
     Select,
     String,
     Text,
-    case,
     cast,
     func,
     literal,
@@ -34,7 +33,6 @@ from sqlalchemy import (
 from sqlalchemy.sql.sqltypes import NullType
 
 from reportcard.db.engine import read_conn
-from reportcard.db.tables import users
 from reportcard.reports.catalog import PartQuery, RunContext
 from reportcard.reports.sqlformat import MARK
 from reportcard.runs.csvtext import BatchWriter, line
@@ -54,9 +52,6 @@ class Sink(Protocol):
 FIELD_SEP = "\x1f"
 # printf() takes at most 127 arguments (SQLITE_MAX_FUNCTION_ARG); wider parts use csv.writer.
 MAX_LINE_COLUMNS = 100
-# Columns whose values nearly always need quoting ("Surname, Given"): a part showing one takes
-# SQL-quoted CSV lines on SQLite (see _write_csv_lines).
-OFTEN_QUOTED: tuple[ColumnElement[Any], ...] = (users.c.sortable_name,)
 # Characters that make a field quoted (the newline is counted separately).
 QUOTED = (",", '"', "\r")
 
@@ -179,8 +174,6 @@ def write_lines(
     """
     ncols = len(pq.columns)
     fallbacks = _fallbacks(pq)
-    if any(_inner(c.expr) is q for c in pq.columns for q in OFTEN_QUOTED):
-        return _write_csv_lines(engine, pq, lo, hi, out, progress, fallbacks, batch)
     fmt = literal(FIELD_SEP.join(["%s"] * ncols))
     stmt = range_select(pq, lo, hi, columns=[func.printf(fmt, *(c.expr for c in pq.columns))])
     csv_text = BatchWriter()
@@ -215,72 +208,6 @@ def write_lines(
             batches.close()
             conn.exec_driver_sql("ROLLBACK")
     return written
-
-
-def _inner(expr: ColumnElement[Any]) -> ColumnElement[Any]:
-    return expr.element if isinstance(expr, Label) else expr
-
-
-def _csv_field(expr: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A text value as a CSV field, quoted (quotes doubled) when it holds a special character."""
-    if isinstance(expr.type, Integer) or isinstance(_inner(expr), Null):
-        return expr
-    quoted = literal('"') + func.replace(expr, '"', '""') + literal('"')
-    return case((expr.op("GLOB", is_comparison=True)(literal('*[,"\r\n]*')), quoted), else_=expr)
-
-
-def _write_csv_lines(
-    engine: Engine,
-    pq: PartQuery,
-    lo: int,
-    hi: int,
-    out: Sink,
-    progress: Progress,
-    fallbacks: list[tuple[int, Fallback]],
-    batch: int,
-) -> int:
-    """Rows as CSV lines SQLite writes itself, quoting included, for parts where nearly every
-    row has a field to quote (``OFTEN_QUOTED``): there the unquoted lines of
-    :func:`write_lines` would send every batch through ``csv.writer``.
-
-    Each text field is quoted in SQL by the writer's rule (``,``, ``"``, ``\\n``, ``\\r``);
-    a line holding ``MARK`` (a value SQL left to a Python formatter) is parsed and written
-    again with that value formatted, as for COPY.
-    """
-    fmt = literal(",".join(["%s"] * len(pq.columns)))
-    stmt = range_select(
-        pq, lo, hi, columns=[func.printf(fmt, *(_csv_field(c.expr) for c in pq.columns))]
-    )
-    written = 0
-    with read_conn(engine) as conn:
-        batches = stream_batches(conn, stmt, batch)
-        try:
-            for rows in batches:
-                k = len(rows)
-                text = "\n".join([r[0] for r in rows])
-                if fallbacks and MARK in text:
-                    text = "\n".join(
-                        [_csv_line(r[0], fallbacks) if MARK in r[0] else r[0] for r in rows]
-                    )
-                out.write(text.encode("utf-8"))
-                out.write(b"\n")
-                written += k
-                progress(k)
-        finally:
-            batches.close()
-    return written
-
-
-def _csv_line(text: str, fallbacks: list[tuple[int, Fallback]]) -> str:
-    """One CSV line (no line end) holding ``MARK``: its marked values formatted, re-written.
-
-    The fields left alone keep their text: the line's quoting is :func:`csvtext.line`'s.
-    """
-    fields = next(csv.reader(io.StringIO(text, newline="")))
-    row = _formatted(fields, fallbacks)
-    if row is fields:
-        return text  # the mark was inside another column's value
-    return line(row, ending="")
 
 
 def _fallbacks(pq: PartQuery) -> list[tuple[int, Fallback]]:
