@@ -66,3 +66,28 @@ def test_count_lines_adds_a_header_per_file_and_the_if_empty_rows() -> None:
     ]
     assert count_lines(parts, 10) == 10 + 2 + 1
     assert count_lines([], 0) == 0
+
+
+def test_the_zip_level_setting_changes_the_size_not_the_csv(engine: Engine, tmp_path: Path) -> None:
+    with engine.begin() as conn:
+        root = make_institution(conn, 200)
+    zips, csvs = {}, {}
+    for level in (0, 9):
+        settings = Settings(data_dir=tmp_path, shard_rows=100, zip_level=level)
+        storage = LocalStorage(tmp_path / f"files-{level}")
+        with engine.begin() as conn:
+            run_id = sample_run(conn, root, logins="true", empty="true")  # two files: a zip
+        worker = Worker(engine, storage, settings)
+        while worker.step():
+            pass
+        with engine.connect() as conn:
+            assert get_run(conn, run_id).workflow_state == "complete"
+        zips[level] = file_bytes(engine, storage, run_id)
+        zf = zipfile.ZipFile(io.BytesIO(zips[level]))
+        assert zf.testzip() is None
+        csvs[level] = zf.read("logins.csv")
+    assert csvs[0] == csvs[9] == expected_csv(root, 1, 200)
+    # Level 0 writes the CSV bytes as they are, inside deflate blocks; 9 compresses them.
+    row = csvs[0].splitlines(keepends=True)[150]
+    assert row in zips[0] and row not in zips[9]
+    assert len(zips[9]) < len(zips[0])

@@ -38,7 +38,7 @@ from reportcard.runs.write import (
     write_lines,
     write_python,
 )
-from reportcard.runs.zippieces import DeflatePiece
+from reportcard.runs.zippieces import ZIP_LEVEL, DeflatePiece
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
 
@@ -126,8 +126,12 @@ def checkpoints(engine: Engine, run_id: int) -> Iterator[Callable[[int], None]]:
                     conn.invalidate()
 
 
-def execute_shard(engine: Engine, storage: Storage, shard_id: int) -> bool:
-    """Write one shard's part file. Returns True when this shard completed the run's shards."""
+def execute_shard(
+    engine: Engine, storage: Storage, shard_id: int, *, zip_level: int = ZIP_LEVEL
+) -> bool:
+    """Write one shard's part file. Returns True when this shard completed the run's shards.
+
+    ``zip_level``: the deflate level of the piece when the run's file is a zip of CSVs."""
     with read_conn(engine) as conn:
         shard = conn.execute(select(report_shards).where(report_shards.c.id == shard_id)).one()
         run = get_run(conn, shard.report_id)
@@ -148,7 +152,7 @@ def execute_shard(engine: Engine, storage: Storage, shard_id: int) -> bool:
     pending = 0
     written = 0
     with checkpoints(engine, run.id) as checkpoint, storage.open_write(key) as file:
-        piece = DeflatePiece(file) if deflate else None
+        piece = DeflatePiece(file, zip_level) if deflate else None
         out: Sink = file if piece is None else piece
 
         def progress(n: int) -> None:

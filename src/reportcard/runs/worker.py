@@ -159,7 +159,9 @@ class Worker:
     def run_shard(self, shard_id: int) -> None:
         try:
             with keepalive(self.engine, report_shards, shard_id, self.settings.heartbeat_seconds):
-                last = execute_shard(self.engine, self.storage, shard_id)
+                last = execute_shard(
+                    self.engine, self.storage, shard_id, zip_level=self.settings.zip_level
+                )
         except RunStopped:
             shard_stopped(self.engine, self.storage, shard_id)
             return
