@@ -545,6 +545,48 @@ def test_the_bulk_path_loads_the_same_and_keeps_the_schema(
     assert all(t.upserted == 0 for t in again.tables)
 
 
+def test_foreign_keys_stay_for_a_small_share_of_a_big_table(
+    loaded: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a bulk load drops a target's foreign keys and adds them back (a new
+    constraint) only when its upserts are a big share of the table; otherwise the keys stay
+    and check the rows one by one. Either way the rows are the same."""
+    from reportcard.lms.cd2 import apply
+    from tests.lms.cd2.institution import COURSES
+
+    if loaded.dialect.name != "postgresql":
+        pytest.skip("foreign keys are dropped on PostgreSQL only")
+
+    def fk_oids() -> list[int]:
+        return [
+            r[0]
+            for r in rows(
+                loaded,
+                "SELECT oid FROM pg_constraint WHERE conrelid = CAST('courses' AS regclass)"
+                " AND contype = 'f' ORDER BY conname",
+            )
+        ]
+
+    with loaded.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE courses")
+    monkeypatch.setattr(apply, "BULK_ROWS", 1)
+    first = fk_oids()
+    assert first
+    # One upsert in a table the estimate holds more than BULK_SHARE times over: keys stay.
+    monkeypatch.setattr(apply, "BULK_SHARE", 0)
+    renamed = {**COURSES[1], "ts": TS1, "action": "U", "name": "Renamed once"}
+    import_paths(loaded, [f.write(tmp_path / "a" / "courses.jsonl", f.jsonl([renamed]))])
+    assert fk_oids() == first
+    # A big share: dropped and added back.
+    monkeypatch.setattr(apply, "BULK_SHARE", 1_000)
+    again = {**renamed, "ts": TS2, "name": "Renamed twice"}
+    import_paths(loaded, [f.write(tmp_path / "b" / "courses.jsonl", f.jsonl([again]))])
+    assert len(fk_oids()) == len(first) and not set(fk_oids()) & set(first)
+    assert rows(loaded, f"SELECT name FROM courses WHERE id = {COURSES[1]['id']}") == [
+        ("Renamed twice",)
+    ]
+
+
 def test_a_moved_account_moves_its_users(loaded: Engine, tmp_path: Path) -> None:
     moved = {
         "id": 2,
