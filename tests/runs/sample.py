@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select, update
 
-from reportcard.db.tables import accounts, attachments, pseudonyms, users
+from reportcard.clock import utcnow
+from reportcard.db.tables import accounts, attachments, pseudonyms, report_shards, users
 from reportcard.lms.tree import refresh
 from reportcard.reports.catalog import (
     TIME,
@@ -21,6 +23,7 @@ from reportcard.reports.catalog import (
     register,
 )
 from reportcard.reports.formatting import sql_present
+from reportcard.runs.execute import claim_shard
 from reportcard.storage.local import LocalStorage
 from tests.clocks import T0
 
@@ -161,3 +164,25 @@ def expected_csv(root_id: int, first_user: int, n: int) -> bytes:
         sis = "true" if uid % 3 else "false"
         lines.append(f"{uid},login{root_id}-{uid},{name},2024-01-15T01:00:00-07:00,{sis}")
     return ("\n".join(lines) + "\n").encode()
+
+
+def abandon_first_shard(conn: Connection, run_id: int) -> int:
+    """Run ``run_id``'s first shard (file 0, seq 0) as claimed by a worker that died: its
+    heartbeat is stale, so a live worker retries it. Returns the shard's id."""
+    first = (
+        conn.execute(
+            select(report_shards.c.id)
+            .where(report_shards.c.report_id == run_id)
+            .order_by(report_shards.c.part_index, report_shards.c.seq)
+        )
+        .scalars()
+        .first()
+    )
+    assert first is not None
+    assert claim_shard(conn, first, "dead-worker")
+    conn.execute(
+        update(report_shards)
+        .where(report_shards.c.id == first)
+        .values(heartbeat_at=utcnow() - timedelta(minutes=5))
+    )
+    return int(first)

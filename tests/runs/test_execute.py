@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, func, select, update
 from sqlalchemy.pool import StaticPool
 
-from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports, attachments, report_shards
 from reportcard.runs.execute import RunStopped, checkpoints, claim_shard
 from reportcard.runs.inline import run_report
@@ -20,7 +18,14 @@ from reportcard.runs.worker import Worker
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
 from tests.databases import lane
-from tests.runs.sample import SAMPLE, expected_csv, file_bytes, make_institution, sample_run
+from tests.runs.sample import (
+    SAMPLE,
+    abandon_first_shard,
+    expected_csv,
+    file_bytes,
+    make_institution,
+    sample_run,
+)
 
 
 @pytest.fixture
@@ -178,23 +183,8 @@ def test_a_lost_worker_shard_is_retried_and_the_file_is_exact(
     worker = Worker(engine, storage, settings)
     worker.step()  # plan: 3 shards
     with engine.begin() as conn:
-        first = (
-            conn.execute(
-                select(report_shards.c.id)
-                .where(report_shards.c.report_id == run_id)
-                .order_by(report_shards.c.id)
-            )
-            .scalars()
-            .first()
-        )
-        assert first is not None
         # A worker claimed it, wrote half a part file, and died (its heartbeat went stale).
-        assert claim_shard(conn, first, "dead-worker")
-        conn.execute(
-            update(report_shards)
-            .where(report_shards.c.id == first)
-            .values(heartbeat_at=utcnow() - timedelta(minutes=5))
-        )
+        first = abandon_first_shard(conn, run_id)
     (storage.root / f"runs/{run_id}/parts").mkdir(parents=True, exist_ok=True)
     (storage.root / f"runs/{run_id}/parts/000-00000.csv").write_bytes(b"garbage,half,row")
     while worker.step():

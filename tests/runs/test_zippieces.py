@@ -9,16 +9,13 @@ import shutil
 import subprocess
 import zipfile
 import zlib
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 
-from reportcard.clock import utcnow
 from reportcard.db.tables import report_shards
 from reportcard.runs import zippieces
-from reportcard.runs.execute import claim_shard
 from reportcard.runs.package import FilePart, piece_key, write_zip
 from reportcard.runs.worker import Worker
 from reportcard.runs.zippieces import (
@@ -29,7 +26,13 @@ from reportcard.runs.zippieces import (
 )
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
-from tests.runs.sample import expected_csv, file_bytes, make_institution, sample_run
+from tests.runs.sample import (
+    abandon_first_shard,
+    expected_csv,
+    file_bytes,
+    make_institution,
+    sample_run,
+)
 
 
 @pytest.fixture
@@ -225,24 +228,9 @@ def test_a_shard_rerun_after_a_crash_rewrites_its_piece(engine: Engine, tmp_path
     worker = Worker(engine, storage, settings)
     assert worker.step()  # plans
     with engine.begin() as conn:
-        first = (
-            conn.execute(
-                select(report_shards.c.id)
-                .where(report_shards.c.report_id == run_id)
-                .order_by(report_shards.c.part_index, report_shards.c.seq)
-            )
-            .scalars()
-            .first()
-        )
-        assert first is not None
-        # A worker claimed it and died (its heartbeat went stale), leaving a piece behind
-        # (an atomic write never leaves a torn one; garbage shows the retry rewrites it).
-        assert claim_shard(conn, first, "dead-worker")
-        conn.execute(
-            update(report_shards)
-            .where(report_shards.c.id == first)
-            .values(heartbeat_at=utcnow() - timedelta(minutes=5))
-        )
+        # A worker claimed it and died, leaving a piece behind (an atomic write never leaves a
+        # torn one; garbage shows the retry rewrites it).
+        first = abandon_first_shard(conn, run_id)
     with storage.open_write(piece_key(run_id, 0, 0)) as out:
         out.write(b"garbage,half,row")
     while worker.step():
