@@ -48,6 +48,10 @@ TARGET_PG_RATIO = 2.0
 TARGET_SQLITE_ROWS_S = 60_000
 TARGET_RSS_MB = 300.0
 TARGET_INCREMENTAL = 0.05
+# Appended to the fresh databases' names, so that two people measuring on one machine do not
+# drop each other's (REPORTCARD_BENCH_CD2_TAG=alice: reportcard_bench_cd2_large_alice).
+TAG = "".join(ch for ch in os.environ.get("REPORTCARD_BENCH_CD2_TAG", "") if ch.isalnum())
+SUFFIX = f"_{TAG}" if TAG else ""
 
 # Bare-table column types of the psql baseline, by the exporter's type shorthand.
 PG_TYPES = {
@@ -322,11 +326,11 @@ def main(argv: list[str]) -> None:
     }
     lines: list[str] = []
     if not args.skip_postgres:
-        base = fresh_postgres(f"reportcard_bench_cd2copy_{args.size}")
+        base = fresh_postgres(f"reportcard_bench_cd2copy_{args.size}{SUFFIX}")
         copy = psql_baseline(base, snapshot) if args.format == "tsv" else None
         if copy is not None:
             results["psql_copy_wall"] = round(copy["wall"], 2)
-        url = fresh_postgres(f"reportcard_bench_cd2_{args.size}")
+        url = fresh_postgres(f"reportcard_bench_cd2_{args.size}{SUFFIX}")
         try:
             pg = measure_import(url, snapshot, incremental)
         except ChildFailed as exc:
@@ -348,7 +352,7 @@ def main(argv: list[str]) -> None:
             )
         results["postgresql"] = pg
     if not args.skip_sqlite:
-        url = fresh_sqlite(f"cd2-import-{args.size}.sqlite3")
+        url = fresh_sqlite(f"cd2-import-{args.size}{SUFFIX}.sqlite3")
         try:
             lite = measure_import(url, snapshot, incremental)
         except ChildFailed as exc:
