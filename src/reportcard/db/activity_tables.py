@@ -119,7 +119,9 @@ course_files = Table(
     Column("root_attachment_id", Id, nullable=True),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
-    Index("ix_course_files_course", "course_id"),
+    # Covering the course storage report's two sums per course (an index-only read of the
+    # course's files on both databases; docs/decisions/performance.md).
+    Index("ix_course_files_course", "course_id", "file_state", "root_attachment_id", "size"),
 )
 
 # type: DiscussionTopic | Announcement. workflow_state: active | unpublished | deleted.

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-03 18:29:59.018248
+Create Date: 2026-12-04 16:13:43.361701
 """
 
 from __future__ import annotations
@@ -2069,7 +2069,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_course_files")),
     )
     with op.batch_alter_table("course_files", schema=None) as batch_op:
-        batch_op.create_index("ix_course_files_course", ["course_id"], unique=False)
+        batch_op.create_index(
+            "ix_course_files_course",
+            ["course_id", "file_state", "root_attachment_id", "size"],
+            unique=False,
+        )
 
     op.create_table(
         "course_grading_schemes",
