@@ -12,12 +12,18 @@ def test_connections_carry_the_report_session_settings(engine: Engine) -> None:
         if lane() == "postgresql":
             shown = {
                 name: conn.exec_driver_sql(f"SHOW {name}").scalar()
-                for name in ("jit", "cursor_tuple_fraction", "max_parallel_workers_per_gather")
+                for name in (
+                    "jit",
+                    "cursor_tuple_fraction",
+                    "max_parallel_workers_per_gather",
+                    "extra_float_digits",
+                )
             }
             assert shown == {
                 "jit": "off",
                 "cursor_tuple_fraction": "1",
                 "max_parallel_workers_per_gather": "0",
+                "extra_float_digits": "1",
             }
         else:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"

@@ -9,34 +9,44 @@ times cover every offset change of DST zones in the window, its edges and values
 
 from __future__ import annotations
 
+import math
 import random
+import struct
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     Engine,
+    Float,
     Integer,
     MetaData,
     Table,
     Text,
+    func,
     literal,
     select,
     type_coerce,
 )
 from sqlalchemy.types import TIMESTAMP
 
+from reportcard.reports.basics import megabytes
 from reportcard.reports.catalog import RunContext
 from reportcard.reports.formatting import first_name, last_name, time_formatter
+from reportcard.reports.learning_common import ruby_float
 from reportcard.reports.sqlformat import (
+    FLOAT_WINDOW,
     MARK,
     TIME_WINDOW,
     offset_segments,
     sql_first_name,
     sql_last_name,
+    sql_megabytes,
+    sql_ruby_float,
     sql_time,
 )
 from tests.databases import lane
@@ -212,6 +222,79 @@ def test_times_in_sql_are_the_python_times(engine: Engine, zone_name: str) -> No
         assert _outcome(lambda: _through(got, py)) == expected, (stored, got)  # noqa: B023
         in_sql += got is not None and not got.startswith(MARK)
     assert in_sql > len(values) // 2
+
+
+def _floats() -> list[float | None]:
+    rng = random.Random(11)
+    out: list[float | None] = [None, 0.0, -0.0, 88.0, 37.5, -12.25, 0.1 + 0.2, 1 / 3, 2 / 3]
+    out += [float("nan"), float("inf"), float("-inf"), 5e-324, 1.7976931348623157e308]
+    for edge in (*FLOAT_WINDOW, 1e16):
+        for k in range(-3, 4):
+            x = edge
+            for _ in range(abs(k)):
+                x = math.nextafter(x, math.inf if k > 0 else -math.inf)
+            out += [x, -x]
+    for _ in range(3000):
+        kind = rng.random()
+        if kind < 0.3:  # scores as they are stored: few decimals
+            x = round(rng.uniform(0, 120), rng.choice([0, 1, 2, 3]))
+        elif kind < 0.6:  # any bits of a double in a wide range of exponents
+            x = rng.uniform(1, 10) * 10.0 ** rng.randint(-8, 18)
+        else:
+            x = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
+        out.append(-x if rng.random() < 0.2 else x)
+    return out
+
+
+@pytest.mark.skipif(lane() != "postgresql", reason="the number forms are PostgreSQL's")
+def test_floats_in_sql_are_the_ruby_floats(engine: Engine) -> None:
+    ctx = _ctx("postgresql")
+    md = MetaData()
+    t = Table("float_cases", md, Column("id", Integer, primary_key=True), Column("v", Float(53)))
+    values = _floats()
+    with engine.begin() as conn:
+        md.create_all(conn)
+        conn.execute(t.insert(), [{"id": i, "v": v} for i, v in enumerate(values)])
+        # The plain form, and the form for an expression holding a subquery.
+        inner = t.alias("inner_case")
+        sub = select(inner.c.v).where(inner.c.id == t.c.id).scalar_subquery()
+        rows = conn.execute(
+            select(t.c.v, sql_ruby_float(t.c.v, ctx), sql_ruby_float(sub, ctx)).order_by(t.c.id)
+        ).all()
+    in_sql = 0
+    for stored, got, got_once in rows:
+        expected = ruby_float(stored)
+        assert _through(got, ruby_float) == expected, (stored, got)
+        assert _through(got_once, ruby_float) == expected, (stored, got_once)
+        in_sql += got is not None and not got.startswith(MARK)
+    assert in_sql > len(values) // 3
+    assert len({r[0] is not None and r[1] for r in rows}) > 2
+
+
+@pytest.mark.skipif(lane() != "postgresql", reason="the number forms are PostgreSQL's")
+def test_megabytes_in_sql_are_the_python_megabytes(engine: Engine) -> None:
+    ctx = _ctx("postgresql")
+    rng = random.Random(3)
+    md = MetaData()
+    t = Table("mb_cases", md, Column("id", Integer, primary_key=True), Column("b", BigInteger))
+    mb = 1_048_576
+    values: list[int | None] = [None, 0, 1, 511, 512, 5242, 5243, 2**63 - 1]
+    values += [k * mb // 200 + d for k in range(0, 400, 7) for d in (-1, 0, 1)]
+    values += [rng.randrange(0, 2 ** rng.randint(1, 62)) for _ in range(2000)]
+    with engine.begin() as conn:
+        md.create_all(conn)
+        conn.execute(t.insert(), [{"id": i, "b": v} for i, v in enumerate(values)])
+        # As the report sums them: numeric.
+        inner = t.alias("inner_case")
+        total = select(func.sum(inner.c.b)).where(inner.c.id == t.c.id)
+        rows = conn.execute(
+            select(
+                t.c.b, sql_megabytes(t.c.b, ctx), sql_megabytes(total.scalar_subquery(), ctx)
+            ).order_by(t.c.id)
+        ).all()
+    for stored, got, got_sum in rows:
+        assert got == megabytes(stored), stored
+        assert got_sum == megabytes(stored), stored
 
 
 def test_mark_starts_no_value_sql_writes() -> None:

@@ -9,13 +9,14 @@ among them, and values that need quoting.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
 from sqlalchemy import Connection, Engine, select, update
 
-from reportcard.db import tables
-from reportcard.reports.catalog import all_reports
+from reportcard.db import activity_tables, learning_tables, tables
+from reportcard.reports.catalog import RunContext, all_reports, get_report
 from reportcard.runs.query import sql_formatted
 from reportcard.runs.write import (
     copy_eligible,
@@ -25,6 +26,8 @@ from reportcard.runs.write import (
     write_python,
 )
 from tests.databases import lane
+from tests.reports import activity_institution as activity
+from tests.reports import learning_institution as learning
 from tests.reports.institution import build, context
 from tests.runs.test_write import _make_hostile, _params
 
@@ -68,17 +71,15 @@ def _make_odd(conn: Connection) -> None:
         conn.execute(update(terms).where(terms.c.id == term_id).values(end_at=ODD_TIMES[i % 4]))
 
 
-@pytest.mark.parametrize("odd", [False, True], ids=["clean", "odd"])
-def test_sql_formatted_parts_write_the_python_bytes(engine: Engine, odd: bool) -> None:
-    with engine.begin() as conn:
-        build(conn)
-        if odd:
-            _make_hostile(conn)
-            _make_odd(conn)
+def _compare(engine: Engine, reports: list[str], ctx_of: Callable[..., RunContext]) -> list[str]:
+    """Every part of ``reports``: the shard's bytes against the Python path's; the parts on a
+    fast path with SQL forms."""
     fast: list[str] = []
-    for report_type, report in sorted(all_reports().items()):
+    for report_type in reports:
+        report = get_report(report_type)
+        assert report is not None
         with engine.begin() as conn:
-            ctx = context(conn, report_type, include_deleted="true", **_params(report_type))
+            ctx = ctx_of(conn, report_type, include_deleted="true", **_params(report_type))
         for name in report.select_parts(ctx):
             declared = report.part(name).build(ctx)
             pq = sql_formatted(declared, ctx)
@@ -97,6 +98,17 @@ def test_sql_formatted_parts_write_the_python_bytes(engine: Engine, odd: bool) -
                 copy_eligible(engine, pq) or lines_eligible(engine, pq)
             ):
                 fast.append(f"{report_type}/{name}")
+    return fast
+
+
+@pytest.mark.parametrize("odd", [False, True], ids=["clean", "odd"])
+def test_sql_formatted_parts_write_the_python_bytes(engine: Engine, odd: bool) -> None:
+    with engine.begin() as conn:
+        build(conn)
+        if odd:
+            _make_hostile(conn)
+            _make_odd(conn)
+    fast = _compare(engine, sorted(all_reports()), context)
     # The parts this is for now take COPY (the SQL forms are used on PostgreSQL only).
     if lane() == "postgresql":
         assert "last_user_access_csv/last_user_access" in fast
@@ -104,3 +116,54 @@ def test_sql_formatted_parts_write_the_python_bytes(engine: Engine, odd: bool) -
         assert "sis_export_csv/users" in fast
     else:
         assert fast == []
+
+
+# Scores SQL leaves to Python (exponents, NaN, infinities) and edge cases it writes itself.
+ODD_FLOATS = [1e20, 1e15, 999999999999999.9, 1e-5, 0.0001, -0.0, 0.1 + 0.2, float("nan"), None]
+
+
+@pytest.mark.parametrize("odd", [False, True], ids=["clean", "odd"])
+def test_grade_and_outcome_parts_write_the_python_bytes(engine: Engine, odd: bool) -> None:
+    """The float columns (``ruby_float``) of the grade and outcome reports."""
+    with engine.begin() as conn:
+        learning.build(conn)
+        if odd:
+            _make_odd_floats(conn)
+    reports = [
+        "grade_export_csv",
+        "mgp_grade_export_csv",
+        "outcome_results_csv",
+        "student_assignment_outcome_map_csv",
+    ]
+    fast = _compare(engine, reports, learning.context)
+    if lane() == "postgresql":
+        assert "grade_export_csv/grades" in fast
+        assert "outcome_results_csv/outcome_results" in fast
+        assert "student_assignment_outcome_map_csv/student_competency" in fast
+    else:
+        assert fast == []
+
+
+def _make_odd_floats(conn: Connection) -> None:
+    for table, columns in (
+        (learning_tables.scores, ["current_score", "final_score", "unposted_final_score"]),
+        (learning_tables.submissions, ["score"]),
+        (learning_tables.learning_outcome_results, ["score", "possible"]),
+    ):
+        ids = conn.execute(select(table.c.id).order_by(table.c.id)).scalars().all()
+        for i, row_id in enumerate(ids):
+            values = {c: ODD_FLOATS[(i + k) % len(ODD_FLOATS)] for k, c in enumerate(columns)}
+            conn.execute(update(table).where(table.c.id == row_id).values(**values))
+
+
+def test_course_storage_writes_the_python_bytes(engine: Engine) -> None:
+    """``megabytes`` in SQL, including sizes far beyond any real course."""
+    with engine.begin() as conn:
+        activity.build(conn)
+        f = activity_tables.course_files
+        ids = conn.execute(select(f.c.id).order_by(f.c.id)).scalars().all()
+        for i, file_id in enumerate(ids[::3]):
+            size = [2**62, 10**15 + 1, 5242, None][i % 4]
+            conn.execute(update(f).where(f.c.id == file_id).values(size=size))
+    fast = _compare(engine, ["course_storage_csv"], context)
+    assert fast == (["course_storage_csv/course_storage"] if lane() == "postgresql" else [])

@@ -98,10 +98,13 @@ def make_engine(url: str) -> Engine:
                 #   first tenth, PostgreSQL's default;
                 # - no parallel query inside one statement: a report's parallelism is its
                 #   shards, one per worker process; per-query helpers on top of two workers
-                #   only fought them for the same cores.
+                #   only fought them for the same cores;
+                # - floats as their shortest round-trip text (PostgreSQL 12's default, set
+                #   here whatever the server's): the float columns' SQL form
+                #   (reports.sqlformat.sql_ruby_float) relies on it.
                 connect_args={
                     "options": "-c jit=off -c cursor_tuple_fraction=1"
-                    " -c max_parallel_workers_per_gather=0"
+                    " -c max_parallel_workers_per_gather=0 -c extra_float_digits=1"
                 },
             )
         _engines[url] = engine

@@ -21,6 +21,9 @@ compares both on many values on both databases.
   arms over the transitions, so both always agree. Other values go to Python; on SQLite so
   does any text that is not a valid ``YYYY-MM-DD HH:MM:SS[.ffffff]`` (SQLite would normalize
   ``2024-02-30``, where Python refuses it).
+- ``ruby_float`` (PostgreSQL): a double of absolute value 1e-4 to 1e15 (or zero) is its
+  shortest text, with ``.0`` after a whole number; exponents, NaN and infinities go to Python.
+- ``megabytes`` (PostgreSQL): exact for every byte count (integer arithmetic and ``to_char``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from typing import Any
 from sqlalchemy import (
     TIMESTAMP,
     ColumnElement,
+    Float,
+    Numeric,
     Text,
     and_,
     case,
@@ -42,9 +47,13 @@ from sqlalchemy import (
     or_,
     type_coerce,
 )
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.selectable import ScalarSelect
 
+from reportcard.reports.basics import megabytes
 from reportcard.reports.catalog import TIME, RunContext
 from reportcard.reports.formatting import first_name, is_utc, last_name, zone
+from reportcard.reports.learning_common import ruby_float
 
 # Leads a value the database left to Python: the stored value follows it. No value computed
 # in SQL starts with it (a name holding it goes to Python; times start with a digit).
@@ -327,11 +336,62 @@ def sql_time(expr: ColumnElement[Any], ctx: RunContext) -> ColumnElement[Any]:
     return type_coerce(case((and_(*inside), tree(segments)), else_=_marked(raw)), Text)
 
 
+# ---------------------------------------------------------------- numbers
+
+# Floats from the first (inclusive) to the second (exclusive) in absolute value, and zero, are
+# written by SQL: there PostgreSQL's shortest text is plain decimal, as Python's repr.
+FLOAT_WINDOW = (1e-4, 1e15)
+
+
+def _has_subquery(expr: ColumnElement[Any]) -> bool:
+    return any(isinstance(e, ScalarSelect) for e in visitors.iterate(expr))
+
+
+def sql_ruby_float(expr: ColumnElement[Any], ctx: RunContext) -> ColumnElement[Any]:
+    """``ruby_float`` in SQL (PostgreSQL), or MARK + the value's text.
+
+    PostgreSQL writes a double's shortest round-trip digits (``extra_float_digits`` 1, the
+    default and reportcard's sessions' setting), as Python's ``repr`` does, and in plain
+    decimal when the decimal exponent is -4 to 14 (Python: -4 to 15): there the text is
+    Ruby's, with ``.0`` after a whole number. Other values (exponents, NaN, infinities) go to
+    Python. An expression holding a subquery is referenced once, through regular expressions
+    (PostgreSQL would run the subquery for each reference of the CASE form).
+    """
+    v = cast(expr, Float(precision=53))
+    t = cast(v, Text)
+    if _has_subquery(expr):
+        whole = func.regexp_replace(t, "^(-?[0-9]+)$", "\\1.0")
+        return type_coerce(func.regexp_replace(whole, "^(.*[eNI].*)$", MARK + "\\1"), Text)
+    lo, hi = (literal(x, Float(precision=53)) for x in FLOAT_WINDOW)
+    plain = or_(v == 0, and_(func.abs(v) >= lo, func.abs(v) < hi))
+    written = case((v == func.trunc(v), t + literal(".0")), else_=t)
+    return type_coerce(case((plain, written), else_=_marked(t)), Text)
+
+
+# Digits enough for any sum of bigints PostgreSQL holds.
+_MB_TEMPLATE = "FM" + "9" * 30 + "0.09"
+
+
+def sql_megabytes(expr: ColumnElement[Any], ctx: RunContext) -> ColumnElement[Any]:
+    """``megabytes`` in SQL (PostgreSQL): whole hundredths of a MB, rounded half up, as text.
+
+    Exact for every value: the hundredths are integer arithmetic on the (non-negative) byte
+    count, and ``to_char`` writes them with one decimal at least and a second only when not
+    zero, as Python's ``repr`` of the hundredths over 100 does. The byte count is referenced
+    once (it is a subquery in the course storage report).
+    """
+    total = cast(func.coalesce(expr, 0), Numeric)  # no bigint overflow, as Python's int
+    hundredths = func.div(total * 200 + 1_048_576, 2_097_152)
+    return type_coerce(func.to_char(hundredths / 100, _MB_TEMPLATE), Text)
+
+
 # The formatters with a SQL form: formatter (or marker) -> builder of the column's expression.
 SQL_FORMS: dict[Any, Callable[[ColumnElement[Any], RunContext], ColumnElement[Any]]] = {
     first_name: sql_first_name,
     last_name: sql_last_name,
     TIME: sql_time,
+    ruby_float: sql_ruby_float,
+    megabytes: sql_megabytes,
 }
 # Where a form is used: PostgreSQL, where it lets the part take COPY. The SQLite forms are
 # exact (tests/reports/test_sqlformat.py) but not used: there the GLOBs and string functions
@@ -341,6 +401,9 @@ DIALECTS: dict[Any, frozenset[str]] = {
     first_name: frozenset({"postgresql"}),
     last_name: frozenset({"postgresql"}),
     TIME: frozenset({"postgresql"}),
+    # PostgreSQL only: their forms use its float text and to_char (SQLite has neither).
+    ruby_float: frozenset({"postgresql"}),
+    megabytes: frozenset({"postgresql"}),
 }
 
 
