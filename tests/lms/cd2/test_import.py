@@ -717,3 +717,85 @@ def test_an_incremental_leaves_other_tables_state_alone(loaded: Engine, tmp_path
     assert states()["enrollment_terms"].rows_total == 2
     with loaded.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM enrollment_terms")).scalar() == 2
+
+
+def _count_updates(engine: Engine, table: str) -> None:
+    """Note the key of every row ``UPDATE`` writes in ``table`` (table ``written``)."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE written (id BIGINT)")
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(
+                "CREATE FUNCTION note_written() RETURNS trigger LANGUAGE plpgsql AS"
+                " $$ BEGIN INSERT INTO written VALUES (NEW.id); RETURN NEW; END $$"
+            )
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER note_written AFTER UPDATE ON {table} FOR EACH ROW"
+                " EXECUTE FUNCTION note_written()"
+            )
+        else:
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER note_written AFTER UPDATE ON {table}"
+                " BEGIN INSERT INTO written VALUES (NEW.id); END"
+            )
+
+
+def test_rows_sent_again_unchanged_are_not_rewritten(loaded: Engine, tmp_path: Path) -> None:
+    """A newer record whose values reportcard reads are all the same (what most of an
+    incremental re-sends) leaves its row unwritten, but its ``meta.ts`` is recorded: an older
+    version arriving afterwards still loses. A value that differs only in case is written."""
+    from tests.lms.cd2.institution import USERS
+
+    _count_updates(loaded, "users")
+    users_dir = tmp_path / "inc" / "users"
+    ann, bob = USERS[:2]
+    f.write(
+        users_dir / "p.jsonl",
+        f.jsonl(
+            [
+                {**ann, "ts": TS1, "action": "U"},  # the same values
+                {**bob, "ts": TS1, "action": "U", "name": bob["name"].upper()},
+            ]
+        ),
+    )
+    before = users(loaded)
+    result = import_paths(loaded, [users_dir.parent])
+    assert [(t.records, t.upserted, t.unchanged) for t in result.tables] == [(2, 2, 0)]
+    assert rows(loaded, "SELECT id FROM written ORDER BY id") == [(101,)]
+    after = users(loaded)
+    assert after[0] == before[0] and after[2] == before[2]
+    assert after[1] == (101, bob["name"].upper(), *before[1][2:])
+    # Older than what was applied (TS1), newer than the snapshot (TS0): it loses.
+    between = "2024-05-01T20:00:00Z"
+    f.write(users_dir / "p.jsonl", f.jsonl([{**ann, "ts": between, "name": "Old Ann"}]))
+    result = import_paths(loaded, [users_dir.parent])
+    assert [(t.upserted, t.unchanged) for t in result.tables] == [(0, 1)]
+    assert users(loaded) == after
+
+
+def test_an_enrollment_keeping_its_user_and_course_moves_no_one(
+    loaded: Engine, tmp_path: Path
+) -> None:
+    """Only an enrollment's user, course, root or deletion move its user's associations: an
+    enrollment re-sent with another state (or unchanged) does not rebuild its user's."""
+    from tests.lms.cd2.institution import ENROLLMENTS
+
+    uaa = "SELECT user_id, account_id FROM user_account_associations ORDER BY user_id, account_id"
+    with loaded.begin() as conn:  # a user whose associations would be rebuilt shows it
+        conn.exec_driver_sql("DELETE FROM user_account_associations WHERE user_id = 100")
+    before = rows(loaded, uaa)
+    d = tmp_path / "inc" / "enrollments"
+    ann = ENROLLMENTS[0]
+    f.write(d / "p.jsonl", f.jsonl([{**ann, "ts": TS1, "workflow_state": "completed"}]))
+    result = import_paths(loaded, [d.parent])
+    assert [(t.table, t.upserted) for t in result.tables] == [("enrollments", 1)]
+    assert rows(loaded, "SELECT workflow_state FROM enrollments WHERE id = 400") == [("completed",)]
+    assert rows(loaded, uaa) == before  # Ann's were not rebuilt
+    # Her enrollment moves to course 11 (account 3): now hers are rebuilt, as a whole rebuild.
+    f.write(
+        d / "p.jsonl",
+        f.jsonl([{**ann, "ts": TS2, "course_id": 11, "course_section_id": 21}]),
+    )
+    import_paths(loaded, [d.parent])
+    after = rows(loaded, uaa)
+    assert after == _associations_rebuilt_whole(loaded)
+    assert (100, 3) in after

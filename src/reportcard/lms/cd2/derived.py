@@ -150,6 +150,12 @@ def rebuild_touched_associations(conn: Connection, root_id: int) -> None:
     """
     pg = conn.dialect.name == "postgresql"
     conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS cd2_touched (user_id BIGINT)")
+    noted = conn.exec_driver_sql(
+        "SELECT 1 FROM cd2_touched WHERE user_id IS NOT NULL LIMIT 1"
+    ).first()
+    if noted is None:  # no change moved anyone (rows re-sent with the same user and course)
+        conn.exec_driver_sql("DELETE FROM cd2_touched")
+        return
     conn.exec_driver_sql("DROP TABLE IF EXISTS cd2_users")
     conn.exec_driver_sql(
         "CREATE TEMP TABLE cd2_users AS SELECT DISTINCT user_id FROM cd2_touched"

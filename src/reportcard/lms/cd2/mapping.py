@@ -69,6 +69,10 @@ class Cd2Table:
     # ``{keys}`` (a subquery of their keys) can move: only theirs are rebuilt. Runs before
     # and after the upsert; may read the winners (``cd2_win w``, fields typed).
     touches: str | None = None
+    # SQL over the first target's row ``x`` (before the upsert) and the winner's fields: true
+    # when the change can move users' associations. ``{keys}`` are the newer winners that are
+    # deletes, have no row yet, or for which this holds (the rest keep their associations).
+    moves: str | None = None
     uses: tuple[str, ...] = field(default=())  # other CD2 tables read while applying
 
     def kind(self, name: str) -> str:
@@ -134,10 +138,8 @@ TABLES: tuple[Cd2Table, ...] = (
         ),
         derived=("tree", "user_associations"),
         # a moved or removed account: the users associated with it (and its subtree)
-        touches="SELECT user_id FROM user_account_associations WHERE account_id IN ("
-        "SELECT a.id FROM accounts a JOIN cd2_win w ON w.key = a.id WHERE w.newer AND"
-        " (w.action = 'D' OR COALESCE(a.parent_account_id, -1) <> COALESCE({parent_account_id},"
-        " -1)))",
+        touches="SELECT user_id FROM user_account_associations WHERE account_id IN ({keys})",
+        moves="COALESCE(x.parent_account_id, -1) <> COALESCE({parent_account_id}, -1)",
     ),
     Cd2Table(
         "grading_period_groups",
@@ -243,9 +245,8 @@ TABLES: tuple[Cd2Table, ...] = (
         derived=("user_associations",),
         # Only a course's account moves its users' associations: not the users of a course
         # that was there before and stays in the same account (most of an incremental's).
-        touches="SELECT user_id FROM enrollments WHERE course_id IN ({keys}) AND course_id"
-        " NOT IN (SELECT c.id FROM courses c JOIN cd2_win w ON w.key = c.id WHERE w.newer"
-        " AND w.action = 'U' AND c.account_id = {account_id})",
+        touches="SELECT user_id FROM enrollments WHERE course_id IN ({keys})",
+        moves="COALESCE(x.account_id, -1) <> COALESCE({account_id}, -1)",
     ),
     Cd2Table(
         "course_sections",
@@ -326,6 +327,8 @@ TABLES: tuple[Cd2Table, ...] = (
         ),
         derived=("user_associations",),
         touches="SELECT user_id FROM pseudonyms WHERE id IN ({keys})",
+        # the associations read a login's user and account
+        moves="x.user_id <> {user_id} OR x.account_id <> {account_id}",
     ),
     Cd2Table(
         "communication_channels",
@@ -387,6 +390,10 @@ TABLES: tuple[Cd2Table, ...] = (
         ),
         derived=("user_associations", "test_students"),
         touches="SELECT user_id FROM enrollments WHERE id IN ({keys})",
+        # the associations read an enrollment's user, course, root and whether it is deleted
+        moves="x.user_id <> {user_id} OR x.course_id <> {course_id}"
+        " OR x.root_account_id <> {root}"
+        " OR (x.workflow_state = 'deleted') <> ({workflow_state} = 'deleted')",
     ),
     Cd2Table(
         "account_users",
@@ -405,6 +412,9 @@ TABLES: tuple[Cd2Table, ...] = (
         lacks=("account_users.sis_batch_id",),
         derived=("user_associations",),
         touches="SELECT user_id FROM account_users WHERE id IN ({keys})",
+        moves="x.user_id <> {user_id} OR x.account_id <> {account_id}"
+        " OR x.root_account_id <> {root}"
+        " OR (x.workflow_state = 'deleted') <> ({workflow_state} = 'deleted')",
     ),
     Cd2Table(
         "group_categories",
