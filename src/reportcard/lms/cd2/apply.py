@@ -177,7 +177,12 @@ class _Sql:
 
 
 def drop_winners(conn: Connection) -> None:
-    """Drop ``cd2_win`` (a table, or a view over the staging table)."""
+    """Drop ``cd2_win`` (a table, or a view over the staging table). What was made is noted
+    in ``conn.info["cd2_win"]`` by who made it (else the catalog is asked)."""
+    made = conn.info.pop("cd2_win", None)
+    if made is not None:
+        conn.exec_driver_sql(f"DROP {made} IF EXISTS cd2_win")
+        return
     if conn.dialect.name == "postgresql":
         kind = conn.exec_driver_sql(
             "SELECT CASE relkind WHEN 'v' THEN 'view' ELSE 'table' END FROM pg_class"
@@ -198,10 +203,13 @@ def _known_before(conn: Connection, t: Cd2Table) -> bool:
     return conn.exec_driver_sql(f"SELECT 1 FROM {rows_table(t.name)} LIMIT 1").first() is not None
 
 
-def _winners(conn: Connection, t: Cd2Table, sql: _Sql, known_before: bool) -> None:
+def _winners(
+    conn: Connection, t: Cd2Table, sql: _Sql, known_before: bool, analyze: bool = True
+) -> None:
     """``cd2_win``: per key, the staged record with the newest ``meta.ts`` (the later one on a
     tie), its fields typed once, ``newer`` when no version at least as new was applied before
-    and ``known`` when a live row of the key was."""
+    and ``known`` when a live row of the key was. ``analyze``: PostgreSQL gathers its
+    statistics (for a snapshot's joins; an incremental's statements probe per winner)."""
     stage = stage_name(t)
     rows = rows_table(t.name)
     drop_winners(conn)
@@ -222,6 +230,7 @@ def _winners(conn: Connection, t: Cd2Table, sql: _Sql, known_before: bool) -> No
                 " LIMIT 1) r ON TRUE"
             )
         conn.exec_driver_sql(f"CREATE TEMP TABLE cd2_win AS {typed}")
+        conn.info["cd2_win"] = "TABLE"
         try:
             with conn.begin_nested():
                 conn.exec_driver_sql("CREATE UNIQUE INDEX ix_cd2_win_key ON cd2_win (key)")
@@ -236,14 +245,17 @@ def _winners(conn: Connection, t: Cd2Table, sql: _Sql, known_before: bool) -> No
     elif info.get("ascending"):
         # Keys arrived strictly ascending: no key twice, the staging table is the winners.
         conn.exec_driver_sql(f"CREATE TEMP VIEW cd2_win AS SELECT * FROM {stage}")
+        conn.info["cd2_win"] = "VIEW"
     else:
         names = ", ".join(["seq", "key", "ts", "action", "newer", "known", *cols])
         conn.exec_driver_sql(
             f"CREATE TEMP TABLE cd2_win AS SELECT {names} FROM (SELECT *, ROW_NUMBER() OVER"
             f" (PARTITION BY key ORDER BY ts DESC, seq DESC) AS rn FROM {stage}) x WHERE rn = 1"
         )
+        conn.info["cd2_win"] = "TABLE"
     if known_before and sql.pg:
-        conn.exec_driver_sql("ANALYZE cd2_win")
+        if analyze:
+            conn.exec_driver_sql("ANALYZE cd2_win")
     elif known_before:
         win = stage if info.get("ascending") else "cd2_win"
         conn.exec_driver_sql(f"CREATE INDEX temp.ix_cd2_win_key ON {win} (key)")
@@ -384,10 +396,11 @@ def _delete_newer(conn: Connection, t: Cd2Table, target: Target, sql: _Sql, root
     if target.where:
         gone += f" OR NOT COALESCE(({sql.render(target.where)}), FALSE)"
     guard = f" AND {target.guard}" if target.guard else ""
-    stmt = (
-        f"DELETE FROM {target.table} WHERE {target.key} IN (SELECT w.key FROM cd2_win w"
-        f" WHERE w.newer AND ({gone})){guard}"
-    )
+    keys = f"SELECT w.key FROM cd2_win w WHERE w.newer AND ({gone})"
+    # PostgreSQL: the keys first, then a probe of the target's key per key (ARRAY() is
+    # computed once): a join could walk the whole target, and the winners are not analyzed.
+    within = f"= ANY (ARRAY({keys}))" if sql.pg else f"IN ({keys})"
+    stmt = f"DELETE FROM {target.table} WHERE {target.key} {within}{guard}"
     return conn.execute(text(stmt), {"root": root}).rowcount or 0
 
 
@@ -517,6 +530,7 @@ def apply_staged(
     summary = TableSummary(t.name, lacks=t.lacks)
     _check_staged(conn, t, sql)
     known_before = _known_before(conn, t)
+    sequences_past: set[str] = set()  # targets whose id sequence is past every key upserted
     # A first load on PostgreSQL records its bookkeeping from a view of the staged records.
     recorded = sql.pg and not known_before and _first_load(conn, t, sql, root_id)
     if recorded:  # every staged record is a winner, newer, of a key never seen
@@ -526,21 +540,37 @@ def apply_staged(
             f" SUM(CASE WHEN deleted THEN 0 ELSE 1 END) FROM {rows_table(t.name)}"
         ).one()
     else:
-        _winners(conn, t, sql, known_before)
+        _winners(conn, t, sql, known_before, analyze=snapshot)
+        # In the same statement: the records staged (unless the staging counted them), the
+        # highest key upserted and the targets' sequences (set again only when it passes them).
+        staged_sql = "NULL"
+        if conn.info.get("cd2_stage", {}).get("records") is None:
+            staged_sql = f"(SELECT COUNT(*) FROM {stage_name(t)})"
+        serials = [g.table for g in t.targets if g.key == "id"] if sql.pg else []
+        last = "".join(
+            f", pg_sequence_last_value(CAST(pg_get_serial_sequence('{g}', 'id') AS regclass))"
+            for g in serials
+        )
         counts = conn.exec_driver_sql(
             "SELECT COUNT(*),"
             " SUM(CASE WHEN newer AND action = 'U' THEN 1 ELSE 0 END),"
             " SUM(CASE WHEN newer AND action = 'D' AND known THEN 1 ELSE 0 END),"
             " SUM(CASE WHEN newer THEN 0 ELSE 1 END), MAX(ts),"
             " SUM(CASE WHEN newer AND action = 'D' THEN 1 ELSE 0 END),"
-            " SUM(CASE WHEN newer AND action = 'U' AND NOT known THEN 1 ELSE 0 END) FROM cd2_win"
+            " SUM(CASE WHEN newer AND action = 'U' AND NOT known THEN 1 ELSE 0 END),"
+            f" {staged_sql}, MAX(CASE WHEN newer AND action = 'U' THEN key END){last}"
+            " FROM cd2_win"
         ).one()
+        top = counts[8]
+        for g, value in zip(serials, counts[9:], strict=True):
+            if top is None or (value is not None and int(value) >= int(top)):
+                sequences_past.add(g)
     newer_deletes = int(counts[5] or 0)
     staged = conn.info.get("cd2_stage", {}).get("records")
     if recorded:
         staged = counts[0]
-    if staged is None:
-        staged = conn.exec_driver_sql(f"SELECT COUNT(*) FROM {stage_name(t)}").scalar()
+    elif staged is None:
+        staged = counts[7]
     summary.records = int(staged or 0)
     summary.upserted = int(counts[1] or 0)
     summary.deleted = int(counts[2] or 0)
@@ -582,7 +612,8 @@ def apply_staged(
                 text(f"DELETE FROM {target.table} WHERE {target.key} IN ({_missing(t)}){guard}"),
                 params,
             )
-        _fix_sequence(conn, target)
+        if target.table not in sequences_past:
+            _fix_sequence(conn, target)
     if removals:
         removed = conn.execute(
             text(f"DELETE FROM {rows_table(t.name)} WHERE key IN ({_missing(t)})"), params
