@@ -799,3 +799,25 @@ def test_an_enrollment_keeping_its_user_and_course_moves_no_one(
     after = rows(loaded, uaa)
     assert after == _associations_rebuilt_whole(loaded)
     assert (100, 3) in after
+
+
+def test_an_incremental_moves_a_sequence_only_past_its_keys(loaded: Engine, tmp_path: Path) -> None:
+    """PostgreSQL: a target's id sequence is set again when an incremental upserts a key past
+    it (reportcard's own rows then get ids above CD2's), and left alone otherwise."""
+    from tests.lms.cd2.institution import USERS
+
+    if loaded.dialect.name != "postgresql":
+        pytest.skip("sequences are PostgreSQL's")
+    last = "SELECT pg_sequence_last_value(CAST(pg_get_serial_sequence('users', 'id') AS regclass))"
+    users_dir = tmp_path / "inc" / "users"
+    f.write(users_dir / "p.jsonl", f.jsonl([{**USERS[0], "id": 5000, "ts": TS1}]))
+    import_paths(loaded, [users_dir.parent])
+    assert rows(loaded, last) == [(5000,)]
+    with loaded.begin() as conn:
+        conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('users', 'id'), 9000)")
+    f.write(users_dir / "p.jsonl", f.jsonl([{**USERS[0], "name": "Ann B", "ts": TS2}]))
+    import_paths(loaded, [users_dir.parent])
+    assert rows(loaded, last) == [(9000,)]  # not set back to the highest id (5000)
+    f.write(users_dir / "p.jsonl", f.jsonl([{**USERS[0], "id": 9500, "ts": TS2}]))
+    import_paths(loaded, [users_dir.parent])
+    assert rows(loaded, last) == [(9500,)]
