@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, select
@@ -60,6 +61,25 @@ def test_equal_width_ranges_cover_the_part_in_key_order(engine: Engine) -> None:
     assert all(a.hi + 1 == b.lo for a, b in itertools.pairwise(ranges))
     assert sum(r.rows for r in ranges) == 2500  # the run's total_lines
     assert [r.rows for r in ranges] == share_rows(2500, 3)
+
+
+def test_a_part_may_plan_over_a_cheaper_superset_of_its_keys(engine: Engine) -> None:
+    """``bounds_key`` over ``bounds_from``: the range and the estimate come from there."""
+    with engine.begin() as conn:
+        root = make_institution(conn, 2500)
+        other = make_institution(conn, 500, name="Other U")  # its logins: in the superset
+        run_id = sample_run(conn, root)
+    p = pseudonyms.alias("any_login")
+    with engine.connect() as conn:
+        pq = part_query(conn, run_id, "logins")
+        wide = replace(pq, bounds_from=p, bounds_where=[], bounds_key=p.c.id)
+        ranges = EqualWidthPlanner().plan(conn, wide, 1000)
+        lo, hi, n = conn.execute(
+            select(func.min(pseudonyms.c.id), func.max(pseudonyms.c.id), func.count())
+        ).one()
+    assert other != root and n == 3000
+    assert (ranges[0].lo, ranges[-1].hi) == (lo, hi)
+    assert sum(r.rows for r in ranges) == 3000 and len(ranges) == 3
 
 
 def test_a_part_without_rows_or_columns_gets_one_empty_range(engine: Engine) -> None:

@@ -45,8 +45,10 @@ class PartQuery:
 
     ``columns`` empty means the file is a single empty line (no header, no rows).
     ``bounds_from``/``bounds_where`` give a cheaper query for the key's min/max/count when
-    planning shards (default: the full FROM and WHERE). ``then_by`` orders rows that share a
-    key (a join that yields several rows per key row).
+    planning shards (default: the full FROM and WHERE), over ``bounds_key`` when given (a
+    column of ``bounds_from`` whose values cover every key of the part's rows: the planner's
+    range must hold them all, and its count is an estimate). ``then_by`` orders rows that
+    share a key (a join that yields several rows per key row).
     """
 
     columns: Sequence[Col]
@@ -55,6 +57,7 @@ class PartQuery:
     key: ColumnElement[Any]
     bounds_from: FromClause | None = None
     bounds_where: Sequence[ColumnElement[bool]] | None = None
+    bounds_key: ColumnElement[Any] | None = None
     then_by: Sequence[ColumnElement[Any]] = ()
     # Rows written after the header when the whole part has no row ("No outcomes found").
     if_empty: Sequence[Sequence[Any]] = ()

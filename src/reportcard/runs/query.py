@@ -39,7 +39,8 @@ def bounds_select(pq: PartQuery) -> Select:
     """min(key), max(key), count(*) over the part's rows (or its cheaper bounds query)."""
     frm = pq.bounds_from if pq.bounds_from is not None else pq.select_from
     where = pq.bounds_where if pq.bounds_where is not None else pq.where
-    return select(func.min(pq.key), func.max(pq.key), func.count()).select_from(frm).where(*where)
+    key = pq.bounds_key if pq.bounds_key is not None else pq.key
+    return select(func.min(key), func.max(key), func.count()).select_from(frm).where(*where)
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,13 @@ def sql_formatted(pq: PartQuery, ctx: RunContext) -> PartQuery:
             cols.append(col)
             continue
         expr = col.expr.element if isinstance(col.expr, Label) else col.expr
+        built = build(expr, ctx)
+        if built is None:  # the form does not apply to this expression
+            cols.append(col)
+            continue
         py = time_formatter(ctx.time_zone) if col.fmt == TIME else col.fmt
         assert callable(py)
-        cols.append(Col(col.header, build(expr, ctx).label(col.header), Fallback(py)))
+        cols.append(Col(col.header, built.label(col.header), Fallback(py)))
     return replace(pq, columns=cols)
 
 
