@@ -52,12 +52,21 @@ def fail(message: str) -> None:
     help="The root account the data belongs to (default: the accounts files' root, or the one"
     " imported before).",
 )
+@click.option(
+    "--connections",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="PostgreSQL: database connections the tables are loaded on; the next table is read in"
+    " while the one before it is applied (1: one table after the other). SQLite: always 1.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def import_cmd(
     paths: tuple[Path, ...],
     table: str | None,
     snapshot: bool,
     account_id: int | None,
+    connections: int,
     as_json: bool,
 ) -> None:
     """Import CD2 files (.jsonl, .csv, .tsv, optionally gzip, or .parquet) or directories.
@@ -94,6 +103,7 @@ def import_cmd(
                 snapshot=snapshot,
                 account_id=account_id,
                 progress=progress,
+                connections=connections,
             )
         except Cd2Error as exc:
             bar.stop()

@@ -514,8 +514,9 @@ def test_incremental_enrollments_move_only_their_users(loaded: Engine, tmp_path:
 def test_the_bulk_path_loads_the_same_and_keeps_the_schema(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Big loads into empty tables drop secondary indexes (and, on PostgreSQL, foreign keys)
-    and make them again: same rows, same schema afterwards."""
+    """Big loads into empty tables drop secondary indexes (and, on PostgreSQL, foreign keys
+    and the primary key of a table no foreign key references: logins, user account
+    associations) and make them again: same rows, same schema afterwards."""
     from sqlalchemy import inspect
 
     from reportcard.lms.cd2 import apply
@@ -526,8 +527,15 @@ def test_the_bulk_path_loads_the_same_and_keeps_the_schema(
             t: (
                 sorted(i["name"] for i in insp.get_indexes(t)),
                 sorted(str(fk["name"]) for fk in insp.get_foreign_keys(t)),
+                insp.get_pk_constraint(t),
             )
-            for t in ("users", "enrollments", "pseudonyms", "courses")
+            for t in (
+                "users",
+                "enrollments",
+                "pseudonyms",
+                "courses",
+                "user_account_associations",
+            )
         }
 
     before = schema()
@@ -821,3 +829,103 @@ def test_an_incremental_moves_a_sequence_only_past_its_keys(loaded: Engine, tmp_
     f.write(users_dir / "p.jsonl", f.jsonl([{**USERS[0], "id": 9500, "ts": TS2}]))
     import_paths(loaded, [users_dir.parent])
     assert rows(loaded, last) == [(9500,)]
+
+
+# ---------------------------------------------------------------- loads on two connections
+def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table's rows, sorted (the load's clock columns left out)."""
+    from reportcard.db.tables import metadata
+
+    out = {}
+    with engine.connect() as conn:
+        for name, table in sorted(metadata.tables.items()):
+            cols = [c.name for c in table.columns if c.name not in CLOCKS]
+            select = ", ".join(f'"{c}"' for c in cols)
+            found = conn.exec_driver_sql(f'SELECT {select} FROM "{name}"').all()
+            out[name] = sorted((tuple(r) for r in found), key=repr)
+    return out
+
+
+CLOCKS = ("applied_at", "last_snapshot_at")
+
+
+def _import_into_fresh(
+    tmp_path: Path, paths: list[Path], connections: int, **kw: Any
+) -> tuple[tuple[Any, ...] | None, dict[str, list[tuple[Any, ...]]]]:
+    """Import ``paths`` into a new database with ``connections``: (the error's table, file,
+    line, field and message, or None) and every table's rows afterwards."""
+    from reportcard.db.engine import make_engine
+    from tests.databases import drop_database, fresh_database_url
+
+    url = fresh_database_url(tmp_path / f"db-{connections}")
+    engine = make_engine(url)
+    try:
+        err = None
+        try:
+            for path in paths:
+                import_paths(engine, [path], connections=connections, **kw)
+        except Cd2Error as exc:
+            err = (exc.table, exc.file, exc.line, exc.field, str(exc))
+        return err, _dump(engine)
+    finally:
+        engine.dispose()
+        drop_database(url)
+
+
+def test_two_connections_load_what_one_loads(tmp_path: Path) -> None:
+    """PostgreSQL stages a table on a second connection while the one before it is applied:
+    a snapshot and an incremental then leave every table as one connection does (SQLite
+    always loads on one)."""
+    snapshot = write_snapshot(tmp_path / "files")
+    inc = tmp_path / "files" / "inc"
+    f.write(
+        inc / "users" / "u.jsonl",
+        f.jsonl([{"id": 103, "ts": TS2, "name": "Cy", "workflow_state": "registered", **STAMP}]),
+    )
+    f.write(
+        inc / "enrollments" / "e.jsonl",
+        f.jsonl([{"id": 402, "ts": TS2, "action": "D"}]),
+    )
+    one = _import_into_fresh(tmp_path, [snapshot], 1, snapshot=True)
+    two = _import_into_fresh(tmp_path, [snapshot], 2, snapshot=True)
+    assert one[0] is None
+    assert one == two
+    assert one[1]["user_account_associations"]
+    one = _import_into_fresh(tmp_path, [snapshot, inc], 1)
+    two = _import_into_fresh(tmp_path, [snapshot, inc], 2)
+    assert one[0] is None
+    assert one == two
+
+
+@pytest.mark.parametrize("bad", ["meta.ts", "value.created_at"])
+def test_a_failed_table_stops_the_tables_after_it_on_two_connections(
+    tmp_path: Path, bad: str
+) -> None:
+    """A bad record in a table in the middle of a snapshot: the tables before it stay
+    applied and the ones after it (staged meanwhile on the other connection) do not, the
+    error names the record, exactly as on one connection. A bad meta.ts fails while the
+    table is prepared (its bookkeeping), a bad timestamp field when it is applied."""
+    from tests.lms.cd2.institution import ENROLLMENTS
+
+    snapshot = write_snapshot(tmp_path / "files")
+    broken = dict(ENROLLMENTS[-1], id=499)
+    if bad == "meta.ts":
+        broken["ts"] = "yesterday"
+    else:
+        broken["created_at"] = "yesterday"
+    f.write(
+        snapshot / "enrollments" / "j" / "e.jsonl.gz",
+        f.jsonl([*ENROLLMENTS, broken]),
+        gz=True,
+    )
+    one = _import_into_fresh(tmp_path, [snapshot], 1, snapshot=True)
+    two = _import_into_fresh(tmp_path, [snapshot], 2, snapshot=True)
+    assert one[0] is not None and one[0][:4] == (
+        "enrollments",
+        str(snapshot / "enrollments" / "j" / "e.jsonl.gz"),
+        len(ENROLLMENTS) + 1,
+        bad if bad == "value.created_at" else "meta.ts",
+    )
+    assert one == two
+    assert one[1]["enrollments"] == [] and one[1]["account_users"] == []
+    assert one[1]["users"] and one[1]["roles"]

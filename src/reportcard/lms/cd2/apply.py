@@ -481,6 +481,28 @@ def _drop_indexes(conn: Connection, table: str) -> list[str]:
     return [definition for _, definition in found]
 
 
+def _drop_primary_key(conn: Connection, table: str) -> list[tuple[str, str]]:
+    """PostgreSQL: drop the primary key of an empty table about to receive a big load, when
+    no foreign key references the table; returns (name, definition) to add it back after the
+    load (one sort: 3.1M scores, 1.5 CPU-s of tree inserts against 0.5 for the build)."""
+    if conn.dialect.name != "postgresql":
+        return []
+    found = [
+        (str(name), str(definition))
+        for name, definition in conn.execute(
+            text(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE conrelid = CAST(:t AS regclass) AND contype = 'p' AND NOT EXISTS"
+                " (SELECT 1 FROM pg_constraint f WHERE f.confrelid = CAST(:t AS regclass))"
+            ),
+            {"t": table},
+        )
+    ]
+    for name, _ in found:
+        conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    return found
+
+
 def _fix_sequence(conn: Connection, target: Target) -> None:
     if conn.dialect.name != "postgresql" or target.key != "id":
         return
@@ -516,10 +538,12 @@ def _bulk_settings(conn: Connection) -> None:
 WORK_MEM = "256MB"
 
 
-def apply_staged(
-    conn: Connection, t: Cd2Table | str, *, root_id: int, snapshot: bool = False
-) -> TableSummary:
-    """Apply the staging table of ``t`` (see the module docstring); returns the summary."""
+def prepare_staged(conn: Connection, t: Cd2Table | str, *, root_id: int) -> None:
+    """The part of :func:`apply_staged` that reads and writes nothing but the table's own
+    staging and bookkeeping, so it may run before the tables ahead of ``t`` are committed
+    (the importer's second connection does, while the first applies the table before it):
+    the checks of the staged records and, on a PostgreSQL first load, the bookkeeping.
+    :func:`apply_staged` of ``t`` in the same transaction carries on from there."""
     if isinstance(t, str):
         t = table_named(t)
     sql = _Sql(conn, t)
@@ -527,12 +551,27 @@ def apply_staged(
         _bulk_settings(conn)
         if any(t.kind(f) == "json" for f in t.fields):
             conn.exec_driver_sql(_PG_JSON)
-    summary = TableSummary(t.name, lacks=t.lacks)
     _check_staged(conn, t, sql)
     known_before = _known_before(conn, t)
-    sequences_past: set[str] = set()  # targets whose id sequence is past every key upserted
     # A first load on PostgreSQL records its bookkeeping from a view of the staged records.
     recorded = sql.pg and not known_before and _first_load(conn, t, sql, root_id)
+    conn.info["cd2_prepared"] = (t.name, known_before, recorded)
+
+
+def apply_staged(
+    conn: Connection, t: Cd2Table | str, *, root_id: int, snapshot: bool = False
+) -> TableSummary:
+    """Apply the staging table of ``t`` (see the module docstring); returns the summary."""
+    if isinstance(t, str):
+        t = table_named(t)
+    prepared = conn.info.pop("cd2_prepared", None)
+    if prepared is None or prepared[0] != t.name:
+        prepare_staged(conn, t, root_id=root_id)
+        prepared = conn.info.pop("cd2_prepared")
+    _, known_before, recorded = prepared
+    sql = _Sql(conn, t)
+    summary = TableSummary(t.name, lacks=t.lacks)
+    sequences_past: set[str] = set()  # targets whose id sequence is past every key upserted
     if recorded:  # every staged record is a winner, newer, of a key never seen
         counts = conn.exec_driver_sql(
             "SELECT COUNT(*), SUM(CASE WHEN deleted THEN 0 ELSE 1 END), 0, 0, MAX(ts),"
@@ -601,7 +640,10 @@ def apply_staged(
         share = bulk and _big_share(conn, target.table, summary.upserted)
         dropped = _drop_foreign_keys(conn, target.table) if share else []
         indexes = _drop_indexes(conn, target.table) if empty else []
+        keys = _drop_primary_key(conn, target.table) if empty else []
         _upsert(conn, t, target, sql, root_id, empty=empty, unchanged=known_before)
+        for name, definition in keys:
+            conn.exec_driver_sql(f'ALTER TABLE {target.table} ADD CONSTRAINT "{name}" {definition}')
         for definition in indexes:
             conn.exec_driver_sql(definition)
         for name, definition in dropped:

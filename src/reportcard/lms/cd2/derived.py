@@ -105,7 +105,7 @@ def rebuild_all_associations(conn: Connection, root_id: int) -> None:
     keys are checked once after the insert (a join) rather than per row; when the root was all
     the table held, its secondary indexes are built once afterwards and the rows go in sorted.
     """
-    from reportcard.lms.cd2.apply import _drop_foreign_keys, _drop_indexes
+    from reportcard.lms.cd2.apply import _drop_foreign_keys, _drop_indexes, _drop_primary_key
 
     table = "user_account_associations"
     pg = conn.dialect.name == "postgresql"
@@ -120,6 +120,7 @@ def rebuild_all_associations(conn: Connection, root_id: int) -> None:
     empty = conn.exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1").first() is None
     dropped = _drop_foreign_keys(conn, table) if pg else []
     indexes = _drop_indexes(conn, table) if empty else []
+    keys = _drop_primary_key(conn, table) if empty else []
     # PostgreSQL: one sort removes the duplicates and orders the rows (DISTINCT ON is always a
     # sort); UNION's hash of the ~7M pairs on large, then a second sort, took twice the CPU.
     union, distinct = ("UNION ALL", "DISTINCT ON (user_id, account_id) ") if pg else ("UNION", "")
@@ -138,6 +139,8 @@ def rebuild_all_associations(conn: Connection, root_id: int) -> None:
         ),
         {"root": root_id},
     )
+    for name, definition in keys:
+        conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
     for definition in indexes:
         conn.exec_driver_sql(definition)
     for name, definition in dropped:

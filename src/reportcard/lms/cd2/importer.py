@@ -6,7 +6,9 @@ stages and applies each table, records its state, then rebuilds what is derived.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,13 +18,13 @@ from sqlalchemy.exc import DBAPIError
 
 from reportcard.db.tables import accounts
 from reportcard.lms.cd2 import derived, state
-from reportcard.lms.cd2.apply import TableSummary, apply_staged
+from reportcard.lms.cd2.apply import TableSummary, apply_staged, prepare_staged
 from reportcard.lms.cd2.convert import convert_record
 from reportcard.lms.cd2.errors import Cd2Error
 from reportcard.lms.cd2.formats import read_records
 from reportcard.lms.cd2.mapping import BY_NAME, Cd2Table, order
 from reportcard.lms.cd2.staging import create_stage, drop_stage, stage_file, stage_name
-from reportcard.lms.cd2.statistics import analyze_changed
+from reportcard.lms.cd2.statistics import analyze_changed, changed_tables
 
 # progress(description, bytes done, bytes in all)
 Progress = Callable[[str, int, int], None]
@@ -198,6 +200,10 @@ class _Loaded:
     root_id: int
 
 
+class _Abandoned(Exception):
+    """A pipelined table load stopped because a table before it failed (nothing applied)."""
+
+
 def _load_table(
     conn: Connection,
     t: Cd2Table,
@@ -208,8 +214,14 @@ def _load_table(
     progress: Progress | None,
     done: int,
     total: int,
+    turn: Callable[[], None] | None = None,
 ) -> _Loaded:
-    """Stage and apply one table in its own transaction; errors name file, line and field."""
+    """Stage and apply one table in its own transaction; errors name file, line and field.
+
+    ``turn`` (pipelined loads, see :func:`_pipelined`): after staging and
+    :func:`prepare_staged`, which touch only the table's own staging and bookkeeping, it waits
+    until the table before this one is committed (raising :class:`_Abandoned` when that one
+    failed); the rest of the load then sees it, as a load one after the other does."""
     try:
         with conn.begin():
             create_stage(conn, t)
@@ -221,7 +233,12 @@ def _load_table(
             if t.name == "accounts":
                 root = find_root(conn, account_id, _staged_root(conn))
             assert root is not None
-            if snapshot or _staged_any(conn, t):
+            apply = snapshot or _staged_any(conn, t)
+            if turn is not None:
+                if apply:
+                    prepare_staged(conn, t, root_id=root)
+                turn()
+            if apply:
                 summary = apply_staged(conn, t, root_id=root, snapshot=snapshot)
             else:  # an incremental's empty files (most tables, most of the time): nothing to do
                 summary = TableSummary(t.name, lacks=t.lacks)
@@ -250,6 +267,22 @@ def _load_table(
         ) from None
 
 
+def _note(
+    result: ImportResult | None,
+    loaded: _Loaded,
+    t: Cd2Table,
+    which: set[str],
+    skipped: list[tuple[str, str]],
+) -> ImportResult:
+    """Add one table's load to the import's result (made by the first)."""
+    if result is None:
+        result = ImportResult(root_id=loaded.root_id, skipped=skipped)
+    result.tables.append(loaded.summary)
+    if loaded.summary.upserted or loaded.summary.deleted:
+        which.update(t.derived)
+    return result
+
+
 # Memory for the staging and winners tables of one table's load: PostgreSQL's temporary
 # tables live in the session's own buffers (8MB by default, then files); SQLite's page caches
 # (main and temp: each counts in the importer's peak RSS).
@@ -270,6 +303,116 @@ def _session_settings(conn: Connection) -> None:
     conn.rollback()
 
 
+def _pipelined(
+    conns: Sequence[Connection],
+    plans: Sequence[tuple[Cd2Table, list[Path]]],
+    account_id: int | None,
+    root: int,
+    snapshot: bool,
+    progress: Progress | None,
+    done: int,
+    total: int,
+) -> Iterator[tuple[Cd2Table, _Loaded]]:
+    """Load the tables on several connections, each table in its own transaction as
+    :func:`_load_table` does, yielding them in plan order.
+
+    Connection k takes the next table not taken yet, stages it (``COPY``) and prepares it
+    (a first load's bookkeeping) while the other applies the table before it; the applies
+    themselves run one after the other in plan order (each waits for the commit of the one
+    before), so every table sees the tables it references, and the locks a table's apply
+    takes (foreign keys dropped and added back lock their referenced tables) never meet
+    another apply's. A failure stops the tables after it: those staged meanwhile are
+    rolled back, and it is raised once the tables before it are yielded.
+    """
+    n = len(plans)
+    ended = [threading.Event() for _ in range(n)]
+    outcome: list[_Loaded | BaseException | None] = [None] * n
+    offsets = []
+    for _, files in plans:
+        offsets.append(done)
+        done += sum(f.stat().st_size for f in files)
+    taken = iter(range(n))
+    take = threading.Lock()
+    stop = threading.Event()
+
+    def turn(i: int) -> Callable[[], None]:
+        def wait() -> None:
+            if i > 0:
+                ended[i - 1].wait()
+                if not isinstance(outcome[i - 1], _Loaded):
+                    raise _Abandoned
+
+        return wait
+
+    def work(conn: Connection) -> None:
+        while True:
+            with take:
+                i = next(taken, None)
+            if i is None:
+                return
+            t, files = plans[i]
+            try:
+                if stop.is_set():
+                    raise _Abandoned
+                outcome[i] = _load_table(
+                    conn,
+                    t,
+                    files,
+                    account_id,
+                    root,
+                    snapshot,
+                    progress,
+                    offsets[i],
+                    total,
+                    turn=turn(i),
+                )
+            except BaseException as exc:  # handed to the caller's thread
+                outcome[i] = exc
+                stop.set()
+            finally:
+                ended[i].set()
+
+    threads = [
+        threading.Thread(target=work, args=(c,), name=f"cd2-import-{k}", daemon=True)
+        for k, c in enumerate(conns)
+    ]
+    for th in threads:
+        th.start()
+    try:
+        for i in range(n):
+            ended[i].wait()
+            got = outcome[i]
+            if not isinstance(got, _Loaded):
+                assert got is not None
+                raise got
+            yield plans[i][0], got
+    finally:
+        stop.set()
+        for th in threads:
+            th.join()
+
+
+def _merge_sessions(helper: Connection, conn: Connection) -> None:
+    """What a helper connection's loads left for the derived rebuild in its session (users
+    noted in ``cd2_touched``, the whole-root flag), moved to ``conn``'s."""
+    if helper.info.pop("cd2_whole_associations", False):
+        conn.info["cd2_whole_associations"] = True
+    if conn.dialect.name != "postgresql":
+        return
+    with helper.begin():
+        if helper.exec_driver_sql("SELECT to_regclass('pg_temp.cd2_touched')").scalar() is None:
+            return
+        users = [r[0] for r in helper.exec_driver_sql("SELECT user_id FROM cd2_touched")]
+        helper.exec_driver_sql("DELETE FROM cd2_touched")
+    if users:
+        with conn.begin():
+            conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS cd2_touched (user_id BIGINT)")
+            conn.execute(
+                text("INSERT INTO cd2_touched (user_id) SELECT unnest(CAST(:u AS bigint[]))"),
+                {"u": users},
+            )
+
+
 def import_paths(
     engine: Engine,
     paths: Sequence[Path],
@@ -278,8 +421,13 @@ def import_paths(
     snapshot: bool = False,
     account_id: int | None = None,
     progress: Progress | None = None,
+    connections: int = 2,
 ) -> ImportResult:
-    """Import CD2 files (see the CLI's ``cd2 import``); raises :class:`Cd2Error`."""
+    """Import CD2 files (see the CLI's ``cd2 import``); raises :class:`Cd2Error`.
+
+    ``connections`` > 1 on PostgreSQL: the tables are staged on that many connections while
+    the one before is applied (:func:`_pipelined`); SQLite loads one table after the other.
+    """
     plans, skipped = plan(paths, table)
     if not plans:
         raise Cd2Error("no CD2 files found in " + ", ".join(map(str, paths)))
@@ -287,25 +435,41 @@ def import_paths(
     done = 0
     result: ImportResult | None = None
     which: set[str] = set()
-    with engine.connect() as conn:
+    helpers: list[Connection] = []
+    if engine.dialect.name != "postgresql" or len(plans) < 3:
+        connections = 1
+    with engine.connect() as conn, contextlib.ExitStack() as stack:
         _session_settings(conn)
+        for _ in range(connections - 1):
+            helper = stack.enter_context(engine.connect())
+            _session_settings(helper)
+            helpers.append(helper)
         root: int | None = None
         if plans[0][0].name != "accounts":
             root = find_root(conn, account_id, None)
             conn.rollback()
         try:
-            for t, files in plans:
+            first = plans
+            if helpers:  # the first table alone: it may be the accounts, which tell the root
+                first, rest = plans[:1], plans[1:]
+            for t, files in first:
                 assert root is not None or t.name == "accounts"
-                summary = _load_table(
+                loaded = _load_table(
                     conn, t, files, account_id, root, snapshot, progress, done, total
                 )
                 done += sum(f.stat().st_size for f in files)
-                root = summary.root_id
-                if result is None:
-                    result = ImportResult(root_id=root, skipped=skipped)
-                result.tables.append(summary.summary)
-                if summary.summary.upserted or summary.summary.deleted:
-                    which.update(t.derived)
+                root = loaded.root_id
+                result = _note(result, loaded, t, which, skipped)
+            if helpers:
+                assert root is not None
+                try:
+                    for t, loaded in _pipelined(
+                        [conn, *helpers], rest, account_id, root, snapshot, progress, done, total
+                    ):
+                        result = _note(result, loaded, t, which, skipped)
+                finally:  # the helpers' sessions noted users of the tables they applied
+                    for helper in helpers:
+                        _merge_sessions(helper, conn)
         except Cd2Error as exc:
             if result is not None and which:
                 # What was applied before the failing table stays: keep it consistent.
@@ -319,7 +483,52 @@ def import_paths(
         assert result is not None
         if progress:
             progress("rebuilding derived tables", total, total)
-        with conn.begin():
-            result.derived = derived.rebuild(conn, result.root_id, which)
-        analyze_changed(conn, result.tables)  # cd2 sync's helper: fresh plans on PostgreSQL
+        if not helpers:
+            with conn.begin():
+                result.derived = derived.rebuild(conn, result.root_id, which)
+            analyze_changed(conn, result.tables)  # cd2 sync's helper: fresh plans on PostgreSQL
+            return result
+        # A helper analyzes the loaded tables while the derived ones are rebuilt; the tables
+        # the rebuild locks or rewrites are analyzed after it.
+        names = changed_tables(conn, result.tables)
+        late = [n for n in names if n in REBUILT]
+        analyzing = _Background(_analyze, helpers[0], [n for n in names if n not in late])
+        try:
+            with conn.begin():
+                result.derived = derived.rebuild(conn, result.root_id, which)
+        finally:
+            analyzing.join()
+        _analyze(conn, late)
     return result
+
+
+# Tables the derived rebuild rewrites or locks (a rebuilt account tree, the associations,
+# whose foreign keys it drops and adds back, locking users and accounts; the test students).
+REBUILT = ("account_ancestors", "accounts", "user_account_associations", "users")
+
+
+def _analyze(conn: Connection, names: Sequence[str]) -> None:
+    for name in names:  # one transaction each: no lock is kept while waiting for another
+        with conn.begin():
+            conn.exec_driver_sql(f'ANALYZE "{name}"')
+
+
+class _Background:
+    """``fn(*args)`` in a thread; :meth:`join` waits for it and raises what it raised."""
+
+    def __init__(self, fn: Callable[..., None], *args: Any) -> None:
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except BaseException as exc:  # handed to the joining thread
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, name="cd2-import-analyze", daemon=True)
+        self.thread.start()
+
+    def join(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error

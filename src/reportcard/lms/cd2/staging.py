@@ -59,6 +59,7 @@ def _pg(conn: Connection) -> bool:
 def create_stage(conn: Connection, t: Cd2Table) -> None:
     """(Re)create the empty staging table of ``t`` on this connection."""
     name = stage_name(t)
+    conn.info.pop("cd2_prepared", None)  # apply.prepare_staged's note of an earlier load
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
     values = [value_column(f) for f in t.fields]
     if _pg(conn):

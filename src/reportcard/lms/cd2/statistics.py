@@ -38,6 +38,16 @@ DERIVED_TABLES = ("account_ancestors", "user_account_associations")
 
 def analyze_changed(conn: Connection, summaries: Iterable[TableSummary]) -> list[str]:
     """``ANALYZE`` the targets of the CD2 tables that changed much; returns the tables."""
+    names = changed_tables(conn, summaries)
+    if names:
+        with conn.begin():
+            for name in names:
+                conn.exec_driver_sql(f'ANALYZE "{name}"')
+    return names
+
+
+def changed_tables(conn: Connection, summaries: Iterable[TableSummary]) -> list[str]:
+    """The tables :func:`analyze_changed` analyzes (none on SQLite)."""
     if conn.dialect.name != "postgresql":
         return []
     by_name = {t.name: t for t in TABLES}
@@ -52,7 +62,4 @@ def analyze_changed(conn: Connection, summaries: Iterable[TableSummary]) -> list
     if not names:
         return []
     names.update(DERIVED_TABLES)
-    with conn.begin():
-        for name in sorted(names):
-            conn.exec_driver_sql(f'ANALYZE "{name}"')
     return sorted(names)
