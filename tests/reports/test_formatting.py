@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from reportcard.reports.formatting import (
+    _general_time_formatter,
     first_name,
     iso_in_zone,
     last_name,
@@ -95,3 +98,59 @@ def test_pronouns_display_text() -> None:
     assert pronouns("she_her") == "She/Her"
     assert pronouns("xe/xem") == "xe/xem"
     assert pronouns(None) is None
+
+
+FAST_ZONES = [
+    "UTC",
+    "America/Denver",
+    "Australia/Lord_Howe",
+    "Africa/Monrovia",
+    "Asia/Kathmandu",
+    "Nowhere/Land",
+]
+
+
+def _stored_texts() -> list[Any]:
+    """SQLite texts of times: the stored shape around every offset change, and others."""
+    from reportcard.reports.sqlformat import offset_segments
+
+    rng = random.Random(5)
+    times = [datetime(1, 1, 1), datetime(1, 1, 1, 12), datetime(9999, 12, 31, 23, 59, 59)]
+    times += [datetime(1969, 12, 31, 23, 59, 59), datetime(2150, 6, 1), datetime(1900, 3, 1)]
+    for name in ("America/Denver", "Australia/Lord_Howe", "Africa/Monrovia", "Asia/Kathmandu"):
+        for start, _, _ in offset_segments(name)[:60]:
+            for d in (-3601, -3600, -1, 0, 1, 1799, 3599, 3600):
+                times.append(start + timedelta(seconds=d))
+    base = datetime(1950, 1, 1)
+    times += [base + timedelta(seconds=rng.randrange(0, 120 * 365 * 86400)) for _ in range(3000)]
+    texts: list[Any] = []
+    for t in times:
+        texts += [t.strftime("%Y-%m-%d %H:%M:%S"), t.strftime("%Y-%m-%d %H:%M:%S.%f")]
+    texts += [
+        None,
+        "2024-01-15T08:00:00",
+        "2024-01-15 08:00:00.5",
+        "2024-01-15 08:00:00+02:00",
+        "2024-01-15 08:00:00.12345a",
+        "2024-01-15 08:00:00.\u0663\u0663\u0663\u0663\u0663\u0663",
+        "2024-02-30 00:00:00",
+        "2024-01-15 24:00:00",
+        "garbage",
+        "",
+        datetime(2024, 7, 1, 12),
+    ]
+    return texts
+
+
+def _outcome(fmt: Any, value: Any) -> Any:
+    try:
+        return fmt(value)
+    except (ValueError, TypeError, OverflowError) as exc:
+        return type(exc)
+
+
+@pytest.mark.parametrize("zone_name", FAST_ZONES)
+def test_the_fast_path_for_stored_texts_writes_the_general_text(zone_name: str) -> None:
+    fast, general = time_formatter(zone_name), _general_time_formatter(zone_name)
+    for value in _stored_texts():
+        assert _outcome(fast, value) == _outcome(general, value), value
