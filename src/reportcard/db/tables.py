@@ -204,6 +204,11 @@ pseudonyms = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Index("ix_pseudonyms_user", "user_id"),
+    # Covering a login looked up by user, root account and state for its SIS id (the zero
+    # activity report): no read of the login row. Beside ix_pseudonyms_user rather than
+    # instead of it: the Student Competency map ranges over logins by id within a user,
+    # which only the narrow index gives (docs/decisions/performance.md).
+    Index("ix_pseudonyms_user_login", "user_id", "account_id", "workflow_state", "sis_user_id"),
     Index("ix_pseudonyms_account_unique", "account_id", "unique_id"),
     Index("ix_pseudonyms_account_sis", "account_id", "sis_user_id"),
 )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 16:13:43.361701
+Create Date: 2026-12-04 17:02:41.430585
 """
 
 from __future__ import annotations
@@ -1289,6 +1289,11 @@ def upgrade() -> None:
             "ix_pseudonyms_account_unique", ["account_id", "unique_id"], unique=False
         )
         batch_op.create_index("ix_pseudonyms_user", ["user_id"], unique=False)
+        batch_op.create_index(
+            "ix_pseudonyms_user_login",
+            ["user_id", "account_id", "workflow_state", "sis_user_id"],
+            unique=False,
+        )
 
     op.create_table(
         "report_schedules",
@@ -2853,6 +2858,7 @@ def downgrade() -> None:
 
     op.drop_table("report_schedules")
     with op.batch_alter_table("pseudonyms", schema=None) as batch_op:
+        batch_op.drop_index("ix_pseudonyms_user_login")
         batch_op.drop_index("ix_pseudonyms_user")
         batch_op.drop_index("ix_pseudonyms_account_unique")
         batch_op.drop_index("ix_pseudonyms_account_sis")
