@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,6 @@ from sqlalchemy import Engine, create_engine, func, select, update
 from sqlalchemy.pool import StaticPool
 
 from reportcard.db.tables import account_reports, attachments, report_shards
-from reportcard.runs import execute
 from reportcard.runs.execute import RunStopped, checkpoints, claim_shard
 from reportcard.runs.inline import run_report
 from reportcard.runs.lifecycle import abort_run, create_run, get_run
@@ -287,44 +284,3 @@ def test_checkpoints_count_rows_and_leave_their_connection_as_they_found_it(
             checkpoint(1000)
     finally:
         single.dispose()
-
-
-@pytest.mark.parametrize(
-    ("seconds", "calls"), [(0.0, [1000, 1000, 1000, 1000]), (3600.0, [1000])], ids=["0s", "1h"]
-)
-def test_checkpoints_after_the_first_are_spaced_in_time(
-    engine: Engine,
-    storage: LocalStorage,
-    settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
-    seconds: float,
-    calls: list[int],
-) -> None:
-    """The first checkpoint comes after 1000 rows (abort notices it); the next ones once
-    ``CHECKPOINT_SECONDS`` have passed; the rows left over are added when the shard ends."""
-    with engine.begin() as conn:
-        root = make_institution(conn, 4500)
-        run_id = sample_run(conn, root)
-    seen: list[int] = []
-    real = execute.checkpoints
-
-    @contextmanager
-    def spy(engine: Engine, run_id: int) -> Iterator[Callable[[int], None]]:
-        with real(engine, run_id) as checkpoint:
-
-            def record(rows: int) -> None:
-                seen.append(rows)
-                checkpoint(rows)
-
-            yield record
-
-    monkeypatch.setattr(execute, "checkpoints", spy)
-    monkeypatch.setattr(execute, "CHECKPOINT_SECONDS", seconds)
-    worker = Worker(engine, storage, Settings(data_dir=settings.data_dir, shard_rows=10_000))
-    while worker.step():
-        pass
-    with engine.connect() as conn:
-        run = get_run(conn, run_id)
-    assert seen == calls
-    assert (run.workflow_state, run.current_line) == ("complete", 4500 + 1)  # the header
-    assert file_bytes(engine, storage, run_id) == expected_csv(root, 1, 4500)

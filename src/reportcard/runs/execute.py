@@ -2,10 +2,9 @@
 
 A worker claims a queued shard with a conditional UPDATE (``claim_shard``), writes the rows of
 its key range to its part file (``execute_shard``: the COPY, line or Python path of
-``reportcard.runs.write``), adding to the run's progress (after its first 1000 rows, then
-about every ``CHECKPOINT_SECONDS``) and stopping when the run has ended. The shard that
-completes its run's last shard moves the run to ``compiling``, in the same transaction, and
-its worker compiles it (``reportcard.runs.compile``).
+``reportcard.runs.write``), adding to the run's progress every 1000 rows and stopping when the
+run has ended. The shard that completes its run's last shard moves the run to ``compiling``,
+in the same transaction, and its worker compiles it (``reportcard.runs.compile``).
 
 Shards are idempotent: a re-run rewrites its part file from scratch, so a shard retried after a
 crash (``shard_failed``, or the reaper for a worker that stopped beating) never duplicates or
@@ -16,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from time import monotonic
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, case, exists, func, select, update
@@ -44,10 +42,6 @@ from reportcard.runs.zippieces import ZIP_LEVEL, DeflatePiece
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
 
-# A shard's progress checkpoints: the first after its first 1000 rows, then one per batch of
-# at least 1000 rows once this many seconds have passed since the last (see execute_shard).
-CHECKPOINT_SECONDS = 0.25
-
 
 class RunStopped(Exception):
     """The run was aborted, deleted or failed while a shard was writing."""
@@ -72,7 +66,7 @@ def claim_shard(conn: Connection, shard_id: int, worker_id: str) -> bool:
 def _checkpoint_statement() -> Any:
     """Built once: the UPDATE of a progress checkpoint, with bound values only.
 
-    A checkpoint runs every 1000 rows at most; building the statement afresh each time cost more
+    A checkpoint runs every 1000 rows; building the statement afresh each time cost more
     than executing it (a quarter of a large SQLite report's time went to SQL construction).
     The shard's own heartbeat is kept by the worker's keepalive thread (``run_shard``), not
     here: a second UPDATE per checkpoint repeated what that thread does.
@@ -101,7 +95,7 @@ def checkpoints(engine: Engine, run_id: int) -> Iterator[Callable[[int], None]]:
     """A shard's progress checkpoints, over one connection held while the shard runs.
 
     Each call adds its rows to the run's current_line and progress, and raises RunStopped if
-    the run has ended. A checkpoint runs every 1000 rows at most: a pooled connection for each
+    the run has ended. A checkpoint runs every 1000 rows: taking a pooled connection for each
     (with its pre-ping) and, on PostgreSQL, BEGIN, SET LOCAL and COMMIT around the UPDATE
     cost 0.5-0.75 ms apiece, 7-8% of a large shard. Here each checkpoint is one statement:
     on PostgreSQL in autocommit mode, with synchronous_commit off for the session (progress
@@ -157,18 +151,16 @@ def execute_shard(
     key = (piece_key if deflate else part_key)(run.id, shard.part_index, shard.seq)
     pending = 0
     written = 0
-    last: float | None = None  # when the last checkpoint ran (None: none yet)
     with checkpoints(engine, run.id) as checkpoint, storage.open_write(key) as file:
         piece = DeflatePiece(file, zip_level) if deflate else None
         out: Sink = file if piece is None else piece
 
         def progress(n: int) -> None:
-            nonlocal pending, last
+            nonlocal pending
             pending += n
-            if pending >= BATCH and (last is None or monotonic() - last >= CHECKPOINT_SECONDS):
+            if pending >= BATCH:
                 checkpoint(pending)
                 pending = 0
-                last = monotonic()
 
         if pq.columns and shard.lo <= shard.hi:
             if copy_eligible(engine, pq):
