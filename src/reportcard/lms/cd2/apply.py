@@ -331,33 +331,18 @@ def _check_staged(conn: Connection, t: Cd2Table, sql: _Sql) -> None:
         )
 
 
-def _column_types(target: Target, cols: list[str]) -> dict[str, str] | None:
-    """PostgreSQL type names of the target's columns (no length: ``VARCHAR``), from the
-    schema's declarations; None when the declarations do not hold every column."""
-    from sqlalchemy.dialects import postgresql
-
-    from reportcard.db.schema import metadata
-
-    table = metadata.tables.get(target.table)
-    if table is None or any(c not in table.c for c in cols):
-        return None
-    dialect = postgresql.dialect()
-    return {c: re.sub(r"\(.*\)", "", table.c[c].type.compile(dialect=dialect)) for c in cols}
-
-
-def _same_row(target: Target, sql: _Sql, cols: list[str], exprs: list[str]) -> str | None:
-    """SQL true when the target's row ``x`` of the winner ``w`` already holds exactly the
-    values the upsert would write (so it is left alone: no page written, no index entry).
-    PostgreSQL compares the values' binary images (``*=``: json has no equality, and -0.0 is
-    not 0.0 there); SQLite compares with ``IS`` under the binary collation."""
-    if sql.pg:
-        types = _column_types(target, cols)
-        if types is None:
-            return None
-        new = ", ".join(f"CAST({e} AS {types[c]})" for c, e in zip(cols, exprs, strict=True))
-        old = ", ".join(f"x.{c}" for c in cols)
-        return f"ROW({old})::record *= ROW({new})::record"
-    return " AND ".join(f"x.{c} IS ({e}) COLLATE BINARY" for c, e in zip(cols, exprs, strict=True))
+def _changed(target: Target, pg: bool, cols: list[str]) -> str:
+    """SQL (in ``ON CONFLICT DO UPDATE``) true when the target's row differs from the one the
+    upsert brings (``excluded``), so a row re-sent with the same values is not rewritten: no
+    new row version, no index entry (PostgreSQL still locks it). PostgreSQL compares the
+    values' binary images (``*<>``: json has no equality, and -0.0 is not 0.0 there); SQLite
+    compares with ``IS`` under the binary collation."""
+    if pg:
+        old = ", ".join(f"{target.table}.{c}" for c in cols)
+        new = ", ".join(f"excluded.{c}" for c in cols)
+        return f"ROW({old})::record *<> ROW({new})::record"
+    same = " AND ".join(f"{target.table}.{c} IS excluded.{c} COLLATE BINARY" for c in cols)
+    return f"NOT ({same})"
 
 
 def _upsert(
@@ -369,19 +354,17 @@ def _upsert(
     empty: bool = False,
     unchanged: bool = False,
 ) -> int:
-    """Insert or update the target's rows of the newer upserts. ``unchanged``: first leave
-    out the winners whose row already holds the same values (an incremental re-sending rows
-    whose columns reportcard reads did not change; their bookkeeping still moves on)."""
+    """Insert or update the target's rows of the newer upserts. ``unchanged``: a row that
+    already holds the values is left as it is (an incremental re-sending rows whose columns
+    reportcard reads did not change; their bookkeeping still moves on)."""
     cols = [target.key] + [c for c in target.columns if c != target.key]
     exprs = ["w.key"] + [sql.render(target.columns[c]) for c in cols[1:]]
     where = f" AND ({sql.render(target.where)})" if target.where else ""
     sets = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
-    guard = f" WHERE {target.guard}" if target.guard else ""
-    same = _same_row(target, sql, cols, exprs) if unchanged and not empty else None
-    if same is not None:  # a probe per winner (a NOT EXISTS became a walk of the table)
-        where += (
-            f" AND (SELECT {same} FROM {target.table} x WHERE x.{target.key} = w.key) IS NOT TRUE"
-        )
+    guards = [target.guard] if target.guard else []
+    if unchanged:
+        guards.append(_changed(target, sql.pg, cols[1:]))
+    guard = f" WHERE {' AND '.join(guards)}" if guards else ""
     stmt = (
         f"INSERT INTO {target.table} ({', '.join(cols)}) SELECT {', '.join(exprs)}"
         f" FROM cd2_win w WHERE w.newer AND w.action = 'U'{where}"
