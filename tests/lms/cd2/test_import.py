@@ -929,3 +929,31 @@ def test_a_failed_table_stops_the_tables_after_it_on_two_connections(
     assert one == two
     assert one[1]["enrollments"] == [] and one[1]["account_users"] == []
     assert one[1]["users"] and one[1]["roles"]
+
+
+def test_an_incremental_keeps_sqlite_indexes_whole(loaded: Engine, tmp_path: Path) -> None:
+    """SQLite assigns the unindexed columns of rows whose indexed ones keep their values by a
+    separate UPDATE; rows whose indexed columns change go through the upsert: both keep every
+    index equal to its table (``PRAGMA integrity_check``), and the rows hold the new values."""
+    from tests.lms.cd2.institution import ENROLLMENTS
+
+    d = tmp_path / "inc" / "enrollments"
+    ann, bob = ENROLLMENTS[:2]
+    f.write(
+        d / "p.jsonl",
+        f.jsonl(
+            [
+                {**ann, "ts": TS1, "updated_at": TS1, "sis_batch_id": 10},  # unindexed only
+                {**bob, "ts": TS1, "course_id": 11, "course_section_id": 21},  # indexed too
+            ]
+        ),
+    )
+    import_paths(loaded, [d.parent])
+    assert rows(
+        loaded,
+        "SELECT id, course_id, course_section_id, sis_batch_id FROM enrollments"
+        " WHERE id IN (400, 401) ORDER BY id",
+    ) == [(400, 10, 20, 10), (401, 11, 21, None)]
+    assert rows(loaded, "SELECT id FROM enrollments WHERE course_id = 11 ORDER BY id") == [(401,)]
+    if loaded.dialect.name == "sqlite":
+        assert rows(loaded, "PRAGMA integrity_check") == [("ok",)]

@@ -345,6 +345,58 @@ def _changed(target: Target, pg: bool, cols: list[str]) -> str:
     return f"NOT ({same})"
 
 
+def _sqlite_indexed(conn: Connection, table: str) -> set[str]:
+    """SQLite: the columns of ``table`` some index reads (keys, and any name in a partial
+    index's condition), asked once per connection."""
+    known: dict[str, set[str]] = conn.info.setdefault("cd2_indexed", {})
+    if table not in known:
+        found = conn.execute(
+            text(
+                "SELECT ii.name FROM pragma_index_list(:t) il JOIN pragma_index_info(il.name) ii"
+                " UNION ALL SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"
+                " AND sql IS NOT NULL"
+            ),
+            {"t": table},
+        ).all()
+        names: set[str] = set()
+        for (value,) in found:
+            names.update(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", str(value or "")))
+        known[table] = names
+    return known[table]
+
+
+def _update_unindexed(
+    conn: Connection, target: Target, sql: _Sql, cols: list[str], exprs: list[str], root: int
+) -> None:
+    """SQLite, before an incremental's upsert: the rows whose indexed columns keep their values
+    get their other columns by an ``UPDATE`` that assigns those alone. SQLite rewrites the
+    entry of every index holding a column the ``SET`` assigns, changed or not: the upsert,
+    assigning every column, rewrote all of enrollments' six indexes for a changed
+    ``updated_at``. The upsert afterwards finds these rows unchanged."""
+    indexed = _sqlite_indexed(conn, target.table)
+    pairs = list(zip(cols[1:], exprs[1:], strict=True))
+    plain = [(c, e) for c, e in pairs if c not in indexed]
+    keyed = [(c, e) for c, e in pairs if c in indexed]
+    if not plain or not keyed:  # the upsert writes no index entry, or only indexed columns
+        return
+    tab = target.table
+
+    def same(items: list[tuple[str, str]]) -> str:
+        return " AND ".join(f"{tab}.{c} IS ({e}) COLLATE BINARY" for c, e in items)
+
+    conds = [f"{tab}.{target.key} = w.key", "w.newer", "w.action = 'U'", same(keyed)]
+    conds.append(f"NOT ({same(plain)})")
+    if target.where:
+        conds.append(f"({sql.render(target.where)})")
+    if target.guard:
+        conds.append(target.guard)
+    sets = ", ".join(f"{c} = ({e})" for c, e in plain)
+    conn.execute(
+        text(f"UPDATE {tab} SET {sets} FROM cd2_win w WHERE {' AND '.join(conds)}"),
+        {"root": root},
+    )
+
+
 def _upsert(
     conn: Connection,
     t: Cd2Table,
@@ -362,8 +414,10 @@ def _upsert(
     where = f" AND ({sql.render(target.where)})" if target.where else ""
     sets = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
     guards = [target.guard] if target.guard else []
-    if unchanged:
+    if unchanged and not empty:
         guards.append(_changed(target, sql.pg, cols[1:]))
+        if not sql.pg:
+            _update_unindexed(conn, target, sql, cols, exprs, root)
     guard = f" WHERE {' AND '.join(guards)}" if guards else ""
     stmt = (
         f"INSERT INTO {target.table} ({', '.join(cols)}) SELECT {', '.join(exprs)}"
