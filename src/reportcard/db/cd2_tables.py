@@ -92,7 +92,8 @@ def _rows(cd2_table: str) -> Table:
     return Table(
         rows_table(cd2_table),
         metadata,
-        Column("key", BigInteger, primary_key=True, autoincrement=False),
+        # Id: on SQLite the key is the rowid (one b-tree, no separate index of the keys).
+        Column("key", Id, primary_key=True, autoincrement=False),
         Column("root_account_id", Id, nullable=False),
         Column("ts", DateTime, nullable=False),
         Column("deleted", Boolean, nullable=False, default=False),
