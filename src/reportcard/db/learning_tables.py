@@ -200,7 +200,15 @@ submissions = Table(
     _state("unsubmitted"),
     *_stamps(),
     UniqueConstraint("assignment_id", "user_id"),
-    Index("ix_submissions_user_submitted", "user_id", "submitted_at"),
+    # workflow_state and assignment_id cover the "no submission in the window" probe of
+    # students_with_no_submissions (docs/decisions/performance.md).
+    Index(
+        "ix_submissions_user_submitted",
+        "user_id",
+        "submitted_at",
+        "workflow_state",
+        "assignment_id",
+    ),
 )
 
 quizzes = Table(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 17:13:16.530025
+Create Date: 2026-12-04 17:16:09.266280
 """
 
 from __future__ import annotations
@@ -2733,7 +2733,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("submissions", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_submissions_user_submitted", ["user_id", "submitted_at"], unique=False
+            "ix_submissions_user_submitted",
+            ["user_id", "submitted_at", "workflow_state", "assignment_id"],
+            unique=False,
         )
 
     op.create_table(
