@@ -51,14 +51,36 @@ def running_run(place: Place, tag: str, proc: subprocess.Popen[str]) -> Any:
         time.sleep(0.05)
 
 
-def test_ctrl_c_aborts_a_run_worked_in_this_process(direct: Place) -> None:
+def state_of(place: Place, run_id: int) -> str:
+    with place.engine.connect() as conn:
+        return str(
+            conn.execute(
+                select(account_reports.c.workflow_state).where(account_reports.c.id == run_id)
+            ).scalar_one()
+        )
+
+
+def test_ctrl_c_aborts_a_run_worked_in_this_process(direct: Place, tmp_path: Path) -> None:
+    """The run is held mid-way (tests/queue/slow_report.py) until the interrupt has aborted
+    it, so it cannot complete first on a slow machine."""
     tag = uuid.uuid4().hex[:8]
-    proc = start(direct, "run", SLOW, "--unchecked", "--param", f"tag={tag}", "--wait")
+    hold = tmp_path / "hold"
+    hold.touch()
+    proc = start(
+        direct, "run", SLOW, "--unchecked", "--param", f"tag={tag}", "--param", f"hold={hold}",
+        "--wait",
+    )  # fmt: skip
     try:
         run = running_run(direct, tag, proc)
         proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 300  # a guard against a hang, not a speed limit
+        while state_of(direct, run.id) != "aborted" and proc.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        hold.unlink()  # the held worker thread notices the abort and ends
         _, err = proc.communicate(timeout=300)
     finally:
+        hold.unlink(missing_ok=True)
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err
@@ -68,8 +90,10 @@ def test_ctrl_c_aborts_a_run_worked_in_this_process(direct: Place) -> None:
     assert status["status"] == "aborted"
 
 
-def test_a_waited_run_aborted_on_the_server_exits_1(served: Place) -> None:
+def test_a_waited_run_aborted_on_the_server_exits_1(served: Place, tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:8]
+    hold = tmp_path / "hold"  # the run waits mid-way until aborted (slow_report.py)
+    hold.touch()
     proc = start(
         served,
         "run",
@@ -77,6 +101,8 @@ def test_a_waited_run_aborted_on_the_server_exits_1(served: Place) -> None:
         "--unchecked",
         "--param",
         f"tag={tag}",
+        "--param",
+        f"hold={hold}",
         "--wait",
         "--json",
         "--url",
@@ -88,8 +114,10 @@ def test_a_waited_run_aborted_on_the_server_exits_1(served: Place) -> None:
         run = running_run(served, tag, proc)
         aborted = served.json("reports", "abort", SLOW, str(run.id))
         assert aborted["status"] == "aborted"
+        hold.unlink()
         out, err = proc.communicate(timeout=300)
     finally:
+        hold.unlink(missing_ok=True)
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 1, err
