@@ -1,7 +1,7 @@
 """Every part of every report against its own baseline: the database's CLI running its statement.
 
     python -m bench.parts [--db sqlite|postgres|both] [--report R ...] [--part P ...]
-                          [--markdown PATH]
+                          [--markdown PATH] [--pg-baseline server|session]
 
 A part through reportcard is a run of its report with only that part selected (provisioning
 with ``users=true``, ...), in one worker process started and warmed up beforehand (see
@@ -43,7 +43,7 @@ from bench.__main__ import (
 )
 from bench.other_reports import REPORTS
 from bench.statements import part_sql, psql_copy, run_context, selected_parts, sqlite_cli
-from reportcard.db.engine import dispose_all, make_engine
+from reportcard.db.engine import PG_SESSION_OPTIONS, dispose_all, make_engine
 from reportcard.reports.catalog import get_report
 from reportcard.reports.sis_scope import STANDARD_FILES
 
@@ -99,9 +99,18 @@ def targets(
 
 
 def measure(
-    db: str, url: str, db_path: Path | None, files: Path, root: int, case: Case
+    db: str,
+    url: str,
+    db_path: Path | None,
+    files: Path,
+    root: int,
+    case: Case,
+    pg_options: str | None = None,
 ) -> dict[str, Any]:
-    """Baseline and report in ROUNDS interleaved rounds: the medians and the targets."""
+    """Baseline and report in ROUNDS interleaved rounds: the medians and the targets.
+
+    ``pg_options``: psql's session settings for the baseline (None: the server's defaults).
+    """
     engine = make_engine(url)
     report = get_report(case.report)
     assert report is not None, case.report
@@ -118,7 +127,7 @@ def measure(
             assert db_path is not None
             base_runs.append(sqlite_cli(db_path, sqls, out))
         else:
-            base_runs.append(psql_copy(url, sqls, out))
+            base_runs.append(psql_copy(url, sqls, out, pg_options))
         runs.append(run_report(url, files, root, case.report, case.params, 1))
     walls = [r["wall"] for r in runs]
     base_walls = [r["wall"] for r in base_runs]
@@ -211,7 +220,7 @@ def markdown(db: str, results: dict[str, Any]) -> str:
     return head + "\n".join(rows) + "\n"
 
 
-def run_db(db: str, chosen: list[Case], md_path: Path | None) -> None:
+def run_db(db: str, chosen: list[Case], md_path: Path | None, pg_baseline: str = "server") -> None:
     if db == "sqlite":
         db_path: Path | None = BENCH_DIR / f"{SIZE}.sqlite3"
         url = f"sqlite:///{db_path}"
@@ -230,6 +239,7 @@ def run_db(db: str, chosen: list[Case], md_path: Path | None) -> None:
         "db": db,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "rounds": ROUNDS,
+        "pg_baseline": pg_baseline if db == "postgres" else None,
         "load_start": [round(x, 2) for x in os.getloadavg()],
         "parts": {},
     }
@@ -237,7 +247,8 @@ def run_db(db: str, chosen: list[Case], md_path: Path | None) -> None:
     print(f"{db}, {SIZE}, {ROUNDS} round(s); load average {results['load_start']}", flush=True)
     for case in chosen:
         try:
-            r = measure(db, url, db_path, files, root, case)
+            options = PG_SESSION_OPTIONS if pg_baseline == "session" else None
+            r = measure(db, url, db_path, files, root, case, options)
         except Exception as exc:  # one broken part must not lose the others' figures
             r = {"report": case.report, "params": case.params, "error": repr(exc)[:300]}
         results["parts"][case.label] = r
@@ -262,6 +273,13 @@ def main(argv: list[str] | None = None) -> None:
         metavar="PATH",
         help="also write the table as markdown to PATH (with --db both: PATH with -sqlite/-pg)",
     )
+    ap.add_argument(
+        "--pg-baseline",
+        choices=("server", "session"),
+        default="server",
+        help="psql's settings for the PostgreSQL baseline: the server's defaults (parallel "
+        "query, JIT) or reportcard's session settings (db.engine.PG_SESSION_OPTIONS)",
+    )
     args = ap.parse_args(argv)
     chosen = [
         c
@@ -277,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
             md = Path(args.markdown)
             if len(dbs) > 1:
                 md = md.with_name(f"{md.stem}-{'pg' if db == 'postgres' else db}{md.suffix}")
-        run_db(db, chosen, md)
+        run_db(db, chosen, md, args.pg_baseline)
 
 
 def _part_names(case: Case) -> set[str]:

@@ -9,6 +9,7 @@ literal parameters for one run's context, over the part's whole key range.
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import time
@@ -119,11 +120,12 @@ def sqlite_cli(db_path: Path, sqls: list[str], out: Path) -> dict[str, Any]:
     return {"rows": rows, "wall": wall, "cpu_seconds": round(cpu, 2)}
 
 
-def psql_copy(url: str, sqls: list[str], out: Path) -> dict[str, Any]:
+def psql_copy(url: str, sqls: list[str], out: Path, options: str | None = None) -> dict[str, Any]:
     """One psql writing ``COPY (statement) TO STDOUT WITH (FORMAT csv)`` of each to ``out``.
 
     Returns rows (lines written) and wall seconds; ``cpu_seconds`` is psql's own (the
-    statements' work is the server's, not counted).
+    statements' work is the server's, not counted). ``options``: session settings for psql
+    (libpq ``PGOPTIONS``); None keeps the server's defaults.
     """
     plain = make_url(url).set(drivername="postgresql")
     cmd = ["psql", plain.render_as_string(hide_password=False), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
@@ -131,8 +133,9 @@ def psql_copy(url: str, sqls: list[str], out: Path) -> dict[str, Any]:
         cmd += ["-c", f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"]
     cpu = _children_cpu()
     started = time.perf_counter()
+    env = None if options is None else {**os.environ, "PGOPTIONS": options}
     with open(out, "wb") as fh:
-        subprocess.run(cmd, stdout=fh, check=True)
+        subprocess.run(cmd, stdout=fh, check=True, env=env)
     wall = time.perf_counter() - started
     cpu = _children_cpu() - cpu
     rows = _count_lines([out])

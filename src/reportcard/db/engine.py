@@ -60,6 +60,13 @@ def _sqlite_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# reportcard's PostgreSQL session settings (see make_engine), as libpq ``options``.
+PG_SESSION_OPTIONS = (
+    "-c jit=off -c cursor_tuple_fraction=1 -c max_parallel_workers_per_gather=0"
+    " -c extra_float_digits=1"
+)
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url`` (cached per URL within the process)."""
     with _lock:
@@ -102,10 +109,7 @@ def make_engine(url: str) -> Engine:
                 # - floats as their shortest round-trip text (PostgreSQL 12's default, set
                 #   here whatever the server's): the float columns' SQL form
                 #   (reports.sqlformat.sql_ruby_float) relies on it.
-                connect_args={
-                    "options": "-c jit=off -c cursor_tuple_fraction=1"
-                    " -c max_parallel_workers_per_gather=0 -c extra_float_digits=1"
-                },
+                connect_args={"options": PG_SESSION_OPTIONS},
             )
         _engines[url] = engine
         return engine
