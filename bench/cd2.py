@@ -214,10 +214,13 @@ def run_child(db_url: str, args: list[str]) -> dict[str, Any]:
     return result
 
 
-def measure_import(db_url: str, snapshot: Path, incremental: Path) -> dict[str, Any]:
+def measure_import(
+    db_url: str, snapshot: Path, incremental: Path, extra: list[str] | None = None
+) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
-    snap = run_child(db_url, ["cd2", "import", "--json", "--snapshot", str(snapshot)])
-    inc = run_child(db_url, ["cd2", "import", "--json", str(incremental)])
+    extra = extra or []
+    snap = run_child(db_url, ["cd2", "import", "--json", *extra, "--snapshot", str(snapshot)])
+    inc = run_child(db_url, ["cd2", "import", "--json", *extra, str(incremental)])
     return {
         "snapshot": snap,
         "incremental": inc,
@@ -322,6 +325,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--format", default="tsv", choices=("tsv", "jsonl"))
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=None,
+        help="PostgreSQL: cd2 import --connections N (default: the CLI's, 2)",
+    )
     args = parser.parse_args(argv)
     os.environ["REPORTCARD_BENCH_SIZE"] = args.size  # read by bench.__main__ on import
     from bench.__main__ import write_results
@@ -343,7 +352,10 @@ def main(argv: list[str]) -> None:
             results["psql_copy_wall"] = round(copy["wall"], 2)
         url = fresh_postgres(f"reportcard_bench_cd2_{args.size}{SUFFIX}")
         try:
-            pg = measure_import(url, snapshot, incremental)
+            extra = [] if args.connections is None else ["--connections", str(args.connections)]
+            pg = measure_import(url, snapshot, incremental, extra)
+            if args.connections is not None:
+                pg["connections"] = args.connections
         except ChildFailed as exc:
             pg = {"error": str(exc)}
             lines.append(f"cd2 import, PostgreSQL: FAILED ({exc})")
