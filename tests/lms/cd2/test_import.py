@@ -872,6 +872,18 @@ def _import_into_fresh(
         drop_database(url)
 
 
+@pytest.fixture(params=["in order", "ahead"])
+def ahead(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pipelined loads taking the next table, or (``ahead``) any table whenever they can:
+    a worker then stages a later table while the other applies the ones before it."""
+    from reportcard.lms.cd2 import importer
+
+    if request.param == "ahead":
+        monkeypatch.setattr(importer, "AHEAD_BYTES", 1)
+        monkeypatch.setattr(importer, "AHEAD_RATIO", 0)
+
+
+@pytest.mark.usefixtures("ahead")
 def test_two_connections_load_what_one_loads(tmp_path: Path) -> None:
     """PostgreSQL stages a table on a second connection while the one before it is applied:
     a snapshot and an incremental then leave every table as one connection does (SQLite
@@ -897,6 +909,7 @@ def test_two_connections_load_what_one_loads(tmp_path: Path) -> None:
     assert one == two
 
 
+@pytest.mark.usefixtures("ahead")
 @pytest.mark.parametrize("bad", ["meta.ts", "value.created_at"])
 def test_a_failed_table_stops_the_tables_after_it_on_two_connections(
     tmp_path: Path, bad: str

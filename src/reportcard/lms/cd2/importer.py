@@ -327,13 +327,33 @@ def _pipelined(
     n = len(plans)
     ended = [threading.Event() for _ in range(n)]
     outcome: list[_Loaded | BaseException | None] = [None] * n
-    offsets = []
+    offsets, sizes = [], []
     for _, files in plans:
         offsets.append(done)
-        done += sum(f.stat().st_size for f in files)
-    taken = iter(range(n))
+        sizes.append(sum(f.stat().st_size for f in files))
+        done += sizes[-1]
+    untaken = list(range(n))
+    ahead: list[int | None] = [None]  # the worker holding a table taken ahead of its turn
     take = threading.Lock()
     stop = threading.Event()
+
+    def pick(worker: int) -> int | None:
+        """The next table not taken (in plan order), or a big table further on while the
+        next ones are small: its staging then runs beside the applies of the tables before
+        it, which the other connection takes one after the other (one worker at a time
+        holds such a table, so the tables before it always have a connection)."""
+        with take:
+            if not untaken:
+                return None
+            i = untaken[0]
+            if ahead[0] is None and not stop.is_set():
+                for j in untaken[1 : 1 + AHEAD_TABLES]:
+                    if sizes[j] >= AHEAD_BYTES and sizes[j] >= AHEAD_RATIO * sizes[i]:
+                        i = j
+                        ahead[0] = worker
+                        break
+            untaken.remove(i)
+            return i
 
     def turn(i: int) -> Callable[[], None]:
         def wait() -> None:
@@ -344,10 +364,9 @@ def _pipelined(
 
         return wait
 
-    def work(conn: Connection) -> None:
+    def work(worker: int, conn: Connection) -> None:
         while True:
-            with take:
-                i = next(taken, None)
+            i = pick(worker)
             if i is None:
                 return
             t, files = plans[i]
@@ -370,10 +389,13 @@ def _pipelined(
                 outcome[i] = exc
                 stop.set()
             finally:
+                with take:
+                    if ahead[0] == worker:
+                        ahead[0] = None
                 ended[i].set()
 
     threads = [
-        threading.Thread(target=work, args=(c,), name=f"cd2-import-{k}", daemon=True)
+        threading.Thread(target=work, args=(k, c), name=f"cd2-import-{k}", daemon=True)
         for k, c in enumerate(conns)
     ]
     for th in threads:
@@ -390,6 +412,15 @@ def _pipelined(
         stop.set()
         for th in threads:
             th.join()
+
+
+# A pipelined worker takes a table ahead of the next one (see _pipelined's pick) when, within
+# the next AHEAD_TABLES tables, one's files are at least AHEAD_BYTES and AHEAD_RATIO times the
+# next table's: large's enrollments, submissions and scores come after small tables whose
+# applies are too short to hide their staging.
+AHEAD_TABLES = 32
+AHEAD_BYTES = 1 << 20
+AHEAD_RATIO = 8
 
 
 def _merge_sessions(helper: Connection, conn: Connection) -> None:
