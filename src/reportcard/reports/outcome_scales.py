@@ -16,12 +16,18 @@ from sqlalchemy import (
     Connection,
     FromClause,
     Select,
+    String,
     case,
+    cast,
     func,
     literal,
     null,
     select,
+    type_coerce,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION
+from sqlalchemy.dialects.postgresql import array as pg_array
+from sqlalchemy.sql.elements import Grouping
 
 from reportcard.db.learning_tables import (
     learning_outcome_ratings,
@@ -75,6 +81,37 @@ class Scale:
     outcome: FromClause
     # The outcomes' ratings read when the run was resolved (CASE arms), or None (lookups).
     ratings: Ratings | None = None
+    dialect: str = "sqlite"
+
+    def _bucketed(self, x: ColumnElement[Any], column: str) -> ColumnElement[Any]:
+        """PostgreSQL: the read ratings as one ``width_bucket`` over the outcome's points
+        (ascending; the last of tied points is the lowest position, the one the lookup
+        picks; none at most ``x``: NULL), the outcome choosing the arrays (an outcome not
+        read gives NULL: the caller looks it up). ``x`` is written once, not once per
+        rating, which keeps the statement small (less to interpret, less for JIT to
+        compile). NaN counts every bound, as ``>=`` does on PostgreSQL."""
+        assert self.ratings
+        o = self.outcome
+        kind: Any = DOUBLE_PRECISION if column == "points" else String
+        index = 0 if column == "points" else 1
+        bounds: list[tuple[Any, Any]] = []
+        items: list[tuple[Any, Any]] = []
+        for outcome_id, rows in self.ratings.items():
+            ascending = list(reversed(rows))
+            bounds.append(
+                (
+                    o.c.id == outcome_id,
+                    pg_array([literal(r[0], DOUBLE_PRECISION) for r in ascending]),
+                )
+            )
+            items.append(
+                (
+                    o.c.id == outcome_id,
+                    pg_array([null(), *[literal(r[index], kind) for r in ascending]]),
+                )
+            )
+        chosen = type_coerce(Grouping(cast(case(*items), ARRAY(kind))), ARRAY(kind))
+        return chosen[func.width_bucket(x, cast(case(*bounds), ARRAY(DOUBLE_PRECISION))) + 1]
 
     def _criterion(self, x: ColumnElement[Any], column: str) -> ColumnElement[Any]:
         o = self.outcome
@@ -88,7 +125,10 @@ class Scale:
             .scalar_subquery()
         )
         index = 0 if column == "points" else 1
-        if self.ratings:
+        if self.ratings and self.dialect == "postgresql":
+            # An outcome not read then (linked since) is looked up per row.
+            own = case((o.c.id.in_(list(self.ratings)), self._bucketed(x, column)), else_=own)
+        elif self.ratings:
             # The first rating (points descending, position) at most x, as the lookup finds
             # it; an outcome not read then (linked since) is looked up per row.
             arms = [
@@ -129,7 +169,11 @@ class Scale:
 
 
 def scale_for(
-    outcome: FromClause, course: FromClause, mastery_scales: bool, ratings: Ratings | None = None
+    outcome: FromClause,
+    course: FromClause,
+    mastery_scales: bool,
+    ratings: Ratings | None = None,
+    dialect: str = "sqlite",
 ) -> Scale:
     """The scale of rows of ``outcome`` in ``course``; ``ratings`` see :func:`read_ratings`."""
     o = outcome
@@ -141,7 +185,7 @@ def scale_for(
         (has_criterion, o.c.mastery_points), else_=literal(DEFAULT_MASTERY)
     )
     if not mastery_scales:
-        return Scale(pp, mastery, None, o, ratings)
+        return Scale(pp, mastery, None, o, ratings, dialect)
     prof = proficiency_of(course)
     top = outcome_proficiency_ratings.alias("opr_top")
     scale_pp = (
@@ -165,6 +209,7 @@ def scale_for(
         prof,
         o,
         ratings,
+        dialect,
     )
 
 

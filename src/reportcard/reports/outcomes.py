@@ -530,7 +530,7 @@ def outcome_results_file(ctx: RunContext) -> PartQuery:
     score = row(qr.c.score, r.c.score)
     possible = row(qr.c.possible, r.c.possible)
     scales = bool(ctx.facts.get("mastery_scales"))
-    scale = scale_for(o, c, scales, ctx.facts.get("ratings"))
+    scale = scale_for(o, c, scales, ctx.facts.get("ratings"), ctx.dialect)
     # Rated from the whole result's percent, also on question rows (Canvas selects only
     # r.percent as the "total percent outcome score"); the question's own score and possible
     # only when the result has no percent.
@@ -736,7 +736,9 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
         *_course_filter(ctx, c, include_deleted),
         usable_result,
     ]
-    scale = scale_for(o, c, bool(ctx.facts.get("mastery_scales")), ctx.facts.get("ratings"))
+    scale = scale_for(
+        o, c, bool(ctx.facts.get("mastery_scales")), ctx.facts.get("ratings"), ctx.dialect
+    )
     x = rating_score(scale, r.c.score, r.c.possible, None)
     # With account mastery scales every row shows the scale's points possible, assessed or
     # not (Canvas replaces it on every row that is not a quiz's); else the result's.
