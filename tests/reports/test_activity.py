@@ -154,6 +154,33 @@ def test_last_enrollment_activity_sub_account(conn: Connection) -> None:
     assert run(conn, LAST, account_id=2) == lines(LAST_HEADER, A1_MUSIC, A3, A4, A6)
 
 
+def test_last_enrollment_activity_is_planned_over_the_users_of_its_scope(
+    conn: Connection,
+) -> None:
+    """The cheap plan counts users (not the GROUP BY), but only those of the run's account:
+    its range covers every row's key, and a sub-account run is not spread over every user."""
+    from sqlalchemy import func, select
+
+    from reportcard.db.tables import user_account_associations as uaa
+    from reportcard.runs.query import bounds_select
+
+    declaration = get_report(LAST)
+    assert declaration is not None
+    for account in (1, 2, 4):
+        ctx = context(conn, LAST, account_id=account)
+        pq = declaration.part("last_enrollment_activity").build(ctx)
+        lo, hi, n = conn.execute(bounds_select(pq)).one()
+        keys = [
+            int(line.split(",")[0]) for line in run(conn, LAST, account_id=account).splitlines()[1:]
+        ]
+        assert keys and lo <= min(keys) and max(keys) <= hi
+        if account != 1:
+            associated = conn.execute(
+                select(func.count()).where(uaa.c.account_id == account)
+            ).scalar_one()
+            assert n == associated
+
+
 def test_last_enrollment_activity_settings_text(conn: Connection) -> None:
     assert settings_text(conn, LAST, enrollment_term_id="2") == "Term: Fall 2023;"
     assert settings_text(conn, LAST, course_id="sis_course_id:MUS200") == (

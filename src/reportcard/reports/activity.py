@@ -153,10 +153,12 @@ def last_enrollment_activity(ctx: RunContext) -> PartQuery:
         latest.join(u, u.c.id == latest.c.user_id),
         user_scope(ctx, latest.c.user_id),
         latest.c.user_id,
-        # Planned over the users table (every row's key is a user's id): counting the part's
-        # own rows would run its whole GROUP BY once more before the shards start.
+        # Planned over the users in the run's scope (every row's key is such a user's id):
+        # counting the part's own rows would run its whole GROUP BY once more before the shards
+        # start. The count is an estimate (users without activity too), so progress moves
+        # unevenly; a sub-account run is planned over its own users, not the whole table.
         bounds_from=u,
-        bounds_where=[],
+        bounds_where=user_scope(ctx, u.c.id),
         bounds_key=u.c.id,
     )
 
