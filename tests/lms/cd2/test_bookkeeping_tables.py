@@ -43,3 +43,20 @@ def test_a_first_load_with_a_key_twice_keeps_the_newest(engine: Engine, tmp_path
     assert rows(engine, "SELECT key, deleted FROM cd2_rows_accounts") == [(1, False)]
     again = import_paths(engine, [path.parent], snapshot=True)
     assert (again.tables[0].upserted, again.tables[0].unchanged) == (0, 2)
+
+
+def test_the_bookkeeping_leaves_room_for_an_incremental(engine: Engine, tmp_path: Path) -> None:
+    """The key is SQLite's rowid (no second b-tree of the keys); PostgreSQL fills a page to
+    nine tenths, so an incremental's new ``meta.ts`` is a HOT update (no new index entry)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            options = conn.exec_driver_sql(
+                "SELECT reloptions FROM pg_class WHERE relname = 'cd2_rows_scores'"
+            ).scalar()
+            assert options == ["fillfactor=90"]
+        else:
+            indexes = conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'index'"
+                " AND tbl_name = 'cd2_rows_scores'"
+            ).all()
+            assert indexes == []

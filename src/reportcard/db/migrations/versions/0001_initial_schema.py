@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 17:16:09.266280
+Create Date: 2026-12-04 17:38:10.432146
 """
 
 from __future__ import annotations
@@ -158,6 +158,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_access_tokens")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_account_users",
@@ -173,6 +174,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_account_users")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_accounts",
@@ -188,6 +190,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_accounts")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_assessment_questions",
@@ -203,6 +206,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_assessment_questions")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_assignments",
@@ -218,6 +222,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_assignments")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_attachments",
@@ -233,6 +238,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_attachments")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_communication_channels",
@@ -248,6 +254,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_communication_channels")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_content_tags",
@@ -263,6 +270,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_content_tags")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_context_external_tools",
@@ -278,6 +286,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_context_external_tools")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_context_modules",
@@ -293,6 +302,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_context_modules")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_course_sections",
@@ -308,6 +318,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_course_sections")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_courses",
@@ -323,6 +334,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_courses")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_developer_key_account_bindings",
@@ -338,6 +350,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_developer_key_account_bindings")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_developer_keys",
@@ -353,6 +366,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_developer_keys")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_discussion_topics",
@@ -368,6 +382,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_discussion_topics")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_enrollment_terms",
@@ -383,6 +398,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_enrollment_terms")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_enrollments",
@@ -398,6 +414,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_enrollments")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_grading_period_groups",
@@ -413,6 +430,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_grading_period_groups")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_grading_periods",
@@ -428,6 +446,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_grading_periods")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_grading_standards",
@@ -443,6 +462,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_grading_standards")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_group_categories",
@@ -458,6 +478,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_group_categories")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_group_memberships",
@@ -473,6 +494,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_group_memberships")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_groups",
@@ -488,6 +510,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_groups")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_learning_outcome_groups",
@@ -503,6 +526,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_learning_outcome_groups")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_learning_outcome_question_results",
@@ -518,6 +542,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_learning_outcome_question_results")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_learning_outcome_results",
@@ -533,6 +558,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_learning_outcome_results")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_learning_outcomes",
@@ -548,6 +574,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_learning_outcomes")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_master_courses_child_subscriptions",
@@ -563,6 +590,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_master_courses_child_subscriptions")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_master_courses_master_templates",
@@ -578,6 +606,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_master_courses_master_templates")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_outcome_proficiencies",
@@ -593,6 +622,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_outcome_proficiencies")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_outcome_proficiency_ratings",
@@ -608,6 +638,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_outcome_proficiency_ratings")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_pseudonyms",
@@ -623,6 +654,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_pseudonyms")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_quiz_submissions",
@@ -638,6 +670,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_quiz_submissions")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_quizzes",
@@ -653,6 +686,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_quizzes")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_roles",
@@ -668,6 +702,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_roles")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_rubric_assessments",
@@ -683,6 +718,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_rubric_assessments")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_rubrics",
@@ -698,6 +734,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_rubrics")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_scores",
@@ -713,6 +750,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_scores")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_submissions",
@@ -728,6 +766,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_submissions")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_users",
@@ -743,6 +782,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_users")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_wiki_pages",
@@ -758,6 +798,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.DateTime(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_wiki_pages")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_sync_rows",
