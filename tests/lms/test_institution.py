@@ -59,6 +59,7 @@ def test_root_account_gets_canvas_defaults(engine: Engine) -> None:
         assert (login.unique_id, login.account_id, login.user_id) == ("admin", root, admin.user_id)
         user = conn.execute(select(users).where(users.c.id == admin.user_id)).one()
         assert (user.name, user.sortable_name) == ("Ada Admin", "Admin, Ada")
+        assert (user.first_name, user.last_name) == ("Ada", "Admin")
         au = conn.execute(
             select(account_users).where(account_users.c.user_id == admin.user_id)
         ).one()

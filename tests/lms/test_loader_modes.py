@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from reportcard.db.tables import (
 )
 from reportcard.lms.institution import BUILTIN_ROLES, create_admin, create_root_account
 from reportcard.lms.loader import LoadFailed, load_directory, loadable_tables
+from tests.stored_names import ODD_SORTABLE, assert_names_stored
 
 # An institution built by hand, without uuids or role ids: Canvas fills those in.
 BASE = {
@@ -159,6 +161,34 @@ def test_unknown_zones_are_refused_at_load_time(engine: Engine, tmp_path: Path, 
 
 
 # ---------------------------------------------------------------- upsert
+
+
+def test_load_keeps_the_stored_name_parts(built: Engine, tmp_path: Path) -> None:
+    """users.first_name/last_name follow the sortable name on insert and on upsert, are left
+    alone by an upsert that does not give it, and are never read from a file."""
+    assert assert_names_stored(built) == 2
+    with built.connect() as conn:
+        ann = conn.execute(select(users).where(users.c.id == 20)).one()
+    assert (ann.first_name, ann.last_name) == ("Ann", "Archer")
+    odd = "".join(
+        json.dumps({"id": 40 + i, "name": f"Odd {i}", "sortable_name": name}) + "\n"
+        for i, name in enumerate(ODD_SORTABLE)
+    )
+    change = {
+        "users.jsonl": (
+            '{"id": 20, "sortable_name": "Archer-Bell, Ann Jr."}\n'
+            '{"id": 21, "name": "Ben B. Baker"}\n' + odd
+        )
+    }
+    load_directory(built, write(tmp_path / "up", change), mode="upsert")
+    assert assert_names_stored(built) == 2 + len(ODD_SORTABLE)
+    with built.connect() as conn:
+        ann = conn.execute(select(users).where(users.c.id == 20)).one()
+    assert (ann.first_name, ann.last_name) == ("Ann", "Archer-Bell")
+    given = {"users.csv": 'id,name,sortable_name,first_name\n50,Zed,"Zee, Zed",Zorro\n'}
+    assert errors_of(built, write(tmp_path / "given", given)) == [
+        "users.csv:1: unknown column(s): first_name"
+    ]
 
 
 def test_upsert_changes_only_the_given_columns_and_adds_new_rows(

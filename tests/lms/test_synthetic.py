@@ -15,6 +15,7 @@ from reportcard.lms.synthetic import SIZES, SeedResult, seed
 from reportcard.lms.synthetic.clock import ANCHOR, ts
 from reportcard.lms.synthetic.model import TABLES
 from tests.databases import fresh_database_url
+from tests.stored_names import assert_names_stored
 
 
 def _fresh(path: Path) -> Engine:
@@ -415,6 +416,11 @@ def test_small_covers_the_special_cases(small: tuple[Engine, SeedResult]) -> Non
         "deleted",
         "rejected",
     }
+
+
+def test_users_hold_their_stored_name_parts(small: tuple[Engine, SeedResult]) -> None:
+    engine, seeded = small
+    assert assert_names_stored(engine) == seeded.counts["users"]
 
 
 def test_timestamps_read_back_as_datetimes(small: tuple[Engine, SeedResult]) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import io
 
 import pytest
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from reportcard.db import tables
-from reportcard.reports.catalog import all_reports, get_report
+from reportcard.names import stored_names
+from reportcard.reports.catalog import Col, PartQuery, all_reports, get_report
 from reportcard.reports.sis_scope import STANDARD_FILES
 from reportcard.runs.write import (
+    _lines_text,
+    _LineShape,
     copy_eligible,
     lines_eligible,
     write_copy,
@@ -18,7 +21,8 @@ from reportcard.runs.write import (
     write_python,
 )
 from tests.databases import lane
-from tests.reports.institution import build, context
+from tests.factories import login_values
+from tests.reports.institution import ROOT, STAMPS, build, context
 
 FILES = STANDARD_FILES
 
@@ -78,12 +82,47 @@ HOSTILE = [
 ]
 
 
+# Sortable names (with the stored parts): the users files' and last_user_access's column that
+# the SQLite line path quotes itself (Col.commas), which nearly always holds one comma.
+HOSTILE_NAMES = [
+    'Clark, Katherine "Kate"',
+    "Cher",
+    "Smith, John, Jr.",
+    "Ng,\nMary",
+    "Ng, Mary\r",
+    "\x1dQuoted, Marker\x1d",
+    "Sep\x1f, Arated",
+    "\x1eMark, Leading",
+    "",
+    None,
+]
+
+
 def _make_hostile(conn: Connection) -> None:
     for table_name, column, value in HOSTILE:
         table = tables.metadata.tables[table_name]
         rows = conn.execute(select(table.c.id).order_by(table.c.id)).scalars().all()
         for row_id in {*rows[1::3], *rows[-2:]}:  # every third, the last two: clean rows between
             conn.execute(update(table).where(table.c.id == row_id).values({column: value}))
+    users = tables.users
+    ids = conn.execute(select(users.c.id).order_by(users.c.id)).scalars().all()
+    for i, user_id in enumerate(ids[2::3]):
+        name = HOSTILE_NAMES[i % len(HOSTILE_NAMES)]
+        conn.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(sortable_name=name, **stored_names(name))
+        )
+    # And a user with a SIS login of the root for every name, so that each reaches the files.
+    # (Explicit ids: the institution's rows were given theirs, PostgreSQL's sequences are behind.)
+    p = tables.pseudonyms
+    next_user = int(conn.execute(select(func.max(users.c.id))).scalar_one()) + 1
+    next_login = int(conn.execute(select(func.max(p.c.id))).scalar_one()) + 1
+    for i, name in enumerate(HOSTILE_NAMES):
+        user = {"id": next_user + i, "name": f"Hostile {i}", "sortable_name": name}
+        conn.execute(insert(users).values(**user, uuid=f"uuid-hostile-{i}", **STAMPS))
+        login = login_values(next_user + i, ROOT, f"hostile{i}")
+        conn.execute(insert(p).values(**login, id=next_login + i, sis_user_id=f"H{i}"))
 
 
 def _params(report_type: str) -> dict[str, str]:
@@ -130,6 +169,8 @@ def test_sqlite_lines_and_python_paths_are_byte_identical(
             compared.append(f"{report_type}/{name}")
             everything += by_python.getvalue()
     assert "provisioning_csv/enrollments" in compared
+    assert "provisioning_csv/users" in compared
+    assert "sis_export_csv/users" in compared
     assert len(compared) >= 10
     if hostile:  # the hostile values reached the compared files, quoted where they must be
         for quoted in (
@@ -139,5 +180,44 @@ def test_sqlite_lines_and_python_paths_are_byte_identical(
             b'"Role\r4"',
             b'"A""5"',
             "Grüppe ✓".encode(),
+            b'"Clark, Katherine ""Kate"""',
+            b'"Ng,\nMary"',
+            b",Cher,",
         ):
             assert quoted in everything, quoted
+
+
+def test_line_batches_quote_the_commas_column_and_write_odd_lines_alone() -> None:
+    """``write._lines_text`` on hand-made SQLite lines: the commas column's wrappers become
+    quotes, lines with a quote or a mark are written alone, anything else it cannot prove
+    right is refused (None), and the fetched lines are never changed."""
+    u = tables.users
+    pq = PartQuery(
+        [Col("id", u.c.id), Col("name", u.c.sortable_name, commas=True), Col("x", u.c.uuid)],
+        u,
+        [],
+        u.c.id,
+    )
+    shape = _LineShape(pq)
+    plain = [b"1\x1f\x1dSmith, Ann\x1d\x1fa", b"2\x1f\x1dNg, Bo\x1d\x1f"]
+    assert _lines_text(list(plain), shape) == b'1,"Smith, Ann",a\n2,"Ng, Bo",\n'
+    odd = [
+        *plain,
+        b'3\x1f\x1dClark, Kate "K"\x1d\x1fc',
+        b"4\x1f\x1d\x1eCher\x1d\x1fd",
+        b"5\x1f\x1dLee, Al\x1d\x1fe\nf",
+    ]
+    fetched = list(odd)
+    assert _lines_text(odd, shape) == (
+        b'1,"Smith, Ann",a\n2,"Ng, Bo",\n3,"Clark, Kate ""K""",c\n4,Cher,d\n5,"Lee, Al","e\nf"\n'
+    )
+    assert odd == fetched
+    for refused in (
+        b"6\x1f\x1dLee, Al\x1d\x1fe,f",  # a comma outside the commas column
+        b"6\x1f\x1dLee, Al, Jr.\x1d\x1fe",  # two commas in it
+        b"6\x1f\x1dLee, Al\x1d\x1fe\x1fg",  # a separator in a value
+        b"6\x1f\x1dLee, Al\x1d\x1fe\x1dg",  # a wrapper in a value
+    ):
+        batch = [*odd, refused]
+        assert _lines_text(batch, shape) is None, refused
+        assert batch == [*fetched, refused]

@@ -6,6 +6,9 @@ All timestamps are naive UTC. Booleans are real booleans (INTEGER 0/1 on SQLite)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -22,6 +25,8 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+
+from reportcard.names import name_parts
 
 metadata = MetaData(
     naming_convention={
@@ -151,12 +156,27 @@ course_sections = Table(
 )
 
 # ---------------------------------------------------------------- users and logins
+
+
+def _name_part(index: int) -> Callable[[Any], str | None]:
+    """Default of ``users.first_name`` (0) or ``last_name`` (1): from the row's sortable name."""
+
+    def default(context: Any) -> str | None:
+        return name_parts(context.get_current_parameters().get("sortable_name"))[index]
+
+    return default
+
+
 users = Table(
     "users",
     metadata,
     _id(),
     Column("name", String(255), nullable=False),
     Column("sortable_name", String(255), nullable=True),
+    # Given and surname as the SIS users files write them: names.name_parts(sortable_name),
+    # kept by every writer of the sortable name (an insert giving only it gets them here).
+    Column("first_name", String(255), nullable=True, default=_name_part(0)),
+    Column("last_name", String(255), nullable=True, default=_name_part(1)),
     Column("short_name", String(255), nullable=True),
     Column("pronouns", String(64), nullable=True),
     Column("uuid", String(64), nullable=False),

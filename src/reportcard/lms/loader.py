@@ -20,6 +20,9 @@ Values
     (the built-in role named like its ``type``, created if missing).
   * Time zone columns (:data:`ZONE_COLUMNS`) take IANA or Rails names
     (:mod:`reportcard.timezones`); an unknown zone is an error.
+  * Derived columns (:data:`DERIVED`) are not loaded: ``users.first_name`` and
+    ``users.last_name`` follow the row's ``sortable_name`` (:mod:`reportcard.names`), on an
+    insert and on an upsert that gives it.
 
 Modes (``mode``, ``reportcard load --mode``)
   * ``insert`` (the default): every row is new; an id already in the database is an error.
@@ -96,6 +99,7 @@ from reportcard.lms.institution import (
     ensure_builtin_roles,
     new_uuid,
 )
+from reportcard.names import stored_names
 from reportcard.timezones import UnknownTimeZone, canonical_zone_name
 
 BATCH = 1000
@@ -135,6 +139,8 @@ MODES = ("insert", "upsert", "delete")
 GENERATED = frozenset({("accounts", "uuid"), ("users", "uuid"), ("enrollments", "role_id")})
 # Columns holding a time zone name (IANA or Rails): checked when they come in.
 ZONE_COLUMNS = frozenset({("accounts", "default_time_zone"), ("users", "time_zone")})
+# Columns computed from others of the row, never read from a file (see the module docstring).
+DERIVED = frozenset({("users", "first_name"), ("users", "last_name")})
 # Derived from the loaded tables and rebuilt after a load: cleared of deleted accounts/users.
 DERIVED_TABLES = ("account_ancestors", "user_account_associations")
 
@@ -420,7 +426,9 @@ class _FileLoad:
     # ------------------------------------------------------------ the file
     def run(self) -> None:
         from_csv = self.path.suffix == ".csv"
-        columns = {c.name: c for c in self.table.columns}
+        columns = {
+            c.name: c for c in self.table.columns if (self.table.name, c.name) not in DERIVED
+        }
         convert = {name: _converter(col, from_csv) for name, col in columns.items()}
         required = [name for name, col in columns.items() if _required(col)]
         if from_csv:
@@ -526,6 +534,8 @@ class _FileLoad:
                 ok = False
             elif name in given or not (column.primary_key and name == "id"):
                 row[name] = None
+        if self.table.name == "users":
+            row.update(stored_names(row.get("sortable_name")))
         return row if ok else None
 
     def _generate(self, name: str, given: dict[str, Any]) -> Any:
@@ -576,6 +586,8 @@ class _FileLoad:
             row[name] = value
         if "updated_at" in columns and "updated_at" not in row:
             row["updated_at"] = self.now
+        if self.table.name == "users" and "sortable_name" in row:
+            row.update(stored_names(row["sortable_name"]))
         return row if ok else None
 
     # ------------------------------------------------------------ a batch

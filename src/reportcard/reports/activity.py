@@ -81,7 +81,7 @@ def last_user_access(ctx: RunContext) -> PartQuery:
     cols = [
         Col("user id", p.c.user_id),
         Col("user sis id", p.c.sis_user_id),
-        Col("user name", u.c.sortable_name),
+        Col("user name", u.c.sortable_name, commas=True),
         Col("last access at", p.c.last_request_at, TIME),
         Col("last ip", p.c.current_login_ip),
     ]
@@ -145,7 +145,7 @@ def last_enrollment_activity(ctx: RunContext) -> PartQuery:
     u = users
     cols = [
         Col("user id", latest.c.user_id),
-        Col("user name", u.c.sortable_name),
+        Col("user name", u.c.sortable_name, commas=True),
         Col("last activity at", latest.c.last_activity, TIME),
     ]
     return PartQuery(
@@ -249,7 +249,7 @@ def zero_activity(ctx: RunContext) -> PartQuery:
     cols = [
         Col("user id", e.c.user_id),
         Col("user sis id", p.c.sis_user_id),
-        Col("name", u.c.sortable_name),
+        Col("name", u.c.sortable_name, commas=True),
         Col("section id", s.c.id),
         Col("section sis id", s.c.sis_source_id),
         Col("section name", s.c.name),

@@ -37,6 +37,9 @@ class Col:
     header: str
     expr: ColumnElement[Any]
     fmt: Formatter | str | None = None  # None: written as the database returns it
+    # Nearly every value holds a comma (a sortable name): SQLite's line path writes the quotes
+    # around it itself (runs.write.write_lines). The bytes are the same either way.
+    commas: bool = False
 
 
 @dataclass(frozen=True)

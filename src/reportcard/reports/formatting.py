@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -12,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, case, literal
 
+from reportcard.names import name_parts
 from reportcard.timezones import UnknownTimeZone, resolve_zone
 
 log = logging.getLogger(__name__)
@@ -166,44 +166,6 @@ def sql_bool(expr: ColumnElement[Any]) -> ColumnElement[str]:
 def sql_present(expr: ColumnElement[Any]) -> ColumnElement[str]:
     """``'true'`` when ``expr`` is not NULL (``created_by_sis`` from ``sis_batch_id``)."""
     return case((expr.is_not(None), literal("true")), else_=literal("false"))
-
-
-_SUFFIXES = re.compile(r"^(sr|jr|[iv]+|esq|senior|junior|esquire)\.?$", re.IGNORECASE)
-
-
-def name_parts(sortable_name: str | None) -> tuple[str | None, str | None]:
-    """Given and surname from a sortable name, surname first (Canvas's ``name_parts``)."""
-    if not sortable_name:
-        return None, None
-    surname: str | None
-    if sortable_name.count(",") == 1:
-        # "Surname, Given", nearly every name: what the split below makes of it, without the
-        # regular expression (the users file calls this for every row).
-        before, _, after = sortable_name.partition(",")
-        surname, given = before.strip(), after.strip()
-        return _without_suffix(given), (surname or None)
-    parts = [p.strip() for p in re.split(r"\s*,\s*", sortable_name.strip(), maxsplit=2)]
-    if len(parts) >= 2:
-        surname, given = parts[0], parts[1]
-        if len(parts) == 3 and parts[2] and not _SUFFIXES.match(parts[2]):
-            given = f"{given} {parts[2]}".strip()
-    else:
-        words = parts[0].split()
-        if words and _SUFFIXES.match(words[-1]) and len(words) > 1:
-            words = words[:-1]
-        if len(words) >= 2:
-            surname, given = words[-1], " ".join(words[:-1])
-        else:
-            surname, given = None, " ".join(words)
-    return _without_suffix(given), (surname or None)
-
-
-def _without_suffix(given: str) -> str | None:
-    """The given name without a trailing suffix word (``Jr.``, ``III``); None when empty."""
-    given_words = given.split()
-    if len(given_words) > 1 and _SUFFIXES.match(given_words[-1]):
-        given = " ".join(given_words[:-1])
-    return given or None
 
 
 # The users file asks for both parts of each row's name in turn: one split serves both.

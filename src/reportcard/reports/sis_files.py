@@ -9,6 +9,7 @@ Every file is keyed (sharded and ordered) on the primary key of its base table.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -32,7 +33,7 @@ from reportcard.db.tables import (
     users,
 )
 from reportcard.reports.catalog import TIME, PartQuery, RunContext
-from reportcard.reports.formatting import PRONOUNS, first_name, last_name, sql_bool, sql_present
+from reportcard.reports.formatting import PRONOUNS, sql_bool, sql_present
 from reportcard.reports.sis_scope import (
     BOTH,
     PROV,
@@ -99,8 +100,8 @@ def users_file(ctx: RunContext, sis: bool) -> PartQuery:
         ("authentication_provider_id", p.c.authentication_provider_id, None, BOTH),
         ("login_id", p.c.unique_id, None, BOTH),
         ("password", null(), None, SIS),
-        ("first_name", u.c.sortable_name, first_name, BOTH),
-        ("last_name", u.c.sortable_name, last_name, BOTH),
+        ("first_name", u.c.first_name, None, BOTH),  # name_parts(sortable_name), stored
+        ("last_name", u.c.last_name, None, BOTH),
         ("full_name", u.c.name, None, BOTH),
         ("sortable_name", u.c.sortable_name, None, BOTH),
         ("short_name", u.c.short_name, None, BOTH),
@@ -121,8 +122,11 @@ def users_file(ctx: RunContext, sis: bool) -> PartQuery:
         *deleted_or(mode, p.c.workflow_state, present(p.c.sis_user_id)),
         *user_scope(ctx, p.c.user_id),
     ]
+    cols = [
+        replace(c, commas=True) if c.header == "sortable_name" else c for c in columns(mode, specs)
+    ]
     return PartQuery(
-        columns(mode, specs),
+        cols,
         p.join(u, u.c.id == p.c.user_id),
         where,
         p.c.id,

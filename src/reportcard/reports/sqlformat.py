@@ -393,14 +393,16 @@ SQL_FORMS: dict[Any, Callable[[ColumnElement[Any], RunContext], ColumnElement[An
     ruby_float: sql_ruby_float,
     megabytes: sql_megabytes,
 }
-# Where a form is used: PostgreSQL, where it lets the part take COPY. The SQLite forms are
-# exact (tests/reports/test_sqlformat.py) but not used: there the GLOBs and string functions
-# cost about what the Python formatters do, and the users file's sortable name needs quoting
-# on every row, so its SQL-built lines gained nothing (docs/decisions/performance.md).
+# Where a form is used: PostgreSQL, where it lets the part take COPY; times on SQLite too,
+# where a part's forms are used only when they put it on the line path
+# (``runs.query.sql_formatted``; docs/decisions/performance.md). The users files read the
+# names stored (``users.first_name``/``last_name``): their forms now serve the CD2 import,
+# which computes the stored names in SQL (``lms.cd2.apply``); exact on both databases
+# (tests/reports/test_sqlformat.py).
 DIALECTS: dict[Any, frozenset[str]] = {
     first_name: frozenset({"postgresql"}),
     last_name: frozenset({"postgresql"}),
-    TIME: frozenset({"postgresql"}),
+    TIME: frozenset({"postgresql", "sqlite"}),
     # PostgreSQL only: their forms use its float text and to_char (SQLite has neither).
     ruby_float: frozenset({"postgresql"}),
     megabytes: frozenset({"postgresql"}),

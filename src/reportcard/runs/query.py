@@ -64,22 +64,30 @@ def sql_formatted(pq: PartQuery, ctx: RunContext) -> PartQuery:
 
     Such a column's formatter becomes a :class:`Fallback` to the Python formatter, for the
     rare values SQL leaves to it; with no other formatter, the part can take the fast paths
-    (``runs.write``) with the same bytes.
+    (``runs.write``) with the same bytes. On SQLite, whose string and date functions cost
+    about what Python's formatting does, only when every formatter of the part has a SQL form
+    there: the part then takes the line path, else ``pq`` is returned as it is.
     """
+    forms = [sql_form(col.fmt, ctx.dialect) for col in pq.columns]
+    if ctx.dialect == "sqlite" and any(
+        build is None and col.fmt is not None for col, build in zip(pq.columns, forms, strict=True)
+    ):
+        return pq
     cols: list[Col] = []
-    for col in pq.columns:
-        build = sql_form(col.fmt, ctx.dialect)
+    for col, build in zip(pq.columns, forms, strict=True):
         if build is None:
             cols.append(col)
             continue
         expr = col.expr.element if isinstance(col.expr, Label) else col.expr
         built = build(expr, ctx)
         if built is None:  # the form does not apply to this expression
+            if ctx.dialect == "sqlite":
+                return pq
             cols.append(col)
             continue
         py = time_formatter(ctx.time_zone) if col.fmt == TIME else col.fmt
         assert callable(py)
-        cols.append(Col(col.header, built.label(col.header), Fallback(py)))
+        cols.append(replace(col, expr=built.label(col.header), fmt=Fallback(py)))
     return replace(pq, columns=cols)
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import csv
 import io
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
+from itertools import accumulate
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -26,9 +28,12 @@ from sqlalchemy import (
     Select,
     String,
     Text,
+    and_,
+    case,
     cast,
     func,
     literal,
+    type_coerce,
 )
 from sqlalchemy.sql.sqltypes import NullType
 
@@ -52,8 +57,6 @@ class Sink(Protocol):
 FIELD_SEP = "\x1f"
 # printf() takes at most 127 arguments (SQLITE_MAX_FUNCTION_ARG); wider parts use csv.writer.
 MAX_LINE_COLUMNS = 100
-# Characters that make a field quoted (the newline is counted separately).
-QUOTED = (",", '"', "\r")
 
 
 def copy_eligible(engine: Engine, pq: PartQuery) -> bool:
@@ -165,49 +168,157 @@ def write_lines(
     """Rows as lines SQLite builds itself; returns the number of rows.
 
     The database joins a row's fields with ``\\x1f`` (``printf('%s\\x1f%s...')``, NULL as
-    empty): one string per row instead of a tuple, and no csv module. A batch whose text holds
-    no comma, quote or carriage return, exactly one ``\\x1f`` per field boundary and one
-    newline per line boundary needs no quoting at all: the separators become commas and it is
-    written as is. Otherwise the batch goes through ``csv.writer`` (:mod:`.csvtext`): split on
-    ``\\x1f`` when the count shows no field holds one, else re-read as raw rows from the same
-    snapshot.
+    empty): one value per row instead of a tuple, and no csv module. The lines are fetched as
+    UTF-8 bytes (the connection's ``text_factory``), which Python neither decodes nor encodes
+    again. A column whose values nearly all hold a comma (:attr:`Col.commas`, a sortable
+    name) is wrapped in ``QUOTE`` (``\\x1d``), which becomes the quotes; SQL marks (``MARK``)
+    a value of it without a comma, or starting with the mark. A batch is written as is, the
+    separators turned into commas and quotes, when counting shows no value needs quoting but
+    those (:func:`_lines_text`); a line holding a quote, a line break or a mark (a name with a
+    nickname, a value SQL left to Python) is written alone by :func:`.csvtext.line` and put
+    back in place. Any other batch goes through ``csv.writer`` (:mod:`.csvtext`): split on
+    ``\\x1f`` when every line splits into the part's fields, else re-read as raw rows from
+    the same snapshot.
     """
-    ncols = len(pq.columns)
-    fallbacks = _fallbacks(pq)
-    fmt = literal(FIELD_SEP.join(["%s"] * ncols))
-    stmt = range_select(pq, lo, hi, columns=[func.printf(fmt, *(c.expr for c in pq.columns))])
+    shape = _LineShape(pq)
+    stmt = range_select(pq, lo, hi, columns=[shape.line_expr()])
     csv_text = BatchWriter()
     written = 0
     with read_conn(engine) as conn:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
         conn.exec_driver_sql("BEGIN")  # one snapshot for the lines and any raw re-read
+        dbapi.text_factory = bytes
         batches = stream_batches(conn, stmt, batch)
         try:
             for rows in batches:
                 k = len(rows)
-                text = "\n".join([r[0] for r in rows])
-                seps = text.count(FIELD_SEP)
-                if (
-                    not any(q in text for q in QUOTED)
-                    and seps == k * (ncols - 1)
-                    and text.count("\n") == k - 1
-                    and (not fallbacks or MARK not in text)
-                ):
-                    out.write(text.replace(FIELD_SEP, ",").encode("utf-8"))
-                    out.write(b"\n")
-                else:
-                    if seps == k * (ncols - 1):
-                        fields = [r[0].split(FIELD_SEP) for r in rows]
-                    else:
-                        fields = _raw_batch(conn, pq, lo, hi, written, k)
-                    if fallbacks:
-                        fields = [_formatted(row, fallbacks) for row in fields]
-                    out.write(csv_text.text(fields).encode("utf-8"))
+                lines = [r[0] for r in rows]
+                data = _lines_text(lines, shape)
+                if data is None:
+                    split = [shape.fields(line.decode("utf-8")) for line in lines]
+                    fields: list[Sequence[Any]] = [f for f in split if f is not None]
+                    if len(fields) < k:
+                        dbapi.text_factory = str
+                        try:
+                            fields = _raw_batch(conn, pq, lo, hi, written, k)
+                        finally:
+                            dbapi.text_factory = bytes
+                        if shape.fallbacks:
+                            fields = [_formatted(row, shape.fallbacks) for row in fields]
+                    data = csv_text.text(fields).encode("utf-8")
+                out.write(data)
                 written += k
                 progress(k)
         finally:
             batches.close()
+            dbapi.text_factory = str
             conn.exec_driver_sql("ROLLBACK")
     return written
+
+
+# Wraps the value of a Col.commas column in a SQLite-built line; becomes its quotes.
+QUOTE = "\x1d"
+_SEP, _QUOTE, _MARK = FIELD_SEP.encode(), QUOTE.encode(), MARK.encode()
+
+
+class _LineShape:
+    """How a part's rows are laid out in SQLite-built lines, and how a line is read back."""
+
+    def __init__(self, pq: PartQuery) -> None:
+        self.pq = pq
+        self.ncols = len(pq.columns)
+        self.fallbacks = _fallbacks(pq)
+        self.commas = [i for i, c in enumerate(pq.columns) if c.commas]
+        # A mark is the sign of a value written alone (Python's formatting, no comma).
+        self.marks = bool(self.fallbacks or self.commas)
+
+    def line_expr(self) -> ColumnElement[Any]:
+        """``printf(...)`` of the row's fields (see :func:`write_lines`)."""
+        fmt: list[str] = []
+        args: list[ColumnElement[Any]] = []
+        for c in self.pq.columns:
+            if c.commas:
+                fmt.append(QUOTE + "%s" + QUOTE)
+                text = type_coerce(c.expr, Text)
+                # Marked too: a value starting with the mark, which reading back would strip.
+                plain = and_(func.instr(text, ",") > 0, func.unicode(text) != ord(MARK))
+                args.append(case((plain, text), else_=literal(MARK, Text) + func.ifnull(text, "")))
+            else:
+                fmt.append("%s")
+                args.append(c.expr)
+        return func.printf(literal(FIELD_SEP.join(fmt)), *args)
+
+    def fields(self, line: str) -> list[Any] | None:
+        """The row's written values from its line; None when it does not split into them."""
+        fields: list[Any] = line.split(FIELD_SEP)
+        if len(fields) != self.ncols:
+            return None
+        for i in self.commas:
+            value = fields[i]
+            if len(value) < 2 or value[0] != QUOTE or value[-1] != QUOTE:
+                return None
+            value = value[1:-1]
+            fields[i] = value[1:] if value.startswith(MARK) else value
+        return list(_formatted(fields, self.fallbacks)) if self.fallbacks else fields
+
+
+def _lines_alone(data: bytes, lines: list[bytes], breaks: bool, marks: bool) -> list[int]:
+    """Positions of the lines of ``data`` (``lines`` joined) holding a quote, a carriage
+    return or (``marks``) ``MARK``, or (``breaks``: the text holds more newlines than line
+    ends) a newline. Found by searching the text, not line by line: they are few."""
+    if breaks:
+        specials = (b'"', b"\r", b"\n", _MARK) if marks else (b'"', b"\r", b"\n")
+        return [i for i, one in enumerate(lines) if any(ch in one for ch in specials)]
+    found: set[int] = set()
+    ends: list[int] | None = None
+    for ch in (b'"', b"\r", _MARK) if marks else (b'"', b"\r"):
+        pos = data.find(ch)
+        while pos >= 0:
+            if ends is None:  # where each line ends, its newline included
+                ends = list(accumulate(map((1).__add__, map(len, lines))))
+            i = bisect_right(ends, pos)
+            found.add(i)
+            pos = data.find(ch, ends[i])
+    return sorted(found)
+
+
+def _lines_text(lines: list[bytes], shape: _LineShape) -> bytes | None:
+    """The CSV bytes of a batch of SQLite-built lines; None when counting cannot show them right.
+
+    Lines holding a quote, a carriage return, ``MARK`` or a newline of their own are written
+    alone (:func:`.csvtext.line`) and put back in place. Each other line holds exactly
+    ``ncols - 1`` field separators, two ``QUOTE`` per commas column and one comma per commas
+    column (whose value has at least one, or SQL marked it) when the counts over the whole
+    batch say so, as a value can only add to them: then none of its values needs quoting
+    but those, and the separators become commas and quotes.
+    """
+    k = len(lines)
+    data = b"\n".join(lines)
+    m = len(shape.commas)
+    commas = data.count(b",")
+    alone = _lines_alone(data, lines, data.count(b"\n") != k - 1, shape.marks)
+    if alone:
+        lines = lines.copy()  # the caller's lines stay as fetched, for its own fallback
+        for i in alone:
+            fields = shape.fields(lines[i].decode("utf-8"))
+            if fields is None:
+                return None
+            commas -= lines[i].count(b",")
+            lines[i] = line(fields, "").encode("utf-8")
+            if _SEP in lines[i] or _QUOTE in lines[i]:
+                return None
+    plain = k - len(alone)
+    # The lines written alone split into exactly the part's fields (shape.fields).
+    if data.count(_SEP) != k * (shape.ncols - 1) or commas != plain * m:
+        return None
+    if alone:
+        data = b"\n".join(lines)
+    if m:
+        if data.count(_QUOTE) != 2 * plain * m:
+            return None
+        data = data.replace(_QUOTE, b'"')
+    return data.replace(_SEP, b",") + b"\n"
 
 
 def _fallbacks(pq: PartQuery) -> list[tuple[int, Fallback]]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, select, text, update
 
 from reportcard.db.tables import enrollments, pseudonyms, users
 from reportcard.lms import tree
+from reportcard.names import stored_names
 
 NOW = "2026-11-03 09:30:00.000000"
 
@@ -67,6 +68,11 @@ def apply_changes(conn: Connection, root: int) -> None:
     """Change the institution of ``root`` in place (one transaction: the caller's)."""
     for sql in _STATEMENTS:
         conn.execute(text(sql))
+    # the renamed users' stored name parts follow their sortable names, as Canvas's own
+    # first_name/last_name do (reportcard's writers keep them; this SQL wrote around them)
+    renamed = conn.execute(select(users.c.id, users.c.sortable_name).where(users.c.id % 97 == 0))
+    for user_id, sortable in renamed.all():
+        conn.execute(update(users).where(users.c.id == user_id).values(stored_names(sortable)))
     subs = _sub_accounts(conn)
     # a course moves to another sub-account; a leaf sub-account moves under the root
     conn.execute(
@@ -87,7 +93,7 @@ def apply_changes(conn: Connection, root: int) -> None:
     )
     # a new user with a login and an enrollment, copied from existing ones
     user = _copy_row(conn, users, 5, name="Newly Arrived", sortable_name="Arrived, Newly",
-                     uuid="cd2-new-user-uuid")  # fmt: skip
+                     uuid="cd2-new-user-uuid", **stored_names("Arrived, Newly"))  # fmt: skip
     _copy_row(conn, pseudonyms, 5, user_id=user, unique_id="newly.arrived",
               sis_user_id="NEW-0001")  # fmt: skip
     first = conn.execute(

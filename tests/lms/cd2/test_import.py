@@ -17,6 +17,7 @@ from tests.lms.cd2 import files as f
 from tests.lms.cd2.files import TS0, TS1, TS2
 from tests.lms.cd2.institution import STAMP, write_snapshot
 from tests.reports.institution import run_file
+from tests.stored_names import ODD_SORTABLE, assert_names_stored
 
 
 def rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
@@ -193,6 +194,43 @@ def test_incremental_upserts_deletes_and_older_records(loaded: Engine, tmp_path:
         ).one()
     assert str(state[0]).startswith("2024-05-03 04:00:00.25")
     assert (state[1], state[2]) == (1, "incremental")
+
+
+def test_users_keep_their_stored_name_parts(loaded: Engine, tmp_path: Path) -> None:
+    """The import computes users.first_name/last_name in SQL and splits in Python the names
+    SQL leaves to it, on a snapshot and on an incremental (new users, renames, TSV too)."""
+    assert assert_names_stored(loaded) >= 3
+    odd = [
+        {
+            "id": 200 + i,
+            "ts": TS1,
+            "action": "U",
+            "name": f"Odd {i}",
+            "sortable_name": name,
+            "workflow_state": "registered",
+            **STAMP,
+        }
+        for i, name in enumerate(ODD_SORTABLE)
+    ]
+    renamed = {
+        "id": 100,
+        "ts": TS1,
+        "action": "U",
+        "name": "Ann Smith-Lee",
+        "sortable_name": "Smith-Lee, Ann  Jr.",
+        "workflow_state": "registered",
+        **STAMP,
+    }
+    f.write(tmp_path / "inc" / "part-1.jsonl", f.jsonl([renamed, *odd[:6]]))
+    f.write(tmp_path / "inc" / "part-2.tsv", f.tsv(odd[6:]))
+    import_paths(loaded, [tmp_path / "inc"], table="users")
+    assert assert_names_stored(loaded) >= 3 + len(ODD_SORTABLE)
+    assert rows(
+        loaded, "SELECT first_name, last_name FROM users WHERE id IN (100, 200) ORDER BY id"
+    ) == [
+        ("Ann", "Smith-Lee"),
+        ("John", "Smith"),
+    ]
 
 
 def test_condensed_and_expanded_settings(loaded: Engine, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from reportcard.db.tables import (
     users,
 )
 from tests.lms.sis_import.helpers import make_root, rows, snapshot
+from tests.stored_names import assert_names_stored
 
 USERS = (
     "user_id,integration_id,login_id,password,authentication_provider_id,first_name,last_name,"
@@ -62,6 +63,34 @@ def test_users_create_and_update(db: Engine, sis) -> None:  # type: ignore[no-un
     ) == [
         ("alice@example.edu", 2),
         ("alicia@example.edu", 1),
+    ]
+
+
+def test_users_keep_their_stored_name_parts(db: Engine, sis) -> None:  # type: ignore[no-untyped-def]
+    first = sis(
+        USERS
+        + "S1,,alice,,,Alice,Smith,,,,,active\n"
+        + 'S2,,kate,,,,,,"Clark, Katherine ""Kate""",,,active\n'
+        + "S3,,carol,,,,,Carol Ann Teacher III,,,,active\n"
+        + "S4,,cher,,,,,Cher,,,,active\n"
+        + 'S5,,odd,,,,,,"Smith, John, Jr.",,,active\n'
+    )
+    assert first.state == "imported", first.messages
+    assert assert_names_stored(db) == 5
+    assert rows(db, users, "id first_name last_name") == [
+        (1, "Alice", "Smith"),
+        (2, 'Katherine "Kate"', "Clark"),
+        (3, "Carol Ann Teacher", "III"),  # "III, Carol Ann Teacher", as Canvas splits it
+        (4, "Cher", None),
+        (5, "John", "Smith"),
+    ]
+    # A rename: the parts follow; a row without names leaves them as they are.
+    second = sis(USERS + "S1,,alice,,,Alicia,Smith-Jones,,,,,active\nS3,,carol,,,,,,,,,active\n")
+    assert second.state == "imported", second.messages
+    assert assert_names_stored(db) == 5
+    assert rows(db, users, "first_name last_name", users.c.id.in_([1, 3])) == [
+        ("Alicia", "Smith-Jones"),
+        ("Carol Ann Teacher", "III"),
     ]
 
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, literal_column, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from reportcard.db.cd2_tables import rows_table
@@ -159,6 +160,19 @@ class _Sql:
         inner = f"(CASE WHEN json_valid({c}) THEN json_extract({c}, '$.{path}') END)"
         return f"CAST({inner} AS REAL)" if cast == "float" else inner
 
+    def name_part(self, first: bool, name: str) -> str:
+        """``users.first_name``/``last_name`` of the sortable name in field ``name``: the SQL
+        form of the reports (``reports.sqlformat``), MARK + the name where it leaves the name
+        to Python (:func:`reportcard.lms.cd2.derived.from_stage` writes those)."""
+        from reportcard.reports.catalog import RunContext
+        from reportcard.reports.sqlformat import sql_first_name, sql_last_name
+
+        dialect = postgresql.dialect(paramstyle="named") if self.pg else sqlite.dialect()
+        ctx = RunContext(0, "", 0, 0, "", "UTC", {}, True, dialect=dialect.name)
+        form = (sql_first_name if first else sql_last_name)(literal_column(self.field(name)), ctx)
+        compiled = form.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+        return "(" + str(compiled).replace(":", "\\:") + ")"
+
     def render(self, template: str) -> str:
         def sub(m: re.Match[str]) -> str:
             token = m.group(1)
@@ -168,6 +182,9 @@ class _Sql:
                 return "w.ts"
             if token == "root":
                 return "CAST(:root AS BIGINT)" if self.pg else ":root"
+            if token.startswith(("first_name_of:", "last_name_of:")):
+                fn, name = token.split(":")
+                return self.name_part(fn == "first_name_of", name)
             if token.startswith("json_float:") or token.startswith("json_text:"):
                 fn, name, path = token.split(":")
                 return self.json_member(name, path, "float" if fn == "json_float" else "text")

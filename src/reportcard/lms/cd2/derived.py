@@ -27,6 +27,8 @@ from sqlalchemy import Connection, text
 from reportcard.lms import tree
 from reportcard.lms.cd2.mapping import Cd2Table
 from reportcard.lms.cd2.staging import value_column
+from reportcard.names import stored_names
+from reportcard.reports.sqlformat import MARK
 
 WHOLE = 50_000  # more users noted than this: rebuild the root's associations whole
 
@@ -278,6 +280,8 @@ def _ratings(data: Any) -> list[tuple[float, str | None]]:
 
 def from_stage(conn: Connection, t: Cd2Table) -> None:
     """Rows derived from a JSON document of the staged records (inside the table's apply)."""
+    if "user_names" in t.derived:
+        fix_user_names(conn)
     if "grading_standard_entries" in t.derived:
         staged = _staged_json(conn, t, "data")
         keys = [k for k, _, _ in staged]
@@ -335,3 +339,27 @@ def _delete_in(conn: Connection, table: str, column: str, keys: list[int]) -> No
     for i in range(0, len(keys), 5000):
         chunk = keys[i : i + 5000]
         conn.execute(text(f"DELETE FROM {table} WHERE {column} IN ({', '.join(map(str, chunk))})"))
+
+
+def fix_user_names(conn: Connection) -> int:
+    """Write ``users.first_name``/``last_name`` where the upsert's SQL left a name to Python.
+
+    The users target computes them in SQL (``reports.sqlformat``), which marks the rare name
+    it cannot split exactly (``MARK`` + the sortable name); those are split here by
+    :func:`reportcard.names.name_parts`. Returns the number of users written.
+    """
+    marked = conn.execute(
+        text(
+            "SELECT id, sortable_name FROM users"
+            " WHERE substr(first_name, 1, 1) = :mark OR substr(last_name, 1, 1) = :mark"
+        ),
+        {"mark": MARK},
+    ).all()
+    if marked:
+        conn.execute(
+            text(
+                "UPDATE users SET first_name = :first_name, last_name = :last_name WHERE id = :id"
+            ),
+            [{"id": user_id, **stored_names(name)} for user_id, name in marked],
+        )
+    return len(marked)

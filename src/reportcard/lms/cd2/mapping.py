@@ -285,6 +285,10 @@ TABLES: tuple[Cd2Table, ...] = (
                 "users",
                 {
                     **_same("sortable_name short_name pronouns time_zone workflow_state"),
+                    # As the SIS files write them (reportcard.names); the few names SQL leaves
+                    # to Python are written by derived.from_stage ("user_names").
+                    "first_name": "{first_name_of:sortable_name}",
+                    "last_name": "{last_name_of:sortable_name}",
                     "name": "COALESCE({name}, '')",
                     "uuid": "COALESCE({uuid}, '')",
                     "is_test_student": "FALSE",
@@ -293,7 +297,7 @@ TABLES: tuple[Cd2Table, ...] = (
             ),
         ),
         lacks=("users.email (from communication_channels)", "user observer links"),
-        derived=("test_students",),
+        derived=("test_students", "user_names"),
     ),
     Cd2Table(
         "pseudonyms",

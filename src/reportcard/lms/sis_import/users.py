@@ -21,6 +21,7 @@ from reportcard.lms.sis_import.context import CHUNK_IN, ImportContext, Rec
 from reportcard.lms.sis_import.formats import BY_KEY
 from reportcard.lms.sis_import.handler import Record
 from reportcard.lms.sis_import.values import DELETE, Columns, Getter
+from reportcard.names import stored_names
 
 SHIFT_EMAILS = (
     "UPDATE communication_channels SET position = position + 1 "
@@ -91,14 +92,16 @@ class _Lookups:
         u, cc = users.c, communication_channels.c
         for i in range(0, len(wanted), CHUNK_IN):
             part = wanted[i : i + CHUNK_IN]
-            query = select(u.id, u.name, u.sortable_name, u.short_name, u.pronouns)
+            query = select(
+                u.id, u.name, u.sortable_name, u.first_name, u.last_name, u.short_name, u.pronouns
+            )
             for row in self.ctx.conn.execute(query.where(u.id.in_(part))):
                 self.users[int(row.id)] = dict(row._mapping)
             channels = select(cc.id, cc.user_id, cc.path, cc.position, cc.workflow_state).where(
                 cc.user_id.in_(part), cc.path_type == "email"
             )
-            for row in self.ctx.conn.execute(channels.order_by(cc.position, cc.id)):
-                self.emails.setdefault(int(row.user_id), []).append(dict(row._mapping))
+            for channel in self.ctx.conn.execute(channels.order_by(cc.position, cc.id)):
+                self.emails.setdefault(int(channel.user_id), []).append(dict(channel._mapping))
 
     def login_owner(self, login: str) -> Rec | None:
         return self.by_login.get(login) or self.by_login.get(login.lower())
@@ -253,6 +256,8 @@ def _email(ctx: ImportContext, look: _Lookups, user_id: int, email: str | None) 
 
 def _user_values(ctx: ImportContext, row: _Login) -> dict[str, Any]:
     values = dict(row.names)
+    if "sortable_name" in values:
+        values.update(stored_names(values["sortable_name"]))
     if row.short is not None:
         values["short_name"] = None if row.short == DELETE else row.short
     if row.pronouns is not None:
@@ -313,12 +318,21 @@ class Users:
             if login is None:
                 values = _user_values(ctx, row)
                 values.setdefault("name", row.login)
-                values.setdefault("sortable_name", sortable_from(values["name"]))
+                if "sortable_name" not in values:
+                    values["sortable_name"] = sortable_from(values["name"])
+                    values.update(stored_names(values["sortable_name"]))
                 user = ctx.save(
                     "users",
                     None,
                     values,
+                    # Every new user's row has its columns in this order, whichever the file
+                    # gave: the buffered inserts are grouped by their columns, and a group
+                    # first seen after the logins' would be written after them.
                     extra={
+                        "name": None,
+                        "sortable_name": None,
+                        "first_name": None,
+                        "last_name": None,
                         "short_name": None,
                         "pronouns": None,
                         "uuid": secrets.token_hex(20),

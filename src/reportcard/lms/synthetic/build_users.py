@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from random import Random
 from typing import Any
 
+from reportcard.names import name_parts
+
 from . import names
 from .model import (
     ADMIN,
@@ -40,6 +42,8 @@ USER_COLUMNS = (
     "id",
     "name",
     "sortable_name",
+    "first_name",
+    "last_name",
     "short_name",
     "pronouns",
     "uuid",
@@ -109,6 +113,7 @@ def users(plan: Plan) -> Iterator[Row]:
                 base + u,
                 "Test Student",
                 "Student, Test",
+                *name_parts("Student, Test"),
                 None,
                 None,
                 uuid,
@@ -136,6 +141,7 @@ def users(plan: Plan) -> Iterator[Row]:
             base + u,
             name,
             sortable,
+            *name_parts(sortable),
             first.split()[0] if f & F_SHORT_NAME else None,
             pronouns[u % len(pronouns)] if f & F_PRONOUNS else None,
             uuid,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 17:38:10.432146
+Create Date: 2026-12-04 17:42:19.004588
 """
 
 from __future__ import annotations
@@ -965,6 +965,8 @@ def upgrade() -> None:
         ),
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("sortable_name", sa.String(length=255), nullable=True),
+        sa.Column("first_name", sa.String(length=255), nullable=True),
+        sa.Column("last_name", sa.String(length=255), nullable=True),
         sa.Column("short_name", sa.String(length=255), nullable=True),
         sa.Column("pronouns", sa.String(length=64), nullable=True),
         sa.Column("uuid", sa.String(length=64), nullable=False),
