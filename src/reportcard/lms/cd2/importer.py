@@ -335,7 +335,9 @@ def _pipelined(
     untaken = list(range(n))
     ahead: list[int | None] = [None]  # the worker holding a table taken ahead of its turn
     take = threading.Lock()
-    stop = threading.Event()
+    # The first table that failed (n: none yet): the tables after it are abandoned, the ones
+    # before it (a table taken ahead can fail before them) are still loaded.
+    failed = [n]
 
     def pick(worker: int) -> int | None:
         """The next table not taken (in plan order), or a big table further on while the
@@ -346,7 +348,7 @@ def _pipelined(
             if not untaken:
                 return None
             i = untaken[0]
-            if ahead[0] is None and not stop.is_set():
+            if ahead[0] is None and failed[0] == n:
                 for j in untaken[1 : 1 + AHEAD_TABLES]:
                     if sizes[j] >= AHEAD_BYTES and sizes[j] >= AHEAD_RATIO * sizes[i]:
                         i = j
@@ -371,7 +373,7 @@ def _pipelined(
                 return
             t, files = plans[i]
             try:
-                if stop.is_set():
+                if i > failed[0]:
                     raise _Abandoned
                 outcome[i] = _load_table(
                     conn,
@@ -387,7 +389,8 @@ def _pipelined(
                 )
             except BaseException as exc:  # handed to the caller's thread
                 outcome[i] = exc
-                stop.set()
+                with take:
+                    failed[0] = min(failed[0], i)
             finally:
                 with take:
                     if ahead[0] == worker:
@@ -409,7 +412,8 @@ def _pipelined(
                 raise got
             yield plans[i][0], got
     finally:
-        stop.set()
+        with take:
+            failed[0] = -1  # nothing more (the caller stopped reading)
         for th in threads:
             th.join()
 
