@@ -58,7 +58,7 @@ def user_access_tokens(ctx: RunContext) -> PartQuery:
     never = time_or(ctx, "never")
     cols = [
         Col("user id", t.c.user_id),
-        Col("user name", u.c.sortable_name, commas=True),
+        Col("user name", u.c.sortable_name),
         Col("token hint", t.c.hint, token_hint),
         Col("expiration", t.c.expires_at, never),
         Col("last used", t.c.last_used_at, never),

@@ -298,21 +298,21 @@ def _lines_text(lines: list[bytes], shape: _LineShape) -> bytes | None:
     m = len(shape.commas)
     commas = data.count(b",")
     alone = _lines_alone(data, lines, data.count(b"\n") != k - 1, shape.marks)
+    plain = k - len(alone)
+    commas -= sum(lines[i].count(b",") for i in alone)
+    # Counted first (a batch with a comma in another column fails here, before any line is
+    # written alone); the lines written alone split into exactly the part's fields below.
+    if commas != plain * m or data.count(_SEP) != k * (shape.ncols - 1):
+        return None
     if alone:
         lines = lines.copy()  # the caller's lines stay as fetched, for its own fallback
         for i in alone:
             fields = shape.fields(lines[i].decode("utf-8"))
             if fields is None:
                 return None
-            commas -= lines[i].count(b",")
             lines[i] = line(fields, "").encode("utf-8")
             if _SEP in lines[i] or _QUOTE in lines[i]:
                 return None
-    plain = k - len(alone)
-    # The lines written alone split into exactly the part's fields (shape.fields).
-    if data.count(_SEP) != k * (shape.ncols - 1) or commas != plain * m:
-        return None
-    if alone:
         data = b"\n".join(lines)
     if m:
         if data.count(_QUOTE) != 2 * plain * m:
