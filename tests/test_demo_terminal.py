@@ -9,6 +9,7 @@ import os
 import pty
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import termios
@@ -33,6 +34,9 @@ def _on_a_terminal(cmd: list[str], env: dict[str, str], marker: bytes) -> tuple[
     def take_terminal() -> None:
         os.setsid()
         fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+        # A suite started in the background by a shell without job control inherits an
+        # ignored SIGINT, which Python (and make) would keep: Ctrl-C must reach them.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
     proc = subprocess.Popen(
         cmd, stdin=slave, stdout=slave, stderr=slave, preexec_fn=take_terminal, env=env, cwd=ROOT

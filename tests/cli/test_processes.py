@@ -26,6 +26,9 @@ def start(place: Place, *args: str) -> subprocess.Popen[str]:
     env["PYTHONPATH"] = str(REPO)  # the test reports' modules
     return subprocess.Popen(
         [REPORTCARD, *args],
+        # A suite started in the background by a shell without job control inherits an
+        # ignored SIGINT, which the child would keep: the Ctrl-C test needs it to arrive.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         env=env,
         cwd=REPO,
         stdin=subprocess.DEVNULL,
