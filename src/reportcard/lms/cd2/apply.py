@@ -486,13 +486,15 @@ def _big_share(conn: Connection, table: str, rows: int) -> bool:
     return estimate is None or float(estimate) <= rows * BULK_SHARE
 
 
-def _drop_foreign_keys(conn: Connection, table: str) -> list[tuple[str, str]]:
+def _drop_constraints(conn: Connection, table: str, condition: str) -> list[tuple[str, str]]:
+    """PostgreSQL: drop the constraints of ``table`` meeting ``condition`` (SQL over
+    ``pg_constraint``, ``:t`` the table); returns (name, definition) to add them back."""
     found = [
         (str(name), str(definition))
         for name, definition in conn.execute(
             text(
                 "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-                " WHERE conrelid = CAST(:t AS regclass) AND contype = 'f' ORDER BY conname"
+                f" WHERE conrelid = CAST(:t AS regclass) AND {condition} ORDER BY conname"
             ),
             {"t": table},
         )
@@ -500,6 +502,10 @@ def _drop_foreign_keys(conn: Connection, table: str) -> list[tuple[str, str]]:
     for name, _ in found:
         conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     return found
+
+
+def _drop_foreign_keys(conn: Connection, table: str) -> list[tuple[str, str]]:
+    return _drop_constraints(conn, table, "contype = 'f'")
 
 
 def _drop_indexes(conn: Connection, table: str) -> list[str]:
@@ -541,20 +547,12 @@ def _drop_primary_key(conn: Connection, table: str) -> list[tuple[str, str]]:
     load (one sort: 3.1M scores, 1.5 CPU-s of tree inserts against 0.5 for the build)."""
     if conn.dialect.name != "postgresql":
         return []
-    found = [
-        (str(name), str(definition))
-        for name, definition in conn.execute(
-            text(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-                " WHERE conrelid = CAST(:t AS regclass) AND contype = 'p' AND NOT EXISTS"
-                " (SELECT 1 FROM pg_constraint f WHERE f.confrelid = CAST(:t AS regclass))"
-            ),
-            {"t": table},
-        )
-    ]
-    for name, _ in found:
-        conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-    return found
+    return _drop_constraints(
+        conn,
+        table,
+        "contype = 'p' AND NOT EXISTS"
+        " (SELECT 1 FROM pg_constraint f WHERE f.confrelid = CAST(:t AS regclass))",
+    )
 
 
 def _fix_sequence(conn: Connection, target: Target) -> None:
