@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "reportcard"
 
 # Bottom to top; parts in one layer do not import each other.
 LAYERS: list[set[str]] = [
-    {"clock", "ids", "settings", "timebounds", "timezones"},  # neutral: nothing of the project
+    {"clock", "ids", "names", "settings", "timebounds", "timezones"},  # neutral: none of ours
     {"db", "storage"},
     {"audit", "auth", "reports"},
     {"runs"},
