@@ -284,3 +284,77 @@ def test_checkpoints_count_rows_and_leave_their_connection_as_they_found_it(
             checkpoint(1000)
     finally:
         single.dispose()
+
+
+@pytest.mark.skipif(lane() != "postgresql", reason="SQLite runs one writer at a time")
+def test_two_shards_ending_at_once_move_the_run_on(
+    engine: Engine, storage: LocalStorage, settings: Settings
+) -> None:
+    """The last two shards complete together, the later with no rows left to add: the second
+    completion still sees the first one's shard done, and the run moves to compiling.
+
+    Arranged with the run's row locked by a third connection: shard A's completion is queued
+    on the lock first, then B's; without the lock every completion takes first, B would check
+    with a snapshot taken before A committed and both would leave the run running."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from reportcard.runs.execute import finish_shard
+
+    with engine.begin() as conn:
+        root = make_institution(conn, 25)
+        run_id = sample_run(conn, root)
+    worker = Worker(engine, storage, Settings(data_dir=settings.data_dir, shard_rows=10))
+    worker.step()  # plans the run
+    with engine.begin() as conn:
+        shards = list(
+            conn.execute(
+                select(report_shards.c.id).where(report_shards.c.report_id == run_id)
+            ).scalars()
+        )
+        for shard_id in shards:
+            assert claim_shard(conn, shard_id, "test")
+    assert len(shards) >= 3
+    for shard_id in shards[:-2]:
+        assert not finish_shard(engine, run_id, shard_id, 10, 1, 10)
+    a, b = shards[-2:]
+    won: dict[int, bool] = {}
+
+    def finish(shard_id: int, pending: int) -> None:
+        won[shard_id] = finish_shard(engine, run_id, shard_id, pending, 1, pending)
+
+    def waiting(n: int) -> None:
+        deadline = time.monotonic() + 300  # a guard against a hang, not a speed limit
+        while True:
+            with engine.connect() as watch:
+                got = watch.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock'"
+                    )
+                ).scalar_one()
+            if got >= n:
+                return
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+
+    holder = engine.connect()
+    trans = holder.begin()
+    holder.execute(
+        select(account_reports.c.id).where(account_reports.c.id == run_id).with_for_update()
+    )
+    first = threading.Thread(target=finish, args=(a, 5))
+    first.start()
+    waiting(1)
+    second = threading.Thread(target=finish, args=(b, 0))
+    second.start()
+    waiting(2)
+    trans.rollback()
+    holder.close()
+    first.join(300)
+    second.join(300)
+    assert sorted(won.values()) == [False, True]
+    with engine.connect() as conn:
+        assert get_run(conn, run_id).workflow_state == "compiling"

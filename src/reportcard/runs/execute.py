@@ -171,9 +171,23 @@ def execute_shard(
                 written = write_python(engine, pq, ctx, shard.lo, shard.hi, out, progress)
         if piece is not None:
             piece.close()  # only once every row is in: a failed shard publishes no piece
-    size = storage.size(key)
+    return finish_shard(engine, run.id, shard_id, written, storage.size(key), pending)
+
+
+def finish_shard(
+    engine: Engine, run_id: int, shard_id: int, written: int, size: int, pending: int
+) -> bool:
+    """Mark a written shard done, add its last ``pending`` rows to the run's progress, and move
+    the run to ``compiling`` when no shard of it is left; True when this call did the move.
+
+    The run's row is locked first, by every completion: one waits for any other of the same
+    run in flight, so its check then sees that one's shard done (PostgreSQL's READ COMMITTED
+    takes a snapshot per statement). Without the lock two shards ending at once, one with no
+    rows left to add, could each see the other still running and leave the run running."""
     now = utcnow()
+    r = account_reports.c
     with engine.begin() as conn:
+        conn.execute(select(r.id).where(r.id == run_id).with_for_update())
         res = conn.execute(
             update(report_shards)
             .where(report_shards.c.id == shard_id, report_shards.c.state == "running")
@@ -181,19 +195,18 @@ def execute_shard(
         )
         if res.rowcount != 1:
             return False
-        r = account_reports.c
         if pending:
             conn.execute(
                 update(account_reports)
-                .where(r.id == run.id)
+                .where(r.id == run_id)
                 .values(current_line=func.coalesce(r.current_line, 0) + pending)
             )
         not_done = exists().where(
-            report_shards.c.report_id == run.id, report_shards.c.state != "done"
+            report_shards.c.report_id == run_id, report_shards.c.state != "done"
         )
         won = conn.execute(
             update(account_reports)
-            .where(and_(r.id == run.id, r.workflow_state == "running", ~not_done))
+            .where(and_(r.id == run_id, r.workflow_state == "running", ~not_done))
             .values(workflow_state="compiling", heartbeat_at=now, updated_at=now)
         )
         return won.rowcount == 1
