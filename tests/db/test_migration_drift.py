@@ -48,3 +48,36 @@ def test_a_declaration_without_its_migration_is_found(engine: Engine) -> None:
     ]
     assert [d[1].name for d in found if d[0] == "add_index"] == ["ix_accounts_drift_probe"]
     assert len(found) == 2
+
+
+def test_head_is_the_newest_migration() -> None:
+    """``migrate.HEAD`` (an up-to-date database is found without loading Alembic) is the
+    revision Alembic would upgrade to."""
+    from alembic.script import ScriptDirectory
+
+    from reportcard.db.migrate import HEAD, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [HEAD]
+
+
+def test_a_database_not_at_head_goes_through_alembic(tmp_path: Any) -> None:
+    """Only a database recording exactly ``HEAD`` skips Alembic: another revision is handed to
+    it (which refuses one it does not know), and a new database is migrated."""
+    import pytest
+    from alembic.util.exc import CommandError
+    from sqlalchemy import create_engine, inspect
+
+    from reportcard.db.migrate import upgrade
+
+    fresh = create_engine(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    upgrade(fresh)
+    assert "accounts" in inspect(fresh).get_table_names()
+    upgrade(fresh)  # at head: nothing to do
+    fresh.dispose()
+    other = create_engine(f"sqlite:///{tmp_path / 'other.sqlite3'}")
+    with other.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO alembic_version VALUES ('0000unknown')")
+    with pytest.raises(CommandError):
+        upgrade(other)
+    other.dispose()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from reportcard.cli.base import main, open_engine
+from reportcard.cli.base import main, open_database
 from reportcard.settings import get_settings
 
 EXIT_BAD_DATA = 2
@@ -80,7 +80,7 @@ def import_cmd(
     from reportcard.lms.cd2.errors import Cd2Error
     from reportcard.lms.cd2.importer import import_paths
 
-    engine = open_engine(get_settings(), create=True)
+    engine = open_database(get_settings(), create=True)
     with Progress(
         TextColumn("{task.description:<40}"),
         BarColumn(),
@@ -138,7 +138,7 @@ def status_cmd(as_json: bool) -> None:
     from reportcard.db.engine import read_conn
     from reportcard.lms.cd2.state import read_states
 
-    engine = open_engine(get_settings())
+    engine = open_database(get_settings())
     with read_conn(engine) as conn:
         states = read_states(conn)
     if as_json:

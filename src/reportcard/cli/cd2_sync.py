@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from reportcard.cli.base import open_engine
+from reportcard.cli.base import open_database
 from reportcard.cli.cd2 import cd2_group, fail
 from reportcard.settings import get_settings
 
@@ -61,7 +61,7 @@ def sync_cmd(
     unknown = [t for t in tables if t not in known]
     if unknown:
         fail(f"not a CD2 table reportcard reads: {', '.join(unknown)}")
-    engine = open_engine(get_settings(), create=True)
+    engine = open_database(get_settings(), create=True)
 
     def progress(table: str, done: int, total: int) -> None:
         if sys.stderr.isatty():
