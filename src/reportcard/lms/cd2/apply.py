@@ -195,8 +195,12 @@ class _Sql:
 
 def drop_winners(conn: Connection) -> None:
     """Drop ``cd2_win`` (a table, or a view over the staging table). What was made is noted
-    in ``conn.info["cd2_win"]`` by who made it (else the catalog is asked)."""
-    made = conn.info.pop("cd2_win", None)
+    in ``conn.info["cd2_win"]`` by who made it, ``"-"`` once dropped (none is made without
+    being noted, and none outlives the transaction that made it); else the catalog is asked."""
+    made = conn.info.get("cd2_win")
+    conn.info["cd2_win"] = "-"  # dropped: none until the next is made (and noted)
+    if made == "-":
+        return
     if made is not None:
         conn.exec_driver_sql(f"DROP {made} IF EXISTS cd2_win")
         return
@@ -246,6 +250,16 @@ def _winners(
                 f" LEFT JOIN LATERAL (SELECT b.ts, b.deleted FROM {rows} b WHERE b.key = t.key"
                 " LIMIT 1) r ON TRUE"
             )
+        if known_before and not analyze:
+            # An incremental: its winners chosen in the same statement (a sort of the few
+            # records staged; no index is read afterwards), in key order, which is the order
+            # the upserts then meet the targets' keys in.
+            conn.exec_driver_sql(
+                f"CREATE TEMP TABLE cd2_win AS SELECT DISTINCT ON (key) * FROM ({typed}) x"
+                " ORDER BY key, ts DESC, seq DESC"
+            )
+            conn.info["cd2_win"] = "TABLE"
+            return
         conn.exec_driver_sql(f"CREATE TEMP TABLE cd2_win AS {typed}")
         conn.info["cd2_win"] = "TABLE"
         try:
@@ -303,6 +317,7 @@ def _first_load(conn: Connection, t: Cd2Table, sql: _Sql, root: int) -> bool:
     winners (False)."""
     drop_winners(conn)
     conn.exec_driver_sql(f"CREATE TEMP VIEW cd2_win AS {_pg_typed(t, sql)}")
+    conn.info["cd2_win"] = "VIEW"
     rows = rows_table(t.name)
     try:
         with conn.begin_nested():
@@ -717,7 +732,7 @@ def apply_staged(
         _touch_users(conn, t, sql, False, params)
     from reportcard.lms.cd2.derived import from_stage
 
-    from_stage(conn, t)
+    from_stage(conn, t, incremental=known_before and not snapshot)
     if not recorded:
         _record_rows(conn, t, root_id, first=not known_before)
     drop_winners(conn)

@@ -84,12 +84,15 @@ def rebuild(conn: Connection, root_id: int, which: set[str]) -> list[str]:
         elif name == "test_students":
             # Through the partial index of Student View enrollments (one per course at most),
             # not the root's enrollments: SQLite must not take the root's index (``+``).
-            plus = "" if conn.dialect.name == "postgresql" else "+"
+            # PostgreSQL: the users probed by key (``= ANY (ARRAY(...))``, computed once); its
+            # planner hashed the Student View users and walked all of users (0.17 s on large).
+            pg = conn.dialect.name == "postgresql"
+            plus, within = ("", "= ANY (ARRAY(") if pg else ("+", "IN ((")
             conn.execute(
                 text(
-                    "UPDATE users SET is_test_student = TRUE WHERE id IN (SELECT user_id FROM"
-                    " enrollments WHERE type = 'StudentViewEnrollment'"
-                    f" AND {plus}root_account_id = :root) AND NOT is_test_student"
+                    f"UPDATE users SET is_test_student = TRUE WHERE id {within}SELECT user_id"
+                    " FROM enrollments WHERE type = 'StudentViewEnrollment'"
+                    f" AND {plus}root_account_id = :root)) AND NOT is_test_student"
                 ),
                 {"root": root_id},
             )
@@ -278,10 +281,12 @@ def _ratings(data: Any) -> list[tuple[float, str | None]]:
     return out
 
 
-def from_stage(conn: Connection, t: Cd2Table) -> None:
-    """Rows derived from a JSON document of the staged records (inside the table's apply)."""
+def from_stage(conn: Connection, t: Cd2Table, *, incremental: bool = False) -> None:
+    """Rows derived from a JSON document of the staged records (inside the table's apply).
+    ``incremental``: the load changed few of the table's rows (the users' names are then looked
+    for among the winners' keys)."""
     if "user_names" in t.derived:
-        fix_user_names(conn)
+        fix_user_names(conn, winners=incremental)
     if "grading_standard_entries" in t.derived:
         staged = _staged_json(conn, t, "data")
         keys = [k for k, _, _ in staged]
@@ -341,17 +346,25 @@ def _delete_in(conn: Connection, table: str, column: str, keys: list[int]) -> No
         conn.execute(text(f"DELETE FROM {table} WHERE {column} IN ({', '.join(map(str, chunk))})"))
 
 
-def fix_user_names(conn: Connection) -> int:
+def fix_user_names(conn: Connection, *, winners: bool = False) -> int:
     """Write ``users.first_name``/``last_name`` where the upsert's SQL left a name to Python.
 
     The users target computes them in SQL (``reports.sqlformat``), which marks the rare name
     it cannot split exactly (``MARK`` + the sortable name); those are split here by
     :func:`reportcard.names.name_parts`. Returns the number of users written.
     """
+    # ``winners``: only the upsert just made can have left a mark (every other writer splits
+    # names in Python), so an incremental looks its newer winners' users up by key instead of
+    # reading all of users (0.18 s on large).
+    among = ""
+    if winners:
+        pg = conn.dialect.name == "postgresql"
+        keys = "SELECT key FROM cd2_win WHERE newer"
+        among = f"id = ANY (ARRAY({keys})) AND " if pg else f"id IN ({keys}) AND "
     marked = conn.execute(
         text(
-            "SELECT id, sortable_name FROM users"
-            " WHERE substr(first_name, 1, 1) = :mark OR substr(last_name, 1, 1) = :mark"
+            f"SELECT id, sortable_name FROM users WHERE {among}"
+            "(substr(first_name, 1, 1) = :mark OR substr(last_name, 1, 1) = :mark)"
         ),
         {"mark": MARK},
     ).all()

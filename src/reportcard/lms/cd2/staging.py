@@ -91,15 +91,28 @@ def drop_stage(conn: Connection, t: Cd2Table) -> None:
 
 
 def stage_columns(conn: Connection, t: Cd2Table | str) -> list[str]:
-    """The columns the staging table has now (unquoted names)."""
+    """The columns the staging table has now (unquoted names). Asked of the catalog once per
+    staging table and connection (staging, preparing and applying each ask): whoever adds a
+    column calls :func:`forget_columns`."""
     name = stage_name(t)
+    known: dict[str, list[str]] = conn.info.setdefault("cd2_stage", {}).setdefault("columns", {})
+    if name in known:
+        return list(known[name])
     if _pg(conn):
         sql = (
             "SELECT attname FROM pg_attribute WHERE attrelid = "
             f"'{name}'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
         )
-        return [str(r[0]) for r in conn.exec_driver_sql(sql).all()]
-    return [str(r[1]) for r in conn.exec_driver_sql(f"PRAGMA temp.table_info({name})").all()]
+        found = [str(r[0]) for r in conn.exec_driver_sql(sql).all()]
+    else:
+        found = [str(r[1]) for r in conn.exec_driver_sql(f"PRAGMA temp.table_info({name})")]
+    known[name] = found
+    return list(found)
+
+
+def forget_columns(conn: Connection, t: Cd2Table | str) -> None:
+    """Columns were added to the staging table of ``t``: :func:`stage_columns` asks again."""
+    conn.info.get("cd2_stage", {}).get("columns", {}).pop(stage_name(t), None)
 
 
 def _copy_text(v: Any) -> str:
@@ -131,6 +144,7 @@ def stage_copy(
     if missing:  # the files' other columns (schemas grow): carried, not read
         adds = ", ".join(f'ADD COLUMN "{c}" text' for c in missing)
         conn.exec_driver_sql(f"ALTER TABLE {name} {adds}")
+        forget_columns(conn, t)
     cols = ", ".join(f'"{c}"' for c in columns)
     raw = conn.connection.driver_connection
     assert raw is not None

@@ -45,6 +45,7 @@ from reportcard.lms.cd2.mapping import TABLES, Cd2Table
 from reportcard.lms.cd2.staging import (
     create_stage,
     drop_stage,
+    forget_columns,
     stage_columns,
     stage_name,
     stage_records,
@@ -294,6 +295,7 @@ def _stage_pg(conn: Connection, plan: _Plan, ts: str) -> None:
     for c in plan.stage_cols:
         if c not in have:
             conn.exec_driver_sql(f"ALTER TABLE {stage_name(t)} ADD COLUMN {_q(c)} text")
+            forget_columns(conn, t)
     cols = ", ".join(["key", "ts", "action", *(_q(c) for c in plan.stage_cols)])
     vals = ", ".join(f"i.{_q(c)}" for c in plan.stage_cols)
     sep = ", " if vals else ""
