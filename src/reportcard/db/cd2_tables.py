@@ -9,6 +9,8 @@
   here that a snapshot no longer holds. One table per CD2 table (rather than one shared table
   keyed by table name) keeps a table's first load an append to an empty table, with an 8-byte
   key: a shared table cost a third of a snapshot's import in index upkeep (issue 14).
+* ``cd2_rows_recent``: the same, for the rows incrementals applied since the table's last
+  fold (see below).
 * ``cd2_master_templates``: CD2's blueprint templates (``master_courses_master_templates``),
   kept so blueprint subscriptions can name the blueprint course.
 
@@ -105,6 +107,22 @@ def _rows(cd2_table: str) -> Table:
 
 cd2_rows_tables: dict[str, Table] = {name: _rows(name) for name in CD2_TABLE_NAMES}
 
+# The bookkeeping an incremental writes: per CD2 table and row applied since the table's last
+# fold, what ``cd2_rows_<table>`` would hold (the newer version: a row here wins over the
+# table's own). An incremental touching 1% of a table, spread over its keys, would otherwise
+# rewrite most pages of ``cd2_rows_<table>``; here its rows fill a few pages. A snapshot, or an
+# incremental taking this past an eighth of the table's rows, folds them back into
+# ``cd2_rows_<table>`` (one pass over its pages for several incrementals).
+cd2_rows_recent = Table(
+    "cd2_rows_recent",
+    metadata,
+    Column("cd2_table", String(64), primary_key=True),
+    Column("key", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_account_id", Id, nullable=False),
+    Column("ts", DateTime, nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+)
+
 cd2_master_templates = Table(
     "cd2_master_templates",
     metadata,
@@ -118,6 +136,7 @@ cd2_master_templates = Table(
 __all__ = [
     "CD2_TABLE_NAMES",
     "cd2_master_templates",
+    "cd2_rows_recent",
     "cd2_rows_tables",
     "cd2_table_state",
     "rows_table",

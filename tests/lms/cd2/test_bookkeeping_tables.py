@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from reportcard.db.cd2_tables import CD2_TABLE_NAMES, cd2_rows_tables, rows_table
 from reportcard.lms.cd2.importer import import_paths
 from reportcard.lms.cd2.mapping import TABLES
 from tests.lms.cd2 import files as f
-from tests.lms.cd2.files import TS0, TS1
-from tests.lms.cd2.institution import STAMP
+from tests.lms.cd2.files import TS0, TS1, TS2
+from tests.lms.cd2.institution import STAMP, USERS, write_snapshot
 from tests.lms.cd2.test_import import rows
 
 
@@ -60,3 +61,63 @@ def test_the_bookkeeping_leaves_room_for_an_incremental(engine: Engine, tmp_path
                 " AND tbl_name = 'cd2_rows_scores'"
             ).all()
             assert indexes == []
+
+
+def _users(path: Path, ts: str, name: str) -> Path:
+    record = {"id": 100, "ts": ts, "name": name, "workflow_state": "registered", **STAMP}
+    return f.write(path / "users.jsonl", f.jsonl([record]))
+
+
+def test_incrementals_bookkeeping_is_folded_back(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An incremental keeping ``cd2_rows_recent`` within 1/FOLD_SHARE of the table writes
+    there; its rows win over the table's own; a load passing the share, and a snapshot, fold
+    them back (the newer version stays); ``cd2 status``'s live rows count them once."""
+    from reportcard.lms.cd2 import apply
+
+    import_paths(engine, [write_snapshot(tmp_path)], snapshot=True)
+    booked = "SELECT key, ts, deleted FROM cd2_rows_users WHERE key = 100"
+    recent = "SELECT cd2_table, key, deleted FROM cd2_rows_recent"
+    snapshot_ts = rows(engine, booked)[0][1]
+    monkeypatch.setattr(apply, "FOLD_SHARE", 0)  # always within the share
+    import_paths(engine, [_users(tmp_path / "a", TS2, "Ann Two")], table="users")
+    assert rows(engine, recent) == [("users", 100, False)]
+    assert rows(engine, booked)[0][1] == snapshot_ts  # the table's own is left as it was
+    # Newer than the table's own bookkeeping, older than the recent one: not applied.
+    again = import_paths(engine, [_users(tmp_path / "b", TS1, "Ann One")], table="users")
+    assert (again.tables[0].upserted, again.tables[0].unchanged) == (0, 1)
+    assert rows(engine, "SELECT name FROM users WHERE id = 100") == [("Ann Two",)]
+    # Live rows counted afresh (a table without its state row) count the key once.
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM cd2_table_state WHERE table_name = 'users'")
+    import_paths(
+        engine, [_users(tmp_path / "c", "2024-05-04T00:00:00Z", "Ann Four")], table="users"
+    )
+    assert rows(engine, recent) == [("users", 100, False)]
+    total = "SELECT rows_total FROM cd2_table_state WHERE table_name = 'users'"
+    assert rows(engine, total) == rows(
+        engine, "SELECT COUNT(*) FROM cd2_rows_users WHERE NOT deleted"
+    )
+    # Past the share: folded, then the newer winner written over it.
+    monkeypatch.setattr(apply, "FOLD_SHARE", 8)
+    import_paths(
+        engine, [_users(tmp_path / "d", "2024-05-05T00:00:00Z", "Ann Five")], table="users"
+    )
+    assert rows(engine, recent) == []
+    assert str(rows(engine, booked)[0][1]).startswith("2024-05-05")
+    # A snapshot folds first: its removals read the table's own bookkeeping.
+    monkeypatch.setattr(apply, "FOLD_SHARE", 0)
+    import_paths(engine, [_users(tmp_path / "e", "2024-05-06T00:00:00Z", "Ann Six")], table="users")
+    assert rows(engine, recent) == [("users", 100, False)]
+    # The whole table again, as the snapshot had it (100's record is older than its recent row).
+    snap = import_paths(
+        engine,
+        [f.write(tmp_path / "f" / "users.jsonl", f.jsonl(USERS))],
+        table="users",
+        snapshot=True,
+    )
+    assert rows(engine, recent) == []
+    assert str(rows(engine, booked)[0][1]).startswith("2024-05-06")
+    assert (snap.tables[0].upserted, snap.tables[0].unchanged) == (0, 3)
+    assert rows(engine, "SELECT name FROM users WHERE id = 100") == [("Ann Six",)]

@@ -115,7 +115,15 @@ def test_the_same_files_twice_change_nothing(loaded: Engine, tmp_path: Path) -> 
 
 
 # ---------------------------------------------------------------- incrementals
-def test_incremental_upserts_deletes_and_older_records(loaded: Engine, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fold_share", [8, 0], ids=["own-bookkeeping", "recent-bookkeeping"])
+def test_incremental_upserts_deletes_and_older_records(
+    loaded: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fold_share: int
+) -> None:
+    """The same with the incrementals' bookkeeping (``cd2_rows_recent``) written, as on a big
+    table (``FOLD_SHARE`` 0: always), and with the table's own (3 users: always)."""
+    from reportcard.lms.cd2 import apply
+
+    monkeypatch.setattr(apply, "FOLD_SHARE", fold_share)
     d = tmp_path / "inc1"
     f.write(
         d / "part-1.jsonl",
@@ -185,6 +193,8 @@ def test_incremental_upserts_deletes_and_older_records(loaded: Engine, tmp_path:
     )
     import_paths(loaded, [tmp_path / "inc2"], table="users")
     assert rows(loaded, "SELECT id FROM users WHERE id = 103") == []
+    recent = rows(loaded, "SELECT key, deleted FROM cd2_rows_recent ORDER BY key")
+    assert recent == ([(100, False), (103, True), (999, True)] if fold_share == 0 else [])
     with loaded.connect() as conn:
         state = conn.execute(
             text(

@@ -221,16 +221,62 @@ def drop_winners(conn: Connection) -> None:
 
 def _known_before(conn: Connection, t: Cd2Table) -> bool:
     """Whether any row of ``t`` was applied before (else every staged record is newer)."""
-    return conn.exec_driver_sql(f"SELECT 1 FROM {rows_table(t.name)} LIMIT 1").first() is not None
+    if conn.exec_driver_sql(f"SELECT 1 FROM {rows_table(t.name)} LIMIT 1").first() is not None:
+        return True
+    found = conn.execute(
+        text(f"SELECT 1 FROM {RECENT} WHERE cd2_table = :t LIMIT 1"), {"t": t.name}
+    ).first()
+    return found is not None
+
+
+# The incrementals' bookkeeping (reportcard.db.cd2_tables.cd2_rows_recent): a row of it is
+# newer than the table's own row of the key. An incremental writes there while the table's
+# rows in it stay within 1/FOLD_SHARE of the table's live rows; a load passing that, and every
+# snapshot, folds them into cd2_rows_<table> first.
+RECENT = "cd2_rows_recent"
+FOLD_SHARE = 8
+
+
+def _fold(conn: Connection, t: Cd2Table) -> None:
+    """Move the table's rows of ``cd2_rows_recent`` into its own bookkeeping."""
+    params = {"t": t.name}
+    conn.execute(
+        text(
+            f"INSERT INTO {rows_table(t.name)} (key, root_account_id, ts, deleted)"
+            f" SELECT key, root_account_id, ts, deleted FROM {RECENT} WHERE cd2_table = :t"
+            " ORDER BY key ON CONFLICT (key) DO UPDATE SET ts = excluded.ts,"
+            " deleted = excluded.deleted, root_account_id = excluded.root_account_id"
+        ),
+        params,
+    )
+    conn.execute(text(f"DELETE FROM {RECENT} WHERE cd2_table = :t"), params)
+
+
+def _recent_rows(conn: Connection, t: Cd2Table) -> tuple[int, int]:
+    """The table's rows in ``cd2_rows_recent`` and its live rows (``cd2 status``'s total)."""
+    found = conn.execute(
+        text(
+            f"SELECT (SELECT COUNT(*) FROM {RECENT} WHERE cd2_table = :t),"
+            " (SELECT rows_total FROM cd2_table_state WHERE table_name = :t)"
+        ),
+        {"t": t.name},
+    ).one()
+    return int(found[0] or 0), int(found[1] or 0)
 
 
 def _winners(
-    conn: Connection, t: Cd2Table, sql: _Sql, known_before: bool, analyze: bool = True
+    conn: Connection,
+    t: Cd2Table,
+    sql: _Sql,
+    known_before: bool,
+    analyze: bool = True,
+    recent: bool = False,
 ) -> None:
     """``cd2_win``: per key, the staged record with the newest ``meta.ts`` (the later one on a
     tie), its fields typed once, ``newer`` when no version at least as new was applied before
     and ``known`` when a live row of the key was. ``analyze``: PostgreSQL gathers its
-    statistics (for a snapshot's joins; an incremental's statements probe per winner)."""
+    statistics (for a snapshot's joins; an incremental's statements probe per winner).
+    ``recent``: the table has rows in ``cd2_rows_recent``, which are read too (they win)."""
     stage = stage_name(t)
     rows = rows_table(t.name)
     drop_winners(conn)
@@ -259,6 +305,8 @@ def _winners(
                 " ORDER BY key, ts DESC, seq DESC"
             )
             conn.info["cd2_win"] = "TABLE"
+            if recent:
+                _from_recent(conn, t, "cd2_win")
             return
         conn.exec_driver_sql(f"CREATE TEMP TABLE cd2_win AS {typed}")
         conn.info["cd2_win"] = "TABLE"
@@ -285,6 +333,8 @@ def _winners(
         )
         conn.info["cd2_win"] = "TABLE"
     if known_before and sql.pg:
+        if recent:
+            _from_recent(conn, t, "cd2_win")
         if analyze:
             conn.exec_driver_sql("ANALYZE cd2_win")
     elif known_before:
@@ -296,6 +346,25 @@ def _winners(
             f" FROM {rows} r WHERE r.key = {win}.key)"
             f" WHERE EXISTS (SELECT 1 FROM {rows} r WHERE r.key = {win}.key)"
         )
+        if recent:
+            _from_recent(conn, t, win)
+
+
+def _from_recent(conn: Connection, t: Cd2Table, win: str) -> None:
+    """The winners whose key has a row in ``cd2_rows_recent``: ``newer`` and ``known`` from it
+    (it is newer than the table's own bookkeeping, read before)."""
+    if conn.dialect.name == "postgresql":
+        stmt = (
+            f"UPDATE {win} w SET newer = r.ts < w.ts, known = NOT r.deleted FROM {RECENT} r"
+            " WHERE r.cd2_table = :t AND r.key = w.key"
+        )
+    else:
+        probe = f"FROM {RECENT} r WHERE r.cd2_table = :t AND r.key = {win}.key"
+        stmt = (
+            f"UPDATE {win} SET (newer, known) = (SELECT r.ts < {win}.ts, NOT r.deleted {probe})"
+            f" WHERE EXISTS (SELECT 1 {probe})"
+        )
+    conn.execute(text(stmt), {"t": t.name})
 
 
 def _pg_typed(t: Cd2Table, sql: _Sql) -> str:
@@ -646,7 +715,11 @@ def apply_staged(
             f" SUM(CASE WHEN deleted THEN 0 ELSE 1 END) FROM {rows_table(t.name)}"
         ).one()
     else:
-        _winners(conn, t, sql, known_before, analyze=snapshot)
+        recent, live = _recent_rows(conn, t) if known_before else (0, 0)
+        if recent and snapshot:  # the snapshot's removals read the table's own bookkeeping
+            _fold(conn, t)
+            recent = 0
+        _winners(conn, t, sql, known_before, analyze=snapshot, recent=recent > 0)
         # In the same statement: the records staged (unless the staging counted them), the
         # highest key upserted and the targets' sequences (set again only when it passes them).
         staged_sql = "NULL"
@@ -734,7 +807,13 @@ def apply_staged(
 
     from_stage(conn, t, incremental=known_before and not snapshot)
     if not recorded:
-        _record_rows(conn, t, root_id, first=not known_before)
+        newer = summary.upserted + newer_deletes
+        if known_before and not snapshot and (recent + newer) * FOLD_SHARE <= live:
+            _record_rows(conn, t, root_id, first=False, into=RECENT)
+        else:
+            if recent:
+                _fold(conn, t)
+            _record_rows(conn, t, root_id, first=not known_before)
     drop_winners(conn)
     return summary
 
@@ -787,8 +866,22 @@ def _note_moved(conn: Connection, t: Cd2Table, sql: _Sql, params: dict[str, Any]
     )
 
 
-def _record_rows(conn: Connection, t: Cd2Table, root: int, *, first: bool) -> None:
-    params = {"root": root}
+def _record_rows(
+    conn: Connection, t: Cd2Table, root: int, *, first: bool, into: str | None = None
+) -> None:
+    """The newer winners' ``meta.ts`` into the table's bookkeeping, or ``into``
+    ``cd2_rows_recent``."""
+    params: dict[str, Any] = {"root": root}
+    if into == RECENT:
+        params["t"] = t.name
+        stmt = (
+            f"INSERT INTO {RECENT} (cd2_table, key, root_account_id, ts, deleted)"
+            " SELECT :t, w.key, :root, w.ts, w.action = 'D' FROM cd2_win w WHERE w.newer"
+            " ON CONFLICT (cd2_table, key) DO UPDATE SET ts = excluded.ts,"
+            " deleted = excluded.deleted, root_account_id = excluded.root_account_id"
+        )
+        conn.execute(text(stmt), params)
+        return
     stmt = (
         f"INSERT INTO {rows_table(t.name)} (key, root_account_id, ts, deleted)"
         " SELECT w.key, :root, w.ts, w.action = 'D' FROM cd2_win w WHERE w.newer"

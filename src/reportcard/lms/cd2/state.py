@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, insert, select, update
 
-from reportcard.db.cd2_tables import cd2_rows_tables, cd2_table_state
+from reportcard.db.cd2_tables import cd2_rows_recent, cd2_rows_tables, cd2_table_state
 from reportcard.lms.cd2.apply import TableSummary
 
 
@@ -96,9 +96,16 @@ def record(
     if old is not None and old.last_ts is not None and (last_ts is None or old.last_ts > last_ts):
         last_ts = old.last_ts
     rows = cd2_rows_tables[summary.table]
-    total_now = conn.execute(
-        select(func.count()).select_from(rows).where(rows.c.deleted.is_(False))
-    ).scalar_one()
+    live = select(func.count()).select_from(rows).where(rows.c.deleted.is_(False))
+    r = cd2_rows_recent.c
+    mine = r.cd2_table == summary.table
+    if conn.execute(select(r.key).where(mine).limit(1)).first() is not None:
+        # the incrementals' bookkeeping holds the newer version of its keys
+        newer = select(r.key).where(mine, r.key == rows.c.key).exists()
+        live = live.where(~newer)
+        recent = select(func.count()).where(mine, r.deleted.is_(False)).scalar_subquery()
+        live = select(live.scalar_subquery() + recent)
+    total_now = conn.execute(live).scalar_one()
     values.update(last_ts=last_ts, rows_total=int(total_now))
     if snapshot:
         values["last_snapshot_at"] = now

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 17:42:19.004588
+Create Date: 2026-12-04 20:48:06.018733
 """
 
 from __future__ import annotations
@@ -687,6 +687,17 @@ def upgrade() -> None:
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_cd2_rows_quizzes")),
         postgresql_with={"fillfactor": 90},
+    )
+    op.create_table(
+        "cd2_rows_recent",
+        sa.Column("cd2_table", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "root_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("ts", sa.DateTime(), nullable=False),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("cd2_table", "key", name=op.f("pk_cd2_rows_recent")),
     )
     op.create_table(
         "cd2_rows_roles",
@@ -3200,6 +3211,7 @@ def downgrade() -> None:
     op.drop_table("cd2_rows_rubrics")
     op.drop_table("cd2_rows_rubric_assessments")
     op.drop_table("cd2_rows_roles")
+    op.drop_table("cd2_rows_recent")
     op.drop_table("cd2_rows_quizzes")
     op.drop_table("cd2_rows_quiz_submissions")
     op.drop_table("cd2_rows_pseudonyms")
