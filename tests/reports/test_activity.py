@@ -257,6 +257,55 @@ def test_zero_activity_term_course_and_sub_account(conn: Connection) -> None:
     )
 
 
+def test_zero_activity_is_planned_over_its_candidate_enrollments(conn: Connection) -> None:
+    """On PostgreSQL the planner counts the root's active student enrollments without activity
+    of their own (since the start), not every enrollment: its shards are cut over the rows the
+    part reads. SQLite counts the root's enrollments. The range covers every written row's
+    enrollment."""
+    import csv
+    import io
+    from datetime import datetime
+
+    from sqlalchemy import func, or_, select
+
+    from reportcard.db.tables import enrollments as e
+    from reportcard.runs.query import bounds_select
+
+    declaration = get_report(ZERO)
+    assert declaration is not None
+    active = [
+        e.c.root_account_id == 1,
+        e.c.type == "StudentEnrollment",
+        e.c.workflow_state == "active",
+    ]
+    since = datetime(2024, 5, 20, 6)  # 2024-05-20 in Denver, in UTC
+    cases = [
+        ({}, e.c.last_activity_at.is_(None), None),
+        (
+            {"start_at": "2024-05-20"},
+            or_(e.c.last_activity_at.is_(None), e.c.last_activity_at < since),
+            None,
+        ),
+        ({"course_id": "2"}, e.c.last_activity_at.is_(None), e.c.course_id == 2),
+    ]
+    for params, own, course in cases:
+        ctx = context(conn, ZERO, **params)
+        lo, hi, n = conn.execute(bounds_select(declaration.part("zero_activity").build(ctx))).one()
+        where = [*active, own, *([] if course is None else [course])]
+        candidates = conn.execute(select(func.count()).where(*where)).scalar_one()
+        every = conn.execute(select(func.count()).where(e.c.root_account_id == 1)).scalar_one()
+        assert candidates < every
+        assert n == (candidates if conn.dialect.name == "postgresql" else every)
+        written = list(csv.reader(io.StringIO(run(conn, ZERO, **params))))[1:]
+        assert written
+        for row in written:
+            user, course_id = int(row[0]), int(row[6])
+            ids = conn.execute(
+                select(e.c.id).where(*active, e.c.user_id == user, e.c.course_id == course_id)
+            ).scalars()
+            assert any(lo <= i <= hi for i in ids)
+
+
 def test_zero_activity_settings_text(conn: Connection) -> None:
     assert settings_text(conn, ZERO) == "Term: All Terms;"
     assert settings_text(conn, ZERO, start_at="soon") == "Term: All Terms;"

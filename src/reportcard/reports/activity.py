@@ -188,34 +188,24 @@ single_file(
 # ---------------------------------------------------------------- zero_activity_csv (§4.13)
 
 
-def _no_activity(ctx: RunContext, e: Any) -> list[ColumnElement[bool]]:
-    """No activity in the course (since ``start_at``), in this or any other enrollment of the
-    user in the same course: a student active in one section is active in the course."""
+def _no_own_activity(ctx: RunContext, e: Any) -> ColumnElement[bool]:
+    """The enrollment itself shows no activity (since ``start_at``)."""
+    since = start_at(ctx)
+    own = e.c.last_activity_at
+    return own.is_(None) if since is None else or_(own.is_(None), own < since)
+
+
+def _no_course_activity(ctx: RunContext, e: Any) -> ColumnElement[bool]:
+    """No activity (since ``start_at``) in any other enrollment of the user in the same
+    course either: a student active in one section is active in the course."""
     since = start_at(ctx)
     other = enrollments.alias("same_course")
     activity = other.c.last_activity_at
-    own = e.c.last_activity_at
-    if since is None:
-        return [
-            own.is_(None),
-            ~exists()
-            .where(
-                other.c.user_id == e.c.user_id,
-                other.c.course_id == e.c.course_id,
-                activity.is_not(None),
-            )
-            .correlate_except(other),
-        ]
-    return [
-        or_(own.is_(None), own < since),
-        ~exists()
-        .where(
-            other.c.user_id == e.c.user_id,
-            other.c.course_id == e.c.course_id,
-            activity > since,
-        )
-        .correlate_except(other),
-    ]
+    return ~exists().where(
+        other.c.user_id == e.c.user_id,
+        other.c.course_id == e.c.course_id,
+        activity.is_not(None) if since is None else activity > since,
+    ).correlate_except(other)
 
 
 def zero_activity(ctx: RunContext) -> PartQuery:
@@ -223,22 +213,32 @@ def zero_activity(ctx: RunContext) -> PartQuery:
     p, u = pseudonyms.alias("login"), users
     s = course_sections.alias("section")
     c = courses.alias("course")
+    # The enrollment's own conditions. On PostgreSQL they are the rows the planner counts and
+    # cuts into shards: counting every enrollment of the account instead (sixteen for each row
+    # written on large) made eight shards where one does, each reading its key range and
+    # probing for its few candidates. SQLite counts the account's enrollments from an index,
+    # where the candidates' count reads the table, and its shards cost little each
+    # (docs/decisions/performance.md, "zero activity plans over its candidates").
     root = e.c.root_account_id == ctx.root_account_id
-    where = [
+    candidates = [
         root,
         e.c.type == STUDENT,
         e.c.workflow_state == "active",
+        _no_own_activity(ctx, e),
+    ]
+    if ctx.course_id is not None:
+        candidates.append(e.c.course_id == ctx.course_id)
+    where = [
+        *candidates,
         c.c.workflow_state == "available",
         s.c.workflow_state == "active",
         # Canvas's query asks for ``p.workflow_state = 'active'``: a suspended login gives no
         # row here (unlike the reports using the ``active`` scope, which is "not deleted").
         p.c.workflow_state == "active",
-        *_no_activity(ctx, e),
+        _no_course_activity(ctx, e),
         *term_scope(ctx, c.c.enrollment_term_id),
     ]
-    if ctx.course_id is not None:
-        where.append(e.c.course_id == ctx.course_id)
-    else:
+    if ctx.course_id is None:
         where += account_scope(ctx, c.c.account_id)
     frm = (
         e.join(c, c.c.id == e.c.course_id)
@@ -257,7 +257,8 @@ def zero_activity(ctx: RunContext) -> PartQuery:
         Col("course sis id", c.c.sis_source_id),
         Col("course name", c.c.name),
     ]
-    return PartQuery(cols, frm, where, e.c.id, bounds_from=e, bounds_where=[root], then_by=[p.c.id])
+    bounds = candidates if ctx.dialect == "postgresql" else [root]
+    return PartQuery(cols, frm, where, e.c.id, bounds_from=e, bounds_where=bounds, then_by=[p.c.id])
 
 
 single_file(
