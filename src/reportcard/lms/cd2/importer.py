@@ -187,9 +187,9 @@ def _check_time_zones(conn: Connection, root: int) -> None:
 
 
 def _staged_any(conn: Connection, t: Cd2Table) -> bool:
-    """Whether the staging table of ``t`` holds a record (SQLite's staging counts them)."""
+    """Whether the staging table of ``t`` holds a record (the staging counts them)."""
     records = conn.info.get("cd2_stage", {}).get("records")
-    if conn.dialect.name == "sqlite" and records is not None:
+    if records is not None:
         return int(records) > 0
     return conn.exec_driver_sql(f"SELECT 1 FROM {stage_name(t)} LIMIT 1").first() is not None
 

@@ -68,7 +68,7 @@ def create_stage(conn: Connection, t: Cd2Table) -> None:
             ["seq bigint DEFAULT nextval('cd2_stage_seq')", "key text", "ts text", "action text"]
             + [f"{c} text" for c in values]
         )
-        conn.info["cd2_stage"] = {}
+        conn.info["cd2_stage"] = {"records": 0}  # counted as they are copied in
     else:
         cols = ", ".join(
             [
@@ -148,9 +148,21 @@ def stage_copy(
     cols = ", ".join(f'"{c}"' for c in columns)
     raw = conn.connection.driver_connection
     assert raw is not None
-    with raw.cursor() as cur, cur.copy(f"COPY {name} ({cols}) FROM STDIN") as cp:
-        for chunk in chunks:
-            cp.write(chunk)
+    with raw.cursor() as cur:
+        with cur.copy(f"COPY {name} ({cols}) FROM STDIN") as cp:
+            for chunk in chunks:
+                cp.write(chunk)
+        count_staged(conn, cur.rowcount)
+
+
+def count_staged(conn: Connection, n: int | None) -> None:
+    """PostgreSQL: ``n`` more records in the staging table (the statement's row count; None or
+    negative: unknown, so the staging table is counted when asked)."""
+    info = conn.info.setdefault("cd2_stage", {})
+    if n is None or n < 0 or info.get("records") is None:
+        info["records"] = None
+    else:
+        info["records"] = int(info["records"]) + n
 
 
 def stage_records(
@@ -449,10 +461,11 @@ def _stage_jsonl_pg(conn: Connection, t: Cd2Table, path: Path) -> None:
     for f in t.fields:
         cols.append(value_column(f))
         exprs.append("j #>> '{value," + ",".join(f.split(".")) + "}'")
-    conn.exec_driver_sql(
+    done = conn.exec_driver_sql(
         f"INSERT INTO {stage_name(t)} ({', '.join(cols)}) SELECT {', '.join(exprs)}"
         " FROM (SELECT seq, CAST(rec AS jsonb) AS j FROM cd2_raw WHERE btrim(rec) <> '') r"
     )
+    count_staged(conn, done.rowcount)
     conn.exec_driver_sql("TRUNCATE cd2_raw")
 
 

@@ -43,6 +43,7 @@ from reportcard.lms.cd2.formats import Record
 from reportcard.lms.cd2.importer import find_root
 from reportcard.lms.cd2.mapping import TABLES, Cd2Table
 from reportcard.lms.cd2.staging import (
+    count_staged,
     create_stage,
     drop_stage,
     forget_columns,
@@ -299,7 +300,7 @@ def _stage_pg(conn: Connection, plan: _Plan, ts: str) -> None:
     cols = ", ".join(["key", "ts", "action", *(_q(c) for c in plan.stage_cols)])
     vals = ", ".join(f"i.{_q(c)}" for c in plan.stage_cols)
     sep = ", " if vals else ""
-    conn.execute(
+    done = conn.execute(
         text(
             f"INSERT INTO {stage_name(t)} ({cols}) SELECT CAST(d.key AS text), :ts, d.action"
             f"{sep}{vals} FROM cd2_sync_diff d LEFT JOIN cd2_sync_in i"
@@ -307,6 +308,7 @@ def _stage_pg(conn: Connection, plan: _Plan, ts: str) -> None:
         ),
         {"ts": ts},
     )
+    count_staged(conn, done.rowcount)
 
 
 def _stage_sqlite(conn: Connection, plan: _Plan, ts: str) -> None:
