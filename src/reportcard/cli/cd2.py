@@ -58,7 +58,8 @@ def fail(message: str) -> None:
     default=2,
     show_default=True,
     help="PostgreSQL: database connections the tables are loaded on; the next table is read in"
-    " while the one before it is applied (1: one table after the other). SQLite: always 1.",
+    " while the one before it is applied, and up to N-1 connections read a big table in ahead"
+    " of its turn (1: one table after the other). SQLite: always 1.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def import_cmd(

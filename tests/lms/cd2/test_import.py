@@ -562,9 +562,9 @@ def test_incremental_enrollments_move_only_their_users(loaded: Engine, tmp_path:
 def test_the_bulk_path_loads_the_same_and_keeps_the_schema(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Big loads into empty tables drop secondary indexes (and, on PostgreSQL, foreign keys
-    and the primary key of a table no foreign key references: logins, user account
-    associations) and make them again: same rows, same schema afterwards."""
+    """Big loads into empty tables drop secondary indexes (and, on PostgreSQL, foreign keys,
+    unique constraints and the primary key, with the other tables' foreign keys referencing
+    it) and make them again: same rows, same schema afterwards, in every table."""
     from sqlalchemy import inspect
 
     from reportcard.lms.cd2 import apply
@@ -574,22 +574,36 @@ def test_the_bulk_path_loads_the_same_and_keeps_the_schema(
         return {
             t: (
                 sorted(i["name"] for i in insp.get_indexes(t)),
-                sorted(str(fk["name"]) for fk in insp.get_foreign_keys(t)),
+                sorted(
+                    (str(fk["name"]), str(fk["referred_table"])) for fk in insp.get_foreign_keys(t)
+                ),
+                sorted(str(u["name"]) for u in insp.get_unique_constraints(t)),
                 insp.get_pk_constraint(t),
             )
-            for t in (
-                "users",
-                "enrollments",
-                "pseudonyms",
-                "courses",
-                "user_account_associations",
-            )
+            for t in insp.get_table_names()
         }
 
     before = schema()
+    assert before["enrollments"][3]["constrained_columns"] == ["id"]
+    assert before["submissions"][2]  # a unique constraint besides the primary key
+    snapshot = write_snapshot(tmp_path)
+    course = {"context_id": 10, "context_type": "Course", "workflow_state": "published"}
+    f.write(
+        snapshot / "assignments" / "j" / "a.jsonl",
+        f.jsonl([{"id": 700, "ts": TS0, **course, **STAMP}]),
+    )
+    work = {"assignment_id": 700, "workflow_state": "submitted", **STAMP}
+    f.write(
+        snapshot / "submissions" / "j" / "s.jsonl",
+        f.jsonl([{"id": 800 + u, "ts": TS0, "user_id": u, **work} for u in (100, 101)]),
+    )
     monkeypatch.setattr(apply, "BULK_ROWS", 1)
-    import_paths(engine, [write_snapshot(tmp_path)], snapshot=True)
+    import_paths(engine, [snapshot], snapshot=True)
     assert schema() == before
+    assert rows(engine, "SELECT id, assignment_id, user_id FROM submissions ORDER BY id") == [
+        (900, 700, 100),
+        (901, 700, 101),
+    ]
     assert users(engine)[0] == (100, "Ann Smith", "Smith, Ann", "Ann", "she/her", "registered")
     assert rows(engine, "SELECT id, user_id, course_id FROM enrollments ORDER BY id") == [
         (400, 100, 10),
@@ -1018,3 +1032,77 @@ def test_an_incremental_keeps_sqlite_indexes_whole(loaded: Engine, tmp_path: Pat
     assert rows(loaded, "SELECT id FROM enrollments WHERE course_id = 11 ORDER BY id") == [(401,)]
     if loaded.dialect.name == "sqlite":
         assert rows(loaded, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_a_table_applied_beside_a_failing_one_is_rolled_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL, a first load on two connections: roles shares no table with the
+    communication channels before it (``locks.lock_set``), so it is applied while they are
+    still loading, then waits for their commit to commit. When the channels fail, roles is
+    rolled back: the load ends as on one connection (the tables before the failed one
+    applied, none after it; the roles' id sequence untouched, so the built-in roles made
+    afterwards get the same ids)."""
+    import threading
+
+    from reportcard.lms.cd2 import importer
+    from reportcard.lms.cd2.locks import lock_set
+    from tests.databases import PG_ADMIN_URL
+    from tests.lms.cd2.institution import CHANNELS, ROLES
+
+    if not PG_ADMIN_URL:
+        pytest.skip("SQLite loads one table after the other on one connection")
+    assert not lock_set("roles") & lock_set("communication_channels")
+    snapshot = write_snapshot(tmp_path / "files")
+    f.write(
+        snapshot / "communication_channels" / "j" / "c.jsonl",
+        f.jsonl([*CHANNELS, {**CHANNELS[-1], "id": 399, "position": "first"}]),
+    )
+    one = _import_into_fresh(tmp_path, [snapshot], 1, snapshot=True)
+    roles_applied = threading.Event()
+    original = importer.apply_staged
+
+    def apply_staged(conn: Any, t: Any, **kw: Any) -> Any:
+        if t.name == "communication_channels":  # not before roles is applied beside it
+            assert roles_applied.wait(timeout=120), "roles was not applied beside the channels"
+        if t.name == "roles":  # its rows are written: it waits for the channels' commit
+            settle = kw["settle"]
+
+            def written() -> None:
+                roles_applied.set()
+                settle()
+
+            kw["settle"] = written
+        return original(conn, t, **kw)
+
+    monkeypatch.setattr(importer, "apply_staged", apply_staged)
+    two = _import_into_fresh(tmp_path, [snapshot], 2, snapshot=True)
+    assert roles_applied.is_set()
+    assert one[0] is not None and one[0][:4] == (
+        "communication_channels",
+        str(snapshot / "communication_channels" / "j" / "c.jsonl"),
+        len(CHANNELS) + 1,
+        "value.position",
+    )
+    assert one == two
+    assert two[1]["communication_channels"] == []
+    # only the built-in roles made after the failure, none of the roles files'
+    assert not {r[0] for r in two[1]["roles"]} & {r["id"] for r in ROLES}
+    assert two[1]["users"] and two[1]["pseudonyms"]
+
+
+def test_every_table_filled_from_the_staging_is_in_the_lock_sets() -> None:
+    """The tables an apply writes from its staged records (``derived.from_stage``) are in
+    its lock set: each such derived structure a declaration names is known to
+    ``locks.FROM_STAGE`` (or rebuilt after every table, ``derived.ORDER``)."""
+    from reportcard.lms.cd2.derived import ORDER
+    from reportcard.lms.cd2.locks import FROM_STAGE, lock_set
+    from reportcard.lms.cd2.mapping import TABLES
+
+    for t in TABLES:
+        for name in t.derived:
+            assert name in FROM_STAGE or name in ORDER, (t.name, name)
+            for table in FROM_STAGE.get(name, ()):
+                assert table in lock_set(t.name)
+        for target in t.targets:
+            assert target.table in lock_set(t.name)

@@ -20,6 +20,7 @@ Applying the same records again changes nothing: none is newer.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -626,17 +627,46 @@ def _drop_indexes(conn: Connection, table: str) -> list[str]:
 
 
 def _drop_primary_key(conn: Connection, table: str) -> list[tuple[str, str]]:
-    """PostgreSQL: drop the primary key of an empty table about to receive a big load, when
-    no foreign key references the table; returns (name, definition) to add it back after the
-    load (one sort: 3.1M scores, 1.5 CPU-s of tree inserts against 0.5 for the build)."""
+    """PostgreSQL: drop the primary key and unique constraints of an empty table about to
+    receive a big load, those no foreign key references (a foreign key needs the index of the
+    key it references); returns (name, definition) to add them back after the load (one sort
+    each: 3.1M scores, 1.5 CPU-s of tree inserts against 0.5 for the build; large's 1M
+    submissions' (assignment, user) constraint took its rows in random order)."""
     if conn.dialect.name != "postgresql":
         return []
     return _drop_constraints(
         conn,
         table,
-        "contype = 'p' AND NOT EXISTS"
-        " (SELECT 1 FROM pg_constraint f WHERE f.confrelid = CAST(:t AS regclass))",
+        "contype IN ('p', 'u') AND NOT EXISTS (SELECT 1 FROM pg_constraint f"
+        " WHERE f.contype = 'f' AND f.conindid = pg_constraint.conindid)",
     )
+
+
+def _drop_referencing(conn: Connection, table: str) -> list[tuple[str, str, str]]:
+    """PostgreSQL: drop the foreign keys of other tables referencing ``table``, an empty
+    table about to receive a big load, so that its primary key can be built after the rows
+    (:func:`_drop_primary_key`; on a first snapshot the referencing tables, loaded after it,
+    are empty too, and adding their keys back checks nothing). A primary key kept took an
+    index entry and its WAL record per row: as much as the row itself for large's 2M
+    enrollments (referenced by scores) and 1M submissions. Returns (table, name, definition)
+    to add them back."""
+    if conn.dialect.name != "postgresql":
+        return []
+    found = [
+        (str(rel), str(name), str(definition))
+        for rel, name, definition in conn.execute(
+            text(
+                "SELECT quote_ident(c.relname), f.conname, pg_get_constraintdef(f.oid)"
+                " FROM pg_constraint f JOIN pg_class c ON c.oid = f.conrelid"
+                " WHERE f.contype = 'f' AND f.confrelid = CAST(:t AS regclass)"
+                " AND f.conrelid <> f.confrelid ORDER BY c.relname, f.conname"
+            ),
+            {"t": table},
+        )
+    ]
+    for rel, name, _ in found:
+        conn.exec_driver_sql(f'ALTER TABLE {rel} DROP CONSTRAINT "{name}"')
+    return found
 
 
 def _fix_sequence(conn: Connection, target: Target) -> None:
@@ -695,9 +725,19 @@ def prepare_staged(conn: Connection, t: Cd2Table | str, *, root_id: int) -> None
 
 
 def apply_staged(
-    conn: Connection, t: Cd2Table | str, *, root_id: int, snapshot: bool = False
+    conn: Connection,
+    t: Cd2Table | str,
+    *,
+    root_id: int,
+    snapshot: bool = False,
+    settle: Callable[[], None] | None = None,
 ) -> TableSummary:
-    """Apply the staging table of ``t`` (see the module docstring); returns the summary."""
+    """Apply the staging table of ``t`` (see the module docstring); returns the summary.
+
+    ``settle`` is called once the targets' rows are written, before anything that a
+    rollback would not undo (the targets' id sequences, the serial ids of rows derived from
+    the staged records): the importer waits there for the tables before this one to commit
+    when it applies tables side by side."""
     if isinstance(t, str):
         t = table_named(t)
     prepared = conn.info.pop("cd2_prepared", None)
@@ -780,12 +820,15 @@ def apply_staged(
         share = bulk and _big_share(conn, target.table, summary.upserted)
         dropped = _drop_foreign_keys(conn, target.table) if share else []
         indexes = _drop_indexes(conn, target.table) if empty else []
+        referencing = _drop_referencing(conn, target.table) if empty else []
         keys = _drop_primary_key(conn, target.table) if empty else []
         _upsert(conn, t, target, sql, root_id, empty=empty, unchanged=known_before)
         for name, definition in keys:
             conn.exec_driver_sql(f'ALTER TABLE {target.table} ADD CONSTRAINT "{name}" {definition}')
         for definition in indexes:
             conn.exec_driver_sql(definition)
+        for table, name, definition in referencing:
+            conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         for name, definition in dropped:
             conn.exec_driver_sql(f'ALTER TABLE {target.table} ADD CONSTRAINT "{name}" {definition}')
         if removals:
@@ -794,8 +837,6 @@ def apply_staged(
                 text(f"DELETE FROM {target.table} WHERE {target.key} IN ({_missing(t)}){guard}"),
                 params,
             )
-        if target.table not in sequences_past:
-            _fix_sequence(conn, target)
     if removals:
         removed = conn.execute(
             text(f"DELETE FROM {rows_table(t.name)} WHERE key IN ({_missing(t)})"), params
@@ -803,6 +844,11 @@ def apply_staged(
         summary.deleted += int(removed or 0)
     if not whole:
         _touch_users(conn, t, sql, False, params)
+    if settle is not None:
+        settle()
+    for target in t.targets:
+        if target.table not in sequences_past:
+            _fix_sequence(conn, target)
     from reportcard.lms.cd2.derived import from_stage
 
     from_stage(conn, t, incremental=known_before and not snapshot)

@@ -22,6 +22,7 @@ from reportcard.lms.cd2.apply import TableSummary, apply_staged, prepare_staged
 from reportcard.lms.cd2.convert import convert_record
 from reportcard.lms.cd2.errors import Cd2Error
 from reportcard.lms.cd2.formats import read_records
+from reportcard.lms.cd2.locks import lock_set
 from reportcard.lms.cd2.mapping import BY_NAME, Cd2Table, order
 from reportcard.lms.cd2.staging import create_stage, drop_stage, stage_file, stage_name
 from reportcard.lms.cd2.statistics import analyze_changed, changed_tables
@@ -204,6 +205,15 @@ class _Abandoned(Exception):
     """A pipelined table load stopped because a table before it failed (nothing applied)."""
 
 
+@dataclass
+class Turn:
+    """When a pipelined table load may apply (``apply(first_load)``) and commit (see
+    :func:`_load_table`)."""
+
+    apply: Callable[[bool], None]
+    commit: Callable[[], None]
+
+
 def _load_table(
     conn: Connection,
     t: Cd2Table,
@@ -214,14 +224,17 @@ def _load_table(
     progress: Progress | None,
     done: int,
     total: int,
-    turn: Callable[[], None] | None = None,
+    turn: Turn | None = None,
 ) -> _Loaded:
     """Stage and apply one table in its own transaction; errors name file, line and field.
 
     ``turn`` (pipelined loads, see :func:`_pipelined`): after staging and
-    :func:`prepare_staged`, which touch only the table's own staging and bookkeeping, it waits
-    until the table before this one is committed (raising :class:`_Abandoned` when that one
-    failed); the rest of the load then sees it, as a load one after the other does."""
+    :func:`prepare_staged`, which touch only the table's own staging and bookkeeping,
+    ``turn.apply`` waits until the table may be applied: the table before this one is
+    committed (raising :class:`_Abandoned` when that one failed), so the rest of the load sees
+    it as a load one after the other does; or, for a first load, until no table before it
+    that is not committed yet shares a table with it (:mod:`.locks`). ``turn.commit`` then
+    waits for the table before this one to be committed before this one commits."""
     try:
         with conn.begin():
             create_stage(conn, t)
@@ -237,9 +250,11 @@ def _load_table(
             if turn is not None:
                 if apply:
                     prepare_staged(conn, t, root_id=root)
-                turn()
+                prepared = conn.info.get("cd2_prepared")
+                turn.apply(bool(prepared and prepared[2]))  # a first load's bookkeeping
             if apply:
-                summary = apply_staged(conn, t, root_id=root, snapshot=snapshot)
+                settle = None if turn is None else turn.commit
+                summary = apply_staged(conn, t, root_id=root, snapshot=snapshot, settle=settle)
             else:  # an incremental's empty files (most tables, most of the time): nothing to do
                 summary = TableSummary(t.name, lacks=t.lacks)
             summary.files = [str(f) for f in files]
@@ -253,6 +268,8 @@ def _load_table(
                 source=", ".join(str(f) for f in files),
             )
             drop_stage(conn, t)
+            if turn is not None:
+                turn.commit()
         return _Loaded(summary, root)
     except Cd2Error as exc:
         exc.table = exc.table or t.name
@@ -317,12 +334,15 @@ def _pipelined(
     :func:`_load_table` does, yielding them in plan order.
 
     Connection k takes the next table not taken yet, stages it (``COPY``) and prepares it
-    (a first load's bookkeeping) while the other applies the table before it; the applies
-    themselves run one after the other in plan order (each waits for the commit of the one
-    before), so every table sees the tables it references, and the locks a table's apply
-    takes (foreign keys dropped and added back lock their referenced tables) never meet
-    another apply's. A failure stops the tables after it: those staged meanwhile are
-    rolled back, and it is raised once the tables before it are yielded.
+    (a first load's bookkeeping) while the other applies the table before it. An apply waits
+    for the commit of the table before it, so every table sees the tables it references, and
+    the locks a table's apply takes (foreign keys dropped and added back lock their
+    referenced tables) never meet another apply's; a first load (every target empty of this
+    load's rows) instead waits only until no table before it still loading shares a table
+    with it (:func:`.locks.lock_set`), so their locks cannot meet either. Every table
+    commits after the one before it. A failure stops the tables after it: those staged or
+    applied meanwhile are rolled back, and it is raised once the tables before it are
+    yielded.
     """
     n = len(plans)
     ended = [threading.Event() for _ in range(n)]
@@ -333,7 +353,9 @@ def _pipelined(
         sizes.append(sum(f.stat().st_size for f in files))
         done += sizes[-1]
     untaken = list(range(n))
-    ahead: list[int | None] = [None]  # the worker holding a table taken ahead of its turn
+    # The workers holding a table taken ahead of its turn: fewer than the connections, so
+    # that the tables before them always have one.
+    ahead: set[int] = set()
     take = threading.Lock()
     # The first table that failed (n: none yet): the tables after it are abandoned, the ones
     # before it (a table taken ahead can fail before them) are still loaded.
@@ -342,29 +364,46 @@ def _pipelined(
     def pick(worker: int) -> int | None:
         """The next table not taken (in plan order), or a big table further on while the
         next ones are small: its staging then runs beside the applies of the tables before
-        it, which the other connection takes one after the other (one worker at a time
-        holds such a table, so the tables before it always have a connection)."""
+        it, which the other connections take one after the other (fewer workers than
+        connections hold such a table, so the tables before it always have a connection)."""
         with take:
             if not untaken:
                 return None
             i = untaken[0]
-            if ahead[0] is None and failed[0] == n:
+            if len(ahead) < len(conns) - 1 and failed[0] == n:
                 for j in untaken[1 : 1 + AHEAD_TABLES]:
                     if sizes[j] >= AHEAD_BYTES and sizes[j] >= AHEAD_RATIO * sizes[i]:
                         i = j
-                        ahead[0] = worker
+                        ahead.add(worker)
                         break
             untaken.remove(i)
             return i
 
-    def turn(i: int) -> Callable[[], None]:
-        def wait() -> None:
-            if i > 0:
-                ended[i - 1].wait()
-                if not isinstance(outcome[i - 1], _Loaded):
+    locks = [lock_set(t.name) for t, _ in plans]
+    changed = threading.Condition(take)  # notified whenever a table's load ends
+
+    def apart(i: int) -> bool:
+        """Whether every table before ``i`` not loaded yet shares no table with it."""
+        return all(ended[k].is_set() or not locks[k] & locks[i] for k in range(i))
+
+    def committed(i: int) -> None:
+        if i > 0:
+            ended[i - 1].wait()
+            if not isinstance(outcome[i - 1], _Loaded):
+                raise _Abandoned
+
+    def turn(i: int) -> Turn:
+        def apply(first_load: bool) -> None:
+            if not (first_load and APPLY_APART):
+                committed(i)
+                return
+            with changed:
+                while failed[0] >= i and not apart(i):
+                    changed.wait()
+                if failed[0] < i:
                     raise _Abandoned
 
-        return wait
+        return Turn(apply=apply, commit=lambda: committed(i))
 
     def work(worker: int, conn: Connection) -> None:
         while True:
@@ -393,9 +432,9 @@ def _pipelined(
                     failed[0] = min(failed[0], i)
             finally:
                 with take:
-                    if ahead[0] == worker:
-                        ahead[0] = None
-                ended[i].set()
+                    ahead.discard(worker)
+                    ended[i].set()
+                    changed.notify_all()
 
     threads = [
         threading.Thread(target=work, args=(k, c), name=f"cd2-import-{k}", daemon=True)
@@ -414,9 +453,15 @@ def _pipelined(
     finally:
         with take:
             failed[0] = -1  # nothing more (the caller stopped reading)
+            changed.notify_all()
         for th in threads:
             th.join()
 
+
+# A first load applies while tables before it are still loading when none of them shares a
+# table with it (see _pipelined; they still commit in order): large's scores beside the
+# submissions.
+APPLY_APART = True
 
 # A pipelined worker takes a table ahead of the next one (see _pipelined's pick) when, within
 # the next AHEAD_TABLES tables, one's files are at least AHEAD_BYTES and AHEAD_RATIO times the
