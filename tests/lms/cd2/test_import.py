@@ -947,9 +947,9 @@ def ahead(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.mark.usefixtures("ahead")
 def test_two_connections_load_what_one_loads(tmp_path: Path) -> None:
-    """PostgreSQL stages a table on a second connection while the one before it is applied:
-    a snapshot and an incremental then leave every table as one connection does (SQLite
-    always loads on one)."""
+    """PostgreSQL stages a table on a second connection while the one before it is applied
+    (and on a third, a big table ahead): a snapshot and an incremental then leave every table
+    as one connection does (SQLite always loads on one)."""
     snapshot = write_snapshot(tmp_path / "files")
     inc = tmp_path / "files" / "inc"
     f.write(
@@ -962,8 +962,9 @@ def test_two_connections_load_what_one_loads(tmp_path: Path) -> None:
     )
     one = _import_into_fresh(tmp_path, [snapshot], 1, snapshot=True)
     two = _import_into_fresh(tmp_path, [snapshot], 2, snapshot=True)
+    three = _import_into_fresh(tmp_path, [snapshot], 3, snapshot=True)
     assert one[0] is None
-    assert one == two
+    assert one == two == three
     assert one[1]["user_account_associations"]
     one = _import_into_fresh(tmp_path, [snapshot, inc], 1)
     two = _import_into_fresh(tmp_path, [snapshot, inc], 2)
@@ -995,13 +996,14 @@ def test_a_failed_table_stops_the_tables_after_it_on_two_connections(
     )
     one = _import_into_fresh(tmp_path, [snapshot], 1, snapshot=True)
     two = _import_into_fresh(tmp_path, [snapshot], 2, snapshot=True)
+    three = _import_into_fresh(tmp_path, [snapshot], 3, snapshot=True)
     assert one[0] is not None and one[0][:4] == (
         "enrollments",
         str(snapshot / "enrollments" / "j" / "e.jsonl.gz"),
         len(ENROLLMENTS) + 1,
         bad if bad == "value.created_at" else "meta.ts",
     )
-    assert one == two
+    assert one == two == three
     assert one[1]["enrollments"] == [] and one[1]["account_users"] == []
     assert one[1]["users"] and one[1]["roles"]
 

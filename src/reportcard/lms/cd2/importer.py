@@ -365,17 +365,22 @@ def _pipelined(
         """The next table not taken (in plan order), or a big table further on while the
         next ones are small: its staging then runs beside the applies of the tables before
         it, which the other connections take one after the other (fewer workers than
-        connections hold such a table, so the tables before it always have a connection)."""
+        connections hold such a table, so the tables before it always have a connection).
+        The first worker ahead takes the first big table; another (three connections or
+        more) the biggest, which is then read in while the first ones load."""
         with take:
             if not untaken:
                 return None
             i = untaken[0]
             if len(ahead) < len(conns) - 1 and failed[0] == n:
-                for j in untaken[1 : 1 + AHEAD_TABLES]:
-                    if sizes[j] >= AHEAD_BYTES and sizes[j] >= AHEAD_RATIO * sizes[i]:
-                        i = j
-                        ahead.add(worker)
-                        break
+                big = [
+                    j
+                    for j in untaken[1 : 1 + AHEAD_TABLES]
+                    if sizes[j] >= AHEAD_BYTES and sizes[j] >= AHEAD_RATIO * sizes[i]
+                ]
+                if big:
+                    i = max(big, key=lambda j: sizes[j]) if ahead else big[0]
+                    ahead.add(worker)
             untaken.remove(i)
             return i
 
