@@ -13,6 +13,7 @@ import time
 from bench.memory import peak_rss_mb
 from reportcard.db.engine import make_engine
 from reportcard.runs.lifecycle import TERMINAL_STATES, get_run
+from reportcard.runs.warmup import freeze_heap
 from reportcard.runs.worker import Worker
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
@@ -28,8 +29,10 @@ def main() -> None:
     settings = Settings(database_url=args.db, shard_rows=args.shard_rows, poll_seconds=0.05)
     engine = hooks().bind(make_engine(args.db))  # listeners and periodic jobs, as deployed
     worker = Worker(engine, LocalStorage(args.files), settings)
+    worker.warm_up()  # as `reportcard worker` does when it starts
     while worker.step():  # warm up: imports, pooled connections, periodic jobs
         pass
+    freeze_heap()
     print("ready", flush=True)
     run_id = int(sys.stdin.readline())
     before = resource.getrusage(resource.RUSAGE_SELF)

@@ -109,6 +109,7 @@ def serve(host: str, port: int, worker_threads: int | None) -> None:
 def worker(threads: int, once: bool, queue_kind: str | None, queues: str) -> None:
     """Execute report shards (any number of workers may run, on any machine)."""
     from reportcard.db.busy import retry_while_unavailable
+    from reportcard.runs.warmup import freeze_heap, warm_up
     from reportcard.runs.worker import Worker
 
     settings = get_settings()
@@ -136,6 +137,8 @@ def worker(threads: int, once: bool, queue_kind: str | None, queues: str) -> Non
         celery.run_worker(threads, names)
         return
     storage = runtime.storage
+    warm_up(runtime.engine)  # what a first run would do once, done now (runs.warmup)
+    freeze_heap()
     if once:
         w = Worker(runtime.engine, storage, settings)
         while patiently(w.step, "worker step"):

@@ -29,6 +29,7 @@ from reportcard.queue.routing import Lane, queue_name, shard_lane
 from reportcard.runs.execute import claim_shard
 from reportcard.runs.lifecycle import get_run
 from reportcard.runs.plan import claim_run
+from reportcard.runs.warmup import freeze_heap, warm_up
 from reportcard.runs.worker import Worker, new_worker_id
 from reportcard.settings import Settings
 from reportcard.storage import storage_from_settings
@@ -243,6 +244,8 @@ class CeleryBinding:
             target=self.reaper, args=(stop, self.settings.heartbeat_seconds), daemon=True
         )
         reaper.start()
+        warm_up(self.engine)  # before the first task, not in it
+        freeze_heap()
         argv: list[Any] = [
             "worker",
             "--loglevel=WARNING",

@@ -42,6 +42,7 @@ from reportcard.runs.lifecycle import fail_run
 from reportcard.runs.orphans import discard_run_files
 from reportcard.runs.plan import claim_run, plan_run, still_planning
 from reportcard.runs.planner import DEFAULT_PLANNER, Planner
+from reportcard.runs.warmup import warm_up
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
 
@@ -110,7 +111,12 @@ class Worker:
             or self.housekeep() > 0
         )
 
+    def warm_up(self) -> None:
+        """Prepare the process for its first run (``reportcard.runs.warmup``)."""
+        warm_up(self.engine)
+
     def run(self, stop: threading.Event) -> None:
+        self.warm_up()
         while not stop.is_set():
             try:
                 busy = self.step()

@@ -1,0 +1,79 @@
+"""What a worker process prepares once, before its first report: not in its first run's time.
+
+A worker's first run would otherwise pay for things every later run finds ready in the
+process: importing the report catalog's modules, reading the list of the tz database's zones
+(``zoneinfo.available_timezones`` walks the whole tzdata tree), and the table of UTC offsets
+by which SQL writes the times of a non-UTC zone (``reports.sqlformat.offset_segments``,
+about 47,000 offsets read day by day over 1970-2099). Together 0.1-0.2 s of CPU, which for a
+report of a few thousand rows is most of its time (docs/decisions/performance.md, "Issue 19:
+a report run's fixed cost").
+
+:func:`warm_up` does them at the worker's start: the catalog, the zone list, and the offset
+table of every zone the database's root accounts use. Nothing here is required: a failure
+(a database not yet migrated, unreachable) is logged and the first run does the work itself.
+
+A process that is only a worker (``reportcard worker``, a Celery worker) then calls
+:func:`freeze_heap`: what the process holds by then (modules, the catalog, SQLAlchemy's tables,
+the zone tables) is frozen (``gc.freeze``), so that Python's cyclic collector no longer walks
+it in every full collection; a run allocates enough to set one off now and then, 0.1-0.2 s of
+wall time at load in whichever run it fell. Frozen objects are never collected: they live as
+long as the process anyway. (Not in a process that serves HTTP too, nor in tests: objects
+alive there at that moment may become garbage later.)
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+
+from sqlalchemy import Engine, select
+
+from reportcard.db.engine import read_conn
+from reportcard.db.tables import accounts
+from reportcard.reports.catalog import all_reports
+from reportcard.reports.formatting import is_utc, zone
+from reportcard.reports.sqlformat import offset_segments
+
+log = logging.getLogger(__name__)
+
+_frozen = threading.Event()  # the process's heap was frozen once (by any worker)
+
+
+def root_zones(engine: Engine) -> list[str]:
+    """The time zones of the database's root accounts (whose zone a run writes times in)."""
+    with read_conn(engine) as conn:
+        try:
+            zones = conn.execute(
+                select(accounts.c.default_time_zone)
+                .where(accounts.c.root_account_id.is_(None))
+                .distinct()
+            ).scalars()
+            return sorted({z or "UTC" for z in zones})
+        finally:
+            conn.rollback()
+
+
+def warm_up(engine: Engine) -> list[str]:
+    """Prepare this process for its first run; returns the zones whose offsets it read."""
+    try:
+        all_reports()
+        zones = root_zones(engine)
+        for name in zones:
+            zone(name)  # resolving a name reads the zone list
+            if not is_utc(name):
+                offset_segments(name)
+    except Exception as exc:  # one line, no traceback: a worker that waits out its database
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        log.warning("worker warm-up skipped (%s); the first run prepares itself", reason)
+        return []
+    return zones
+
+
+def freeze_heap() -> None:
+    """Collect garbage, then freeze every object left (once per process; worker processes)."""
+    if _frozen.is_set():
+        return
+    _frozen.set()
+    gc.collect()
+    gc.freeze()
