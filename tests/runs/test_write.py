@@ -78,6 +78,11 @@ HOSTILE = [
     ("accounts", "name", 'Arts, "Music" \x1f\n'),
     ("accounts", "sis_source_id", 'A"5'),
     ("groups", "name", "Grüppe ✓"),
+    (
+        "courses",
+        "name",
+        "Supply Chain, Logistics",
+    ),  # a comma alone, in a part with no commas column
     ("group_categories", "sis_source_id", ""),
 ]
 
@@ -179,6 +184,7 @@ def test_sqlite_lines_and_python_paths_are_byte_identical(
             b"U\x1f3",
             b'"Role\r4"',
             b'"A""5"',
+            b'"Supply Chain, Logistics"',
             "Grüppe ✓".encode(),
             b'"Clark, Katherine ""Kate"""',
             b'"Ng,\nMary"',
@@ -221,3 +227,26 @@ def test_line_batches_quote_the_commas_column_and_write_odd_lines_alone() -> Non
         batch = [*odd, refused]
         assert _lines_text(batch, shape) is None, refused
         assert batch == [*fetched, refused]
+
+
+def test_line_batches_without_a_commas_column_write_lines_with_a_comma_alone() -> None:
+    """A part with no commas column (a course's title holds a comma now and then): the lines
+    holding one are quoted alone, the batch's other lines are written as they are."""
+    c = tables.courses
+    pq = PartQuery(
+        [Col("id", c.c.id), Col("name", c.c.name), Col("x", c.c.sis_source_id)], c, [], c.c.id
+    )
+    shape = _LineShape(pq)
+    lines = [
+        b"1\x1fBiology\x1fa",
+        b"2\x1fSupply Chain, Logistics\x1fb",
+        b'3\x1fWriting, "Rhetoric"\x1f',
+        b"4\x1fMath\x1f,d",
+    ]
+    fetched = list(lines)
+    assert _lines_text(lines, shape) == (
+        b'1,Biology,a\n2,"Supply Chain, Logistics",b\n3,"Writing, ""Rhetoric""",\n4,Math,",d"\n'
+    )
+    assert lines == fetched
+    # A separator in a value still refuses the batch.
+    assert _lines_text([*lines, b"5\x1fA, B\x1fe\x1fg"], shape) is None

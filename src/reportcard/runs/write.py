@@ -263,16 +263,20 @@ class _LineShape:
         return list(_formatted(fields, self.fallbacks)) if self.fallbacks else fields
 
 
-def _lines_alone(data: bytes, lines: list[bytes], breaks: bool, marks: bool) -> list[int]:
+def _lines_alone(
+    data: bytes, lines: list[bytes], breaks: bool, marks: bool, commas: bool = False
+) -> list[int]:
     """Positions of the lines of ``data`` (``lines`` joined) holding a quote, a carriage
-    return or (``marks``) ``MARK``, or (``breaks``: the text holds more newlines than line
-    ends) a newline. Found by searching the text, not line by line: they are few."""
+    return, (``marks``) ``MARK``, (``commas``) a comma or (``breaks``: the text holds more
+    newlines than line ends) a newline. Found by searching the text, not line by line: they
+    are few."""
+    specials = [b'"', b"\r"] + ([_MARK] if marks else []) + ([b","] if commas else [])
     if breaks:
-        specials = (b'"', b"\r", b"\n", _MARK) if marks else (b'"', b"\r", b"\n")
+        specials.append(b"\n")
         return [i for i, one in enumerate(lines) if any(ch in one for ch in specials)]
     found: set[int] = set()
     ends: list[int] | None = None
-    for ch in (b'"', b"\r", _MARK) if marks else (b'"', b"\r"):
+    for ch in specials:
         pos = data.find(ch)
         while pos >= 0:
             if ends is None:  # where each line ends, its newline included
@@ -286,8 +290,9 @@ def _lines_alone(data: bytes, lines: list[bytes], breaks: bool, marks: bool) -> 
 def _lines_text(lines: list[bytes], shape: _LineShape) -> bytes | None:
     """The CSV bytes of a batch of SQLite-built lines; None when counting cannot show them right.
 
-    Lines holding a quote, a carriage return, ``MARK`` or a newline of their own are written
-    alone (:func:`.csvtext.line`) and put back in place. Each other line holds exactly
+    Lines holding a quote, a carriage return, ``MARK`` or a newline of their own, and when no
+    column is a commas column a comma (a course's title now and then), are written alone
+    (:func:`.csvtext.line`) and put back in place. Each other line holds exactly
     ``ncols - 1`` field separators, two ``QUOTE`` per commas column and one comma per commas
     column (whose value has at least one, or SQL marked it) when the counts over the whole
     batch say so, as a value can only add to them: then none of its values needs quoting
@@ -297,7 +302,7 @@ def _lines_text(lines: list[bytes], shape: _LineShape) -> bytes | None:
     data = b"\n".join(lines)
     m = len(shape.commas)
     commas = data.count(b",")
-    alone = _lines_alone(data, lines, data.count(b"\n") != k - 1, shape.marks)
+    alone = _lines_alone(data, lines, data.count(b"\n") != k - 1, shape.marks, m == 0)
     plain = k - len(alone)
     commas -= sum(lines[i].count(b",") for i in alone)
     # Counted first (a batch with a comma in another column fails here, before any line is
