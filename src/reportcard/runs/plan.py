@@ -161,14 +161,17 @@ def plan_shards(
 
     Each part's shards are numbered (``seq``) in key order, which is the order the compile
     step concatenates them in; ``priority`` is the order workers take them in, longest first
-    by the parts' seconds per row in the account's recent runs of the report.
+    by the parts' seconds per row in the account's recent runs of the report (a run of one
+    part orders its shards by rows alone: the same order).
     """
     shards: list[dict[str, Any]] = []
     sizes: list[ShardSize] = []
     total = 0
-    with read_conn(engine) as conn:
-        costs = seconds_per_row(conn, ctx.account_id, ctx.report_type, names)
-        conn.rollback()
+    costs: dict[str, float] = {}
+    if len(names) > 1:  # one part's figure would scale all its shards alike: no order to learn
+        with read_conn(engine) as conn:
+            costs = seconds_per_row(conn, ctx.account_id, ctx.report_type, names)
+            conn.rollback()
     queries = [report.part(name).build(ctx) for name in names]
     for index, (name, ranges) in enumerate(
         zip(names, plan_parts(engine, planner, queries, shard_rows), strict=True)
