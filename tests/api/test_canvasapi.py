@@ -13,6 +13,7 @@ from canvasapi.exceptions import Conflict, Forbidden, InvalidAccessToken, Resour
 from canvasapi.file import File
 
 from tests.api.conftest import SAMPLE, World
+from tests.patience import PATIENCE
 
 
 def canvas(world: World, who: str = "admin", token: str | None = None) -> Canvas:
@@ -21,7 +22,7 @@ def canvas(world: World, who: str = "admin", token: str | None = None) -> Canvas
         return Canvas(world.base, token or world.tokens[who])
 
 
-def wait(report: Any, account: Any, timeout: float = 20) -> Any:
+def wait(report: Any, account: Any, timeout: float = PATIENCE) -> Any:
     deadline = time.monotonic() + timeout
     while report.status in ("created", "running", "compiling"):
         assert time.monotonic() < deadline, f"report stuck in {report.status}"

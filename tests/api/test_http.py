@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import SAMPLE, World
+from tests.patience import PATIENCE
 
 NOT_FOUND = b'{"errors":[{"message":"The specified resource does not exist."}]}'
 UNAUTHENTICATED = (
@@ -26,7 +27,7 @@ def client(world: World, who: str | None = "admin") -> httpx.Client:
     return httpx.Client(base_url=world.base, headers=headers, timeout=20)
 
 
-def finish(c: httpx.Client, url: str, timeout: float = 20) -> dict[str, Any]:
+def finish(c: httpx.Client, url: str, timeout: float = PATIENCE) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         body: dict[str, Any] = c.get(url).json()
@@ -127,7 +128,7 @@ def test_abort_a_running_run_then_aborting_again_is_404(world: World, tmp_path: 
             reports_url(world.subsub, SAMPLE), data={"parameters[gate]": str(gate)}
         ).json()
         url = reports_url(world.subsub, SAMPLE, created["id"])
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + PATIENCE
         while c.get(url).json()["status"] != "running":
             assert time.monotonic() < deadline
             time.sleep(0.02)
@@ -140,7 +141,7 @@ def test_abort_a_running_run_then_aborting_again_is_404(world: World, tmp_path: 
         assert body["parameters"]["extra_text"] == "Report has been aborted"
         assert "attachment" not in body and body["file_url"] is None
         gate.touch()  # the planner goes on, finds the run aborted, and writes nothing
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE
         while not Path(f"{gate}.passed").exists():
             assert time.monotonic() < deadline, "the planner never went on"
             time.sleep(0.02)

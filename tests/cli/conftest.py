@@ -27,6 +27,7 @@ from reportcard.settings import Settings, get_settings
 from tests.api.conftest import build_world
 from tests.databases import drop_database, fresh_database_url
 from tests.factories import add_login, add_user
+from tests.patience import PATIENCE
 from tests.serving import serving_reportcard
 
 EXTRA = "tests.queue.slow_report,tests.runs.sample"
@@ -71,7 +72,7 @@ class Place:
             return fh.read()
 
     def wait_for(self, report: str, run_id: int, states: tuple[str, ...]) -> dict[str, Any]:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE
         while True:
             run: dict[str, Any] = self.json("reports", "status", report, str(run_id))
             if run["status"] in states:

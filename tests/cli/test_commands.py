@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.databases import drop_database, fresh_database_url
+from tests.patience import PATIENCE
 from tests.serving import free_port
 
 # The console script the package installs, beside this interpreter.
@@ -113,7 +114,7 @@ def test_serve_and_a_separate_worker_process(env: dict[str, str]) -> None:
     worker = None
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE
         while True:
             try:
                 httpx.get(f"{base}/openapi.json", timeout=1)
@@ -138,7 +139,7 @@ def test_serve_and_a_separate_worker_process(env: dict[str, str]) -> None:
             stdin=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE
         while status["status"] != "complete":
             assert time.monotonic() < deadline, status
             time.sleep(0.1)

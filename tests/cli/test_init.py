@@ -26,6 +26,7 @@ from canvasapi import Canvas
 from canvasapi.file import File
 
 from tests.databases import PG_ADMIN_URL, drop_database, fresh_database_url
+from tests.patience import PATIENCE
 from tests.serving import free_port
 from tests.web.helpers import sign_in
 
@@ -126,7 +127,7 @@ def sis_zip(path: Path) -> Path:
 
 
 def wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + PATIENCE
     while True:
         try:
             httpx.get(f"{base}/openapi.json", timeout=1)
@@ -138,7 +139,7 @@ def wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
 
 
 def wait(report: Any, account: Any) -> Any:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + PATIENCE
     while report.status in ("created", "running", "compiling"):
         assert time.monotonic() < deadline, f"report stuck in {report.status}"
         time.sleep(0.1)

@@ -22,6 +22,7 @@ from tests.api.test_http import client, finish, reports_url
 from tests.databases import drop_database, fresh_database_url
 from tests.notify.conftest import add_email
 from tests.notify.smtp_server import SmtpServer
+from tests.patience import PATIENCE
 from tests.serving import free_port, serving_reportcard
 
 GONE = {
@@ -91,7 +92,7 @@ def test_the_server_emails_a_link_that_downloads_the_file(site: Site) -> None:
     with client(world) as c:
         body = start(c, world, logins="mailed")
         assert body["status"] == "complete"
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + PATIENCE
         while not site.smtp.inbox.messages:  # the server's own workers deliver it
             assert time.monotonic() < deadline, "no email arrived"
             time.sleep(0.05)

@@ -18,6 +18,7 @@ from reportcard.settings import Settings
 from tests.api.conftest import SAMPLE, World, build_world
 from tests.databases import drop_database, fresh_database_url
 from tests.notify.test_webhooks import Receiver
+from tests.patience import PATIENCE
 from tests.serving import serving_reportcard
 
 
@@ -58,7 +59,7 @@ def hooks(account: int | str, *rest: object) -> str:
     return "/".join([f"/api/v1/accounts/{account}/report_webhooks", *map(str, rest)])
 
 
-def wait_for(predicate: Any, timeout: float = 20) -> None:
+def wait_for(predicate: Any, timeout: float = PATIENCE) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"

@@ -26,6 +26,7 @@ from reportcard.db.tables import account_reports, report_shards
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
 from tests.api.conftest import build_world
+from tests.patience import PATIENCE
 from tests.queue.slow_report import SLOW
 from tests.serving import free_port, serving
 from tests.storage.invariant import assert_storage_clean
@@ -106,7 +107,7 @@ def cluster(tmp_path: Path, database_url: str, broker: str) -> Iterator[Cluster]
     c.stop()
 
 
-def wait_done(c: httpx.Client, url: str, timeout: float = 90) -> dict[str, Any]:
+def wait_done(c: httpx.Client, url: str, timeout: float = PATIENCE) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         body: dict[str, Any] = c.get(url).json()
@@ -147,7 +148,7 @@ def test_sigkill_mid_shard_loses_nothing(cluster: Cluster) -> None:
             run = c.post(f"/api/v1/accounts/{root}/reports/{SLOW}", data={"parameters[k]": "1"})
             run_id = run.json()["id"]
             # Wait until a worker holds a shard, then kill it without warning.
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + PATIENCE
             while True:
                 with engine.connect() as conn:
                     running = conn.execute(

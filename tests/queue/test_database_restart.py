@@ -27,6 +27,7 @@ from reportcard.db.tables import account_reports, attachments, pseudonyms, repor
 from reportcard.runs.lifecycle import create_run
 from reportcard.storage.local import LocalStorage
 from tests.databases import lane
+from tests.patience import PATIENCE
 from tests.queue.slow_report import SLOW
 from tests.queue.test_celery import REPO, REPORTCARD
 from tests.runs.sample import make_institution
@@ -137,7 +138,7 @@ def test_report_completes_exactly_across_a_database_restart(
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + PATIENCE
         while True:  # restart once some shards are done and others are being written
             with engine.connect() as conn:
                 done = conn.execute(

@@ -18,6 +18,7 @@ from reportcard.db.engine import make_engine
 from reportcard.db.tables import report_shards
 from reportcard.storage.local import LocalStorage
 from tests.api.conftest import build_world
+from tests.patience import PATIENCE
 from tests.queue.slow_report import SLOW
 from tests.queue.test_celery import REPO, REPORTCARD
 from tests.serving import free_port
@@ -46,7 +47,7 @@ def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + PATIENCE
     while True:
         try:
             httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
@@ -70,7 +71,7 @@ def test_server_killed_mid_shard_resumes_after_restart(env: dict[str, str]) -> N
             data={"parameters[k]": "crash"},
             headers=headers,
         ).json()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE
         while True:
             with engine.connect() as conn:
                 running = conn.execute(
@@ -88,7 +89,7 @@ def test_server_killed_mid_shard_resumes_after_restart(env: dict[str, str]) -> N
         time.sleep(1.6)  # the dead shards' heartbeats go stale (3 x 0.5 s)
         server = serve(env, port)
         url = f"{base}/api/v1/accounts/{root}/reports/{SLOW}/{run['id']}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + PATIENCE
         while (status := httpx.get(url, headers=headers).json())["status"] != "complete":
             assert status["status"] in ("running", "compiling"), status
             assert time.monotonic() < deadline, status

@@ -31,6 +31,7 @@ from reportcard.reports.formatting import iso_in_zone, time_formatter, zone
 from reportcard.settings import Settings, get_settings
 from reportcard.storage import storage_from_settings
 from tests.cli.test_init import SIS, sis_zip
+from tests.patience import PATIENCE
 from tests.serving import serving_reportcard
 
 
@@ -78,7 +79,7 @@ def export(base: str, place: Place) -> tuple[dict[str, object], dict[str, bytes]
     )
     assert started.status_code == 200, started.text
     run = started.json()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + PATIENCE
     while run["status"] not in ("complete", "error", "aborted"):
         assert time.monotonic() < deadline, run
         time.sleep(0.05)

@@ -15,10 +15,11 @@ from reportcard.runs.lifecycle import get_run
 from reportcard.runs.worker import Worker, WorkerPool
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
+from tests.patience import PATIENCE
 from tests.runs.sample import make_institution, sample_run
 
 
-def wait_for(engine: Engine, run_id: int, timeout: float = 20) -> str:
+def wait_for(engine: Engine, run_id: int, timeout: float = PATIENCE) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with engine.connect() as conn:

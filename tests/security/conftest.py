@@ -14,6 +14,7 @@ from reportcard.auth.tokens import forget_touches
 from reportcard.service.limits import START_BUCKETS
 from reportcard.settings import Settings
 from tests.api.conftest import World, world
+from tests.patience import PATIENCE
 from tests.serving import serving_reportcard
 
 __all__ = ["World", "client", "finish", "reports_url", "serve", "world"]
@@ -35,7 +36,7 @@ def reports_url(account: int | str, *rest: object) -> str:
     return "/".join([f"/api/v1/accounts/{account}/reports", *map(str, rest)]).rstrip("/")
 
 
-def finish(c: httpx.Client, url: str, timeout: float = 20) -> dict[str, Any]:
+def finish(c: httpx.Client, url: str, timeout: float = PATIENCE) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         body: dict[str, Any] = c.get(url).json()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tests.patience import PATIENCE
 from tests.runs.sample import SAMPLE
 from tests.security.conftest import World, client, finish, reports_url
 
@@ -21,7 +22,7 @@ def _import_with_warnings(world: World) -> dict[str, Any]:
         )
         assert made.status_code == 200, made.text
         url = f"/api/v1/accounts/{world.root}/sis_imports/{made.json()['id']}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + PATIENCE
         while True:
             body: dict[str, Any] = c.get(url).json()
             if body["workflow_state"] not in ("created", "initializing", "importing"):

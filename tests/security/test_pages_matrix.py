@@ -37,6 +37,7 @@ from reportcard.db.tables import access_tokens, account_reports
 from reportcard.db.web_tables import web_sessions
 from reportcard.web.routes import router
 from reportcard.web.sessions import COOKIE
+from tests.patience import PATIENCE
 from tests.runs.sample import SAMPLE
 from tests.security.conftest import client, finish, reports_url
 from tests.web.conftest import Site, site
@@ -498,7 +499,7 @@ def test_page_actions_are_audited(site: Site, things: Things) -> None:
         run = conn.execute(
             select(e.subject_id).where(e.id > start, e.action == "report.start")
         ).scalar_one()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + PATIENCE
     while (
         send(admin, "GET", f"{base}/runs/{run}", headers={"HX-Request": "true"}).status_code != 286
     ):

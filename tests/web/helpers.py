@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from tests.patience import PATIENCE
+
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -32,7 +34,7 @@ def sign_in(base: str, login: str = "", password: str = "", token: str = "") -> 
     return client
 
 
-def wait_run(client: httpx.Client, path: str, timeout: float = 30) -> str:
+def wait_run(client: httpx.Client, path: str, timeout: float = PATIENCE) -> str:
     """Poll a run's row (as htmx does) until it ends; returns the last HTML."""
     deadline = time.monotonic() + timeout
     while True:

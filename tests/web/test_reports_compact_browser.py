@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.patience import PATIENCE
 from tests.web.conftest import Site, shoot
 
 pytestmark = pytest.mark.browser
@@ -38,7 +39,7 @@ def _api_run(site: Site, params: dict[str, str]) -> dict[str, Any]:
     auth = {"Authorization": f"Bearer {site.tokens['admin']}"}
     data = {f"parameters[{k}]": v for k, v in params.items()}
     run: dict[str, Any] = httpx.post(url, data=data, headers=auth).json()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + PATIENCE
     while run["status"] in ("created", "running", "compiling"):
         assert time.monotonic() < deadline, run
         time.sleep(0.1)

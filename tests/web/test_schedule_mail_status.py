@@ -17,6 +17,7 @@ from reportcard.db.notify_tables import outbox_messages
 from reportcard.db.schedule_tables import report_schedules, schedule_firings
 from reportcard.notify.dispatcher import dispatch_due
 from reportcard.notify.schedules import NO_MAIL_SERVER
+from tests.patience import PATIENCE
 from tests.web.conftest import PASSWORDS, Site
 from tests.web.helpers import csrf_of, sign_in
 
@@ -71,7 +72,7 @@ def test_no_mail_server_is_warned_and_firings_show_the_outbox(site: Site) -> Non
             select(report_schedules.c.next_run_at).where(report_schedules.c.id == sid)
         ).scalar_one()
     (fired,) = [f for f in dispatch_due(site.engine, site.settings, due) if f.schedule_id == sid]
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + PATIENCE
     while _firing_delivery(site, sid) is None:
         assert time.monotonic() < deadline, "the scheduled run did not end"
         time.sleep(0.1)

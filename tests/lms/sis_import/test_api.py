@@ -26,6 +26,7 @@ from reportcard.lms.sis_import.job import upload_key
 from reportcard.settings import Settings
 from tests.api.conftest import build_world
 from tests.factories import add_admin, add_person, add_role
+from tests.patience import PATIENCE
 from tests.serving import serving_reportcard
 
 MAX_BYTES = 200_000
@@ -77,7 +78,7 @@ class Server:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
 
     def wait(self, who: str, import_id: int) -> dict[str, Any]:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE
         while True:
             body = requests.get(self.url(self.root, f"/{import_id}"), headers=self.auth(who)).json()
             if body["workflow_state"] not in ("created", "importing"):
@@ -349,7 +350,7 @@ def test_canvasapi(server: Server, tmp_path: Path) -> None:
     account = admin.get_account(server.root)
     started = account.create_sis_import(str(path), import_type="instructure_csv")
     assert started.workflow_state in ("created", "importing", "imported")
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + PATIENCE
     sis_import = account.get_sis_import(started.id)
     while sis_import.workflow_state in ("created", "importing"):
         assert time.monotonic() < deadline

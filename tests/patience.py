@@ -1,0 +1,12 @@
+"""How long a test waits for work done elsewhere (a worker, the server, a broker, a mail
+delivery) before it calls that work stuck.
+
+A wait ends as soon as the work is done, so a generous bound costs nothing when all is well:
+it guards against a hang and is never a speed limit. CI shares the machine's two cores with
+everything else (seen: a run that needed well over 20 s at load average 12), so the bound is
+minutes, not seconds.
+"""
+
+from __future__ import annotations
+
+PATIENCE = 300.0
