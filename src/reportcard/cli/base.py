@@ -75,17 +75,9 @@ def open_runtime(settings: Settings, *, create: bool = False) -> Runtime:
     institution: init, seed, load, import of CD2 data, serve, worker, db upgrade); every other
     command stops with :class:`NoDatabase`, naming the file it looked for.
     """
-    from reportcard.db.engine import make_engine
-    from reportcard.db.migrate import upgrade
     from reportcard.wiring import build
 
-    url = settings.resolved_database_url
-    path = sqlite_file(url)
-    if not create and path is not None and not path.exists():
-        raise missing_database(settings, path)
-    engine = make_engine(url)
-    upgrade(engine)
-    return build(settings, engine=engine)
+    return build(settings, engine=open_database(settings, create=create))
 
 
 def open_database(settings: Settings, *, create: bool = False) -> Engine:
