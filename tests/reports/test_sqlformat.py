@@ -300,3 +300,10 @@ def test_megabytes_in_sql_are_the_python_megabytes(engine: Engine) -> None:
 def test_mark_starts_no_value_sql_writes() -> None:
     assert MARK.isspace()  # a name holding it is never split in SQL
     assert lane() in ("sqlite", "postgresql")
+
+
+def test_other_spaces_are_every_space_python_knows_but_the_plain_one() -> None:
+    from reportcard.reports import sqlformat
+
+    found = "".join(c for c in map(chr, range(0x110000)) if c.isspace() and c != " ")
+    assert found == sqlformat._OTHER_SPACE
