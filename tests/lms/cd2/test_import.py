@@ -942,6 +942,7 @@ def ahead(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> No
 
     if request.param == "ahead":
         monkeypatch.setattr(importer, "AHEAD_BYTES", 1)
+        monkeypatch.setattr(importer, "AHEAD_SHARE", 0)
         monkeypatch.setattr(importer, "AHEAD_RATIO", 0)
 
 

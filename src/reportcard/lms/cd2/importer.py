@@ -353,38 +353,43 @@ def _pipelined(
         sizes.append(sum(f.stat().st_size for f in files))
         done += sizes[-1]
     untaken = list(range(n))
-    # The workers holding a table taken ahead of its turn: fewer than the connections, so
-    # that the tables before them always have one.
-    ahead: set[int] = set()
+    # The table each worker holds (None: none): a worker holds a table ahead of its turn while
+    # a table before it is not taken yet; fewer workers than the connections may, so that the
+    # first table not taken always has one.
+    holding: list[int | None] = [None] * len(conns)
     take = threading.Lock()
     # The first table that failed (n: none yet): the tables after it are abandoned, the ones
     # before it (a table taken ahead can fail before them) are still loaded.
     failed = [n]
+    locks = [lock_set(t.name) for t, _ in plans]
+    bulk = AHEAD_SHARE * sum(sizes)
 
     def pick(worker: int) -> int | None:
         """The next table not taken (in plan order), or a big table further on while the
         next ones are small: its staging then runs beside the applies of the tables before
-        it, which the other connections take one after the other (fewer workers than
-        connections hold such a table, so the tables before it always have a connection).
-        The first worker ahead takes the first big table; another (three connections or
-        more) the biggest, which is then read in while the first ones load."""
+        it, which the other connections take one after the other. Of the big tables of the
+        next AHEAD_TABLES, the biggest whose apply would not wait for another of them (none
+        before it shares a table with it, :func:`.locks.lock_set`): on large, enrollments
+        first, then scores while enrollments is applied (scores waits for enrollments)."""
         with take:
+            holding[worker] = None
             if not untaken:
                 return None
             i = untaken[0]
-            if len(ahead) < len(conns) - 1 and failed[0] == n:
+            held_ahead = sum(1 for h in holding if h is not None and h > i)
+            if held_ahead < len(conns) - 1 and failed[0] == n:
                 big = [
                     j
                     for j in untaken[1 : 1 + AHEAD_TABLES]
-                    if sizes[j] >= AHEAD_BYTES and sizes[j] >= AHEAD_RATIO * sizes[i]
+                    if sizes[j] >= max(AHEAD_BYTES, bulk) and sizes[j] >= AHEAD_RATIO * sizes[i]
                 ]
-                if big:
-                    i = max(big, key=lambda j: sizes[j]) if ahead else big[0]
-                    ahead.add(worker)
+                free = [j for j in big if not any(locks[k] & locks[j] for k in big if k < j)]
+                if free:
+                    i = max(free, key=lambda j: sizes[j])
             untaken.remove(i)
+            holding[worker] = i
             return i
 
-    locks = [lock_set(t.name) for t, _ in plans]
     changed = threading.Condition(take)  # notified whenever a table's load ends
 
     def apart(i: int) -> bool:
@@ -437,7 +442,7 @@ def _pipelined(
                     failed[0] = min(failed[0], i)
             finally:
                 with take:
-                    ahead.discard(worker)
+                    holding[worker] = None
                     ended[i].set()
                     changed.notify_all()
 
@@ -469,11 +474,12 @@ def _pipelined(
 APPLY_APART = True
 
 # A pipelined worker takes a table ahead of the next one (see _pipelined's pick) when, within
-# the next AHEAD_TABLES tables, one's files are at least AHEAD_BYTES and AHEAD_RATIO times the
-# next table's: large's enrollments, submissions and scores come after small tables whose
-# applies are too short to hide their staging.
+# the next AHEAD_TABLES tables, one's files are at least AHEAD_BYTES, AHEAD_SHARE of all the
+# import's bytes and AHEAD_RATIO times the next table's: large's enrollments, submissions and
+# scores come after small tables whose applies are too short to hide their staging.
 AHEAD_TABLES = 32
 AHEAD_BYTES = 1 << 20
+AHEAD_SHARE = 0.1
 AHEAD_RATIO = 8
 
 

@@ -157,6 +157,26 @@ TABLES: tuple[Cd2Table, ...] = (
         ),
     ),
     Cd2Table(
+        "grading_periods",
+        _f(
+            "grading_period_group_id:int! title:text start_date:ts! end_date:ts! close_date:ts "
+            "weight:float workflow_state:state! " + _STAMP_FIELDS
+        ),
+        (
+            Target(
+                "grading_periods",
+                {
+                    **_same(
+                        "grading_period_group_id start_date end_date close_date weight "
+                        "workflow_state"
+                    ),
+                    "title": "COALESCE({title}, '')",
+                    **STAMPS,
+                },
+            ),
+        ),
+    ),
+    Cd2Table(
         "grading_standards",
         _f(
             "context_id:int! context_type:state! title:text workflow_state:state! data:json "
@@ -654,26 +674,6 @@ TABLES: tuple[Cd2Table, ...] = (
             ),
         ),
         uses=("master_courses_master_templates",),
-    ),
-    Cd2Table(
-        "grading_periods",
-        _f(
-            "grading_period_group_id:int! title:text start_date:ts! end_date:ts! close_date:ts "
-            "weight:float workflow_state:state! " + _STAMP_FIELDS
-        ),
-        (
-            Target(
-                "grading_periods",
-                {
-                    **_same(
-                        "grading_period_group_id start_date end_date close_date weight "
-                        "workflow_state"
-                    ),
-                    "title": "COALESCE({title}, '')",
-                    **STAMPS,
-                },
-            ),
-        ),
     ),
     Cd2Table(
         "assignments",
