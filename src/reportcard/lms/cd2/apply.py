@@ -45,6 +45,7 @@ class TableSummary:
     deleted: int = 0  # rows removed (newer deletes of known rows, snapshot removals)
     unchanged: int = 0  # records not newer than what was applied (older or the same)
     new_rows: int = 0  # newer upserts of keys without a live row before
+    live_rows: int | None = None  # the table's live bookkeeping rows, when the load knows them
     max_ts: datetime | None = None  # newest meta.ts staged
     files: list[str] = field(default_factory=list)
     lacks: tuple[str, ...] = ()  # values the reports read that CD2 does not carry
@@ -401,7 +402,10 @@ def _first_load(conn: Connection, t: Cd2Table, sql: _Sql, root: int) -> bool:
             conn.execute(
                 text(
                     f"INSERT INTO {rows} (key, root_account_id, ts, deleted)"
-                    " SELECT w.key, :root, w.ts, w.action = 'D' FROM cd2_win w"
+                    # A record without key or meta.ts, or with an action other than U or D,
+                    # fails a NOT NULL here (the checks of _check_staged, without its pass).
+                    " SELECT w.key, :root, w.ts,"
+                    " CASE w.action WHEN 'D' THEN TRUE WHEN 'U' THEN FALSE END FROM cd2_win w"
                 ),
                 {"root": root},
             )
@@ -717,10 +721,12 @@ def prepare_staged(conn: Connection, t: Cd2Table | str, *, root_id: int) -> None
         _bulk_settings(conn)
         if any(t.kind(f) == "json" for f in t.fields):
             conn.exec_driver_sql(_PG_JSON)
-    _check_staged(conn, t, sql)
     known_before = _known_before(conn, t)
-    # A first load on PostgreSQL records its bookkeeping from a view of the staged records.
+    # A first load on PostgreSQL records its bookkeeping from a view of the staged records,
+    # which checks them on the way (a pass over the staging table less).
     recorded = sql.pg and not known_before and _first_load(conn, t, sql, root_id)
+    if not recorded:
+        _check_staged(conn, t, sql)
     conn.info["cd2_prepared"] = (t.name, known_before, recorded)
 
 
@@ -795,6 +801,8 @@ def apply_staged(
     summary.deleted = int(counts[2] or 0)
     summary.unchanged = summary.records - summary.upserted - newer_deletes
     summary.new_rows = int(counts[6] or 0)
+    if recorded:  # the bookkeeping is this load's alone (it was empty, no recent rows)
+        summary.live_rows = int(counts[1] or 0)
     max_ts = counts[4]
     if isinstance(max_ts, str):
         max_ts = datetime.fromisoformat(max_ts)
@@ -811,12 +819,16 @@ def apply_staged(
         _note_moved(conn, t, sql, params)
         _touch_users(conn, t, sql, removals, params)
     for target in t.targets:
-        if newer_deletes or target.where:
-            _delete_newer(conn, t, target, sql, root_id)
         big = summary.upserted >= BULK_ROWS
-        empty = (
-            big and conn.exec_driver_sql(f"SELECT 1 FROM {target.table} LIMIT 1").first() is None
-        )
+        deletes = bool(newer_deletes or target.where)
+        # A first load asks whether the target is empty (then it deletes nothing: on large,
+        # scores' filter read every record for no row).
+        empty = (big or (deletes and not known_before)) and conn.exec_driver_sql(
+            f"SELECT 1 FROM {target.table} LIMIT 1"
+        ).first() is None
+        if deletes and not (empty and not known_before):
+            _delete_newer(conn, t, target, sql, root_id)
+        empty = empty and big
         share = bulk and _big_share(conn, target.table, summary.upserted)
         dropped = _drop_foreign_keys(conn, target.table) if share else []
         indexes = _drop_indexes(conn, target.table) if empty else []

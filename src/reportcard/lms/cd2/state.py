@@ -105,7 +105,10 @@ def record(
         live = live.where(~newer)
         recent = select(func.count()).where(mine, r.deleted.is_(False)).scalar_subquery()
         live = select(live.scalar_subquery() + recent)
-    total_now = conn.execute(live).scalar_one()
+    # A table's first load on PostgreSQL counted its bookkeeping already (apply_staged).
+    total_now = (
+        summary.live_rows if summary.live_rows is not None else conn.execute(live).scalar_one()
+    )
     values.update(last_ts=last_ts, rows_total=int(total_now))
     if snapshot:
         values["last_snapshot_at"] = now
