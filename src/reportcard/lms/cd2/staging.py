@@ -57,18 +57,23 @@ def _pg(conn: Connection) -> bool:
 
 
 def create_stage(conn: Connection, t: Cd2Table) -> None:
-    """(Re)create the empty staging table of ``t`` on this connection."""
+    """(Re)create the empty staging table of ``t`` on this connection. Its columns are noted
+    (:func:`stage_columns` need not ask the catalog)."""
     name = stage_name(t)
     conn.info.pop("cd2_prepared", None)  # apply.prepare_staged's note of an earlier load
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
     values = [value_column(f) for f in t.fields]
     if _pg(conn):
-        conn.exec_driver_sql("CREATE TEMP SEQUENCE IF NOT EXISTS cd2_stage_seq")
         cols = ", ".join(
             ["seq bigint DEFAULT nextval('cd2_stage_seq')", "key text", "ts text", "action text"]
             + [f"{c} text" for c in values]
         )
+        # One round trip (no parameters: several statements may go in one query).
+        conn.exec_driver_sql(
+            f"DROP TABLE IF EXISTS {name}; CREATE TEMP SEQUENCE IF NOT EXISTS cd2_stage_seq;"
+            f" CREATE TEMP TABLE {name} ({cols})"
+        )
         conn.info["cd2_stage"] = {"records": 0}  # counted as they are copied in
+        made = ["seq", "key", "ts", "action"]
     else:
         cols = ", ".join(
             [
@@ -81,9 +86,13 @@ def create_stage(conn: Connection, t: Cd2Table) -> None:
                 *values,
             ]
         )
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {name} ({cols})")
         # records staged; whether their keys arrived strictly ascending (no key twice)
         conn.info["cd2_stage"] = {"records": 0, "ascending": True, "last": None}
-    conn.exec_driver_sql(f"CREATE TEMP TABLE {name} ({cols})")
+        made = ["seq", "key", "ts", "action", "newer", "known"]
+    made += [c[1:-1] for c in values]  # value_column's names, unquoted
+    conn.info["cd2_stage"]["columns"] = {name: made}
 
 
 def drop_stage(conn: Connection, t: Cd2Table) -> None:
@@ -144,7 +153,9 @@ def stage_copy(
     if missing:  # the files' other columns (schemas grow): carried, not read
         adds = ", ".join(f'ADD COLUMN "{c}" text' for c in missing)
         conn.exec_driver_sql(f"ALTER TABLE {name} {adds}")
-        forget_columns(conn, t)
+        known = conn.info.get("cd2_stage", {}).get("columns", {})
+        if name in known:  # they follow the columns noted (no need to ask the catalog)
+            known[name] = [*known[name], *missing]
     cols = ", ".join(f'"{c}"' for c in columns)
     raw = conn.connection.driver_connection
     assert raw is not None
