@@ -34,7 +34,7 @@ from sqlalchemy import (
     text,
 )
 
-from reportcard.db.tables import Id, metadata
+from reportcard.db.tables import ROOM_FOR_UPDATES, Id, metadata
 
 __all__ = ["metadata"]
 
@@ -168,6 +168,7 @@ scores = Table(
         sqlite_where=text("course_score"),
         postgresql_where=text("course_score"),
     ),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # ---------------------------------------------------------------- assignments and submissions
@@ -209,6 +210,7 @@ submissions = Table(
         "workflow_state",
         "assignment_id",
     ),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 quizzes = Table(

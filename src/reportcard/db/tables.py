@@ -40,6 +40,15 @@ metadata = MetaData(
 # Ids are BigInteger in PostgreSQL and INTEGER PRIMARY KEY (rowid) in SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
+# PostgreSQL storage of the biggest tables that loads rewrite row by row (enrollments, scores,
+# submissions: a CD2 incremental, an SIS import): a tenth of each page is left free, so that
+# an update of a column no index reads is a HOT update inside the page (no new index entry,
+# one page written) instead of a new row version elsewhere plus an entry in every index of
+# the table. A bulk load fills a page to the top otherwise, and the first incremental after
+# a CD2 snapshot wrote every touched row's page and a leaf of each index
+# (docs/decisions/performance.md, "the big targets leave room for an incremental").
+ROOM_FOR_UPDATES = {"fillfactor": 90}
+
 
 def _id() -> Column:
     return Column("id", Id, primary_key=True, autoincrement=True)
@@ -313,6 +322,7 @@ enrollments = Table(
         sqlite_where=text("type = 'StudentViewEnrollment'"),
         postgresql_where=text("type = 'StudentViewEnrollment'"),
     ),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 user_observers = Table(

@@ -63,6 +63,23 @@ def test_the_bookkeeping_leaves_room_for_an_incremental(engine: Engine, tmp_path
             assert indexes == []
 
 
+def test_the_big_targets_leave_room_for_an_incremental(engine: Engine) -> None:
+    """PostgreSQL fills the pages of enrollments, scores and submissions to nine tenths, so an
+    incremental's change of a column no index reads (a new ``updated_at``) is a HOT update."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("fillfactor is PostgreSQL's")
+    with engine.connect() as conn:
+        options = conn.exec_driver_sql(
+            "SELECT relname, reloptions FROM pg_class WHERE relname IN"
+            " ('enrollments', 'scores', 'submissions') AND relkind = 'r' ORDER BY relname"
+        ).all()
+    assert [tuple(r) for r in options] == [
+        ("enrollments", ["fillfactor=90"]),
+        ("scores", ["fillfactor=90"]),
+        ("submissions", ["fillfactor=90"]),
+    ]
+
+
 def _users(path: Path, ts: str, name: str) -> Path:
     record = {"id": 100, "ts": ts, "name": name, "workflow_state": "registered", **STAMP}
     return f.write(path / "users.jsonl", f.jsonl([record]))

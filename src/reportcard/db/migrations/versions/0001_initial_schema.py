@@ -2641,6 +2641,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_enrollments_user_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_enrollments")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("enrollments", schema=None) as batch_op:
         batch_op.create_index("ix_enrollments_course", ["course_id"], unique=False)
@@ -2784,6 +2785,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "assignment_id", "user_id", name=op.f("uq_submissions_assignment_id_user_id")
         ),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("submissions", schema=None) as batch_op:
         batch_op.create_index(
@@ -2939,6 +2941,7 @@ def upgrade() -> None:
             name=op.f("fk_scores_grading_period_id_grading_periods"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scores")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("scores", schema=None) as batch_op:
         batch_op.create_index(
