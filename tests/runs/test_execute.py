@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select, update
 from sqlalchemy.pool import StaticPool
 
+from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports, attachments, report_shards
 from reportcard.runs.execute import RunStopped, checkpoints, claim_shard
 from reportcard.runs.inline import run_report
@@ -268,12 +269,20 @@ def test_checkpoints_count_rows_and_leave_their_connection_as_they_found_it(
     # One pooled connection, so the one the checkpoints held is the one handed out next.
     single = create_engine(engine.url, poolclass=StaticPool)
     try:
+        before = utcnow()
         with checkpoints(single, run_id) as checkpoint:
             checkpoint(1000)
             checkpoint(1000)
         with single.connect() as conn:
             run = get_run(conn, run_id)
             assert (run.current_line, run.progress) == (2000, 50)
+            # Stamped as SQLAlchemy stores a time (on SQLite the UPDATE runs on the driver).
+            assert run.heartbeat_at >= before and run.updated_at == run.heartbeat_at
+            if lane() == "sqlite":
+                stored = conn.exec_driver_sql(
+                    f"SELECT heartbeat_at FROM account_reports WHERE id = {run_id}"
+                ).scalar_one()
+                assert stored == run.heartbeat_at.strftime("%Y-%m-%d %H:%M:%S.%f")
             if lane() == "postgresql":
                 assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
                 assert conn.get_isolation_level() == "READ COMMITTED"
