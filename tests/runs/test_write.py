@@ -227,6 +227,8 @@ def test_line_batches_quote_the_commas_column_and_write_odd_lines_alone() -> Non
         batch = [*odd, refused]
         assert _lines_text(batch, shape) is None, refused
         assert batch == [*fetched, refused]
+        # Without a newline in a value the counts are taken in one pass: refused there too.
+        assert _lines_text([*plain, b'3\x1f\x1dClark, Kate "K"\x1d\x1fc', refused], shape) is None
 
 
 def test_line_batches_without_a_commas_column_write_lines_with_a_comma_alone() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from itertools import accumulate
 from typing import Any, Protocol
@@ -265,26 +264,31 @@ class _LineShape:
 
 def _lines_alone(
     data: bytes, lines: list[bytes], breaks: bool, marks: bool, commas: bool = False
-) -> list[int]:
-    """Positions of the lines of ``data`` (``lines`` joined) holding a quote, a carriage
-    return, (``marks``) ``MARK``, (``commas``) a comma or (``breaks``: the text holds more
-    newlines than line ends) a newline. Found by searching the text, not line by line: they
-    are few."""
+) -> list[tuple[int, int]]:
+    """Where the lines of ``data`` (``lines``, each followed by a newline) holding a quote, a
+    carriage return, (``marks``) ``MARK``, (``commas``) a comma or (``breaks``: the text holds
+    more newlines than line ends) a newline start and end (their newline left out), in order.
+
+    Found by searching the text, not line by line: they are few. Without ``breaks`` every
+    newline ends a line, so a line's bounds are the newlines around what was found."""
     specials = [b'"', b"\r"] + ([_MARK] if marks else []) + ([b","] if commas else [])
     if breaks:
         specials.append(b"\n")
-        return [i for i, one in enumerate(lines) if any(ch in one for ch in specials)]
-    found: set[int] = set()
-    ends: list[int] | None = None
+        starts = _line_starts(lines)
+        return [
+            (starts[i], starts[i + 1] - 1)
+            for i, one in enumerate(lines)
+            if any(ch in one for ch in specials)
+        ]
+    found: dict[int, int] = {}
     for ch in specials:
         pos = data.find(ch)
         while pos >= 0:
-            if ends is None:  # where each line ends, its newline included
-                ends = list(accumulate(map((1).__add__, map(len, lines))))
-            i = bisect_right(ends, pos)
-            found.add(i)
-            pos = data.find(ch, ends[i])
-    return sorted(found)
+            first = data.rfind(b"\n", 0, pos) + 1
+            last = data.index(b"\n", pos)
+            found[first] = last
+            pos = data.find(ch, last)
+    return sorted(found.items())
 
 
 def _lines_text(lines: list[bytes], shape: _LineShape) -> bytes | None:
@@ -296,34 +300,77 @@ def _lines_text(lines: list[bytes], shape: _LineShape) -> bytes | None:
     ``ncols - 1`` field separators, two ``QUOTE`` per commas column and one comma per commas
     column (whose value has at least one, or SQL marked it) when the counts over the whole
     batch say so, as a value can only add to them: then none of its values needs quoting
-    but those, and the separators become commas and quotes.
+    but those, and the separators become commas and quotes (one ``translate`` of the batch).
+
+    The counts are first taken together, in one pass (:func:`_plain_counts`); only a batch
+    whose total is off is counted again one character at a time, to tell a value holding a
+    newline (its lines are then found line by line) from one that needs ``csv.writer``.
     """
     k = len(lines)
-    data = b"\n".join(lines)
+    data = b"\n".join([*lines, b""])  # every line ends with its newline
     m = len(shape.commas)
-    commas = data.count(b",")
-    alone = _lines_alone(data, lines, data.count(b"\n") != k - 1, shape.marks, m == 0)
-    plain = k - len(alone)
-    commas -= sum(lines[i].count(b",") for i in alone)
-    # Counted first (a batch with a comma in another column fails here, before any line is
-    # written alone); the lines written alone split into exactly the part's fields below.
-    if commas != plain * m or data.count(_SEP) != k * (shape.ncols - 1):
-        return None
-    if alone:
-        lines = lines.copy()  # the caller's lines stay as fetched, for its own fallback
-        for i in alone:
-            fields = shape.fields(lines[i].decode("utf-8"))
-            if fields is None:
-                return None
-            lines[i] = line(fields, "").encode("utf-8")
-            if _SEP in lines[i] or _QUOTE in lines[i]:
-                return None
-        data = b"\n".join(lines)
-    if m:
-        if data.count(_QUOTE) != 2 * plain * m:
+    alone = _lines_alone(data, lines, False, shape.marks, m == 0)
+    if not _plain_counts(data, shape, k, alone):
+        if data.count(b"\n") == k:  # a value holds a separator, or a comma out of place
             return None
-        data = data.replace(_QUOTE, b'"')
-    return data.replace(_SEP, b",") + b"\n"
+        alone = _lines_alone(data, lines, True, shape.marks, m == 0)
+        commas = data.count(b",") - sum(data.count(b",", i, j) for i, j in alone)
+        # A batch with a comma in another column fails here, before any line is written
+        # alone; the lines written alone split into exactly the part's fields below.
+        if commas != (k - len(alone)) * m or data.count(_SEP) != k * (shape.ncols - 1):
+            return None
+        if m and data.count(_QUOTE) != 2 * k * m:  # no value holds a QUOTE, alone or not
+            return None
+    text = data.translate(_TO_CSV if m else _SEPS_TO_CSV)
+    if not alone:
+        return text
+    # The lines written alone replace theirs in the translated text (slices of one view).
+    view = memoryview(text)
+    pieces: list[bytes | memoryview] = []
+    at = 0
+    for first, last in alone:
+        fields = shape.fields(data[first:last].decode("utf-8"))
+        if fields is None:
+            return None
+        one = line(fields, "").encode("utf-8")
+        if _SEP in one or _QUOTE in one:
+            return None
+        pieces += (view[at:first], one)
+        at = last
+    pieces.append(view[at:])
+    return b"".join(pieces)
+
+
+def _plain_counts(data: bytes, shape: _LineShape, k: int, alone: list[tuple[int, int]]) -> bool:
+    """Whether the batch's newlines, separators, ``QUOTE`` (with commas columns) and commas
+    outside the lines written alone are exactly what its ``k`` lines put there.
+
+    Counted as one total, by what deleting them all takes off the text. Each count is at
+    least what the lines put there (a value can only add to it), so the total is right only
+    when each count is. That holds for the commas too when a value holds a newline, and the
+    lines written alone (``alone``, found between newlines) are then only parts of lines:
+    each lies within one line, so the lines they leave untouched, each with at least one
+    comma per commas column, are at least ``k - len(alone)``.
+    """
+    m = len(shape.commas)
+    deleted = _COUNTED if m else _COUNTED_NO_QUOTE
+    total = len(data) - len(data.translate(None, deleted))
+    inside = sum(data.count(b",", i, j) for i, j in alone)
+    expected = k * shape.ncols + 2 * k * m + (k - len(alone)) * m + inside
+    return total == expected
+
+
+# The separators of a batch whose counts are right, as CSV: with and without commas columns.
+_TO_CSV = bytes.maketrans(_SEP + _QUOTE, b',"')
+_SEPS_TO_CSV = bytes.maketrans(_SEP, b",")
+# What _plain_counts counts: newlines, commas, separators, and QUOTE when it wraps a column.
+_COUNTED = b"\n," + _SEP + _QUOTE
+_COUNTED_NO_QUOTE = b"\n," + _SEP
+
+
+def _line_starts(lines: list[bytes]) -> list[int]:
+    """Where each line starts in the batch's text (each followed by a newline), and its end."""
+    return [0, *accumulate(map((1).__add__, map(len, lines)))]
 
 
 def _fallbacks(pq: PartQuery) -> list[tuple[int, Fallback]]:
