@@ -54,6 +54,11 @@ class Sink(Protocol):
 
 # Field and line separators of a SQLite-built line; see write_lines.
 FIELD_SEP = "\x1f"
+# The page cache (KiB) of a line-path statement once it has started, against the connection's
+# 8 MB: the lookups of the enrollments files (logins, sections, courses by id) re-read the same
+# pages, and on `large` 8 MB cost 1.9-2.1 s of system time in reads (docs/decisions/performance.md,
+# "the SQLite line path, where the time goes").
+LINES_CACHE_KIB = 32768
 # printf() takes at most 127 arguments (SQLITE_MAX_FUNCTION_ARG); wider parts use csv.writer.
 MAX_LINE_COLUMNS = 100
 
@@ -187,11 +192,16 @@ def write_lines(
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         conn.exec_driver_sql("BEGIN")  # one snapshot for the lines and any raw re-read
+        cache = dbapi.execute("PRAGMA cache_size").fetchone()[0]
         dbapi.text_factory = bytes
         batches = stream_batches(conn, stmt, batch)
         try:
             for rows in batches:
                 k = len(rows)
+                if not written:
+                    # The statement has started (any sort it does is sized by the cache it
+                    # started with): the pages it reads from now on get a bigger cache.
+                    dbapi.execute(f"PRAGMA cache_size = -{LINES_CACHE_KIB}")
                 lines = [r[0] for r in rows]
                 data = _lines_text(lines, shape)
                 if data is None:
@@ -213,6 +223,7 @@ def write_lines(
             batches.close()
             dbapi.text_factory = str
             conn.exec_driver_sql("ROLLBACK")
+            dbapi.execute(f"PRAGMA cache_size = {int(cache)}")
     return written
 
 
