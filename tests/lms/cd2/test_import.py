@@ -402,6 +402,21 @@ def test_malformed_lines_are_named(loaded: Engine, tmp_path: Path) -> None:
     assert rows(loaded, "SELECT id FROM users WHERE id = 104") == []
 
 
+def test_an_incremental_record_without_meta_ts_changes_nothing(
+    loaded: Engine, tmp_path: Path
+) -> None:
+    """An incremental of a table applied before checks its staged records too (on PostgreSQL
+    in the statement that prepares the table): nothing changes, and the record is named."""
+    before = users(loaded)
+    ok = {"id": 100, "ts": TS2, "name": "Ann Again", "workflow_state": "registered", **STAMP}
+    lines = f.jsonl([ok]) + b'{"key": {"id": 101}, "value": {"name": "No ts"}}\n'
+    path = f.write(tmp_path / "users" / "x.jsonl", lines)
+    with pytest.raises(Cd2Error) as caught:
+        import_paths(loaded, [path])
+    assert (caught.value.file, caught.value.line, caught.value.table) == (str(path), 2, "users")
+    assert users(loaded) == before
+
+
 # ---------------------------------------------------------------- snapshots remove
 def test_snapshot_removes_rows_missing_from_it(loaded: Engine, tmp_path: Path) -> None:
     channel = {
