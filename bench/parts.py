@@ -47,6 +47,9 @@ from reportcard.db.engine import PG_SESSION_OPTIONS, dispose_all, make_engine
 from reportcard.reports.catalog import get_report
 from reportcard.reports.sis_scope import STANDARD_FILES
 
+# reportcard's session settings for psql: its options and its shards' serial plans.
+PG_SESSION_SERIAL = PG_SESSION_OPTIONS + " -c max_parallel_workers_per_gather=0"
+
 # Issue 19's targets.
 BASE_ROWS_PER_S = 100_000  # a part's baseline, both databases
 MAX_RATIO = {"sqlite": 1.4, "postgres": 1.2}  # reportcard (1 worker) over the baseline
@@ -247,7 +250,7 @@ def run_db(db: str, chosen: list[Case], md_path: Path | None, pg_baseline: str =
     print(f"{db}, {SIZE}, {ROUNDS} round(s); load average {results['load_start']}", flush=True)
     for case in chosen:
         try:
-            options = PG_SESSION_OPTIONS if pg_baseline == "session" else None
+            options = PG_SESSION_SERIAL if pg_baseline == "session" else None
             r = measure(db, url, db_path, files, root, case, options)
         except Exception as exc:  # one broken part must not lose the others' figures
             r = {"report": case.report, "params": case.params, "error": repr(exc)[:300]}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection
 
-from reportcard.reports.catalog import get_report
+from reportcard.reports.catalog import ONE_RANGE_SCALE, get_report
 from reportcard.reports.params import ReportInputError
 
 from .activity_institution import OTHER_ROOT, build
@@ -296,6 +296,9 @@ def test_zero_activity_is_planned_over_its_candidate_enrollments(conn: Connectio
         every = conn.execute(select(func.count()).where(e.c.root_account_id == 1)).scalar_one()
         assert candidates < every
         assert n == (candidates if conn.dialect.name == "postgresql" else every)
+        # PostgreSQL plans it in ranges 8 times the setting's rows: one range on `large`.
+        scale = declaration.part("zero_activity").build(ctx).shard_scale
+        assert scale == (ONE_RANGE_SCALE if conn.dialect.name == "postgresql" else 1)
         written = list(csv.reader(io.StringIO(run(conn, ZERO, **params))))[1:]
         assert written
         for row in written:

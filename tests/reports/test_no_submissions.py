@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Connection
 
-from reportcard.reports.catalog import get_report
+from reportcard.reports.catalog import ONE_RANGE_SCALE, get_report
 
 from .learning_institution import build, extra_text, lines, run_file
 
@@ -153,3 +153,15 @@ def test_declaration() -> None:
         "enrollment_state",
     ]
     assert [n for n, p in report.parameters.items() if p.required] == ["start_at", "end_at"]
+
+
+def test_postgresql_plans_it_in_larger_ranges(conn: Connection) -> None:
+    """Each shard hashes the whole window of submissions: PostgreSQL's are ONE_RANGE_SCALE
+    times the setting's rows (one range on `large`), SQLite's the setting's."""
+    from .learning_institution import context
+
+    report = get_report(REPORT)
+    assert report is not None
+    ctx = context(conn, REPORT, start_at="2024-11-17", end_at="2024-12-01")
+    scale = report.part(report.select_parts(ctx)[0]).build(ctx).shard_scale
+    assert scale == (ONE_RANGE_SCALE if conn.dialect.name == "postgresql" else 1)

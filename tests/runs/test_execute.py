@@ -12,7 +12,7 @@ from sqlalchemy.pool import StaticPool
 
 from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports, attachments, report_shards
-from reportcard.runs.execute import RunStopped, checkpoints, claim_shard
+from reportcard.runs.execute import RunStopped, checkpoints, claim_shard, shard_waiting
 from reportcard.runs.inline import run_report
 from reportcard.runs.lifecycle import abort_run, create_run, get_run
 from reportcard.runs.worker import Worker
@@ -367,3 +367,42 @@ def test_two_shards_ending_at_once_move_the_run_on(
     assert sorted(won.values()) == [False, True]
     with engine.connect() as conn:
         assert get_run(conn, run_id).workflow_state == "compiling"
+
+
+def test_a_shard_waits_while_a_running_run_has_one_queued(
+    engine: Engine, storage: LocalStorage, settings: Settings
+) -> None:
+    """``shard_waiting``: what lets the last claimed shard use the server's parallel query."""
+    with engine.begin() as conn:
+        root = make_institution(conn, 2500)
+        run_id = sample_run(conn, root)
+    with engine.connect() as conn:
+        assert not conn.execute(select(shard_waiting())).scalar_one()  # created: not planned
+        conn.rollback()
+    assert Worker(engine, storage, settings)._plan()
+    with engine.connect() as conn:
+        ids = (
+            conn.execute(
+                select(report_shards.c.id)
+                .where(report_shards.c.report_id == run_id)
+                .order_by(report_shards.c.priority)
+            )
+            .scalars()
+            .all()
+        )
+        conn.rollback()
+    assert len(ids) == 3  # 2500 rows / 1000 per shard
+    for i, shard_id in enumerate(ids):
+        with engine.begin() as conn:
+            assert claim_shard(conn, shard_id, "w1")
+        with engine.connect() as conn:
+            assert conn.execute(select(shard_waiting())).scalar_one() is (i < len(ids) - 1)
+            conn.rollback()
+    with engine.begin() as conn:  # a queued shard of a run no longer running waits for no one
+        conn.execute(
+            update(report_shards).where(report_shards.c.id == ids[0]).values(state="queued")
+        )
+        abort_run(conn, run_id)
+    with engine.connect() as conn:
+        assert not conn.execute(select(shard_waiting())).scalar_one()
+        conn.rollback()

@@ -204,3 +204,26 @@ def test_parts_planned_at_once_give_the_ranges_planned_in_turn(
 
     with pytest.raises(RuntimeError, match="bounds query failed"):
         plan_parts(engine, Failing(), queries, 100)
+
+
+def test_a_part_with_a_shard_scale_gets_shards_that_many_times_larger(engine: Engine) -> None:
+    import dataclasses
+
+    from reportcard.runs.context import build_context
+    from reportcard.runs.plan import plan_parts
+    from reportcard.runs.planner import DEFAULT_PLANNER
+    from tests.runs.sample import sample_run
+
+    with engine.begin() as conn:
+        root = make_institution(conn, 450)
+        ctx = build_context(conn, get_run(conn, sample_run(conn, root)))
+    plain = _logins(ctx)
+    scaled = dataclasses.replace(plain, shard_scale=3)
+    ranges = plan_parts(engine, DEFAULT_PLANNER, [plain, scaled, plain], 100)
+    assert [len(r) for r in ranges] == [5, 2, 5]  # 450 rows: 100 a shard, then 300
+    for part in ranges:  # each covers the same keys, every row once
+        assert (part[0].lo, part[-1].hi, sum(r.rows for r in part)) == (
+            ranges[0][0].lo,
+            ranges[0][-1].hi,
+            450,
+        )

@@ -68,6 +68,31 @@ def test_copy_and_python_paths_are_byte_identical(
     assert compared >= 4
 
 
+def test_copy_may_run_with_the_servers_parallel_query_and_leaves_its_connection_serial(
+    engine: Engine,
+) -> None:
+    """A shard that no other waits behind (``parallel``) runs its COPY with the server's
+    ``max_parallel_workers_per_gather``; its connection goes back to the pool serial."""
+    if lane() != "postgresql":
+        pytest.skip("COPY exists only in the PostgreSQL lane")
+    u = tables.users
+    with engine.begin() as conn:
+        build(conn)
+        configured = conn.exec_driver_sql(
+            "SELECT reset_val FROM pg_settings WHERE name = 'max_parallel_workers_per_gather'"
+        ).scalar_one()
+    setting = func.current_setting("max_parallel_workers_per_gather")
+    pq = PartQuery([Col("id", u.c.id), Col("workers", setting)], u, [], u.c.id)
+    for parallel, expected in ((False, "0"), (True, configured), (False, "0")):
+        out = io.BytesIO()
+        n = write_copy(engine, pq, 0, 10**12, out, lambda n: None, parallel)  # type: ignore[arg-type]
+        lines = out.getvalue().decode().splitlines()
+        assert n == len(lines) > 0
+        assert {line.split(",")[1] for line in lines} == {expected}, parallel
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW max_parallel_workers_per_gather").scalar() == "0"
+
+
 ALL_FILES = {name: "true" for name in FILES}
 # Values that need quoting, or hold the line path's own separators, or are empty.
 HOSTILE = [

@@ -61,10 +61,30 @@ def _sqlite_begin(conn: Connection) -> None:
 
 
 # reportcard's PostgreSQL session settings (see make_engine), as libpq ``options``.
-PG_SESSION_OPTIONS = (
-    "-c jit=off -c cursor_tuple_fraction=1 -c max_parallel_workers_per_gather=0"
-    " -c extra_float_digits=1"
-)
+PG_SESSION_OPTIONS = "-c jit=off -c cursor_tuple_fraction=1 -c extra_float_digits=1"
+
+# No parallel query inside a statement, set on each new connection after it opens rather than
+# in PG_SESSION_OPTIONS: a setting made by SET is what RESET undoes, back to the server's own
+# configuration (postgresql.conf, ALTER DATABASE/ROLE), which a shard with no other shard
+# waiting for a worker may use (``allow_parallel_query``).
+PG_SERIAL = "SET max_parallel_workers_per_gather = 0"
+
+
+def _pg_serial(dbapi_conn: Any, record: Any) -> None:
+    with dbapi_conn.cursor() as cur:
+        cur.execute(PG_SERIAL)
+    dbapi_conn.commit()
+
+
+def allow_parallel_query(dbapi_conn: Any) -> None:
+    """Let the next statements on a pooled psycopg connection use parallel query as the
+    server is configured to (``max_parallel_workers_per_gather`` reset, in a transaction).
+
+    The RESET opens a transaction; the pool's rollback when the connection is returned
+    undoes it, so the connection goes back serial (docs/decisions/performance.md, "Issue 19:
+    parallel query for a shard no other shard waits behind").
+    """
+    dbapi_conn.execute("RESET max_parallel_workers_per_gather")
 
 
 def make_engine(url: str) -> Engine:
@@ -103,14 +123,16 @@ def make_engine(url: str) -> Engine:
                 #   while saving nothing on streamed rows;
                 # - plan for all rows (every report cursor is read to the end), not for the
                 #   first tenth, PostgreSQL's default;
-                # - no parallel query inside one statement: a report's parallelism is its
-                #   shards, one per worker process; per-query helpers on top of two workers
-                #   only fought them for the same cores;
+                # - no parallel query inside one statement (PG_SERIAL, on connect): a report's
+                #   parallelism is its shards, one per worker process; per-query helpers on
+                #   top of two workers only fought them for the same cores (a shard that no
+                #   other waits behind may use them: allow_parallel_query);
                 # - floats as their shortest round-trip text (PostgreSQL 12's default, set
                 #   here whatever the server's): the float columns' SQL form
                 #   (reports.sqlformat.sql_ruby_float) relies on it.
                 connect_args={"options": PG_SESSION_OPTIONS},
             )
+            event.listen(engine, "connect", _pg_serial)
         _engines[url] = engine
         return engine
 

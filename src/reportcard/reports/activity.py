@@ -22,7 +22,14 @@ from reportcard.reports.basics import (
     start_at_text,
     term_text,
 )
-from reportcard.reports.catalog import TIME, Col, Parameter, PartQuery, RunContext
+from reportcard.reports.catalog import (
+    ONE_RANGE_SCALE,
+    TIME,
+    Col,
+    Parameter,
+    PartQuery,
+    RunContext,
+)
 from reportcard.reports.sis_scope import account_scope, term_scope, user_scope
 
 STUDENT = "StudentEnrollment"
@@ -257,8 +264,17 @@ def zero_activity(ctx: RunContext) -> PartQuery:
         Col("course sis id", c.c.sis_source_id),
         Col("course name", c.c.name),
     ]
-    bounds = candidates if ctx.dialect == "postgresql" else [root]
-    return PartQuery(cols, frm, where, e.c.id, bounds_from=e, bounds_where=bounds, then_by=[p.c.id])
+    pg = ctx.dialect == "postgresql"
+    return PartQuery(
+        cols,
+        frm,
+        where,
+        e.c.id,
+        bounds_from=e,
+        bounds_where=candidates if pg else [root],
+        then_by=[p.c.id],
+        shard_scale=ONE_RANGE_SCALE if pg else 1,
+    )
 
 
 single_file(

@@ -64,6 +64,18 @@ class PartQuery:
     then_by: Sequence[ColumnElement[Any]] = ()
     # Rows written after the header when the whole part has no row ("No outcomes found").
     if_empty: Sequence[Sequence[Any]] = ()
+    # The part's shards hold this many times the ``shard_rows`` setting's rows: for a statement
+    # whose every shard pays a cost of its own that one range pays once (a hash of a whole
+    # table, a join PostgreSQL plans as a probe per row over a short range).
+    shard_scale: int = 1
+
+
+ONE_RANGE_SCALE = 8
+"""The ``shard_scale`` of PostgreSQL parts whose shards cost more than one range does: on
+``large``, students with no submissions (each shard hashes the whole window of submissions)
+and zero activity (a short range probes an index per candidate where a long one hashes):
+2,000,000 rows a shard at the default ``shard_rows`` (docs/decisions/performance.md, "Issue
+19: PostgreSQL parts in one range, with parallel query when no shard waits")."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,16 @@ from sqlalchemy import ColumnElement, and_, exists, literal_column, not_
 from reportcard.db.learning_tables import assignments, submissions
 from reportcard.db.tables import course_sections, courses, enrollments, pseudonyms, users
 from reportcard.reports.basics import check_references
-from reportcard.reports.catalog import Col, Parameter, Part, PartQuery, Report, RunContext, register
+from reportcard.reports.catalog import (
+    ONE_RANGE_SCALE,
+    Col,
+    Parameter,
+    Part,
+    PartQuery,
+    Report,
+    RunContext,
+    register,
+)
 from reportcard.reports.formatting import iso_in_zone, zone
 from reportcard.reports.learning_common import resolve_account_facts, term_text
 from reportcard.reports.params import (
@@ -143,6 +152,7 @@ def no_submissions_file(ctx: RunContext) -> PartQuery:
         bounds_from=e,
         bounds_where=enrollment_rows,
         then_by=(p.c.id,),
+        shard_scale=ONE_RANGE_SCALE if ctx.dialect == "postgresql" else 1,
     )
 
 

@@ -63,6 +63,19 @@ def claim_shard(conn: Connection, shard_id: int, worker_id: str) -> bool:
     return res.rowcount == 1
 
 
+def shard_waiting() -> Any:
+    """Whether any shard of a running run waits for a worker (an EXISTS to select).
+
+    A shard started when none waits runs its statement with the server's parallel query
+    (PostgreSQL): the other workers have nothing to take meanwhile, so the helpers use cores
+    that would sit idle; while shards wait, a report's parallelism is its shards, one per
+    worker (docs/decisions/performance.md, "Issue 19: parallel query for a shard no other
+    shard waits behind").
+    """
+    s, r = report_shards.c, account_reports.c
+    return exists().where(s.state == "queued", r.id == s.report_id, r.workflow_state == "running")
+
+
 def _checkpoint_statement() -> Any:
     """Built once: the UPDATE of a progress checkpoint, with bound values only.
 
@@ -195,6 +208,7 @@ def execute_shard(
                 report_shards.c.report_id == run.id
             )
         ).scalar_one()
+        alone = not is_sqlite(conn) and not conn.execute(select(shard_waiting())).scalar_one()
         conn.rollback()
     # Formatters with a SQL form run in the statement, so the part can take a fast path.
     pq = sql_formatted(report.part(shard.part).build(ctx), ctx)
@@ -216,7 +230,7 @@ def execute_shard(
 
         if pq.columns and shard.lo <= shard.hi:
             if copy_eligible(engine, pq):
-                written = write_copy(engine, pq, shard.lo, shard.hi, out, progress)
+                written = write_copy(engine, pq, shard.lo, shard.hi, out, progress, alone)
             elif lines_eligible(engine, pq):
                 written = write_lines(engine, pq, shard.lo, shard.hi, out, progress)
             else:

@@ -221,7 +221,7 @@ def plan_parts(
     def one(pq: PartQuery) -> list[KeyRange]:
         with read_conn(engine) as conn:
             try:
-                return planner.plan(conn, pq, shard_rows)
+                return planner.plan(conn, pq, shard_rows * pq.shard_scale)
             finally:
                 conn.rollback()
 

@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.sqltypes import NullType
 
-from reportcard.db.engine import read_conn
+from reportcard.db.engine import allow_parallel_query, read_conn
 from reportcard.reports.catalog import PartQuery, RunContext
 from reportcard.reports.sqlformat import MARK
 from reportcard.runs.csvtext import BatchWriter, line
@@ -125,9 +125,18 @@ def copy_select(pq: PartQuery, lo: int | None = None, hi: int | None = None) -> 
 
 
 def write_copy(
-    engine: Engine, pq: PartQuery, lo: int, hi: int, out: Sink, progress: Progress
+    engine: Engine,
+    pq: PartQuery,
+    lo: int,
+    hi: int,
+    out: Sink,
+    progress: Progress,
+    parallel: bool = False,
 ) -> int:
     """Rows through ``COPY (query) TO STDOUT WITH (FORMAT csv)``; returns the exact row count.
+
+    ``parallel``: the statement may use parallel query as the server is configured to
+    (``db.engine.allow_parallel_query``); else none, as every reportcard session.
 
     Progress is estimated from the newlines streamed (a quoted field may hold one); the exact
     count from COPY's command tag corrects it at the end. COPY writes an empty string as
@@ -141,6 +150,8 @@ def write_copy(
     counted = 0
     raw = engine.raw_connection()
     try:
+        if parallel:
+            allow_parallel_query(raw.driver_connection)
         copy = CopyOut(raw.driver_connection, f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", BATCH)
         for batch in copy:
             data = b"".join(batch)
