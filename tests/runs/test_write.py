@@ -109,6 +109,9 @@ HOSTILE = [
         "Supply Chain, Logistics",
     ),  # a comma alone, in a part with no commas column
     ("group_categories", "sis_source_id", ""),
+    # The line path's wrapper around a value without a comma: SQL marks it in a part with a
+    # comma-prone column (as it does a leading mark: HOSTILE_NAMES), whose line goes alone.
+    ("course_sections", "name", "\x1dSection 9\x1d"),
 ]
 
 
@@ -201,6 +204,9 @@ def test_sqlite_lines_and_python_paths_are_byte_identical(
     assert "provisioning_csv/enrollments" in compared
     assert "provisioning_csv/users" in compared
     assert "sis_export_csv/users" in compared
+    # comma-prone columns (Col.comma_prone)
+    assert "zero_activity_csv/zero_activity" in compared
+    assert "students_with_no_submissions_csv/students" in compared
     assert len(compared) >= 10
     if hostile:  # the hostile values reached the compared files, quoted where they must be
         for quoted in (
@@ -277,3 +283,45 @@ def test_line_batches_without_a_commas_column_write_lines_with_a_comma_alone() -
     assert lines == fetched
     # A separator in a value still refuses the batch.
     assert _lines_text([*lines, b"5\x1fA, B\x1fe\x1fg"], shape) is None
+
+
+def test_line_batches_with_a_comma_prone_column_quote_the_wrapped_values() -> None:
+    """A part with a comma-prone column (Col.comma_prone): SQL wrapped in ``\\x1d`` every text
+    value holding a comma and marked (``\\x1e``) any holding the wrapper; the wrappers become
+    quotes, marked lines are written alone, and a comma outside the wrappers, a lone wrapper
+    or a wrapper in a value refuses the batch."""
+    c = tables.courses
+    pq = PartQuery(
+        [
+            Col("id", c.c.id),
+            Col("name", c.c.name, comma_prone=True),
+            Col("x", c.c.sis_source_id),
+        ],
+        c,
+        [],
+        c.c.id,
+    )
+    shape = _LineShape(pq)
+    assert shape.wrapped == [1, 2]
+    lines = [
+        b"1\x1fBiology\x1fa",
+        b"2\x1f\x1dSupply Chain, Logistics\x1d\x1fb",
+        b'3\x1f\x1dWriting, "Rhetoric"\x1d\x1f',
+        b"4\x1fMath\x1f\x1d,d\x1d",
+        b"5\x1f\x1e\x1eLead, x\x1fy",
+    ]
+    fetched = list(lines)
+    assert _lines_text(lines, shape) == (
+        b'1,Biology,a\n2,"Supply Chain, Logistics",b\n3,"Writing, ""Rhetoric""",\n'
+        b'4,Math,",d"\n5,"\x1eLead, x",y\n'
+    )
+    assert lines == fetched
+    for refused in (
+        b"6\x1fA, B\x1fe",  # a comma outside the wrappers
+        b"6\x1f\x1dA, B\x1fe",  # a lone wrapper
+        b"6\x1f\x1dA, B\x1d\x1fe\x1fg",  # a separator in a value
+        b"6\x1f\x1e\x1dSection 9\x1d\x1fe",  # a wrapper in a value: csv.writer's
+    ):
+        batch = [*lines, refused]
+        assert _lines_text(batch, shape) is None, refused
+        assert batch == [*fetched, refused]

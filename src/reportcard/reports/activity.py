@@ -256,7 +256,7 @@ def zero_activity(ctx: RunContext) -> PartQuery:
     cols = [
         Col("user id", e.c.user_id),
         Col("user sis id", p.c.sis_user_id),
-        Col("name", u.c.sortable_name),
+        Col("name", u.c.sortable_name, comma_prone=True),
         Col("section id", s.c.id),
         Col("section sis id", s.c.sis_source_id),
         Col("section name", s.c.name),

@@ -40,6 +40,10 @@ class Col:
     # Nearly every value holds a comma (a sortable name): SQLite's line path writes the quotes
     # around it itself (runs.write.write_lines). The bytes are the same either way.
     commas: bool = False
+    # Most values hold a comma and the part's other text columns now and then (a sortable
+    # name beside course titles): on SQLite's line path, in a part with no ``commas`` column,
+    # SQL wraps every text value holding a comma for the quotes (runs.write.write_lines).
+    comma_prone: bool = False
 
 
 @dataclass(frozen=True)

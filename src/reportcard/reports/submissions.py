@@ -134,7 +134,7 @@ def no_submissions_file(ctx: RunContext) -> PartQuery:
     columns = [
         Col("user id", u.c.id),
         Col("user sis id", p.c.sis_user_id),
-        Col("user name", u.c.sortable_name),
+        Col("user name", u.c.sortable_name, comma_prone=True),
         Col("section id", s.c.id),
         Col("section sis id", s.c.sis_source_id),
         Col("section name", s.c.name),

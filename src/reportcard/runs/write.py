@@ -32,6 +32,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    or_,
     type_coerce,
 )
 from sqlalchemy.sql.sqltypes import NullType
@@ -251,20 +252,39 @@ class _LineShape:
         self.ncols = len(pq.columns)
         self.fallbacks = _fallbacks(pq)
         self.commas = [i for i, c in enumerate(pq.columns) if c.commas]
+        # With a comma-prone column and no commas column, every column but the integers and
+        # NULLs: SQL wraps a value holding a comma in QUOTE, and marks one holding QUOTE or
+        # starting with MARK (the test costs SQLite more than rare commas cost Python).
+        prone = not self.commas and any(c.comma_prone for c in pq.columns)
+        self.wrapped = (
+            [i for i, c in enumerate(pq.columns) if not _never_comma(c.expr)] if prone else []
+        )
         # A mark is the sign of a value written alone (Python's formatting, no comma).
-        self.marks = bool(self.fallbacks or self.commas)
+        self.marks = bool(self.fallbacks or self.commas or self.wrapped)
 
     def line_expr(self) -> ColumnElement[Any]:
         """``printf(...)`` of the row's fields (see :func:`write_lines`)."""
         fmt: list[str] = []
         args: list[ColumnElement[Any]] = []
-        for c in self.pq.columns:
+        wrapped = set(self.wrapped)
+        for i, c in enumerate(self.pq.columns):
             if c.commas:
                 fmt.append(QUOTE + "%s" + QUOTE)
                 text = type_coerce(c.expr, Text)
                 # Marked too: a value starting with the mark, which reading back would strip.
                 plain = and_(func.instr(text, ",") > 0, func.unicode(text) != ord(MARK))
                 args.append(case((plain, text), else_=literal(MARK, Text) + func.ifnull(text, "")))
+            elif i in wrapped:
+                fmt.append("%s")
+                text = type_coerce(c.expr, Text)
+                odd = or_(func.instr(text, QUOTE) > 0, func.unicode(text) == ord(MARK))
+                args.append(
+                    case(
+                        (odd, literal(MARK, Text) + text),
+                        (func.instr(text, ",") > 0, literal(QUOTE, Text) + text + QUOTE),
+                        else_=text,
+                    )
+                )
             else:
                 fmt.append("%s")
                 args.append(c.expr)
@@ -281,7 +301,23 @@ class _LineShape:
                 return None
             value = value[1:-1]
             fields[i] = value[1:] if value.startswith(MARK) else value
+        for i in self.wrapped:
+            value = fields[i]
+            if value.startswith(MARK):
+                fields[i] = value[1:]
+            elif value.startswith(QUOTE):
+                if len(value) < 2 or value[-1] != QUOTE:
+                    return None
+                fields[i] = value[1:-1]
         return list(_formatted(fields, self.fallbacks)) if self.fallbacks else fields
+
+
+def _never_comma(expr: ColumnElement[Any]) -> bool:
+    """An integer column, or a literal NULL: its text never holds a comma."""
+    if isinstance(expr.type, Integer):
+        return True
+    inner = expr.element if isinstance(expr, Label) else expr
+    return isinstance(inner, Null)
 
 
 def _lines_alone(
@@ -328,6 +364,8 @@ def _lines_text(lines: list[bytes], shape: _LineShape) -> bytes | None:
     whose total is off is counted again one character at a time, to tell a value holding a
     newline (its lines are then found line by line) from one that needs ``csv.writer``.
     """
+    if shape.wrapped:
+        return _wrapped_text(lines, shape)
     k = len(lines)
     data = b"\n".join([*lines, b""])  # every line ends with its newline
     m = len(shape.commas)
@@ -343,7 +381,41 @@ def _lines_text(lines: list[bytes], shape: _LineShape) -> bytes | None:
             return None
         if m and data.count(_QUOTE) != 2 * k * m:  # no value holds a QUOTE, alone or not
             return None
-    text = data.translate(_TO_CSV if m else _SEPS_TO_CSV)
+    return _spliced(data.translate(_TO_CSV if m else _SEPS_TO_CSV), data, alone, shape)
+
+
+def _wrapped_text(lines: list[bytes], shape: _LineShape) -> bytes | None:
+    """:func:`_lines_text` of a part with a comma-prone column (``shape.wrapped``).
+
+    SQL wrapped in ``QUOTE`` every text value holding a comma (a sortable name, a course's
+    title) and marked any holding ``QUOTE`` or starting with ``MARK``, whose line is written
+    alone, as one holding a quote, a carriage return or a newline. The batch is written as is
+    when its newlines and separators are exactly the lines' own and, outside the lines
+    written alone, the wrappers pair up with every comma inside them: then the wrappers
+    become quotes and the separators commas.
+    """
+    k = len(lines)
+    data = b"\n".join([*lines, b""])  # every line ends with its newline
+    breaks = len(data) - len(data.translate(None, _NEWLINE_SEP)) != k * shape.ncols
+    if breaks:  # a value holds a newline (its line goes alone), or a separator
+        if data.count(b"\n") == k or data.count(_SEP) != k * (shape.ncols - 1):
+            return None
+    alone = _lines_alone(data, lines, breaks, True)
+    kept = data
+    if alone:  # the text between the lines written alone
+        view = memoryview(data)
+        bounds = [0, *(at for span in alone for at in span), len(data)]
+        kept = b"".join(view[a:b] for a, b in zip(bounds[0::2], bounds[1::2], strict=True))
+    pieces = kept.split(_QUOTE)  # outside and inside the wrappers, in turn
+    if len(pieces) % 2 == 0 or b"," in b"".join(pieces[0::2]):
+        return None
+    return _spliced(data.translate(_TO_CSV), data, alone, shape)
+
+
+def _spliced(
+    text: bytes, data: bytes, alone: list[tuple[int, int]], shape: _LineShape
+) -> bytes | None:
+    """``text`` (``data`` translated) with the lines written alone replacing theirs."""
     if not alone:
         return text
     # The lines written alone replace theirs in the translated text (slices of one view).
@@ -388,6 +460,7 @@ _SEPS_TO_CSV = bytes.maketrans(_SEP, b",")
 # What _plain_counts counts: newlines, commas, separators, and QUOTE when it wraps a column.
 _COUNTED = b"\n," + _SEP + _QUOTE
 _COUNTED_NO_QUOTE = b"\n," + _SEP
+_NEWLINE_SEP = b"\n" + _SEP
 
 
 def _line_starts(lines: list[bytes]) -> list[int]:
