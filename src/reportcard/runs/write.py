@@ -397,9 +397,9 @@ def _wrapped_text(lines: list[bytes], shape: _LineShape) -> bytes | None:
     k = len(lines)
     data = b"\n".join([*lines, b""])  # every line ends with its newline
     breaks = len(data) - len(data.translate(None, _NEWLINE_SEP)) != k * shape.ncols
-    if breaks:  # a value holds a newline (its line goes alone), or a separator
-        if data.count(b"\n") == k or data.count(_SEP) != k * (shape.ncols - 1):
-            return None
+    # A value holds a newline (its line goes alone), or a separator (refused).
+    if breaks and (data.count(b"\n") == k or data.count(_SEP) != k * (shape.ncols - 1)):
+        return None
     alone = _lines_alone(data, lines, breaks, True)
     kept = data
     if alone:  # the text between the lines written alone
