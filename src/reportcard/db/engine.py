@@ -82,7 +82,7 @@ def allow_parallel_query(dbapi_conn: Any) -> None:
 
     The RESET opens a transaction; the pool's rollback when the connection is returned
     undoes it, so the connection goes back serial (docs/decisions/performance.md, "Issue 19:
-    parallel query for a shard no other shard waits behind").
+    PostgreSQL parts in one range, with parallel query when no shard waits").
     """
     dbapi_conn.execute("RESET max_parallel_workers_per_gather")
 

@@ -69,8 +69,8 @@ def shard_waiting() -> Any:
     A shard started when none waits runs its statement with the server's parallel query
     (PostgreSQL): the other workers have nothing to take meanwhile, so the helpers use cores
     that would sit idle; while shards wait, a report's parallelism is its shards, one per
-    worker (docs/decisions/performance.md, "Issue 19: parallel query for a shard no other
-    shard waits behind").
+    worker (docs/decisions/performance.md, "Issue 19: PostgreSQL parts in one range, with
+    parallel query when no shard waits").
     """
     s, r = report_shards.c, account_reports.c
     return exists().where(s.state == "queued", r.id == s.report_id, r.workflow_state == "running")
