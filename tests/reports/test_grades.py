@@ -12,7 +12,7 @@ from sqlalchemy import Connection, insert, update
 
 from reportcard.db.learning_tables import grading_standard_entries, scores
 from reportcard.reports import grades
-from reportcard.reports.catalog import get_report
+from reportcard.reports.catalog import ONE_RANGE_SCALE, get_report
 from reportcard.reports.grades import ruby_to_i
 from reportcard.reports.learning_common import ruby_float
 
@@ -140,6 +140,21 @@ def test_grade_export_limiting_period_is_read_as_ruby_to_i(conn: Connection) -> 
         0,
         0,
     ]
+
+
+def test_grade_export_plans_one_range_on_postgresql(conn: Connection) -> None:
+    """PostgreSQL's Grade Export shards are ONE_RANGE_SCALE times the setting's rows (one
+    range on `large`, whose COPY gets parallel query), SQLite's the setting's; the per-term
+    files of the MGP export keep the setting on both."""
+    from .learning_institution import context
+
+    pg = conn.dialect.name == "postgresql"
+    for report_type, scale in ((GRADES, ONE_RANGE_SCALE if pg else 1), (MGP, 1)):
+        report = get_report(report_type)
+        assert report is not None
+        ctx = context(conn, report_type, enrollment_term_id="2")
+        parts = report.select_parts(ctx)
+        assert [report.part(p).build(ctx).shard_scale for p in parts] == [scale] * len(parts)
 
 
 def test_grade_export_term(conn: Connection) -> None:

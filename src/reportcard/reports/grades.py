@@ -41,7 +41,16 @@ from reportcard.db.learning_tables import (
 )
 from reportcard.db.tables import course_sections, courses, enrollment_terms, enrollments, users
 from reportcard.reports.basics import check_references
-from reportcard.reports.catalog import Col, Parameter, Part, PartQuery, Report, RunContext, register
+from reportcard.reports.catalog import (
+    ONE_RANGE_SCALE,
+    Col,
+    Parameter,
+    Part,
+    PartQuery,
+    Report,
+    RunContext,
+    register,
+)
 from reportcard.reports.learning_common import (
     checked,
     common_extra_text,
@@ -353,7 +362,7 @@ def score_columns(
     return cols
 
 
-def _part(ctx: RunContext, src: Source, columns: list[Col]) -> PartQuery:
+def _part(ctx: RunContext, src: Source, columns: list[Col], shard_scale: int = 1) -> PartQuery:
     # Keyed on courses.id rather than enrollments.course_id (the same value): SQLite then sees
     # that courses read in id order (through the term or account index too) with their
     # enrollments in id order already give the output order, and sorts nothing in memory.
@@ -365,6 +374,7 @@ def _part(ctx: RunContext, src: Source, columns: list[Col]) -> PartQuery:
         bounds_from=src.bounds_from,
         bounds_where=src.bounds_where,
         then_by=(enrollments.c.id,),
+        shard_scale=shard_scale,
     )
 
 
@@ -374,7 +384,11 @@ def _part(ctx: RunContext, src: Source, columns: list[Col]) -> PartQuery:
 def grade_export_file(ctx: RunContext) -> PartQuery:
     src = source(ctx, term_scope(ctx, courses.c.enrollment_term_id))
     columns = [*student_columns(ctx), *score_columns(ctx, src.score, src.scheme, state=True)]
-    return _part(ctx, src, columns)
+    # PostgreSQL: one range, whose COPY gets the server's parallel query when no other shard
+    # waits; in shards, each ran serial and together cost 1.1x the one range's backend and
+    # helper CPU (docs/decisions/performance.md, "Issue 19: the PostgreSQL grade export in
+    # one range"). SQLite keeps its shards (no helpers to use the other core).
+    return _part(ctx, src, columns, ONE_RANGE_SCALE if ctx.dialect == "postgresql" else 1)
 
 
 def grade_extra_text(ctx: RunContext) -> str:
