@@ -46,6 +46,53 @@ def test_a_first_load_with_a_key_twice_keeps_the_newest(engine: Engine, tmp_path
     assert (again.tables[0].upserted, again.tables[0].unchanged) == (0, 2)
 
 
+@pytest.mark.parametrize("tie", [False, True])
+def test_a_first_load_from_tsv_with_a_key_twice_keeps_the_newest(
+    engine: Engine, tmp_path: Path, tie: bool
+) -> None:
+    """The same from TSV, over two files (PostgreSQL stages a first load without arrival
+    order, finds the key twice and stages the files again, ordered): the newest ``meta.ts``
+    wins, and on a tie the record that came later (the second file's)."""
+    root = {"workflow_state": "active", "default_time_zone": "America/Denver", **STAMP}
+    table = tmp_path / "accounts"
+    f.write(table / "part-0.tsv", f.tsv([{"id": 1, "ts": TS1, "name": "A", **root}]))
+    f.write(
+        table / "part-1.tsv", f.tsv([{"id": 1, "ts": TS1 if tie else TS0, "name": "B", **root}])
+    )
+    result = import_paths(engine, [table], snapshot=True)
+    (summary,) = result.tables
+    assert (summary.records, summary.upserted, summary.unchanged) == (2, 1, 1)
+    assert rows(engine, "SELECT id, name FROM accounts") == [(1, "B" if tie else "A")]
+    assert rows(engine, "SELECT key, deleted FROM cd2_rows_accounts") == [(1, False)]
+
+
+def test_a_first_load_stages_without_arrival_order(engine: Engine, tmp_path: Path) -> None:
+    """PostgreSQL: a snapshot's first load of a table stages its TSV without ``seq`` (a
+    ``nextval`` per record), an incremental's staging numbers its records."""
+    from reportcard.lms.cd2 import importer
+
+    made: list[bool] = []
+    original = importer.create_stage
+
+    def noted(conn, t, *, ordered=True):  # type: ignore[no-untyped-def]
+        made.append(ordered)
+        original(conn, t, ordered=ordered)
+
+    root = {"workflow_state": "active", "default_time_zone": "America/Denver", **STAMP}
+    table = tmp_path / "accounts"
+    f.write(table / "part-0.tsv", f.tsv([{"id": 1, "ts": TS1, "name": "A", **root}]))
+    mp = pytest.MonkeyPatch()
+    mp.setattr(importer, "create_stage", noted)
+    try:
+        import_paths(engine, [table], snapshot=True)
+        import_paths(engine, [table], snapshot=True)
+        import_paths(engine, [table])
+    finally:
+        mp.undo()
+    first = engine.dialect.name != "postgresql"
+    assert made == [first, True, True]
+
+
 def test_the_bookkeeping_leaves_room_for_an_incremental(engine: Engine, tmp_path: Path) -> None:
     """The key is SQLite's rowid (no second b-tree of the keys); PostgreSQL fills a page to
     nine tenths, so an incremental's new ``meta.ts`` is a HOT update (no new index entry)."""

@@ -737,6 +737,28 @@ _BULK_SETTINGS = (
 )
 
 
+class StagedUnordered(Exception):
+    """The table's staging was made without arrival order (``create_stage(ordered=False)``)
+    and its load needs it: a key staged twice, or rows applied before. Nothing of the load
+    was written; stage the files again, ordered, and prepare again."""
+
+
+def first_load_ahead(conn: Connection, t: Cd2Table) -> bool:
+    """PostgreSQL, before staging ``t``: whether its load will be a first load (no row of it
+    applied before, in its bookkeeping or ``cd2_rows_recent``), which needs no arrival order
+    of the staged records unless a key comes twice (see :func:`prepare_staged`)."""
+    if conn.dialect.name != "postgresql":
+        return False
+    found = conn.execute(
+        text(
+            f"SELECT EXISTS (SELECT 1 FROM {rows_table(t.name)})"
+            f" OR EXISTS (SELECT 1 FROM {RECENT} WHERE cd2_table = :t)"
+        ),
+        {"t": t.name},
+    ).scalar()
+    return not found
+
+
 def prepare_staged(conn: Connection, t: Cd2Table | str, *, root_id: int) -> None:
     """The part of :func:`apply_staged` that reads and writes nothing but the table's own
     staging and bookkeeping, so it may run before the tables ahead of ``t`` are committed
@@ -748,8 +770,11 @@ def prepare_staged(conn: Connection, t: Cd2Table | str, *, root_id: int) -> None
     sql = _Sql(conn, t)
     recent_live: tuple[int, int] | None = None
     checked = False
+    ordered = conn.info.get("cd2_stage", {}).get("ordered", True)
     if sql.pg:
         known_before, recent_live, bad = _pg_prepare(conn, t)
+        if known_before and not ordered:
+            raise StagedUnordered(t.name)
         if bad is not None:
             from reportcard.lms.cd2.errors import Cd2Error
 
@@ -764,6 +789,8 @@ def prepare_staged(conn: Connection, t: Cd2Table | str, *, root_id: int) -> None
     # A first load on PostgreSQL records its bookkeeping from a view of the staged records,
     # which checks them on the way (a pass over the staging table less).
     recorded = sql.pg and not known_before and _first_load(conn, t, sql, root_id)
+    if not recorded and not ordered:  # a key staged twice: its winner needs the order
+        raise StagedUnordered(t.name)
     if not recorded and not checked:
         _check_staged(conn, t, sql)
     conn.info["cd2_prepared"] = (t.name, known_before, recorded, recent_live)

@@ -18,7 +18,13 @@ from sqlalchemy.exc import DBAPIError
 
 from reportcard.db.tables import accounts
 from reportcard.lms.cd2 import derived, state
-from reportcard.lms.cd2.apply import TableSummary, apply_staged, prepare_staged
+from reportcard.lms.cd2.apply import (
+    StagedUnordered,
+    TableSummary,
+    apply_staged,
+    first_load_ahead,
+    prepare_staged,
+)
 from reportcard.lms.cd2.convert import convert_record
 from reportcard.lms.cd2.errors import Cd2Error
 from reportcard.lms.cd2.formats import read_records
@@ -237,19 +243,30 @@ def _load_table(
     waits for the table before this one to be committed before this one commits."""
     try:
         with conn.begin():
-            create_stage(conn, t)
-            for f in files:
-                if progress:
-                    progress(f"{t.name}: {f.name}", done, total)
-                stage_file(conn, t, f)
-                done += f.stat().st_size
+
+            def stage(ordered: bool) -> None:
+                create_stage(conn, t, ordered=ordered)
+                at = done
+                for f in files:
+                    if progress:
+                        progress(f"{t.name}: {f.name}", at, total)
+                    stage_file(conn, t, f)
+                    at += f.stat().st_size
+
+            # A snapshot's first load of a table stages without arrival order (see
+            # create_stage); in the rare load that needs it, the files are staged again.
+            stage(not (snapshot and first_load_ahead(conn, t)))
             if t.name == "accounts":
                 root = find_root(conn, account_id, _staged_root(conn))
             assert root is not None
             apply = snapshot or _staged_any(conn, t)
-            if turn is not None:
-                if apply:
+            if apply:
+                try:
                     prepare_staged(conn, t, root_id=root)
+                except StagedUnordered:
+                    stage(True)
+                    prepare_staged(conn, t, root_id=root)
+            if turn is not None:
                 prepared = conn.info.get("cd2_prepared")
                 turn.apply(bool(prepared and prepared[2]))  # a first load's bookkeeping
             if apply:

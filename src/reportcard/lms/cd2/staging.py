@@ -3,7 +3,8 @@
 The staging table of CD2 table ``T`` is the temporary table ``cd2_stage_T`` (see
 :func:`stage_name`) of the connection. Its columns:
 
-* ``seq``: arrival order (a later record wins a tie on ``meta.ts``);
+* ``seq``: arrival order (a later record wins a tie on ``meta.ts``). On PostgreSQL a staging
+  table made with ``ordered=False`` leaves it NULL (see :func:`create_stage`);
 * ``key``, ``ts``, ``action``: the record's key, ``meta.ts`` and ``meta.action`` (NULL = ``U``);
 * ``"value.<field>"``: one per field the declaration reads (:attr:`Cd2Table.fields`), named
   like the tabular header (``"value.settings.course_format"``). On PostgreSQL a staging table
@@ -56,23 +57,31 @@ def _pg(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def create_stage(conn: Connection, t: Cd2Table) -> None:
+def create_stage(conn: Connection, t: Cd2Table, *, ordered: bool = True) -> None:
     """(Re)create the empty staging table of ``t`` on this connection. Its columns are noted
-    (:func:`stage_columns` need not ask the catalog)."""
+    (:func:`stage_columns` need not ask the catalog).
+
+    ``ordered=False`` (PostgreSQL; SQLite's staging is always ordered): ``seq`` is not filled
+    as the records arrive. Its ``nextval`` per record cost about a third of a ``COPY`` of
+    text (0.6-1.0 of 2.7 backend CPU-s for large's 3.1M scores); a table's first load
+    (:func:`reportcard.lms.cd2.apply.prepare_staged`) does not read it unless a key is
+    staged twice, and then raises :class:`~reportcard.lms.cd2.apply.StagedUnordered` for
+    the caller to stage the files again, ordered. Noted in ``conn.info["cd2_stage"]``."""
     name = stage_name(t)
     conn.info.pop("cd2_prepared", None)  # apply.prepare_staged's note of an earlier load
     values = [value_column(f) for f in t.fields]
     if _pg(conn):
+        seq = "seq bigint DEFAULT nextval('cd2_stage_seq')" if ordered else "seq bigint"
         cols = ", ".join(
-            ["seq bigint DEFAULT nextval('cd2_stage_seq')", "key text", "ts text", "action text"]
-            + [f"{c} text" for c in values]
+            [seq, "key text", "ts text", "action text"] + [f"{c} text" for c in values]
         )
         # One round trip (no parameters: several statements may go in one query).
         conn.exec_driver_sql(
             f"DROP TABLE IF EXISTS {name}; CREATE TEMP SEQUENCE IF NOT EXISTS cd2_stage_seq;"
             f" CREATE TEMP TABLE {name} ({cols})"
         )
-        conn.info["cd2_stage"] = {"records": 0}  # counted as they are copied in
+        # counted as they are copied in
+        conn.info["cd2_stage"] = {"records": 0, "ordered": ordered}
         made = ["seq", "key", "ts", "action"]
     else:
         cols = ", ".join(
