@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TIMESTAMP
 
-from reportcard.reports.basics import megabytes
+from reportcard.reports.basics import megabytes, time_or, token_hint
 from reportcard.reports.catalog import RunContext
 from reportcard.reports.formatting import first_name, last_name, time_formatter
 from reportcard.reports.learning_common import ruby_float
@@ -44,10 +44,12 @@ from reportcard.reports.sqlformat import (
     TIME_WINDOW,
     offset_segments,
     sql_first_name,
+    sql_form,
     sql_last_name,
     sql_megabytes,
     sql_ruby_float,
     sql_time,
+    sql_token_hint,
 )
 from tests.databases import lane
 
@@ -271,16 +273,18 @@ def test_floats_in_sql_are_the_ruby_floats(engine: Engine) -> None:
     assert len({r[0] is not None and r[1] for r in rows}) > 2
 
 
-@pytest.mark.skipif(lane() != "postgresql", reason="the number forms are PostgreSQL's")
 def test_megabytes_in_sql_are_the_python_megabytes(engine: Engine) -> None:
-    ctx = _ctx("postgresql")
+    ctx = _ctx(lane())
     rng = random.Random(3)
     md = MetaData()
     t = Table("mb_cases", md, Column("id", Integer, primary_key=True), Column("b", BigInteger))
     mb = 1_048_576
-    values: list[int | None] = [None, 0, 1, 511, 512, 5242, 5243, 2**63 - 1]
+    values: list[float | None] = [None, 0, 1, 511, 512, 5242, 5243, 2**63 - 1]
+    values += [10**15 - 1, 10**15, 10**15 + 1, 2**53 + 1]
     values += [k * mb // 200 + d for k in range(0, 400, 7) for d in (-1, 0, 1)]
     values += [rng.randrange(0, 2 ** rng.randint(1, 62)) for _ in range(2000)]
+    if lane() == "sqlite":  # negatives (no sum of sizes is), and reals an INTEGER column keeps
+        values += [-1, -mb, 1.5, 5242.9999, 1e15, 1e15 + 0.5, 1e20, 2.5e18, -0.5]
     with engine.begin() as conn:
         md.create_all(conn)
         conn.execute(t.insert(), [{"id": i, "b": v} for i, v in enumerate(values)])
@@ -292,9 +296,44 @@ def test_megabytes_in_sql_are_the_python_megabytes(engine: Engine) -> None:
                 t.c.b, sql_megabytes(t.c.b, ctx), sql_megabytes(total.scalar_subquery(), ctx)
             ).order_by(t.c.id)
         ).all()
+    in_sql = 0
     for stored, got, got_sum in rows:
-        assert got == megabytes(stored), stored
-        assert got_sum == megabytes(stored), stored
+        assert _through(got, megabytes) == megabytes(stored), stored
+        assert _through(got_sum, megabytes) == megabytes(stored), stored
+        in_sql += not got.startswith(MARK)
+    assert in_sql > len(values) // 2
+
+
+def test_token_hints_in_sql_are_the_python_hints(engine: Engine) -> None:
+    ctx = _ctx(lane())
+    md = MetaData()
+    t = Table("hint_cases", md, Column("id", Integer, primary_key=True), Column("h", Text))
+    values = [None, "", "~", "~~", "1~abcde", "plain", "a~b~c", "ü~✓x", MARK, "1~" + MARK + "x"]
+    with engine.begin() as conn:
+        md.create_all(conn)
+        conn.execute(t.insert(), [{"id": i, "h": v} for i, v in enumerate(values)])
+        rows = conn.execute(select(t.c.h, sql_token_hint(t.c.h, ctx)).order_by(t.c.id)).all()
+    for stored, got in rows:
+        assert _through(got, token_hint) == token_hint(stored), stored
+    assert sum(got is not None and got.startswith(MARK) for _, got in rows) == 2
+
+
+def test_time_or_in_sql_writes_missing_for_null(engine: Engine) -> None:
+    ctx = _ctx(lane(), "America/Denver")
+    never = time_or(ctx, "never")
+    form = sql_form(never, lane())
+    assert form is not None
+    assert sql_form(time_or(ctx, "never"), "mysql") is None
+    md = MetaData()
+    t = Table("time_or_cases", md, Column("id", Integer, primary_key=True), Column("v", DateTime))
+    values = [None, datetime(2024, 3, 10, 9, 30), datetime(1, 1, 1, 0, 0, 1)]
+    with engine.begin() as conn:
+        md.create_all(conn)
+        conn.execute(t.insert(), [{"id": i, "v": v} for i, v in enumerate(values)])
+        raw = conn.execute(select(t.c.v).order_by(t.c.id)).scalars().all()
+        got = conn.execute(select(form(t.c.v, ctx)).order_by(t.c.id)).scalars().all()
+    assert [_through(g, never) for g in got] == [never(v) for v in raw]
+    assert got[:2] == ["never", "2024-03-10T03:30:00-06:00"]
 
 
 def test_mark_starts_no_value_sql_writes() -> None:

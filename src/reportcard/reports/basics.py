@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -120,18 +121,42 @@ def raw_utc(value: Any) -> str | None:
     return to_utc(value).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds") + " UTC"
 
 
-def time_or(ctx: RunContext, missing: str) -> Callable[[Any], str | None]:
+@dataclass(frozen=True)
+class TimeOr:
+    """Timestamps in ``time_zone`` (the ``TIME`` formatter), and ``missing`` for NULL.
+
+    A value, not a closure, so that ``reports.sqlformat`` gives it a SQL form (``TIME``'s,
+    with ``missing`` for NULL).
+    """
+
+    time_zone: str
+    missing: str
+    fmt: Callable[[Any], str | None] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fmt", time_formatter(self.time_zone))
+
+    def __call__(self, value: Any) -> str | None:
+        return self.missing if value is None else self.fmt(value)
+
+
+def time_or(ctx: RunContext, missing: str) -> TimeOr:
     """Timestamps in the root account's zone, and ``missing`` for NULL (tokens' ``never``)."""
-    fmt = time_formatter(ctx.time_zone)
+    return TimeOr(ctx.time_zone, missing)
 
-    def apply(value: Any) -> str | None:
-        return missing if value is None else fmt(value)
 
-    return apply
+def token_hint(value: Any) -> str | None:
+    """The stored hint without a leading ``<shard>~`` prefix."""
+    if value is None:
+        return None
+    text = str(value)
+    return text.split("~", 1)[1] if "~" in text else text
 
 
 def megabytes(total_bytes: Any) -> str:
     """Bytes as MB rounded half up to 2 places, written like a Ruby Float (``0.0``, ``1.23``)."""
+    if isinstance(total_bytes, str):  # a sum SQLite left to Python (reports.sqlformat)
+        total_bytes = int(total_bytes) if total_bytes.isdigit() else float(total_bytes)
     hundredths = (2 * 100 * int(total_bytes or 0) + 1_048_576) // 2_097_152
     return repr(hundredths / 100)
 

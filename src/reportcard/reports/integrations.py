@@ -23,6 +23,7 @@ from reportcard.reports.basics import (
     ruby_inspect,
     single_file,
     time_or,
+    token_hint,
 )
 from reportcard.reports.catalog import Col, Parameter, PartQuery, RunContext
 from reportcard.reports.sis_scope import subtree, user_scope
@@ -39,14 +40,6 @@ GLOBAL_ID_BASE = 10_000_000_000_000
 # ---------------------------------------------------------------- user_access_tokens_csv (§4.14)
 
 
-def token_hint(value: Any) -> str | None:
-    """The stored hint without a leading ``<shard>~`` prefix."""
-    if value is None:
-        return None
-    text = str(value)
-    return text.split("~", 1)[1] if "~" in text else text
-
-
 def user_access_tokens(ctx: RunContext) -> PartQuery:
     t, u = access_tokens, users
     key = developer_keys.alias("token_key")
@@ -58,7 +51,7 @@ def user_access_tokens(ctx: RunContext) -> PartQuery:
     never = time_or(ctx, "never")
     cols = [
         Col("user id", t.c.user_id),
-        Col("user name", u.c.sortable_name),
+        Col("user name", u.c.sortable_name, commas=True),
         Col("token hint", t.c.hint, token_hint),
         Col("expiration", t.c.expires_at, never),
         Col("last used", t.c.last_used_at, never),
