@@ -793,7 +793,20 @@ def prepare_staged(conn: Connection, t: Cd2Table | str, *, root_id: int) -> None
         raise StagedUnordered(t.name)
     if not recorded and not checked:
         _check_staged(conn, t, sql)
-    conn.info["cd2_prepared"] = (t.name, known_before, recorded, recent_live)
+    # A first load's counts, read from the bookkeeping just written while preparing: the
+    # preparing runs beside the table before this one, the apply is the import's chain.
+    counts = _first_counts(conn, t) if recorded else None
+    conn.info["cd2_prepared"] = (t.name, known_before, recorded, recent_live, counts)
+
+
+def _first_counts(conn: Connection, t: Cd2Table) -> Any:
+    """A first load's counts, in the order of the winners' counts in :func:`apply_staged`,
+    from the bookkeeping it wrote (every staged record is a winner, newer, of a new key)."""
+    return conn.exec_driver_sql(
+        "SELECT COUNT(*), SUM(CASE WHEN deleted THEN 0 ELSE 1 END), 0, 0, MAX(ts),"
+        " SUM(CASE WHEN deleted THEN 1 ELSE 0 END),"
+        f" SUM(CASE WHEN deleted THEN 0 ELSE 1 END) FROM {rows_table(t.name)}"
+    ).one()
 
 
 def apply_staged(
@@ -816,16 +829,12 @@ def apply_staged(
     if prepared is None or prepared[0] != t.name:
         prepare_staged(conn, t, root_id=root_id)
         prepared = conn.info.pop("cd2_prepared")
-    _, known_before, recorded, recent_live = prepared
+    _, known_before, recorded, recent_live, first_counts = prepared
     sql = _Sql(conn, t)
     summary = TableSummary(t.name, lacks=t.lacks)
     sequences_past: set[str] = set()  # targets whose id sequence is past every key upserted
     if recorded:  # every staged record is a winner, newer, of a key never seen
-        counts = conn.exec_driver_sql(
-            "SELECT COUNT(*), SUM(CASE WHEN deleted THEN 0 ELSE 1 END), 0, 0, MAX(ts),"
-            " SUM(CASE WHEN deleted THEN 1 ELSE 0 END),"
-            f" SUM(CASE WHEN deleted THEN 0 ELSE 1 END) FROM {rows_table(t.name)}"
-        ).one()
+        counts = first_counts
     else:
         if not known_before:
             recent, live = 0, 0
