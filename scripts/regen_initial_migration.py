@@ -22,4 +22,17 @@ with tempfile.TemporaryDirectory() as tmp:
         cfg.attributes["connection"] = conn
         command.revision(cfg, message="initial schema", autogenerate=True, rev_id="0001")
         conn.commit()
+# The SQL functions the generated columns call come first (autogenerate knows only tables).
+source = target.read_text()
+source = source.replace(
+    "from alembic import op\n", "from alembic import op\n\nfrom reportcard.db import functions\n", 1
+)
+source = source.replace(
+    "def upgrade() -> None:\n",
+    "def upgrade() -> None:\n"
+    "    # The SQL functions of the generated columns (reportcard.db.functions).\n"
+    "    functions.create(op.get_bind())\n",
+    1,
+)
+target.write_text(source)
 print(f"wrote {target}")

@@ -23,6 +23,7 @@ from reportcard.db.tables import (
 from reportcard.lms.institution import BUILTIN_ROLES, create_admin, create_root_account
 from reportcard.lms.loader import LoadFailed, load_directory, loadable_tables
 from tests.stored_names import ODD_SORTABLE, assert_names_stored
+from tests.stored_score_text import ODD_SCORES, assert_score_text
 
 # An institution built by hand, without uuids or role ids: Canvas fills those in.
 BASE = {
@@ -377,3 +378,47 @@ def test_cli_modes(built: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     with built.connect() as conn:
         name = conn.execute(select(users.c.name).where(users.c.id == 20)).scalar_one()
     assert name == "Ann Archer-Smith"
+
+
+def test_load_keeps_the_score_text(built: Engine, tmp_path: Path) -> None:
+    """scores.<kind>_score_text follows the scores on insert (CSV) and on upsert (JSON Lines,
+    some scores given, or none), whatever their shape; a file cannot give it."""
+    kinds = ["current", "final", "unposted_current", "unposted_final", "override"]
+    cols = [f"{k}_score" for k in kinds]
+    values = [*ODD_SCORES, *([None] * (-len(ODD_SCORES) % 10))]
+    first, rest = values[:10], values[10:]
+
+    def cell(v: float | None) -> str:
+        return "" if v is None else repr(v)  # nan, inf, -inf, 1e+20, -0.0...
+
+    csv_rows = [
+        ",".join([str(i + 1), str(30 + i), "true", *map(cell, first[5 * i : 5 * i + 5])])
+        for i in range(2)
+    ]
+    body = "id,enrollment_id,course_score," + ",".join(cols) + "\n" + "\n".join(csv_rows) + "\n"
+    load_directory(built, write(tmp_path / "ins", {"scores.csv": body}))
+    assert assert_score_text(built) == 2
+    for n in range(0, len(rest), 10):
+        chunk = rest[n : n + 10]
+        lines = [
+            json.dumps(
+                {"id": i + 1, **dict(zip(cols[: 3 + i], chunk[5 * i : 5 * i + 3 + i], strict=True))}
+            )
+            for i in range(2)
+        ]
+        load_directory(
+            built,
+            write(tmp_path / f"up{n}", {"scores.jsonl": "\n".join(lines) + "\n"}),
+            mode="upsert",
+        )
+        assert assert_score_text(built) == 2
+    load_directory(
+        built,
+        write(tmp_path / "state", {"scores.jsonl": '{"id": 1, "workflow_state": "deleted"}\n'}),
+        mode="upsert",
+    )
+    assert assert_score_text(built) == 2
+    given = {"scores.csv": "id,enrollment_id,current_score,current_score_text\n9,30,1.5,1.5\n"}
+    assert errors_of(built, write(tmp_path / "given", given), mode="upsert") == [
+        "scores.csv:1: unknown column(s): current_score_text"
+    ]

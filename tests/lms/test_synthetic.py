@@ -16,6 +16,7 @@ from reportcard.lms.synthetic.clock import ANCHOR, ts
 from reportcard.lms.synthetic.model import TABLES
 from tests.databases import fresh_database_url
 from tests.stored_names import assert_names_stored
+from tests.stored_score_text import assert_score_text
 
 
 def _fresh(path: Path) -> Engine:
@@ -544,3 +545,9 @@ def test_small_twice_moves_id_sequences_past_explicit_ids(engine: Engine) -> Non
         for name, sql in INTEGRITY.items():
             assert conn.execute(text(sql + " LIMIT 5")).all() == [], name
         conn.rollback()
+
+
+def test_scores_hold_their_stored_text(small: tuple[Engine, SeedResult]) -> None:
+    """The generator writes the scores only; the database writes their text."""
+    engine, seeded = small
+    assert assert_score_text(engine) == seeded.counts["scores"] > 0

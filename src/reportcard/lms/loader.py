@@ -22,7 +22,9 @@ Values
     (:mod:`reportcard.timezones`); an unknown zone is an error.
   * Derived columns (:data:`DERIVED`) are not loaded: ``users.first_name`` and
     ``users.last_name`` follow the row's ``sortable_name`` (:mod:`reportcard.names`), on an
-    insert and on an upsert that gives it.
+    insert and on an upsert that gives it. Generated columns (``scores.current_score_text``
+    and the other ``*_score_text``) are not loaded either: the database computes them from the
+    row's scores on every write (:mod:`reportcard.db.functions`).
 
 Modes (``mode``, ``reportcard load --mode``)
   * ``insert`` (the default): every row is new; an id already in the database is an error.
@@ -427,7 +429,9 @@ class _FileLoad:
     def run(self) -> None:
         from_csv = self.path.suffix == ".csv"
         columns = {
-            c.name: c for c in self.table.columns if (self.table.name, c.name) not in DERIVED
+            c.name: c
+            for c in self.table.columns
+            if (self.table.name, c.name) not in DERIVED and c.computed is None
         }
         convert = {name: _converter(col, from_csv) for name, col in columns.items()}
         required = [name for name, col in columns.items() if _required(col)]

@@ -3,7 +3,8 @@
 * :func:`resolve_account_facts` reads, once per run context, the account settings and feature
   flags that change headers or values (spec other-reports.md §4.1, §4.5, §4.6) into
   ``ctx.facts``.
-* :func:`ruby_float` writes stored float scores as Ruby's ``Float#to_s`` does (``88.0``).
+* :func:`ruby_float` (from :mod:`reportcard.rubyfloat`) writes stored float scores as Ruby's
+  ``Float#to_s`` does (``88.0``).
 * :func:`login_value` picks a user's login on the root account in SQL, with the same
   preference order as the SIS export (docs/decisions/sis-export.md).
 * :func:`common_extra_text` gives the ``Term: …;`` and include-deleted fragments.
@@ -11,7 +12,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +22,7 @@ from reportcard.db.tables import account_ancestors, account_reports, accounts, p
 from reportcard.reports.basics import check_references
 from reportcard.reports.catalog import RunContext
 from reportcard.reports.params import value_to_boolean
+from reportcard.rubyfloat import ruby_float
 
 INCLUDE_DELETED_TEXT = "Include Deleted/Concluded Objects;"
 
@@ -107,25 +108,6 @@ def resolve_account_facts(conn: Connection, ctx: RunContext) -> None:
 
 
 # ---------------------------------------------------------------- values
-
-
-def ruby_float(value: Any) -> str | None:
-    """A float as Ruby's ``Float#to_s`` writes it: ``88.0``, ``37.5``, ``1.0e+20``."""
-    if value is None:
-        return None
-    f = float(value)
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "Infinity" if f > 0 else "-Infinity"
-    text = repr(f)
-    if "e" not in text:
-        return text
-    mantissa, exponent = text.split("e")
-    if "." not in mantissa:
-        mantissa += ".0"
-    sign = "-" if exponent.startswith("-") else "+"
-    return f"{mantissa}e{sign}{exponent.lstrip('+-').zfill(2)}"
 
 
 def locale_number(value: Any, locale: str | None) -> str | None:
