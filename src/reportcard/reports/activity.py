@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
 from reportcard.db.tables import course_sections, courses, enrollments, pseudonyms, users
+from reportcard.reports.aliases import named_alias
 from reportcard.reports.basics import (
     COURSE,
     TERM,
@@ -51,8 +52,8 @@ def _enrolled(ctx: RunContext, user_col: ColumnElement[Any]) -> list[ColumnEleme
     (not a deleted one unless include_deleted). Nothing without either."""
     if ctx.term_ids is None and ctx.course_id is None:
         return []
-    e = enrollments.alias("any_enrollment")
-    c = courses.alias("any_course")
+    e = named_alias(enrollments, "any_enrollment")
+    c = named_alias(courses, "any_course")
     cond: list[ColumnElement[bool]] = [e.c.user_id == user_col]
     if ctx.course_id is not None:
         cond.append(e.c.course_id == ctx.course_id)
@@ -67,7 +68,7 @@ def _first_of_its_sis_id(ctx: RunContext, p: Any) -> ColumnElement[bool]:
     """``p`` is the login written for its (user, SIS user id): the matching login with the
     lowest id. Canvas walks the logins in id order (``find_each``) and skips a pair it has
     already written, so the first login of the pair gives the row (§4.3)."""
-    q = pseudonyms.alias("same_sis")
+    q = named_alias(pseudonyms, "same_sis")
     return ~exists().where(
         q.c.user_id == p.c.user_id,
         q.c.id < p.c.id,
@@ -135,7 +136,7 @@ single_file(
 
 def last_enrollment_activity(ctx: RunContext) -> PartQuery:
     e = enrollments
-    c = courses.alias("enrollment_course")
+    c = named_alias(courses, "enrollment_course")
     latest = (
         select(e.c.user_id.label("user_id"), func.max(e.c.last_activity_at).label("last_activity"))
         .select_from(e.join(c, c.c.id == e.c.course_id))
@@ -206,7 +207,7 @@ def _no_course_activity(ctx: RunContext, e: Any) -> ColumnElement[bool]:
     """No activity (since ``start_at``) in any other enrollment of the user in the same
     course either: a student active in one section is active in the course."""
     since = start_at(ctx)
-    other = enrollments.alias("same_course")
+    other = named_alias(enrollments, "same_course")
     activity = other.c.last_activity_at
     return ~exists().where(
         other.c.user_id == e.c.user_id,
@@ -217,9 +218,9 @@ def _no_course_activity(ctx: RunContext, e: Any) -> ColumnElement[bool]:
 
 def zero_activity(ctx: RunContext) -> PartQuery:
     e = enrollments
-    p, u = pseudonyms.alias("login"), users
-    s = course_sections.alias("section")
-    c = courses.alias("course")
+    p, u = named_alias(pseudonyms, "login"), users
+    s = named_alias(course_sections, "section")
+    c = named_alias(courses, "course")
     # The enrollment's own conditions. On PostgreSQL they are the rows the planner counts and
     # cuts into shards: counting every enrollment of the account instead (sixteen for each row
     # written on large) made eight shards where one does, each reading its key range and

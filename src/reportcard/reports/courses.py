@@ -22,6 +22,7 @@ from reportcard.db.activity_tables import (
 )
 from reportcard.db.learning_tables import assignments, quizzes
 from reportcard.db.tables import accounts, courses
+from reportcard.reports.aliases import named_alias
 from reportcard.reports.basics import TERM, megabytes, single_file, term_text
 from reportcard.reports.catalog import TIME, Col, PartQuery, RunContext
 from reportcard.reports.sis_scope import account_scope, term_scope, when
@@ -139,7 +140,7 @@ def _stored_bytes(course_id: ColumnElement[Any], originals_only: bool) -> Column
     Only ``available`` files count, as in Canvas's quota (``attachments.active`` is
     ``file_state = 'available'``): hidden files take no quota and are not in the sum either.
     """
-    f = course_files.alias("stored_file" if originals_only else "any_file")
+    f = named_alias(course_files, "stored_file" if originals_only else "any_file")
     cond = [f.c.course_id == course_id, f.c.file_state == "available"]
     if originals_only:
         cond.append(f.c.root_attachment_id.is_(None))
@@ -150,7 +151,7 @@ def _stored_bytes(course_id: ColumnElement[Any], originals_only: bool) -> Column
 def _file_sums(course_id: ColumnElement[Any]) -> Any:
     """Both of ``_stored_bytes``'s sums from one read of the course's files (PostgreSQL's
     LATERAL): ``stored`` (originals only) and ``every`` (NULL when the course has none)."""
-    f = course_files.alias("course_file")
+    f = named_alias(course_files, "course_file")
     counted = _counted(f)
     return (
         select(
@@ -164,7 +165,7 @@ def _file_sums(course_id: ColumnElement[Any]) -> Any:
 
 def course_storage(ctx: RunContext) -> PartQuery:
     c = courses
-    acct = accounts.alias("course_account")
+    acct = named_alias(accounts, "course_account")
     frm = c.join(acct, acct.c.id == c.c.account_id)
     if ctx.dialect == "postgresql":
         # One index scan per course for both sums, where two scalar subqueries read the
@@ -221,7 +222,7 @@ CONTENT: tuple[tuple[Table, str], ...] = (
 def _has_no_content(course_id: ColumnElement[Any]) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
     for table, state_col in CONTENT:
-        t = table.alias(f"content_{table.name}")
+        t = named_alias(table, f"content_{table.name}")
         out.append(
             ~exists()
             .where(t.c.course_id == course_id, t.c[state_col] != "deleted")

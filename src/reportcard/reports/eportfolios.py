@@ -10,6 +10,7 @@ from sqlalchemy import exists
 
 from reportcard.db.activity_tables import eportfolios
 from reportcard.db.tables import enrollments, pseudonyms, users
+from reportcard.reports.aliases import named_alias
 from reportcard.reports.basics import include_deleted_text, raw_utc, single_file
 from reportcard.reports.catalog import Col, Parameter, PartQuery, RunContext
 from reportcard.reports.formatting import sql_bool
@@ -19,7 +20,7 @@ NO_ENROLLMENTS_TEXT = "Only users with no enrollments"
 
 def eportfolio_rows(ctx: RunContext) -> PartQuery:
     ep, u = eportfolios, users
-    login = pseudonyms.alias("author_login")
+    login = named_alias(pseudonyms, "author_login")
     # include_deleted means *only* deleted ePortfolios (§7.7).
     state = "deleted" if ctx.flag("include_deleted") else "active"
     where = [
@@ -28,7 +29,7 @@ def eportfolio_rows(ctx: RunContext) -> PartQuery:
         login.c.account_id == ctx.root_account_id,
     ]
     if ctx.flag("no_enrollments"):
-        e = enrollments.alias("any_enrollment")
+        e = named_alias(enrollments, "any_enrollment")
         where.append(~exists().where(e.c.user_id == ep.c.user_id).correlate_except(e))
     cols = [
         Col("eportfolio_name", ep.c.name),

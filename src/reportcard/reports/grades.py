@@ -40,6 +40,7 @@ from reportcard.db.learning_tables import (
     scores,
 )
 from reportcard.db.tables import course_sections, courses, enrollment_terms, enrollments, users
+from reportcard.reports.aliases import named_alias
 from reportcard.reports.basics import check_references
 from reportcard.reports.catalog import (
     ONE_RANGE_SCALE,
@@ -135,7 +136,7 @@ def resolve_grade_facts(conn: Connection, ctx: RunContext) -> None:
 
 def _looked_up(ratio: ColumnElement[Any], standard: ColumnElement[Any]) -> ColumnElement[Any]:
     """The grade found per row by correlated lookups in the standard's entries."""
-    gse = grading_standard_entries.alias("gse")
+    gse = named_alias(grading_standard_entries, "gse")
     hit = (
         select(gse.c.name)
         .where(gse.c.grading_standard_id == standard, gse.c.lower_bound <= ratio)
@@ -144,7 +145,7 @@ def _looked_up(ratio: ColumnElement[Any], standard: ColumnElement[Any]) -> Colum
         .correlate_except(gse)
         .scalar_subquery()
     )
-    low = grading_standard_entries.alias("gse_low")
+    low = named_alias(grading_standard_entries, "gse_low")
     lowest = (
         select(low.c.name)
         .where(low.c.grading_standard_id == standard)
@@ -225,9 +226,9 @@ def source(ctx: RunContext, term_filter: list[ColumnElement[bool]]) -> Source:
     """Student enrollments with their course, term, section, user and course score (§4.1)."""
     e, c = enrollments, courses
     include_deleted = ctx.flag("include_deleted")
-    sc = scores.alias("course_score")
+    sc = named_alias(scores, "course_score")
     sc_on: list[ColumnElement[bool]] = [sc.c.enrollment_id == e.c.id, sc.c.course_score]
-    scheme = course_grading_schemes.alias("scheme")
+    scheme = named_alias(course_grading_schemes, "scheme")
     frm = (
         e.join(c, c.c.id == e.c.course_id)
         .join(enrollment_terms, enrollment_terms.c.id == c.c.enrollment_term_id)
@@ -505,7 +506,7 @@ def mgp_file(name: str, ctx: RunContext) -> PartQuery:
         Col("grading period set id", literal(tf.set_id)),
     ]
     for i, (period_id, title) in enumerate(tf.periods):
-        sp = scores.alias(f"period_{i}")
+        sp = named_alias(scores, f"period_{i}")
         # The period's active score row, whatever include_deleted says (§4.2).
         on = [
             sp.c.enrollment_id == e.c.id,

@@ -16,6 +16,7 @@ from reportcard.db.activity_tables import (
     developer_keys,
 )
 from reportcard.db.tables import access_tokens, accounts, courses, pseudonyms, users
+from reportcard.reports.aliases import named_alias
 from reportcard.reports.basics import (
     include_deleted_text,
     json_value,
@@ -42,8 +43,8 @@ GLOBAL_ID_BASE = 10_000_000_000_000
 
 def user_access_tokens(ctx: RunContext) -> PartQuery:
     t, u = access_tokens, users
-    key = developer_keys.alias("token_key")
-    login = pseudonyms.alias("login")
+    key = named_alias(developer_keys, "token_key")
+    login = named_alias(pseudonyms, "login")
     login_cond = [login.c.user_id == t.c.user_id, login.c.account_id == ctx.root_account_id]
     if not ctx.flag(INCLUDE_DELETED):
         login_cond.append(login.c.workflow_state != "deleted")
@@ -99,9 +100,9 @@ def custom_fields(value: Any) -> str | None:
 
 def lti_tools(ctx: RunContext) -> PartQuery:
     tool = context_external_tools
-    acct = accounts.alias("tool_account")
-    course = courses.alias("tool_course")
-    course_acct = accounts.alias("course_account")
+    acct = named_alias(accounts, "tool_account")
+    course = named_alias(courses, "tool_course")
+    course_acct = named_alias(accounts, "course_account")
     in_account = tool.c.context_type == "Account"
     in_course = tool.c.context_type == "Course"
     frm = (
@@ -183,7 +184,9 @@ def scopes(value: Any) -> str:
 
 def _binding_state(key: Any, account_id: int | None) -> ColumnElement[Any]:
     """The state of the key's binding to ``account_id`` (None: the site-admin binding)."""
-    b = developer_key_account_bindings.alias("site_binding" if account_id is None else "binding")
+    b = named_alias(
+        developer_key_account_bindings, "site_binding" if account_id is None else "binding"
+    )
     own = b.c.account_id.is_(None) if account_id is None else b.c.account_id == account_id
     return (
         select(b.c.workflow_state)

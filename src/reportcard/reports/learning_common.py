@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Connection, and_, case, exists, literal, s
 
 from reportcard.db.learning_tables import account_settings, feature_flags
 from reportcard.db.tables import account_ancestors, account_reports, accounts, pseudonyms
+from reportcard.reports.aliases import named_alias
 from reportcard.reports.basics import check_references
 from reportcard.reports.catalog import RunContext
 from reportcard.reports.params import value_to_boolean
@@ -143,7 +144,7 @@ def login_value(
     """
 
     def candidates(alias: str) -> tuple[Any, list[ColumnElement[bool]]]:
-        cand = pseudonyms.alias(alias)
+        cand = named_alias(pseudonyms, alias)
         cond: list[ColumnElement[bool]] = [
             cand.c.user_id == user_col,
             cand.c.account_id == ctx.root_account_id,
@@ -188,7 +189,7 @@ def has_root_login(
     ctx: RunContext, include_deleted: bool, user_col: ColumnElement[Any]
 ) -> ColumnElement[bool]:
     """The user has a candidate login on the root account (rows without one are skipped)."""
-    cand = pseudonyms.alias("login_any")
+    cand = named_alias(pseudonyms, "login_any")
     cond: list[ColumnElement[bool]] = [
         cand.c.user_id == user_col,
         cand.c.account_id == ctx.root_account_id,

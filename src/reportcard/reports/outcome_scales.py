@@ -35,6 +35,7 @@ from reportcard.db.learning_tables import (
     outcome_proficiency_ratings,
 )
 from reportcard.db.tables import account_ancestors
+from reportcard.reports.aliases import named_alias
 
 DEFAULT_RATINGS = (
     (5.0, "Exceeds Expectations"),
@@ -115,7 +116,7 @@ class Scale:
 
     def _criterion(self, x: ColumnElement[Any], column: str) -> ColumnElement[Any]:
         o = self.outcome
-        lor = learning_outcome_ratings.alias("lor")
+        lor = named_alias(learning_outcome_ratings, "lor")
         own: ColumnElement[Any] = (
             select(lor.c[column])
             .where(lor.c.learning_outcome_id == o.c.id, lor.c.points <= x)
@@ -149,7 +150,7 @@ class Scale:
         by_criterion = self._criterion(x, column)
         if self.proficiency is None:
             return by_criterion
-        opr = outcome_proficiency_ratings.alias("opr")
+        opr = named_alias(outcome_proficiency_ratings, "opr")
         scale = (
             select(opr.c[column])
             .where(opr.c.outcome_proficiency_id == self.proficiency, opr.c.points <= x)
@@ -187,14 +188,14 @@ def scale_for(
     if not mastery_scales:
         return Scale(pp, mastery, None, o, ratings, dialect)
     prof = proficiency_of(course)
-    top = outcome_proficiency_ratings.alias("opr_top")
+    top = named_alias(outcome_proficiency_ratings, "opr_top")
     scale_pp = (
         select(func.max(top.c.points))
         .where(top.c.outcome_proficiency_id == prof)
         .correlate_except(top)
         .scalar_subquery()
     )
-    best = outcome_proficiency_ratings.alias("opr_mastery")
+    best = named_alias(outcome_proficiency_ratings, "opr_mastery")
     scale_mastery = (
         select(best.c.points)
         .where(best.c.outcome_proficiency_id == prof, best.c.mastery)
@@ -215,7 +216,7 @@ def scale_for(
 
 def proficiency_of(course: FromClause) -> ColumnElement[Any]:
     """The id of the active mastery scale of the course, else of its nearest account."""
-    own = outcome_proficiencies.alias("op_course")
+    own = named_alias(outcome_proficiencies, "op_course")
     by_course = (
         select(own.c.id)
         .where(
@@ -228,8 +229,8 @@ def proficiency_of(course: FromClause) -> ColumnElement[Any]:
         .correlate_except(own)
         .scalar_subquery()
     )
-    op = outcome_proficiencies.alias("op_account")
-    aa = account_ancestors.alias("op_chain")
+    op = named_alias(outcome_proficiencies, "op_account")
+    aa = named_alias(account_ancestors, "op_chain")
     by_account = (
         select(op.c.id)
         .select_from(aa.join(op, op.c.context_id == aa.c.ancestor_id))

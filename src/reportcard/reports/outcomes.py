@@ -59,6 +59,7 @@ from reportcard.db.tables import (
     pseudonyms,
     users,
 )
+from reportcard.reports.aliases import named_alias
 from reportcard.reports.catalog import (
     TIME,
     Cells,
@@ -153,7 +154,7 @@ def resolve_export(conn: Connection, ctx: RunContext) -> None:
         int(r.id): r.vendor_guid or f"canvas_outcome_group:{r.id}" for r in groups if r.id in rank
     }
     links = _account_links(ctx).subquery("links")
-    lg = learning_outcome_groups.alias("linking_group")
+    lg = named_alias(learning_outcome_groups, "linking_group")
     parents: dict[int, list[str]] = defaultdict(list)
     # Every linking group but a root one gives its guid, exported or not (Canvas aggregates
     # the guids of the links' groups whatever their state), in group id order.
@@ -203,7 +204,7 @@ def outcome_export_file(ctx: RunContext) -> PartQuery:
     locale = ctx.facts.get("locale")
     scales = bool(ctx.facts.get("mastery_scales"))
     g = learning_outcome_groups
-    parent = learning_outcome_groups.alias("parent")
+    parent = named_alias(learning_outcome_groups, "parent")
     o = learning_outcomes
     parent_guid = case(
         (parent.c.parent_group_id.is_(None), null()),
@@ -336,7 +337,7 @@ def _student_enrollment(
     """A student enrollment of the root account, one per (user, course, section), or per
     (user, course, section, state) with ``per_state``; the lowest enrollment id stands for
     the others."""
-    twin = enrollments.alias("twin")
+    twin = named_alias(enrollments, "twin")
     cond: list[ColumnElement[bool]] = [
         e.c.type == "StudentEnrollment",
         e.c.root_account_id == ctx.root_account_id,
@@ -438,7 +439,7 @@ def outcome_results_file(ctx: RunContext) -> PartQuery:
     o = learning_outcomes
     al = learning_outcome_alignments
     c = courses
-    acct = accounts.alias("course_account")
+    acct = named_alias(accounts, "course_account")
     e = enrollments
     s = course_sections
     u = users
@@ -646,7 +647,7 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
     u = users
     e = enrollments
     c = courses
-    acct = accounts.alias("course_account")
+    acct = named_alias(accounts, "course_account")
     s = course_sections
     a = assignments
     al = learning_outcome_alignments
@@ -660,9 +661,9 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
     # on its own), instead of probing every assignment of every student's courses for an
     # alignment and the alignment's outcome for a link. PostgreSQL inlines it (materialized,
     # it measured slower there). See docs/decisions/performance.md.
-    aa = assignments.alias("aligned_assignment")
-    aal = learning_outcome_alignments.alias("aligned_tag")
-    alk = learning_outcome_links.alias("aligned_link")
+    aa = named_alias(assignments, "aligned_assignment")
+    aal = named_alias(learning_outcome_alignments, "aligned_tag")
+    alk = named_alias(learning_outcome_links, "aligned_link")
     assignment_on: list[ColumnElement[bool]] = [aa.c.type == "Assignment"]
     if not include_deleted:
         assignment_on.append(aa.c.workflow_state != "deleted")

@@ -32,6 +32,7 @@ from reportcard.db.tables import (
     user_observers,
     users,
 )
+from reportcard.reports.aliases import named_alias
 from reportcard.reports.catalog import TIME, PartQuery, RunContext
 from reportcard.reports.formatting import PRONOUNS, sql_bool, sql_present
 from reportcard.reports.sis_scope import (
@@ -84,7 +85,7 @@ SIS_ROLE = {
 def users_file(ctx: RunContext, sis: bool) -> PartQuery:
     mode = mode_of(ctx, sis)
     p, u = pseudonyms, users
-    cc = communication_channels.alias("cc")
+    cc = named_alias(communication_channels, "cc")
     email = (
         select(cc.c.path)
         .where(cc.c.user_id == u.c.id, cc.c.path_type == "email", cc.c.workflow_state != "retired")
@@ -141,7 +142,7 @@ def users_file(ctx: RunContext, sis: bool) -> PartQuery:
 def accounts_file(ctx: RunContext, sis: bool) -> PartQuery:
     mode = mode_of(ctx, sis)
     a = accounts
-    parent = accounts.alias("parent")
+    parent = named_alias(accounts, "parent")
     specs: list[ColSpec] = [
         ("canvas_account_id", a.c.id, None, PROV),
         ("account_id", a.c.sis_source_id, None, BOTH),
@@ -208,8 +209,8 @@ def _blueprint(
     same with a per-row sort and merge join on PostgreSQL, and their cost estimate switched
     JIT compilation on for the whole statement (issue 19, docs/decisions/performance.md).
     """
-    sub = blueprint_subscriptions.alias("bp_sub")
-    bp = courses.alias("bp")
+    sub = named_alias(blueprint_subscriptions, "bp_sub")
+    bp = named_alias(courses, "bp")
     first = (
         select(sub.c.child_course_id, func.min(sub.c.id).label("subscription_id"))
         .select_from(sub.join(bp, bp.c.id == sub.c.blueprint_course_id))
@@ -221,8 +222,8 @@ def _blueprint(
         .group_by(sub.c.child_course_id)
         .subquery("bp_first")
     )
-    chosen = blueprint_subscriptions.alias("bp_chosen")
-    blueprint = courses.alias("blueprint")
+    chosen = named_alias(blueprint_subscriptions, "bp_chosen")
+    blueprint = named_alias(courses, "blueprint")
     joined = (
         frm.outerjoin(first, first.c.child_course_id == course_id)
         .outerjoin(chosen, chosen.c.id == first.c.subscription_id)
@@ -234,8 +235,8 @@ def _blueprint(
 def courses_file(ctx: RunContext, sis: bool) -> PartQuery:
     mode = mode_of(ctx, sis)
     c = courses
-    acct = accounts.alias("course_account")
-    term = enrollment_terms.alias("course_term")
+    acct = named_alias(accounts, "course_account")
+    term = named_alias(enrollment_terms, "course_term")
     state = c.c.workflow_state
     status = mapped(state, COURSE_STATUS_SIS if sis else COURSE_STATUS_PROV)
     restrict = c.c.restrict_enrollments_to_course_dates
@@ -280,8 +281,8 @@ def courses_file(ctx: RunContext, sis: bool) -> PartQuery:
 def sections_file(ctx: RunContext, sis: bool) -> PartQuery:
     mode = mode_of(ctx, sis)
     s = course_sections
-    course = courses.alias("current_course")
-    acct = accounts.alias("course_account")
+    course = named_alias(courses, "current_course")
+    acct = named_alias(accounts, "course_account")
     restrict = s.c.restrict_enrollments_to_section_dates
     specs: list[ColSpec] = [
         ("canvas_section_id", s.c.id, None, PROV),
@@ -334,9 +335,9 @@ def _enrollment_status(
 def enrollments_file(ctx: RunContext, sis: bool) -> PartQuery:
     mode = mode_of(ctx, sis)
     e = enrollments
-    section = course_sections.alias("section")
-    course = courses.alias("current_course")
-    role = roles.alias("role")
+    section = named_alias(course_sections, "section")
+    course = named_alias(courses, "current_course")
+    role = named_alias(roles, "role")
     state = e.c.workflow_state
     role_name = case(
         (role.c.built_in, case(SIS_ROLE, value=e.c.type, else_=role.c.name)), else_=role.c.name
@@ -396,7 +397,7 @@ def enrollments_file(ctx: RunContext, sis: bool) -> PartQuery:
 def groups_file(ctx: RunContext, sis: bool) -> PartQuery:
     mode = mode_of(ctx, sis)
     g = groups
-    category = group_categories.alias("category")
+    category = named_alias(group_categories, "category")
     base = g.outerjoin(category, category.c.id == g.c.group_category_id)
     frm, acct, course = context_joins(base, g.c.context_type, g.c.context_id)
     specs: list[ColSpec] = [
@@ -464,7 +465,7 @@ def group_categories_file(ctx: RunContext, sis: bool) -> PartQuery:
 def group_membership_file(ctx: RunContext, sis: bool) -> PartQuery:
     mode = mode_of(ctx, sis)
     gm = group_memberships
-    g = groups.alias("grp")
+    g = named_alias(groups, "grp")
     login, login_on = chosen_login(ctx, mode, gm.c.user_id, name="member_login")
     base = gm.join(g, g.c.id == gm.c.group_id).join(login, login_on)
     frm, _acct, course = context_joins(base, g.c.context_type, g.c.context_id)
@@ -501,8 +502,8 @@ def group_membership_file(ctx: RunContext, sis: bool) -> PartQuery:
 def xlist_file(ctx: RunContext, sis: bool) -> PartQuery:
     mode = mode_of(ctx, sis)
     s = course_sections
-    course = courses.alias("current_course")
-    original = courses.alias("original_course")
+    course = named_alias(courses, "current_course")
+    original = named_alias(courses, "original_course")
     specs: list[ColSpec] = [
         ("canvas_xlist_course_id", course.c.id, None, PROV),
         ("xlist_course_id", course.c.sis_source_id, None, BOTH),
@@ -539,7 +540,7 @@ def xlist_file(ctx: RunContext, sis: bool) -> PartQuery:
 
 
 def _root_login(ctx: RunContext, name: str, user_col: ColumnElement[Any]) -> tuple[Any, Any]:
-    login = pseudonyms.alias(name)
+    login = named_alias(pseudonyms, name)
     on = and_(
         login.c.user_id == user_col,
         login.c.account_id == ctx.root_account_id,
@@ -584,9 +585,9 @@ def user_observers_file(ctx: RunContext, sis: bool) -> PartQuery:
 def admins_file(ctx: RunContext, sis: bool) -> PartQuery:
     mode = mode_of(ctx, sis)
     au = account_users
-    acct = accounts.alias("admin_account")
-    role = roles.alias("role")
-    user = users.alias("admin_user")
+    acct = named_alias(accounts, "admin_account")
+    role = named_alias(roles, "role")
+    user = named_alias(users, "admin_user")
     login, login_on = chosen_login(ctx, mode, au.c.user_id, name="admin_login")
     specs: list[ColSpec] = [
         ("admin_user_name", user.c.name, None, PROV),

@@ -36,6 +36,7 @@ from reportcard.db.tables import (
     user_account_associations,
     users,
 )
+from reportcard.reports.aliases import named_alias
 from reportcard.reports.catalog import Col, RunContext
 from reportcard.reports.params import value_to_list
 
@@ -194,8 +195,8 @@ def no_test_student(user_col: ColumnElement[Any]) -> list[ColumnElement[bool]]:
     probed the user's enrollments and the users table for every row (issue 19,
     docs/decisions/performance.md). ``user_col`` is never NULL, so NOT IN keeps its rows.
     """
-    sv = enrollments.alias("sv")
-    tu = users.alias("tu")
+    sv = named_alias(enrollments, "sv")
+    tu = named_alias(users, "tu")
     test_users = union_all(
         select(sv.c.user_id).where(sv.c.type == STUDENT_VIEW),
         select(tu.c.id).where(tu.c.is_test_student),
@@ -266,8 +267,8 @@ def context_joins(
     base: FromClause, context_type: ColumnElement[Any], context_id: ColumnElement[Any]
 ) -> tuple[FromClause, FromClause, FromClause]:
     """``base`` left-joined to its account context and its course context."""
-    ctx_account = accounts.alias("ctx_account")
-    ctx_course = courses.alias("ctx_course")
+    ctx_account = named_alias(accounts, "ctx_account")
+    ctx_course = named_alias(courses, "ctx_course")
     joined = base.outerjoin(
         ctx_account, and_(context_type == "Account", ctx_account.c.id == context_id)
     ).outerjoin(ctx_course, and_(context_type == "Course", ctx_course.c.id == context_id))
@@ -280,7 +281,7 @@ def context_joins(
 def _candidates(
     ctx: RunContext, mode: Mode, user_col: ColumnElement[Any], name: str
 ) -> tuple[FromClause, list[ColumnElement[bool]]]:
-    cand = pseudonyms.alias(name)
+    cand = named_alias(pseudonyms, name)
     cond: list[ColumnElement[bool]] = [
         cand.c.user_id == user_col,
         cand.c.account_id == ctx.root_account_id,
@@ -355,7 +356,7 @@ def chosen_login(
             .lateral(name)
         )
         return lateral, true()
-    login = pseudonyms.alias(name)
+    login = named_alias(pseudonyms, name)
     first = _first_login(ctx, mode, user_col, name + "_first", "id")
     if preferred is None:
         return login, login.c.id == first
