@@ -15,7 +15,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "reportcard"
 
 # Bottom to top; parts in one layer do not import each other.
 LAYERS: list[set[str]] = [
-    {"clock", "ids", "names", "settings", "timebounds", "timezones"},  # neutral: none of ours
+    # neutral: none of ours
+    {"clock", "ids", "names", "rubyfloat", "settings", "timebounds", "timezones"},
     {"db", "storage"},
     {"audit", "auth", "reports"},
     {"runs"},
