@@ -219,10 +219,10 @@ def with_settings(settings: dict[str, str], restore: Callable[[], None]) -> Call
         for name, value in settings.items():
             conn.exec_driver_sql("SELECT set_config(%(n)s, %(v)s, true)", {"n": name, "v": value})
 
-    apply._bulk_settings = bulk_settings  # type: ignore[assignment]
+    apply._bulk_settings = bulk_settings
 
     def undo() -> None:
-        apply._bulk_settings = original  # type: ignore[assignment]
+        apply._bulk_settings = original
         restore()
 
     return undo

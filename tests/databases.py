@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, Engine, Executable, Row, create_engine, text
 from sqlalchemy.engine import make_url
 
 from reportcard.db.engine import make_engine
@@ -129,3 +129,11 @@ def drop_template() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{_TEMPLATE}" WITH (FORCE)'))
         admin.dispose()
+
+
+def rows_of(bind: Engine | Connection, query: Executable) -> list[Row[Any]]:
+    """Every row of ``query``, on a connection of its own when ``bind`` is an engine."""
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            return list(conn.execute(query).all())
+    return list(bind.execute(query).all())

@@ -7,6 +7,7 @@ from sqlalchemy import Connection, Engine, select
 
 from reportcard.db.tables import users
 from reportcard.names import name_parts
+from tests.databases import rows_of
 
 # Sortable names of every shape: one comma, none, two, spaces and tabs around the parts,
 # suffixes, nicknames in quotes, characters SQL leaves to Python (reports.sqlformat), empty.
@@ -30,11 +31,7 @@ def assert_names_stored(bind: Engine | Connection) -> int:
     """Every users row's ``first_name``/``last_name`` is ``name_parts(sortable_name)``;
     returns the number of rows checked."""
     query = select(users.c.id, users.c.sortable_name, users.c.first_name, users.c.last_name)
-    if isinstance(bind, Engine):
-        with bind.connect() as conn:
-            rows = conn.execute(query).all()
-    else:
-        rows = bind.execute(query).all()
+    rows = rows_of(bind, query)
     wrong = [
         (r.id, r.sortable_name, r.first_name, r.last_name)
         for r in rows

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, select
 
 from reportcard.db.learning_tables import SCORE_KINDS, scores
 from reportcard.rubyfloat import ruby_float
+from tests.databases import rows_of
 
 # Scores of every shape: NaN (SQLite stores NULL), infinities, exponents both ways, -0.0
 # (SQLite stores 0.0), 16-17 significant digits, the edges of PostgreSQL's plain text (1e-4,
@@ -54,11 +55,7 @@ def assert_score_text(bind: Engine | Connection) -> int:
     for kind in SCORE_KINDS:
         cols += [scores.c[f"{kind}_score"], scores.c[f"{kind}_score_text"]]
     query = select(*cols)
-    if isinstance(bind, Engine):
-        with bind.connect() as conn:
-            rows = conn.execute(query).all()
-    else:
-        rows = bind.execute(query).all()
+    rows = rows_of(bind, query)
     wrong = [
         (r.id, kind, r._mapping[f"{kind}_score"], r._mapping[f"{kind}_score_text"])
         for r in rows
