@@ -68,15 +68,17 @@ def test_a_first_load_from_tsv_with_a_key_twice_keeps_the_newest(
 
 def test_a_first_load_stages_without_arrival_order(engine: Engine, tmp_path: Path) -> None:
     """PostgreSQL: a snapshot's first load of a table stages its TSV without ``seq`` (a
-    ``nextval`` per record), an incremental's staging numbers its records."""
+    ``nextval`` per record) and typed (see the next test), an incremental's staging numbers
+    its records and keeps them text."""
     from reportcard.lms.cd2 import importer
 
     made: list[bool] = []
     original = importer.create_stage
 
-    def noted(conn, t, *, ordered=True):  # type: ignore[no-untyped-def]
+    def noted(conn, t, *, ordered=True, typed=False):  # type: ignore[no-untyped-def]
+        assert typed is not ordered
         made.append(ordered)
-        original(conn, t, ordered=ordered)
+        original(conn, t, ordered=ordered, typed=typed)
 
     root = {"workflow_state": "active", "default_time_zone": "America/Denver", **STAMP}
     table = tmp_path / "accounts"
@@ -185,3 +187,87 @@ def test_incrementals_bookkeeping_is_folded_back(
     assert str(rows(engine, booked)[0][1]).startswith("2024-05-06")
     assert (snap.tables[0].upserted, snap.tables[0].unchanged) == (0, 3)
     assert rows(engine, "SELECT name FROM users WHERE id = 100") == [("Ann Six",)]
+
+
+def test_a_first_load_stages_its_typed_fields_typed(engine: Engine, tmp_path: Path) -> None:
+    """PostgreSQL: a snapshot's first load of a table stages the key and its integer fields
+    as ``bigint`` (the ``COPY`` types them; the apply's casts are then no-ops), its text and
+    timestamps as text; the second snapshot (rows applied before) stages text throughout.
+    The rows applied are the same either way."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's staging is typed in Python")
+    from reportcard.lms.cd2 import importer
+    from reportcard.lms.cd2.staging import stage_name
+
+    seen: list[dict[str, str]] = []
+    original = importer.stage_file
+
+    def noted(conn, t, path):  # type: ignore[no-untyped-def]
+        fmt = original(conn, t, path)
+        found = conn.exec_driver_sql(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+            f" WHERE attrelid = '{stage_name(t)}'::regclass AND attnum > 0"
+            " AND attname IN ('key', 'ts', 'value.parent_account_id', 'value.name')"
+        ).all()
+        seen.append({str(name): str(kind) for name, kind in found})
+        return fmt
+
+    root = {"workflow_state": "active", "default_time_zone": "America/Denver", **STAMP}
+    table = tmp_path / "accounts"
+    f.write(
+        table / "part-0.tsv",
+        f.tsv(
+            [
+                {"id": 1, "ts": TS1, "name": "Root", **root},
+                {"id": 2, "ts": TS1, "name": "Sub", "parent_account_id": 1, **root},
+            ]
+        ),
+    )
+    mp = pytest.MonkeyPatch()
+    mp.setattr(importer, "stage_file", noted)
+    try:
+        import_paths(engine, [table], snapshot=True)
+        first = rows(engine, "SELECT id, parent_account_id, name, created_at FROM accounts")
+        import_paths(engine, [table], snapshot=True)
+    finally:
+        mp.undo()
+    typed = {"key": "bigint", "ts": "text", "value.parent_account_id": "bigint"}
+    assert seen == [{**typed, "value.name": "text"}, dict.fromkeys(seen[1], "text")]
+    assert len(seen[1]) == 4
+    assert first == rows(engine, "SELECT id, parent_account_id, name, created_at FROM accounts")
+    assert [r[:3] for r in first] == [(1, None, "Root"), (2, 1, "Sub")]
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "jsonl"])
+def test_a_first_load_names_a_value_its_typed_staging_refuses(
+    engine: Engine, tmp_path: Path, fmt: str
+) -> None:
+    """A first load's typed staging refuses an integer field that is not one (on PostgreSQL
+    in the ``COPY``, or the JSONL staging's insert): nothing is applied and the record is
+    named by file, line and field, as when the apply's cast refused it."""
+    from reportcard.lms.cd2.errors import Cd2Error
+
+    root = {"workflow_state": "active", "default_time_zone": "America/Denver", **STAMP}
+    writer = {"tsv": f.tsv, "jsonl": f.jsonl}[fmt]
+    path = f.write(
+        tmp_path / "accounts" / f"part-0.{fmt}",
+        writer(
+            [
+                {"id": 1, "ts": TS1, "name": "Root", **root},
+                {"id": 2, "ts": TS1, "name": "Sub", "parent_account_id": "one", **root},
+            ]
+        ),
+    )
+    with pytest.raises(Cd2Error) as caught:
+        import_paths(engine, [path.parent], snapshot=True)
+    err = caught.value
+    line = 2 if fmt == "jsonl" else 3  # a tabular file has a header line
+    assert (err.table, err.file, err.line, err.field) == (
+        "accounts",
+        str(path),
+        line,
+        "value.parent_account_id",
+    )
+    assert "not an integer: 'one'" in str(err)
+    assert rows(engine, "SELECT id FROM accounts") == []
+    assert rows(engine, "SELECT key FROM cd2_rows_accounts") == []

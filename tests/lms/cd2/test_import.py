@@ -1076,7 +1076,9 @@ def test_a_table_applied_beside_a_failing_one_is_rolled_back(
     snapshot = write_snapshot(tmp_path / "files")
     f.write(
         snapshot / "communication_channels" / "j" / "c.jsonl",
-        f.jsonl([*CHANNELS, {**CHANNELS[-1], "id": 399, "position": "first"}]),
+        # a path missing fails in the apply (a first load's staging types integers: "first"
+        # as a position would fail the staging, before roles is applied beside it)
+        f.jsonl([*CHANNELS, {**CHANNELS[-1], "id": 399, "path": None}]),
     )
     one = _import_into_fresh(tmp_path, [snapshot], 1, snapshot=True)
     roles_applied = threading.Event()
@@ -1102,7 +1104,7 @@ def test_a_table_applied_beside_a_failing_one_is_rolled_back(
         "communication_channels",
         str(snapshot / "communication_channels" / "j" / "c.jsonl"),
         len(CHANNELS) + 1,
-        "value.position",
+        "value.path",
     )
     assert one == two
     assert two[1]["communication_channels"] == []

@@ -245,7 +245,8 @@ def _load_table(
         with conn.begin():
 
             def stage(ordered: bool) -> None:
-                create_stage(conn, t, ordered=ordered)
+                # a first load's staging is typed as well (create_stage)
+                create_stage(conn, t, ordered=ordered, typed=not ordered)
                 at = done
                 for f in files:
                     if progress:

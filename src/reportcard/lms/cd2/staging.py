@@ -13,7 +13,9 @@ The staging table of CD2 table ``T`` is the temporary table ``cd2_stage_T`` (see
 
 On PostgreSQL every column is ``text`` in CD2's own spelling (TSV passes through ``COPY``
 untouched; JSONL lines are copied whole and split by ``jsonb`` operators); the apply types
-them. On SQLite values are checked and typed in Python while staging (:mod:`.convert`).
+them. A snapshot's first load of a table stages ``typed`` (see :func:`create_stage`): the key
+and the integer, float, boolean and date fields are typed by the ``COPY`` itself. On SQLite
+values are checked and typed in Python while staging (:mod:`.convert`).
 
 Filling it from somewhere else (``cd2 sync`` copies a synced database's table): call
 :func:`create_stage`, then :func:`stage_copy` with text rows in ``COPY`` text format (or
@@ -57,7 +59,27 @@ def _pg(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def create_stage(conn: Connection, t: Cd2Table, *, ordered: bool = True) -> None:
+# PostgreSQL types a typed staging table gives a field of these kinds (see create_stage): the
+# types the apply casts the text to (apply._Sql.typed), so the COPY calls the same input
+# functions the casts do, once, and the casts of the typed columns are no-ops.
+STAGE_TYPES = {"int": "bigint", "float": "double precision", "bool": "boolean", "date": "date"}
+
+
+def typed_columns(t: Cd2Table) -> dict[str, str]:
+    """The columns of a typed staging table of ``t`` that are not text, and their types: the
+    key, and the fields of :data:`STAGE_TYPES`' kinds that are not members of a condensed
+    column (those are read from the member's column or its parent's JSON, as text)."""
+    out = {"key": "bigint"}
+    for f in t.fields:
+        kind = t.kind(f)
+        if kind in STAGE_TYPES and "." not in f:
+            out[value_column(f)[1:-1]] = STAGE_TYPES[kind]
+    return out
+
+
+def create_stage(
+    conn: Connection, t: Cd2Table, *, ordered: bool = True, typed: bool = False
+) -> None:
     """(Re)create the empty staging table of ``t`` on this connection. Its columns are noted
     (:func:`stage_columns` need not ask the catalog).
 
@@ -66,14 +88,23 @@ def create_stage(conn: Connection, t: Cd2Table, *, ordered: bool = True) -> None
     text (0.6-1.0 of 2.7 backend CPU-s for large's 3.1M scores); a table's first load
     (:func:`reportcard.lms.cd2.apply.prepare_staged`) does not read it unless a key is
     staged twice, and then raises :class:`~reportcard.lms.cd2.apply.StagedUnordered` for
-    the caller to stage the files again, ordered. Noted in ``conn.info["cd2_stage"]``."""
+    the caller to stage the files again, ordered. Noted in ``conn.info["cd2_stage"]``.
+
+    ``typed=True`` (PostgreSQL; the importer's first loads): the columns of
+    :func:`typed_columns` get their types, so the ``COPY`` types those values (the same input
+    functions as the apply's casts, which are then no-ops) instead of storing text that every
+    statement reading the staging casts again. A value its type refuses fails the ``COPY``
+    (the importer then reads the files to name the record, as for a cast that fails), also in
+    a delete record, whose values the text staging never read. Noted in ``conn.info``."""
     name = stage_name(t)
     conn.info.pop("cd2_prepared", None)  # apply.prepare_staged's note of an earlier load
     values = [value_column(f) for f in t.fields]
     if _pg(conn):
         seq = "seq bigint DEFAULT nextval('cd2_stage_seq')" if ordered else "seq bigint"
+        types = typed_columns(t) if typed else {}
         cols = ", ".join(
-            [seq, "key text", "ts text", "action text"] + [f"{c} text" for c in values]
+            [seq, f"key {types.get('key', 'text')}", "ts text", "action text"]
+            + [f"{c} {types.get(c[1:-1], 'text')}" for c in values]
         )
         # One round trip (no parameters: several statements may go in one query).
         conn.exec_driver_sql(
@@ -81,7 +112,7 @@ def create_stage(conn: Connection, t: Cd2Table, *, ordered: bool = True) -> None
             f" CREATE TEMP TABLE {name} ({cols})"
         )
         # counted as they are copied in
-        conn.info["cd2_stage"] = {"records": 0, "ordered": ordered}
+        conn.info["cd2_stage"] = {"records": 0, "ordered": ordered, "typed": types}
         made = ["seq", "key", "ts", "action"]
     else:
         cols = ", ".join(
@@ -476,11 +507,21 @@ def _stage_jsonl_pg(conn: Connection, t: Cd2Table, path: Path) -> None:
     with raw.cursor() as cur, cur.copy("COPY cd2_raw (rec) FROM STDIN") as cp:
         for chunk in _jsonl_chunks(path):
             cp.write(chunk)
+    types: dict[str, str] = conn.info.get("cd2_stage", {}).get("typed") or {}
+
+    def cast(column: str, expr: str) -> str:  # a typed staging's column (create_stage)
+        return f"CAST({expr} AS {types[column]})" if column in types else expr
+
     cols = ["seq", "key", "ts", "action"]
-    exprs = ["seq", f"j #>> '{{key,{t.key}}}'", "j #>> '{meta,ts}'", "j #>> '{meta,action}'"]
+    exprs = [
+        "seq",
+        cast("key", f"j #>> '{{key,{t.key}}}'"),
+        "j #>> '{meta,ts}'",
+        "j #>> '{meta,action}'",
+    ]
     for f in t.fields:
         cols.append(value_column(f))
-        exprs.append("j #>> '{value," + ",".join(f.split(".")) + "}'")
+        exprs.append(cast(f"value.{f}", "j #>> '{value," + ",".join(f.split(".")) + "}'"))
     done = conn.exec_driver_sql(
         f"INSERT INTO {stage_name(t)} ({', '.join(cols)}) SELECT {', '.join(exprs)}"
         " FROM (SELECT seq, CAST(rec AS jsonb) AS j FROM cd2_raw WHERE btrim(rec) <> '') r"
