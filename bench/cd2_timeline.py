@@ -18,6 +18,12 @@ connection, one character per time step: ``S`` staging, ``P`` preparing, ``A`` a
 ``w`` waiting to apply, ``c`` waiting to commit, ``D`` the derived rebuild, ``Z`` analyzing,
 ``.`` nothing; below, the machine's busy cores), and the chain of waits that ends last
 (the critical path). ``--json FILE`` writes every interval and statement.
+
+``--incremental DB`` applies the export's incremental (``<bench dir>/cd2-<size>-tsv/
+incremental``) instead, to ``reportcard_bench_cd2tli_<size>``, a copy of the database ``DB``
+(one holding the snapshot, e.g. kept by ``--keep``; copied with ``STRATEGY FILE_COPY``, then a
+``CHECKPOINT``, as ``bench.cd2`` settles the server before its incremental), so the same
+incremental can be drawn again on the same start.
 """
 
 from __future__ import annotations
@@ -294,21 +300,22 @@ def report(rec: Recorder, wall: float, out: dict[str, Any]) -> None:
             d["end"] = s["end"]
         if s["kind"] == "apply":
             d["apply at"] = s["start"]
+    shortest = 0.5 if wall > 20 else 0.05  # an incremental's tables take less
     for name, d in sorted(tables.items(), key=lambda kv: kv[1]["start"]):
-        if d.get("load", 0) < 0.5:
+        if d.get("load", 0) < shortest:
             continue
         steps = " / ".join(
             f"{d.get(k, 0):5.1f}" for k in ("stage", "prepare", "wait", "apply", "commit wait")
         )
         print(
-            f"  {name:<28} {d['thread'][-1]}: {steps}   {d['start']:6.1f}-{d.get('end', 0):6.1f}"
-            f"  apply at {d.get('apply at', 0):6.1f}  (apply CPU {d.get('apply cpu', 0):.1f})"
+            f"  {name:<28} {d['thread'][-1]}: {steps}   {d['start']:6.2f}-{d.get('end', 0):6.2f}"
+            f"  apply at {d.get('apply at', 0):6.2f}  (apply CPU {d.get('apply cpu', 0):.2f})"
         )
     for s in rec.spans:
         if s["kind"] in ("derived", "analyze"):
             print(
-                f"  {s['kind']:<10} {s['table']:<17} {s['thread'][-1]}: {s['start']:6.1f}-"
-                f"{s['end']:6.1f}  CPU {s['cpu']:.1f}"
+                f"  {s['kind']:<10} {s['table']:<17} {s['thread'][-1]}: {s['start']:6.2f}-"
+                f"{s['end']:6.2f}  CPU {s['cpu']:.2f}"
             )
     for line in chart(rec, wall):
         print(line)
@@ -325,6 +332,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
+        "--incremental",
+        metavar="DB",
+        help="apply the export's incremental to a copy of the database DB (a snapshot"
+        " imported, e.g. kept by --keep) instead of importing the snapshot",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -333,9 +346,10 @@ def main(argv: list[str]) -> None:
         " the import's own (apply._bulk_settings), to measure one: --set jit=off",
     )
     args = parser.parse_args(argv)
-    snapshot = BENCH_DIR / f"cd2-{args.size}-tsv" / "snapshot"
-    if not snapshot.is_dir():
-        sys.exit(f"no CD2 export at {snapshot}: run python -m bench.cd2 --size {args.size} first")
+    which = "incremental" if args.incremental else "snapshot"
+    files = BENCH_DIR / f"cd2-{args.size}-tsv" / which
+    if not files.is_dir():
+        sys.exit(f"no CD2 export at {files}: run python -m bench.cd2 --size {args.size} first")
 
     from sqlalchemy import text
 
@@ -343,13 +357,14 @@ def main(argv: list[str]) -> None:
     from reportcard.db.migrate import upgrade
     from reportcard.lms.cd2.importer import import_paths
 
-    name = f"reportcard_bench_cd2tl_{args.size}{SUFFIX}"
-    url = fresh_postgres(name)
+    name = f"reportcard_bench_cd2tl{'i' if args.incremental else ''}_{args.size}{SUFFIX}"
+    url = fresh_postgres(name, args.incremental)
     engine = make_engine(url)
     upgrade(engine)
-    with engine.connect() as conn:
-        conn.execute(text("CHECKPOINT"))
-        conn.commit()
+    if not args.incremental:  # (the copy was followed by one)
+        with engine.connect() as conn:
+            conn.execute(text("CHECKPOINT"))
+            conn.commit()
     rec = Recorder()
     restore = instrument(rec, engine)
     if args.set:
@@ -359,7 +374,9 @@ def main(argv: list[str]) -> None:
     sampler.start()
     rec.t0 = time.perf_counter()
     try:
-        result = import_paths(engine, [snapshot], snapshot=True, connections=args.connections)
+        result = import_paths(
+            engine, [files], snapshot=not args.incremental, connections=args.connections
+        )
     finally:
         wall = rec.now()
         rec.stop.set()
@@ -367,6 +384,7 @@ def main(argv: list[str]) -> None:
     records = sum(t.records for t in result.tables)
     out: dict[str, Any] = {
         "size": args.size,
+        "import": which,
         "connections": args.connections,
         "wall": round(wall, 3),
         "records": records,
