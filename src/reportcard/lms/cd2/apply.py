@@ -759,12 +759,17 @@ def first_load_ahead(conn: Connection, t: Cd2Table) -> bool:
     return not found
 
 
-def prepare_staged(conn: Connection, t: Cd2Table | str, *, root_id: int) -> None:
+def prepare_staged(
+    conn: Connection, t: Cd2Table | str, *, root_id: int, snapshot: bool = False
+) -> None:
     """The part of :func:`apply_staged` that reads and writes nothing but the table's own
     staging and bookkeeping, so it may run before the tables ahead of ``t`` are committed
     (the importer's second connection does, while the first applies the table before it):
-    the checks of the staged records and, on a PostgreSQL first load, the bookkeeping.
-    :func:`apply_staged` of ``t`` in the same transaction carries on from there."""
+    the checks of the staged records; on a PostgreSQL first load, the bookkeeping; on a
+    PostgreSQL incremental (``snapshot`` false, rows applied before), the winners
+    (``cd2_win``: their lookups of the table's bookkeeping and of ``cd2_rows_recent``, which
+    only this table's load writes rows of). :func:`apply_staged` of ``t`` with the same
+    ``snapshot``, in the same transaction, carries on from there."""
     if isinstance(t, str):
         t = table_named(t)
     sql = _Sql(conn, t)
@@ -796,7 +801,28 @@ def prepare_staged(conn: Connection, t: Cd2Table | str, *, root_id: int) -> None
     # A first load's counts, read from the bookkeeping just written while preparing: the
     # preparing runs beside the table before this one, the apply is the import's chain.
     counts = _first_counts(conn, t) if recorded else None
-    conn.info["cd2_prepared"] = (t.name, known_before, recorded, recent_live, counts)
+    # An incremental's winners, chosen here: the statement that probes the bookkeeping per
+    # winner then runs beside the apply of the table before this one.
+    # So are their counts and, when it goes to cd2_rows_recent (rows of this table alone), their
+    # bookkeeping; the apply then writes the targets.
+    chosen: tuple[Any, set[str], bool] | None = None
+    if sql.pg and known_before and not snapshot and recent_live is not None:
+        recent, live = recent_live
+        _winners(conn, t, sql, True, analyze=False, recent=recent > 0)
+        win_counts, past = _winner_counts(conn, t, sql)
+        into = _into_recent(known_before, snapshot, recent, live, win_counts)
+        if into:  # the table's first rows there: a plain insert (see _record_rows)
+            _record_rows(conn, t, root_id, first=not recent, into=RECENT)
+        chosen = (win_counts, past, into)
+    conn.info["cd2_prepared"] = (
+        t.name,
+        known_before,
+        recorded,
+        recent_live,
+        counts,
+        snapshot,
+        chosen,
+    )
 
 
 def _first_counts(conn: Connection, t: Cd2Table) -> Any:
@@ -807,6 +833,43 @@ def _first_counts(conn: Connection, t: Cd2Table) -> Any:
         " SUM(CASE WHEN deleted THEN 1 ELSE 0 END),"
         f" SUM(CASE WHEN deleted THEN 0 ELSE 1 END) FROM {rows_table(t.name)}"
     ).one()
+
+
+def _winner_counts(conn: Connection, t: Cd2Table, sql: _Sql) -> tuple[Any, set[str]]:
+    """The winners' counts (for :class:`TableSummary`) and the targets whose id sequence is
+    past every key upserted. In one statement: the records staged (unless the staging counted
+    them), the highest key upserted and the targets' sequences (set again only when it passes
+    them; only this table's apply sets them)."""
+    staged_sql = "NULL"
+    if conn.info.get("cd2_stage", {}).get("records") is None:
+        staged_sql = f"(SELECT COUNT(*) FROM {stage_name(t)})"
+    serials = [g.table for g in t.targets if g.key == "id"] if sql.pg else []
+    last = "".join(
+        f", pg_sequence_last_value(CAST(pg_get_serial_sequence('{g}', 'id') AS regclass))"
+        for g in serials
+    )
+    counts = conn.exec_driver_sql(
+        "SELECT COUNT(*),"
+        " SUM(CASE WHEN newer AND action = 'U' THEN 1 ELSE 0 END),"
+        " SUM(CASE WHEN newer AND action = 'D' AND known THEN 1 ELSE 0 END),"
+        " SUM(CASE WHEN newer THEN 0 ELSE 1 END), MAX(ts),"
+        " SUM(CASE WHEN newer AND action = 'D' THEN 1 ELSE 0 END),"
+        " SUM(CASE WHEN newer AND action = 'U' AND NOT known THEN 1 ELSE 0 END),"
+        f" {staged_sql}, MAX(CASE WHEN newer AND action = 'U' THEN key END){last}"
+        " FROM cd2_win"
+    ).one()
+    top = counts[8]
+    past: set[str] = set()
+    for g, value in zip(serials, counts[9:], strict=True):
+        if top is None or (value is not None and int(value) >= int(top)):
+            past.add(g)
+    return counts, past
+
+
+def _into_recent(known_before: bool, snapshot: bool, recent: int, live: int, counts: Any) -> bool:
+    """Whether the load's bookkeeping goes to ``cd2_rows_recent`` (see ``FOLD_SHARE``)."""
+    newer = int(counts[1] or 0) + int(counts[5] or 0)  # newer upserts and deletes
+    return known_before and not snapshot and (recent + newer) * FOLD_SHARE <= live
 
 
 def apply_staged(
@@ -826,10 +889,10 @@ def apply_staged(
     if isinstance(t, str):
         t = table_named(t)
     prepared = conn.info.pop("cd2_prepared", None)
-    if prepared is None or prepared[0] != t.name:
-        prepare_staged(conn, t, root_id=root_id)
+    if prepared is None or prepared[0] != t.name or prepared[5] != snapshot:
+        prepare_staged(conn, t, root_id=root_id, snapshot=snapshot)
         prepared = conn.info.pop("cd2_prepared")
-    _, known_before, recorded, recent_live, first_counts = prepared
+    _, known_before, recorded, recent_live, first_counts, _, chosen = prepared
     sql = _Sql(conn, t)
     summary = TableSummary(t.name, lacks=t.lacks)
     sequences_past: set[str] = set()  # targets whose id sequence is past every key upserted
@@ -845,31 +908,11 @@ def apply_staged(
         if recent and snapshot:  # the snapshot's removals read the table's own bookkeeping
             _fold(conn, t)
             recent = 0
-        _winners(conn, t, sql, known_before, analyze=snapshot, recent=recent > 0)
-        # In the same statement: the records staged (unless the staging counted them), the
-        # highest key upserted and the targets' sequences (set again only when it passes them).
-        staged_sql = "NULL"
-        if conn.info.get("cd2_stage", {}).get("records") is None:
-            staged_sql = f"(SELECT COUNT(*) FROM {stage_name(t)})"
-        serials = [g.table for g in t.targets if g.key == "id"] if sql.pg else []
-        last = "".join(
-            f", pg_sequence_last_value(CAST(pg_get_serial_sequence('{g}', 'id') AS regclass))"
-            for g in serials
-        )
-        counts = conn.exec_driver_sql(
-            "SELECT COUNT(*),"
-            " SUM(CASE WHEN newer AND action = 'U' THEN 1 ELSE 0 END),"
-            " SUM(CASE WHEN newer AND action = 'D' AND known THEN 1 ELSE 0 END),"
-            " SUM(CASE WHEN newer THEN 0 ELSE 1 END), MAX(ts),"
-            " SUM(CASE WHEN newer AND action = 'D' THEN 1 ELSE 0 END),"
-            " SUM(CASE WHEN newer AND action = 'U' AND NOT known THEN 1 ELSE 0 END),"
-            f" {staged_sql}, MAX(CASE WHEN newer AND action = 'U' THEN key END){last}"
-            " FROM cd2_win"
-        ).one()
-        top = counts[8]
-        for g, value in zip(serials, counts[9:], strict=True):
-            if top is None or (value is not None and int(value) >= int(top)):
-                sequences_past.add(g)
+        if chosen:  # chosen and counted while preparing
+            counts, sequences_past, _ = chosen
+        else:
+            _winners(conn, t, sql, known_before, analyze=snapshot, recent=recent > 0)
+            counts, sequences_past = _winner_counts(conn, t, sql)
     newer_deletes = int(counts[5] or 0)
     staged = conn.info.get("cd2_stage", {}).get("records")
     if recorded:
@@ -944,9 +987,8 @@ def apply_staged(
     from reportcard.lms.cd2.derived import from_stage
 
     from_stage(conn, t, incremental=known_before and not snapshot)
-    if not recorded:
-        newer = summary.upserted + newer_deletes
-        if known_before and not snapshot and (recent + newer) * FOLD_SHARE <= live:
+    if not recorded and not (chosen and chosen[2]):  # (else written while preparing)
+        if _into_recent(known_before, snapshot, recent, live, counts):
             # The table's first rows there (no key to meet: the winners' keys are distinct)
             _record_rows(conn, t, root_id, first=not recent, into=RECENT)
         else:

@@ -238,7 +238,7 @@ def _load_table(
     :func:`prepare_staged`, which touch only the table's own staging and bookkeeping,
     ``turn.apply`` waits until the table may be applied: the table before this one is
     committed (raising :class:`_Abandoned` when that one failed), so the rest of the load sees
-    it as a load one after the other does; or, for a first load, until no table before it
+    it as a load one after the other does; or (``APPLY_APART``) until no table before it
     that is not committed yet shares a table with it (:mod:`.locks`). ``turn.commit`` then
     waits for the table before this one to be committed before this one commits."""
     try:
@@ -263,10 +263,10 @@ def _load_table(
             apply = snapshot or _staged_any(conn, t)
             if apply:
                 try:
-                    prepare_staged(conn, t, root_id=root)
+                    prepare_staged(conn, t, root_id=root, snapshot=snapshot)
                 except StagedUnordered:
                     stage(True)
-                    prepare_staged(conn, t, root_id=root)
+                    prepare_staged(conn, t, root_id=root, snapshot=snapshot)
             if turn is not None:
                 prepared = conn.info.get("cd2_prepared")
                 turn.apply(bool(prepared and prepared[2]))  # a first load's bookkeeping
@@ -352,12 +352,12 @@ def _pipelined(
     :func:`_load_table` does, yielding them in plan order.
 
     Connection k takes the next table not taken yet, stages it (``COPY``) and prepares it
-    (a first load's bookkeeping) while the other applies the table before it. An apply waits
-    for the commit of the table before it, so every table sees the tables it references, and
-    the locks a table's apply takes (foreign keys dropped and added back lock their
-    referenced tables) never meet another apply's; a first load (every target empty of this
-    load's rows) instead waits only until no table before it still loading shares a table
-    with it (:func:`.locks.lock_set`), so their locks cannot meet either. Every table
+    (a first load's bookkeeping, an incremental's winners) while the other applies the table
+    before it. An apply waits until no table before it still loading shares a table with it
+    (:func:`.locks.lock_set`: the tables it references, and those whose locks it may take,
+    foreign keys dropped and added back locking their referenced tables), so every table sees
+    the tables it references and the locks of two applies never meet (``APPLY_APART``; else
+    it waits for the commit of the table before it). Every table
     commits after the one before it. A failure stops the tables after it: those staged or
     applied meanwhile are rolled back, and it is raised once the tables before it are
     yielded.
@@ -380,7 +380,7 @@ def _pipelined(
     # before it (a table taken ahead can fail before them) are still loaded.
     failed = [n]
     locks = [lock_set(t.name) for t, _ in plans]
-    bulk = AHEAD_SHARE * sum(sizes)
+    all_bytes = sum(sizes)
 
     def pick(worker: int) -> int | None:
         """The next table not taken (in plan order), or a big table further on while the
@@ -399,7 +399,7 @@ def _pipelined(
                 big = [
                     j
                     for j in untaken[1 : 1 + AHEAD_TABLES]
-                    if sizes[j] >= max(AHEAD_BYTES, bulk) and sizes[j] >= AHEAD_RATIO * sizes[i]
+                    if taken_ahead(sizes[j], sizes[i], all_bytes)
                 ]
                 free = [j for j in big if not any(locks[k] & locks[j] for k in big if k < j)]
                 if free:
@@ -422,7 +422,7 @@ def _pipelined(
 
     def turn(i: int) -> Turn:
         def apply(first_load: bool) -> None:
-            if not (first_load and APPLY_APART):
+            if not (APPLY_APART and (first_load or INCREMENTALS_APART)):
                 committed(i)
                 return
             with changed:
@@ -488,17 +488,28 @@ def _pipelined(
 
 # A first load applies while tables before it are still loading when none of them shares a
 # table with it (see _pipelined; they still commit in order): large's scores beside the
-# submissions.
+# submissions. INCREMENTALS_APART: so does a load of a table applied before (an incremental's
+# apply locks no more than a first load's: its targets' rows, and when its upserts are a big
+# share of a target, the foreign keys dropped and added back, all in its lock set).
 APPLY_APART = True
+INCREMENTALS_APART = True
 
 # A pipelined worker takes a table ahead of the next one (see _pipelined's pick) when, within
 # the next AHEAD_TABLES tables, one's files are at least AHEAD_BYTES, AHEAD_SHARE of all the
 # import's bytes and AHEAD_RATIO times the next table's: large's enrollments, submissions and
-# scores come after small tables whose applies are too short to hide their staging.
+# scores come after small tables whose applies are too short to hide their staging (and, in
+# an incremental, their winners' bookkeeping probes: large's 1% incremental has 0.24-0.6 MB
+# files of them, 2 MB in all).
 AHEAD_TABLES = 32
-AHEAD_BYTES = 1 << 20
+AHEAD_BYTES = 1 << 16
 AHEAD_SHARE = 0.1
 AHEAD_RATIO = 8
+
+
+def taken_ahead(size: int, next_size: int, all_bytes: int) -> bool:
+    """Whether a table whose files hold ``size`` bytes may be taken ahead of the next table
+    (``next_size`` bytes) in a load of ``all_bytes`` (see AHEAD_BYTES)."""
+    return size >= max(AHEAD_BYTES, AHEAD_SHARE * all_bytes) and size >= AHEAD_RATIO * next_size
 
 
 def _merge_sessions(helper: Connection, conn: Connection) -> None:
