@@ -919,6 +919,7 @@ def test_an_incremental_chooses_its_winners_while_preparing(loaded: Engine, tmp_
     from reportcard.lms.cd2.apply import apply_staged, prepare_staged
     from reportcard.lms.cd2.mapping import table
     from reportcard.lms.cd2.staging import create_stage, drop_stage, stage_file
+    from tests.databases import rows_of
     from tests.lms.cd2.institution import USERS
 
     if loaded.dialect.name != "postgresql":
@@ -944,7 +945,7 @@ def test_an_incremental_chooses_its_winners_while_preparing(loaded: Engine, tmp_
             if chosen is None:
                 assert made is None
                 continue
-            assert rows_of(conn, "SELECT key, newer FROM cd2_win ORDER BY key") == [
+            assert rows_of(conn, text("SELECT key, newer FROM cd2_win ORDER BY key")) == [
                 (USERS[0]["id"], True),
                 (USERS[1]["id"], False),
             ]
@@ -952,10 +953,6 @@ def test_an_incremental_chooses_its_winners_while_preparing(loaded: Engine, tmp_
             assert (summary.records, summary.upserted, summary.unchanged) == (3, 1, 2)
             drop_stage(conn, t)
         conn.rollback()
-
-
-def rows_of(conn: Any, sql: str) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in conn.exec_driver_sql(sql).all()]
 
 
 # ---------------------------------------------------------------- loads on two connections
