@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, update
+from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.pool import StaticPool
 
 from reportcard.clock import utcnow
 from reportcard.db.tables import account_reports, attachments, report_shards
-from reportcard.runs.execute import RunStopped, checkpoints, claim_shard, shard_waiting
+from reportcard.runs.execute import (
+    RunStopped,
+    _SqliteCheckpoint,
+    checkpoints,
+    claim_shard,
+    shard_waiting,
+)
 from reportcard.runs.inline import run_report
 from reportcard.runs.lifecycle import abort_run, create_run, get_run
 from reportcard.runs.worker import Worker
@@ -406,3 +414,63 @@ def test_a_shard_waits_while_a_running_run_has_one_queued(
     with engine.connect() as conn:
         assert not conn.execute(select(shard_waiting())).scalar_one()
         conn.rollback()
+
+
+@contextmanager
+def recording(engine: Engine) -> Iterator[list[str]]:
+    """Every statement the engine's connections send inside the block (a listener)."""
+    sent: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_an_idle_reap_reads_and_writes_nothing(
+    engine: Engine, storage: LocalStorage, settings: Settings
+) -> None:
+    """With nothing stale the reaper is one read: no write transaction, no UPDATE."""
+    with engine.begin() as conn:
+        root = make_institution(conn, 10)
+        sample_run(conn, root)
+    worker = Worker(engine, storage, settings)
+    while worker.step():
+        pass
+    with recording(engine) as sent:
+        assert worker.reap() == 0
+    assert len(sent) == 1 and sent[0].startswith("SELECT")
+
+
+@pytest.mark.sqlite_only
+def test_a_one_shard_run_takes_five_write_transactions(
+    engine: Engine, storage: LocalStorage, settings: Settings
+) -> None:
+    """Claim, plan, claim the shard, finish it, complete the run: SQLite's write lock is
+    taken for those alone (the shard's run is known from the queue's read; the idle step
+    after the run takes none)."""
+    worker = Worker(engine, storage, settings)
+    while worker.step():  # the periodic jobs' first rounds, before the run
+        pass
+    with engine.begin() as conn:
+        root = make_institution(conn, 10)
+        run_id = sample_run(conn, root)
+    with recording(engine) as sent:
+        while worker.step():
+            pass
+    with engine.connect() as conn:
+        assert get_run(conn, run_id).workflow_state == "complete"
+    assert sum(s == "BEGIN IMMEDIATE" for s in sent) == 5
+
+
+@pytest.mark.sqlite_only
+def test_the_sqlite_checkpoint_is_compiled_once_per_dialect(engine: Engine) -> None:
+    with engine.connect() as a, engine.connect() as b:
+        first, second = _SqliteCheckpoint(a), _SqliteCheckpoint(b)
+        assert first.form is second.form
+        a.rollback()
+        b.rollback()

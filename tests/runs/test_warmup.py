@@ -5,14 +5,21 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 
 from reportcard.db.engine import dispose_all
 from reportcard.reports.sqlformat import offset_segments
+from reportcard.runs.lifecycle import get_run
 from reportcard.runs.warmup import root_zones, warm_up
+from reportcard.runs.worker import Worker
+from reportcard.settings import Settings
+from reportcard.storage.local import LocalStorage
 from tests.factories import add_account
+from tests.runs.sample import make_institution, sample_run
 
 
 def test_warm_up_reads_the_offsets_of_every_root_accounts_zone(engine: Engine) -> None:
@@ -59,3 +66,45 @@ def test_freeze_heap_freezes_the_process_once() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_after_the_warm_up_a_first_run_compiles_only_its_own_statements(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The run machinery's UPDATEs and SELECTs are in the engine's compiled cache before the
+    first run (``prime_statements``): what that run still compiles are its part's statements,
+    its INSERTs and the run-ended listeners' reads, which depend on the run or would write."""
+    with engine.begin() as conn:
+        root = make_institution(conn, 10)
+    assert warm_up(engine) == ["America/Denver"]
+    worker = Worker(engine, LocalStorage(tmp_path / "files"), Settings(data_dir=tmp_path))
+    while worker.step():  # the idle steps a started worker takes before any run
+        pass
+    with engine.begin() as conn:
+        run_id = sample_run(conn, root)
+    compiled: list[str] = []
+
+    def record(
+        conn: object, cursor: object, statement: str, params: object, context: Any, *a: object
+    ) -> None:
+        if context is not None and context.cache_hit == engine.dialect.CACHE_MISS:
+            compiled.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        while worker.step():
+            pass
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    with engine.connect() as conn:
+        assert get_run(conn, run_id).workflow_state == "complete"
+    machinery = [
+        s
+        for s in compiled
+        if not s.startswith("INSERT")
+        and "FROM pseudonyms" not in s  # the sample part's bounds and rows
+        and "FROM users" not in s
+        and not any(t in s for t in ("schedule_firings", "report_webhooks"))
+    ]
+    assert machinery == []
+    assert compiled  # the part's own statements are still compiled by the first run

@@ -133,7 +133,7 @@ class CeleryBinding:
             run_id = conn.execute(
                 select(report_shards.c.report_id).where(report_shards.c.id == shard_id)
             ).scalar_one()
-        w.run_shard(shard_id)
+        w.run_shard(shard_id, run_id)
         with w.engine.connect() as conn:
             state = conn.execute(
                 select(report_shards.c.state).where(report_shards.c.id == shard_id)

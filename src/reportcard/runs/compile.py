@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, Select, Update, func, insert, select, update
 
 from reportcard.clock import utcnow
 from reportcard.db.engine import read_conn
@@ -32,11 +34,7 @@ def file_parts(conn: Connection, report: Report, ctx: RunContext) -> list[FilePa
 
     The keys are deflate pieces when the file is a zip of CSVs (``deflated_parts``).
     """
-    shards = conn.execute(
-        select(report_shards)
-        .where(report_shards.c.report_id == ctx.report_id)
-        .order_by(report_shards.c.part_index, report_shards.c.seq)
-    ).all()
+    shards = conn.execute(shards_of(ctx.report_id)).all()
     deflated = deflated_parts(ctx.params, report.always_zip, len({s.part_index for s in shards}))
     key_of = piece_key if deflated else part_key
     parts: dict[int, tuple[str, list[str]]] = {}
@@ -75,11 +73,7 @@ def compile_run(engine: Engine, storage: Storage, run_id: int) -> None:
         assert report is not None
         ctx = build_context(conn, run)
         parts = file_parts(conn, report, ctx)
-        rows = conn.execute(
-            select(func.coalesce(func.sum(report_shards.c.rows), 0)).where(
-                report_shards.c.report_id == run_id
-            )
-        ).scalar_one()
+        rows = conn.execute(rows_of(run_id)).scalar_one()
         conn.rollback()
     # The file in the format the run asks for (csv, xlsx, parquet), from the CSV parts.
     out = write_output(
@@ -154,22 +148,44 @@ def finish(
             f"{report.title} report successfully generated with the following settings. "
             f"Account: {ctx.account_name}; {extra}"
         )
-        res = conn.execute(
-            update(account_reports)
-            .where(account_reports.c.id == run_id, account_reports.c.workflow_state == "compiling")
-            .values(
-                workflow_state="complete",
-                attachment_id=int(pk[0]),
-                progress=100,
-                current_line=lines,
-                message=message,
-                end_at=func.coalesce(account_reports.c.end_at, now),
-                updated_at=now,
-            )
-        )
+        res = conn.execute(completed(run_id, int(pk[0]), lines, message, now))
         if res.rowcount != 1:
             # Aborted or deleted while compiling: Canvas attaches no file to a stopped run.
             conn.rollback()
             return False
         run_ended(conn, run_id)
     return True
+
+
+# The compile's statements, built by functions so that the worker's warm-up
+# (``runs.warmup.prime_statements``) compiles the very same ones before the first run.
+
+
+def shards_of(run_id: int) -> Select[Any]:
+    """The run's shards in file order, then key order."""
+    s = report_shards.c
+    return select(report_shards).where(s.report_id == run_id).order_by(s.part_index, s.seq)
+
+
+def rows_of(run_id: int) -> Select[Any]:
+    """The rows the run's shards wrote."""
+    s = report_shards.c
+    return select(func.coalesce(func.sum(s.rows), 0)).where(s.report_id == run_id)
+
+
+def completed(run_id: int, attachment_id: int, lines: int, message: str, now: datetime) -> Update:
+    """The compiling run to ``complete`` with its attachment, final line count and message."""
+    r = account_reports.c
+    return (
+        update(account_reports)
+        .where(r.id == run_id, r.workflow_state == "compiling")
+        .values(
+            workflow_state="complete",
+            attachment_id=attachment_id,
+            progress=100,
+            current_line=lines,
+            message=message,
+            end_at=func.coalesce(r.end_at, now),
+            updated_at=now,
+        )
+    )

@@ -13,11 +13,26 @@ loses a row.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, exists, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    select,
+    update,
+)
 
 from reportcard.clock import utcnow
 from reportcard.db.engine import is_sqlite, read_conn
@@ -100,7 +115,47 @@ def _checkpoint_statement() -> Any:
     return run
 
 
-_CHECKPOINT_RUN = _checkpoint_statement()
+CHECKPOINT_RUN = _checkpoint_statement()
+
+
+@dataclass(frozen=True)
+class _CheckpointForm:
+    """The checkpoint UPDATE compiled for one SQLite dialect: its text, the parameters in
+    order with the fixed ones filled in, where each variable one goes, and the timestamps'
+    bind processor. Built once per dialect (:func:`checkpoint_form`), not per shard."""
+
+    sql: str
+    params: tuple[Any, ...]
+    slots: dict[str, list[int]]
+    stamp: Callable[[Any], Any]
+
+
+_VARIABLE = ("rows", "run", "now")
+_FORMS: dict[Any, _CheckpointForm] = {}
+_FORMS_LOCK = threading.Lock()
+
+
+def checkpoint_form(dialect: Any) -> _CheckpointForm:
+    """The checkpoint's compiled form for ``dialect`` (an engine's), compiled on first use.
+
+    Compiling the UPDATE cost 0.7-0.8 ms of CPU, paid by every shard while it was done per
+    shard (docs/decisions/performance.md, "Issue 19: the run's bookkeeping around a small
+    part"); the form depends on the dialect alone."""
+    form = _FORMS.get(dialect)
+    if form is not None:
+        return form
+    compiled = CHECKPOINT_RUN.compile(dialect=dialect)
+    names = list(compiled.positiontup or ())
+    fixed = compiled.construct_params({"rows": 0, "run": 0, "now": None})
+    stamp = account_reports.c.heartbeat_at.type.dialect_impl(dialect)
+    form = _CheckpointForm(
+        sql=str(compiled),
+        params=tuple(fixed[name] for name in names),
+        slots={key: [i for i, n in enumerate(names) if n == key] for key in _VARIABLE},
+        stamp=stamp.bind_processor(dialect) or (lambda value: value),
+    )
+    with _FORMS_LOCK:
+        return _FORMS.setdefault(dialect, form)
 
 
 class _SqliteCheckpoint:
@@ -111,40 +166,31 @@ class _SqliteCheckpoint:
     with BEGIN IMMEDIATE and COMMIT on the driver's connection costs 0.15 ms, most of it
     SQLite's commit (docs/decisions/performance.md, "the SQLite line path, where the time
     goes"). The text, the parameters' order and the timestamps' bind processor are
-    SQLAlchemy's own, so the row written is the same.
+    SQLAlchemy's own (:func:`checkpoint_form`), so the row written is the same.
     """
 
     def __init__(self, conn: Connection) -> None:
-        compiled = _CHECKPOINT_RUN.compile(dialect=conn.dialect)
-        self.sql = str(compiled)
-        names = list(compiled.positiontup or ())
-        fixed = compiled.construct_params({"rows": 0, "run": 0, "now": None})
-        self.params: list[Any] = [fixed[name] for name in names]
-        self.slots = {key: [i for i, n in enumerate(names) if n == key] for key in _VARIABLE}
-        stamp = account_reports.c.heartbeat_at.type.dialect_impl(conn.dialect)
-        self.stamp = stamp.bind_processor(conn.dialect) or (lambda value: value)
+        self.form = checkpoint_form(conn.dialect)
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         self.dbapi: Any = dbapi
 
     def __call__(self, rows: int, run_id: int) -> int:
         """Adds ``rows``; the number of runs updated (0 once the run has ended)."""
-        params = self.params.copy()
-        for key, value in (("rows", rows), ("run", run_id), ("now", self.stamp(utcnow()))):
-            for i in self.slots[key]:
+        form = self.form
+        params = list(form.params)
+        for key, value in (("rows", rows), ("run", run_id), ("now", form.stamp(utcnow()))):
+            for i in form.slots[key]:
                 params[i] = value
         dbapi = self.dbapi
         dbapi.execute("BEGIN IMMEDIATE")
         try:
-            count = dbapi.execute(self.sql, params).rowcount
+            count = dbapi.execute(form.sql, params).rowcount
         except BaseException:
             dbapi.execute("ROLLBACK")
             raise
         dbapi.execute("COMMIT")
         return int(count)
-
-
-_VARIABLE = ("rows", "run", "now")
 
 
 @contextmanager
@@ -175,7 +221,7 @@ def checkpoints(engine: Engine, run_id: int) -> Iterator[Callable[[int], None]]:
         conn.exec_driver_sql("SET synchronous_commit = off")
 
         def pg_checkpoint(rows: int) -> None:
-            res = conn.execute(_CHECKPOINT_RUN, {"rows": rows, "run": run_id, "now": utcnow()})
+            res = conn.execute(CHECKPOINT_RUN, {"rows": rows, "run": run_id, "now": utcnow()})
             if res.rowcount != 1:
                 raise RunStopped(run_id)
 
@@ -198,16 +244,12 @@ def execute_shard(
 
     ``zip_level``: the deflate level of the piece when the run's file is a zip of CSVs."""
     with read_conn(engine) as conn:
-        shard = conn.execute(select(report_shards).where(report_shards.c.id == shard_id)).one()
+        shard = conn.execute(shard_row(shard_id)).one()
         run = get_run(conn, shard.report_id)
         report = get_report(run.report_type)
         assert report is not None
         ctx = build_context(conn, run)
-        files = conn.execute(
-            select(func.count(func.distinct(report_shards.c.part_index))).where(
-                report_shards.c.report_id == run.id
-            )
-        ).scalar_one()
+        files = conn.execute(file_count(run.id)).scalar_one()
         alone = not is_sqlite(conn) and not conn.execute(select(shard_waiting())).scalar_one()
         conn.rollback()
     # Formatters with a SQL form run in the statement, so the part can take a fast path.
@@ -251,31 +293,66 @@ def finish_shard(
     takes a snapshot per statement). Without the lock two shards ending at once, one with no
     rows left to add, could each see the other still running and leave the run running."""
     now = utcnow()
-    r = account_reports.c
     with engine.begin() as conn:
-        conn.execute(select(r.id).where(r.id == run_id).with_for_update())
-        res = conn.execute(
-            update(report_shards)
-            .where(report_shards.c.id == shard_id, report_shards.c.state == "running")
-            .values(state="done", rows=written, bytes=size, ended_at=now, heartbeat_at=now)
-        )
+        conn.execute(lock_run(run_id))
+        res = conn.execute(shard_done(shard_id, written, size, now))
         if res.rowcount != 1:
             return False
         if pending:
-            conn.execute(
-                update(account_reports)
-                .where(r.id == run_id)
-                .values(current_line=func.coalesce(r.current_line, 0) + pending)
-            )
-        not_done = exists().where(
-            report_shards.c.report_id == run_id, report_shards.c.state != "done"
-        )
-        won = conn.execute(
-            update(account_reports)
-            .where(and_(r.id == run_id, r.workflow_state == "running", ~not_done))
-            .values(workflow_state="compiling", heartbeat_at=now, updated_at=now)
-        )
+            conn.execute(add_lines(run_id, pending))
+        won = conn.execute(to_compiling(run_id, now))
         return won.rowcount == 1
+
+
+# The statements of a shard's bookkeeping, built by functions so that the worker's warm-up
+# (``runs.warmup.prime_statements``) compiles the very same ones before the first run.
+
+
+def shard_row(shard_id: int) -> Select[Any]:
+    """The shard's ``report_shards`` row."""
+    return select(report_shards).where(report_shards.c.id == shard_id)
+
+
+def file_count(run_id: int) -> Select[Any]:
+    """How many files (parts) the run's shards write."""
+    return select(func.count(func.distinct(report_shards.c.part_index))).where(
+        report_shards.c.report_id == run_id
+    )
+
+
+def lock_run(run_id: int) -> Select[Any]:
+    """The run's row, locked for the rest of the transaction (PostgreSQL)."""
+    r = account_reports.c
+    return select(r.id).where(r.id == run_id).with_for_update()
+
+
+def shard_done(shard_id: int, written: int, size: int, now: datetime) -> Update:
+    s = report_shards.c
+    return (
+        update(report_shards)
+        .where(s.id == shard_id, s.state == "running")
+        .values(state="done", rows=written, bytes=size, ended_at=now, heartbeat_at=now)
+    )
+
+
+def add_lines(run_id: int, lines: int) -> Update:
+    r = account_reports.c
+    return (
+        update(account_reports)
+        .where(r.id == run_id)
+        .values(current_line=func.coalesce(r.current_line, 0) + lines)
+    )
+
+
+def to_compiling(run_id: int, now: datetime) -> Update:
+    """The run to ``compiling`` if it is running and none of its shards is left."""
+    r = account_reports.c
+    not_done = exists().where(report_shards.c.report_id == run_id, report_shards.c.state != "done")
+    return (
+        update(account_reports)
+        .where(and_(r.id == run_id, r.workflow_state == "running", ~not_done))
+        .values(workflow_state="compiling", heartbeat_at=now, updated_at=now)
+    )
 
 
 def shard_failed(

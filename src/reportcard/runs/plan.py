@@ -13,7 +13,18 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import Connection, Engine, exists, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    Update,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from reportcard.clock import utcnow
@@ -121,13 +132,19 @@ def plan_run(
     with engine.begin() as conn:
         if not still_planning(conn, run_id, worker_id):
             return False  # aborted, deleted, or re-planned by another worker meanwhile
-        conn.execute(
-            update(account_reports)
-            .where(account_reports.c.id == run_id, account_reports.c.workflow_state == "running")
-            .values(parameters=params, total_lines=total, current_line=0, updated_at=utcnow())
-        )
+        conn.execute(record_plan(run_id, params, total))
         conn.execute(insert(report_shards), shards)
     return True
+
+
+def record_plan(run_id: int, params: dict[str, Any], total: int) -> Update:
+    """The planned run's parameters (with its extra text) and estimated lines."""
+    r = account_reports.c
+    return (
+        update(account_reports)
+        .where(r.id == run_id, r.workflow_state == "running")
+        .values(parameters=params, total_lines=total, current_line=0, updated_at=utcnow())
+    )
 
 
 def still_planning(conn: Connection, run_id: int, worker_id: str | None) -> bool:
@@ -145,8 +162,13 @@ def still_planning(conn: Connection, run_id: int, worker_id: str | None) -> bool
         return False
     if worker_id is not None and row.worker_id != worker_id:
         return False
-    planned = conn.execute(select(exists().where(report_shards.c.report_id == run_id))).scalar_one()
+    planned = conn.execute(has_shards(run_id)).scalar_one()
     return not planned
+
+
+def has_shards(run_id: int) -> Select[Any]:
+    """Whether the run has been planned (has shards)."""
+    return select(exists().where(report_shards.c.report_id == run_id))
 
 
 def plan_shards(

@@ -26,14 +26,32 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+from types import SimpleNamespace
 
 from sqlalchemy import Engine, select
 
-from reportcard.db.engine import read_conn
+from reportcard.clock import utcnow
+from reportcard.db.engine import is_sqlite, read_conn
 from reportcard.db.tables import accounts
 from reportcard.reports.catalog import all_reports
 from reportcard.reports.formatting import is_utc, zone
 from reportcard.reports.sqlformat import offset_segments
+from reportcard.runs.compile import completed, rows_of, shards_of
+from reportcard.runs.context import build_context
+from reportcard.runs.execute import (
+    CHECKPOINT_RUN,
+    add_lines,
+    checkpoint_form,
+    claim_shard,
+    file_count,
+    lock_run,
+    shard_done,
+    shard_row,
+    shard_waiting,
+    to_compiling,
+)
+from reportcard.runs.lifecycle import get_run
+from reportcard.runs.plan import claim_run, has_shards, record_plan, still_planning
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +72,52 @@ def root_zones(engine: Engine) -> list[str]:
             conn.rollback()
 
 
+def prime_statements(engine: Engine) -> None:
+    """Compile the run machinery's statements into ``engine``'s cache of compiled SQL.
+
+    SQLAlchemy compiles a statement the first time a process executes it (0.2-0.8 ms each)
+    and finds it in the engine's cache afterwards; a worker's first run compiled some twenty
+    of them (claims, shard bookkeeping, compile, completion), 6-9 ms of CPU: a few percent of
+    a run of a part of 10,000-30,000 rows (docs/decisions/performance.md, "Issue 19: the
+    run's bookkeeping around a small part"). Here each is executed once with ids no row has
+    (0), in one transaction rolled back: nothing changes, and the first run finds them
+    compiled. The INSERTs (a run's shards, its attachment) and the part's own statements are
+    left to the first run: they would write, or depend on the report.
+    """
+    now = utcnow()
+    with engine.connect() as conn:
+        conn.begin()
+        try:
+            root = conn.execute(
+                select(accounts.c.id).where(accounts.c.root_account_id.is_(None)).limit(1)
+            ).scalar()
+            claim_run(conn, 0, 0, 1, "")
+            get_run(conn, 0)
+            still_planning(conn, 0, None)
+            conn.execute(has_shards(0)).scalar_one()
+            conn.execute(record_plan(0, {}, 0))
+            claim_shard(conn, 0, "")
+            conn.execute(shard_row(0)).first()
+            conn.execute(file_count(0)).scalar_one()
+            conn.execute(lock_run(0)).first()
+            conn.execute(shard_done(0, 0, 0, now))
+            conn.execute(add_lines(0, 1))
+            conn.execute(to_compiling(0, now))
+            conn.execute(shards_of(0)).all()
+            conn.execute(rows_of(0)).scalar_one()
+            conn.execute(completed(0, 0, 0, "", now))
+            if root is not None:
+                run = SimpleNamespace(id=0, account_id=root, parameters={}, report_type="")
+                build_context(conn, run, now)
+            if is_sqlite(conn):
+                checkpoint_form(conn.dialect)
+            else:
+                conn.execute(select(shard_waiting())).scalar_one()
+                conn.execute(CHECKPOINT_RUN, {"rows": 0, "run": 0, "now": now})
+        finally:
+            conn.rollback()
+
+
 def warm_up(engine: Engine) -> list[str]:
     """Prepare this process for its first run; returns the zones whose offsets it read."""
     try:
@@ -63,6 +127,7 @@ def warm_up(engine: Engine) -> list[str]:
             zone(name)  # resolving a name reads the zone list
             if not is_utc(name):
                 offset_segments(name)
+        prime_statements(engine)
     except Exception as exc:  # one line, no traceback: a worker that waits out its database
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         log.warning("worker warm-up skipped (%s); the first run prepares itself", reason)

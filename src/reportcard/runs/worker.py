@@ -21,11 +21,12 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Table, and_, exists, select, update
 
 from reportcard.clock import utcnow
+from reportcard.db.engine import read_conn
 from reportcard.db.tables import account_reports, report_shards
 from reportcard.runs.compile import compile_run
 from reportcard.runs.execute import (
@@ -137,32 +138,38 @@ class Worker:
     def _shard(self) -> bool:
         with self.engine.connect() as conn:
             conn.info["write"] = False
-            candidates = (
-                conn.execute(
-                    select(report_shards.c.id)
-                    .join(account_reports, account_reports.c.id == report_shards.c.report_id)
-                    .where(
-                        report_shards.c.state == "queued",
-                        account_reports.c.workflow_state == "running",
-                    )
-                    # The oldest run first, and its shards in the order its plan gave them.
-                    .order_by(report_shards.c.report_id, report_shards.c.priority)
-                    .limit(8)
+            candidates = conn.execute(
+                select(report_shards.c.id, report_shards.c.report_id)
+                .join(account_reports, account_reports.c.id == report_shards.c.report_id)
+                .where(
+                    report_shards.c.state == "queued",
+                    account_reports.c.workflow_state == "running",
                 )
-                .scalars()
-                .all()
-            )
+                # The oldest run first, and its shards in the order its plan gave them.
+                .order_by(report_shards.c.report_id, report_shards.c.priority)
+                .limit(8)
+            ).all()
             conn.info["write"] = True
             conn.rollback()
-        for shard_id in candidates:
+        for shard_id, run_id in candidates:
             with self.engine.begin() as conn:
                 claimed = claim_shard(conn, shard_id, self.worker_id)
             if claimed:
-                self.run_shard(shard_id)
+                self.run_shard(shard_id, run_id)
                 return True
         return False
 
-    def run_shard(self, shard_id: int) -> None:
+    def run_shard(self, shard_id: int, run_id: int | None = None) -> None:
+        """Execute a claimed shard; compile its run when it was the run's last.
+
+        ``run_id``: the shard's run, when the caller knows it (else read here).
+        """
+        if run_id is None:
+            with read_conn(self.engine) as conn:
+                run_id = conn.execute(
+                    select(report_shards.c.report_id).where(report_shards.c.id == shard_id)
+                ).scalar_one()
+                conn.rollback()
         try:
             with keepalive(self.engine, report_shards, shard_id, self.settings.heartbeat_seconds):
                 last = execute_shard(
@@ -179,11 +186,6 @@ class Worker:
             if ended is not None:  # the run is over: its parts (a full disk's too) can go
                 discard_run_files(self.engine, self.storage, ended)
             return
-        with self.engine.connect() as conn:
-            run_id = conn.execute(
-                select(report_shards.c.report_id).where(report_shards.c.id == shard_id)
-            ).scalar_one()
-            conn.rollback()
         if last:
             self.compile(run_id)
         else:
@@ -256,10 +258,33 @@ class Worker:
         return run_due(self.engine, self.storage, self.settings)
 
     # ------------------------------------------------------------------ the reaper
+    def stale_work(self, cutoff: datetime) -> bool:
+        """Whether anything beat last before ``cutoff``: a running shard, a running run
+        with no shards (its planner died) or a compiling run; one read, no write lock.
+
+        An idle worker reaps at every poll: without this check each reap was a write
+        transaction (on SQLite the database's write lock) that nearly always found nothing.
+        The reaper's UPDATEs keep their own conditions, so work that moves on between this
+        read and them is left alone.
+        """
+        s, r = report_shards.c, account_reports.c
+        has_shards = exists().where(s.report_id == r.id)
+        stmt = select(
+            exists().where(s.state == "running", s.heartbeat_at < cutoff),
+            exists().where(r.workflow_state == "running", r.heartbeat_at < cutoff, ~has_shards),
+            exists().where(r.workflow_state == "compiling", r.heartbeat_at < cutoff),
+        )
+        with read_conn(self.engine) as conn:
+            found = conn.execute(stmt).one()
+            conn.rollback()
+        return any(found)
+
     def reap(self, stale_seconds: float | None = None) -> int:
         """Recover work whose worker stopped beating; returns how many items it touched."""
         now = utcnow()
         cutoff = now - timedelta(seconds=stale_seconds or self.settings.stale_seconds)
+        if not self.stale_work(cutoff):
+            return 0
         touched = 0
         s = report_shards.c
         with self.engine.begin() as conn:
