@@ -5,13 +5,27 @@ from __future__ import annotations
 import io
 
 import pytest
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 
 from reportcard.db import tables
 from reportcard.names import stored_names
 from reportcard.reports.catalog import Col, PartQuery, all_reports, get_report
 from reportcard.reports.sis_scope import STANDARD_FILES
+from reportcard.runs.query import BATCH
 from reportcard.runs.write import (
+    LINES_CACHE_KIB,
     _lines_text,
     _LineShape,
     copy_eligible,
@@ -170,6 +184,32 @@ def test_lines_are_only_offered_on_sqlite(engine: Engine) -> None:
         ctx = context(conn, "provisioning_csv", enrollments="true")
     pq = report.part("enrollments").build(ctx)
     assert lines_eligible(engine, pq) is (lane() == "sqlite")
+
+
+def test_sqlite_csv_path_reads_with_the_bigger_cache_once_started(engine: Engine) -> None:
+    """``write_python``'s statement gets :data:`LINES_CACHE_KIB` of page cache after its first
+    batch (a sort it does was sized by the connection's own 8 MB), and the connection gets
+    its own back. Each row reads the cache size its statement runs with."""
+    if lane() != "sqlite":
+        pytest.skip("SQLite's page cache")
+    n = Table("cache_probe", MetaData(), Column("i", Integer, primary_key=True))
+    n.create(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(n), [{"i": i} for i in range(1, 3 * BATCH + 1)])
+    # Correlated to the row, so that SQLite reads the pragma again for every row; the rows
+    # come in key order from the table (no sort computing them all first).
+    cache = literal_column("(SELECT cache_size FROM pragma_cache_size() WHERE cache_probe.i > 0)")
+    pq = PartQuery([Col("i", n.c.i), Col("cache", cache)], n, [], n.c.i)
+    with engine.begin() as conn:
+        build(conn)
+        ctx = context(conn, "provisioning_csv")
+    out = io.BytesIO()
+    assert write_python(engine, pq, ctx, 1, 3 * BATCH, out, lambda k: None) == 3 * BATCH  # type: ignore[arg-type]
+    caches = [line.split(",")[1] for line in out.getvalue().decode().splitlines()]
+    assert set(caches[:BATCH]) == {"-8192"}
+    assert set(caches[-BATCH:]) == {f"-{LINES_CACHE_KIB}"}
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -8192
 
 
 @pytest.mark.parametrize("hostile", [False, True], ids=["clean", "hostile"])

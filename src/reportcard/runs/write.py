@@ -55,10 +55,11 @@ class Sink(Protocol):
 
 # Field and line separators of a SQLite-built line; see write_lines.
 FIELD_SEP = "\x1f"
-# The page cache (KiB) of a line-path statement once it has started, against the connection's
-# 8 MB: the lookups of the enrollments files (logins, sections, courses by id) re-read the same
-# pages, and on `large` 8 MB cost 1.9-2.1 s of system time in reads (docs/decisions/performance.md,
-# "the SQLite line path, where the time goes").
+# The page cache (KiB) of a statement of the line or csv path once it has started, against the
+# connection's 8 MB: the lookups of the enrollments files (logins, sections, courses by id)
+# re-read the same pages, and on `large` 8 MB cost 1.9-2.1 s of system time in reads
+# (docs/decisions/performance.md, "the SQLite line path, where the time goes"); so do the
+# outcome parts' dozen probes a row ("where the baselines' time goes: page reads").
 LINES_CACHE_KIB = 32768
 # printf() takes at most 127 arguments (SQLITE_MAX_FUNCTION_ARG); wider parts use csv.writer.
 MAX_LINE_COLUMNS = 100
@@ -107,16 +108,30 @@ def write_python(
     out: Sink,
     progress: Progress,
 ) -> int:
-    """Rows through ``csv.writer``, one batch at a time; returns the number of rows."""
+    """Rows through ``csv.writer``, one batch at a time; returns the number of rows.
+
+    On SQLite the statement gets the line path's bigger page cache once it has started
+    (:data:`LINES_CACHE_KIB`, as in :func:`write_lines`): the float parts' rows (the outcome
+    reports, the grade exports) probe about a dozen tables each and read their pages again.
+    """
     fmt = row_formatter(pq, ctx)
     csv_text = BatchWriter()
     written = 0
     with read_conn(engine) as conn:
-        for rows in stream_batches(conn, range_select(pq, lo, hi), BATCH):
-            text = csv_text.text(rows if fmt is None else [fmt(row) for row in rows])
-            out.write(text.encode("utf-8"))
-            written += len(rows)
-            progress(len(rows))
+        dbapi = conn.connection.dbapi_connection if engine.dialect.name == "sqlite" else None
+        cache = None if dbapi is None else dbapi.execute("PRAGMA cache_size").fetchone()[0]
+        try:
+            for rows in stream_batches(conn, range_select(pq, lo, hi), BATCH):
+                if not written and dbapi is not None:
+                    # Any sort of the statement was sized by the cache it started with.
+                    dbapi.execute(f"PRAGMA cache_size = -{LINES_CACHE_KIB}")
+                text = csv_text.text(rows if fmt is None else [fmt(row) for row in rows])
+                out.write(text.encode("utf-8"))
+                written += len(rows)
+                progress(len(rows))
+        finally:
+            if dbapi is not None and cache is not None:
+                dbapi.execute(f"PRAGMA cache_size = {int(cache)}")
     return written
 
 
