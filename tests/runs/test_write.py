@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 
 import pytest
 from sqlalchemy import (
@@ -21,7 +22,7 @@ from sqlalchemy import (
 
 from reportcard.db import tables
 from reportcard.names import stored_names
-from reportcard.reports.catalog import Col, PartQuery, all_reports, get_report
+from reportcard.reports.catalog import Col, PartQuery, RunContext, all_reports, get_report
 from reportcard.reports.sis_scope import STANDARD_FILES
 from reportcard.runs.query import BATCH
 from reportcard.runs.write import (
@@ -365,3 +366,77 @@ def test_line_batches_with_a_comma_prone_column_quote_the_wrapped_values() -> No
         batch = [*lines, refused]
         assert _lines_text(batch, shape) is None, refused
         assert batch == [*fetched, refused]
+
+
+def _users_part(ctx: RunContext) -> PartQuery:
+    report = get_report("provisioning_csv")
+    assert report is not None
+    return report.part("users").build(ctx)
+
+
+def test_sqlite_lines_are_written_and_counted_on_a_second_thread_in_order(engine: Engine) -> None:
+    """The line path writes each batch and reports its progress on a thread of its own, one
+    batch behind the statement (``write._Behind``), in the statement's order."""
+    if lane() != "sqlite":
+        pytest.skip("SQL-built lines are the SQLite lane's path")
+    with engine.begin() as conn:
+        build(conn)
+        ctx = context(conn, "provisioning_csv", users="true")
+    pq = _users_part(ctx)
+    seen: list[tuple[str, str, int]] = []
+
+    class Recorder(io.BytesIO):
+        def write(self, data: bytes, /) -> int:  # type: ignore[override]
+            seen.append(("write", threading.current_thread().name, len(data)))
+            return super().write(data)
+
+    out = Recorder()
+    n = write_lines(
+        engine,
+        pq,
+        0,
+        10**12,
+        out,
+        lambda k: seen.append(("progress", threading.current_thread().name, k)),
+        2,
+    )
+    expected = io.BytesIO()
+    write_lines(engine, pq, 0, 10**12, expected, lambda k: None, 1000)
+    assert out.getvalue() == expected.getvalue()
+    assert n > 4
+    main = threading.current_thread().name
+    assert {name for _, name, _ in seen} != {main}
+    assert all(name.startswith("shard-writes") for _, name, _ in seen)
+    assert [kind for kind, _, _ in seen] == ["write", "progress"] * (len(seen) // 2)
+    assert sum(k for kind, _, k in seen if kind == "progress") == n
+
+
+@pytest.mark.parametrize("failing", ["write", "progress"])
+def test_sqlite_lines_stop_at_a_failed_write_or_checkpoint(engine: Engine, failing: str) -> None:
+    """A write or a checkpoint failing on the writes' thread (a full disk, ``RunStopped``)
+    stops the shard with its error, within a batch of where it failed."""
+    if lane() != "sqlite":
+        pytest.skip("SQL-built lines are the SQLite lane's path")
+    with engine.begin() as conn:
+        build(conn)
+        ctx = context(conn, "provisioning_csv", users="true")
+    pq = _users_part(ctx)
+    calls = {"write": 0, "progress": 0}
+
+    class Stopped(Exception):
+        pass
+
+    def step(kind: str) -> None:
+        calls[kind] += 1
+        if kind == failing and calls[kind] == 2:
+            raise Stopped(kind)
+
+    class Failing(io.BytesIO):
+        def write(self, data: bytes, /) -> int:  # type: ignore[override]
+            step("write")
+            return super().write(data)
+
+    with pytest.raises(Stopped, match=failing):
+        write_lines(engine, pq, 0, 10**12, Failing(), lambda k: step("progress"), 1)
+    assert calls[failing] == 2
+    assert calls["write"] <= 3

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import accumulate
 from typing import Any, Protocol
 
@@ -209,7 +210,8 @@ def write_lines(
     nickname, a value SQL left to Python) is written alone by :func:`.csvtext.line` and put
     back in place. Any other batch goes through ``csv.writer`` (:mod:`.csvtext`): split on
     ``\\x1f`` when every line splits into the part's fields, else re-read as raw rows from
-    the same snapshot.
+    the same snapshot. Each batch is written and counted (``progress``) on a second thread
+    while the statement steps on to the next (:class:`_Behind`).
     """
     shape = _LineShape(pq)
     stmt = range_select(pq, lo, hi, columns=[shape.line_expr()])
@@ -222,6 +224,7 @@ def write_lines(
         cache = dbapi.execute("PRAGMA cache_size").fetchone()[0]
         dbapi.text_factory = bytes
         batches = stream_batches(conn, stmt, batch)
+        behind = _Behind(out, progress)
         try:
             for rows in batches:
                 k = len(rows)
@@ -243,15 +246,56 @@ def write_lines(
                         if shape.fallbacks:
                             fields = [_formatted(row, shape.fallbacks) for row in fields]
                     data = csv_text.text(fields).encode("utf-8")
-                out.write(data)
+                behind.put(data, k)
                 written += k
-                progress(k)
+            behind.drain()
         finally:
+            behind.close()
             batches.close()
             dbapi.text_factory = str
             conn.exec_driver_sql("ROLLBACK")
             dbapi.execute(f"PRAGMA cache_size = {int(cache)}")
     return written
+
+
+class _Behind:
+    """A shard's writes and progress checkpoints on a second thread, one batch behind.
+
+    Writing a batch to the part file and a checkpoint's UPDATE and COMMIT run with Python's
+    lock released (the ``write`` system call, SQLite's steps), so on their own thread they
+    overlap the next batch's statement, which runs with the lock released too. At most one
+    batch is in hand: :meth:`put` waits for the batch before to be written and counted, and
+    raises what writing or counting it raised (``RunStopped``, a storage error), so a shard
+    stops within one batch of where it did. The batches are written and counted in order,
+    each write before its rows' progress, as on one thread. Used by the SQLite line path
+    only: on PostgreSQL's COPY path the handoffs cost more client CPU than the checkpoints'
+    round trips it would hide (docs/decisions/performance.md, "writes and checkpoints on a
+    second thread").
+    """
+
+    def __init__(self, out: Sink, progress: Progress) -> None:
+        self.out, self.progress = out, progress
+        self.thread = ThreadPoolExecutor(1, thread_name_prefix="shard-writes")
+        self.last: Future[None] | None = None
+
+    def _write(self, data: bytes, k: int) -> None:
+        self.out.write(data)
+        self.progress(k)
+
+    def put(self, data: bytes, k: int) -> None:
+        """Write ``data`` (``k`` rows) once the batch before is written and counted."""
+        self.drain()
+        self.last = self.thread.submit(self._write, data, k)
+
+    def drain(self) -> None:
+        """Wait for the batch in hand; raises what writing or counting it raised."""
+        last, self.last = self.last, None
+        if last is not None:
+            last.result()
+
+    def close(self) -> None:
+        """Wait for the batch in hand, if any (its error left to whoever raised first)."""
+        self.thread.shutdown(wait=True)
 
 
 # Wraps the value of a Col.commas column in a SQLite-built line; becomes its quotes.
