@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from reportcard.settings import Settings
 
 HOST = "127.0.0.1"
+KEEP_ALIVE = 300  # seconds a test server keeps an idle connection open (uvicorn: 5)
 
 
 def free_port() -> int:
@@ -45,6 +46,10 @@ def serving(
     :class:`uvicorn.Config` as they are (e.g. ``proxy_headers``, ``forwarded_allow_ips``).
     """
     port = free_port() if port is None else port
+    # A test's client keeps its connection between requests; uvicorn's default 5 s keep-alive
+    # can close it just as the next request goes out when a loaded machine stalls the server's
+    # loop (a "Connection reset by peer" on a request a real client would retry).
+    options.setdefault("timeout_keep_alive", KEEP_ALIVE)
     server = uvicorn.Server(
         uvicorn.Config(app, host=HOST, port=port, log_level=log_level, lifespan=lifespan, **options)
     )

@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from reportcard.db.cd2_tables import rows_table
+from reportcard.lms.cd2.errors import Cd2Error
 from reportcard.lms.cd2.mapping import TRUNCATED, UNSPECIFIED, Cd2Table, Target
 from reportcard.lms.cd2.mapping import table as table_named
 from reportcard.lms.cd2.staging import stage_columns, stage_name, value_column
@@ -423,15 +424,17 @@ def _check_staged(conn: Connection, t: Cd2Table, sql: _Sql) -> None:
     """PostgreSQL: records without key or ts, or with an unknown action, fail the load; the
     importer then reads the files again to name file and line. (SQLite's staging checked and
     typed every value in Python.)"""
-    from reportcard.lms.cd2.errors import Cd2Error
-
     if not sql.pg:
         return
     bad = conn.exec_driver_sql(_bad_record_sql(t)).first()
     if bad is not None:
-        raise Cd2Error(
-            f"a value that cannot be applied (record {bad[0]} of the load)", table=t.name
-        )
+        raise _unapplicable(t, bad[0])
+
+
+def _unapplicable(t: Cd2Table, record: object) -> Cd2Error:
+    """The error of a staged record the apply cannot take (the importer then reads the files
+    again to name its file and line)."""
+    return Cd2Error(f"a value that cannot be applied (record {record} of the load)", table=t.name)
 
 
 def _bad_record_sql(t: Cd2Table) -> str:
@@ -781,11 +784,7 @@ def prepare_staged(
         if known_before and not ordered:
             raise StagedUnordered(t.name)
         if bad is not None:
-            from reportcard.lms.cd2.errors import Cd2Error
-
-            raise Cd2Error(
-                f"a value that cannot be applied (record {bad} of the load)", table=t.name
-            )
+            raise _unapplicable(t, bad)
         checked = known_before
         if any(t.kind(f) == "json" for f in t.fields):
             conn.exec_driver_sql(_PG_JSON)

@@ -140,9 +140,10 @@ def drop_stage(conn: Connection, t: Cd2Table) -> None:
 
 
 def stage_columns(conn: Connection, t: Cd2Table | str) -> list[str]:
-    """The columns the staging table has now (unquoted names). Asked of the catalog once per
-    staging table and connection (staging, preparing and applying each ask): whoever adds a
-    column calls :func:`forget_columns`."""
+    """The columns the staging table has now (unquoted names): noted by :func:`create_stage`
+    when it makes the table, else asked of the catalog once per staging table and connection
+    (staging, preparing and applying each ask); whoever adds a column calls
+    :func:`forget_columns`."""
     name = stage_name(t)
     known: dict[str, list[str]] = conn.info.setdefault("cd2_stage", {}).setdefault("columns", {})
     if name in known:
