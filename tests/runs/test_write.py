@@ -10,9 +10,11 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Float,
     Integer,
     MetaData,
     Table,
+    Text,
     func,
     insert,
     literal_column,
@@ -22,8 +24,9 @@ from sqlalchemy import (
 
 from reportcard.db import tables
 from reportcard.names import stored_names
-from reportcard.reports.catalog import Col, PartQuery, RunContext, all_reports, get_report
+from reportcard.reports.catalog import TIME, Col, PartQuery, RunContext, all_reports, get_report
 from reportcard.reports.sis_scope import STANDARD_FILES
+from reportcard.rubyfloat import ruby_float
 from reportcard.runs.query import BATCH
 from reportcard.runs.write import (
     LINES_CACHE_KIB,
@@ -236,7 +239,7 @@ def test_sqlite_lines_and_python_paths_are_byte_identical(
                 continue
             by_lines, by_python = io.BytesIO(), io.BytesIO()
             counts: list[int] = []
-            n_lines = write_lines(engine, pq, 0, 10**12, by_lines, counts.append, batch)  # type: ignore[arg-type]
+            n_lines = write_lines(engine, pq, 0, 10**12, by_lines, counts.append, batch, ctx)  # type: ignore[arg-type]
             n_py = write_python(engine, pq, ctx, 0, 10**12, by_python, lambda n: None)  # type: ignore[arg-type]
             assert by_lines.getvalue() == by_python.getvalue(), f"{report_type}/{name}"
             assert n_lines == n_py == sum(counts), f"{report_type}/{name}"
@@ -291,8 +294,6 @@ def test_line_batches_quote_the_commas_column_and_write_odd_lines_alone() -> Non
     )
     assert odd == fetched
     for refused in (
-        b"6\x1f\x1dLee, Al\x1d\x1fe,f",  # a comma outside the commas column
-        b"6\x1f\x1dLee, Al, Jr.\x1d\x1fe",  # two commas in it
         b"6\x1f\x1dLee, Al\x1d\x1fe\x1fg",  # a separator in a value
         b"6\x1f\x1dLee, Al\x1d\x1fe\x1dg",  # a wrapper in a value
     ):
@@ -301,6 +302,17 @@ def test_line_batches_quote_the_commas_column_and_write_odd_lines_alone() -> Non
         assert batch == [*fetched, refused]
         # Without a newline in a value the counts are taken in one pass: refused there too.
         assert _lines_text([*plain, b'3\x1f\x1dClark, Kate "K"\x1d\x1fc', refused], shape) is None
+    # Two commas in the commas column: inside its wrappers, the line is written as it is.
+    two = b"6\x1f\x1dLee, Al, Jr.\x1d\x1fe"
+    assert _lines_text([*odd, two], shape) == _lines_text(odd, shape) + b'6,"Lee, Al, Jr.",e\n'
+    assert _lines_text([*plain, two], shape) == _lines_text(plain, shape) + b'6,"Lee, Al, Jr.",e\n'
+    # A comma in another column: its line is written alone (found between its newlines), but
+    # refused in a batch where a value holds a newline (the lines' bounds are not those).
+    other = b"6\x1f\x1dLee, Al\x1d\x1fe,f"
+    assert _lines_text([*plain, other, plain[0]], shape) == (
+        b'1,"Smith, Ann",a\n2,"Ng, Bo",\n6,"Lee, Al","e,f"\n1,"Smith, Ann",a\n'
+    )
+    assert _lines_text([*odd, other], shape) is None
 
 
 def test_line_batches_without_a_commas_column_write_lines_with_a_comma_alone() -> None:
@@ -440,3 +452,74 @@ def test_sqlite_lines_stop_at_a_failed_write_or_checkpoint(engine: Engine, faili
         write_lines(engine, pq, 0, 10**12, Failing(), lambda k: step("progress"), 1)
     assert calls[failing] == 2
     assert calls["write"] <= 3
+
+
+def test_sqlite_lines_format_times_and_floats_between_sql_pieces(engine: Engine) -> None:
+    """A part with stored times and float scores (Python formatters) takes the line path on
+    SQLite: the values are formatted between the SQL-built pieces, with the csv path's bytes,
+    whatever their shape, beside a commas column and titles with a comma or a quote."""
+    if lane() != "sqlite":
+        pytest.skip("SQL-built lines are the SQLite lane's path")
+    md = MetaData()
+    t = Table(
+        "line_formatted_probe",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("name", Text),
+        Column("title", Text),
+        Column("score", Float),
+        Column("at", Text),
+    )
+    md.create_all(engine)
+    scores = [88.0, 37.5, 1e20, 1e-5, float("inf"), -float("inf"), -0.0, 87.33333333333333]
+    scores += [0.1 + 0.2, 3, None, 123456789012345.0, 1e16]
+    times = ["2026-03-08 09:30:00", "2026-11-01 07:59:59.123456", "2026-11-01 08:00:00", None]
+    times += [
+        "0001-01-01 00:00:00",
+        "9999-12-31 23:59:59",
+        "2026-10-15 12:00",
+        "2026-01-02T03:04:05",
+    ]
+    names = ["Smith, Ann", "Cher", "Lee, Al, Jr.", 'Clark, Kate "K"', None, "\x1eMark, Leading"]
+    titles = ["Intro", "Supply Chain, Logistics", 'The "Great" Ideas', "a\nb", None, "x\ry"]
+    rows = [
+        {
+            "id": i + 1,
+            "name": names[i % len(names)],
+            "title": titles[i % len(titles)],
+            "score": scores[i % len(scores)],
+            "at": times[i % len(times)],
+        }
+        for i in range(3 * 4 * 13 * 5)
+    ]
+    with engine.begin() as conn:
+        conn.execute(insert(t), rows)
+        build(conn)
+        ctx = context(conn, "outcome_results_csv")
+    ctx.time_zone = "America/Denver"
+    pq = PartQuery(
+        [
+            Col("id", t.c.id),
+            Col("name", t.c.name, commas=True),
+            Col("at", t.c.at, TIME),
+            Col("title", t.c.title),
+            Col("score", t.c.score, ruby_float),
+            Col("again", t.c.score, ruby_float),
+        ],
+        t,
+        [],
+        t.c.id,
+    )
+    assert lines_eligible(engine, pq)
+    expected = io.BytesIO()
+    n_py = write_python(engine, pq, ctx, 0, 10**12, expected, lambda n: None)  # type: ignore[arg-type]
+    assert n_py == len(rows)
+    for batch in (1, 2, 7, 1000):
+        out = io.BytesIO()
+        counts: list[int] = []
+        n = write_lines(engine, pq, 0, 10**12, out, counts.append, batch, ctx)  # type: ignore[arg-type]
+        assert out.getvalue() == expected.getvalue(), batch
+        assert n == sum(counts) == len(rows)
+    text = expected.getvalue()
+    for written in (b"1.0e+20", b"Infinity", b"0.30000000000000004", b"3.0", b'"a\nb"'):
+        assert written in text, written

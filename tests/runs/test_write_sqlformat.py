@@ -80,7 +80,7 @@ def _compare(engine: Engine, reports: list[str], ctx_of: Callable[..., RunContex
             if copy_eligible(engine, pq):
                 n = write_copy(engine, pq, 0, 10**12, by_shard, counts.append)
             elif lines_eligible(engine, pq):
-                n = write_lines(engine, pq, 0, 10**12, by_shard, counts.append)
+                n = write_lines(engine, pq, 0, 10**12, by_shard, counts.append, ctx=ctx)
             else:
                 n = write_python(engine, pq, ctx, 0, 10**12, by_shard, counts.append)
             n_py = write_python(engine, declared, ctx, 0, 10**12, by_python, lambda n: None)

@@ -101,6 +101,8 @@ def _general_time_formatter(tz_name: str) -> Callable[[Any], str | None]:
 
 _HOUR = timedelta(hours=1)
 _SECOND = timedelta(seconds=1)
+# ``:MM:SS`` of every second of an hour, as a stored time's text holds it.
+_MINUTES_SECONDS = frozenset(f":{m:02d}:{s:02d}" for m in range(60) for s in range(60))
 
 
 def _fast_text(general: Callable[[Any], str | None], tz_name: str) -> Callable[[Any], str | None]:
@@ -111,7 +113,9 @@ def _fast_text(general: Callable[[Any], str | None], tz_name: str) -> Callable[[
     seconds, or six digits of microseconds after them) is parsed by ``fromisoformat``, and
     shifted by the zone's offset in its UTC hour, read once per hour from the general
     formatter's own conversion of the hour's first and last second (an hour holding an offset
-    change keeps the general path). Anything else, or anything that raises, goes the general
+    change keeps the general path). When that offset is whole hours, the hour's written text
+    up to its minutes is read once too, and a value of it is that text, its own ``:MM:SS``
+    and the offset's (no parsing). Anything else, or anything that raises, goes the general
     way, which then gives the same text or the same error.
     """
     utc = is_utc(tz_name)
@@ -133,12 +137,44 @@ def _fast_text(general: Callable[[Any], str | None], tz_name: str) -> Callable[[
         assert shift is not None
         return shift, first.isoformat(timespec="seconds")[19:]
 
+    def hour_text(key: str) -> tuple[str, str] | None:
+        """The written text of the hour ``key`` (``YYYY-MM-DD HH``, strictly ASCII digits) up
+        to its minutes, and its offset's text; None when its offset is not whole hours (or
+        changes within it) or it is not such a text."""
+        if not (
+            key.isascii()
+            and key[4] == key[7] == "-"
+            and (key[:4] + key[5:7] + key[8:10] + key[11:13]).isdigit()
+        ):
+            return None
+        try:
+            start = fromiso(key + ":00:00")
+        except ValueError:
+            return None
+        hit = offset_of(start)
+        if hit is None or hit[0] % _HOUR:
+            return None
+        try:
+            return (start + hit[0]).isoformat()[:13], hit[1]
+        except OverflowError:
+            return None
+
+    texts: dict[str, tuple[str, str] | None] = {}
+
     def fmt(value: Any) -> str | None:
         if value.__class__ is str and value[10:11] == " ":
             n = len(value)
             if n == 19 or (
                 n == 26 and value[19] == "." and value[20:].isascii() and value[20:].isdigit()
             ):
+                # An hour shifted by whole hours keeps its minutes and seconds: the text is
+                # the hour's, read once, and the value's own ``:MM:SS``.
+                tail = value[13:19]
+                if tail in _MINUTES_SECONDS:
+                    key = value[:13]
+                    text = texts[key] if key in texts else texts.setdefault(key, hour_text(key))
+                    if text is not None:
+                        return text[0] + tail + text[1]
                 try:
                     at = fromiso(value[:19])
                 except ValueError:

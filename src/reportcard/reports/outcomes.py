@@ -546,7 +546,7 @@ def outcome_results_file(ctx: RunContext) -> PartQuery:
     )
     hide = r.c.hide_points
     columns = [
-        Col("student name", u.c.sortable_name),
+        Col("student name", u.c.sortable_name, commas=True),
         Col("student id", u.c.id),
         Col("student sis id", p.c.sis_user_id),
         Col("assessment title", case((is_quiz, q.c.title), else_=a.c.title)),
@@ -751,7 +751,7 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
     pp = scale.points_possible if ctx.facts.get("mastery_scales") else r.c.possible
     hide = r.c.hide_points
     columns = [
-        Col("student name", u.c.sortable_name),
+        Col("student name", u.c.sortable_name, commas=True),
         Col("student id", u.c.id),
         Col("student sis id", p.c.sis_user_id),
         Col("assignment title", a.c.title),

@@ -274,7 +274,7 @@ def execute_shard(
             if copy_eligible(engine, pq):
                 written = write_copy(engine, pq, shard.lo, shard.hi, out, progress, alone)
             elif lines_eligible(engine, pq):
-                written = write_lines(engine, pq, shard.lo, shard.hi, out, progress)
+                written = write_lines(engine, pq, shard.lo, shard.hi, out, progress, ctx=ctx)
             else:
                 written = write_python(engine, pq, ctx, shard.lo, shard.hi, out, progress)
         if piece is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import accumulate
@@ -39,13 +40,17 @@ from sqlalchemy import (
 from sqlalchemy.sql.sqltypes import NullType
 
 from reportcard.db.engine import allow_parallel_query, read_conn
-from reportcard.reports.catalog import PartQuery, RunContext
+from reportcard.reports.catalog import TIME, Col, Formatter, PartQuery, RunContext
+from reportcard.reports.formatting import time_formatter
 from reportcard.reports.sqlformat import MARK
-from reportcard.runs.csvtext import BatchWriter, line
+from reportcard.rubyfloat import ruby_float
+from reportcard.runs.csvtext import BatchWriter, csv_lines, line
 from reportcard.runs.pgcopy import CopyOut
 from reportcard.runs.query import BATCH, Fallback, range_select, row_formatter, stream_batches
 
 Progress = Callable[[int], None]
+# A batch's lines, each without its newline, when they are asked for.
+Lines = Callable[[], list[bytes]]
 
 
 class Sink(Protocol):
@@ -82,13 +87,16 @@ def lines_eligible(engine: Engine, pq: PartQuery) -> bool:
     """True on SQLite when SQL-built lines give the Python writer's bytes for the part.
 
     Every column must be written as stored and be text or an integer (whose text SQLite and
-    Python write alike; a REAL would not be: SQLite prints 15 significant digits). An untyped
-    column qualifies only when it is a literal NULL. One column is left to csv.writer, which
-    quotes a lone empty field.
+    Python write alike; a REAL would not be: SQLite prints 15 significant digits), or have a
+    formatter the line path applies itself (:func:`line_formatted`: stored times and float
+    scores, whatever their type). An untyped column qualifies only when it is a literal NULL.
+    One column is left to csv.writer, which quotes a lone empty field.
     """
     if engine.dialect.name != "sqlite" or not 2 <= len(pq.columns) <= MAX_LINE_COLUMNS:
         return False
     for col in pq.columns:
+        if line_formatted(col):
+            continue
         if col.fmt is not None and not isinstance(col.fmt, Fallback):
             return False
         if isinstance(col.expr.type, NullType):
@@ -98,6 +106,16 @@ def lines_eligible(engine: Engine, pq: PartQuery) -> bool:
         elif not isinstance(col.expr.type, String | Text | Integer):
             return False
     return True
+
+
+def line_formatted(col: Col) -> bool:
+    """Whether the SQLite line path formats the column's stored values in Python itself.
+
+    Its formatter is one whose text never needs a separator of the line (``TIME``, Ruby's
+    float text), so the value goes between SQL-built pieces of the line (:func:`write_lines`);
+    a value that still holds one is caught by the batch's counts, as any other value.
+    """
+    return (col.fmt == TIME or col.fmt is ruby_float) and not col.commas
 
 
 def write_python(
@@ -196,6 +214,7 @@ def write_lines(
     out: Sink,
     progress: Progress,
     batch: int = BATCH,
+    ctx: RunContext | None = None,
 ) -> int:
     """Rows as lines SQLite builds itself; returns the number of rows.
 
@@ -212,9 +231,14 @@ def write_lines(
     ``\\x1f`` when every line splits into the part's fields, else re-read as raw rows from
     the same snapshot. Each batch is written and counted (``progress``) on a second thread
     while the statement steps on to the next (:class:`_Behind`).
+
+    A column the line path formats itself (:func:`line_formatted`, which needs ``ctx``) is
+    selected as stored between the SQL-built pieces of the line around it, and formatted in
+    Python, column by column over the batch; the pieces and the formatted values are joined
+    into the line (:meth:`_LineShape.text_lines`), which then goes the same way.
     """
-    shape = _LineShape(pq)
-    stmt = range_select(pq, lo, hi, columns=[shape.line_expr()])
+    shape = _LineShape(pq, ctx)
+    stmt = range_select(pq, lo, hi, columns=shape.exprs)
     csv_text = BatchWriter()
     written = 0
     with read_conn(engine) as conn:
@@ -222,7 +246,9 @@ def write_lines(
         assert dbapi is not None
         conn.exec_driver_sql("BEGIN")  # one snapshot for the lines and any raw re-read
         cache = dbapi.execute("PRAGMA cache_size").fetchone()[0]
-        dbapi.text_factory = bytes
+        # SQL-built lines alone come as UTF-8 bytes; with values formatted here, as text.
+        factory = str if shape.applied else bytes
+        dbapi.text_factory = factory
         batches = stream_batches(conn, stmt, batch)
         behind = _Behind(out, progress)
         try:
@@ -232,19 +258,24 @@ def write_lines(
                     # The statement has started (any sort it does is sized by the cache it
                     # started with): the pages it reads from now on get a bigger cache.
                     dbapi.execute(f"PRAGMA cache_size = -{LINES_CACHE_KIB}")
-                lines = [r[0] for r in rows]
-                data = _lines_text(lines, shape)
+                if shape.applied:
+                    texts = shape.text_lines(rows)
+                    data = _text_lines_text(texts, shape)
+                    split = None if data is not None else [shape.fields(t[:-1]) for t in texts]
+                else:
+                    lines = [r[0] for r in rows]
+                    data = _lines_text(lines, shape)
+                    split = None if data is not None else [shape.fields(b.decode()) for b in lines]
                 if data is None:
-                    split = [shape.fields(line.decode("utf-8")) for line in lines]
+                    assert split is not None
                     fields: list[Sequence[Any]] = [f for f in split if f is not None]
                     if len(fields) < k:
                         dbapi.text_factory = str
                         try:
                             fields = _raw_batch(conn, pq, lo, hi, written, k)
                         finally:
-                            dbapi.text_factory = bytes
-                        if shape.fallbacks:
-                            fields = [_formatted(row, shape.fallbacks) for row in fields]
+                            dbapi.text_factory = factory
+                        fields = [shape.format_raw(row) for row in fields]
                     data = csv_text.text(fields).encode("utf-8")
                 behind.put(data, k)
                 written += k
@@ -306,48 +337,94 @@ _SEP, _QUOTE, _MARK = FIELD_SEP.encode(), QUOTE.encode(), MARK.encode()
 class _LineShape:
     """How a part's rows are laid out in SQLite-built lines, and how a line is read back."""
 
-    def __init__(self, pq: PartQuery) -> None:
+    def __init__(self, pq: PartQuery, ctx: RunContext | None = None) -> None:
         self.pq = pq
         self.ncols = len(pq.columns)
         self.fallbacks = _fallbacks(pq)
         self.commas = [i for i, c in enumerate(pq.columns) if c.commas]
+        # The columns formatted in Python between the SQL-built pieces of the line.
+        self.formatters = {
+            i: _line_formatter(c.fmt, ctx) for i, c in enumerate(pq.columns) if line_formatted(c)
+        }
         # With a comma-prone column and no commas column, every column but the integers and
         # NULLs: SQL wraps a value holding a comma in QUOTE, and marks one holding QUOTE or
         # starting with MARK (the test costs SQLite more than rare commas cost Python).
         prone = not self.commas and any(c.comma_prone for c in pq.columns)
         self.wrapped = (
-            [i for i, c in enumerate(pq.columns) if not _never_comma(c.expr)] if prone else []
+            [
+                i
+                for i, c in enumerate(pq.columns)
+                if not _never_comma(c.expr) and i not in self.formatters
+            ]
+            if prone
+            else []
         )
         # A mark is the sign of a value written alone (Python's formatting, no comma).
         self.marks = bool(self.fallbacks or self.commas or self.wrapped)
+        self.exprs, self.applied = self._layout()
+        # The line of a row of the statement: its pieces and formatted values, separated.
+        self.template = FIELD_SEP.join(["{}"] * len(self.exprs)) + "\n"
+        self.raw_formatter = row_formatter(pq, ctx) if self.formatters and ctx else None
 
-    def line_expr(self) -> ColumnElement[Any]:
-        """``printf(...)`` of the row's fields (see :func:`write_lines`)."""
+    def _layout(self) -> tuple[list[ColumnElement[Any]], list[tuple[int, Formatter]]]:
+        """The statement's columns: ``printf(...)`` of each run of the row's fields SQL writes
+        (see :func:`write_lines`), and each column formatted here as stored; and (position in
+        the statement's row, formatter) of those."""
+        exprs: list[ColumnElement[Any]] = []
+        applied: list[tuple[int, Formatter]] = []
         fmt: list[str] = []
         args: list[ColumnElement[Any]] = []
-        wrapped = set(self.wrapped)
+
+        def printed() -> None:
+            if fmt:
+                exprs.append(func.printf(literal(FIELD_SEP.join(fmt)), *args))
+                fmt.clear()
+                args.clear()
+
         for i, c in enumerate(self.pq.columns):
-            if c.commas:
-                fmt.append(QUOTE + "%s" + QUOTE)
-                text = type_coerce(c.expr, Text)
-                # Marked too: a value starting with the mark, which reading back would strip.
-                plain = and_(func.instr(text, ",") > 0, func.unicode(text) != ord(MARK))
-                args.append(case((plain, text), else_=literal(MARK, Text) + func.ifnull(text, "")))
-            elif i in wrapped:
-                fmt.append("%s")
-                text = type_coerce(c.expr, Text)
-                odd = or_(func.instr(text, QUOTE) > 0, func.unicode(text) == ord(MARK))
-                args.append(
-                    case(
-                        (odd, literal(MARK, Text) + text),
-                        (func.instr(text, ",") > 0, literal(QUOTE, Text) + text + QUOTE),
-                        else_=text,
-                    )
-                )
+            if i in self.formatters:
+                printed()
+                applied.append((len(exprs), self.formatters[i]))
+                exprs.append(c.expr)
             else:
-                fmt.append("%s")
-                args.append(c.expr)
-        return func.printf(literal(FIELD_SEP.join(fmt)), *args)
+                piece, arg = self._field(i, c)
+                fmt.append(piece)
+                args.append(arg)
+        printed()
+        return exprs, applied
+
+    def _field(self, i: int, c: Col) -> tuple[str, ColumnElement[Any]]:
+        """The ``printf`` format and argument of a field SQL writes."""
+        if c.commas:
+            text = type_coerce(c.expr, Text)
+            # Marked too: a value starting with the mark, which reading back would strip.
+            plain = and_(func.instr(text, ",") > 0, func.unicode(text) != ord(MARK))
+            marked = literal(MARK, Text) + func.ifnull(text, "")
+            return QUOTE + "%s" + QUOTE, case((plain, text), else_=marked)
+        if i in self.wrapped:
+            text = type_coerce(c.expr, Text)
+            odd = or_(func.instr(text, QUOTE) > 0, func.unicode(text) == ord(MARK))
+            return "%s", case(
+                (odd, literal(MARK, Text) + text),
+                (func.instr(text, ",") > 0, literal(QUOTE, Text) + text + QUOTE),
+                else_=text,
+            )
+        return "%s", c.expr
+
+    def text_lines(self, rows: Sequence[Sequence[Any]]) -> list[str]:
+        """The lines of a batch of the statement's rows with formatted columns, each ended by
+        a newline: each such column formatted over the batch (NULL as empty), then each row's
+        pieces and values joined (``str.format``: no Python call a row but the formatters)."""
+        columns: list[Any] = list(zip(*rows, strict=True))
+        for at, fn in self.applied:
+            columns[at] = [v or "" for v in map(fn, columns[at])]
+        return list(map(self.template.format, *columns))
+
+    def format_raw(self, row: Sequence[Any]) -> Sequence[Any]:
+        """A raw row of the part (re-read) as the csv path writes it."""
+        if self.raw_formatter is not None:
+            return self.raw_formatter(row)
+        return _formatted(row, self.fallbacks) if self.fallbacks else row
 
     def fields(self, line: str) -> list[Any] | None:
         """The row's written values from its line; None when it does not split into them."""
@@ -371,6 +448,16 @@ class _LineShape:
         return list(_formatted(fields, self.fallbacks)) if self.fallbacks else fields
 
 
+def _line_formatter(fmt: Any, ctx: RunContext | None) -> Formatter:
+    """The Python formatter of a :func:`line_formatted` column."""
+    if fmt == TIME:
+        if ctx is None:
+            raise ValueError("a time column on the line path needs the run's context")
+        return time_formatter(ctx.time_zone)
+    assert callable(fmt)
+    return fmt
+
+
 def _never_comma(expr: ColumnElement[Any]) -> bool:
     """An integer column, or a literal NULL: its text never holds a comma."""
     if isinstance(expr.type, Integer):
@@ -380,7 +467,7 @@ def _never_comma(expr: ColumnElement[Any]) -> bool:
 
 
 def _lines_alone(
-    data: bytes, lines: list[bytes], breaks: bool, marks: bool, commas: bool = False
+    data: bytes, lines: Lines, breaks: bool, marks: bool, commas: bool = False
 ) -> list[tuple[int, int]]:
     """Where the lines of ``data`` (``lines``, each followed by a newline) holding a quote, a
     carriage return, (``marks``) ``MARK``, (``commas``) a comma or (``breaks``: the text holds
@@ -391,10 +478,11 @@ def _lines_alone(
     specials = [b'"', b"\r"] + ([_MARK] if marks else []) + ([b","] if commas else [])
     if breaks:
         specials.append(b"\n")
-        starts = _line_starts(lines)
+        every = lines()
+        starts = _line_starts(every)
         return [
             (starts[i], starts[i + 1] - 1)
-            for i, one in enumerate(lines)
+            for i, one in enumerate(every)
             if any(ch in one for ch in specials)
         ]
     found: dict[int, int] = {}
@@ -423,27 +511,74 @@ def _lines_text(lines: list[bytes], shape: _LineShape) -> bytes | None:
     whose total is off is counted again one character at a time, to tell a value holding a
     newline (its lines are then found line by line) from one that needs ``csv.writer``.
     """
-    if shape.wrapped:
-        return _wrapped_text(lines, shape)
-    k = len(lines)
     data = b"\n".join([*lines, b""])  # every line ends with its newline
+    return _batch_text(data, len(lines), lambda: lines, shape)
+
+
+def _text_lines_text(texts: list[str], shape: _LineShape) -> bytes | None:
+    """:func:`_lines_text` of lines built as text (:meth:`_LineShape.text_lines`)."""
+    data = "".join(texts).encode("utf-8")
+    return _batch_text(data, len(texts), lambda: [t[:-1].encode("utf-8") for t in texts], shape)
+
+
+def _batch_text(data: bytes, k: int, lines: Lines, shape: _LineShape) -> bytes | None:
+    """:func:`_lines_text` of ``data``, the batch's ``k`` lines each followed by a newline
+    (``lines``: the lines themselves, asked for only when a value holds a newline)."""
+    if shape.wrapped:
+        return _wrapped_text(data, k, lines, shape)
     m = len(shape.commas)
     alone = _lines_alone(data, lines, False, shape.marks, m == 0)
     if not _plain_counts(data, shape, k, alone):
+        if m:  # a comma in another column, two in the commas column, a newline in a value
+            return _commas_text(data, k, lines, shape)
         if data.count(b"\n") == k:  # a value holds a separator, or a comma out of place
             return None
-        alone = _lines_alone(data, lines, True, shape.marks, m == 0)
+        alone = _lines_alone(data, lines, True, shape.marks, True)
         commas = data.count(b",") - sum(data.count(b",", i, j) for i, j in alone)
-        # A batch with a comma in another column fails here, before any line is written
-        # alone; the lines written alone split into exactly the part's fields below.
-        if commas != (k - len(alone)) * m or data.count(_SEP) != k * (shape.ncols - 1):
-            return None
-        if m and data.count(_QUOTE) != 2 * k * m:  # no value holds a QUOTE, alone or not
+        # The lines written alone split into exactly the part's fields below.
+        if commas or data.count(_SEP) != k * (shape.ncols - 1):
             return None
     return _spliced(data.translate(_TO_CSV if m else _SEPS_TO_CSV), data, alone, shape)
 
 
-def _wrapped_text(lines: list[bytes], shape: _LineShape) -> bytes | None:
+def _commas_text(data: bytes, k: int, lines: Lines, shape: _LineShape) -> bytes | None:
+    """:func:`_lines_text` of a batch with commas columns whose one-pass counts are off.
+
+    Every line holds its ``2 * m`` wrappers (``QUOTE``, around each commas column's value),
+    so when the batch holds no other ``QUOTE``, the text split on them alternates between
+    outside and inside the wrappers. A line with a comma outside them (another column's: a
+    course's title; a second one in the commas column is inside) is written alone, as one
+    holding a quote, a carriage return, a mark or (its lines then found line by line) a
+    newline; a value holding a separator or a ``QUOTE`` refuses the batch.
+    """
+    breaks = len(data) - len(data.translate(None, _NEWLINE_SEP)) != k * shape.ncols
+    if breaks and (data.count(b"\n") == k or data.count(_SEP) != k * (shape.ncols - 1)):
+        return None
+    if data.count(_QUOTE) != 2 * k * len(shape.commas):
+        return None
+    spans = dict(_lines_alone(data, lines, breaks, True))
+    pieces = data.split(_QUOTE)  # outside and inside the wrappers, in turn
+    stray = [i for i in range(0, len(pieces), 2) if b"," in pieces[i]]
+    if stray:
+        # Piece i starts after the pieces before it and their i wrappers.
+        starts = [i + at for i, at in enumerate(accumulate(map(len, pieces), initial=0))]
+        firsts = sorted(spans)
+        for i in stray:
+            at = data.find(b",", starts[i], starts[i + 1])
+            while at >= 0:
+                known = bisect_right(firsts, at) - 1
+                if known >= 0 and at < spans[firsts[known]]:
+                    end = spans[firsts[known]]  # in a line written alone already
+                elif breaks:
+                    return None  # its line's bounds are not the newlines around it
+                else:
+                    end = data.index(b"\n", at)
+                    spans[data.rfind(b"\n", 0, at) + 1] = end
+                at = data.find(b",", end, starts[i + 1])
+    return _spliced(data.translate(_TO_CSV), data, sorted(spans.items()), shape)
+
+
+def _wrapped_text(data: bytes, k: int, lines: Lines, shape: _LineShape) -> bytes | None:
     """:func:`_lines_text` of a part with a comma-prone column (``shape.wrapped``).
 
     SQL wrapped in ``QUOTE`` every text value holding a comma (a sortable name, a course's
@@ -453,8 +588,6 @@ def _wrapped_text(lines: list[bytes], shape: _LineShape) -> bytes | None:
     written alone, the wrappers pair up with every comma inside them: then the wrappers
     become quotes and the separators commas.
     """
-    k = len(lines)
-    data = b"\n".join([*lines, b""])  # every line ends with its newline
     breaks = len(data) - len(data.translate(None, _NEWLINE_SEP)) != k * shape.ncols
     # A value holds a newline (its line goes alone), or a separator (refused).
     if breaks and (data.count(b"\n") == k or data.count(_SEP) != k * (shape.ncols - 1)):
@@ -478,14 +611,17 @@ def _spliced(
     if not alone:
         return text
     # The lines written alone replace theirs in the translated text (slices of one view).
-    view = memoryview(text)
-    pieces: list[bytes | memoryview] = []
-    at = 0
+    rows = []
     for first, last in alone:
         fields = shape.fields(data[first:last].decode("utf-8"))
         if fields is None:
             return None
-        one = line(fields, "").encode("utf-8")
+        rows.append(fields)
+    view = memoryview(text)
+    pieces: list[bytes | memoryview] = []
+    at = 0
+    for (first, last), written in zip(alone, csv_lines(rows), strict=True):
+        one = written[:-1].encode("utf-8")
         if _SEP in one or _QUOTE in one:
             return None
         pieces += (view[at:first], one)
