@@ -955,6 +955,53 @@ def test_an_incremental_chooses_its_winners_while_preparing(loaded: Engine, tmp_
         conn.rollback()
 
 
+def test_an_incremental_notes_moved_users_while_preparing(loaded: Engine, tmp_path: Path) -> None:
+    """PostgreSQL: an incremental of a table whose moved keys and touched users read only its
+    own targets (enrollments) notes them while preparing, beside the apply of the table
+    before: ``cd2_moved`` holds the keys whose user, course, root or deletion change and
+    ``cd2_touched`` their users as they were; the apply adds the users they have after it.
+    A table whose touched users are read elsewhere (courses: from the enrollments) leaves them
+    to its apply."""
+    from reportcard.lms.cd2 import state
+    from reportcard.lms.cd2.apply import apply_staged, moves_own_targets, prepare_staged
+    from reportcard.lms.cd2.mapping import table
+    from reportcard.lms.cd2.staging import create_stage, drop_stage, stage_file
+    from tests.databases import rows_of
+    from tests.lms.cd2.institution import ENROLLMENTS
+
+    if loaded.dialect.name != "postgresql":
+        pytest.skip("SQLite chooses its winners in the apply")
+    assert moves_own_targets(table("enrollments")) and moves_own_targets(table("pseudonyms"))
+    assert not moves_own_targets(table("courses"))  # its users are the enrollments'
+    assert not moves_own_targets(table("users"))  # nothing it changes moves associations
+    ann, bob = ENROLLMENTS[:2]
+    t = table("enrollments")
+    path = f.write(
+        tmp_path / "enrollments" / "p.jsonl",
+        f.jsonl(
+            [
+                {**ann, "ts": TS1, "workflow_state": "completed"},  # moves no one
+                {**bob, "ts": TS1, "user_id": ann["user_id"]},  # from Bob to Ann
+            ]
+        ),
+    )
+    touched = "SELECT DISTINCT user_id FROM cd2_touched ORDER BY user_id"
+    with loaded.connect() as conn, conn.begin():
+        root = state.known_roots(conn)[0]
+        conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS cd2_touched (user_id BIGINT)")
+        conn.exec_driver_sql("DELETE FROM cd2_touched")
+        create_stage(conn, t)
+        stage_file(conn, t, path)
+        prepare_staged(conn, t, root_id=root, snapshot=False)
+        assert rows_of(conn, text("SELECT key FROM cd2_moved")) == [(bob["id"],)]
+        assert rows_of(conn, text(touched)) == [(bob["user_id"],)]
+        summary = apply_staged(conn, t, root_id=root, snapshot=False)
+        assert summary.upserted == 2
+        assert rows_of(conn, text(touched)) == sorted([(bob["user_id"],), (ann["user_id"],)])
+        drop_stage(conn, t)
+        conn.rollback()
+
+
 # ---------------------------------------------------------------- loads on two connections
 def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every table's rows, sorted (the load's clock columns left out)."""

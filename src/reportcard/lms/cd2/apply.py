@@ -804,7 +804,11 @@ def prepare_staged(
     # winner then runs beside the apply of the table before this one.
     # So are their counts and, when it goes to cd2_rows_recent (rows of this table alone), their
     # bookkeeping; the apply then writes the targets.
-    chosen: tuple[Any, set[str], bool] | None = None
+    # So are, when they read nothing but the table's own targets, the keys whose change moves
+    # users' account associations and those users as they are before it (cd2_moved, and
+    # cd2_touched: only this table's apply writes its targets): enrollments' 20,000 probes of
+    # large's 1% incremental then leave the apply, which the tables after it wait for.
+    chosen: tuple[Any, set[str], bool, bool] | None = None
     if sql.pg and known_before and not snapshot and recent_live is not None:
         recent, live = recent_live
         _winners(conn, t, sql, True, analyze=False, recent=recent > 0)
@@ -812,7 +816,12 @@ def prepare_staged(
         into = _into_recent(known_before, snapshot, recent, live, win_counts)
         if into:  # the table's first rows there: a plain insert (see _record_rows)
             _record_rows(conn, t, root_id, first=not recent, into=RECENT)
-        chosen = (win_counts, past, into)
+        noted = moves_own_targets(t) and not _whole(t, win_counts)
+        if noted:
+            params = {"t": t.name, "root": root_id}
+            _note_moved(conn, t, sql, params)
+            _touch_users(conn, t, sql, False, params)
+        chosen = (win_counts, past, into, noted)
     conn.info["cd2_prepared"] = (
         t.name,
         known_before,
@@ -908,7 +917,7 @@ def apply_staged(
             _fold(conn, t)
             recent = 0
         if chosen:  # chosen and counted while preparing
-            counts, sequences_past, _ = chosen
+            counts, sequences_past, _, _ = chosen
         else:
             _winners(conn, t, sql, known_before, analyze=snapshot, recent=recent > 0)
             counts, sequences_past = _winner_counts(conn, t, sql)
@@ -934,10 +943,10 @@ def apply_staged(
     # Removals only concern rows applied before; a first load has none.
     removals = snapshot and known_before
     # So many users' associations change that one pass over the root is cheaper.
-    whole = t.touches is not None and summary.upserted + newer_deletes > WHOLE_USERS
+    whole = _whole(t, counts)
     if whole:
         conn.info["cd2_whole_associations"] = True
-    else:
+    elif not (chosen and chosen[3]):  # (else noted while preparing)
         _note_moved(conn, t, sql, params)
         _touch_users(conn, t, sql, removals, params)
     for target in t.targets:
@@ -1001,6 +1010,30 @@ def apply_staged(
 # More changed rows than this in a table whose changes move users' account associations: the
 # associations of the whole root are rebuilt (see derived.rebuild) instead of noting users.
 WHOLE_USERS = 50_000
+
+
+def _whole(t: Cd2Table, counts: Any) -> bool:
+    """Whether the winners (``counts`` of :func:`_winner_counts`) change so many rows of a
+    table moving users' associations that the whole root's are rebuilt (``WHOLE_USERS``)."""
+    changed = int(counts[1] or 0) + int(counts[5] or 0)  # newer upserts and deletes
+    return t.touches is not None and changed > WHOLE_USERS
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+
+
+def moves_own_targets(t: Cd2Table) -> bool:
+    """Whether the table's moved keys and touched users (:func:`_note_moved`,
+    :func:`_touch_users`) read no table but its own targets, which only its apply writes: then
+    an incremental notes them while preparing (:func:`prepare_staged`), beside the applies of
+    the tables before it."""
+    from reportcard.db.schema import metadata
+
+    if t.touches is None or t.moves is None:
+        return False
+    sqls = [t.touches, t.moves, *(g.where or "" for g in t.targets)]
+    named = {w for sql in sqls for w in _WORD.findall(sql)} & set(metadata.tables)
+    return named <= {g.table for g in t.targets}
 
 
 def _touch_users(
