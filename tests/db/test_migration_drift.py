@@ -14,6 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Column, Engine, Index, MetaData, String
 
+from reportcard.db.functions import comparable
 from reportcard.db.schema import metadata
 
 OPTIONS = {"compare_type": True, "compare_server_default": True}
@@ -22,7 +23,8 @@ OPTIONS = {"compare_type": True, "compare_server_default": True}
 def drift(engine: Engine, declared: MetaData) -> list[Any]:
     """What autogenerate would put in a migration from ``engine``'s schema to ``declared``."""
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts=OPTIONS)
+        include = comparable(conn.dialect.name)  # scores' text: SQLite's alone
+        context = MigrationContext.configure(conn, opts={**OPTIONS, "include_object": include})
         return list(compare_metadata(context, declared))
 
 

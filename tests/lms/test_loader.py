@@ -133,7 +133,9 @@ def test_load_everything_then_run_a_report(engine: Engine, tmp_path: Path) -> No
             (datetime(2024, 2, 28, 18, 30), 9.5),
             (None, None),
         ]
-        sc = conn.execute(select(scores).order_by(scores.c.id)).all()
+        sc = conn.execute(
+            select(scores.c.course_score, scores.c.current_score).order_by(scores.c.id)
+        ).all()
         assert [(s.course_score, s.current_score) for s in sc] == [(True, 95.0), (True, None)]
         # The derived tables were rebuilt.
         assert conn.execute(

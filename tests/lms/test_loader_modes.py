@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from reportcard.db.activity_tables import context_external_tools
+from reportcard.db.functions import present_columns
 from reportcard.db.learning_tables import account_settings
 from reportcard.db.tables import (
     account_ancestors,
@@ -75,7 +76,13 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     with engine.connect() as conn:
         for table in loadable_tables().values():
-            out[table.name] = sorted((tuple(r) for r in conn.execute(select(table))), key=repr)
+            out[table.name] = sorted(
+                (
+                    tuple(r)
+                    for r in conn.execute(select(*present_columns(table, conn.dialect.name)))
+                ),
+                key=repr,
+            )
     return out
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, text, update
 
+from reportcard.db.functions import present_columns
 from reportcard.db.tables import enrollments, pseudonyms, users
 from reportcard.lms import tree
 from reportcard.names import stored_names
@@ -57,7 +58,11 @@ def _sub_accounts(conn: Connection) -> list[int]:
 
 
 def _copy_row(conn: Connection, table: Any, row_id: int, **changes: Any) -> int:
-    row = dict(conn.execute(select(table).where(table.c.id == row_id)).mappings().one())
+    row = dict(
+        conn.execute(select(*present_columns(table, conn.dialect.name)).where(table.c.id == row_id))
+        .mappings()
+        .one()
+    )
     new_id = int(conn.execute(text(f"SELECT MAX(id) FROM {table.name}")).scalar_one()) + 1
     row.update(id=new_id, **changes)
     conn.execute(table.insert().values(**row))

@@ -1005,12 +1005,14 @@ def test_an_incremental_notes_moved_users_while_preparing(loaded: Engine, tmp_pa
 # ---------------------------------------------------------------- loads on two connections
 def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every table's rows, sorted (the load's clock columns left out)."""
+    from reportcard.db.functions import present_columns
     from reportcard.db.tables import metadata
 
     out = {}
     with engine.connect() as conn:
         for name, table in sorted(metadata.tables.items()):
-            cols = [c.name for c in table.columns if c.name not in CLOCKS]
+            present = present_columns(table, conn.dialect.name)
+            cols = [c.name for c in present if c.name not in CLOCKS]
             select = ", ".join(f'"{c}"' for c in cols)
             found = conn.exec_driver_sql(f'SELECT {select} FROM "{name}"').all()
             out[name] = sorted((tuple(r) for r in found), key=repr)
@@ -1314,6 +1316,8 @@ def test_scores_keep_their_stored_text(loaded: Engine, tmp_path: Path) -> None:
     f.write(tmp_path / "scores" / "inc" / "part-0.csv", f.csv(records(values[15:30], TS2)))
     import_paths(loaded, [tmp_path / "scores" / "inc"], table="scores")
     assert assert_score_text(loaded) == 3
+    if loaded.dialect.name == "postgresql":  # SQLite's alone (checked just above)
+        return
     assert rows(loaded, "SELECT current_score_text FROM scores ORDER BY id") == [
         (ruby_float(values[15]),),
         (ruby_float(values[20]),),

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, insert, select
 
+from reportcard.db.functions import present_columns
 from reportcard.db.sis_import_tables import sis_import_messages
 from reportcard.db.tables import (
     accounts,
@@ -193,5 +194,10 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     with engine.connect() as conn:
         for name in LMS_TABLES:
             table = metadata.tables[name]
-            out[name] = [tuple(r) for r in conn.execute(select(table).order_by(*table.primary_key))]
+            out[name] = [
+                tuple(r)
+                for r in conn.execute(
+                    select(*present_columns(table, conn.dialect.name)).order_by(*table.primary_key)
+                )
+            ]
     return out

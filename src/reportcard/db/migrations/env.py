@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from reportcard.db.functions import comparable
 from reportcard.db.schema import metadata
 
 config = context.config
@@ -18,6 +19,7 @@ else:
         connection=connection,
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=comparable(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
