@@ -313,6 +313,12 @@ def test_line_batches_quote_the_commas_column_and_write_odd_lines_alone() -> Non
         b'1,"Smith, Ann",a\n2,"Ng, Bo",\n6,"Lee, Al","e,f"\n1,"Smith, Ann",a\n'
     )
     assert _lines_text([*odd, other], shape) is None
+    # From then on the part's batches go straight to the stray commas' way: the same bytes.
+    assert shape.stray
+    assert _lines_text(list(plain), shape) == b'1,"Smith, Ann",a\n2,"Ng, Bo",\n'
+    assert _lines_text(odd, shape) == (
+        b'1,"Smith, Ann",a\n2,"Ng, Bo",\n3,"Clark, Kate ""K""",c\n4,Cher,d\n5,"Lee, Al","e\nf"\n'
+    )
 
 
 def test_line_batches_without_a_commas_column_write_lines_with_a_comma_alone() -> None:

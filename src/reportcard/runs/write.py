@@ -365,6 +365,10 @@ class _LineShape:
         # The line of a row of the statement: its pieces and formatted values, separated.
         self.template = FIELD_SEP.join(["{}"] * len(self.exprs)) + "\n"
         self.raw_formatter = row_formatter(pq, ctx) if self.formatters and ctx else None
+        # A batch of the part had a comma outside the commas columns' wrappers (titles beside
+        # the name): the next ones go straight to _commas_text, which writes every batch the
+        # one-pass counts write, the same way.
+        self.stray = False
 
     def _layout(self) -> tuple[list[ColumnElement[Any]], list[tuple[int, Formatter]]]:
         """The statement's columns: ``printf(...)`` of each run of the row's fields SQL writes
@@ -526,6 +530,8 @@ def _batch_text(data: bytes, k: int, lines: Lines, shape: _LineShape) -> bytes |
     (``lines``: the lines themselves, asked for only when a value holds a newline)."""
     if shape.wrapped:
         return _wrapped_text(data, k, lines, shape)
+    if shape.stray:
+        return _commas_text(data, k, lines, shape)
     m = len(shape.commas)
     alone = _lines_alone(data, lines, False, shape.marks, m == 0)
     if not _plain_counts(data, shape, k, alone):
@@ -560,6 +566,7 @@ def _commas_text(data: bytes, k: int, lines: Lines, shape: _LineShape) -> bytes 
     pieces = data.split(_QUOTE)  # outside and inside the wrappers, in turn
     stray = [i for i in range(0, len(pieces), 2) if b"," in pieces[i]]
     if stray:
+        shape.stray = True
         # Piece i starts after the pieces before it and their i wrappers.
         starts = [i + at for i, at in enumerate(accumulate(map(len, pieces), initial=0))]
         firsts = sorted(spans)
