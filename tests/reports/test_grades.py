@@ -8,16 +8,18 @@ Canvas's default scheme (A .94, A- .90, ..., D- .61, F 0); Physics has none.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, Exists, ScalarSelect, insert, update
+from sqlalchemy.sql.visitors import iterate
 
 from reportcard.db.learning_tables import grading_standard_entries, scores
 from reportcard.reports import grades
-from reportcard.reports.catalog import ONE_RANGE_SCALE, get_report
+from reportcard.reports.catalog import ONE_RANGE_SCALE, RunContext, get_report
 from reportcard.reports.grades import ruby_to_i
 from reportcard.reports.learning_common import ruby_float
 
 from .learning_institution import (
     build,
+    context,
     extra_text,
     lines,
     run_file,
@@ -281,6 +283,55 @@ def test_inlined_standards_grade_as_the_per_row_lookups(
     assert ",B2," in inlined and ",Z," in inlined
     monkeypatch.setattr(grades, "MAX_INLINE_ENTRIES", 0)
     assert run_file(conn, GRADES, include_deleted="true") == inlined
+
+
+def test_a_standard_not_read_when_resolved_grades_as_the_lookups(
+    conn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A standard added after the run was resolved has no CASE arm: SQLite looks its grades
+    # up per row, PostgreSQL reads its entries joined as arrays (grades.standard_entries).
+    # Both give the inlined bytes, ties and a score below every bound included.
+    conn.execute(
+        insert(grading_standard_entries),
+        [
+            {"grading_standard_id": 1, "position": 6, "name": "B2", "lower_bound": 0.8},
+            {"grading_standard_id": 1, "position": 0, "name": "Z", "lower_bound": 0.0},
+        ],
+    )
+    conn.execute(update(scores).where(scores.c.id == 1).values(final_score=-5.0))
+    inlined = run_file(conn, GRADES, include_deleted="true")
+    periods = run_files(conn, MGP, enrollment_term_id="2")
+    assert ",B2," in inlined and ",Z," in inlined
+
+    def unread(conn: Connection, ctx: RunContext) -> None:
+        ctx.facts["standards"] = {99: [("X", 0.0)]}  # read then: another standard only
+
+    monkeypatch.setattr(grades, "resolve_standards", unread)
+    assert run_file(conn, GRADES, include_deleted="true") == inlined
+    assert run_files(conn, MGP, enrollment_term_id="2") == periods
+
+
+def test_postgres_grade_columns_hold_no_subquery(conn: Connection) -> None:
+    # On PostgreSQL a correlated subquery anywhere in the select list keeps the whole
+    # projection in the leader, above the parallel workers: the login and the grades of a
+    # standard not read are joins there (docs/decisions/performance.md).
+    if conn.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's statements")
+    set_setting(conn, "include_integration_ids_in_gradebook_exports", "true")
+    for report, params in (
+        (GRADES, {}),
+        (GRADES, {"include_deleted": "true"}),
+        (MGP, {"enrollment_term_id": "2"}),
+    ):
+        ctx = context(conn, report, **params)
+        declaration = get_report(report)
+        assert declaration is not None
+        for name in declaration.select_parts(ctx):
+            query = declaration.part(name).build(ctx)
+            assert "student integration id" in [c.header for c in query.columns]
+            for col in query.columns:
+                found = [e for e in iterate(col.expr) if isinstance(e, ScalarSelect | Exists)]
+                assert not found, (report, col.header)
 
 
 def test_mgp_deleted_set_and_override(conn: Connection) -> None:

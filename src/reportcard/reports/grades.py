@@ -21,6 +21,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     FromClause,
+    String,
     and_,
     case,
     false,
@@ -29,7 +30,9 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    type_coerce,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, aggregate_order_by, distinct_on
 
 from reportcard.db.learning_tables import (
     course_grading_schemes,
@@ -39,7 +42,14 @@ from reportcard.db.learning_tables import (
     grading_standard_entries,
     scores,
 )
-from reportcard.db.tables import course_sections, courses, enrollment_terms, enrollments, users
+from reportcard.db.tables import (
+    course_sections,
+    courses,
+    enrollment_terms,
+    enrollments,
+    pseudonyms,
+    users,
+)
 from reportcard.reports.aliases import named_alias
 from reportcard.reports.basics import check_references
 from reportcard.reports.catalog import (
@@ -157,23 +167,60 @@ def _looked_up(ratio: ColumnElement[Any], standard: ColumnElement[Any]) -> Colum
     return func.coalesce(hit, lowest)
 
 
+def _bucketed(ratio: ColumnElement[Any], entries: FromClause) -> ColumnElement[Any]:
+    """PostgreSQL: the grade from the standard's entries joined as two arrays (see
+    :func:`standard_entries`), ascending by (bound, position): ``width_bucket`` counts the
+    bounds at most the ratio, so the last of them is the entry the lookup picks (the highest
+    bound, the highest position among equal bounds); none (a ratio below every bound) gives
+    the first, the lowest bound and position. NaN counts every bound, as ``<=`` does on
+    PostgreSQL. No entries (or no row joined): NULL, as the lookups give."""
+    names = type_coerce(entries.c.names, ARRAY(String))
+    return names[func.greatest(func.width_bucket(ratio, entries.c.bounds), 1)]
+
+
+def standard_entries(standards: dict[int, list[tuple[str, float]]] | None) -> FromClause:
+    """PostgreSQL: each grading standard's entries as arrays of bounds and names, ascending
+    by (bound, position), for the standards not read when the run was resolved (all of them
+    when there were too many to inline). Joined on the course's scheme, it gives the grade
+    of a standard added since without a correlated subquery per row, which PostgreSQL may
+    not run in a parallel worker: one such subquery anywhere in the select list keeps the
+    whole projection in the leader (docs/decisions/performance.md)."""
+    gse = named_alias(grading_standard_entries, "gse_all")
+    order = (gse.c.lower_bound, gse.c.position)
+    query = select(
+        gse.c.grading_standard_id,
+        type_coerce(
+            func.array_agg(aggregate_order_by(gse.c.lower_bound, *order)),
+            ARRAY(DOUBLE_PRECISION),
+        ).label("bounds"),
+        type_coerce(func.array_agg(aggregate_order_by(gse.c.name, *order)), ARRAY(String)).label(
+            "names"
+        ),
+    ).group_by(gse.c.grading_standard_id)
+    if standards:
+        query = query.where(gse.c.grading_standard_id.not_in(list(standards)))
+    return query.subquery("grade_entries")
+
+
 def _inlined(
     ratio: ColumnElement[Any],
     standard: ColumnElement[Any],
     standards: dict[int, list[tuple[str, float]]],
+    entries: FromClause | None = None,
 ) -> ColumnElement[Any]:
     """The grade by CASE over the standards' entries read when the run was resolved: the
     first entry (bound descending, position descending) whose bound is at most the ratio,
     else the last (the lowest bound, lowest position), as the lookups give. A standard not
-    read then (added since) is looked up per row."""
+    read then (added since) is looked up per row, or (``entries``, PostgreSQL) read from the
+    joined arrays of :func:`standard_entries`."""
     arms = []
-    for standard_id, entries in standards.items():
+    for standard_id, read in standards.items():
         by_bound = case(
-            *[(ratio >= literal(bound), literal(name)) for name, bound in entries],
-            else_=literal(entries[-1][0]),  # the lowest bound, lowest position
+            *[(ratio >= literal(bound), literal(name)) for name, bound in read],
+            else_=literal(read[-1][0]),  # the lowest bound, lowest position
         )
         arms.append((standard == standard_id, by_bound))
-    fallback = _looked_up(ratio, standard)
+    fallback = _looked_up(ratio, standard) if entries is None else _bucketed(ratio, entries)
     return case(*arms, else_=fallback) if arms else fallback
 
 
@@ -181,6 +228,7 @@ def grade(
     score: ColumnElement[Any],
     scheme: FromClause,
     standards: dict[int, list[tuple[str, float]]] | None = None,
+    entries: FromClause | None = None,
 ) -> ColumnElement[Any]:
     """The grade a percent score maps to in the course's scheme; blank without a scheme.
 
@@ -188,7 +236,8 @@ def grade(
     entry); a score below every bound maps to the lowest entry. Bounds are fractions, compared
     with ``score / 100`` so that a score of exactly 90 reaches a bound of 0.9. With
     ``standards`` (see :func:`resolve_standards`) the entries are CASE arms of the statement;
-    without, correlated lookups per row.
+    without, correlated lookups per row. ``entries`` (PostgreSQL: :func:`standard_entries`
+    joined on the scheme's standard) replaces the lookups.
     """
     ratio = score / 100.0
     standard = scheme.c.grading_standard_id
@@ -196,9 +245,12 @@ def grade(
         *[(ratio >= bound, literal(name)) for name, bound in DEFAULT_SCHEME[:-1]],
         else_=literal(DEFAULT_SCHEME[-1][0]),
     )
-    named = (
-        _looked_up(ratio, standard) if standards is None else _inlined(ratio, standard, standards)
-    )
+    if standards is not None:
+        named = _inlined(ratio, standard, standards, entries)
+    elif entries is not None:
+        named = _bucketed(ratio, entries)
+    else:
+        named = _looked_up(ratio, standard)
     return case(
         (scheme.c.course_id.is_(None), null()),
         (score.is_(None), null()),
@@ -220,12 +272,52 @@ class Source:
     bounds_where: list[ColumnElement[bool]]
     score: FromClause
     scheme: FromClause
+    # PostgreSQL: the standards' entries joined on the scheme (see standard_entries), and
+    # the student's logins joined: the enrollment's preferred login when it is a candidate,
+    # and the user's first candidate (see _first_logins).
+    entries: FromClause | None = None
+    logins: tuple[FromClause, FromClause] | None = None
+
+
+def _login_candidates(
+    ctx: RunContext, login: FromClause, include_deleted: bool
+) -> list[ColumnElement[bool]]:
+    cond: list[ColumnElement[bool]] = [login.c.account_id == ctx.root_account_id]
+    if not include_deleted:
+        cond.append(login.c.workflow_state != "deleted")
+    return cond
+
+
+def _first_logins(ctx: RunContext, include_deleted: bool) -> FromClause:
+    """PostgreSQL: each user's first login candidate on the root account in the SIS export's
+    order (:func:`learning_common.login_value`), one row per user (``DISTINCT ON``)."""
+    cand = named_alias(pseudonyms, "login_cand")
+    # Only the columns written: a wider subquery tipped the planner into joining it above
+    # the Gather, serial (measured on the Multiple Grading Periods export).
+    columns = [cand.c.sis_user_id]
+    if ctx.facts.get("integration_ids"):
+        columns.append(cand.c.integration_id)
+    return (
+        select(cand.c.user_id, *columns)
+        .where(*_login_candidates(ctx, cand, include_deleted))
+        .ext(distinct_on(cand.c.user_id))
+        .order_by(
+            cand.c.user_id,
+            cand.c.workflow_state,
+            case((cand.c.sis_user_id.is_(None), literal(1)), else_=literal(0)),
+            cand.c.unique_id,
+            cand.c.position,
+            cand.c.id,
+        )
+        .subquery("login_first")
+    )
 
 
 def source(ctx: RunContext, term_filter: list[ColumnElement[bool]]) -> Source:
     """Student enrollments with their course, term, section, user and course score (§4.1)."""
     e, c = enrollments, courses
     include_deleted = ctx.flag("include_deleted")
+    postgres = ctx.dialect == "postgresql"
     sc = named_alias(scores, "course_score")
     sc_on: list[ColumnElement[bool]] = [sc.c.enrollment_id == e.c.id, sc.c.course_score]
     scheme = named_alias(course_grading_schemes, "scheme")
@@ -234,9 +326,24 @@ def source(ctx: RunContext, term_filter: list[ColumnElement[bool]]) -> Source:
         .join(enrollment_terms, enrollment_terms.c.id == c.c.enrollment_term_id)
         .join(course_sections, course_sections.c.id == e.c.course_section_id)
         .join(users, users.c.id == e.c.user_id)
-        .outerjoin(sc, and_(*sc_on))
-        .outerjoin(scheme, scheme.c.course_id == c.c.id)
     )
+    entries = logins = None
+    if postgres:
+        # Joined here, beside the user: past join_collapse_limit PostgreSQL keeps the written
+        # order, and these joins placed after the scores' gave a serial plan.
+        pref = named_alias(pseudonyms, "login_pref")
+        first = _first_logins(ctx, include_deleted)
+        pref_on = and_(
+            pref.c.id == e.c.sis_pseudonym_id,
+            pref.c.user_id == e.c.user_id,
+            *_login_candidates(ctx, pref, include_deleted),
+        )
+        frm = frm.outerjoin(pref, pref_on).join(first, first.c.user_id == e.c.user_id)
+        logins = (pref, first)
+    frm = frm.outerjoin(sc, and_(*sc_on)).outerjoin(scheme, scheme.c.course_id == c.c.id)
+    if postgres:
+        entries = standard_entries(ctx.facts.get("standards"))
+        frm = frm.outerjoin(entries, entries.c.grading_standard_id == scheme.c.grading_standard_id)
     rows: list[ColumnElement[bool]] = [
         e.c.root_account_id == ctx.root_account_id,
         c.c.root_account_id == ctx.root_account_id,
@@ -265,14 +372,16 @@ def source(ctx: RunContext, term_filter: list[ColumnElement[bool]]) -> Source:
     else:
         rows.append(c.c.workflow_state == "available")
         rows.append(e.c.workflow_state.in_(("active", "completed")))
-    where = [*rows, has_root_login(ctx, include_deleted, e.c.user_id)]
+    # PostgreSQL: the inner join of the user's first login candidate stands for the check.
+    where = [*rows] if postgres else [*rows, has_root_login(ctx, include_deleted, e.c.user_id)]
     if not include_deleted:
         # Canvas filters the left-joined score in WHERE (``sc.workflow_state IS DISTINCT FROM
         # 'deleted'``): an enrollment whose course score row is deleted gives no row at all;
         # one without a score row gives a row with blank scores. (Not a bounds condition: the
         # planning query does not join the scores.)
         where.append(or_(sc.c.id.is_(None), sc.c.workflow_state != "deleted"))
-    return Source(frm, where, e.join(c, c.c.id == e.c.course_id), rows, sc, scheme)
+    bounds = e.join(c, c.c.id == e.c.course_id)
+    return Source(frm, where, bounds, rows, sc, scheme, entries, logins)
 
 
 _RUBY_INTEGER = re.compile(r"\s*([+-]?\d+(?:_\d+)*)")
@@ -295,32 +404,34 @@ def _limiting_days(ctx: RunContext) -> int | None:
     return ruby_to_i(str(value))
 
 
-def student_columns(ctx: RunContext) -> list[Col]:
+def _login_col(
+    ctx: RunContext, src: Source, include_deleted: bool, column: str, name: str
+) -> ColumnElement[Any]:
+    """The student's login's ``column``: on PostgreSQL from the joined logins (the preferred
+    one when it is a candidate, else the first), elsewhere :func:`login_value`'s lookups."""
+    if src.logins is None:
+        e = enrollments
+        return login_value(
+            ctx, include_deleted, e.c.user_id, column, preferred=e.c.sis_pseudonym_id, name=name
+        )
+    pref, first = src.logins
+    return case((pref.c.id.is_not(None), pref.c[column]), else_=first.c[column])
+
+
+def student_columns(ctx: RunContext, src: Source) -> list[Col]:
     """student name .. term sis: who, where and when (§4.1 columns 1-13)."""
-    e, c, s, t, u = enrollments, courses, course_sections, enrollment_terms, users
+    c, s, t, u = courses, course_sections, enrollment_terms, users
     include_deleted = ctx.flag("include_deleted")
     cols = [
         Col("student name", u.c.name),
         Col("student id", u.c.id),
-        Col(
-            "student sis",
-            login_value(
-                ctx, include_deleted, e.c.user_id, "sis_user_id", preferred=e.c.sis_pseudonym_id
-            ),
-        ),
+        Col("student sis", _login_col(ctx, src, include_deleted, "sis_user_id", "login")),
     ]
     if ctx.facts.get("integration_ids"):
         cols.append(
             Col(
                 "student integration id",
-                login_value(
-                    ctx,
-                    include_deleted,
-                    e.c.user_id,
-                    "integration_id",
-                    preferred=e.c.sis_pseudonym_id,
-                    name="login_int",
-                ),
+                _login_col(ctx, src, include_deleted, "integration_id", "login_int"),
             )
         )
     cols += [
@@ -338,7 +449,7 @@ def student_columns(ctx: RunContext) -> list[Col]:
 
 
 def score_columns(
-    ctx: RunContext, sc: FromClause, scheme: FromClause, prefix: str = "", *, state: bool
+    ctx: RunContext, src: Source, sc: FromClause, prefix: str = "", *, state: bool
 ) -> list[Col]:
     """Scores, (the enrollment state), then grades: §4.1's deliberate order."""
     override = bool(ctx.facts.get("override"))
@@ -361,7 +472,7 @@ def score_columns(
     cols += [
         Col(
             f"{prefix}{k.replace('_', ' ')} grade",
-            grade(sc.c[f"{k}_score"], scheme, ctx.facts.get("standards")),
+            grade(sc.c[f"{k}_score"], src.scheme, ctx.facts.get("standards"), src.entries),
         )
         for k in kinds
     ]
@@ -389,7 +500,7 @@ def _part(ctx: RunContext, src: Source, columns: list[Col], shard_scale: int = 1
 
 def grade_export_file(ctx: RunContext) -> PartQuery:
     src = source(ctx, term_scope(ctx, courses.c.enrollment_term_id))
-    columns = [*student_columns(ctx), *score_columns(ctx, src.score, src.scheme, state=True)]
+    columns = [*student_columns(ctx, src), *score_columns(ctx, src, src.score, state=True)]
     # PostgreSQL: one range, whose COPY gets the server's parallel query when no other shard
     # waits; in shards, each ran serial and together cost 1.1x the one range's backend and
     # helper CPU (docs/decisions/performance.md, "Issue 19: the PostgreSQL grade export in
@@ -506,7 +617,7 @@ def mgp_file(name: str, ctx: RunContext) -> PartQuery:
     src = source(ctx, [courses.c.enrollment_term_id == tf.term_id])
     frm = src.frm
     columns = [
-        *student_columns(ctx),
+        *student_columns(ctx, src),
         Col("grading period set", literal(tf.set_title)),
         Col("grading period set id", literal(tf.set_id)),
     ]
@@ -520,8 +631,8 @@ def mgp_file(name: str, ctx: RunContext) -> PartQuery:
         ]
         frm = frm.outerjoin(sp, and_(*on))
         columns.append(Col(f"{title} grading period id", literal(period_id)))
-        columns += score_columns(ctx, sp, src.scheme, f"{title} ", state=False)
-    columns += score_columns(ctx, src.score, src.scheme, state=True)
+        columns += score_columns(ctx, src, sp, f"{title} ", state=False)
+    columns += score_columns(ctx, src, src.score, state=True)
     return _part(ctx, replace(src, frm=frm), columns)
 
 
