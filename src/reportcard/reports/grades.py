@@ -272,11 +272,12 @@ class Source:
     bounds_where: list[ColumnElement[bool]]
     score: FromClause
     scheme: FromClause
-    # PostgreSQL: the standards' entries joined on the scheme (see standard_entries), and
-    # the student's logins joined: the enrollment's preferred login when it is a candidate,
-    # and the user's first candidate (see _first_logins).
+    # The enrollment's preferred login joined when it is a candidate; PostgreSQL: the user's
+    # first candidate joined (see _first_logins), and the standards' entries joined on the
+    # scheme (see standard_entries).
+    login_pref: FromClause
+    login_first: FromClause | None = None
     entries: FromClause | None = None
-    logins: tuple[FromClause, FromClause] | None = None
 
 
 def _login_candidates(
@@ -327,19 +328,21 @@ def source(ctx: RunContext, term_filter: list[ColumnElement[bool]]) -> Source:
         .join(course_sections, course_sections.c.id == e.c.course_section_id)
         .join(users, users.c.id == e.c.user_id)
     )
-    entries = logins = None
+    # The enrollment's preferred login, joined by primary key when it is a candidate, beside
+    # the user: on PostgreSQL past join_collapse_limit the written order is kept, and these
+    # joins placed after the scores' gave a serial plan.
+    pref = named_alias(pseudonyms, "login_pref")
+    pref_on = and_(
+        pref.c.id == e.c.sis_pseudonym_id,
+        pref.c.user_id == e.c.user_id,
+        *_login_candidates(ctx, pref, include_deleted),
+    )
+    frm = frm.outerjoin(pref, pref_on)
+    first: FromClause | None = None
+    entries = None
     if postgres:
-        # Joined here, beside the user: past join_collapse_limit PostgreSQL keeps the written
-        # order, and these joins placed after the scores' gave a serial plan.
-        pref = named_alias(pseudonyms, "login_pref")
         first = _first_logins(ctx, include_deleted)
-        pref_on = and_(
-            pref.c.id == e.c.sis_pseudonym_id,
-            pref.c.user_id == e.c.user_id,
-            *_login_candidates(ctx, pref, include_deleted),
-        )
-        frm = frm.outerjoin(pref, pref_on).join(first, first.c.user_id == e.c.user_id)
-        logins = (pref, first)
+        frm = frm.join(first, first.c.user_id == e.c.user_id)
     frm = frm.outerjoin(sc, and_(*sc_on)).outerjoin(scheme, scheme.c.course_id == c.c.id)
     if postgres:
         entries = standard_entries(ctx.facts.get("standards"))
@@ -372,8 +375,11 @@ def source(ctx: RunContext, term_filter: list[ColumnElement[bool]]) -> Source:
     else:
         rows.append(c.c.workflow_state == "available")
         rows.append(e.c.workflow_state.in_(("active", "completed")))
-    # PostgreSQL: the inner join of the user's first login candidate stands for the check.
-    where = [*rows] if postgres else [*rows, has_root_login(ctx, include_deleted, e.c.user_id)]
+    # SQLite: a user with a candidate login: the preferred one joined, else a probe. On
+    # PostgreSQL the inner join of the user's first candidate stands for the check.
+    where = [*rows]
+    if not postgres:
+        where.append(or_(pref.c.id.is_not(None), has_root_login(ctx, include_deleted, e.c.user_id)))
     if not include_deleted:
         # Canvas filters the left-joined score in WHERE (``sc.workflow_state IS DISTINCT FROM
         # 'deleted'``): an enrollment whose course score row is deleted gives no row at all;
@@ -381,7 +387,7 @@ def source(ctx: RunContext, term_filter: list[ColumnElement[bool]]) -> Source:
         # planning query does not join the scores.)
         where.append(or_(sc.c.id.is_(None), sc.c.workflow_state != "deleted"))
     bounds = e.join(c, c.c.id == e.c.course_id)
-    return Source(frm, where, bounds, rows, sc, scheme, entries, logins)
+    return Source(frm, where, bounds, rows, sc, scheme, pref, first, entries)
 
 
 _RUBY_INTEGER = re.compile(r"\s*([+-]?\d+(?:_\d+)*)")
@@ -407,15 +413,18 @@ def _limiting_days(ctx: RunContext) -> int | None:
 def _login_col(
     ctx: RunContext, src: Source, include_deleted: bool, column: str, name: str
 ) -> ColumnElement[Any]:
-    """The student's login's ``column``: on PostgreSQL from the joined logins (the preferred
-    one when it is a candidate, else the first), elsewhere :func:`login_value`'s lookups."""
-    if src.logins is None:
-        e = enrollments
-        return login_value(
-            ctx, include_deleted, e.c.user_id, column, preferred=e.c.sis_pseudonym_id, name=name
-        )
-    pref, first = src.logins
-    return case((pref.c.id.is_not(None), pref.c[column]), else_=first.c[column])
+    """The student's login's ``column`` (:func:`learning_common.login_value`'s choice): the
+    enrollment's preferred login when it is a candidate (joined), else the user's first
+    candidate: joined on PostgreSQL, looked up on SQLite (only for the rows without a
+    preferred one). Joins, not the per-row probes of the preferred login: one primary key
+    probe less a row on SQLite, and no correlated subquery on PostgreSQL, where one keeps
+    the whole projection in the leader (docs/decisions/performance.md)."""
+    pref = src.login_pref
+    if src.login_first is None:
+        first = login_value(ctx, include_deleted, enrollments.c.user_id, column, name=name)
+    else:
+        first = src.login_first.c[column]
+    return case((pref.c.id.is_not(None), pref.c[column]), else_=first)
 
 
 def student_columns(ctx: RunContext, src: Source) -> list[Col]:
