@@ -1,6 +1,12 @@
 """One benchmark worker process, started (and warmed up) before the run exists, as a deployed
 worker is: it prints ``ready``, reads the run id from stdin, works the queue until that run
-ends, and prints its peak RSS, the CPU seconds it spent on the run and its worker id."""
+ends, and prints its peak RSS, the CPU seconds it spent on the run and its worker id.
+
+The worker that ends the run knows it at once: a run-ended listener (called in the transaction
+that completes the run) notes the run, and the loop stops after that step's commit. Other
+workers (and a run ended by another) find it ended at their next idle step. Before, every
+worker stopped only after an idle step past the end (its reads and the reaper's), which the
+bench counted in the run's time."""
 
 from __future__ import annotations
 
@@ -27,7 +33,10 @@ def main() -> None:
     ap.add_argument("--shard-rows", type=int, default=250_000)
     args = ap.parse_args()
     settings = Settings(database_url=args.db, shard_rows=args.shard_rows, poll_seconds=0.05)
-    engine = hooks().bind(make_engine(args.db))  # listeners and periodic jobs, as deployed
+    installed = hooks()  # listeners and periodic jobs, as deployed
+    ended: set[int] = set()
+    installed.on_run_ended(lambda conn, run: ended.add(int(run.id)))
+    engine = installed.bind(make_engine(args.db))
     worker = Worker(engine, LocalStorage(args.files), settings)
     worker.warm_up()  # as `reportcard worker` does when it starts
     while worker.step():  # warm up: imports, pooled connections, periodic jobs
@@ -37,7 +46,10 @@ def main() -> None:
     run_id = int(sys.stdin.readline())
     before = resource.getrusage(resource.RUSAGE_SELF)
     while True:
-        if not worker.step():
+        busy = worker.step()
+        if run_id in ended:
+            break  # committed: the step returns after the transaction that ended it
+        if not busy:
             with engine.connect() as conn:
                 state = get_run(conn, run_id).workflow_state
                 conn.rollback()

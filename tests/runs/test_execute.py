@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.pool import StaticPool
 
 from reportcard.clock import utcnow
+from reportcard.db.engine import RELAXED_COMMIT
 from reportcard.db.tables import account_reports, attachments, report_shards
 from reportcard.runs.execute import (
     RunStopped,
@@ -465,6 +466,45 @@ def test_a_one_shard_run_takes_five_write_transactions(
     with engine.connect() as conn:
         assert get_run(conn, run_id).workflow_state == "complete"
     assert sum(s == "BEGIN IMMEDIATE" for s in sent) == 5
+
+
+@pytest.mark.skipif(lane() != "postgresql", reason="SQLite syncs no commit (WAL, NORMAL)")
+def test_only_the_completion_of_a_run_waits_for_its_wal_flush(
+    engine: Engine, storage: LocalStorage, settings: Settings
+) -> None:
+    """The claim, the plan, the shard's claim and its finish commit without waiting for the
+    WAL flush (each is a state the reaper recovers from); the completion, which makes them
+    all durable, waits."""
+    worker = Worker(engine, storage, settings)
+    while worker.step():  # the periodic jobs' first rounds, before the run
+        pass
+    with engine.begin() as conn:
+        root = make_institution(conn, 10)
+        run_id = sample_run(conn, root)
+
+    def commit(conn: object) -> None:
+        sent.append("COMMIT")
+
+    event.listen(engine, "commit", commit)
+    try:
+        with recording(engine) as sent:
+            while worker.step():
+                pass
+    finally:
+        event.remove(engine, "commit", commit)
+    with engine.connect() as conn:
+        assert get_run(conn, run_id).workflow_state == "complete"
+    transactions: list[list[str]] = [[]]
+    for statement in sent:
+        if statement == "COMMIT":
+            transactions.append([])
+        else:
+            transactions[-1].append(statement)
+    writes = [t for t in transactions if any(s.startswith(("UPDATE", "INSERT")) for s in t)]
+    relaxed = [RELAXED_COMMIT in t for t in writes]
+    completes = ["INSERT INTO attachments" in " ".join(t) for t in writes]
+    assert relaxed == [True, True, True, True, False]
+    assert completes == [False, False, False, False, True]
 
 
 @pytest.mark.sqlite_only

@@ -87,6 +87,25 @@ def allow_parallel_query(dbapi_conn: Any) -> None:
     dbapi_conn.execute("RESET max_parallel_workers_per_gather")
 
 
+RELAXED_COMMIT = "SET LOCAL synchronous_commit = off"
+
+
+def relaxed_commit(conn: Connection) -> None:
+    """Let the current transaction commit without waiting for its WAL flush (PostgreSQL).
+
+    For the run machinery's intermediate bookkeeping only (a run claimed or planned, a shard
+    claimed or finished): each state they write is one the reaper recovers from should a
+    server crash lose it, and PostgreSQL writes the WAL in order, so the synchronous commit
+    that completes the run makes every earlier one durable too. A synchronous commit waits
+    for an fsync, 1-12 ms on the project's machine, four of them in every run
+    (docs/decisions/performance.md, "Issue 19: a small part's run, commits and round trips").
+    The setting lasts until the transaction ends. SQLite: nothing (WAL with
+    ``synchronous=NORMAL`` syncs no commit).
+    """
+    if not is_sqlite(conn):
+        conn.exec_driver_sql(RELAXED_COMMIT)
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url`` (cached per URL within the process)."""
     with _lock:

@@ -29,12 +29,16 @@ from reportcard.runs.package import FilePart, part_key, parts_prefix, piece_key
 from reportcard.storage.base import Storage
 
 
-def file_parts(conn: Connection, report: Report, ctx: RunContext) -> list[FilePart]:
+def file_parts(
+    conn: Connection, report: Report, ctx: RunContext, shards: Sequence[Any] | None = None
+) -> list[FilePart]:
     """The run's output files in order, each with its header and its shards' part keys.
 
     The keys are deflate pieces when the file is a zip of CSVs (``deflated_parts``).
+    ``shards``: the run's ``report_shards`` rows in ``shards_of`` order (else read here).
     """
-    shards = conn.execute(shards_of(ctx.report_id)).all()
+    if shards is None:
+        shards = conn.execute(shards_of(ctx.report_id)).all()
     deflated = deflated_parts(ctx.params, report.always_zip, len({s.part_index for s in shards}))
     key_of = piece_key if deflated else part_key
     parts: dict[int, tuple[str, list[str]]] = {}
@@ -72,9 +76,10 @@ def compile_run(engine: Engine, storage: Storage, run_id: int) -> None:
         report = get_report(run.report_type)
         assert report is not None
         ctx = build_context(conn, run)
-        parts = file_parts(conn, report, ctx)
-        rows = conn.execute(rows_of(run_id)).scalar_one()
+        shards = conn.execute(shards_of(run_id)).all()
+        parts = file_parts(conn, report, ctx, shards)
         conn.rollback()
+    rows = sum(int(s.rows or 0) for s in shards)
     # The file in the format the run asks for (csv, xlsx, parquet), from the CSV parts.
     out = write_output(
         storage,
@@ -85,7 +90,7 @@ def compile_run(engine: Engine, storage: Storage, run_id: int) -> None:
         params=run.parameters or {},
         now=utcnow(),
     )
-    kept = finish(engine, run_id, report, ctx, out, count_lines(parts, int(rows)))
+    kept = finish(engine, run, report, ctx, out, count_lines(parts, rows))
     if not kept and not is_attached(engine, run_id, out.key):
         # Aborted or deleted while compiling: the file is no attachment's. (A compile redone
         # by the reaper while the first one was only slow may have written the very key the
@@ -112,19 +117,21 @@ def is_attached(engine: Engine, run_id: int, key: str) -> bool:
 
 def finish(
     engine: Engine,
-    run_id: int,
+    run: Any,
     report: Report,
     ctx: RunContext,
     file: Output,
     lines: int,
 ) -> bool:
-    """Attach ``file`` and complete the run with ``lines`` as its final line count.
+    """Attach ``file`` and complete ``run`` (its row, as the compile read it: the account,
+    user and parameters, which nothing changes once it is planned) with ``lines`` as its
+    final line count.
 
     False when the run stopped (aborted, deleted) while compiling: nothing is recorded then.
     """
     now = utcnow()
+    run_id = int(run.id)
     with engine.begin() as conn:
-        run = get_run(conn, run_id)
         att = conn.execute(
             insert(attachments).values(
                 uuid=uuid.uuid4().hex + uuid.uuid4().hex[:8],
@@ -165,12 +172,6 @@ def shards_of(run_id: int) -> Select[Any]:
     """The run's shards in file order, then key order."""
     s = report_shards.c
     return select(report_shards).where(s.report_id == run_id).order_by(s.part_index, s.seq)
-
-
-def rows_of(run_id: int) -> Select[Any]:
-    """The rows the run's shards wrote."""
-    s = report_shards.c
-    return select(func.coalesce(func.sum(s.rows), 0)).where(s.report_id == run_id)
 
 
 def completed(run_id: int, attachment_id: int, lines: int, message: str, now: datetime) -> Update:

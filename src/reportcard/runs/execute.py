@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 
 from reportcard.clock import utcnow
-from reportcard.db.engine import is_sqlite, read_conn
+from reportcard.db.engine import is_sqlite, read_conn, relaxed_commit
 from reportcard.db.tables import account_reports, report_shards
 from reportcard.reports.catalog import get_report
 from reportcard.runs.context import build_context
@@ -63,6 +63,12 @@ class RunStopped(Exception):
 
 
 def claim_shard(conn: Connection, shard_id: int, worker_id: str) -> bool:
+    """Take a queued shard for ``worker_id``; True when this call took it.
+
+    The claim commits without waiting for its WAL flush (``relaxed_commit``): lost in a
+    server crash, the shard is queued again, and its part file is rewritten from scratch.
+    """
+    relaxed_commit(conn)
     now = utcnow()
     res = conn.execute(
         update(report_shards)
@@ -249,8 +255,11 @@ def execute_shard(
         report = get_report(run.report_type)
         assert report is not None
         ctx = build_context(conn, run)
-        files = conn.execute(file_count(run.id)).scalar_one()
-        alone = not is_sqlite(conn) and not conn.execute(select(shard_waiting())).scalar_one()
+        if is_sqlite(conn):
+            files, alone = conn.execute(file_count(run.id)).scalar_one(), False
+        else:  # one round trip for both
+            files, waiting = conn.execute(file_count(run.id, waiting=True)).one()
+            alone = not waiting
         conn.rollback()
     # Formatters with a SQL form run in the statement, so the part can take a fast path.
     pq = sql_formatted(report.part(shard.part).build(ctx), ctx)
@@ -291,9 +300,15 @@ def finish_shard(
     The run's row is locked first, by every completion: one waits for any other of the same
     run in flight, so its check then sees that one's shard done (PostgreSQL's READ COMMITTED
     takes a snapshot per statement). Without the lock two shards ending at once, one with no
-    rows left to add, could each see the other still running and leave the run running."""
+    rows left to add, could each see the other still running and leave the run running.
+
+    The transaction commits without waiting for its WAL flush (``relaxed_commit``): lost in a
+    server crash, the shard is running again with an old heartbeat, which the reaper queues
+    again (or the run compiling, which the reaper compiles); the run's completion is a
+    synchronous commit, which makes this one durable first."""
     now = utcnow()
     with engine.begin() as conn:
+        relaxed_commit(conn)
         conn.execute(lock_run(run_id))
         res = conn.execute(shard_done(shard_id, written, size, now))
         if res.rowcount != 1:
@@ -313,11 +328,15 @@ def shard_row(shard_id: int) -> Select[Any]:
     return select(report_shards).where(report_shards.c.id == shard_id)
 
 
-def file_count(run_id: int) -> Select[Any]:
-    """How many files (parts) the run's shards write."""
-    return select(func.count(func.distinct(report_shards.c.part_index))).where(
+def file_count(run_id: int, *, waiting: bool = False) -> Select[Any]:
+    """How many files (parts) the run's shards write; with ``waiting``, beside it whether any
+    shard of a running run waits for a worker (``shard_waiting``), in the same SELECT."""
+    files = select(func.count(func.distinct(report_shards.c.part_index))).where(
         report_shards.c.report_id == run_id
     )
+    if not waiting:
+        return files
+    return select(files.scalar_subquery(), shard_waiting())
 
 
 def lock_run(run_id: int) -> Select[Any]:

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from reportcard.clock import utcnow
-from reportcard.db.engine import is_sqlite, read_conn
+from reportcard.db.engine import is_sqlite, read_conn, relaxed_commit
 from reportcard.db.tables import account_reports, report_shards
 from reportcard.reports.catalog import PartQuery, Report, RunContext, get_report
 from reportcard.reports.params import ReportInputError
@@ -48,7 +48,12 @@ def _cap_lock(conn: Connection, root_id: int) -> None:
 
 
 def claim_run(conn: Connection, run_id: int, root_id: int, cap: int, worker_id: str) -> bool:
-    """Move a created run to running if its root account is under the concurrency cap."""
+    """Move a created run to running if its root account is under the concurrency cap.
+
+    The claim commits without waiting for its WAL flush (``relaxed_commit``): a claim lost in
+    a server crash leaves the run created, for a worker to claim again.
+    """
+    relaxed_commit(conn)
     _cap_lock(conn, root_id)
     running = (
         select(func.count())
@@ -132,6 +137,9 @@ def plan_run(
     with engine.begin() as conn:
         if not still_planning(conn, run_id, worker_id):
             return False  # aborted, deleted, or re-planned by another worker meanwhile
+        # Lost in a server crash, the plan leaves a running run with no shards: the reaper
+        # hands it back to ``created``.
+        relaxed_commit(conn)
         conn.execute(record_plan(run_id, params, total))
         conn.execute(insert(report_shards), shards)
     return True

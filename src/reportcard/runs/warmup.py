@@ -36,7 +36,7 @@ from reportcard.db.tables import accounts
 from reportcard.reports.catalog import all_reports
 from reportcard.reports.formatting import is_utc, zone
 from reportcard.reports.sqlformat import offset_segments
-from reportcard.runs.compile import completed, rows_of, shards_of
+from reportcard.runs.compile import completed, shards_of
 from reportcard.runs.context import build_context
 from reportcard.runs.execute import (
     CHECKPOINT_RUN,
@@ -47,7 +47,6 @@ from reportcard.runs.execute import (
     lock_run,
     shard_done,
     shard_row,
-    shard_waiting,
     to_compiling,
 )
 from reportcard.runs.lifecycle import get_run
@@ -104,7 +103,6 @@ def prime_statements(engine: Engine) -> None:
             conn.execute(add_lines(0, 1))
             conn.execute(to_compiling(0, now))
             conn.execute(shards_of(0)).all()
-            conn.execute(rows_of(0)).scalar_one()
             conn.execute(completed(0, 0, 0, "", now))
             if root is not None:
                 run = SimpleNamespace(id=0, account_id=root, parameters={}, report_type="")
@@ -112,7 +110,7 @@ def prime_statements(engine: Engine) -> None:
             if is_sqlite(conn):
                 checkpoint_form(conn.dialect)
             else:
-                conn.execute(select(shard_waiting())).scalar_one()
+                conn.execute(file_count(0, waiting=True)).one()
                 conn.execute(CHECKPOINT_RUN, {"rows": 0, "run": 0, "now": now})
         finally:
             conn.rollback()
