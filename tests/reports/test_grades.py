@@ -145,13 +145,14 @@ def test_grade_export_limiting_period_is_read_as_ruby_to_i(conn: Connection) -> 
 
 
 def test_grade_export_plans_one_range_on_postgresql(conn: Connection) -> None:
-    """PostgreSQL's Grade Export shards are ONE_RANGE_SCALE times the setting's rows (one
-    range on `large`, whose COPY gets parallel query), SQLite's the setting's; the per-term
-    files of the MGP export keep the setting on both."""
+    """PostgreSQL's Grade Export shards and the MGP export's per-term files' are
+    ONE_RANGE_SCALE times the setting's rows (one range on `large`, whose COPY gets parallel
+    query), SQLite's the setting's."""
     from .learning_institution import context
 
     pg = conn.dialect.name == "postgresql"
-    for report_type, scale in ((GRADES, ONE_RANGE_SCALE if pg else 1), (MGP, 1)):
+    for report_type in (GRADES, MGP):
+        scale = ONE_RANGE_SCALE if pg else 1
         report = get_report(report_type)
         assert report is not None
         ctx = context(conn, report_type, enrollment_term_id="2")
