@@ -265,13 +265,9 @@ def test_mgp_one_term_include_deleted(conn: Connection) -> None:
     )
 
 
-def test_inlined_standards_grade_as_the_per_row_lookups(
-    conn: Connection, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The statement writes the standards' entries as CASE arms (grades.resolve_standards);
-    # past MAX_INLINE_ENTRIES it looks each grade up per row. Both give the same bytes,
-    # including for entries sharing a bound (the higher position wins at or above it, the
-    # lower position is the lowest entry) and for a score below every bound.
+def _tied_and_below_every_bound(conn: Connection) -> str:
+    """Standard 1 gains an entry sharing a bound (B2 at 0.8) and a lowest one (Z at 0.0), and
+    a final score falls below every bound: the grade export's file then (holding both)."""
     conn.execute(
         insert(grading_standard_entries),
         [
@@ -280,7 +276,17 @@ def test_inlined_standards_grade_as_the_per_row_lookups(
         ],
     )
     conn.execute(update(scores).where(scores.c.id == 1).values(final_score=-5.0))
-    inlined = run_file(conn, GRADES, include_deleted="true")
+    return run_file(conn, GRADES, include_deleted="true")
+
+
+def test_inlined_standards_grade_as_the_per_row_lookups(
+    conn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The statement writes the standards' entries as CASE arms (grades.resolve_standards);
+    # past MAX_INLINE_ENTRIES it looks each grade up per row. Both give the same bytes,
+    # including for entries sharing a bound (the higher position wins at or above it, the
+    # lower position is the lowest entry) and for a score below every bound.
+    inlined = _tied_and_below_every_bound(conn)
     assert ",B2," in inlined and ",Z," in inlined
     monkeypatch.setattr(grades, "MAX_INLINE_ENTRIES", 0)
     assert run_file(conn, GRADES, include_deleted="true") == inlined
@@ -292,15 +298,7 @@ def test_a_standard_not_read_when_resolved_grades_as_the_lookups(
     # A standard added after the run was resolved has no CASE arm: SQLite looks its grades
     # up per row, PostgreSQL reads its entries joined as arrays (grades.standard_entries).
     # Both give the inlined bytes, ties and a score below every bound included.
-    conn.execute(
-        insert(grading_standard_entries),
-        [
-            {"grading_standard_id": 1, "position": 6, "name": "B2", "lower_bound": 0.8},
-            {"grading_standard_id": 1, "position": 0, "name": "Z", "lower_bound": 0.0},
-        ],
-    )
-    conn.execute(update(scores).where(scores.c.id == 1).values(final_score=-5.0))
-    inlined = run_file(conn, GRADES, include_deleted="true")
+    inlined = _tied_and_below_every_bound(conn)
     periods = run_files(conn, MGP, enrollment_term_id="2")
     assert ",B2," in inlined and ",Z," in inlined
 
