@@ -64,3 +64,16 @@ def test_s3_without_a_bucket_is_refused(tmp_path: Path) -> None:
 def test_an_unknown_backend_is_refused_with_the_known_names(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"'gcs' is not a storage backend \(one of: local, s3\)"):
         storage_from_settings(Settings(data_dir=tmp_path, storage_backend="gcs"))
+
+
+def test_a_local_copy_is_a_link_to_the_same_file(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    with storage.open_write("runs/1/parts/000-00000.head.csv") as out:
+        out.write(b"a\n1\n")
+    storage.copy("runs/1/parts/000-00000.head.csv", "runs/1/x.csv")
+    src, dst = (
+        (tmp_path / "runs/1/parts/000-00000.head.csv").stat(),
+        (tmp_path / "runs/1/x.csv").stat(),
+    )
+    assert (src.st_ino, src.st_nlink) == (dst.st_ino, 2)  # no byte copied
+    assert sorted(p.name for p in (tmp_path / "runs/1").iterdir()) == ["parts", "x.csv"]

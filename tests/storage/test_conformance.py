@@ -136,6 +136,21 @@ def test_keys_may_hold_spaces_and_other_letters(storage: Storage) -> None:
     assert keys(storage, "sis_imports/") == [key]
 
 
+def test_a_copy_has_the_bytes_and_outlives_its_source(storage: Storage) -> None:
+    data = b"a,b\n" * 1000
+    put(storage, KEY, data)
+    put(storage, "runs/1/out.csv", b"old")
+    storage.copy(KEY, "runs/1/out.csv")  # replaces what the key held
+    storage.copy(KEY, "runs/2/x.csv")
+    assert get(storage, KEY) == data
+    storage.delete_prefix("runs/1/parts")
+    assert get(storage, "runs/1/out.csv") == get(storage, "runs/2/x.csv") == data
+    assert keys(storage) == ["runs/1/out.csv", "runs/2/x.csv"]
+    with pytest.raises(FileNotFoundError):
+        storage.copy(KEY, "runs/3/y.csv")
+    assert not storage.exists("runs/3/y.csv")
+
+
 def test_delete_removes_one_key(storage: Storage) -> None:
     put(storage, "runs/3/a.csv", b"a")
     put(storage, "runs/3/b.csv", b"b")

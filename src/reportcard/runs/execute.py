@@ -40,10 +40,10 @@ from reportcard.db.tables import account_reports, report_shards
 from reportcard.reports.catalog import get_report
 from reportcard.runs.context import build_context
 from reportcard.runs.failures import failure_text
-from reportcard.runs.formats import deflated_parts
+from reportcard.runs.formats import BOM, deflated_parts, output_format, wants_bom
 from reportcard.runs.lifecycle import fail_run, get_run
 from reportcard.runs.orphans import discard_run_files
-from reportcard.runs.package import part_key, piece_key
+from reportcard.runs.package import headed_key, header_bytes, part_key, piece_key
 from reportcard.runs.query import BATCH, sql_formatted
 from reportcard.runs.write import (
     Sink,
@@ -266,11 +266,19 @@ def execute_shard(
     # A zip of CSVs: the shard compresses its part itself, in parallel with the others.
     deflate = deflated_parts(ctx.params, report.always_zip, int(files))
     key = (piece_key if deflate else part_key)(run.id, shard.part_index, shard.seq)
+    # One plain CSV: its first shard writes the file's start too, so the compile of a file
+    # of one shard copies nothing (``package.write_csv``).
+    headed = not deflate and shard.seq == 0 and output_format(ctx.params) == "csv"
+    if headed:
+        key = headed_key(key)
     pending = 0
     written = 0
     with checkpoints(engine, run.id) as checkpoint, storage.open_write(key) as file:
         piece = DeflatePiece(file, zip_level) if deflate else None
         out: Sink = file if piece is None else piece
+        if headed:
+            bom = BOM if wants_bom(ctx.params) else b""
+            file.write(bom + header_bytes([c.header for c in pq.columns]))
 
         def progress(n: int) -> None:
             nonlocal pending

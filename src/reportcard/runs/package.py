@@ -48,6 +48,13 @@ def piece_key(run_id: int, part_index: int, seq: int) -> str:
     return f"{parts_prefix(run_id)}/{part_index:03d}-{seq:05d}.deflate"
 
 
+def headed_key(key: str) -> str:
+    """The part ``key`` (``part_key``) written with its file's start: the byte-order mark, if
+    any, and the header line. The first shard of a run whose file is one plain CSV writes
+    this, so that the compile of a one-shard file copies nothing (``write_csv``)."""
+    return key.removesuffix(".csv") + ".head.csv"
+
+
 def plain_key(key: str) -> str:
     """The CSV part key of the same shard as the piece ``key``."""
     return key.removesuffix(".deflate") + ".csv"
@@ -104,11 +111,21 @@ def zip_file_name(report_type: str, run_id: int, now: datetime) -> str:
 def write_csv(storage: Storage, target: str, part: FilePart, *, bom: bytes = b"") -> int:
     """Concatenate header and shard parts into ``target``; returns the byte size.
 
-    ``bom`` (a UTF-8 byte-order mark, or nothing) is written first.
+    ``bom`` (a UTF-8 byte-order mark, or nothing) is written first. When the first shard wrote
+    them itself (``headed_key``), its part is the file's start; a file of that one part and no
+    ``if_empty`` rows is then that part's bytes as they are, stored by ``Storage.copy`` (a
+    link on local storage, a server-side copy on S3).
     """
+    keys = list(part.keys)
+    start = bom + header_bytes(part.headers)
+    if keys and storage.exists(headed_key(keys[0])):
+        keys[0], start = headed_key(keys[0]), b""
+        if len(keys) == 1 and not part.empty_rows:
+            storage.copy(keys[0], target)
+            return storage.size(target)
     with storage.open_write(target) as out:
-        out.write(bom + header_bytes(part.headers))
-        for key in part.keys:
+        out.write(start)
+        for key in keys:
             with storage.open_read(key) as src:
                 shutil.copyfileobj(src, out, 1 << 20)
         out.write(rows_bytes(part.empty_rows))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +35,16 @@ class Storage(ABC):
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...
+
+    def copy(self, src: str, dst: str) -> None:
+        """``dst`` becomes an object with ``src``'s bytes, atomically (``src`` stays).
+
+        This default streams the bytes through ``open_write``; a backend may do better (the
+        local backend links the file: no byte is copied; S3 copies on the server).
+        FileNotFoundError when ``src`` is missing.
+        """
+        with self.open_read(src) as data, self.open_write(dst) as out:
+            shutil.copyfileobj(data, out, 1 << 20)
 
     @abstractmethod
     def delete(self, key: str) -> None:

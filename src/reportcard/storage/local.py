@@ -57,6 +57,20 @@ class LocalStorage(Storage):
     def open_read(self, key: str) -> BinaryIO:
         return open(self._path(key), "rb")
 
+    def copy(self, src: str, dst: str) -> None:
+        """A hard link to ``src``'s file under a temp name, renamed onto ``dst``: no byte is
+        copied, and ``dst`` keeps its bytes when ``src`` is deleted (both are one file: neither
+        is written again, every write goes to a new file renamed into place)."""
+        source, path = self._path(src), self._path(dst)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{id(path)}")
+        os.link(source, tmp)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
     def size(self, key: str) -> int:
         return self._path(key).stat().st_size
 

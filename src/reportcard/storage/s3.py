@@ -118,6 +118,18 @@ class S3Storage(Storage):
             raise
         return _Download(obj["Body"])  # type: ignore[return-value]
 
+    def copy(self, src: str, dst: str) -> None:
+        """A server-side copy (``CopyObject``, in parts past boto3's multipart threshold)."""
+        from botocore.exceptions import ClientError
+
+        source = {"Bucket": self.bucket, "Key": self.full_key(src)}
+        try:
+            self.client.copy(source, self.bucket, self.full_key(dst))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise FileNotFoundError(src) from exc
+            raise
+
     def _head(self, key: str) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
 
