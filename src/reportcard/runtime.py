@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 
 from reportcard.auth.links import LinkSigner
 from reportcard.db.engine import make_engine
-from reportcard.queue import Queue, queue_for
+from reportcard.queue import EmbeddedQueue, Queue, WakeListener, queue_for, wakes_across_processes
 from reportcard.reports.catalog import Report, all_reports, load_extra_reports
 from reportcard.runs.hooks import Hooks
 from reportcard.runs.worker import WorkerPool
@@ -57,6 +57,7 @@ class Runtime:
         self.wakeup = threading.Event()  # what the embedded workers wait on between polls
         self.queue: Queue = queue_for(settings, engine, self.wakeup)
         self.pool: WorkerPool | None = None
+        self.listener: WakeListener | None = None  # other processes' news, while a pool runs
 
     @property
     def storage(self) -> Storage:
@@ -71,21 +72,44 @@ class Runtime:
         return all_reports()
 
     def start_pool(self, threads: int) -> WorkerPool:
-        """Start ``threads`` embedded worker threads (the embedded queue)."""
+        """Start ``threads`` embedded worker threads (the embedded queue), and on PostgreSQL
+        the connection listening for work other processes create (``queue.pgwake``)."""
         if self.pool is None:
+            # The shards a worker planned are news for every process's workers.
+            queue = self.queue
+            planned = queue.shards_planned if isinstance(queue, EmbeddedQueue) else None
             self.pool = WorkerPool(
-                self.engine, self.storage, self.settings, threads, wake=self.wakeup
+                self.engine,
+                self.storage,
+                self.settings,
+                threads,
+                wake=self.wakeup,
+                planned=planned,
             )
+        if (
+            self.listener is None
+            and threads > 0
+            and wakes_across_processes(self.settings, self.engine)
+        ):
+            self.listener = WakeListener(self.engine, self.wakeup)
+            self.listener.start()
         self.pool.start()
         return self.pool
 
     def stop_pool(self) -> None:
+        """Stop the worker threads and the listening connection (closed)."""
         if self.pool is not None:
             self.pool.shutdown()
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener = None
 
     def wake(self) -> None:
-        """Wake the embedded workers (a run was aborted, an import was queued, ...)."""
+        """Wake the embedded workers, of every process on PostgreSQL (a run was aborted, an
+        import was queued, ...)."""
         self.wakeup.set()
+        if isinstance(self.queue, EmbeddedQueue):
+            self.queue.tell_others()
 
     def run_created(self, run_id: int) -> None:
         """Tell the queue that run ``run_id`` exists; call after its transaction committed."""

@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     )
     max_attempts: int = Field(3, ge=1, description="Attempts at one shard before the run errors.")
     poll_seconds: float = Field(0.5, gt=0, description="Idle worker poll interval.")
+    pg_notify: bool = Field(
+        True,
+        description="PostgreSQL, embedded queue: a new run or new shards wake the workers of "
+        "every process at once (LISTEN/NOTIFY); off: other processes' workers find work at "
+        "their next poll.",
+    )
     status_fast_path: bool = Field(
         True,
         description="Answer successful status polls below the framework, in one query.",

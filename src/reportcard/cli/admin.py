@@ -145,14 +145,14 @@ def worker(threads: int, once: bool, queue_kind: str | None, queues: str) -> Non
             pass
         return
     # its first act is a write (reaping stale work)
-    pool = patiently(lambda: runtime.start_pool(threads), "worker start")
+    patiently(lambda: runtime.start_pool(threads), "worker start")
     click.echo(f"{threads} worker thread(s) running; Ctrl-C to stop", err=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
-        pool.shutdown()
+        runtime.stop_pool()  # the threads, and the connection listening for work
 
 
 # ---------------------------------------------------------------------------------- demo

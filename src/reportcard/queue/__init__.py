@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from reportcard.queue.base import Queue
 from reportcard.queue.embedded import EmbeddedQueue
+from reportcard.queue.pgwake import WakeListener, wakes_across_processes
 from reportcard.settings import Settings
 
 
@@ -20,7 +21,7 @@ def queue_for(settings: Settings, engine: Engine, wake: threading.Event | None =
         from reportcard.queue.celery_app import CeleryQueue
 
         return CeleryQueue(engine, settings)  # its own Celery app (``make_celery``)
-    return EmbeddedQueue(wake)
+    return EmbeddedQueue(wake, engine if wakes_across_processes(settings, engine) else None)
 
 
-__all__ = ["EmbeddedQueue", "Queue", "queue_for"]
+__all__ = ["EmbeddedQueue", "Queue", "WakeListener", "queue_for", "wakes_across_processes"]

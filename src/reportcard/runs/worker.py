@@ -356,10 +356,15 @@ class WorkerPool:
         settings: Settings,
         n: int,
         wake: threading.Event | None = None,
+        planned: Callable[[int], None] | None = None,
     ) -> None:
         self.stop = threading.Event()
         self.wake = wake if wake is not None else threading.Event()  # the embedded queue's
-        self.workers = [Worker(engine, storage, settings, wake=self.wake) for _ in range(max(0, n))]
+        # ``planned``: told each run a worker planned (default: wake this pool's workers).
+        self.workers = [
+            Worker(engine, storage, settings, wake=self.wake, planned=planned)
+            for _ in range(max(0, n))
+        ]
         self.threads: list[threading.Thread] = []
 
     def start(self) -> None:
