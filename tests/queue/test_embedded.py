@@ -37,3 +37,11 @@ def test_a_worker_tells_of_each_run_it_planned(engine: Engine, tmp_path: Path) -
     while worker.step():
         pass
     assert told == [first, second]
+
+
+def test_only_postgresql_tells_other_processes(engine: Engine, tmp_path: Path) -> None:
+    """SQLite has no channel: workers in other processes poll (tests/queue/test_pg_wake.py)."""
+    queue = queue_for(Settings(data_dir=tmp_path), engine, threading.Event())
+    assert isinstance(queue, EmbeddedQueue)
+    assert (queue.notify is not None) is (engine.dialect.name == "postgresql")
+    queue.run_created(1)  # either way a plain call, nothing raised
