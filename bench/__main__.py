@@ -28,13 +28,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from bench.statements import part_sql, run_context, sqlite_cli
+from bench.statements import part_sql, root_run, run_context, sqlite_cli
 from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
 from reportcard.db.tables import account_reports, accounts, attachments, report_shards
 from reportcard.reports.catalog import get_report
 from reportcard.reports.sis_scope import STANDARD_FILES
-from reportcard.runs.lifecycle import create_run, get_run
+from reportcard.runs.lifecycle import get_run
 from reportcard.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -116,14 +116,7 @@ def run_report(
     for p in procs:
         assert p.stdout is not None and p.stdout.readline().strip() == "ready"
     with engine.begin() as conn:
-        run_id = create_run(
-            conn,
-            account_id=root,
-            root_account_id=root,
-            user_id=None,
-            report_type=report,
-            parameters=params,
-        )
+        run_id = root_run(conn, root, report, params)
     started = time.perf_counter()
     since = datetime.now(UTC).replace(tzinfo=None)
     for p in procs:

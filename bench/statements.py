@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 
 from reportcard.reports.catalog import PartQuery, Report, RunContext, get_report
@@ -26,20 +26,26 @@ from reportcard.runs.query import bounds_select, range_select, sql_formatted
 from reportcard.runs.write import copy_eligible, copy_select
 
 
+def root_run(conn: Connection, root: int, report_type: str, params: dict[str, Any]) -> int:
+    """A run of ``report_type`` with ``params`` on the root account, by nobody, as ``conn``
+    creates it (committed or rolled back by the caller)."""
+    return create_run(
+        conn,
+        account_id=root,
+        root_account_id=root,
+        user_id=None,
+        report_type=report_type,
+        parameters=params,
+    )
+
+
 def run_context(engine: Engine, root: int, report_type: str, params: dict[str, Any]) -> RunContext:
     """The context a run of ``report_type`` with ``params`` on the root account would have.
 
     The run row is created only to build the context and rolled back.
     """
     with engine.begin() as conn:
-        run_id = create_run(
-            conn,
-            account_id=root,
-            root_account_id=root,
-            user_id=None,
-            report_type=report_type,
-            parameters=params,
-        )
+        run_id = root_run(conn, root, report_type, params)
         ctx = build_context(conn, get_run(conn, run_id))
         conn.rollback()
     return ctx

@@ -28,9 +28,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bench.statements import root_run
 from reportcard.db.engine import make_engine
 from reportcard.db.tables import account_reports, accounts
-from reportcard.runs.lifecycle import create_run
 from reportcard.runtime import Runtime
 from reportcard.settings import Settings
 
@@ -41,14 +41,7 @@ def one_run(runtime: Runtime, root: int, report: str, params: dict[str, Any]) ->
     engine = runtime.engine
     t0 = time.perf_counter()
     with engine.begin() as conn:
-        run_id = create_run(
-            conn,
-            account_id=root,
-            root_account_id=root,
-            user_id=None,
-            report_type=report,
-            parameters=params,
-        )
+        run_id = root_run(conn, root, report, params)
     runtime.run_created(run_id)
     state = ""
     while state not in ("complete", "error"):
