@@ -7,7 +7,12 @@ import io
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from reportcard.cli.direct import DirectBackend
+from reportcard.cli.remote import HttpBackend
 from tests.cli.conftest import EXTRA_LOGINS, Place
 from tests.queue.slow_report import SLOW
 from tests.runs.sample import SAMPLE
@@ -132,10 +137,32 @@ def test_run_without_wait(place: Place) -> None:
     assert queued["report"] == SAMPLE and queued["status"] in ("created", "running", "complete")
 
 
-def test_an_identical_run_in_progress_is_followed_not_repeated(place: Place) -> None:
-    params = ["--param", "logins=true", "--unchecked", "--param", tag(), "--param", "sleep=0.5"]
+def _then_open(start: Any, gate: Path) -> Any:
+    """``start`` (a CLI backend's), which then opens ``gate``."""
+
+    def opening(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return start(*args, **kwargs)
+        finally:
+            gate.touch()
+
+    return opening
+
+
+def test_an_identical_run_in_progress_is_followed_not_repeated(
+    place: Place, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first run waits at its gate (tests/runs/sample.py) until the second command has
+    started, so it is still in progress then, however fast a worker takes it."""
+    gate = tmp_path / "gate"
+    params = ["--param", "logins=true", "--unchecked", "--param", tag(), "--param", f"gate={gate}"]
     first = place.json("run", SAMPLE, *params)
-    again = place.invoke("run", SAMPLE, *params, "--wait", "--json")
+    for backend in (DirectBackend, HttpBackend):
+        monkeypatch.setattr(backend, "start", _then_open(backend.start, gate))
+    try:
+        again = place.invoke("run", SAMPLE, *params, "--wait", "--json")
+    finally:
+        gate.touch()
     assert again.exit_code == 0, again.stderr
     assert f"an identical run {first['id']} of {SAMPLE} is already" in again.stderr
     followed = json.loads(again.stdout)
