@@ -447,6 +447,19 @@ def test_an_idle_reap_reads_and_writes_nothing(
     assert len(sent) == 1 and sent[0].startswith("SELECT")
 
 
+def _settled_worker_and_run(
+    engine: Engine, storage: LocalStorage, settings: Settings
+) -> tuple[Worker, int]:
+    """A worker past its periodic jobs' first rounds, and a sample run created after them."""
+    worker = Worker(engine, storage, settings)
+    while worker.step():
+        pass
+    with engine.begin() as conn:
+        root = make_institution(conn, 10)
+        run_id = sample_run(conn, root)
+    return worker, run_id
+
+
 @pytest.mark.sqlite_only
 def test_a_one_shard_run_takes_five_write_transactions(
     engine: Engine, storage: LocalStorage, settings: Settings
@@ -454,12 +467,7 @@ def test_a_one_shard_run_takes_five_write_transactions(
     """Claim, plan, claim the shard, finish it, complete the run: SQLite's write lock is
     taken for those alone (the shard's run is known from the queue's read; the idle step
     after the run takes none)."""
-    worker = Worker(engine, storage, settings)
-    while worker.step():  # the periodic jobs' first rounds, before the run
-        pass
-    with engine.begin() as conn:
-        root = make_institution(conn, 10)
-        run_id = sample_run(conn, root)
+    worker, run_id = _settled_worker_and_run(engine, storage, settings)
     with recording(engine) as sent:
         while worker.step():
             pass
@@ -475,12 +483,7 @@ def test_only_the_completion_of_a_run_waits_for_its_wal_flush(
     """The claim, the plan, the shard's claim and its finish commit without waiting for the
     WAL flush (each is a state the reaper recovers from); the completion, which makes them
     all durable, waits."""
-    worker = Worker(engine, storage, settings)
-    while worker.step():  # the periodic jobs' first rounds, before the run
-        pass
-    with engine.begin() as conn:
-        root = make_institution(conn, 10)
-        run_id = sample_run(conn, root)
+    worker, run_id = _settled_worker_and_run(engine, storage, settings)
 
     def commit(conn: object) -> None:
         sent.append("COMMIT")
