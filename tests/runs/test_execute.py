@@ -22,6 +22,7 @@ from reportcard.runs.execute import (
     claim_shard,
     shard_waiting,
 )
+from reportcard.runs.hooks import hooks_of
 from reportcard.runs.inline import run_report
 from reportcard.runs.lifecycle import abort_run, create_run, get_run
 from reportcard.runs.worker import Worker
@@ -207,6 +208,38 @@ def test_a_lost_worker_shard_is_retried_and_the_file_is_exact(
     assert run.workflow_state == "complete"
     assert attempts == 2
     assert file_bytes(engine, storage, run_id) == expected_csv(root, 1, 2100)
+
+
+def test_the_reaper_tells_of_the_work_it_queued_again(
+    engine: Engine, storage: LocalStorage, settings: Settings
+) -> None:
+    """A shard whose worker died, queued again, is news for every worker (``planned``: the
+    queue's "shards planned", PostgreSQL's NOTIFY for other processes), told after the commit;
+    an idle reap tells nothing."""
+    told: list[tuple[int, str]] = []
+    watched: list[int] = []  # the abandoned shard, once there is one
+
+    def planned(run_id: int) -> None:
+        with engine.connect() as conn:  # what another worker would read now: committed
+            shard = conn.execute(
+                select(report_shards.c.state).where(report_shards.c.id.in_(watched))
+            ).scalar()
+            conn.rollback()
+        told.append((run_id, str(shard)))
+
+    with engine.begin() as conn:
+        root = make_institution(conn, 2100)
+        run_id = sample_run(conn, root)
+    worker = Worker(engine, storage, settings, planned=planned)
+    worker.step()  # plan: 3 shards
+    told.clear()
+    with engine.begin() as conn:
+        watched.append(abandon_first_shard(conn, run_id))
+    assert worker.reap() == 1
+    assert told == [(run_id, "queued")]
+    told.clear()
+    assert worker.reap() == 0
+    assert told == []
 
 
 def test_shards_that_keep_failing_end_the_run_in_error(
@@ -450,10 +483,16 @@ def test_an_idle_reap_reads_and_writes_nothing(
 def _settled_worker_and_run(
     engine: Engine, storage: LocalStorage, settings: Settings
 ) -> tuple[Worker, int]:
-    """A worker past its periodic jobs' first rounds, and a sample run created after them."""
+    """A worker past its periodic jobs' first rounds, and a sample run created after them.
+
+    The jobs are then held off for the test: the run's emails would otherwise be delivered
+    (a write transaction of its own) by the idle step after the run whenever the mail's
+    interval had passed meanwhile, as it can on a loaded machine."""
     worker = Worker(engine, storage, settings)
     while worker.step():
         pass
+    for job in hooks_of(engine).jobs.values():
+        job.last = float("inf")
     with engine.begin() as conn:
         root = make_institution(conn, 10)
         run_id = sample_run(conn, root)

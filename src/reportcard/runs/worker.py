@@ -286,6 +286,7 @@ class Worker:
         if not self.stale_work(cutoff):
             return 0
         touched = 0
+        requeued: set[int] = set()  # runs with work queued again: news for every worker
         s = report_shards.c
         with self.engine.begin() as conn:
             stale = conn.execute(
@@ -300,6 +301,7 @@ class Worker:
                         .where(s.id == shard_id, s.state == "running", s.heartbeat_at < cutoff)
                         .values(state="queued", worker_id=None, error="worker lost")
                     )
+                    requeued.add(int(run_id))
                 else:
                     conn.execute(
                         update(report_shards)
@@ -316,12 +318,20 @@ class Worker:
             # A run claimed but never planned (its planner died): back to created.
             r = account_reports.c
             has_shards = exists().where(s.report_id == r.id)
-            res = conn.execute(
-                update(account_reports)
-                .where(and_(r.workflow_state == "running", r.heartbeat_at < cutoff, ~has_shards))
-                .values(workflow_state="created", worker_id=None)
+            replan = (
+                conn.execute(
+                    update(account_reports)
+                    .where(
+                        and_(r.workflow_state == "running", r.heartbeat_at < cutoff, ~has_shards)
+                    )
+                    .values(workflow_state="created", worker_id=None)
+                    .returning(r.id)
+                )
+                .scalars()
+                .all()
             )
-            touched += res.rowcount
+            touched += len(replan)
+            requeued.update(int(run_id) for run_id in replan)
             orphans = (
                 conn.execute(
                     select(r.id).where(r.workflow_state == "compiling", r.heartbeat_at < cutoff)
@@ -329,6 +339,10 @@ class Worker:
                 .scalars()
                 .all()
             )
+        # After the commit: wake this process's workers and (PostgreSQL's NOTIFY through the
+        # queue's "shards planned") those of the others, instead of leaving the work to polls.
+        for run_id in sorted(requeued):
+            self.planned(run_id)
         for run_id in orphans:
             with self.engine.begin() as conn:
                 res = conn.execute(
