@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import threading
 
 import pytest
@@ -27,6 +28,7 @@ from reportcard.names import stored_names
 from reportcard.reports.catalog import TIME, Col, PartQuery, RunContext, all_reports, get_report
 from reportcard.reports.sis_scope import STANDARD_FILES
 from reportcard.rubyfloat import ruby_float
+from reportcard.runs.csvtext import line
 from reportcard.runs.query import BATCH
 from reportcard.runs.write import (
     LINES_CACHE_KIB,
@@ -342,6 +344,53 @@ def test_line_batches_without_a_commas_column_write_lines_with_a_comma_alone() -
     assert lines == fetched
     # A separator in a value still refuses the batch.
     assert _lines_text([*lines, b"5\x1fA, B\x1fe\x1fg"], shape) is None
+
+
+def test_line_batches_write_their_lines_alone_together_as_csv_writer_does() -> None:
+    """The lines written alone of a part with no commas column are decoded, split and written
+    by ``csv.writer`` together (``write._plain_alone``): over random batches of values with
+    commas, quotes, carriage returns, non-ASCII text and the odd separator or wrapper, each
+    batch written is exactly its fields' CSV (``csvtext.line``, line by line), and a batch
+    the line path cannot prove right is refused (None), never written otherwise."""
+    c = tables.courses
+    pq = PartQuery(
+        [Col("id", c.c.id), Col("name", c.c.name), Col("x", c.c.sis_source_id)], c, [], c.c.id
+    )
+    shape = _LineShape(pq)
+    rng = random.Random(19)
+    pieces = ["a", "Zoë", "€", " ", ",", '"', "\r", "", "b c"]
+    odd = ["\x1f", "\x1d", "\n"]
+    written = refused = 0
+    for _ in range(3000):
+        rows = []
+        for i in range(rng.randint(1, 6)):
+            rows.append(
+                [str(i)] + ["".join(rng.choices(pieces, k=rng.randint(0, 4))) for _ in range(2)]
+            )
+        if rng.random() < 0.1:
+            rows[-1][2] += rng.choice(odd)
+        lines = ["\x1f".join(row).encode() for row in rows]
+        fetched = list(lines)
+        got = _lines_text(lines, shape)
+        assert lines == fetched
+        if got is None:
+            refused += 1
+            continue
+        written += 1
+        assert got == "".join(line(row) for row in rows).encode(), rows
+    assert written > 2000 and refused > 0
+    # Lines holding a comma and lines holding a quote alone, with plain lines between them.
+    lines = [
+        b"1\x1fBiology\x1fa",
+        b"2\x1fSupply Chain, Logistics\x1fb",
+        b'3\x1fSandbox - Kate "K" Lee\x1f',
+        b"4\x1fMath\x1fd",
+        b"5\x1fCR\rLF\x1fe",
+    ]
+    assert _lines_text(lines, shape) == (
+        b'1,Biology,a\n2,"Supply Chain, Logistics",b\n3,"Sandbox - Kate ""K"" Lee",\n'
+        b'4,Math,d\n5,"CR\rLF",e\n'
+    )
 
 
 def test_line_batches_with_a_comma_prone_column_quote_the_wrapped_values() -> None:

@@ -614,27 +614,63 @@ def _wrapped_text(data: bytes, k: int, lines: Lines, shape: _LineShape) -> bytes
 def _spliced(
     text: bytes, data: bytes, alone: list[tuple[int, int]], shape: _LineShape
 ) -> bytes | None:
-    """``text`` (``data`` translated) with the lines written alone replacing theirs."""
+    """``text`` (``data`` translated) with the lines written alone replacing theirs: all
+    together (:func:`_plain_alone`) or, with a commas or comma-prone column, a newline or a
+    mark in them, line by line."""
     if not alone:
         return text
+    written = _plain_alone(data, alone, shape)
+    if written is None:
+        rows = []
+        for first, last in alone:
+            fields = shape.fields(data[first:last].decode("utf-8"))
+            if fields is None:
+                return None
+            rows.append(fields)
+        written = []
+        for text_line in csv_lines(rows):
+            encoded = text_line[:-1].encode("utf-8")
+            if _SEP in encoded or _QUOTE in encoded:
+                return None
+            written.append(encoded)
+    elif not written:
+        return None
     # The lines written alone replace theirs in the translated text (slices of one view).
-    rows = []
-    for first, last in alone:
-        fields = shape.fields(data[first:last].decode("utf-8"))
-        if fields is None:
-            return None
-        rows.append(fields)
     view = memoryview(text)
     pieces: list[bytes | memoryview] = []
     at = 0
-    for (first, last), written in zip(alone, csv_lines(rows), strict=True):
-        one = written[:-1].encode("utf-8")
-        if _SEP in one or _QUOTE in one:
-            return None
+    for (first, last), one in zip(alone, written, strict=True):
         pieces += (view[at:first], one)
         at = last
     pieces.append(view[at:])
     return b"".join(pieces)
+
+
+def _plain_alone(
+    data: bytes, alone: list[tuple[int, int]], shape: _LineShape
+) -> list[bytes] | None:
+    """The CSV lines of the lines written alone, all at once, when the part has no commas or
+    comma-prone column and they hold no newline or ``MARK``: decoded together, split on the
+    separator, written by ``csv.writer`` in one call (:class:`.csvtext.BatchWriter`) and
+    encoded together: the same writer and fields as line by line, in a few C calls instead
+    of a dozen Python steps a line (a course's title with a comma or a quote puts one line in
+    seven of the courses files on ``large`` here). None when this way does not apply; an
+    empty list when a line does not split into the part's fields or its CSV holds a
+    separator or ``QUOTE`` (the batch is then refused, as line by line)."""
+    if shape.commas or shape.wrapped:
+        return None
+    segments = [data[first:last] for first, last in alone]
+    joined = b"\n".join(segments)
+    if joined.count(b"\n") != len(segments) - 1 or (shape.marks and _MARK in joined):
+        return None
+    rows = [line.split(FIELD_SEP) for line in joined.decode("utf-8").split("\n")]
+    ncols = shape.ncols
+    if any(len(row) != ncols for row in rows):
+        return []
+    text = BatchWriter().text(rows).encode("utf-8")
+    if _SEP in text or _QUOTE in text:
+        return []
+    return text.split(b"\n")[:-1]
 
 
 def _plain_counts(data: bytes, shape: _LineShape, k: int, alone: list[tuple[int, int]]) -> bool:
