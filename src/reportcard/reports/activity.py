@@ -224,9 +224,11 @@ def zero_activity(ctx: RunContext) -> PartQuery:
     # The enrollment's own conditions. On PostgreSQL they are the rows the planner counts and
     # cuts into shards: counting every enrollment of the account instead (sixteen for each row
     # written on large) made eight shards where one does, each reading its key range and
-    # probing for its few candidates. SQLite counts the account's enrollments from an index,
-    # where the candidates' count reads the table, and its shards cost little each
-    # (docs/decisions/performance.md, "zero activity plans over its candidates").
+    # probing for its few candidates. Without a start date the candidates are the rows of
+    # ix_enrollments_no_activity, which both databases count from the index alone. With one,
+    # SQLite counts the account's enrollments from an index, where the candidates' count
+    # reads the table, and its shards cost little each (docs/decisions/performance.md, "zero
+    # activity plans over its candidates", "zero activity's candidates in a partial index").
     root = e.c.root_account_id == ctx.root_account_id
     candidates = [
         root,
@@ -272,7 +274,7 @@ def zero_activity(ctx: RunContext) -> PartQuery:
         where,
         e.c.id,
         bounds_from=e,
-        bounds_where=candidates if pg else [root],
+        bounds_where=candidates if pg or start_at(ctx) is None else [root],
         then_by=[p.c.id],
         shard_scale=ONE_RANGE_SCALE if pg else 1,
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-05 03:46:12.897953
+Create Date: 2026-12-06 04:32:37.194333
 """
 
 from __future__ import annotations
@@ -2649,6 +2649,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("enrollments", schema=None) as batch_op:
         batch_op.create_index("ix_enrollments_course", ["course_id"], unique=False)
+        batch_op.create_index(
+            "ix_enrollments_no_activity",
+            [
+                "course_id",
+                "id",
+                "type",
+                "workflow_state",
+                "last_activity_at",
+                "user_id",
+                "course_section_id",
+                "root_account_id",
+            ],
+            unique=False,
+            sqlite_where=sa.text(
+                "type='StudentEnrollment' AND workflow_state='active' AND last_activity_at ISNULL"
+            ),
+            postgresql_where=sa.text(
+                "type='StudentEnrollment' AND workflow_state='active' AND last_activity_at ISNULL"
+            ),
+        )
         batch_op.create_index("ix_enrollments_root", ["root_account_id", "id"], unique=False)
         batch_op.create_index("ix_enrollments_section", ["course_section_id"], unique=False)
         batch_op.create_index(
@@ -3039,6 +3059,15 @@ def downgrade() -> None:
         )
         batch_op.drop_index("ix_enrollments_section")
         batch_op.drop_index("ix_enrollments_root")
+        batch_op.drop_index(
+            "ix_enrollments_no_activity",
+            sqlite_where=sa.text(
+                "type='StudentEnrollment' AND workflow_state='active' AND last_activity_at ISNULL"
+            ),
+            postgresql_where=sa.text(
+                "type='StudentEnrollment' AND workflow_state='active' AND last_activity_at ISNULL"
+            ),
+        )
         batch_op.drop_index("ix_enrollments_course")
 
     op.drop_table("enrollments")
