@@ -268,13 +268,22 @@ def zero_activity(ctx: RunContext) -> PartQuery:
         Col("course name", c.c.name),
     ]
     pg = ctx.dialect == "postgresql"
+    if pg:
+        bounds_where = candidates
+    elif start_at(ctx) is None:
+        # The root's term as an expression (no index reads it): SQLite then counts the
+        # candidates from ix_enrollments_no_activity alone on a database without statistics
+        # too (a SIS import's), where it would walk ix_enrollments_root and read every row.
+        bounds_where = [e.c.root_account_id + 0 == ctx.root_account_id, *candidates[1:]]
+    else:
+        bounds_where = [root]
     return PartQuery(
         cols,
         frm,
         where,
         e.c.id,
         bounds_from=e,
-        bounds_where=candidates if pg or start_at(ctx) is None else [root],
+        bounds_where=bounds_where,
         then_by=[p.c.id],
         shard_scale=ONE_RANGE_SCALE if pg else 1,
     )
