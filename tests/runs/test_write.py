@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import (
@@ -26,12 +27,14 @@ from sqlalchemy import (
 from reportcard.db import tables
 from reportcard.names import stored_names
 from reportcard.reports.catalog import TIME, Col, PartQuery, RunContext, all_reports, get_report
+from reportcard.reports.formatting import time_formatter
 from reportcard.reports.sis_scope import STANDARD_FILES
 from reportcard.rubyfloat import ruby_float
 from reportcard.runs.csvtext import line
 from reportcard.runs.query import BATCH
 from reportcard.runs.write import (
     LINES_CACHE_KIB,
+    _column_text,
     _lines_text,
     _LineShape,
     copy_eligible,
@@ -507,6 +510,35 @@ def test_sqlite_lines_stop_at_a_failed_write_or_checkpoint(engine: Engine, faili
         write_lines(engine, pq, 0, 10**12, Failing(), lambda k: step("progress"), 1)
     assert calls[failing] == 2
     assert calls["write"] <= 3
+
+
+def test_a_batch_of_floats_is_written_as_ruby_float_writes_each() -> None:
+    """Each distinct value of a batch's float column is formatted once; the texts are
+    ``ruby_float``'s for every value: a zero and a negative zero (equal, written apart), an
+    int and the equal float, NaNs (each its own object), NULL as empty."""
+    nan, other_nan = float("nan"), float("nan")
+    batches: list[list[object]] = [
+        [3.0, None, 3, 2.5, 3.0, 1e20, 1e-5, 87.33333333333333, float("inf"), -float("inf")],
+        [0.0, -0.0, 3.0, 0, None, -0.0, 0.0, 1.5, nan, other_nan, nan],
+        [-0.0, 2.0, -0.0, 0.0],
+        [None, None],
+        [],
+    ]
+    for values in batches:
+        assert _column_text(ruby_float, values) == [ruby_float(v) or "" for v in values], values
+    assert _column_text(ruby_float, [0.0, -0.0, None]) == ["0.0", "-0.0", ""]
+
+
+def test_a_batch_of_times_is_written_as_the_formatter_writes_each() -> None:
+    """Stored times repeat in a batch (a submission beside each of its outcomes): each
+    distinct text is formatted once, with the formatter's text for every value; a batch
+    holding anything but text and NULL is formatted value by value."""
+    fmt = time_formatter("America/Denver")
+    stamps = ["2026-03-08 09:30:00", None, "2026-11-01 07:59:59.123456", "2026-03-08 09:30:00"]
+    batches: list[list[object]] = [stamps * 3, [None, None], []]
+    batches.append([*stamps, datetime(2026, 3, 8, 9, 30, tzinfo=UTC)])
+    for values in batches:
+        assert _column_text(fmt, values) == [fmt(v) or "" for v in values], values
 
 
 def test_sqlite_lines_format_times_and_floats_between_sql_pieces(engine: Engine) -> None:

@@ -421,7 +421,7 @@ class _LineShape:
         pieces and values joined (``str.format``: no Python call a row but the formatters)."""
         columns: list[Any] = list(zip(*rows, strict=True))
         for at, fn in self.applied:
-            columns[at] = [v or "" for v in map(fn, columns[at])]
+            columns[at] = _column_text(fn, columns[at])
         return list(map(self.template.format, *columns))
 
     def format_raw(self, row: Sequence[Any]) -> Sequence[Any]:
@@ -450,6 +450,29 @@ class _LineShape:
                     return None
                 fields[i] = value[1:-1]
         return list(_formatted(fields, self.fallbacks)) if self.fallbacks else fields
+
+
+def _column_text(fn: Formatter, values: Sequence[Any]) -> list[str]:
+    """A batch's column formatted by a :func:`line_formatted` column's formatter (NULL as
+    empty), each distinct value formatted once: scores repeat in a batch (a scale's points,
+    a few scores), and so do times (one submission beside each of its outcomes), and a dict
+    lookup costs a fraction of the formatting.
+
+    Values that compare equal must have the same text. Stored times are text (or NULL):
+    when any other value is there (a number, which could equal another of another type),
+    each value is formatted. ``ruby_float`` formats ``float(value)``, so an int and the equal
+    float have one text, and a NaN is found by its identity (each NaN object its own key);
+    but ``0.0`` and ``-0.0`` are equal and written apart, so a batch holding a zero formats
+    its zeros one by one.
+    """
+    texts = {v: fn(v) or "" for v in set(values)}
+    if fn is ruby_float:
+        if 0 not in texts:
+            return list(map(texts.__getitem__, values))
+        return [texts[v] if v or v is None else fn(v) or "" for v in values]
+    if all(v is None or v.__class__ is str for v in texts):
+        return list(map(texts.__getitem__, values))
+    return [v or "" for v in map(fn, values)]
 
 
 def _line_formatter(fmt: Any, ctx: RunContext | None) -> Formatter:
