@@ -20,7 +20,8 @@ from reportcard.runs.execute import (
     _SqliteCheckpoint,
     checkpoints,
     claim_shard,
-    shard_waiting,
+    parallel_query,
+    waiting_rows,
 )
 from reportcard.runs.hooks import hooks_of
 from reportcard.runs.inline import run_report
@@ -411,43 +412,53 @@ def test_two_shards_ending_at_once_move_the_run_on(
         assert get_run(conn, run_id).workflow_state == "compiling"
 
 
-def test_a_shard_waits_while_a_running_run_has_one_queued(
+def test_the_rows_waiting_are_the_queued_shards_estimates_of_running_runs(
     engine: Engine, storage: LocalStorage, settings: Settings
 ) -> None:
-    """``shard_waiting``: what lets the last claimed shard use the server's parallel query."""
+    """``waiting_rows``: the planner's estimates of the shards of running runs still queued,
+    what decides whether a starting shard uses the server's parallel query."""
     with engine.begin() as conn:
         root = make_institution(conn, 2500)
         run_id = sample_run(conn, root)
     with engine.connect() as conn:
-        assert not conn.execute(select(shard_waiting())).scalar_one()  # created: not planned
+        assert conn.execute(select(waiting_rows())).scalar_one() is None  # created: not planned
         conn.rollback()
     assert Worker(engine, storage, settings)._plan()
     with engine.connect() as conn:
-        ids = (
-            conn.execute(
-                select(report_shards.c.id)
-                .where(report_shards.c.report_id == run_id)
-                .order_by(report_shards.c.priority)
-            )
-            .scalars()
-            .all()
-        )
+        shards = conn.execute(
+            select(report_shards.c.id, report_shards.c.rows)
+            .where(report_shards.c.report_id == run_id)
+            .order_by(report_shards.c.priority)
+        ).all()
         conn.rollback()
-    assert len(ids) == 3  # 2500 rows / 1000 per shard
-    for i, shard_id in enumerate(ids):
+    assert len(shards) == 3  # 2500 rows / 1000 per shard
+    assert sum(s.rows for s in shards) == 2500  # estimated while queued
+    for i, shard in enumerate(shards):
         with engine.begin() as conn:
-            assert claim_shard(conn, shard_id, "w1")
+            assert claim_shard(conn, shard.id, "w1")
         with engine.connect() as conn:
-            assert conn.execute(select(shard_waiting())).scalar_one() is (i < len(ids) - 1)
+            left = sum(s.rows for s in shards[i + 1 :]) or None
+            assert conn.execute(select(waiting_rows())).scalar_one() == left
             conn.rollback()
     with engine.begin() as conn:  # a queued shard of a run no longer running waits for no one
         conn.execute(
-            update(report_shards).where(report_shards.c.id == ids[0]).values(state="queued")
+            update(report_shards).where(report_shards.c.id == shards[0].id).values(state="queued")
         )
         abort_run(conn, run_id)
     with engine.connect() as conn:
-        assert not conn.execute(select(shard_waiting())).scalar_one()
+        assert conn.execute(select(waiting_rows())).scalar_one() is None
         conn.rollback()
+
+
+def test_a_shard_uses_parallel_query_when_little_or_nothing_waits() -> None:
+    """``parallel_query``: none waiting, or at most a ``WAITING_SHARE``-th of its own rows."""
+    assert parallel_query(None, 0)
+    assert parallel_query(None, 1000)
+    assert parallel_query(0, 0)  # planned before estimates were stored: their rows are 0
+    assert parallel_query(250, 1000)
+    assert not parallel_query(251, 1000)
+    assert not parallel_query(1000, 1000)  # a file's shards of equal size: serial
+    assert not parallel_query(1, 0)
 
 
 @contextmanager

@@ -499,6 +499,7 @@ report_shards = Table(
     Column("lo", BigInteger, nullable=False),
     Column("hi", BigInteger, nullable=False),
     Column("state", String(16), nullable=False, default="queued"),  # queued|running|done|failed
+    # The planner's estimate while queued or running, the rows written once done.
     Column("rows", BigInteger, nullable=False, default=0),
     Column("bytes", BigInteger, nullable=False, default=0),
     Column("attempts", Integer, nullable=False, default=0),

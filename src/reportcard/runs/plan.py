@@ -218,7 +218,8 @@ def plan_shards(
                     "lo": kr.lo,
                     "hi": kr.hi,
                     "state": "queued",
-                    "rows": 0,
+                    # Estimated until the shard is done (``runs.execute.parallel_query``).
+                    "rows": kr.rows,
                     "bytes": 0,
                     "attempts": 0,
                     "heartbeat_at": utcnow(),  # while queued: when it was queued
