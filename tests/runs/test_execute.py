@@ -567,3 +567,52 @@ def test_the_sqlite_checkpoint_is_compiled_once_per_dialect(engine: Engine) -> N
         assert first.form is second.form
         a.rollback()
         b.rollback()
+
+
+@pytest.mark.skipif(lane() != "postgresql", reason="PostgreSQL's checkpoints in pipeline mode")
+def test_a_checkpoint_after_the_run_ended_stops_the_shard_once_its_answer_is_in(
+    engine: Engine,
+) -> None:
+    """A checkpoint does not wait for its UPDATE's answer: the one that finds the run ended
+    is answered while the shard goes on, and a later checkpoint stops the shard."""
+    import time
+
+    with engine.begin() as conn:
+        root = make_institution(conn, 10)
+        run_id = sample_run(conn, root)
+        conn.execute(
+            update(account_reports)
+            .where(account_reports.c.id == run_id)
+            .values(workflow_state="running", total_lines=10**6)
+        )
+    calls = 0
+    with pytest.raises(RunStopped), checkpoints(engine, run_id) as checkpoint:
+        checkpoint(1000)
+        with engine.begin() as conn:
+            abort_run(conn, run_id)
+        for calls in range(1, 201):  # noqa: B007 - counted below
+            checkpoint(1000)
+            time.sleep(0.01)
+    assert calls < 200  # stopped by a checkpoint, not only when leaving the block
+    with engine.connect() as conn:  # the one checkpoint before the abort, and no other
+        assert get_run(conn, run_id).current_line == 1000
+
+
+@pytest.mark.skipif(lane() != "postgresql", reason="libpq's form of an UPDATE")
+def test_an_update_in_libpq_form_numbers_each_parameter_once(engine: Engine) -> None:
+    from sqlalchemy import bindparam, text
+
+    from reportcard.runs.pgprogress import pg_form
+
+    stmt = (
+        update(account_reports)
+        .where(account_reports.c.id == bindparam("run"))
+        .values(current_line=bindparam("rows"), progress=bindparam("rows"))
+    )
+    form = pg_form(stmt, engine.dialect, ("rows", "run"))
+    # Two parameters, the one used twice numbered once: SET ... = $1, ... = $1 WHERE ... $2.
+    assert (form.sql.count(b"$1"), form.sql.count(b"$2"), b"$3" in form.sql) == (2, 1, False)
+    assert form.slots == {"rows": 0, "run": 1} and len(form.params) == 2
+    assert pg_form(stmt, engine.dialect, ("rows", "run")) is form  # compiled once
+    with pytest.raises(ValueError, match="libpq"):
+        pg_form(text("UPDATE account_reports SET progress = 100 % :run"), engine.dialect, ())

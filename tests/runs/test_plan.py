@@ -15,7 +15,8 @@ from reportcard.runs.lifecycle import create_run, get_run
 from reportcard.runs.worker import Worker
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
-from tests.runs.sample import _logins, make_institution
+from tests.databases import lane
+from tests.runs.sample import _logins, make_institution, sample_run
 
 TWO_FILES = "plan_two_files_csv"
 
@@ -227,3 +228,76 @@ def test_a_part_with_a_shard_scale_gets_shards_that_many_times_larger(engine: En
             ranges[0][-1].hi,
             450,
         )
+
+
+def test_a_part_false_by_its_own_terms_is_one_empty_range_without_a_query(engine: Engine) -> None:
+    import dataclasses
+
+    from sqlalchemy import false
+
+    from reportcard.runs.context import build_context
+    from reportcard.runs.plan import plan_parts
+    from reportcard.runs.planner import DEFAULT_PLANNER, EMPTY_RANGE
+
+    with engine.begin() as conn:
+        root = make_institution(conn, 150)
+        ctx = build_context(conn, get_run(conn, sample_run(conn, root)))
+    plain = _logins(ctx)
+    none = dataclasses.replace(plain, where=[false()])
+    asked: list[PartQuery] = []
+
+    class Recording:
+        def plan(self, conn, pq, shard_rows):  # type: ignore[no-untyped-def]
+            asked.append(pq)
+            return DEFAULT_PLANNER.plan(conn, pq, shard_rows)
+
+    ranges = plan_parts(engine, Recording(), [none, plain, none], 100)
+    assert ranges[0] == ranges[2] == [EMPTY_RANGE]
+    assert sum(r.rows for r in ranges[1]) == 150
+    assert asked == [plain]
+
+
+@pytest.mark.skipif(lane() != "postgresql", reason="PostgreSQL's parallel query")
+def test_a_lone_count_uses_parallel_query_when_asked_and_leaves_its_connection_serial(
+    engine: Engine,
+) -> None:
+    from sqlalchemy import create_engine, event, false
+    from sqlalchemy.pool import StaticPool
+
+    from reportcard.db.engine import PG_SESSION_OPTIONS, _pg_serial
+    from reportcard.runs.context import build_context
+    from reportcard.runs.plan import plan_parts
+    from reportcard.runs.planner import DEFAULT_PLANNER
+
+    with engine.begin() as conn:
+        root = make_institution(conn, 150)
+        ctx = build_context(conn, get_run(conn, sample_run(conn, root)))
+    plain = _logins(ctx)
+    none = PartQuery(plain.columns, plain.select_from, [false()], plain.key)
+    show = "SHOW max_parallel_workers_per_gather"
+    with create_engine(engine.url).connect() as conn:  # the server's own setting
+        server = conn.exec_driver_sql(show).scalar()
+    assert server != "0", "the test needs a server that allows parallel query"
+    seen: list[str] = []
+
+    class Recording:
+        def plan(self, conn, pq, shard_rows):  # type: ignore[no-untyped-def]
+            seen.append(conn.exec_driver_sql(show).scalar())
+            return DEFAULT_PLANNER.plan(conn, pq, shard_rows)
+
+    # One pooled connection with reportcard's session settings: the one the counts used is
+    # the one handed out next.
+    single = create_engine(
+        engine.url, poolclass=StaticPool, connect_args={"options": PG_SESSION_OPTIONS}
+    )
+    event.listen(single, "connect", _pg_serial)
+    try:
+        plan_parts(single, Recording(), [none, plain, none], 100, parallel=True)
+        plan_parts(single, Recording(), [plain], 100, parallel=False)
+        plan_parts(single, Recording(), [plain, plain], 100, parallel=True)
+        with single.connect() as conn:
+            after = conn.exec_driver_sql(show).scalar()
+    finally:
+        single.dispose()
+    assert seen == [server, "0", "0", "0"]  # only the lone count of a run asking for it
+    assert after == "0"

@@ -68,6 +68,8 @@ PG_SESSION_OPTIONS = "-c jit=off -c cursor_tuple_fraction=1 -c extra_float_digit
 # configuration (postgresql.conf, ALTER DATABASE/ROLE), which a shard with no other shard
 # waiting for a worker may use (``allow_parallel_query``).
 PG_SERIAL = "SET max_parallel_workers_per_gather = 0"
+# What undoes it: in a transaction, for the statements until its rollback.
+PARALLEL_QUERY = "RESET max_parallel_workers_per_gather"
 
 
 def _pg_serial(dbapi_conn: Any, record: Any) -> None:
@@ -84,7 +86,7 @@ def allow_parallel_query(dbapi_conn: Any) -> None:
     undoes it, so the connection goes back serial (docs/decisions/performance.md, "Issue 19:
     PostgreSQL parts in one range, with parallel query when no shard waits").
     """
-    dbapi_conn.execute("RESET max_parallel_workers_per_gather")
+    dbapi_conn.execute(PARALLEL_QUERY)
 
 
 RELAXED_COMMIT = "SET LOCAL synchronous_commit = off"

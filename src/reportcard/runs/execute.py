@@ -44,6 +44,7 @@ from reportcard.runs.formats import BOM, deflated_parts, output_format, wants_bo
 from reportcard.runs.lifecycle import fail_run, get_run
 from reportcard.runs.orphans import discard_run_files
 from reportcard.runs.package import headed_key, header_bytes, part_key, piece_key
+from reportcard.runs.pgprogress import PgProgress, pg_form
 from reportcard.runs.query import BATCH, sql_formatted
 from reportcard.runs.write import (
     Sink,
@@ -157,7 +158,7 @@ class _CheckpointForm:
     stamp: Callable[[Any], Any]
 
 
-_VARIABLE = ("rows", "run", "now")
+CHECKPOINT_VARIABLE = ("rows", "run", "now")
 _FORMS: dict[Any, _CheckpointForm] = {}
 _FORMS_LOCK = threading.Lock()
 
@@ -178,7 +179,7 @@ def checkpoint_form(dialect: Any) -> _CheckpointForm:
     form = _CheckpointForm(
         sql=str(compiled),
         params=tuple(fixed[name] for name in names),
-        slots={key: [i for i, n in enumerate(names) if n == key] for key in _VARIABLE},
+        slots={key: [i for i, n in enumerate(names) if n == key] for key in CHECKPOINT_VARIABLE},
         stamp=stamp.bind_processor(dialect) or (lambda value: value),
     )
     with _FORMS_LOCK:
@@ -228,10 +229,13 @@ def checkpoints(engine: Engine, run_id: int) -> Iterator[Callable[[int], None]]:
     the run has ended. A checkpoint runs every 1000 rows: taking a pooled connection for each
     (with its pre-ping) and, on PostgreSQL, BEGIN, SET LOCAL and COMMIT around the UPDATE
     cost 0.5-0.75 ms apiece, 7-8% of a large shard. Here each checkpoint is one statement:
-    on PostgreSQL in autocommit mode, with synchronous_commit off for the session (progress
-    is not worth a WAL flush; a shard lost in a crash is redone from the start), reset before
-    the connection goes back to the pool; on SQLite in its own short write transaction, run
-    on the driver's connection (:class:`_SqliteCheckpoint`).
+    on SQLite in its own short write transaction, run on the driver's connection
+    (:class:`_SqliteCheckpoint`); on PostgreSQL in autocommit mode, with synchronous_commit
+    off for the session (progress is not worth a WAL flush; a shard lost in a crash is redone
+    from the start), reset before the connection goes back to the pool, and sent without
+    waiting for its answer (``runs.pgprogress``): the answer is read at the next checkpoint,
+    so a run that ended is noticed there, at most 1000 rows later, or when the shard's
+    checkpoints end (leaving the ``with`` block raises RunStopped then).
     """
     with engine.connect() as conn:
         sqlite = is_sqlite(conn)
@@ -246,17 +250,25 @@ def checkpoints(engine: Engine, run_id: int) -> Iterator[Callable[[int], None]]:
             return
         conn.execution_options(isolation_level="AUTOCOMMIT")
         conn.exec_driver_sql("SET synchronous_commit = off")
+        progress = PgProgress(
+            conn.connection.driver_connection,
+            pg_form(CHECKPOINT_RUN, conn.dialect, CHECKPOINT_VARIABLE),
+        )
 
         def pg_checkpoint(rows: int) -> None:
-            res = conn.execute(CHECKPOINT_RUN, {"rows": rows, "run": run_id, "now": utcnow()})
-            if res.rowcount != 1:
+            if progress.poll():  # the answers of earlier checkpoints, as far as they are in
                 raise RunStopped(run_id)
+            progress.send({"rows": rows, "run": run_id, "now": utcnow()})
 
         try:
             yield pg_checkpoint
+            progress.finish()
+            if progress.stopped:
+                raise RunStopped(run_id)
         finally:
             if not conn.invalidated:
                 try:
+                    progress.finish()  # an answer still in flight after an error
                     conn.exec_driver_sql("RESET synchronous_commit")
                 except Exception:
                     # The session's state is unknown (a lost connection): never pool it, and

@@ -26,17 +26,19 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
+from sqlalchemy.sql.elements import False_
 
 from reportcard.clock import utcnow
-from reportcard.db.engine import is_sqlite, read_conn, relaxed_commit
+from reportcard.db.engine import PARALLEL_QUERY, is_sqlite, read_conn, relaxed_commit
 from reportcard.db.tables import account_reports, report_shards
 from reportcard.reports.catalog import PartQuery, Report, RunContext, get_report
 from reportcard.reports.params import ReportInputError
 from reportcard.runs.context import build_context
 from reportcard.runs.costs import seconds_per_row
+from reportcard.runs.execute import waiting_rows
 from reportcard.runs.formats import output_format
 from reportcard.runs.lifecycle import NO_FILE_TEXT, fail_run, get_run
-from reportcard.runs.planner import DEFAULT_PLANNER, KeyRange, Planner
+from reportcard.runs.planner import DEFAULT_PLANNER, EMPTY_RANGE, KeyRange, Planner
 from reportcard.runs.priority import ShardSize, priorities
 from reportcard.settings import Settings
 
@@ -106,6 +108,8 @@ def plan_run(
             return False
         report = get_report(run.report_type)
         ctx = build_context(conn, run) if report is not None else None
+        # No shard of a running run waits for a worker: a lone part's count may use helpers.
+        idle = not is_sqlite(conn) and conn.execute(rows_waiting()).scalar() is None
         conn.rollback()
     if report is None or ctx is None:
         with engine.begin() as conn:
@@ -133,7 +137,9 @@ def plan_run(
             )
             fail_run(conn, run_id, NO_FILE_TEXT, detail="no file selected")
         return True
-    shards, total = plan_shards(engine, settings.shard_rows, report, ctx, names, planner)
+    shards, total = plan_shards(
+        engine, settings.shard_rows, report, ctx, names, planner, parallel=idle
+    )
     with engine.begin() as conn:
         if not still_planning(conn, run_id, worker_id):
             return False  # aborted, deleted, or re-planned by another worker meanwhile
@@ -174,6 +180,11 @@ def still_planning(conn: Connection, run_id: int, worker_id: str | None) -> bool
     return not planned
 
 
+def rows_waiting() -> Select[Any]:
+    """The estimated rows of the shards of running runs waiting for a worker (NULL: none)."""
+    return select(waiting_rows())
+
+
 def has_shards(run_id: int) -> Select[Any]:
     """Whether the run has been planned (has shards)."""
     return select(exists().where(report_shards.c.report_id == run_id))
@@ -186,8 +197,13 @@ def plan_shards(
     ctx: RunContext,
     names: list[str],
     planner: Planner = DEFAULT_PLANNER,
+    *,
+    parallel: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """The ``report_shards`` rows of every selected part, and the estimated rows in all.
+
+    ``parallel``: the parts' bounds queries may use the server's parallel query (see
+    :func:`plan_parts`).
 
     Each part's shards are numbered (``seq``) in key order, which is the order the compile
     step concatenates them in; ``priority`` is the order workers take them in, longest first
@@ -204,7 +220,7 @@ def plan_shards(
             conn.rollback()
     queries = [report.part(name).build(ctx) for name in names]
     for index, (name, ranges) in enumerate(
-        zip(names, plan_parts(engine, planner, queries, shard_rows), strict=True)
+        zip(names, plan_parts(engine, planner, queries, shard_rows, parallel), strict=True)
     ):
         for seq, kr in enumerate(ranges):
             total += kr.rows
@@ -237,7 +253,11 @@ PLAN_THREADS = 4
 
 
 def plan_parts(
-    engine: Engine, planner: Planner, queries: list[PartQuery], shard_rows: int
+    engine: Engine,
+    planner: Planner,
+    queries: list[PartQuery],
+    shard_rows: int,
+    parallel: bool = False,
 ) -> list[list[KeyRange]]:
     """Each part's key ranges, in the parts' order; several parts at once.
 
@@ -247,16 +267,38 @@ def plan_parts(
     Each runs on a read connection of its own, in a few threads (SQLite and psycopg release
     the GIL while a query runs); an engine whose pool shares one connection (an in-memory
     SQLite database) plans them in turn. A planner is therefore called from several threads.
+    A part whose rows are none by its own terms (``WHERE false``: a Multiple Grading Periods
+    term with no grading period set) is one empty range without a query.
+
+    ``parallel`` (PostgreSQL): no shard of a running run waits for a worker (see
+    :func:`plan_run`). Then, when only one part's bounds query runs, it runs with the
+    server's parallel query, as a shard does when none waits (``runs.execute.parallel_query``):
+    the run's own shards do not exist yet, so every worker but the planner is idle, and the
+    count is all the run does meanwhile (zero activity with a start date counts its
+    candidates by a scan of ``enrollments``: 0.38-0.67 s serial, 0.24-0.31 s with helpers,
+    docs/decisions/performance.md, "Issue 19: PostgreSQL checkpoints sent without waiting").
+    Several parts' counts already share the cores (the threads here), and keep serial.
     """
+    counted = [pq for pq in queries if not known_empty(pq)]
+    helpers = parallel and len(counted) == 1
 
     def one(pq: PartQuery) -> list[KeyRange]:
+        if known_empty(pq):
+            return [EMPTY_RANGE]
         with read_conn(engine) as conn:
             try:
+                if helpers:
+                    conn.exec_driver_sql(PARALLEL_QUERY)  # undone by the rollback below
                 return planner.plan(conn, pq, shard_rows * pq.shard_scale)
             finally:
                 conn.rollback()
 
-    if len(queries) <= 1 or isinstance(engine.pool, StaticPool | SingletonThreadPool):
+    if len(counted) <= 1 or isinstance(engine.pool, StaticPool | SingletonThreadPool):
         return [one(pq) for pq in queries]
-    with ThreadPoolExecutor(min(PLAN_THREADS, len(queries)), "plan") as pool:
+    with ThreadPoolExecutor(min(PLAN_THREADS, len(counted)), "plan") as pool:
         return list(pool.map(one, queries))
+
+
+def known_empty(pq: PartQuery) -> bool:
+    """Whether the part's rows are none by its own terms: a literal false among them."""
+    return any(isinstance(term, False_) for term in pq.where)

@@ -40,6 +40,7 @@ from reportcard.runs.compile import completed, shards_of
 from reportcard.runs.context import build_context
 from reportcard.runs.execute import (
     CHECKPOINT_RUN,
+    CHECKPOINT_VARIABLE,
     add_lines,
     checkpoint_form,
     claim_shard,
@@ -50,7 +51,8 @@ from reportcard.runs.execute import (
     to_compiling,
 )
 from reportcard.runs.lifecycle import get_run
-from reportcard.runs.plan import claim_run, has_shards, record_plan, still_planning
+from reportcard.runs.pgprogress import pg_form
+from reportcard.runs.plan import claim_run, has_shards, record_plan, rows_waiting, still_planning
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +113,8 @@ def prime_statements(engine: Engine) -> None:
                 checkpoint_form(conn.dialect)
             else:
                 conn.execute(file_count(0, waiting=True)).one()
-                conn.execute(CHECKPOINT_RUN, {"rows": 0, "run": 0, "now": now})
+                conn.execute(rows_waiting()).scalar()
+                pg_form(CHECKPOINT_RUN, conn.dialect, CHECKPOINT_VARIABLE)
         finally:
             conn.rollback()
 

@@ -173,8 +173,10 @@ def write_copy(
     ``parallel``: the statement may use parallel query as the server is configured to
     (``db.engine.allow_parallel_query``); else none, as every reportcard session.
 
-    Progress is estimated from the newlines streamed (a quoted field may hold one); the exact
-    count from COPY's command tag corrects it at the end. COPY writes an empty string as
+    Progress counts the messages streamed: PostgreSQL sends each row of a COPY in one
+    (``runs.pgcopy``), so a batch's length is its rows, where counting its newlines read every
+    byte again (and counted a quoted line break as a row); the exact count from COPY's
+    command tag corrects it at the end all the same. COPY writes an empty string as
     ``""``; the other paths (and Canvas, which stores blanks as NULL) write an empty field, so
     text columns go through ``NULLIF(.., '')``.
     """
@@ -193,7 +195,7 @@ def write_copy(
             if fallbacks and mark in data:
                 data = b"".join([_copy_row(r, fallbacks) if mark in r else r for r in batch])
             out.write(data)
-            n = data.count(b"\n")
+            n = len(batch)
             progress(n)
             counted += n
     except BaseException:
