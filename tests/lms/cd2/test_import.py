@@ -719,6 +719,81 @@ def _associations_rebuilt_whole(engine: Engine) -> list[tuple[Any, ...]]:
     return found
 
 
+def _associations_by_the_rules(engine: Engine) -> list[tuple[Any, ...]]:
+    """The associations :func:`tree.rebuild_user_associations` gives (rolled back afterwards)."""
+    from reportcard.lms.tree import rebuild_user_associations
+
+    with engine.connect() as conn:
+        tx = conn.begin()
+        rebuild_user_associations(conn, 1)
+        found = [
+            tuple(r)
+            for r in conn.execute(
+                text(
+                    "SELECT user_id, account_id FROM user_account_associations"
+                    " ORDER BY user_id, account_id"
+                )
+            )
+        ]
+        tx.rollback()
+    return found
+
+
+def test_the_whole_rebuild_gives_the_rules_associations_and_keeps_the_session(
+    loaded: Engine, tmp_path: Path
+) -> None:
+    """A first load's associations (PostgreSQL: sorted with parallel query into a temporary
+    table, then inserted) are the rules' (:func:`tree.rebuild_user_associations`), after the
+    snapshot and after an incremental; the rebuild leaves the session's settings as they were
+    (reportcard's sessions run serial) and keeps the table's keys, indexes and foreign keys."""
+    from reportcard.lms.cd2.derived import rebuild_all_associations
+
+    uaa = "SELECT user_id, account_id FROM user_account_associations ORDER BY user_id, account_id"
+    first = rows(loaded, uaa)
+    assert first == _associations_by_the_rules(loaded) == _associations_rebuilt_whole(loaded)
+    assert len(first) == 6
+    # An incremental: Ann's enrollment moves to course 11 (account 3).
+    from tests.lms.cd2.institution import ENROLLMENTS
+
+    moved = {**ENROLLMENTS[0], "ts": TS1, "action": "U", "course_id": 11, "course_section_id": 21}
+    path = f.write(tmp_path / "inc" / "enrollments" / "part.jsonl", f.jsonl([moved]))
+    import_paths(loaded, [path.parent.parent])
+    after = rows(loaded, uaa)
+    assert after != first
+    assert after == _associations_by_the_rules(loaded) == _associations_rebuilt_whole(loaded)
+    # From an empty table (a first load), in the rebuild's own transaction.
+    with loaded.connect() as conn:
+        pg = conn.dialect.name == "postgresql"
+        show = "SHOW max_parallel_workers_per_gather"
+        with conn.begin():
+            serial = conn.exec_driver_sql(show).scalar() if pg else None
+            conn.exec_driver_sql("DELETE FROM user_account_associations")
+            rebuild_all_associations(conn, 1)
+            if pg:
+                assert conn.exec_driver_sql(show).scalar() == serial == "0"
+                assert (
+                    conn.exec_driver_sql("SELECT to_regclass('pg_temp.cd2_pairs')").scalar() is None
+                )
+        if pg:
+            assert conn.exec_driver_sql(show).scalar() == "0"
+            conn.rollback()
+    assert rows(loaded, uaa) == after
+    with loaded.connect() as conn:
+        from sqlalchemy import inspect
+
+        found = inspect(conn)
+        assert found.get_pk_constraint("user_account_associations")["name"] == (
+            "pk_user_account_associations"
+        )
+        assert [i["name"] for i in found.get_indexes("user_account_associations")] == [
+            "ix_user_account_associations_account"
+        ]
+        assert sorted(k["name"] for k in found.get_foreign_keys("user_account_associations")) == [
+            "fk_user_account_associations_account_id_accounts",
+            "fk_user_account_associations_user_id_users",
+        ]
+
+
 def test_a_moved_course_moves_its_users(loaded: Engine, tmp_path: Path) -> None:
     """An incremental notes the users of a course only when its account changes (or it goes);
     the associations it writes are what a rebuild of the whole root gives."""

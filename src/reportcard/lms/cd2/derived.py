@@ -128,10 +128,18 @@ def rebuild_all_associations(conn: Connection, root_id: int) -> None:
     keys = _drop_primary_key(conn, table) if empty else []
     # PostgreSQL: one sort removes the duplicates and orders the rows (DISTINCT ON is always a
     # sort); UNION's hash of the ~7M pairs on large, then a second sort, took twice the CPU.
+    # The sort runs with parallel query into a temporary table (an INSERT's SELECT never
+    # does), whose rows, in that order, are then inserted (:func:`_parallel_pairs`; not when
+    # the server allows no parallel workers).
     union, distinct = ("UNION ALL", "DISTINCT ON (user_id, account_id) ") if pg else ("UNION", "")
+    into = f"INSERT INTO {table} (user_id, account_id)"
+    before = _parallel_pairs(conn) if pg else None
+    if before is not None:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS cd2_pairs")
+        into = "CREATE TEMP TABLE cd2_pairs AS"
     conn.execute(
         text(
-            f"INSERT INTO {table} (user_id, account_id) SELECT {distinct}user_id, account_id"
+            f"{into} SELECT {distinct}user_id, account_id"
             " FROM (SELECT e.user_id, aa.ancestor_id AS account_id FROM enrollments e"
             " JOIN courses c ON c.id = e.course_id"
             " JOIN account_ancestors aa ON aa.account_id = c.account_id"
@@ -144,12 +152,56 @@ def rebuild_all_associations(conn: Connection, root_id: int) -> None:
         ),
         {"root": root_id},
     )
+    if before is not None:
+        _settings_back(conn, before)
+        conn.exec_driver_sql(
+            f"INSERT INTO {table} (user_id, account_id) SELECT user_id, account_id FROM cd2_pairs"
+        )
+        conn.exec_driver_sql("DROP TABLE cd2_pairs")
     for name, definition in keys:
         conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
     for definition in indexes:
         conn.exec_driver_sql(definition)
     for name, definition in dropped:
         conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+
+
+# What the associations' sort sets for itself (SET LOCAL): the server's own number of parallel
+# workers (reportcard's sessions run serial, ``db.engine.PG_SERIAL``), and a cheap enough
+# transfer of the sorted rows from the workers that the planner gives the sort to them.
+PARALLEL_PAIRS = {
+    "parallel_setup_cost": "0",
+    "parallel_tuple_cost": "0.001",
+    "min_parallel_table_scan_size": "0",
+}
+
+
+def _parallel_pairs(conn: Connection) -> dict[str, str] | None:
+    """PostgreSQL, inside the rebuild's transaction: the next statements may use parallel query
+    with the server's ``max_parallel_workers_per_gather`` and :data:`PARALLEL_PAIRS`; returns
+    the settings as they were, for :func:`_settings_back`. None, and nothing changed, when the
+    server's own ``max_parallel_workers_per_gather`` is 0 (the rows would be written twice for
+    nothing)."""
+    workers = conn.exec_driver_sql(
+        "SELECT reset_val FROM pg_settings WHERE name = 'max_parallel_workers_per_gather'"
+    ).scalar()
+    if not int(workers or 0):
+        return None
+    names = ["max_parallel_workers_per_gather", *PARALLEL_PAIRS]
+    before = {name: str(conn.exec_driver_sql(f"SHOW {name}").scalar()) for name in names}
+    conn.execute(
+        text("SELECT set_config('max_parallel_workers_per_gather', :v, true)"),
+        {"v": str(workers)},
+    )
+    for name, value in PARALLEL_PAIRS.items():
+        conn.exec_driver_sql(f"SELECT set_config('{name}', '{value}', true)")
+    return before
+
+
+def _settings_back(conn: Connection, before: dict[str, str]) -> None:
+    """The settings :func:`_parallel_pairs` changed, back for the rest of the transaction."""
+    for name, value in before.items():
+        conn.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
 
 
 def rebuild_touched_associations(conn: Connection, root_id: int) -> None:
