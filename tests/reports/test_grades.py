@@ -7,14 +7,28 @@ Canvas's default scheme (A .94, A- .90, ..., D- .61, F 0); Physics has none.
 
 from __future__ import annotations
 
+import math
+from random import Random
+
 import pytest
-from sqlalchemy import Connection, Exists, ScalarSelect, insert, update
+from sqlalchemy import (
+    Connection,
+    Exists,
+    Float,
+    ScalarSelect,
+    case,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.sql.visitors import iterate
 
 from reportcard.db.learning_tables import grading_standard_entries, scores
 from reportcard.reports import grades
 from reportcard.reports.catalog import ONE_RANGE_SCALE, RunContext, get_report
-from reportcard.reports.grades import ruby_to_i
+from reportcard.reports.grades import GRADES_CACHE_KIB, least_score, ruby_to_i
 from reportcard.reports.learning_common import ruby_float
 
 from .learning_institution import (
@@ -308,6 +322,63 @@ def test_a_standard_not_read_when_resolved_grades_as_the_lookups(
     monkeypatch.setattr(grades, "resolve_standards", unread)
     assert run_file(conn, GRADES, include_deleted="true") == inlined
     assert run_files(conn, MGP, enrollment_term_id="2") == periods
+
+
+def test_a_bounds_least_score_is_the_least_reaching_it() -> None:
+    # The least double s with s / 100.0 >= bound: it reaches the bound, the double below it
+    # does not (0.6's is 59.99999999999999, not 60.0).
+    rng = Random(19)
+    bounds = [b for _, b in grades.DEFAULT_SCHEME] + [0.6, 1 / 3, -0.0, 1e300, -1e300, 5e-324]
+    bounds += [rng.uniform(-2, 2) for _ in range(2000)]
+    bounds += [round(rng.random(), 3) for _ in range(2000)]
+    for bound in bounds:
+        least = least_score(bound)
+        assert least / 100.0 >= bound
+        assert not math.nextafter(least, -math.inf) / 100.0 >= bound, bound
+    assert least_score(0.6) == 59.99999999999999
+    assert least_score(math.inf) == math.inf
+    with pytest.raises(ValueError):
+        least_score(math.nan)
+
+
+@pytest.mark.sqlite_only
+def test_the_grade_by_least_scores_is_the_grade_by_the_ratio(conn: Connection) -> None:
+    # SQLite's grade CASE compares the score with each bound's least score, by halves; the
+    # database gives the same grade as comparing score / 100.0 with the bound, arm by arm, for
+    # scores at, just above and just below every least score (entries sharing a bound too).
+    read = [("A", 0.94), ("A-", 0.9), ("B", 0.8), ("B2", 0.8), ("C", 0.6), ("D", 1 / 3)]
+    read += [("E", 0.2), ("F", 0.1), ("Z", 0.0)]
+    near = {-5.0, 0.0, 101.5, 1e300, -1e300}
+    for _, bound in read:
+        least = least_score(bound)
+        near |= {least, math.nextafter(least, math.inf), math.nextafter(least, -math.inf)}
+        near.add(bound * 100.0)
+    table = union_all(*[select(literal(s, Float).label("s")) for s in sorted(near)]).subquery()
+    score = table.c.s
+    by_ratio = case(
+        *[(score / 100.0 >= literal(bound), literal(name)) for name, bound in read],
+        else_=literal(read[-1][0]),
+    )
+    rows = conn.execute(
+        select(score, by_ratio, grades._reached(score, read)).select_from(table)
+    ).all()
+    assert len(rows) == len(near)
+    for s, ratio_grade, least_grade in rows:
+        assert least_grade == ratio_grade, s
+    assert {g for _, g, _ in rows} == {"A", "A-", "B", "C", "D", "E", "F", "Z"}
+
+
+def test_grade_files_read_pages_with_a_small_cache(conn: Connection) -> None:
+    # SQLite: the grade files' probes rarely read a page again; their shards keep a small
+    # page cache (grades.GRADES_CACHE_KIB) instead of the line path's.
+    for report, params in ((GRADES, {}), (MGP, {"enrollment_term_id": "2"})):
+        ctx = context(conn, report, **params)
+        declaration = get_report(report)
+        assert declaration is not None
+        for name in declaration.select_parts(ctx):
+            query = declaration.part(name).build(ctx)
+            if query.columns and len(query.columns) > 1:
+                assert query.sqlite_cache_kib == GRADES_CACHE_KIB, (report, name)
 
 
 def test_grade_login_columns_join_the_preferred_login(conn: Connection) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -21,6 +22,7 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    type_coerce,
     update,
 )
 
@@ -37,6 +39,7 @@ from reportcard.runs.write import (
     _column_text,
     _lines_text,
     _LineShape,
+    cache_kib,
     copy_eligible,
     lines_eligible,
     write_copy,
@@ -217,6 +220,37 @@ def test_sqlite_csv_path_reads_with_the_bigger_cache_once_started(engine: Engine
     caches = [line.split(",")[1] for line in out.getvalue().decode().splitlines()]
     assert set(caches[:BATCH]) == {"-8192"}
     assert set(caches[-BATCH:]) == {f"-{LINES_CACHE_KIB}"}
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -8192
+
+
+@pytest.mark.parametrize("path", ["lines", "python"])
+def test_sqlite_a_parts_own_cache_once_started(engine: Engine, path: str) -> None:
+    """A part declaring its page cache (``PartQuery.sqlite_cache_kib``: the grade files) gets
+    that one instead of :data:`LINES_CACHE_KIB` after the first batch, on both SQLite paths."""
+    if lane() != "sqlite":
+        pytest.skip("SQLite's page cache")
+    n = Table("cache_probe", MetaData(), Column("i", Integer, primary_key=True))
+    n.create(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(n), [{"i": i} for i in range(1, 3 * BATCH + 1)])
+    probe = "(SELECT cache_size FROM pragma_cache_size() WHERE cache_probe.i > 0)"
+    cache = type_coerce(literal_column(probe), Integer)
+    pq = PartQuery([Col("i", n.c.i), Col("cache", cache)], n, [], n.c.i, sqlite_cache_kib=2000)
+    assert cache_kib(pq) == 2000
+    assert cache_kib(replace(pq, sqlite_cache_kib=None)) == LINES_CACHE_KIB
+    with engine.begin() as conn:
+        build(conn)
+        ctx = context(conn, "provisioning_csv")
+    out = io.BytesIO()
+    if path == "lines":
+        assert lines_eligible(engine, pq)
+        written = write_lines(engine, pq, 1, 3 * BATCH, out, lambda k: None, ctx=ctx)  # type: ignore[arg-type]
+    else:
+        written = write_python(engine, pq, ctx, 1, 3 * BATCH, out, lambda k: None)  # type: ignore[arg-type]
+    assert written == 3 * BATCH
+    caches = [line.split(",")[1] for line in out.getvalue().decode().splitlines()]
+    assert set(caches[-BATCH:]) == {"-2000"}
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -8192
 

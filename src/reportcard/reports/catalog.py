@@ -72,6 +72,11 @@ class PartQuery:
     # whose every shard pays a cost of its own that one range pays once (a hash of a whole
     # table, a join PostgreSQL plans as a probe per row over a short range).
     shard_scale: int = 1
+    # SQLite: the page cache (KiB) of a shard's statement once it has started; None: the line
+    # and csv paths' (runs.write.LINES_CACHE_KIB). A part whose probes rarely read a page
+    # again runs faster in a small one (docs/decisions/performance.md, "the SQLite grade
+    # files, their page cache ...").
+    sqlite_cache_kib: int | None = None
 
 
 ONE_RANGE_SCALE = 8

@@ -11,10 +11,12 @@ at run time after the terms (``Fall.csv``), resolved with the run's context.
 
 from __future__ import annotations
 
+import math
 import re
+import struct
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import (
@@ -207,21 +209,94 @@ def _inlined(
     standard: ColumnElement[Any],
     standards: dict[int, list[tuple[str, float]]],
     entries: FromClause | None = None,
+    score: ColumnElement[Any] | None = None,
 ) -> ColumnElement[Any]:
     """The grade by CASE over the standards' entries read when the run was resolved: the
     first entry (bound descending, position descending) whose bound is at most the ratio,
     else the last (the lowest bound, lowest position), as the lookups give. A standard not
     read then (added since) is looked up per row, or (``entries``, PostgreSQL) read from the
-    joined arrays of :func:`standard_entries`."""
+    joined arrays of :func:`standard_entries`. With ``score`` (SQLite), the entries are found
+    by comparing the score itself with each bound's least score (:func:`_reached`)."""
     arms = []
     for standard_id, read in standards.items():
-        by_bound = case(
-            *[(ratio >= literal(bound), literal(name)) for name, bound in read],
-            else_=literal(read[-1][0]),  # the lowest bound, lowest position
-        )
+        by_bound: ColumnElement[Any]
+        if score is None:
+            by_bound = case(
+                *[(ratio >= literal(bound), literal(name)) for name, bound in read],
+                else_=literal(read[-1][0]),  # the lowest bound, lowest position
+            )
+        else:
+            by_bound = _reached(score, read)
         arms.append((standard == standard_id, by_bound))
     fallback = _looked_up(ratio, standard) if entries is None else _bucketed(ratio, entries)
     return case(*arms, else_=fallback) if arms else fallback
+
+
+_SIGN = 1 << 63
+
+
+def _order_key(x: float) -> int:
+    """An integer in the order of the doubles (-0.0 just below 0.0; not NaN)."""
+    bits = struct.unpack("<Q", struct.pack("<d", x))[0]
+    return bits if not bits & _SIGN else -(bits ^ _SIGN) - 1
+
+
+def _from_key(key: int) -> float:
+    bits = key if key >= 0 else (-key - 1) | _SIGN
+    return float(struct.unpack("<d", struct.pack("<Q", bits))[0])
+
+
+@cache
+def least_score(bound: float) -> float:
+    """The least double ``s`` with ``s / 100.0 >= bound``, as IEEE doubles divide (rounded
+    to nearest) and compare: the grade CASE's test of the ratio against ``bound``.
+
+    Division by a positive constant rounded to nearest never decreases as ``s`` grows, so the
+    scores reaching the bound are exactly those at least this one (no NaN is stored in SQLite;
+    ``+inf`` reaches every bound but NaN, which SQLite cannot store either)."""
+    if math.isnan(bound):
+        raise ValueError("a NaN bound")
+    lo, hi = _order_key(-math.inf), _order_key(math.inf)  # hi reaches it; find the least
+    if _from_key(lo) / 100.0 >= bound:
+        return -math.inf
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _from_key(mid) / 100.0 >= bound:
+            hi = mid
+        else:
+            lo = mid
+    return _from_key(hi)
+
+
+def _reached(score: ColumnElement[Any], read: list[tuple[str, float]]) -> ColumnElement[Any]:
+    """SQLite: the grade of ``read``'s entries (bound descending, position descending) by
+    comparing the score with each bound's :func:`least_score`, halving the entries at each
+    test: the same grade as the CASE over ``score / 100.0`` in fewer comparisons and no
+    division (docs/decisions/performance.md, "the SQLite grade files, their page cache and
+    their grade CASE by least scores")."""
+    arms = [(least_score(bound), name) for name, bound in read[:-1]]
+    return _first_reached(score, arms, read[-1][0])
+
+
+def _first_reached(
+    score: ColumnElement[Any], arms: list[tuple[float, str]], last: str
+) -> ColumnElement[Any]:
+    """The name of the first arm whose least score ``score`` reaches, else ``last``.
+
+    The arms' least scores never increase along the list (bounds descending), so when the
+    score reaches the middle arm's, the first arm it reaches is at most the middle one."""
+    if len(arms) <= 2:
+        if not arms:
+            return literal(last)
+        return case(
+            *[(score >= literal(t), literal(name)) for t, name in arms], else_=literal(last)
+        )
+    mid = len(arms) // 2
+    t, name = arms[mid]
+    return case(
+        (score >= literal(t), _first_reached(score, arms[:mid], name)),
+        else_=_first_reached(score, arms[mid + 1 :], last),
+    )
 
 
 def grade(
@@ -229,6 +304,8 @@ def grade(
     scheme: FromClause,
     standards: dict[int, list[tuple[str, float]]] | None = None,
     entries: FromClause | None = None,
+    *,
+    least_scores: bool = False,
 ) -> ColumnElement[Any]:
     """The grade a percent score maps to in the course's scheme; blank without a scheme.
 
@@ -237,16 +314,22 @@ def grade(
     with ``score / 100`` so that a score of exactly 90 reaches a bound of 0.9. With
     ``standards`` (see :func:`resolve_standards`) the entries are CASE arms of the statement;
     without, correlated lookups per row. ``entries`` (PostgreSQL: :func:`standard_entries`
-    joined on the scheme's standard) replaces the lookups.
+    joined on the scheme's standard) replaces the lookups. ``least_scores`` (SQLite): the
+    default scheme's and the inlined standards' arms compare the score itself with each
+    bound's :func:`least_score`, by halves (:func:`_reached`).
     """
     ratio = score / 100.0
     standard = scheme.c.grading_standard_id
-    default = case(
-        *[(ratio >= bound, literal(name)) for name, bound in DEFAULT_SCHEME[:-1]],
-        else_=literal(DEFAULT_SCHEME[-1][0]),
-    )
+    if least_scores:
+        default = _reached(score, list(DEFAULT_SCHEME))
+    else:
+        default = case(
+            *[(ratio >= bound, literal(name)) for name, bound in DEFAULT_SCHEME[:-1]],
+            else_=literal(DEFAULT_SCHEME[-1][0]),
+        )
+    by_score = score if least_scores else None
     if standards is not None:
-        named = _inlined(ratio, standard, standards, entries)
+        named = _inlined(ratio, standard, standards, entries, by_score)
     elif entries is not None:
         named = _bucketed(ratio, entries)
     else:
@@ -481,11 +564,25 @@ def score_columns(
     cols += [
         Col(
             f"{prefix}{k.replace('_', ' ')} grade",
-            grade(sc.c[f"{k}_score"], src.scheme, ctx.facts.get("standards"), src.entries),
+            grade(
+                sc.c[f"{k}_score"],
+                src.scheme,
+                ctx.facts.get("standards"),
+                src.entries,
+                least_scores=ctx.dialect == "sqlite",
+            ),
         )
         for k in kinds
     ]
     return cols
+
+
+# SQLite: a grade file's shard reads its pages with the sqlite3 CLI's default cache of 2 MB
+# (about 2,000 KiB), not the line path's 32 MB: its probes (the user, section, login and
+# scores of each enrollment) rarely read a page again, and in the bigger cache each page read
+# fills a buffer no longer in the CPU's caches: on `large`, 15-20% more CPU for the statement
+# (docs/decisions/performance.md, "the SQLite grade files, their page cache ...").
+GRADES_CACHE_KIB = 2000
 
 
 def _part(ctx: RunContext, src: Source, columns: list[Col], shard_scale: int = 1) -> PartQuery:
@@ -501,6 +598,7 @@ def _part(ctx: RunContext, src: Source, columns: list[Col], shard_scale: int = 1
         bounds_where=src.bounds_where,
         then_by=(enrollments.c.id,),
         shard_scale=shard_scale,
+        sqlite_cache_kib=GRADES_CACHE_KIB,
     )
 
 

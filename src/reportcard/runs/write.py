@@ -65,8 +65,17 @@ FIELD_SEP = "\x1f"
 # connection's 8 MB: the lookups of the enrollments files (logins, sections, courses by id)
 # re-read the same pages, and on `large` 8 MB cost 1.9-2.1 s of system time in reads
 # (docs/decisions/performance.md, "the SQLite line path, where the time goes"); so do the
-# outcome parts' dozen probes a row ("where the baselines' time goes: page reads").
+# outcome parts' dozen probes a row ("where the baselines' time goes: page reads"). A part may
+# declare its own (PartQuery.sqlite_cache_kib: the grade files, whose probes rarely read a page
+# again, run faster in 2 MB: "the SQLite grade files, their page cache ...").
 LINES_CACHE_KIB = 32768
+
+
+def cache_kib(pq: PartQuery) -> int:
+    """The page cache (KiB) of the part's statement once it has started, on SQLite."""
+    return LINES_CACHE_KIB if pq.sqlite_cache_kib is None else pq.sqlite_cache_kib
+
+
 # printf() takes at most 127 arguments (SQLITE_MAX_FUNCTION_ARG); wider parts use csv.writer.
 MAX_LINE_COLUMNS = 100
 
@@ -143,7 +152,7 @@ def write_python(
             for rows in stream_batches(conn, range_select(pq, lo, hi), BATCH):
                 if not written and dbapi is not None:
                     # Any sort of the statement was sized by the cache it started with.
-                    dbapi.execute(f"PRAGMA cache_size = -{LINES_CACHE_KIB}")
+                    dbapi.execute(f"PRAGMA cache_size = -{cache_kib(pq)}")
                 text = csv_text.text(rows if fmt is None else [fmt(row) for row in rows])
                 out.write(text.encode("utf-8"))
                 written += len(rows)
@@ -258,8 +267,9 @@ def write_lines(
                 k = len(rows)
                 if not written:
                     # The statement has started (any sort it does is sized by the cache it
-                    # started with): the pages it reads from now on get a bigger cache.
-                    dbapi.execute(f"PRAGMA cache_size = -{LINES_CACHE_KIB}")
+                    # started with): the pages it reads from now on get a bigger cache
+                    # (or the part's own).
+                    dbapi.execute(f"PRAGMA cache_size = -{cache_kib(pq)}")
                 if shape.applied:
                     texts = shape.text_lines(rows)
                     data = _text_lines_text(texts, shape)
