@@ -30,10 +30,18 @@ def test_events_wake_the_workers(engine: Engine, tmp_path: Path) -> None:
 def test_a_worker_tells_of_each_run_it_planned(engine: Engine, tmp_path: Path) -> None:
     told: list[int] = []
     settings = Settings(data_dir=tmp_path)
-    worker = Worker(engine, LocalStorage(tmp_path / "files"), settings, planned=told.append)
+    storage = LocalStorage(tmp_path / "files")
+    worker = Worker(engine, storage, settings, planned=told.append, take_alone=False)
     with engine.begin() as conn:
         root = make_institution(conn, 3)
         first, second = sample_run(conn, root), sample_run(conn, root, n=2)
+    while worker.step():
+        pass
+    assert told == [first, second]
+    # A run of one shard its planner took queued nothing: no worker is told of it.
+    worker.take_alone = True
+    with engine.begin() as conn:
+        sample_run(conn, root, n=3)
     while worker.step():
         pass
     assert told == [first, second]

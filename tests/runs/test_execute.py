@@ -141,8 +141,9 @@ def test_abort_mid_shard_stops_writing_and_attaches_nothing(
     with engine.begin() as conn:
         root = make_institution(conn, 2500)
         run_id = sample_run(conn, root)
-    worker = Worker(engine, storage, Settings(data_dir=settings.data_dir, shard_rows=10_000))
-    assert worker.step()  # claims and plans: one shard of 2500 rows
+    settings = Settings(data_dir=settings.data_dir, shard_rows=10_000)
+    worker = Worker(engine, storage, settings, take_alone=False)
+    assert worker.step()  # claims and plans: one shard of 2500 rows, queued
     with engine.begin() as conn:
         assert abort_run(conn, run_id)
     assert worker.step() is False  # the queued shard was cancelled with the run
@@ -165,8 +166,9 @@ def test_checkpoint_notices_abort_while_a_shard_is_running(
     with engine.begin() as conn:
         root = make_institution(conn, 2500)
         run_id = sample_run(conn, root)
-    worker = Worker(engine, storage, Settings(data_dir=settings.data_dir, shard_rows=10_000))
-    worker.step()
+    settings = Settings(data_dir=settings.data_dir, shard_rows=10_000)
+    worker = Worker(engine, storage, settings, take_alone=False)
+    worker.step()  # plans: its one shard queued
     with engine.begin() as conn:
         shard_id = conn.execute(
             select(report_shards.c.id).where(report_shards.c.report_id == run_id)
@@ -249,8 +251,8 @@ def test_shards_that_keep_failing_end_the_run_in_error(
     with engine.begin() as conn:
         root = make_institution(conn, 10)
         run_id = sample_run(conn, root)
-    worker = Worker(engine, storage, settings)
-    worker.step()
+    worker = Worker(engine, storage, settings, take_alone=False)
+    worker.step()  # plans: its one shard queued
     # Make every attempt fail: the storage root becomes a file, so part writes raise.
     broken = LocalStorage(settings.data_dir / "broken")
     (settings.data_dir / "broken" / "runs").write_text("not a directory")
@@ -285,7 +287,7 @@ def test_concurrency_cap_per_root_account(
             )
             for i, acct in enumerate([root, root, other])
         ]
-    worker = Worker(engine, storage, settings)
+    worker = Worker(engine, storage, settings, take_alone=False)  # the runs stay running
     assert worker._plan() and worker._plan()
     with engine.connect() as conn:
         states = [get_run(conn, i).workflow_state for i in ids]
@@ -511,19 +513,24 @@ def _settled_worker_and_run(
 
 
 @pytest.mark.sqlite_only
-def test_a_one_shard_run_takes_five_write_transactions(
+def test_a_one_shard_run_takes_four_write_transactions(
     engine: Engine, storage: LocalStorage, settings: Settings
 ) -> None:
-    """Claim, plan, claim the shard, finish it, complete the run: SQLite's write lock is
-    taken for those alone (the shard's run is known from the queue's read; the idle step
-    after the run takes none)."""
+    """Claim, plan (its one shard taken by the planner), finish the shard, complete the run:
+    SQLite's write lock is taken for those alone (the idle step after the run takes none);
+    with the shard queued for any worker, its claim is a fifth."""
     worker, run_id = _settled_worker_and_run(engine, storage, settings)
-    with recording(engine) as sent:
-        while worker.step():
-            pass
-    with engine.connect() as conn:
-        assert get_run(conn, run_id).workflow_state == "complete"
-    assert sum(s == "BEGIN IMMEDIATE" for s in sent) == 5
+    for take, transactions in ((True, 4), (False, 5)):
+        if not take:
+            with engine.begin() as conn:
+                run_id = sample_run(conn, get_run(conn, run_id).root_account_id)
+        worker.take_alone = take
+        with recording(engine) as sent:
+            while worker.step():
+                pass
+        with engine.connect() as conn:
+            assert get_run(conn, run_id).workflow_state == "complete"
+        assert sum(s == "BEGIN IMMEDIATE" for s in sent) == transactions
 
 
 @pytest.mark.skipif(lane() != "postgresql", reason="SQLite syncs no commit (WAL, NORMAL)")
@@ -556,8 +563,8 @@ def test_only_the_completion_of_a_run_waits_for_its_wal_flush(
     writes = [t for t in transactions if any(s.startswith(("UPDATE", "INSERT")) for s in t)]
     relaxed = [RELAXED_COMMIT in t for t in writes]
     completes = ["INSERT INTO attachments" in " ".join(t) for t in writes]
-    assert relaxed == [True, True, True, True, False]
-    assert completes == [False, False, False, False, True]
+    assert relaxed == [True, True, True, False]  # the plan takes its one shard
+    assert completes == [False, False, False, True]
 
 
 @pytest.mark.sqlite_only

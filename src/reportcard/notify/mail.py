@@ -295,6 +295,13 @@ def _close(connection: smtplib.SMTP) -> None:
         connection.close()
 
 
+def _prime(conn: Connection) -> None:
+    """The run-ended listener's reads, compiled at a worker's warm-up (ids no row has)."""
+    started_by_schedule(conn, 0)
+    email_of(conn, 0)
+
+
 def install(hooks: Hooks) -> None:
     hooks.on_run_ended(report_ended)
+    hooks.on_warm_up(_prime)
     hooks.every("mail", lambda s: s.mail_interval_seconds, deliver_pending)

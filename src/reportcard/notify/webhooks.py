@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, Select, and_, or_, select, update
 
 from reportcard.clock import utcnow
 from reportcard.db.engine import read_conn
@@ -258,21 +258,29 @@ def queue_webhook_events(conn: Connection, run: Any) -> None:
         log.exception("could not queue the webhook events of run %s", run.id)
 
 
+def endpoints_of(account_id: int) -> Select[Any]:
+    """The active, enabled endpoints of the account and of its ancestors."""
+    chain = select(account_ancestors.c.ancestor_id).where(
+        account_ancestors.c.account_id == account_id
+    )
+    w = report_webhooks.c
+    return select(report_webhooks).where(
+        or_(w.account_id.in_(chain), w.account_id == account_id),
+        w.workflow_state == "active",
+        w.enabled.is_(True),
+    )
+
+
+def _prime(conn: Connection) -> None:
+    """The run-ended listener's read, compiled at a worker's warm-up (an account no row has)."""
+    conn.execute(endpoints_of(0)).all()
+
+
 def _queue(conn: Connection, run: Any) -> None:
     event = _STATE_EVENT.get(run.workflow_state)
     if event is None:
         return
-    chain = select(account_ancestors.c.ancestor_id).where(
-        account_ancestors.c.account_id == run.account_id
-    )
-    w = report_webhooks.c
-    hooks = conn.execute(
-        select(report_webhooks).where(
-            or_(w.account_id.in_(chain), w.account_id == run.account_id),
-            w.workflow_state == "active",
-            w.enabled.is_(True),
-        )
-    ).all()
+    hooks = conn.execute(endpoints_of(run.account_id)).all()
     if not hooks:
         return
     now = utcnow()
@@ -437,4 +445,5 @@ def _job(engine: Engine, storage: Storage, settings: Settings, now: datetime) ->
 
 def install(hooks: Hooks) -> None:
     hooks.on_run_ended(queue_webhook_events)
+    hooks.on_warm_up(_prime)
     hooks.every("webhook_deliveries", lambda s: s.webhook_poll_seconds, _job)

@@ -15,29 +15,38 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, Update, func, insert, select, update
+from sqlalchemy import Connection, Engine, Insert, Select, Update, func, insert, select, update
 
 from reportcard.clock import utcnow
 from reportcard.db.engine import read_conn
 from reportcard.db.tables import account_reports, attachments, report_shards
-from reportcard.reports.catalog import Report, RunContext, get_report
+from reportcard.reports.catalog import PartQuery, Report, RunContext, get_report
 from reportcard.runs.context import build_context
 from reportcard.runs.events import run_ended
 from reportcard.runs.formats import Output, deflated_parts, write_output
 from reportcard.runs.lifecycle import get_run
 from reportcard.runs.package import FilePart, part_key, parts_prefix, piece_key
+from reportcard.runs.taken import Taken
 from reportcard.storage.base import Storage
 
 
 def file_parts(
-    conn: Connection, report: Report, ctx: RunContext, shards: Sequence[Any] | None = None
+    conn: Connection | None,
+    report: Report,
+    ctx: RunContext,
+    shards: Sequence[Any] | None = None,
+    queries: dict[int, PartQuery] | None = None,
 ) -> list[FilePart]:
     """The run's output files in order, each with its header and its shards' part keys.
 
     The keys are deflate pieces when the file is a zip of CSVs (``deflated_parts``).
     ``shards``: the run's ``report_shards`` rows in ``shards_of`` order (else read here).
+    ``queries``: parts' queries already built, by ``part_index`` (the headers and the rows
+    of an empty file are the same in the query a shard ran).
     """
+    queries = queries or {}
     if shards is None:
+        assert conn is not None
         shards = conn.execute(shards_of(ctx.report_id)).all()
     deflated = deflated_parts(ctx.params, report.always_zip, len({s.part_index for s in shards}))
     key_of = piece_key if deflated else part_key
@@ -51,7 +60,7 @@ def file_parts(
     out = []
     for index in sorted(parts):
         name, keys = parts[index]
-        pq = report.part(name).build(ctx)
+        pq = queries.get(index) or report.part(name).build(ctx)
         headers = [c.header for c in pq.columns]
         empty_rows = pq.if_empty if counts[index] == 0 else ()
         out.append(
@@ -67,18 +76,30 @@ def count_lines(parts: Sequence[FilePart], rows: int) -> int:
     return rows + len(parts) + sum(len(p.empty_rows) for p in parts)
 
 
-def compile_run(engine: Engine, storage: Storage, run_id: int) -> None:
-    """Assemble the parts into the attachment and complete the run (the compile winner only)."""
-    with read_conn(engine) as conn:
-        run = get_run(conn, run_id)
-        if run is None or run.workflow_state != "compiling":
-            return
-        report = get_report(run.report_type)
-        assert report is not None
-        ctx = build_context(conn, run)
-        shards = conn.execute(shards_of(run_id)).all()
-        parts = file_parts(conn, report, ctx, shards)
-        conn.rollback()
+def compile_run(engine: Engine, storage: Storage, run_id: int, taken: Taken | None = None) -> None:
+    """Assemble the parts into the attachment and complete the run (the compile winner only).
+
+    ``taken``: the run's one shard, which this worker planned, took and executed
+    (``runs.plan.Taken``): the run row as its plan recorded it, and what the shard made
+    (``runs.taken.Made``), stand for the reads and builds here. The run moved to compiling in that
+    shard's finish; should it have been aborted since, the completion finds it so."""
+    shards: Sequence[Any]
+    if taken is not None and taken.made is not None:
+        run, made = taken.run, taken.made
+        report, ctx, shards = made.report, made.ctx, made.shards
+        parts = file_parts(None, report, ctx, shards, made.queries)
+    else:
+        with read_conn(engine) as conn:
+            run = get_run(conn, run_id)
+            if run is None or run.workflow_state != "compiling":
+                return
+            found = get_report(run.report_type)
+            assert found is not None
+            report = found
+            ctx = build_context(conn, run)
+            shards = conn.execute(shards_of(run_id)).all()
+            parts = file_parts(conn, report, ctx, shards)
+            conn.rollback()
     rows = sum(int(s.rows or 0) for s in shards)
     # The file in the format the run asks for (csv, xlsx, parquet), from the CSV parts.
     out = write_output(
@@ -132,22 +153,7 @@ def finish(
     now = utcnow()
     run_id = int(run.id)
     with engine.begin() as conn:
-        att = conn.execute(
-            insert(attachments).values(
-                uuid=uuid.uuid4().hex + uuid.uuid4().hex[:8],
-                context_type="Account",
-                context_id=run.account_id,
-                user_id=run.user_id,
-                filename=file.filename,
-                display_name=file.filename,
-                content_type=file.content_type,
-                size=file.size,
-                storage_key=file.key,
-                workflow_state="processed",
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        att = conn.execute(attachment_row(run, file, now))
         pk = att.inserted_primary_key
         assert pk is not None
         extra = (run.parameters or {}).get("extra_text", "")
@@ -172,6 +178,24 @@ def shards_of(run_id: int) -> Select[Any]:
     """The run's shards in file order, then key order."""
     s = report_shards.c
     return select(report_shards).where(s.report_id == run_id).order_by(s.part_index, s.seq)
+
+
+def attachment_row(run: Any, file: Output, now: datetime) -> Insert:
+    """The attachment of ``run``'s file."""
+    return insert(attachments).values(
+        uuid=uuid.uuid4().hex + uuid.uuid4().hex[:8],
+        context_type="Account",
+        context_id=run.account_id,
+        user_id=run.user_id,
+        filename=file.filename,
+        display_name=file.filename,
+        content_type=file.content_type,
+        size=file.size,
+        storage_key=file.key,
+        workflow_state="processed",
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def completed(run_id: int, attachment_id: int, lines: int, message: str, now: datetime) -> Update:

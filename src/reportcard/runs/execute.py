@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -46,6 +47,7 @@ from reportcard.runs.orphans import discard_run_files
 from reportcard.runs.package import headed_key, header_bytes, part_key, piece_key
 from reportcard.runs.pgprogress import PgProgress, pg_form
 from reportcard.runs.query import BATCH, sql_formatted
+from reportcard.runs.taken import Made, Taken
 from reportcard.runs.write import (
     Sink,
     copy_eligible,
@@ -277,22 +279,38 @@ def checkpoints(engine: Engine, run_id: int) -> Iterator[Callable[[int], None]]:
 
 
 def execute_shard(
-    engine: Engine, storage: Storage, shard_id: int, *, zip_level: int = ZIP_LEVEL
+    engine: Engine,
+    storage: Storage,
+    shard_id: int,
+    *,
+    zip_level: int = ZIP_LEVEL,
+    taken: Taken | None = None,
 ) -> bool:
     """Write one shard's part file. Returns True when this shard completed the run's shards.
 
-    ``zip_level``: the deflate level of the piece when the run's file is a zip of CSVs."""
+    ``zip_level``: the deflate level of the piece when the run's file is a zip of CSVs.
+    ``taken``: the run's one shard, taken by its planner (``plan_run(take=True)``), whose
+    rows it holds: the shard's, the run's, one file, and no shard waiting (the plan's
+    transaction saw none), which would otherwise be read here."""
     with read_conn(engine) as conn:
-        shard = conn.execute(shard_row(shard_id)).one()
-        run = get_run(conn, shard.report_id)
+        if taken is not None:
+            shard, run = taken.shard, taken.run
+        else:
+            shard = conn.execute(shard_row(shard_id)).one()
+            run = get_run(conn, shard.report_id)
         report = get_report(run.report_type)
         assert report is not None
         ctx = build_context(conn, run)
-        if is_sqlite(conn):
-            files, alone = conn.execute(file_count(run.id)).scalar_one(), False
+        waiting = None
+        if taken is not None:
+            files = 1
+        elif is_sqlite(conn):
+            files = conn.execute(file_count(run.id)).scalar_one()
         else:  # one round trip for both
             files, waiting = conn.execute(file_count(run.id, waiting=True)).one()
-            alone = parallel_query(None if waiting is None else int(waiting), int(shard.rows))
+        alone = not is_sqlite(conn) and parallel_query(
+            None if waiting is None else int(waiting), int(shard.rows)
+        )
         conn.rollback()
     # Formatters with a SQL form run in the statement, so the part can take a fast path.
     pq = sql_formatted(report.part(shard.part).build(ctx), ctx)
@@ -329,6 +347,10 @@ def execute_shard(
                 written = write_python(engine, pq, ctx, shard.lo, shard.hi, out, progress)
         if piece is not None:
             piece.close()  # only once every row is in: a failed shard publishes no piece
+    if taken is not None:  # the run's compile: its context, part and (only) shard are these
+        done = SimpleNamespace(**{**vars(shard), "rows": written})
+        queries = {int(shard.part_index): pq}
+        taken.made = Made(report=report, ctx=ctx, queries=queries, shards=[done])
     return finish_shard(engine, run.id, shard_id, written, storage.size(key), pending)
 
 

@@ -1,5 +1,6 @@
-"""What the packages above the run engine add to it: run-ended listeners, periodic jobs, other
-units of work for the worker loop, and who is told (after the commit) that a run was created.
+"""What the packages above the run engine add to it: run-ended listeners (and what compiles
+their statements at a worker's warm-up), periodic jobs, other units of work for the worker
+loop, and who is told (after the commit) that a run was created.
 
 The run engine never names the packages that use it. Each of them has an ``install(hooks)``
 function that adds its parts here, and :mod:`reportcard.runtime` calls those functions, in a
@@ -32,6 +33,8 @@ Interval = Callable[[Settings], float]
 Work = Callable[[Engine, Storage, Settings, str], bool]
 # created(run_id), after the transaction that created the run committed
 RunCreated = Callable[[int], None]
+# primer(conn): compiles a listener's statements while a worker warms up (``runs.warmup``)
+Primer = Callable[[Connection], None]
 
 _OPTION = "reportcard_hooks"
 
@@ -52,12 +55,21 @@ class Hooks:
     jobs: dict[str, PeriodicJob] = field(default_factory=dict)
     work: dict[str, Work] = field(default_factory=dict)
     created: list[RunCreated] = field(default_factory=list)
+    primers: list[Primer] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def on_run_ended(self, fn: RunEndedListener) -> RunEndedListener:
         """Call ``fn`` in the transaction that moves a run to ``complete`` or ``error``."""
         if fn not in self.listeners:
             self.listeners.append(fn)
+        return fn
+
+    def on_warm_up(self, fn: Primer) -> Primer:
+        """Call ``fn(conn)`` when a worker warms up, in a transaction that is rolled back: a
+        listener's reads executed with ids no row has (or compiled, ``db.compiled``), so that
+        the first run's end finds them compiled."""
+        if fn not in self.primers:
+            self.primers.append(fn)
         return fn
 
     def every(self, name: str, every: Interval, job: Job) -> None:

@@ -11,6 +11,8 @@ only while the run is still this planner's and has no shards yet.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -40,6 +42,7 @@ from reportcard.runs.formats import output_format
 from reportcard.runs.lifecycle import NO_FILE_TEXT, fail_run, get_run
 from reportcard.runs.planner import DEFAULT_PLANNER, EMPTY_RANGE, KeyRange, Planner
 from reportcard.runs.priority import ShardSize, priorities
+from reportcard.runs.taken import Taken
 from reportcard.settings import Settings
 
 
@@ -92,13 +95,22 @@ def plan_run(
     run_id: int,
     worker_id: str | None = None,
     planner: Planner = DEFAULT_PLANNER,
-) -> bool:
+    *,
+    take: bool = False,
+) -> bool | Taken:
     """Split a freshly claimed run into shards (or end it in error on bad input).
 
     Only while the run is still this planner's (``worker_id``, when given) and has no shards
     yet: a planner that stalled past the stale limit, whose run was planned again by another
     worker meanwhile, backs off and leaves that run alone. Returns False then, True when the
     run was planned or ended.
+
+    ``take`` (with ``worker_id``): a run planned as one shard, while no shard of any running
+    run waits for a worker, has that shard written as ``worker_id``'s, running, in the plan's
+    own transaction, as ``runs.execute.claim_shard`` would have taken it next; returned as a
+    :class:`Taken` for the planner to execute at once (``Worker``'s one-shard path). A crash
+    after the commit leaves a running shard whose heartbeat stops, which the reaper queues
+    again, as after any claim.
     """
     with read_conn(engine) as conn:
         run = get_run(conn, run_id)
@@ -144,11 +156,39 @@ def plan_run(
         if not still_planning(conn, run_id, worker_id):
             return False  # aborted, deleted, or re-planned by another worker meanwhile
         # Lost in a server crash, the plan leaves a running run with no shards: the reaper
-        # hands it back to ``created``.
+        # hands it back to ``created`` (a taken shard too: its run goes back with it).
         relaxed_commit(conn)
         conn.execute(record_plan(run_id, params, total))
+        alone = take and worker_id is not None and len(shards) == 1
+        if alone and worker_id is not None and not conn.execute(shards_waiting()).scalar_one():
+            shard = taken_values(shards[0], worker_id, utcnow())
+            pk = conn.execute(insert(report_shards), shard).inserted_primary_key
+            assert pk is not None
+            row = {**run._mapping, "parameters": params, "total_lines": total}
+            return Taken(shard=SimpleNamespace(id=int(pk[0]), **shard), run=SimpleNamespace(**row))
         conn.execute(insert(report_shards), shards)
     return True
+
+
+def shards_waiting() -> Select[Any]:
+    """Whether a shard of a running run waits for a worker (what ``Worker._shard`` takes
+    before planning: a planner takes its run's one shard only when none does)."""
+    s, r = report_shards.c, account_reports.c
+    return select(
+        exists().where(s.state == "queued", r.id == s.report_id, r.workflow_state == "running")
+    )
+
+
+def taken_values(shard: dict[str, Any], worker_id: str, now: datetime) -> dict[str, Any]:
+    """A planned shard's row as ``worker_id``'s, running: what ``claim_shard`` would write."""
+    return {
+        **shard,
+        "state": "running",
+        "worker_id": worker_id,
+        "heartbeat_at": now,
+        "started_at": now,
+        "attempts": shard["attempts"] + 1,
+    }
 
 
 def record_plan(run_id: int, params: dict[str, Any], total: int) -> Update:
@@ -225,27 +265,34 @@ def plan_shards(
         for seq, kr in enumerate(ranges):
             total += kr.rows
             sizes.append(ShardSize(part_index=index, seq=seq, rows=kr.rows))
-            shards.append(
-                {
-                    "report_id": ctx.report_id,
-                    "part": name,
-                    "part_index": index,
-                    "seq": seq,
-                    "lo": kr.lo,
-                    "hi": kr.hi,
-                    "state": "queued",
-                    # Estimated until the shard is done (``runs.execute.parallel_query``).
-                    "rows": kr.rows,
-                    "bytes": 0,
-                    "attempts": 0,
-                    "heartbeat_at": utcnow(),  # while queued: when it was queued
-                }
-            )
+            shards.append(shard_values(ctx.report_id, name, index, seq, kr))
     # Written in file and key order: the order workers take them in is ``priority`` alone.
     per_row = {i: costs[name] for i, name in enumerate(names) if name in costs}
     for shard, rank in zip(shards, priorities(sizes, per_row), strict=True):
         shard["priority"] = rank
     return shards, total
+
+
+def shard_values(report_id: int, part: str, index: int, seq: int, kr: KeyRange) -> dict[str, Any]:
+    """A queued shard's ``report_shards`` row (its ``priority`` is set once all are known).
+
+    The keys are the INSERT's parameters, part of its compiled form's cache key: the worker's
+    warm-up (``runs.warmup``) compiles the INSERT with these very keys."""
+    return {
+        "report_id": report_id,
+        "part": part,
+        "part_index": index,
+        "seq": seq,
+        "lo": kr.lo,
+        "hi": kr.hi,
+        "state": "queued",
+        # Estimated until the shard is done (``runs.execute.parallel_query``).
+        "rows": kr.rows,
+        "bytes": 0,
+        "attempts": 0,
+        "heartbeat_at": utcnow(),  # while queued: when it was queued
+        "priority": 0,
+    }
 
 
 PLAN_THREADS = 4

@@ -43,6 +43,7 @@ from reportcard.runs.lifecycle import fail_run
 from reportcard.runs.orphans import discard_run_files
 from reportcard.runs.plan import claim_run, plan_run, still_planning
 from reportcard.runs.planner import DEFAULT_PLANNER, Planner
+from reportcard.runs.taken import Taken
 from reportcard.runs.warmup import warm_up
 from reportcard.settings import Settings
 from reportcard.storage.base import Storage
@@ -90,6 +91,7 @@ class Worker:
         wake: threading.Event | None = None,
         planned: Callable[[int], None] | None = None,
         planner: Planner = DEFAULT_PLANNER,
+        take_alone: bool = True,
     ) -> None:
         self.engine = engine
         self.storage = storage
@@ -100,6 +102,9 @@ class Worker:
         # wakes the workers sharing ``wake``, which find the shards in the database.
         self.planned: Callable[[int], None] = planned or (lambda run_id: self.wake.set())
         self.planner = planner  # cuts each part of a run into key ranges
+        # A run planned as one shard is executed by its planner at once (``plan``'s ``take``)
+        # instead of being queued, read back and claimed; off, every shard is queued.
+        self.take_alone = take_alone
 
     # ------------------------------------------------------------------ one unit of work
     def step(self) -> bool:
@@ -159,10 +164,13 @@ class Worker:
                 return True
         return False
 
-    def run_shard(self, shard_id: int, run_id: int | None = None) -> None:
+    def run_shard(
+        self, shard_id: int, run_id: int | None = None, taken: Taken | None = None
+    ) -> None:
         """Execute a claimed shard; compile its run when it was the run's last.
 
-        ``run_id``: the shard's run, when the caller knows it (else read here).
+        ``run_id``: the shard's run, when the caller knows it (else read here). ``taken``:
+        the run's one shard as its planner took it (``execute_shard``).
         """
         if run_id is None:
             with read_conn(self.engine) as conn:
@@ -173,7 +181,11 @@ class Worker:
         try:
             with keepalive(self.engine, report_shards, shard_id, self.settings.heartbeat_seconds):
                 last = execute_shard(
-                    self.engine, self.storage, shard_id, zip_level=self.settings.zip_level
+                    self.engine,
+                    self.storage,
+                    shard_id,
+                    zip_level=self.settings.zip_level,
+                    taken=taken,
                 )
         except RunStopped:
             shard_stopped(self.engine, self.storage, shard_id)
@@ -187,16 +199,16 @@ class Worker:
                 discard_run_files(self.engine, self.storage, ended)
             return
         if last:
-            self.compile(run_id)
+            self.compile(run_id, taken)
         else:
             # A shard too short to reach a checkpoint finishes even when its run was stopped
             # meanwhile: then the run's parts are nobody's (nothing happens while it runs).
             discard_run_files(self.engine, self.storage, run_id)
 
-    def compile(self, run_id: int) -> None:
+    def compile(self, run_id: int, taken: Taken | None = None) -> None:
         try:
             with keepalive(self.engine, account_reports, run_id, self.settings.heartbeat_seconds):
-                compile_run(self.engine, self.storage, run_id)
+                compile_run(self.engine, self.storage, run_id, taken)
         except Exception as exc:
             log.exception("compiling run %s failed", run_id)
             with self.engine.begin() as conn:
@@ -225,22 +237,31 @@ class Worker:
                     conn, run_id, root_id, self.settings.concurrency_per_root, self.worker_id
                 )
             if claimed:
-                if self.plan(run_id):
+                planned = self.plan(run_id, take=self.take_alone)
+                if isinstance(planned, Taken):
+                    self.run_shard(planned.shard.id, run_id, planned)
+                elif planned:
                     self.planned(run_id)
                 return True
         return False
 
-    def plan(self, run_id: int) -> bool:
+    def plan(self, run_id: int, take: bool = False) -> bool | Taken:
         """Plan a run this worker claimed, beating its heartbeat meanwhile; True if planned.
 
         The heartbeat keeps the reaper from handing a slow plan (a long count, a database
         restart) to another worker. Should that happen anyway (a stall longer than the stale
         limit), the plan that finds the run no longer its own backs off (``plan_run``), and a
         failure of a run that is no longer this worker's is not this worker's to report.
+
+        ``take``: a run planned as one shard, with no other shard waiting, is returned as its
+        shard, already this worker's (:class:`~reportcard.runs.plan.Taken`): the worker loop
+        executes it at once instead of queueing it, reading the queue and claiming it back.
         """
         try:
             with keepalive(self.engine, account_reports, run_id, self.settings.heartbeat_seconds):
-                return plan_run(self.engine, self.settings, run_id, self.worker_id, self.planner)
+                return plan_run(
+                    self.engine, self.settings, run_id, self.worker_id, self.planner, take=take
+                )
         except Exception as exc:
             log.exception("planning run %s failed", run_id)
             with self.engine.begin() as conn:

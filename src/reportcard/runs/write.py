@@ -217,6 +217,13 @@ def write_copy(
     return copy.rows
 
 
+def lines_select(
+    pq: PartQuery, ctx: RunContext | None = None, lo: int | None = None, hi: int | None = None
+) -> Select:
+    """The statement :func:`write_lines` runs for ``pq``'s keys in ``[lo, hi]``."""
+    return range_select(pq, lo, hi, columns=_LineShape(pq, ctx).exprs)
+
+
 def write_lines(
     engine: Engine,
     pq: PartQuery,

@@ -39,6 +39,8 @@ class LocalStorage(Storage):
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        # Resolved once: every key's path is checked against it (a run resolves a dozen).
+        self._resolved = self.root.resolve()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalStorage:
@@ -46,8 +48,8 @@ class LocalStorage(Storage):
         return cls(settings.resolved_storage_dir)
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if self.root.resolve() not in path.parents:
+        path = (self._resolved / key).resolve()
+        if self._resolved not in path.parents:
             raise ValueError(f"storage key escapes the storage root: {key!r}")
         return path
 
@@ -88,7 +90,7 @@ class LocalStorage(Storage):
             path.unlink(missing_ok=True)
 
     def list(self, prefix: str = "") -> Iterator[StoredFile]:
-        root = self.root.resolve()
+        root = self._resolved
         start = self._path(prefix.rstrip("/")) if prefix.strip("/") else root
         if start.is_file():
             paths: Iterator[tuple[str, list[str], list[str]]] = iter(
