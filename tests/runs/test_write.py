@@ -28,7 +28,15 @@ from sqlalchemy import (
 
 from reportcard.db import tables
 from reportcard.names import stored_names
-from reportcard.reports.catalog import TIME, Col, PartQuery, RunContext, all_reports, get_report
+from reportcard.reports.catalog import (
+    SORT_KIB,
+    TIME,
+    Col,
+    PartQuery,
+    RunContext,
+    all_reports,
+    get_report,
+)
 from reportcard.reports.formatting import time_formatter
 from reportcard.reports.sis_scope import STANDARD_FILES
 from reportcard.rubyfloat import ruby_float
@@ -255,6 +263,48 @@ def test_sqlite_a_parts_own_cache_once_started(engine: Engine, path: str) -> Non
         assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -8192
 
 
+@pytest.mark.parametrize("sort_kib", [None, SORT_KIB])
+def test_sqlite_line_statement_starts_with_the_parts_sort_cache(
+    engine: Engine, sort_kib: int | None
+) -> None:
+    """``write_lines``'s statement starts with the part's ``sort_kib`` of page cache when it
+    declares one (which sizes its sort), else the connection's 8 MB; after its first batch it
+    gets :data:`LINES_CACHE_KIB`, and the connection gets its own back."""
+    if lane() != "sqlite":
+        pytest.skip("SQLite's page cache")
+    n = Table("cache_probe", MetaData(), Column("i", Integer, primary_key=True))
+    n.create(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(n), [{"i": i} for i in range(1, 3 * BATCH + 1)])
+    cache = literal_column("(SELECT cache_size FROM pragma_cache_size() WHERE cache_probe.i > 0)")
+    pq = PartQuery(
+        [Col("i", n.c.i), Col("cache", cache)],
+        n,
+        [],
+        n.c.i,
+        sort_kib=sort_kib,
+    )
+    out = io.BytesIO()
+    assert write_lines(engine, pq, 1, 3 * BATCH, out, lambda k: None) == 3 * BATCH  # type: ignore[arg-type]
+    caches = [line.split(",")[1] for line in out.getvalue().decode().splitlines()]
+    assert set(caches[:BATCH]) == {"-8192" if sort_kib is None else f"-{sort_kib}"}
+    assert set(caches[-BATCH:]) == {f"-{LINES_CACHE_KIB}"}
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -8192
+
+
+def test_zero_activity_sorts_in_the_sqlite_clis_cache(engine: Engine) -> None:
+    """Zero activity's SQLite statement, which sorts every row of its shard, starts with the
+    sqlite3 CLI's page cache (``SORT_KIB``); PostgreSQL has no such setting."""
+    report = get_report("zero_activity_csv")
+    assert report is not None
+    with engine.begin() as conn:
+        build(conn)
+        ctx = context(conn, "zero_activity_csv")
+    pq = report.part("zero_activity").build(ctx)
+    assert pq.sort_kib == (SORT_KIB if lane() == "sqlite" else None)
+
+
 @pytest.mark.parametrize("hostile", [False, True], ids=["clean", "hostile"])
 @pytest.mark.parametrize("batch", [1, 2, 1000])
 def test_sqlite_lines_and_python_paths_are_byte_identical(
@@ -470,6 +520,59 @@ def test_line_batches_with_a_comma_prone_column_quote_the_wrapped_values() -> No
         batch = [*lines, refused]
         assert _lines_text(batch, shape) is None, refused
         assert batch == [*fetched, refused]
+
+
+def test_line_batches_with_a_comma_prone_column_write_their_lines_alone_together() -> None:
+    """The lines written alone of a part with a comma-prone column and no mark in them are
+    unwrapped and written by ``csv.writer`` together (``write._plain_alone``): over random
+    batches of values with commas, quotes, carriage returns, non-ASCII text and the odd
+    separator, newline, wrapper or mark, wrapped and marked as SQL does, each batch written
+    is exactly its values' CSV (``csvtext.line``), and a batch the line path cannot prove
+    right is refused (None), never written otherwise."""
+    c = tables.courses
+    pq = PartQuery(
+        [
+            Col("id", c.c.id),
+            Col("name", c.c.name, comma_prone=True),
+            Col("x", c.c.sis_source_id),
+        ],
+        c,
+        [],
+        c.c.id,
+    )
+    shape = _LineShape(pq)
+    assert shape.wrapped == [1, 2]
+
+    def sql(value: str) -> str:  # the line statement's CASE of a wrapped column
+        if "\x1d" in value or value.startswith("\x1e"):
+            return "\x1e" + value
+        return f"\x1d{value}\x1d" if "," in value else value
+
+    rng = random.Random(1919)
+    pieces = ["a", "Zoë", "€", " ", ",", '"', '"', "\r", "", "b c"]
+    odd = ["\x1f", "\x1d", "\n", "\x1e"]
+    written = refused = together = 0
+    for _ in range(3000):
+        rows = []
+        for i in range(rng.randint(1, 6)):
+            rows.append(
+                [str(i)] + ["".join(rng.choices(pieces, k=rng.randint(0, 4))) for _ in range(2)]
+            )
+        if rng.random() < 0.1:
+            rows[-1][rng.randint(1, 2)] += rng.choice(odd)
+        lines = ["\x1f".join([row[0], *map(sql, row[1:])]).encode() for row in rows]
+        fetched = list(lines)
+        got = _lines_text(lines, shape)
+        assert lines == fetched
+        if got is None:
+            refused += 1
+            continue
+        written += 1
+        values = "".join(v for row in rows for v in row)
+        if '"' in values and not any(ch in values for ch in "\n\x1d\x1e"):
+            together += 1  # a line written alone, the batch's lines alone all unwrapped together
+        assert got == "".join(line(row) for row in rows).encode(), rows
+    assert written > 2000 and refused > 0 and together > 1000
 
 
 def _users_part(ctx: RunContext) -> PartQuery:

@@ -77,6 +77,9 @@ class PartQuery:
     # again runs faster in a small one (docs/decisions/performance.md, "the SQLite grade
     # files, their page cache ...").
     sqlite_cache_kib: int | None = None
+    # On SQLite's line path, the page cache (KiB) the part's statement starts with, which sizes
+    # the memory of any sort it does (None: the connection's 8 MB). See SORT_KIB.
+    sort_kib: int | None = None
 
 
 ONE_RANGE_SCALE = 8
@@ -85,6 +88,14 @@ ONE_RANGE_SCALE = 8
 and zero activity (a short range probes an index per candidate where a long one hashes):
 2,000,000 rows a shard at the default ``shard_rows`` (docs/decisions/performance.md, "Issue
 19: PostgreSQL parts in one range, with parallel query when no shard waits")."""
+
+SORT_KIB = 2000
+"""A ``sort_kib``: SQLite's default page cache, the sqlite3 CLI's. A part that sorts every row
+of its shard, each a wide line (zero activity's nine fields), spends less CPU sorting them in
+2 MB lists spilled and merged than in the connection's 8 MB ones (zero activity with a start
+date on ``large``: up to 0.5 user CPU-s less of about 6); a GROUP BY of many short rows (last
+enrollment activity) spends more, its spills merged once more (docs/decisions/performance.md,
+"zero activity's sort sized as the sqlite3 CLI's")."""
 
 
 @dataclass(frozen=True)

@@ -254,6 +254,10 @@ def write_lines(
     selected as stored between the SQL-built pieces of the line around it, and formatted in
     Python, column by column over the batch; the pieces and the formatted values are joined
     into the line (:meth:`_LineShape.text_lines`), which then goes the same way.
+
+    The statement starts with the part's :attr:`~.PartQuery.sort_kib` of page cache when it
+    declares one (SQLite sizes a sort's memory by the cache at the statement's start), else
+    the connection's.
     """
     shape = _LineShape(pq, ctx)
     stmt = range_select(pq, lo, hi, columns=shape.exprs)
@@ -264,6 +268,8 @@ def write_lines(
         assert dbapi is not None
         conn.exec_driver_sql("BEGIN")  # one snapshot for the lines and any raw re-read
         cache = dbapi.execute("PRAGMA cache_size").fetchone()[0]
+        if pq.sort_kib is not None:  # the part's sort sized by its own cache
+            dbapi.execute(f"PRAGMA cache_size = -{int(pq.sort_kib)}")
         # SQL-built lines alone come as UTF-8 bytes; with values formatted here, as text.
         factory = str if shape.applied else bytes
         dbapi.text_factory = factory
@@ -657,8 +663,8 @@ def _spliced(
     text: bytes, data: bytes, alone: list[tuple[int, int]], shape: _LineShape
 ) -> bytes | None:
     """``text`` (``data`` translated) with the lines written alone replacing theirs: all
-    together (:func:`_plain_alone`) or, with a commas or comma-prone column, a newline or a
-    mark in them, line by line."""
+    together (:func:`_plain_alone`) or, with a commas column, a newline or a mark in them,
+    line by line."""
     if not alone:
         return text
     written = _plain_alone(data, alone, shape)
@@ -691,15 +697,17 @@ def _spliced(
 def _plain_alone(
     data: bytes, alone: list[tuple[int, int]], shape: _LineShape
 ) -> list[bytes] | None:
-    """The CSV lines of the lines written alone, all at once, when the part has no commas or
-    comma-prone column and they hold no newline or ``MARK``: decoded together, split on the
-    separator, written by ``csv.writer`` in one call (:class:`.csvtext.BatchWriter`) and
-    encoded together: the same writer and fields as line by line, in a few C calls instead
-    of a dozen Python steps a line (a course's title with a comma or a quote puts one line in
-    seven of the courses files on ``large`` here). None when this way does not apply; an
-    empty list when a line does not split into the part's fields or its CSV holds a
+    """The CSV lines of the lines written alone, all at once, when the part has no commas
+    column and they hold no newline or ``MARK``: decoded together, split on the separator,
+    the comma-prone part's wrapped values unwrapped (as :meth:`_LineShape.fields` does),
+    written by ``csv.writer`` in one call (:class:`.csvtext.BatchWriter`) and encoded
+    together: the same writer and fields as line by line, in a few C calls instead of a
+    dozen Python steps a line (a course's title with a comma or a quote puts one line in
+    seven of the courses files on ``large`` here, and a title with a quote one in twelve of
+    zero activity's lines). None when this way does not apply; an empty list when a line
+    does not split into the part's fields, a wrapped value is not whole, or its CSV holds a
     separator or ``QUOTE`` (the batch is then refused, as line by line)."""
-    if shape.commas or shape.wrapped:
+    if shape.commas:
         return None
     segments = [data[first:last] for first, last in alone]
     joined = b"\n".join(segments)
@@ -709,10 +717,25 @@ def _plain_alone(
     ncols = shape.ncols
     if any(len(row) != ncols for row in rows):
         return []
+    if shape.wrapped and not _unwrapped(rows, shape.wrapped):
+        return []
     text = BatchWriter().text(rows).encode("utf-8")
     if _SEP in text or _QUOTE in text:
         return []
     return text.split(b"\n")[:-1]
+
+
+def _unwrapped(rows: list[list[str]], wrapped: list[int]) -> bool:
+    """Each row's wrapped values (``QUOTE`` + value + ``QUOTE``) unwrapped in place, as
+    :meth:`_LineShape.fields` does for a line holding no mark; False when one is not whole."""
+    for row in rows:
+        for i in wrapped:
+            value = row[i]
+            if value.startswith(QUOTE):
+                if len(value) < 2 or value[-1] != QUOTE:
+                    return False
+                row[i] = value[1:-1]
+    return True
 
 
 def _plain_counts(data: bytes, shape: _LineShape, k: int, alone: list[tuple[int, int]]) -> bool:
