@@ -89,7 +89,11 @@ and zero activity (a short range probes an index per candidate where a long one 
 2,000,000 rows a shard at the default ``shard_rows`` (docs/decisions/performance.md, "Issue
 19: PostgreSQL parts in one range, with parallel query when no shard waits")."""
 
-SORT_KIB = 2000
+CLI_CACHE_KIB = 2000
+"""SQLite's default page cache (KiB), the sqlite3 CLI's: a part's ``sort_kib`` or
+``sqlite_cache_kib`` when the line path's bigger caches cost it CPU."""
+
+SORT_KIB = CLI_CACHE_KIB
 """A ``sort_kib``: SQLite's default page cache, the sqlite3 CLI's. A part that sorts every row
 of its shard, each a wide line (zero activity's nine fields), spends less CPU sorting them in
 2 MB lists spilled and merged than in the connection's 8 MB ones (zero activity with a start

@@ -55,6 +55,7 @@ from reportcard.db.tables import (
 from reportcard.reports.aliases import named_alias
 from reportcard.reports.basics import check_references
 from reportcard.reports.catalog import (
+    CLI_CACHE_KIB,
     ONE_RANGE_SCALE,
     Col,
     Parameter,
@@ -582,7 +583,7 @@ def score_columns(
 # scores of each enrollment) rarely read a page again, and in the bigger cache each page read
 # fills a buffer no longer in the CPU's caches: on `large`, 15-20% more CPU for the statement
 # (docs/decisions/performance.md, "the SQLite grade files, their page cache ...").
-GRADES_CACHE_KIB = 2000
+GRADES_CACHE_KIB = CLI_CACHE_KIB
 
 
 def _part(ctx: RunContext, src: Source, columns: list[Col], shard_scale: int = 1) -> PartQuery:
