@@ -480,11 +480,8 @@ def test_line_batches_write_their_lines_alone_together_as_csv_writer_does() -> N
     )
 
 
-def test_line_batches_with_a_comma_prone_column_quote_the_wrapped_values() -> None:
-    """A part with a comma-prone column (Col.comma_prone): SQL wrapped in ``\\x1d`` every text
-    value holding a comma and marked (``\\x1e``) any holding the wrapper; the wrappers become
-    quotes, marked lines are written alone, and a comma outside the wrappers, a lone wrapper
-    or a wrapper in a value refuses the batch."""
+def _comma_prone_shape() -> _LineShape:
+    """The line shape of courses' id, name (comma-prone) and SIS source id."""
     c = tables.courses
     pq = PartQuery(
         [
@@ -498,6 +495,15 @@ def test_line_batches_with_a_comma_prone_column_quote_the_wrapped_values() -> No
     )
     shape = _LineShape(pq)
     assert shape.wrapped == [1, 2]
+    return shape
+
+
+def test_line_batches_with_a_comma_prone_column_quote_the_wrapped_values() -> None:
+    """A part with a comma-prone column (Col.comma_prone): SQL wrapped in ``\\x1d`` every text
+    value holding a comma and marked (``\\x1e``) any holding the wrapper; the wrappers become
+    quotes, marked lines are written alone, and a comma outside the wrappers, a lone wrapper
+    or a wrapper in a value refuses the batch."""
+    shape = _comma_prone_shape()
     lines = [
         b"1\x1fBiology\x1fa",
         b"2\x1f\x1dSupply Chain, Logistics\x1d\x1fb",
@@ -529,19 +535,7 @@ def test_line_batches_with_a_comma_prone_column_write_their_lines_alone_together
     separator, newline, wrapper or mark, wrapped and marked as SQL does, each batch written
     is exactly its values' CSV (``csvtext.line``), and a batch the line path cannot prove
     right is refused (None), never written otherwise."""
-    c = tables.courses
-    pq = PartQuery(
-        [
-            Col("id", c.c.id),
-            Col("name", c.c.name, comma_prone=True),
-            Col("x", c.c.sis_source_id),
-        ],
-        c,
-        [],
-        c.c.id,
-    )
-    shape = _LineShape(pq)
-    assert shape.wrapped == [1, 2]
+    shape = _comma_prone_shape()
 
     def sql(value: str) -> str:  # the line statement's CASE of a wrapped column
         if "\x1d" in value or value.startswith("\x1e"):

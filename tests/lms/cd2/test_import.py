@@ -5,11 +5,12 @@ upserts, deletes, placeholders, NULL vs empty, unknown columns, bad records, sna
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from reportcard.lms.cd2.errors import Cd2Error
 from reportcard.lms.cd2.importer import import_paths
@@ -699,44 +700,36 @@ def test_a_moved_account_moves_its_users(loaded: Engine, tmp_path: Path) -> None
     ) == [(100, 1), (100, 2), (100, 3), (101, 1), (101, 2), (101, 3), (102, 1), (102, 2), (102, 3)]
 
 
-def _associations_rebuilt_whole(engine: Engine) -> list[tuple[Any, ...]]:
-    """The associations a rebuild of the whole root gives (rolled back afterwards)."""
+def _associations_rebuilt(engine: Engine, rebuild: Callable[[Connection, int], Any]) -> list[Any]:
+    """The associations ``rebuild`` gives the root (rolled back afterwards)."""
+    with engine.connect() as conn:
+        tx = conn.begin()
+        rebuild(conn, 1)
+        found = [
+            tuple(r)
+            for r in conn.execute(
+                text(
+                    "SELECT user_id, account_id FROM user_account_associations"
+                    " ORDER BY user_id, account_id"
+                )
+            )
+        ]
+        tx.rollback()
+    return found
+
+
+def _associations_rebuilt_whole(engine: Engine) -> list[Any]:
+    """The associations a rebuild of the whole root gives."""
     from reportcard.lms.cd2.derived import rebuild_all_associations
 
-    with engine.connect() as conn:
-        tx = conn.begin()
-        rebuild_all_associations(conn, 1)
-        found = [
-            tuple(r)
-            for r in conn.execute(
-                text(
-                    "SELECT user_id, account_id FROM user_account_associations"
-                    " ORDER BY user_id, account_id"
-                )
-            )
-        ]
-        tx.rollback()
-    return found
+    return _associations_rebuilt(engine, rebuild_all_associations)
 
 
-def _associations_by_the_rules(engine: Engine) -> list[tuple[Any, ...]]:
-    """The associations :func:`tree.rebuild_user_associations` gives (rolled back afterwards)."""
+def _associations_by_the_rules(engine: Engine) -> list[Any]:
+    """The associations :func:`tree.rebuild_user_associations` gives."""
     from reportcard.lms.tree import rebuild_user_associations
 
-    with engine.connect() as conn:
-        tx = conn.begin()
-        rebuild_user_associations(conn, 1)
-        found = [
-            tuple(r)
-            for r in conn.execute(
-                text(
-                    "SELECT user_id, account_id FROM user_account_associations"
-                    " ORDER BY user_id, account_id"
-                )
-            )
-        ]
-        tx.rollback()
-    return found
+    return _associations_rebuilt(engine, rebuild_user_associations)
 
 
 def test_the_whole_rebuild_gives_the_rules_associations_and_keeps_the_session(
