@@ -29,7 +29,6 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-import weakref
 from types import SimpleNamespace
 
 from sqlalchemy import Engine, select
@@ -134,7 +133,9 @@ def prime_statements(engine: Engine) -> None:
     prime_reads(engine)
 
 
-_primed: weakref.WeakSet[Engine] = weakref.WeakSet()
+# An engine's execution option: its statements are compiled in its cache (set once primed;
+# kept on the engine itself, as ``runs.hooks`` keeps its hooks, not in this module).
+_PRIMED = "reportcard_primed"
 _primed_lock = threading.Lock()
 
 
@@ -144,7 +145,7 @@ def prime_reads(engine: Engine) -> None:
     engine (the first of a pool's workers to warm up does it), on a read connection: on
     SQLite the write lock is not held while the parts are built and compiled (0.2-0.3 s)."""
     with _primed_lock, read_conn(engine) as conn:  # the pool's other workers wait, then skip
-        if engine in _primed:
+        if engine.get_execution_options().get(_PRIMED):
             return
         try:
             for primer in list(hooks_of(engine).primers):
@@ -155,7 +156,7 @@ def prime_reads(engine: Engine) -> None:
         finally:
             conn.rollback()
         if roots:  # else a database with no institution yet: the next warm-up primes them
-            _primed.add(engine)
+            engine.update_execution_options(**{_PRIMED: True})
 
 
 def warm_up(engine: Engine) -> list[str]:
