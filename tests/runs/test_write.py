@@ -206,16 +206,22 @@ def test_lines_are_only_offered_on_sqlite(engine: Engine) -> None:
     assert lines_eligible(engine, pq) is (lane() == "sqlite")
 
 
+def _cache_probe_table(engine: Engine) -> Table:
+    """A table of three batches' rows, read by the page cache tests."""
+    n = Table("cache_probe", MetaData(), Column("i", Integer, primary_key=True))
+    n.create(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(n), [{"i": i} for i in range(1, 3 * BATCH + 1)])
+    return n
+
+
 def test_sqlite_csv_path_reads_with_the_bigger_cache_once_started(engine: Engine) -> None:
     """``write_python``'s statement gets :data:`LINES_CACHE_KIB` of page cache after its first
     batch (a sort it does was sized by the connection's own 8 MB), and the connection gets
     its own back. Each row reads the cache size its statement runs with."""
     if lane() != "sqlite":
         pytest.skip("SQLite's page cache")
-    n = Table("cache_probe", MetaData(), Column("i", Integer, primary_key=True))
-    n.create(engine)
-    with engine.begin() as conn:
-        conn.execute(insert(n), [{"i": i} for i in range(1, 3 * BATCH + 1)])
+    n = _cache_probe_table(engine)
     # Correlated to the row, so that SQLite reads the pragma again for every row; the rows
     # come in key order from the table (no sort computing them all first).
     cache = literal_column("(SELECT cache_size FROM pragma_cache_size() WHERE cache_probe.i > 0)")
@@ -238,10 +244,7 @@ def test_sqlite_a_parts_own_cache_once_started(engine: Engine, path: str) -> Non
     that one instead of :data:`LINES_CACHE_KIB` after the first batch, on both SQLite paths."""
     if lane() != "sqlite":
         pytest.skip("SQLite's page cache")
-    n = Table("cache_probe", MetaData(), Column("i", Integer, primary_key=True))
-    n.create(engine)
-    with engine.begin() as conn:
-        conn.execute(insert(n), [{"i": i} for i in range(1, 3 * BATCH + 1)])
+    n = _cache_probe_table(engine)
     probe = "(SELECT cache_size FROM pragma_cache_size() WHERE cache_probe.i > 0)"
     cache = type_coerce(literal_column(probe), Integer)
     pq = PartQuery([Col("i", n.c.i), Col("cache", cache)], n, [], n.c.i, sqlite_cache_kib=2000)
@@ -272,10 +275,7 @@ def test_sqlite_line_statement_starts_with_the_parts_sort_cache(
     gets :data:`LINES_CACHE_KIB`, and the connection gets its own back."""
     if lane() != "sqlite":
         pytest.skip("SQLite's page cache")
-    n = Table("cache_probe", MetaData(), Column("i", Integer, primary_key=True))
-    n.create(engine)
-    with engine.begin() as conn:
-        conn.execute(insert(n), [{"i": i} for i in range(1, 3 * BATCH + 1)])
+    n = _cache_probe_table(engine)
     cache = literal_column("(SELECT cache_size FROM pragma_cache_size() WHERE cache_probe.i > 0)")
     pq = PartQuery(
         [Col("i", n.c.i), Col("cache", cache)],
