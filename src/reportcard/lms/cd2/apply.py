@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError
 
 from reportcard.db.cd2_tables import rows_table
 from reportcard.lms.cd2.errors import Cd2Error
+from reportcard.lms.cd2.indexes import keep_now
 from reportcard.lms.cd2.mapping import TRUNCATED, UNSPECIFIED, Cd2Table, Target
 from reportcard.lms.cd2.mapping import table as table_named
 from reportcard.lms.cd2.staging import stage_columns, stage_name, value_column
@@ -968,7 +969,7 @@ def apply_staged(
         _upsert(conn, t, target, sql, root_id, empty=empty, unchanged=known_before)
         for name, definition in keys:
             conn.exec_driver_sql(f'ALTER TABLE {target.table} ADD CONSTRAINT "{name}" {definition}')
-        for definition in indexes:
+        for definition in keep_now(conn, target.table, indexes):  # the rest: after the import
             conn.exec_driver_sql(definition)
         for table, name, definition in referencing:
             conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')

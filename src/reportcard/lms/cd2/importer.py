@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from reportcard.db.tables import accounts
 from reportcard.lms.cd2 import derived, state
 from reportcard.lms.cd2.apply import (
+    _BULK_SETTINGS,
     StagedUnordered,
     TableSummary,
     apply_staged,
@@ -28,6 +29,7 @@ from reportcard.lms.cd2.apply import (
 from reportcard.lms.cd2.convert import convert_record
 from reportcard.lms.cd2.errors import Cd2Error
 from reportcard.lms.cd2.formats import read_records
+from reportcard.lms.cd2.indexes import DEFER, build, restore_missing, take_pending
 from reportcard.lms.cd2.locks import lock_set
 from reportcard.lms.cd2.mapping import BY_NAME, Cd2Table, order
 from reportcard.lms.cd2.staging import create_stage, drop_stage, stage_file, stage_name
@@ -205,6 +207,7 @@ def _staged_any(conn: Connection, t: Cd2Table) -> bool:
 class _Loaded:
     summary: TableSummary
     root_id: int
+    indexes: list[str] = field(default_factory=list)  # deferred, to build (see .indexes)
 
 
 class _Abandoned(Exception):
@@ -220,7 +223,7 @@ class Turn:
     commit: Callable[[], None]
 
 
-def _load_table(
+def _load_one(
     conn: Connection,
     t: Cd2Table,
     files: list[Path],
@@ -232,15 +235,8 @@ def _load_table(
     total: int,
     turn: Turn | None = None,
 ) -> _Loaded:
-    """Stage and apply one table in its own transaction; errors name file, line and field.
-
-    ``turn`` (pipelined loads, see :func:`_pipelined`): after staging and
-    :func:`prepare_staged`, which touch only the table's own staging and bookkeeping,
-    ``turn.apply`` waits until the table may be applied: the table before this one is
-    committed (raising :class:`_Abandoned` when that one failed), so the rest of the load sees
-    it as a load one after the other does; or (``APPLY_APART``) until no table before it
-    that is not committed yet shares a table with it (:mod:`.locks`). ``turn.commit`` then
-    waits for the table before this one to be committed before this one commits."""
+    """What :func:`_load_table` does, its errors as the database raised them; the indexes the
+    table's load deferred (:mod:`.indexes`) come with its result."""
     try:
         with conn.begin():
 
@@ -288,7 +284,35 @@ def _load_table(
             drop_stage(conn, t)
             if turn is not None:
                 turn.commit()
-        return _Loaded(summary, root)
+        return _Loaded(summary, root, take_pending(conn))
+    except BaseException:
+        take_pending(conn)  # rolled back: the indexes were not dropped
+        raise
+
+
+def _load_table(
+    conn: Connection,
+    t: Cd2Table,
+    files: list[Path],
+    account_id: int | None,
+    root: int | None,
+    snapshot: bool,
+    progress: Progress | None,
+    done: int,
+    total: int,
+    turn: Turn | None = None,
+) -> _Loaded:
+    """Stage and apply one table in its own transaction; errors name file, line and field.
+
+    ``turn`` (pipelined loads, see :func:`_pipelined`): after staging and
+    :func:`prepare_staged`, which touch only the table's own staging and bookkeeping,
+    ``turn.apply`` waits until the table may be applied: the table before this one is
+    committed (raising :class:`_Abandoned` when that one failed), so the rest of the load sees
+    it as a load one after the other does; or (``APPLY_APART``) until no table before it
+    that is not committed yet shares a table with it (:mod:`.locks`). ``turn.commit`` then
+    waits for the table before this one to be committed before this one commits."""
+    try:
+        return _load_one(conn, t, files, account_id, root, snapshot, progress, done, total, turn)
     except Cd2Error as exc:
         exc.table = exc.table or t.name
         found = diagnose(t, files) if exc.file is None else None
@@ -556,14 +580,20 @@ def import_paths(
     result: ImportResult | None = None
     which: set[str] = set()
     helpers: list[Connection] = []
-    if engine.dialect.name != "postgresql" or len(plans) < 3:
+    pg = engine.dialect.name == "postgresql"
+    if not pg or len(plans) < 3:
         connections = 1
+    # Built after the tables (.indexes): the deferred indexes of the tables committed.
+    pending: list[str] = []
     with engine.connect() as conn, contextlib.ExitStack() as stack:
         _session_settings(conn)
         for _ in range(connections - 1):
             helper = stack.enter_context(engine.connect())
             _session_settings(helper)
             helpers.append(helper)
+        stack.callback(_no_deferring, [conn, *helpers])
+        if pg:  # what an import stopped before its deferred builds left
+            restore_missing(conn, [g.table for t, _ in plans for g in t.targets])
         root: int | None = None
         if plans[0][0].name != "accounts":
             root = find_root(conn, account_id, None)
@@ -582,11 +612,14 @@ def import_paths(
                 result = _note(result, loaded, t, which, skipped)
             if helpers:
                 assert root is not None
+                for c in (conn, *helpers):
+                    c.info[DEFER] = KEEP_INDEXES
                 try:
                     for t, loaded in _pipelined(
                         [conn, *helpers], rest, account_id, root, snapshot, progress, done, total
                     ):
                         result = _note(result, loaded, t, which, skipped)
+                        pending.extend(loaded.indexes)
                 finally:  # the helpers' sessions noted users of the tables they applied
                     for helper in helpers:
                         _merge_sessions(helper, conn)
@@ -599,6 +632,7 @@ def import_paths(
                 exc.message += (
                     f" (nothing of {exc.table} was applied; applied before it: {applied})"
                 )
+            build(conn, pending, _DEFERRED_SETTINGS)
             raise
         assert result is not None
         if progress:
@@ -612,7 +646,9 @@ def import_paths(
         # the rebuild locks or rewrites are analyzed after it.
         names = changed_tables(conn, result.tables)
         late = [n for n in names if n in REBUILT]
-        analyzing = _Background(_analyze, helpers[0], [n for n in names if n not in late])
+        analyzing = _Background(
+            _build_and_analyze, helpers[0], pending, [n for n in names if n not in late]
+        )
         try:
             with conn.begin():
                 result.derived = derived.rebuild(conn, result.root_id, which)
@@ -625,6 +661,30 @@ def import_paths(
 # Tables the derived rebuild rewrites or locks (a rebuilt account tree, the associations,
 # whose foreign keys it drops and adds back, locking users and accounts; the test students).
 REBUILT = ("account_ancestors", "accounts", "user_account_associations", "users")
+
+# Tables whose indexes a pipelined first load builds in its own transaction (see .indexes):
+# those the derived rebuild locks or writes (the default term, the built-in roles too).
+KEEP_INDEXES = frozenset((*REBUILT, "enrollment_terms", "roles"))
+
+
+# The deferred builds run beside the derived rebuild, whose sort takes the parallel workers:
+# one process each (no parallel maintenance workers), with the applies' memory.
+_DEFERRED_SETTINGS = (
+    f"SELECT {_BULK_SETTINGS}, set_config('max_parallel_maintenance_workers', '0', true)"
+)
+
+
+def _no_deferring(conns: Sequence[Connection]) -> None:
+    for c in conns:  # the connections go back to the pool
+        c.info.pop(DEFER, None)
+        take_pending(c)
+
+
+def _build_and_analyze(conn: Connection, pending: Sequence[str], names: Sequence[str]) -> None:
+    """The helper's work beside the derived rebuild: the deferred indexes (.indexes), then
+    the loaded tables' statistics."""
+    build(conn, pending, _DEFERRED_SETTINGS)
+    _analyze(conn, names)
 
 
 def _analyze(conn: Connection, names: Sequence[str]) -> None:
