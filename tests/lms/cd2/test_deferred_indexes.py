@@ -108,3 +108,37 @@ def test_an_import_builds_the_indexes_a_stopped_one_left_out(pg: Engine, tmp_pat
         conn.exec_driver_sql("DROP INDEX ix_enrollments_section")
     import_paths(pg, [write_snapshot(tmp_path / "b")], snapshot=True)  # the next import
     assert _indexes(pg) == before
+
+
+def test_both_connections_analyze_the_loaded_tables_once(
+    pg: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the tables, the helper builds the deferred indexes and then analyzes from the
+    front of a queue of the loaded tables (those with deferred builds first); the main
+    connection, after the derived rebuild, from the back: each table once, the rebuilt ones
+    after the rebuild."""
+    import threading
+
+    from reportcard.lms.cd2 import importer, statistics
+
+    monkeypatch.setattr(statistics, "MIN_ROWS", 1)
+    analyzed: list[tuple[str, str]] = []
+    original = importer._analyze
+
+    def analyze(conn: Any, names: Any) -> None:
+        analyzed.extend((threading.current_thread().name, n) for n in names)
+        original(conn, names)
+
+    monkeypatch.setattr(importer, "_analyze", analyze)
+    import_paths(pg, [write_snapshot(tmp_path)], snapshot=True)
+    names = [n for _, n in analyzed]
+    assert len(names) == len(set(names))
+    assert {"enrollments", "users", "user_account_associations"} <= set(names)
+    late = [n for thread, n in analyzed if n in importer.REBUILT]
+    assert late and all(
+        thread == threading.main_thread().name for thread, n in analyzed if n in late
+    )
+    with pg.connect() as conn:  # statistics taken
+        assert conn.execute(
+            text("SELECT count(*) FROM pg_stats WHERE tablename = 'enrollments'")
+        ).scalar()

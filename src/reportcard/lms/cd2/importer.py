@@ -6,6 +6,7 @@ stages and applies each table, records its state, then rebuilds what is derived.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -642,16 +643,22 @@ def import_paths(
                 result.derived = derived.rebuild(conn, result.root_id, which)
             analyze_changed(conn, result.tables)  # cd2 sync's helper: fresh plans on PostgreSQL
             return result
-        # A helper analyzes the loaded tables while the derived ones are rebuilt; the tables
-        # the rebuild locks or rewrites are analyzed after it.
+        # A helper builds the deferred indexes and then analyzes the loaded tables while the
+        # derived ones are rebuilt; the main connection, once the rebuild is done, analyzes
+        # those the helper has not started (from the other end of the queue: the tables
+        # without deferred builds, whose ANALYZE would not wait for one). The tables the
+        # rebuild locks or rewrites are analyzed after it.
         names = changed_tables(conn, result.tables)
         late = [n for n in names if n in REBUILT]
-        analyzing = _Background(
-            _build_and_analyze, helpers[0], pending, [n for n in names if n not in late]
+        built = {_indexed_table(d) for d in pending}
+        queue = collections.deque(
+            sorted((n for n in names if n not in late), key=lambda n: n not in built)
         )
+        analyzing = _Background(_build_and_analyze, helpers[0], pending, queue)
         try:
             with conn.begin():
                 result.derived = derived.rebuild(conn, result.root_id, which)
+            _analyze_queued(conn, queue, collections.deque.pop)
         finally:
             analyzing.join()
         _analyze(conn, late)
@@ -680,11 +687,32 @@ def _no_deferring(conns: Sequence[Connection]) -> None:
         take_pending(c)
 
 
-def _build_and_analyze(conn: Connection, pending: Sequence[str], names: Sequence[str]) -> None:
+def _indexed_table(definition: str) -> str:
+    """The table of a ``CREATE INDEX ... ON [schema.]table ...`` statement."""
+    return definition.split(" ON ", 1)[1].split()[0].rsplit(".", 1)[-1].strip('"')
+
+
+def _build_and_analyze(
+    conn: Connection, pending: Sequence[str], queue: collections.deque[str]
+) -> None:
     """The helper's work beside the derived rebuild: the deferred indexes (.indexes), then
-    the loaded tables' statistics."""
+    the loaded tables' statistics, from the front of ``queue`` (shared with the main
+    connection, which takes from the back once the rebuild is done)."""
     build(conn, pending, _DEFERRED_SETTINGS)
-    _analyze(conn, names)
+    _analyze_queued(conn, queue, collections.deque.popleft)
+
+
+def _analyze_queued(
+    conn: Connection,
+    queue: collections.deque[str],
+    take: Callable[[collections.deque[str]], str],
+) -> None:
+    while True:
+        try:
+            name = take(queue)  # atomic: each table is analyzed once
+        except IndexError:
+            return
+        _analyze(conn, [name])
 
 
 def _analyze(conn: Connection, names: Sequence[str]) -> None:
