@@ -500,28 +500,34 @@ def _comma_prone_shape() -> _LineShape:
 
 def test_line_batches_with_a_comma_prone_column_quote_the_wrapped_values() -> None:
     """A part with a comma-prone column (Col.comma_prone): SQL wrapped in ``\\x1d`` every text
-    value holding a comma and marked (``\\x1e``) any holding the wrapper; the wrappers become
-    quotes, marked lines are written alone, and a comma outside the wrappers, a lone wrapper
-    or a wrapper in a value refuses the batch."""
+    value holding a comma; the wrappers become quotes, lines holding a quote or a mark
+    (``\\x1e``) are written alone, and a comma outside the wrappers, a lone wrapper, a wrapper
+    in a value or a wrapped value without a comma refuses the batch."""
     shape = _comma_prone_shape()
     lines = [
         b"1\x1fBiology\x1fa",
         b"2\x1f\x1dSupply Chain, Logistics\x1d\x1fb",
         b'3\x1f\x1dWriting, "Rhetoric"\x1d\x1f',
         b"4\x1fMath\x1f\x1d,d\x1d",
-        b"5\x1f\x1e\x1eLead, x\x1fy",
+        b"5\x1f\x1d\x1eLead, x\x1d\x1fy",
+        b"6\x1f\x1eLead\x1f\x1d,\x1d",
     ]
     fetched = list(lines)
     assert _lines_text(lines, shape) == (
         b'1,Biology,a\n2,"Supply Chain, Logistics",b\n3,"Writing, ""Rhetoric""",\n'
-        b'4,Math,",d"\n5,"\x1eLead, x",y\n'
+        b'4,Math,",d"\n5,"\x1eLead, x",y\n6,\x1eLead,","\n'
     )
     assert lines == fetched
     for refused in (
         b"6\x1fA, B\x1fe",  # a comma outside the wrappers
         b"6\x1f\x1dA, B\x1fe",  # a lone wrapper
         b"6\x1f\x1dA, B\x1d\x1fe\x1fg",  # a separator in a value
-        b"6\x1f\x1e\x1dSection 9\x1d\x1fe",  # a wrapper in a value: csv.writer's
+        b"6\x1f\x1dSection 9\x1d\x1fe",  # wrappers in a value, no comma: csv.writer's
+        b"6\x1f\x1d\x1dA, B\x1d\x1d\x1fe",  # a wrapped value holding wrappers
+        b"6\x1f\x1dA,\x1dB\x1d,C\x1d\x1fe",  # wrappers in a wrapped value, pieces with commas
+        b"6\x1fA\x1dB\x1fe",  # a wrapper in a value
+        b"6\x1f\x1dA, B\x1d\x1d,C\x1d\x1fe",  # a wrapper at a value's end
+        b'6\x1f\x1dA, B\x1d\x1fe\x1d"',  # a wrapper in a line written alone
     ):
         batch = [*lines, refused]
         assert _lines_text(batch, shape) is None, refused
@@ -538,8 +544,6 @@ def test_line_batches_with_a_comma_prone_column_write_their_lines_alone_together
     shape = _comma_prone_shape()
 
     def sql(value: str) -> str:  # the line statement's CASE of a wrapped column
-        if "\x1d" in value or value.startswith("\x1e"):
-            return "\x1e" + value
         return f"\x1d{value}\x1d" if "," in value else value
 
     rng = random.Random(1919)

@@ -17,6 +17,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import accumulate
+from operator import itemgetter
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -34,7 +35,6 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    or_,
     type_coerce,
 )
 from sqlalchemy.sql.sqltypes import NullType
@@ -372,8 +372,9 @@ class _LineShape:
             i: _line_formatter(c.fmt, ctx) for i, c in enumerate(pq.columns) if line_formatted(c)
         }
         # With a comma-prone column and no commas column, every column but the integers and
-        # NULLs: SQL wraps a value holding a comma in QUOTE, and marks one holding QUOTE or
-        # starting with MARK (the test costs SQLite more than rare commas cost Python).
+        # NULLs: SQL wraps a value holding a comma in QUOTE (the test costs SQLite more than
+        # rare commas cost Python); a value holding QUOTE is found by the batch's shape
+        # (_wrapped_text, fields), not by SQL.
         prone = not self.commas and any(c.comma_prone for c in pq.columns)
         self.wrapped = (
             [
@@ -431,13 +432,12 @@ class _LineShape:
             marked = literal(MARK, Text) + func.ifnull(text, "")
             return QUOTE + "%s" + QUOTE, case((plain, text), else_=marked)
         if i in self.wrapped:
+            # One test a value: a value holding QUOTE or MARK is rare (hostile), and found
+            # in Python (docs/decisions/performance.md, "comma-prone values wrapped by one
+            # test").
             text = type_coerce(c.expr, Text)
-            odd = or_(func.instr(text, QUOTE) > 0, func.unicode(text) == ord(MARK))
-            return "%s", case(
-                (odd, literal(MARK, Text) + text),
-                (func.instr(text, ",") > 0, literal(QUOTE, Text) + text + QUOTE),
-                else_=text,
-            )
+            wrapped = literal(QUOTE, Text) + text + QUOTE
+            return "%s", case((func.instr(text, ",") > 0, wrapped), else_=text)
         return "%s", c.expr
 
     def text_lines(self, rows: Sequence[Sequence[Any]]) -> list[str]:
@@ -468,12 +468,13 @@ class _LineShape:
             fields[i] = value[1:] if value.startswith(MARK) else value
         for i in self.wrapped:
             value = fields[i]
-            if value.startswith(MARK):
-                fields[i] = value[1:]
-            elif value.startswith(QUOTE):
-                if len(value) < 2 or value[-1] != QUOTE:
-                    return None
-                fields[i] = value[1:-1]
+            if value.startswith(QUOTE):
+                inner = value[1:-1]
+                if len(value) < 2 or value[-1] != QUOTE or "," not in inner or QUOTE in inner:
+                    return None  # not as SQL wraps: a value holding QUOTE
+                fields[i] = inner
+            elif QUOTE in value:
+                return None
         return list(_formatted(fields, self.fallbacks)) if self.fallbacks else fields
 
 
@@ -637,11 +638,10 @@ def _wrapped_text(data: bytes, k: int, lines: Lines, shape: _LineShape) -> bytes
     """:func:`_lines_text` of a part with a comma-prone column (``shape.wrapped``).
 
     SQL wrapped in ``QUOTE`` every text value holding a comma (a sortable name, a course's
-    title) and marked any holding ``QUOTE`` or starting with ``MARK``, whose line is written
-    alone, as one holding a quote, a carriage return or a newline. The batch is written as is
-    when its newlines and separators are exactly the lines' own and, outside the lines
-    written alone, the wrappers pair up with every comma inside them: then the wrappers
-    become quotes and the separators commas.
+    title); a line holding a quote, a carriage return, ``MARK`` or a newline is written alone.
+    The batch is written as is when its newlines and separators are exactly the lines' own
+    and, outside the lines written alone, the wrappers are as SQL writes them
+    (:func:`_wrappers_whole`): then the wrappers become quotes and the separators commas.
     """
     breaks = len(data) - len(data.translate(None, _NEWLINE_SEP)) != k * shape.ncols
     # A value holds a newline (its line goes alone), or a separator (refused).
@@ -654,9 +654,45 @@ def _wrapped_text(data: bytes, k: int, lines: Lines, shape: _LineShape) -> bytes
         bounds = [0, *(at for span in alone for at in span), len(data)]
         kept = b"".join(view[a:b] for a, b in zip(bounds[0::2], bounds[1::2], strict=True))
     pieces = kept.split(_QUOTE)  # outside and inside the wrappers, in turn
-    if len(pieces) % 2 == 0 or b"," in b"".join(pieces[0::2]):
+    if not _wrappers_whole(pieces):
         return None
     return _spliced(data.translate(_TO_CSV), data, alone, shape)
+
+
+def _wrappers_whole(pieces: list[bytes]) -> bool:
+    """Whether whole lines split on ``QUOTE`` (outside and inside the wrappers, in turn) are
+    as SQL wraps a comma-prone part's values: no comma outside the wrappers, and each inside
+    piece a whole field (right after a field's start, right before its end, no separator or
+    newline in it) holding a comma.
+
+    Then every value is read back exactly, though SQL tests values for a comma alone: a
+    wrapped field is ``QUOTE`` + a piece holding a comma and no ``QUOTE``, which SQL writes
+    for that piece and for nothing else (a value of that very form holds a comma, so SQL
+    wraps it again: ``QUOTE QUOTE`` ..., an empty piece); any other field lies outside, with
+    neither a comma nor ``QUOTE``, so SQL wrote it as it is. A value holding ``QUOTE`` leaves
+    a piece that is not such a field, and the batch is refused.
+    """
+    if len(pieces) % 2 == 0:
+        return False
+    outside, inside = pieces[0::2], pieces[1::2]
+    if b"," in b"".join(outside):
+        return False
+    if not inside:
+        return True
+    within = _QUOTE.join(inside)
+    if _SEP in within or b"\n" in within:
+        return False
+    # A comma in each piece: their commas and wrappers alone, no piece left empty.
+    commas = within.translate(None, _NOT_COMMA_QUOTE)
+    if not commas or commas[:1] == _QUOTE or commas[-1:] == _QUOTE or _QUOTE * 2 in commas:
+        return False
+    # The byte before each opening and after each closing: the text's start (the first
+    # piece empty), a separator or a newline.
+    if outside[0] and outside[0][-1:] not in _FIELD_BOUNDS:
+        return False
+    bounds = set(map(_FIRST, outside[1:]))
+    bounds.update(map(_LAST, outside[1:-1]))
+    return bounds <= _FIELD_BOUNDS
 
 
 def _spliced(
@@ -727,12 +763,13 @@ def _plain_alone(
 
 def _unwrapped(rows: list[list[str]], wrapped: list[int]) -> bool:
     """Each row's wrapped values (``QUOTE`` + value + ``QUOTE``) unwrapped in place, as
-    :meth:`_LineShape.fields` does for a line holding no mark; False when one is not whole."""
+    :meth:`_LineShape.fields` does; False when one is not as SQL wraps (whole, a comma in
+    it; a ``QUOTE`` left in a value shows in the CSV, which the caller refuses)."""
     for row in rows:
         for i in wrapped:
             value = row[i]
             if value.startswith(QUOTE):
-                if len(value) < 2 or value[-1] != QUOTE:
+                if len(value) < 2 or value[-1] != QUOTE or "," not in value:
                     return False
                 row[i] = value[1:-1]
     return True
@@ -764,6 +801,11 @@ _SEPS_TO_CSV = bytes.maketrans(_SEP, b",")
 _COUNTED = b"\n," + _SEP + _QUOTE
 _COUNTED_NO_QUOTE = b"\n," + _SEP
 _NEWLINE_SEP = b"\n" + _SEP
+# What may come right before a field's first byte or after its last: a separator, a newline.
+_FIELD_BOUNDS = {_SEP, b"\n"}
+_FIRST, _LAST = itemgetter(slice(None, 1)), itemgetter(slice(-1, None))
+# Every byte but the comma and QUOTE.
+_NOT_COMMA_QUOTE = bytes(set(range(256)) - set(b"," + _QUOTE))
 
 
 def _line_starts(lines: list[bytes]) -> list[int]:
