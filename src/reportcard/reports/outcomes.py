@@ -71,6 +71,7 @@ from reportcard.reports.catalog import (
     RunContext,
     register,
 )
+from reportcard.reports.join_order import cross_join
 from reportcard.reports.learning_common import (
     checked,
     common_extra_text,
@@ -695,8 +696,11 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
         .where(*assignment_on)
         .cte("aligned")
     )
-    if ctx.dialect == "sqlite":
+    sqlite = ctx.dialect == "sqlite"
+    if sqlite:
         aligned = aligned.prefix_with("MATERIALIZED")
+    # Canvas groups the enrollments by (user, course, section, state).
+    student = _student_enrollment(ctx, e, include_deleted, per_state=True)
     # Canvas left-joins every result of the student on the alignment and filters them in
     # WHERE: a student whose only results there are deleted (or Submission artifacts) gives
     # no row, not an unassessed one.
@@ -714,21 +718,49 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
         sub.c.user_id == p.c.user_id,
         sub.c.workflow_state.not_in(("deleted", "unsubmitted")),
     )
-    frm = (
-        p.join(u, u.c.id == p.c.user_id)
-        .join(e, e.c.user_id == p.c.user_id)
-        .join(c, c.c.id == e.c.course_id)
-        .join(acct, acct.c.id == c.c.account_id)
-        .join(s, s.c.id == e.c.course_section_id)
-        .join(aligned, aligned.c.course_id == c.c.id)
-        .join(a, a.c.id == aligned.c.assignment_id)
-        .join(al, al.c.id == aligned.c.alignment_id)
-        .join(o, o.c.id == al.c.learning_outcome_id)
-        .join(lk, lk.c.id == aligned.c.link_id)
-        .join(g, g.c.id == lk.c.learning_outcome_group_id)
-        .outerjoin(r, result_on)
-        .outerjoin(sub, sub_on)
-    )
+    en: FromClause = e
+    if sqlite:
+        # SQLite: the student enrollments of the aligned courses picked once (the twin check
+        # once an enrollment, not once per aligned assignment), then each one's login, user,
+        # course and section, then its course's aligned rows: joins in this order (CROSS JOIN),
+        # the order the planner does not find itself (docs/decisions/performance.md, "the
+        # Student Competency map from its student enrollments picked once").
+        en = (
+            select(e.c.id, e.c.user_id, e.c.course_id, e.c.course_section_id, e.c.workflow_state)
+            .where(e.c.course_id.in_(select(aligned.c.course_id)), *student)
+            .cte("picked")
+            .prefix_with("MATERIALIZED")
+        )
+        frm: FromClause = en
+        for right, on in (
+            (p, p.c.user_id == en.c.user_id),
+            (u, u.c.id == p.c.user_id),
+            (c, c.c.id == en.c.course_id),
+            (acct, acct.c.id == c.c.account_id),
+            (s, s.c.id == en.c.course_section_id),
+            (aligned, aligned.c.course_id == c.c.id),
+            (a, a.c.id == aligned.c.assignment_id),
+            (al, al.c.id == aligned.c.alignment_id),
+            (o, o.c.id == al.c.learning_outcome_id),
+            (lk, lk.c.id == aligned.c.link_id),
+            (g, g.c.id == lk.c.learning_outcome_group_id),
+        ):
+            frm = cross_join(frm, right, on)
+    else:
+        frm = (
+            p.join(u, u.c.id == p.c.user_id)
+            .join(e, e.c.user_id == p.c.user_id)
+            .join(c, c.c.id == e.c.course_id)
+            .join(acct, acct.c.id == c.c.account_id)
+            .join(s, s.c.id == e.c.course_section_id)
+            .join(aligned, aligned.c.course_id == c.c.id)
+            .join(a, a.c.id == aligned.c.assignment_id)
+            .join(al, al.c.id == aligned.c.alignment_id)
+            .join(o, o.c.id == al.c.learning_outcome_id)
+            .join(lk, lk.c.id == aligned.c.link_id)
+            .join(g, g.c.id == lk.c.learning_outcome_group_id)
+        )
+    frm = frm.outerjoin(r, result_on).outerjoin(sub, sub_on)
     root_logins: list[ColumnElement[bool]] = [
         p.c.account_id == ctx.root_account_id,
         not_(p.c.is_inst_id),
@@ -737,8 +769,7 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
         root_logins.append(p.c.workflow_state != "deleted")
     where = [
         *root_logins,
-        # Canvas groups the enrollments by (user, course, section, state).
-        *_student_enrollment(ctx, e, include_deleted, per_state=True),
+        *([] if sqlite else student),
         *_course_filter(ctx, c, include_deleted),
         usable_result,
     ]
@@ -778,7 +809,7 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
             r.c.mastery,
             g,
             acct,
-            e,
+            en,
             o,
         ),
     ]
@@ -789,7 +820,7 @@ def student_competency_file(ctx: RunContext) -> PartQuery:
         p.c.id,
         bounds_from=p,
         bounds_where=root_logins,
-        then_by=(c.c.id, a.c.id, o.c.id, g.c.id, s.c.id, e.c.workflow_state, r.c.id),
+        then_by=(c.c.id, a.c.id, o.c.id, g.c.id, s.c.id, en.c.workflow_state, r.c.id),
         if_empty=NO_OUTCOMES,
     )
 
