@@ -342,7 +342,7 @@ def test_mark_starts_no_value_sql_writes() -> None:
 
 
 def test_other_spaces_are_every_space_python_knows_but_the_plain_one() -> None:
-    from reportcard.reports import sqlformat
+    from reportcard.db import sqlnames
 
     found = "".join(c for c in map(chr, range(0x110000)) if c.isspace() and c != " ")
-    assert found == sqlformat._OTHER_SPACE
+    assert found == sqlnames._OTHER_SPACE

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from reportcard.runs.hooks import Hooks
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # not at run time: the CD2 import loads this package alone
+    from reportcard.runs.hooks import Hooks
 
 
 def install(hooks: Hooks) -> None:

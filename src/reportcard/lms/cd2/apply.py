@@ -166,14 +166,14 @@ class _Sql:
 
     def name_part(self, first: bool, name: str) -> str:
         """``users.first_name``/``last_name`` of the sortable name in field ``name``: the SQL
-        form of the reports (``reports.sqlformat``), MARK + the name where it leaves the name
+        form of the reports (``db.sqlnames``), MARK + the name where it leaves the name
         to Python (:func:`reportcard.lms.cd2.derived.from_stage` writes those)."""
-        from reportcard.reports.catalog import RunContext
-        from reportcard.reports.sqlformat import sql_first_name, sql_last_name
+        from reportcard.db.sqlnames import sql_first_name, sql_last_name
 
         dialect = postgresql.dialect(paramstyle="named") if self.pg else sqlite.dialect()
-        ctx = RunContext(0, "", 0, 0, "", "UTC", {}, True, dialect=dialect.name)
-        form = (sql_first_name if first else sql_last_name)(literal_column(self.field(name)), ctx)
+        form = (sql_first_name if first else sql_last_name)(
+            literal_column(self.field(name)), dialect.name
+        )
         compiled = form.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
         return "(" + str(compiled).replace(":", "\\:") + ")"
 

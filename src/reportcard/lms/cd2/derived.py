@@ -24,11 +24,11 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from reportcard.db.sqlnames import MARK
 from reportcard.lms import tree
 from reportcard.lms.cd2.mapping import Cd2Table
 from reportcard.lms.cd2.staging import value_column
 from reportcard.names import stored_names
-from reportcard.reports.sqlformat import MARK
 
 WHOLE = 50_000  # more users noted than this: rebuild the root's associations whole
 

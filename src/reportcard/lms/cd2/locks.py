@@ -35,15 +35,24 @@ FROM_STAGE = {
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
 
+@cache
+def _referencing() -> dict[str, frozenset[str]]:
+    """Per table, the tables whose foreign keys reference it (the schema read once, not once
+    per lookup: the lock sets are computed before an import's first table is loaded)."""
+    found: dict[str, set[str]] = {}
+    for other in metadata.tables.values():
+        for fk in other.foreign_keys:
+            found.setdefault(fk.column.table.name, set()).add(other.name)
+    return {name: frozenset(names) for name, names in found.items()}
+
+
 def _neighbours(table: str) -> set[str]:
     """``table``, the tables its foreign keys reference and the tables referencing it."""
     out = {table}
     found = metadata.tables.get(table)
     if found is not None:
         out.update(fk.column.table.name for fk in found.foreign_keys)
-    for other in metadata.tables.values():
-        if any(fk.column.table.name == table for fk in other.foreign_keys):
-            out.add(other.name)
+    out.update(_referencing().get(table, ()))
     return out
 
 
