@@ -27,7 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from reportcard.db.tables import Id, metadata
+from reportcard.db.tables import ROOM_FOR_UPDATES, Id, metadata
 
 # ---------------------------------------------------------------- developer keys
 # account_id NULL is a site-admin (global) key. workflow_state: active | inactive | deleted.
@@ -48,6 +48,7 @@ developer_keys = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Index("ix_developer_keys_account", "account_id", "id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # Whether a key is turned on for an account: on | off | allow. account_id NULL is the
@@ -62,6 +63,7 @@ developer_key_account_bindings = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     UniqueConstraint("developer_key_id", "account_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # ---------------------------------------------------------------- external tools (LTI)
@@ -87,6 +89,7 @@ context_external_tools = Table(
     Column("updated_at", DateTime, nullable=False),
     Index("ix_context_external_tools_root", "root_account_id", "id"),
     Index("ix_context_external_tools_context", "context_type", "context_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # ---------------------------------------------------------------- ePortfolios
@@ -122,6 +125,7 @@ course_files = Table(
     # Covering the course storage report's two sums per course (an index-only read of the
     # course's files on both databases; docs/decisions/performance.md).
     Index("ix_course_files_course", "course_id", "file_state", "root_attachment_id", "size"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # type: DiscussionTopic | Announcement. workflow_state: active | unpublished | deleted.
@@ -136,6 +140,7 @@ discussion_topics = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Index("ix_discussion_topics_course", "course_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # workflow_state: active | unpublished | deleted.
@@ -150,6 +155,7 @@ context_modules = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Index("ix_context_modules_course", "course_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # Pages of a course's wiki (one wiki per course, so keyed on the course).
@@ -164,6 +170,7 @@ wiki_pages = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Index("ix_wiki_pages_course", "course_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 __all__ = [

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, String, Table
 
-from reportcard.db.tables import Id, metadata
+from reportcard.db.tables import ROOM_FOR_UPDATES, Id, metadata
 
 cd2_table_state = Table(
     "cd2_table_state",
@@ -131,6 +131,7 @@ cd2_master_templates = Table(
     Column("workflow_state", String(32), nullable=True),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 __all__ = [

@@ -89,6 +89,7 @@ grading_period_groups = Table(
     Column("title", String(255), nullable=False),
     _state(),
     *_stamps(),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # The grading period set (group) of a term: at most one per term.
@@ -97,6 +98,7 @@ grading_period_group_terms = Table(
     metadata,
     Column("enrollment_term_id", Id, ForeignKey("enrollment_terms.id"), primary_key=True),
     Column("grading_period_group_id", Id, ForeignKey("grading_period_groups.id"), nullable=False),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 grading_periods = Table(
@@ -112,6 +114,7 @@ grading_periods = Table(
     _state(),
     *_stamps(),
     Index("ix_grading_periods_group", "grading_period_group_id", "start_date"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 grading_standards = Table(
@@ -123,6 +126,7 @@ grading_standards = Table(
     Column("title", String(255), nullable=False),
     _state(),
     *_stamps(),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # The scheme's entries: a grade name and its lower bound as a fraction (A = 0.9).
@@ -142,6 +146,7 @@ course_grading_schemes = Table(
     metadata,
     Column("course_id", Id, ForeignKey("courses.id"), primary_key=True),
     Column("grading_standard_id", Id, ForeignKey("grading_standards.id"), nullable=True),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # ---------------------------------------------------------------- scores
@@ -201,6 +206,7 @@ assignments = Table(
     _state("published"),
     *_stamps(),
     Index("ix_assignments_course", "course_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 submissions = Table(
@@ -238,6 +244,7 @@ quizzes = Table(
     _state("available"),
     *_stamps(),
     Index("ix_quizzes_course", "course_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 quiz_submissions = Table(
@@ -253,6 +260,7 @@ quiz_submissions = Table(
     _state("complete"),
     *_stamps(),
     Index("ix_quiz_submissions_quiz", "quiz_id", "user_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 assessment_questions = Table(
@@ -262,6 +270,7 @@ assessment_questions = Table(
     Column("name", String(255), nullable=True),
     _state(),
     *_stamps(),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 rubrics = Table(
@@ -273,6 +282,7 @@ rubrics = Table(
     Column("points_possible", Float, nullable=True),
     _state(),
     *_stamps(),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # A rubric assessment of a submission: the artifact of rubric-based outcome results.
@@ -285,6 +295,7 @@ rubric_assessments = Table(
     Column("submission_id", Id, ForeignKey("submissions.id"), nullable=True),
     Column("score", Float, nullable=True),
     *_stamps(),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # ---------------------------------------------------------------- outcomes
@@ -305,6 +316,7 @@ learning_outcomes = Table(
     Column("points_possible", Float, nullable=True),
     _state(),
     *_stamps(),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # The criterion's ratings in their stored order (position; normally points descending).
@@ -332,6 +344,7 @@ learning_outcome_groups = Table(
     *_stamps(),
     Index("ix_learning_outcome_groups_context", "context_type", "context_id"),
     Index("ix_learning_outcome_groups_parent", "parent_group_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # An outcome linked into a group of a context (Canvas: learning_outcome_association tags).
@@ -349,6 +362,7 @@ learning_outcome_links = Table(
     *_stamps(),
     Index("ix_learning_outcome_links_context", "context_type", "context_id"),
     Index("ix_learning_outcome_links_outcome", "learning_outcome_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # An outcome aligned to an assignment, a question bank or a rubric (tag type learning_outcome).
@@ -364,6 +378,7 @@ learning_outcome_alignments = Table(
     _state(),
     *_stamps(),
     Index("ix_learning_outcome_alignments_content", "content_type", "content_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 learning_outcome_results = Table(
@@ -394,6 +409,7 @@ learning_outcome_results = Table(
     Index("ix_learning_outcome_results_outcome", "learning_outcome_id", "user_id"),
     Index("ix_learning_outcome_results_user", "user_id", "alignment_id"),
     Index("ix_learning_outcome_results_course", "course_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # Per-question results of a quiz result (question-bank alignments).
@@ -416,6 +432,7 @@ learning_outcome_question_results = Table(
     _state(),
     *_stamps(),
     Index("ix_learning_outcome_question_results_result", "learning_outcome_result_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # A friendlier description of an outcome for one context (an account or a course).
@@ -442,6 +459,7 @@ outcome_proficiencies = Table(
     _state(),
     *_stamps(),
     Index("ix_outcome_proficiencies_context", "context_type", "context_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 outcome_proficiency_ratings = Table(
@@ -455,4 +473,5 @@ outcome_proficiency_ratings = Table(
     Column("color", String(16), nullable=True),
     Column("position", Integer, nullable=False, default=1),
     Index("ix_outcome_proficiency_ratings_scale", "outcome_proficiency_id", "points"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )

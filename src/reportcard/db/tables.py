@@ -40,13 +40,14 @@ metadata = MetaData(
 # Ids are BigInteger in PostgreSQL and INTEGER PRIMARY KEY (rowid) in SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
-# PostgreSQL storage of the biggest tables that loads rewrite row by row (enrollments, scores,
-# submissions: a CD2 incremental, an SIS import): a tenth of each page is left free, so that
-# an update of a column no index reads is a HOT update inside the page (no new index entry,
-# one page written) instead of a new row version elsewhere plus an entry in every index of
-# the table. A bulk load fills a page to the top otherwise, and the first incremental after
+# PostgreSQL storage of the tables that loads rewrite row by row (every CD2 target: an
+# incremental re-sends changed rows of each; an SIS import): a tenth of each page is left free,
+# so that an update of a column no index reads is a HOT update inside the page (no new index
+# entry, one page written) instead of a new row version elsewhere plus an entry in every index
+# of the table. A bulk load fills a page to the top otherwise, and the first incremental after
 # a CD2 snapshot wrote every touched row's page and a leaf of each index
-# (docs/decisions/performance.md, "the big targets leave room for an incremental").
+# (docs/decisions/performance.md, "the big targets leave room for an incremental"; the smaller
+# targets since "the smaller targets leave room too", issue 14).
 ROOM_FOR_UPDATES = {"fillfactor": 90}
 
 
@@ -80,6 +81,7 @@ accounts = Table(
     *_sis(),
     Index("ix_accounts_root_sis", "root_account_id", "sis_source_id"),
     Index("ix_accounts_parent", "parent_account_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # Closure of the account tree: one row per (account, ancestor) including (account, account).
@@ -107,6 +109,7 @@ enrollment_terms = Table(
     Column("updated_at", DateTime, nullable=False),
     *_sis(),
     Index("ix_terms_root_sis", "root_account_id", "sis_source_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # ---------------------------------------------------------------- courses and sections
@@ -131,6 +134,7 @@ courses = Table(
     Index("ix_courses_root_sis", "root_account_id", "sis_source_id"),
     Index("ix_courses_account", "account_id"),
     Index("ix_courses_term", "enrollment_term_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # Blueprint associations: a child course subscribed to a blueprint (master) course.
@@ -142,6 +146,7 @@ blueprint_subscriptions = Table(
     Column("child_course_id", Id, ForeignKey("courses.id"), nullable=False),
     Column("workflow_state", String(32), nullable=False, default="active"),
     Index("ix_blueprint_subscriptions_child", "child_course_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 course_sections = Table(
@@ -162,6 +167,7 @@ course_sections = Table(
     *_sis(),
     Index("ix_course_sections_root_sis", "root_account_id", "sis_source_id"),
     Index("ix_course_sections_course", "course_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # ---------------------------------------------------------------- users and logins
@@ -201,6 +207,7 @@ users = Table(
         sqlite_where=text("is_test_student = 1"),
         postgresql_where=text("is_test_student"),
     ),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 authentication_providers = Table(
@@ -240,6 +247,7 @@ pseudonyms = Table(
     Index("ix_pseudonyms_user_login", "user_id", "account_id", "workflow_state", "sis_user_id"),
     Index("ix_pseudonyms_account_unique", "account_id", "unique_id"),
     Index("ix_pseudonyms_account_sis", "account_id", "sis_user_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 communication_channels = Table(
@@ -261,6 +269,7 @@ communication_channels = Table(
         "workflow_state",
         "path",
     ),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # Users associated with an account: through enrollments in its courses, logins, admin roles.
@@ -288,6 +297,7 @@ roles = Table(
     Column("workflow_state", String(32), nullable=False, default="active"),
     # Permissions granted by an account role, space separated (AccountAdmin has all).
     Column("permissions", Text, nullable=False, default=""),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # The rows of ix_enrollments_no_activity, as the zero activity report asks for them (a partial
@@ -377,6 +387,7 @@ account_users = Table(
     Column("updated_at", DateTime, nullable=False),
     Index("ix_account_users_user", "user_id"),
     Index("ix_account_users_account", "account_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # ---------------------------------------------------------------- groups
@@ -397,6 +408,7 @@ group_categories = Table(
     Column("sis_batch_id", Id, nullable=True),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 groups = Table(
@@ -416,6 +428,7 @@ groups = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Index("ix_groups_root_sis", "root_account_id", "sis_source_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 group_memberships = Table(
@@ -430,6 +443,7 @@ group_memberships = Table(
     Column("updated_at", DateTime, nullable=False),
     Index("ix_group_memberships_group", "group_id"),
     Index("ix_group_memberships_user", "user_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 sis_batches = Table(
@@ -457,6 +471,7 @@ access_tokens = Table(
     # The developer key that issued it (activity_tables.developer_keys); NULL: user-generated.
     Column("developer_key_id", Id, nullable=True),
     Index("ix_access_tokens_user", "user_id"),
+    postgresql_with=ROOM_FOR_UPDATES,
 )
 
 # ---------------------------------------------------------------- runs, shards, files

@@ -55,6 +55,7 @@ def upgrade() -> None:
             name=op.f("fk_accounts_parent_account_id_accounts"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.create_index("ix_accounts_parent", ["parent_account_id"], unique=False)
@@ -75,6 +76,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_assessment_questions")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "attachments",
@@ -147,6 +149,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cd2_master_templates")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "cd2_rows_access_tokens",
@@ -886,6 +889,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_grading_standards")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "learning_outcome_groups",
@@ -914,6 +918,7 @@ def upgrade() -> None:
             name=op.f("fk_learning_outcome_groups_parent_group_id_learning_outcome_groups"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_learning_outcome_groups")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("learning_outcome_groups", schema=None) as batch_op:
         batch_op.create_index(
@@ -947,6 +952,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_learning_outcomes")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "outcome_proficiencies",
@@ -964,6 +970,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outcome_proficiencies")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("outcome_proficiencies", schema=None) as batch_op:
         batch_op.create_index(
@@ -991,6 +998,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.create_index(
@@ -1025,6 +1033,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_access_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_access_tokens_token_hash")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("access_tokens", schema=None) as batch_op:
         batch_op.create_index("ix_access_tokens_user", ["user_id"], unique=False)
@@ -1154,6 +1163,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_communication_channels_user_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_communication_channels")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("communication_channels", schema=None) as batch_op:
         batch_op.create_index(
@@ -1196,6 +1206,7 @@ def upgrade() -> None:
             name=op.f("fk_context_external_tools_root_account_id_accounts"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_context_external_tools")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("context_external_tools", schema=None) as batch_op:
         batch_op.create_index(
@@ -1229,6 +1240,7 @@ def upgrade() -> None:
             ["account_id"], ["accounts.id"], name=op.f("fk_developer_keys_account_id_accounts")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_developer_keys")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("developer_keys", schema=None) as batch_op:
         batch_op.create_index("ix_developer_keys_account", ["account_id", "id"], unique=False)
@@ -1262,6 +1274,7 @@ def upgrade() -> None:
             name=op.f("fk_enrollment_terms_root_account_id_accounts"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_enrollment_terms")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("enrollment_terms", schema=None) as batch_op:
         batch_op.create_index(
@@ -1311,6 +1324,7 @@ def upgrade() -> None:
             name=op.f("fk_grading_period_groups_root_account_id_accounts"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_grading_period_groups")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "grading_standard_entries",
@@ -1371,6 +1385,7 @@ def upgrade() -> None:
             name=op.f("fk_group_categories_root_account_id_accounts"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_group_categories")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "learning_outcome_links",
@@ -1410,6 +1425,7 @@ def upgrade() -> None:
             name=op.f("fk_learning_outcome_links_learning_outcome_id_learning_outcomes"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_learning_outcome_links")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("learning_outcome_links", schema=None) as batch_op:
         batch_op.create_index(
@@ -1497,6 +1513,7 @@ def upgrade() -> None:
             ),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outcome_proficiency_ratings")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("outcome_proficiency_ratings", schema=None) as batch_op:
         batch_op.create_index(
@@ -1543,6 +1560,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_pseudonyms_user_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pseudonyms")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("pseudonyms", schema=None) as batch_op:
         batch_op.create_index(
@@ -1667,6 +1685,7 @@ def upgrade() -> None:
             ["root_account_id"], ["accounts.id"], name=op.f("fk_roles_root_account_id_accounts")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_roles")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "sis_batches",
@@ -1812,6 +1831,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_account_users_user_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_account_users")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("account_users", schema=None) as batch_op:
         batch_op.create_index("ix_account_users_account", ["account_id"], unique=False)
@@ -1863,6 +1883,7 @@ def upgrade() -> None:
             ["root_account_id"], ["accounts.id"], name=op.f("fk_courses_root_account_id_accounts")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_courses")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("courses", schema=None) as batch_op:
         batch_op.create_index("ix_courses_account", ["account_id"], unique=False)
@@ -1904,6 +1925,7 @@ def upgrade() -> None:
             "account_id",
             name=op.f("uq_developer_key_account_bindings_developer_key_id_account_id"),
         ),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "grading_period_group_terms",
@@ -1930,6 +1952,7 @@ def upgrade() -> None:
             ),
         ),
         sa.PrimaryKeyConstraint("enrollment_term_id", name=op.f("pk_grading_period_group_terms")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "grading_periods",
@@ -1958,6 +1981,7 @@ def upgrade() -> None:
             name=op.f("fk_grading_periods_grading_period_group_id_grading_period_groups"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_grading_periods")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("grading_periods", schema=None) as batch_op:
         batch_op.create_index(
@@ -2006,6 +2030,7 @@ def upgrade() -> None:
             ["root_account_id"], ["accounts.id"], name=op.f("fk_groups_root_account_id_accounts")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_groups")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("groups", schema=None) as batch_op:
         batch_op.create_index(
@@ -2249,6 +2274,7 @@ def upgrade() -> None:
             ["course_id"], ["courses.id"], name=op.f("fk_assignments_course_id_courses")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_assignments")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("assignments", schema=None) as batch_op:
         batch_op.create_index("ix_assignments_course", ["course_id"], unique=False)
@@ -2281,6 +2307,7 @@ def upgrade() -> None:
             name=op.f("fk_blueprint_subscriptions_child_course_id_courses"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_blueprint_subscriptions")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("blueprint_subscriptions", schema=None) as batch_op:
         batch_op.create_index("ix_blueprint_subscriptions_child", ["child_course_id"], unique=False)
@@ -2305,6 +2332,7 @@ def upgrade() -> None:
             ["course_id"], ["courses.id"], name=op.f("fk_context_modules_course_id_courses")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_context_modules")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("context_modules", schema=None) as batch_op:
         batch_op.create_index("ix_context_modules_course", ["course_id"], unique=False)
@@ -2335,6 +2363,7 @@ def upgrade() -> None:
             ["course_id"], ["courses.id"], name=op.f("fk_course_files_course_id_courses")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_course_files")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("course_files", schema=None) as batch_op:
         batch_op.create_index(
@@ -2362,6 +2391,7 @@ def upgrade() -> None:
             name=op.f("fk_course_grading_schemes_grading_standard_id_grading_standards"),
         ),
         sa.PrimaryKeyConstraint("course_id", name=op.f("pk_course_grading_schemes")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "course_sections",
@@ -2409,6 +2439,7 @@ def upgrade() -> None:
             name=op.f("fk_course_sections_root_account_id_accounts"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_course_sections")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("course_sections", schema=None) as batch_op:
         batch_op.create_index("ix_course_sections_course", ["course_id"], unique=False)
@@ -2436,6 +2467,7 @@ def upgrade() -> None:
             ["course_id"], ["courses.id"], name=op.f("fk_discussion_topics_course_id_courses")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_discussion_topics")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("discussion_topics", schema=None) as batch_op:
         batch_op.create_index("ix_discussion_topics_course", ["course_id"], unique=False)
@@ -2463,6 +2495,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_group_memberships_user_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_group_memberships")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("group_memberships", schema=None) as batch_op:
         batch_op.create_index("ix_group_memberships_group", ["group_id"], unique=False)
@@ -2502,6 +2535,7 @@ def upgrade() -> None:
             name=op.f("fk_learning_outcome_alignments_learning_outcome_id_learning_outcomes"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_learning_outcome_alignments")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("learning_outcome_alignments", schema=None) as batch_op:
         batch_op.create_index(
@@ -2528,6 +2562,7 @@ def upgrade() -> None:
             ["course_id"], ["courses.id"], name=op.f("fk_rubrics_course_id_courses")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rubrics")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "sis_import_messages",
@@ -2576,6 +2611,7 @@ def upgrade() -> None:
             ["course_id"], ["courses.id"], name=op.f("fk_wiki_pages_course_id_courses")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_wiki_pages")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("wiki_pages", schema=None) as batch_op:
         batch_op.create_index("ix_wiki_pages_course", ["course_id"], unique=False)
@@ -2740,6 +2776,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_learning_outcome_results_user_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_learning_outcome_results")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("learning_outcome_results", schema=None) as batch_op:
         batch_op.create_index("ix_learning_outcome_results_course", ["course_id"], unique=False)
@@ -2775,6 +2812,7 @@ def upgrade() -> None:
             ["course_id"], ["courses.id"], name=op.f("fk_quizzes_course_id_courses")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_quizzes")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("quizzes", schema=None) as batch_op:
         batch_op.create_index("ix_quizzes_course", ["course_id"], unique=False)
@@ -2859,6 +2897,7 @@ def upgrade() -> None:
             ),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_learning_outcome_question_results")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("learning_outcome_question_results", schema=None) as batch_op:
         batch_op.create_index(
@@ -2898,6 +2937,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_quiz_submissions_user_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_quiz_submissions")),
+        postgresql_with={"fillfactor": 90},
     )
     with op.batch_alter_table("quiz_submissions", schema=None) as batch_op:
         batch_op.create_index("ix_quiz_submissions_quiz", ["quiz_id", "user_id"], unique=False)
@@ -2932,6 +2972,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_rubric_assessments_user_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rubric_assessments")),
+        postgresql_with={"fillfactor": 90},
     )
     op.create_table(
         "scores",
