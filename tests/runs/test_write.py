@@ -41,12 +41,13 @@ from reportcard.reports.formatting import time_formatter
 from reportcard.reports.sis_scope import STANDARD_FILES
 from reportcard.rubyfloat import ruby_float
 from reportcard.runs.csvtext import line
-from reportcard.runs.query import BATCH
+from reportcard.runs.query import BATCH, Fallback
 from reportcard.runs.write import (
     LINES_CACHE_KIB,
     _column_text,
     _lines_text,
     _LineShape,
+    _plain_text,
     cache_kib,
     copy_eligible,
     lines_eligible,
@@ -477,6 +478,62 @@ def test_line_batches_write_their_lines_alone_together_as_csv_writer_does() -> N
     assert _lines_text(lines, shape) == (
         b'1,Biology,a\n2,"Supply Chain, Logistics",b\n3,"Sandbox - Kate ""K"" Lee",\n'
         b'4,Math,d\n5,"CR\rLF",e\n'
+    )
+
+
+def test_plain_line_batches_quote_their_odd_fields_where_they_are() -> None:
+    """A batch of a part with no commas column whose lines hold exactly the part's fields, no
+    wrapper and (with marks) no mark is written by quoting, in place, each field holding a
+    comma, a quote or a carriage return (``write._plain_text``): over random batches, with
+    and without marks, of values with commas, quotes, carriage returns and non-ASCII text,
+    each batch is exactly its fields' CSV (``csvtext.line``), written that way whenever it
+    holds nothing odd, and a batch holding a separator, a newline, a wrapper or a mark
+    in a value is left to the counts' way (written right there, or refused)."""
+    c = tables.courses
+    cols = [Col("id", c.c.id), Col("name", c.c.name), Col("x", c.c.sis_source_id)]
+    plain = _LineShape(PartQuery(cols, c, [], c.c.id))
+    # A column the database formats itself, with a Python fallback: its marks are read back.
+    fallback = replace(cols[2], fmt=Fallback(lambda value: f"<{value}>"))
+    marked = _LineShape(PartQuery([*cols[:2], fallback], c, [], c.c.id))
+    assert not plain.marks and marked.marks
+    rng = random.Random(1919)
+    pieces = ["a", "Zoë", "€", " ", ",", '"', "\r", "", "b c", ", ", '""']
+    odd = ["\x1f", "\x1d", "\n", "\x1e"]
+    fast = 0
+    for shape in (plain, marked):
+        for _ in range(2000):
+            rows = []
+            for i in range(rng.randint(1, 8)):
+                rows.append(
+                    [str(i)] + ["".join(rng.choices(pieces, k=rng.randint(0, 4))) for _ in range(2)]
+                )
+            if rng.random() < 0.15:
+                rows[rng.randrange(len(rows))][rng.randint(1, 2)] += rng.choice(odd)
+            lines = ["\x1f".join(row).encode() for row in rows]
+            data = b"\n".join([*lines, b""])
+            values = "".join(v for row in rows for v in row)
+            held = any(ch in values for ch in ("\x1f", "\x1d", "\n"))
+            held = held or (shape.marks and "\x1e" in values)
+            got = _plain_text(data, len(rows), shape)
+            assert (got is None) == held, rows
+            if got is None:
+                continue
+            fast += 1
+            assert got == "".join(line(row) for row in rows).encode(), rows
+            assert _lines_text(lines, shape) == got
+    assert fast > 3000
+    # A course's title with a comma, one with quotes, a carriage return, amid plain lines.
+    lines = [
+        b"1\x1fBiology\x1fa",
+        b"2\x1fSupply Chain, Logistics\x1f,b",
+        b'3\x1fThe "Great Ideas" of Philosophy\x1f',
+        b"4\x1fMath\x1fd",
+        b'5\x1fCR\rLF\x1f"',
+    ]
+    data = b"\n".join([*lines, b""])
+    assert _plain_text(data, 5, marked) == (
+        b'1,Biology,a\n2,"Supply Chain, Logistics",",b"\n3,"The ""Great Ideas"" of Philosophy",\n'
+        b'4,Math,d\n5,"CR\rLF",""""\n'
     )
 
 

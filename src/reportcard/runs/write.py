@@ -582,6 +582,10 @@ def _batch_text(data: bytes, k: int, lines: Lines, shape: _LineShape) -> bytes |
     if shape.stray:
         return _commas_text(data, k, lines, shape)
     m = len(shape.commas)
+    if not m:
+        plain = _plain_text(data, k, shape)
+        if plain is not None:
+            return plain
     alone = _lines_alone(data, lines, False, shape.marks, m == 0)
     if not _plain_counts(data, shape, k, alone):
         if m:  # a comma in another column, two in the commas column, a newline in a value
@@ -594,6 +598,45 @@ def _batch_text(data: bytes, k: int, lines: Lines, shape: _LineShape) -> bytes |
         if commas or data.count(_SEP) != k * (shape.ncols - 1):
             return None
     return _spliced(data.translate(_TO_CSV if m else _SEPS_TO_CSV), data, alone, shape)
+
+
+def _plain_text(data: bytes, k: int, shape: _LineShape) -> bytes | None:
+    """:func:`_lines_text` of a batch of a part with no commas column whose lines are exactly
+    the part's fields and hold nothing to read back: its newlines and separators exactly
+    the lines' own, no ``QUOTE`` and (with marks) no ``MARK``; else None (the counts' way).
+
+    The separators become commas, and each field holding a comma, a quote or a carriage
+    return, found by searching the text for them (they are few), is quoted with its quotes
+    doubled: the bytes :func:`.csvtext.line` writes, as the counts' way writes such a line
+    alone (decoded, split and written by ``csv.writer``, :func:`_plain_alone`), without
+    splitting, writing and encoding the whole line again (a course's title with a comma or a
+    quote is one line in seven of the courses files on ``large``). UTF-8 holds no ASCII byte
+    inside a character, so the bytes are quoted as the text would be."""
+    # The newlines and separators, each at least the lines' own, exactly theirs together.
+    if (
+        len(data) - len(data.translate(None, _NEWLINE_SEP)) != k * shape.ncols
+        or _QUOTE in data
+        or (shape.marks and _MARK in data)
+    ):
+        return None
+    text = data.translate(_SEPS_TO_CSV)
+    fields: dict[int, int] = {}  # where each field to quote starts: where it ends
+    for ch in _FIELD_SPECIALS:
+        pos = data.find(ch)
+        while pos >= 0:
+            first = max(data.rfind(_SEP, 0, pos), data.rfind(b"\n", 0, pos)) + 1
+            last = data.find(_SEP, pos)
+            end = data.find(b"\n", pos)  # the text ends with one
+            if last < 0 or end < last:
+                last = end
+            fields[first] = last
+            pos = data.find(ch, last)
+    spans = sorted(fields.items())
+    return _replaced(text, spans, [b'"' + data[i:j].replace(b'"', b'""') + b'"' for i, j in spans])
+
+
+# What makes a field of a SQL-built line need quotes (a newline in a value is found apart).
+_FIELD_SPECIALS = (b'"', b"\r", b",")
 
 
 def _commas_text(data: bytes, k: int, lines: Lines, shape: _LineShape) -> bytes | None:
@@ -719,7 +762,12 @@ def _spliced(
             written.append(encoded)
     elif not written:
         return None
-    # The lines written alone replace theirs in the translated text (slices of one view).
+    return _replaced(text, alone, written)
+
+
+def _replaced(text: bytes, alone: list[tuple[int, int]], written: list[bytes]) -> bytes:
+    """``text`` with the lines at ``alone`` (start, end) replaced by ``written``, in order
+    (slices of one view)."""
     view = memoryview(text)
     pieces: list[bytes | memoryview] = []
     at = 0
