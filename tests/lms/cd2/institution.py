@@ -321,3 +321,18 @@ def write_snapshot(root: Path) -> Path:
     f.write(d / "enrollments" / "j" / "e.jsonl.gz", f.jsonl(ENROLLMENTS), gz=True)
     f.write(d / "account_users" / "j" / "a.csv", f.csv(ACCOUNT_USERS))
     return d
+
+
+def write_submissions(snapshot: Path, users: dict[int, int]) -> None:
+    """Add to ``snapshot`` assignment 700 of course 10 and, for each ``id: user_id`` of
+    ``users``, a submitted submission of that user to it."""
+    course = {"context_id": 10, "context_type": "Course", "workflow_state": "published"}
+    f.write(
+        snapshot / "assignments" / "j" / "a.jsonl",
+        f.jsonl([{"id": 700, "ts": TS0, **course, **STAMP}]),
+    )
+    work = {"assignment_id": 700, "workflow_state": "submitted", **STAMP}
+    f.write(
+        snapshot / "submissions" / "j" / "s.jsonl",
+        f.jsonl([{"id": i, "ts": TS0, "user_id": u, **work} for i, u in users.items()]),
+    )

@@ -12,9 +12,7 @@ from sqlalchemy import Engine, inspect, text
 
 from reportcard.lms.cd2.errors import Cd2Error
 from reportcard.lms.cd2.importer import import_paths
-from tests.lms.cd2 import files as f
-from tests.lms.cd2.files import TS0
-from tests.lms.cd2.institution import STAMP, write_snapshot
+from tests.lms.cd2.institution import write_snapshot, write_submissions
 
 
 def _indexes(engine: Engine) -> dict[str, list[str]]:
@@ -68,16 +66,8 @@ def test_a_failure_after_a_deferring_table_still_builds_its_indexes(
     before = _indexes(pg)
     built = _spy_builds(monkeypatch)
     snapshot = write_snapshot(tmp_path)
-    course = {"context_id": 10, "context_type": "Course", "workflow_state": "published"}
-    f.write(
-        snapshot / "assignments" / "j" / "a.jsonl",
-        f.jsonl([{"id": 700, "ts": TS0, **course, **STAMP}]),
-    )
-    work = {"assignment_id": 700, "workflow_state": "submitted", **STAMP}
-    f.write(  # a submission of an unknown user: its foreign key refuses the table
-        snapshot / "submissions" / "j" / "s.jsonl",
-        f.jsonl([{"id": 800, "ts": TS0, "user_id": 99_999, **work}]),
-    )
+    # a submission of an unknown user: its foreign key refuses the table
+    write_submissions(snapshot, {800: 99_999})
     with pytest.raises(Cd2Error) as failed:
         import_paths(pg, [snapshot], snapshot=True)
     assert failed.value.table == "submissions"

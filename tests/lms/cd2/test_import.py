@@ -17,7 +17,7 @@ from reportcard.lms.cd2.importer import import_paths
 from reportcard.rubyfloat import ruby_float
 from tests.lms.cd2 import files as f
 from tests.lms.cd2.files import TS0, TS1, TS2
-from tests.lms.cd2.institution import STAMP, write_snapshot
+from tests.lms.cd2.institution import STAMP, write_snapshot, write_submissions
 from tests.reports.institution import run_file
 from tests.stored_names import ODD_SORTABLE, assert_names_stored
 from tests.stored_score_text import ODD_SCORES, assert_score_text
@@ -605,16 +605,7 @@ def test_the_bulk_path_loads_the_same_and_keeps_the_schema(
     assert before["enrollments"][3]["constrained_columns"] == ["id"]
     assert before["submissions"][2]  # a unique constraint besides the primary key
     snapshot = write_snapshot(tmp_path)
-    course = {"context_id": 10, "context_type": "Course", "workflow_state": "published"}
-    f.write(
-        snapshot / "assignments" / "j" / "a.jsonl",
-        f.jsonl([{"id": 700, "ts": TS0, **course, **STAMP}]),
-    )
-    work = {"assignment_id": 700, "workflow_state": "submitted", **STAMP}
-    f.write(
-        snapshot / "submissions" / "j" / "s.jsonl",
-        f.jsonl([{"id": 800 + u, "ts": TS0, "user_id": u, **work} for u in (100, 101)]),
-    )
+    write_submissions(snapshot, {900: 100, 901: 101})
     monkeypatch.setattr(apply, "BULK_ROWS", 1)
     import_paths(engine, [snapshot], snapshot=True)
     assert schema() == before

@@ -224,7 +224,7 @@ class Turn:
     commit: Callable[[], None]
 
 
-def _load_one(
+def _load_table(
     conn: Connection,
     t: Cd2Table,
     files: list[Path],
@@ -236,8 +236,16 @@ def _load_one(
     total: int,
     turn: Turn | None = None,
 ) -> _Loaded:
-    """What :func:`_load_table` does, its errors as the database raised them; the indexes the
-    table's load deferred (:mod:`.indexes`) come with its result."""
+    """Stage and apply one table in its own transaction; errors name file, line and field.
+
+    ``turn`` (pipelined loads, see :func:`_pipelined`): after staging and
+    :func:`prepare_staged`, which touch only the table's own staging and bookkeeping,
+    ``turn.apply`` waits until the table may be applied: the table before this one is
+    committed (raising :class:`_Abandoned` when that one failed), so the rest of the load sees
+    it as a load one after the other does; or (``APPLY_APART``) until no table before it
+    that is not committed yet shares a table with it (:mod:`.locks`). ``turn.commit`` then
+    waits for the table before this one to be committed before this one commits. The indexes
+    the table's load deferred (:mod:`.indexes`) come with its result."""
     try:
         with conn.begin():
 
@@ -286,45 +294,22 @@ def _load_one(
             if turn is not None:
                 turn.commit()
         return _Loaded(summary, root, take_pending(conn))
-    except BaseException:
-        take_pending(conn)  # rolled back: the indexes were not dropped
-        raise
-
-
-def _load_table(
-    conn: Connection,
-    t: Cd2Table,
-    files: list[Path],
-    account_id: int | None,
-    root: int | None,
-    snapshot: bool,
-    progress: Progress | None,
-    done: int,
-    total: int,
-    turn: Turn | None = None,
-) -> _Loaded:
-    """Stage and apply one table in its own transaction; errors name file, line and field.
-
-    ``turn`` (pipelined loads, see :func:`_pipelined`): after staging and
-    :func:`prepare_staged`, which touch only the table's own staging and bookkeeping,
-    ``turn.apply`` waits until the table may be applied: the table before this one is
-    committed (raising :class:`_Abandoned` when that one failed), so the rest of the load sees
-    it as a load one after the other does; or (``APPLY_APART``) until no table before it
-    that is not committed yet shares a table with it (:mod:`.locks`). ``turn.commit`` then
-    waits for the table before this one to be committed before this one commits."""
-    try:
-        return _load_one(conn, t, files, account_id, root, snapshot, progress, done, total, turn)
     except Cd2Error as exc:
+        take_pending(conn)  # rolled back: the indexes were not dropped
         exc.table = exc.table or t.name
         found = diagnose(t, files) if exc.file is None else None
         raise (found or exc) from None
     except (DBAPIError, conn.dialect.loaded_dbapi.Error) as exc:
+        take_pending(conn)
         found = diagnose(t, files)
         if found is not None:
             raise found from None
         raise Cd2Error(
             "the database refused the records: " + _db_message(exc), table=t.name
         ) from None
+    except BaseException:
+        take_pending(conn)
+        raise
 
 
 def _note(
