@@ -16,8 +16,8 @@ sampled every half second.
 Prints the CPU per class, each table's span on its connection, a chart (one line per
 connection, one character per time step: ``S`` staging, ``P`` preparing, ``A`` applying,
 ``w`` waiting to apply, ``c`` waiting to commit, ``D`` the derived rebuild, ``Z`` analyzing,
-``.`` nothing; below, the machine's busy cores), and the chain of waits that ends last
-(the critical path). ``--json FILE`` writes every interval and statement.
+``B`` a deferred index build, ``.`` nothing; below, the machine's busy cores), and the chain
+of waits that ends last (the critical path). ``--json FILE`` writes every interval and statement.
 
 ``--incremental DB`` applies the export's incremental (``<bench dir>/cd2-<size>-tsv/
 incremental``) instead, to ``reportcard_bench_cd2tli_<size>``, a copy of the database ``DB``
@@ -204,6 +204,8 @@ def instrument(rec: Recorder, engine: Any) -> Callable[[], None]:
     patch(importer.state, "record", timed("state", record, lambda *a: "-"))
     patch(importer, "_analyze", timed("analyze", analyze, lambda names: f"{len(names)} tables"))
     patch(importer.derived, "rebuild", timed("derived", rebuild, lambda *a: "derived"))
+    build = importer.build
+    patch(importer, "build", timed("build", build, lambda defs, *a: "index"))
 
     def restore() -> None:
         for owner, name, original in reversed(undo):
@@ -242,9 +244,20 @@ CHARS = {
     "commit wait": "c",
     "derived": "D",
     "analyze": "Z",
+    "build": "B",
 }
 # Drawn over each other in this order (a wait inside an apply shows as the wait).
-LAYERS = ("load", "stage", "prepare", "apply", "wait", "commit wait", "derived", "analyze")
+LAYERS = (
+    "load",
+    "stage",
+    "prepare",
+    "apply",
+    "wait",
+    "commit wait",
+    "derived",
+    "analyze",
+    "build",
+)
 
 
 def chart(rec: Recorder, wall: float, width: int = 100) -> list[str]:
@@ -291,7 +304,7 @@ def report(rec: Recorder, wall: float, out: dict[str, Any]) -> None:
     print("per table (connection: stage / prepare / wait / apply / commit wait, start-end):")
     tables: dict[str, dict[str, Any]] = {}
     for s in rec.spans:
-        if s["kind"] in ("derived", "analyze", "state"):
+        if s["kind"] in ("derived", "analyze", "state", "build"):
             continue
         d = tables.setdefault(s["table"], {"thread": s["thread"], "start": s["start"]})
         d[s["kind"]] = d.get(s["kind"], 0.0) + (s["end"] - s["start"])
