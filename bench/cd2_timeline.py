@@ -16,8 +16,12 @@ sampled every half second.
 Prints the CPU per class, each table's span on its connection, a chart (one line per
 connection, one character per time step: ``S`` staging, ``P`` preparing, ``A`` applying,
 ``w`` waiting to apply, ``c`` waiting to commit, ``D`` the derived rebuild, ``Z`` analyzing,
-``B`` a deferred index build, ``.`` nothing; below, the machine's busy cores), and the chain
-of waits that ends last (the critical path). ``--json FILE`` writes every interval and statement.
+``B`` a deferred index build, ``.`` nothing; below, the machine's busy cores), the chain
+of waits that ends last (the critical path), and the import's core-seconds: its backends',
+their parallel workers' (sampled every 0.2 s from the processes titled ``parallel worker for
+PID <backend>``) and the import process's own, against the cores over the wall (on a quiet
+machine: how much of the two cores the import leaves idle). ``--json FILE`` writes every
+interval and statement.
 
 ``--incremental DB`` applies the export's incremental (``<bench dir>/cd2-<size>-tsv/
 incremental``) instead, to ``reportcard_bench_cd2tli_<size>``, a copy of the database ``DB``
@@ -29,9 +33,11 @@ incremental can be drawn again on the same start.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import resource
 import sys
 import threading
 import time
@@ -87,6 +93,11 @@ class Recorder:
         self.statements: list[dict[str, Any]] = []
         self.busy: list[tuple[float, float]] = []  # (time, busy cores)
         self.stop = threading.Event()
+        # The import's backends (CPU when first seen, last seen) and their parallel workers
+        # (last seen; they start at 0), sampled by sample_processes.
+        self.backends: dict[int, list[float]] = {}
+        self.workers: dict[int, float] = {}
+        self.sampling_cpu = 0.0  # the process sampler's own CPU (in the import process's)
 
     def now(self) -> float:
         return time.perf_counter() - self.t0
@@ -113,6 +124,32 @@ class Recorder:
                         "cpu": round(cpu, 3),
                     }
                 )
+
+    def seen(self, pid: int, cpu: float) -> None:
+        with self.lock:
+            got = self.backends.setdefault(pid, [cpu, cpu])
+            got[1] = max(got[1], cpu)
+
+    def sample_processes(self, every: float = 0.2) -> None:
+        """The CPU of the import's backends and of their parallel workers (processes titled
+        ``parallel worker for PID <backend>``), every ``every`` s: a worker ending between two
+        samples loses at most its last ``every`` s."""
+        start = time.thread_time()
+        while not self.stop.wait(every):
+            with self.lock:
+                pids = set(self.backends)
+            for pid in pids:
+                with contextlib.suppress(OSError, IndexError, ValueError):  # (ended)
+                    self.seen(pid, backend_cpu(pid))
+            marks = tuple(f"parallel worker for PID {pid}".encode() for pid in pids)
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit():
+                    continue
+                with contextlib.suppress(OSError, IndexError, ValueError):  # (ended)
+                    title = Path(f"/proc/{entry.name}/cmdline").read_bytes()
+                    if any(m in title for m in marks):
+                        self.workers[int(entry.name)] = backend_cpu(int(entry.name))
+        self.sampling_cpu = time.thread_time() - start
 
     def sample(self) -> None:
         last = machine_busy()
@@ -145,7 +182,9 @@ def instrument(rec: Recorder, engine: Any) -> Callable[[], None]:
     @event.listens_for(engine, "before_cursor_execute")
     def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         pid = pid_of(conn)
-        starts[id(cursor)] = (rec.now(), backend_cpu(pid), pid)
+        cpu = backend_cpu(pid)
+        rec.seen(pid, cpu)
+        starts[id(cursor)] = (rec.now(), cpu, pid)
 
     @event.listens_for(engine, "after_cursor_execute")
     def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -383,8 +422,11 @@ def main(argv: list[str]) -> None:
     if args.set:
         restore = with_settings(dict(kv.split("=", 1) for kv in args.set), restore)
     sampler = threading.Thread(target=rec.sample, daemon=True)
+    processes = threading.Thread(target=rec.sample_processes, daemon=True)
     load0 = os.getloadavg()[0]
     sampler.start()
+    processes.start()
+    own0 = resource.getrusage(resource.RUSAGE_SELF)
     rec.t0 = time.perf_counter()
     try:
         result = import_paths(
@@ -392,7 +434,9 @@ def main(argv: list[str]) -> None:
         )
     finally:
         wall = rec.now()
+        own1 = resource.getrusage(resource.RUSAGE_SELF)
         rec.stop.set()
+        processes.join()
         restore()
     records = sum(t.records for t in result.tables)
     out: dict[str, Any] = {
@@ -408,6 +452,21 @@ def main(argv: list[str]) -> None:
         f" {args.connections} connections, load {out['load_average']}"
     )
     report(rec, wall, out)
+    own = own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime - rec.sampling_cpu
+    cpu = {
+        "backends": round(sum(last - first for first, last in rec.backends.values()), 2),
+        "parallel_workers": round(sum(rec.workers.values()), 2),
+        "import_process": round(own, 2),
+    }
+    cpu["all"] = round(sum(cpu.values()), 2)
+    cores = os.cpu_count() or 1
+    out["cpu"] = cpu
+    print(
+        f"core-seconds: backends {cpu['backends']:.1f}, their parallel workers"
+        f" {cpu['parallel_workers']:.1f} ({len(rec.workers)} sampled), the import process"
+        f" {cpu['import_process']:.1f}: {cpu['all']:.1f} in all, {cpu['all'] / wall:.2f} of"
+        f" the {cores} cores over the wall"
+    )
     engine.dispose()
     if not args.keep:
         from sqlalchemy import create_engine
