@@ -48,6 +48,7 @@ from reportcard.runs.write import (
     _lines_text,
     _LineShape,
     _plain_text,
+    _wrapped_fields_text,
     cache_kib,
     copy_eligible,
     lines_eligible,
@@ -408,6 +409,81 @@ def test_line_batches_quote_the_commas_column_and_write_odd_lines_alone() -> Non
     assert _lines_text(list(plain), shape) == b'1,"Smith, Ann",a\n2,"Ng, Bo",\n'
     assert _lines_text(odd, shape) == (
         b'1,"Smith, Ann",a\n2,"Ng, Bo",\n3,"Clark, Kate ""K""",c\n4,Cher,d\n5,"Lee, Al","e\nf"\n'
+    )
+
+
+def test_commas_line_batches_quote_their_odd_fields_where_they_are() -> None:
+    """A batch of a part with commas columns whose separators, newlines and wrappers are
+    exactly its lines' own and which holds no mark is written by quoting, in place, each
+    field outside the wrappers holding a comma, a quote or a carriage return and doubling the
+    quotes of a wrapped value (``write._wrapped_fields_text``, the way of a part whose
+    batches had such a comma): over random batches built as SQL builds them (a commas value
+    without a comma marked), each batch is exactly its values' CSV (``csvtext.line``), taken
+    that way whenever nothing odd is in it; a separator, newline, wrapper or mark in a value
+    leaves the batch to the stray commas' way (written right there, or refused)."""
+    c = tables.courses
+    pq = PartQuery(
+        [
+            Col("name", c.c.name, commas=True),
+            Col("id", c.c.id),
+            Col("title", c.c.sis_source_id),
+            Col("other", c.c.course_code, commas=True),
+            Col("x", c.c.workflow_state),
+        ],
+        c,
+        [],
+        c.c.id,
+    )
+    shape = _LineShape(pq)
+    shape.stray = True
+    assert shape.commas == [0, 3]
+    rng = random.Random(2019)
+    pieces = ["a", "Zoë", "€", " ", ",", '"', "\r", "", "b c", ", ", '""']
+    odd = ["\x1f", "\x1d", "\n", "\x1e"]
+    fast = written = 0
+    for _ in range(3000):
+        rows = []
+        for i in range(rng.randint(1, 8)):
+            row = ["".join(rng.choices(pieces, k=rng.randint(0, 4))) for _ in range(5)]
+            row[1] = str(i)
+            for at in (0, 3):  # a commas value nearly always holds a comma
+                if rng.random() < 0.95:
+                    row[at] = "Lee, " + row[at]
+            rows.append(row)
+        if rng.random() < 0.15:
+            rows[rng.randrange(len(rows))][rng.choice([0, 2, 3, 4])] += rng.choice(odd)
+
+        def wrapped(value: str) -> str:
+            ok = "," in value and not value.startswith("\x1e")
+            return "\x1d" + (value if ok else "\x1e" + value) + "\x1d"
+
+        lines = [
+            "\x1f".join(wrapped(v) if i in (0, 3) else v for i, v in enumerate(row)).encode()
+            for row in rows
+        ]
+        data = b"\n".join([*lines, b""])
+        expected = "".join(line(row) for row in rows).encode()
+        values = "".join(v for row in rows for v in row)
+        held = any(ch in values for ch in odd) or b"\x1e" in data
+        got = _wrapped_fields_text(data, len(rows), shape)
+        assert (got is None) == held, rows
+        if got is not None:
+            fast += 1
+            assert got == expected, rows
+        through = _lines_text(list(lines), shape)
+        if through is not None:
+            written += 1
+            assert through == expected, rows
+    assert fast > 1500 and written > fast
+    lines = [
+        b"\x1dSmith, Ann\x1d\x1f1\x1fBiology\x1f\x1dA, B\x1d\x1fa",
+        b'\x1dClark, Kate "K"\x1d\x1f2\x1fSupply Chain, Logistics\x1f\x1dA, B\x1d\x1fb',
+        b'\x1dNg, Bo\x1d\x1f3\x1fThe "Great Ideas"\x1f\x1dA, B\x1d\x1fCR\rLF',
+    ]
+    assert _wrapped_fields_text(b"\n".join([*lines, b""]), 3, shape) == (
+        b'"Smith, Ann",1,Biology,"A, B",a\n'
+        b'"Clark, Kate ""K""",2,"Supply Chain, Logistics","A, B",b\n'
+        b'"Ng, Bo",3,"The ""Great Ideas""","A, B","CR\rLF"\n'
     )
 
 

@@ -16,8 +16,8 @@ import io
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import accumulate
-from operator import itemgetter
+from itertools import accumulate, compress, repeat
+from operator import contains, itemgetter
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -392,8 +392,9 @@ class _LineShape:
         self.template = FIELD_SEP.join(["{}"] * len(self.exprs)) + "\n"
         self.raw_formatter = row_formatter(pq, ctx) if self.formatters and ctx else None
         # A batch of the part had a comma outside the commas columns' wrappers (titles beside
-        # the name): the next ones go straight to _commas_text, which writes every batch the
-        # one-pass counts write, the same way.
+        # the name): the next ones go straight to _wrapped_fields_text, which quotes such
+        # fields in place, or else to _commas_text, which writes every batch the one-pass
+        # counts write, the same way.
         self.stray = False
 
     def _layout(self) -> tuple[list[ColumnElement[Any]], list[tuple[int, Formatter]]]:
@@ -580,7 +581,8 @@ def _batch_text(data: bytes, k: int, lines: Lines, shape: _LineShape) -> bytes |
     if shape.wrapped:
         return _wrapped_text(data, k, lines, shape)
     if shape.stray:
-        return _commas_text(data, k, lines, shape)
+        quoted = _wrapped_fields_text(data, k, shape)
+        return quoted if quoted is not None else _commas_text(data, k, lines, shape)
     m = len(shape.commas)
     if not m:
         plain = _plain_text(data, k, shape)
@@ -637,6 +639,71 @@ def _plain_text(data: bytes, k: int, shape: _LineShape) -> bytes | None:
 
 # What makes a field of a SQL-built line need quotes (a newline in a value is found apart).
 _FIELD_SPECIALS = (b'"', b"\r", b",")
+
+
+def _wrapped_fields_text(data: bytes, k: int, shape: _LineShape) -> bytes | None:
+    """:func:`_lines_text` of a batch of a part with commas columns whose lines are exactly
+    the part's fields and hold nothing to read back: its newlines, separators and ``QUOTE``
+    exactly the lines' own (``QUOTE`` two a line for each commas column, its wrappers) and no
+    ``MARK`` (so every commas value holds a comma); else None.
+
+    Then every separator, newline and ``QUOTE`` is SQL's, so the text split on ``QUOTE``
+    alternates between pieces outside the wrappers, each whole fields between separators and
+    newlines, and the commas columns' values. The separators become commas and the wrappers
+    quotes; a wrapped value holding a quote (a nickname) gets its quotes doubled, and each
+    field outside holding a comma, a quote or a carriage return (a course's title) is quoted,
+    its quotes doubled, where it is: the bytes :func:`.csvtext.line` writes for the line,
+    without writing the line alone (one line in six of the Student Competency map on
+    ``large`` holds such a field)."""
+    # Each count at least the lines' own, so the total is theirs only when each count is.
+    expected = k * (shape.ncols + 2 * len(shape.commas))
+    if len(data) - len(data.translate(None, _NEWLINE_SEP_QUOTE)) != expected or _MARK in data:
+        return None
+    pieces = data.split(_QUOTE)  # outside and inside the wrappers, in turn
+    # Where each piece starts in the text (after the pieces and wrappers before it).
+    starts = list(accumulate(map((1).__add__, map(len, pieces)), initial=0))
+    fields: dict[int, tuple[int, bytes]] = {}  # where each field to quote starts: end, text
+    # Quotes and carriage returns are few: found in the whole text. Every wrapped value holds
+    # a comma: commas are looked for in the pieces outside.
+    for ch in (b'"', b"\r"):
+        pos = data.find(ch)
+        while pos >= 0:
+            i = bisect_right(starts, pos) - 1
+            if i % 2:  # a wrapped value: quoted from wrapper to wrapper
+                first, last = starts[i] - 1, starts[i + 1]
+                fields[first] = (last, b'"' + pieces[i].replace(b'"', b'""') + b'"')
+            else:
+                span = _outside_field(data, pos, starts[i], starts[i + 1] - 1, i)
+                if span is None:
+                    return None
+                first, last = span
+                fields[first] = (last, b'"' + data[first:last].replace(b'"', b'""') + b'"')
+            pos = data.find(ch, last)
+    for i in compress(range(0, len(pieces), 2), map(contains, pieces[0::2], repeat(b","))):
+        lo, hi = starts[i], starts[i + 1] - 1  # the piece's bytes, its wrapper left out
+        pos = data.find(b",", lo, hi)
+        while pos >= 0:
+            span = _outside_field(data, pos, lo, hi, i)
+            if span is None:
+                return None
+            first, last = span
+            fields[first] = (last, b'"' + data[first:last].replace(b'"', b'""') + b'"')
+            pos = data.find(b",", last, hi)
+    spans = sorted(fields.items())
+    return _replaced(
+        data.translate(_TO_CSV), [(i, j) for i, (j, _) in spans], [t for _, (_, t) in spans]
+    )
+
+
+def _outside_field(data: bytes, pos: int, lo: int, hi: int, i: int) -> tuple[int, int] | None:
+    """The bounds (start, end) of the field holding ``pos`` in piece ``i`` (``data[lo:hi]``)
+    outside a commas part's wrappers: the separators or newlines around it; None when one is
+    missing (the field would touch a wrapper: not as SQL writes the line)."""
+    first = max(data.rfind(_SEP, lo, pos), data.rfind(b"\n", lo, pos)) + 1
+    ends = [at for at in (data.find(_SEP, pos, hi), data.find(b"\n", pos, hi)) if at >= 0]
+    if not ends or (not first and i):
+        return None
+    return (first or lo, min(ends))
 
 
 def _commas_text(data: bytes, k: int, lines: Lines, shape: _LineShape) -> bytes | None:
@@ -849,6 +916,7 @@ _SEPS_TO_CSV = bytes.maketrans(_SEP, b",")
 _COUNTED = b"\n," + _SEP + _QUOTE
 _COUNTED_NO_QUOTE = b"\n," + _SEP
 _NEWLINE_SEP = b"\n" + _SEP
+_NEWLINE_SEP_QUOTE = _NEWLINE_SEP + _QUOTE
 # What may come right before a field's first byte or after its last: a separator, a newline.
 _FIELD_BOUNDS = {_SEP, b"\n"}
 _FIRST, _LAST = itemgetter(slice(None, 1)), itemgetter(slice(-1, None))
