@@ -20,7 +20,6 @@ from reportcard.runs.execute import (
     _SqliteCheckpoint,
     checkpoints,
     claim_shard,
-    others_running,
     parallel_query,
     waiting_rows,
 )
@@ -453,45 +452,8 @@ def test_the_rows_waiting_are_the_queued_shards_estimates_of_running_runs(
         conn.rollback()
 
 
-def test_other_shards_running_are_those_of_running_runs_but_the_asking_one(
-    engine: Engine, storage: LocalStorage, settings: Settings
-) -> None:
-    """``others_running``: whether a shard other than the asking one is being written, in a
-    run still running; what lets a lone worker's shards use parallel query."""
-    with engine.begin() as conn:
-        root = make_institution(conn, 2500)
-        run_id = sample_run(conn, root)
-    assert Worker(engine, storage, settings)._plan()
-    with engine.connect() as conn:
-        first, second, _ = conn.execute(
-            select(report_shards.c.id)
-            .where(report_shards.c.report_id == run_id)
-            .order_by(report_shards.c.priority)
-        ).scalars()
-        conn.rollback()
-
-    def others(shard_id: int) -> bool:
-        with engine.connect() as conn:
-            seen = bool(conn.execute(select(others_running(shard_id))).scalar_one())
-            conn.rollback()
-        return seen
-
-    assert not others(first)  # all queued
-    with engine.begin() as conn:
-        assert claim_shard(conn, first, "w1")
-    assert not others(first)  # only itself
-    assert others(second)
-    with engine.begin() as conn:
-        assert claim_shard(conn, second, "w2")
-    assert others(first) and others(second)
-    with engine.begin() as conn:  # a shard of a run no longer running is nobody's work
-        abort_run(conn, run_id)
-    assert not others(first) and not others(second)
-
-
 def test_a_shard_uses_parallel_query_when_little_or_nothing_waits() -> None:
-    """``parallel_query``: none waiting, or at most a ``WAITING_SHARE``-th of its own rows, or
-    no other shard being written."""
+    """``parallel_query``: none waiting, or at most a ``WAITING_SHARE``-th of its own rows."""
     assert parallel_query(None, 0)
     assert parallel_query(None, 1000)
     assert parallel_query(0, 0)  # planned before estimates were stored: their rows are 0
@@ -499,9 +461,6 @@ def test_a_shard_uses_parallel_query_when_little_or_nothing_waits() -> None:
     assert not parallel_query(251, 1000)
     assert not parallel_query(1000, 1000)  # a file's shards of equal size: serial
     assert not parallel_query(1, 0)
-    assert parallel_query(1000, 1000, others=False)  # a lone worker: its cores sit idle
-    assert parallel_query(7000, 1000, others=False)
-    assert not parallel_query(1000, 1000, others=True)
 
 
 @contextmanager

@@ -102,19 +102,10 @@ WAITING_SHARE = 4
 """A shard runs with parallel query when the rows waiting are at most its own over this."""
 
 
-def others_running(shard_id: int) -> Any:
-    """Whether a shard of a running run other than ``shard_id`` is being written (a scalar
-    subquery to select). See :func:`parallel_query`."""
-    s, r = report_shards.c, account_reports.c
-    return exists().where(
-        s.state == "running", s.id != shard_id, r.id == s.report_id, r.workflow_state == "running"
-    )
-
-
-def parallel_query(waiting: int | None, own: int, others: bool = True) -> bool:
+def parallel_query(waiting: int | None, own: int) -> bool:
     """Whether a shard of ``own`` estimated rows, starting while shards of ``waiting`` rows in
     all wait for a worker (None: none waits), runs its statement with the server's parallel
-    query (PostgreSQL). ``others``: whether another shard of a running run is being written.
+    query (PostgreSQL).
 
     When none waits, the other workers have nothing to take meanwhile, so the helpers use
     cores that would sit idle. While shards wait, a report's parallelism is its shards, one
@@ -126,17 +117,8 @@ def parallel_query(waiting: int | None, own: int, others: bool = True) -> bool:
     (docs/decisions/performance.md, "Issue 19: PostgreSQL parts in one range, with parallel
     query when no shard waits", and "the biggest shard with parallel query beside a little
     waiting work").
-
-    And so does a shard that starts while no other shard is being written, whatever waits:
-    then no other worker is taking shards (a lone worker, or the others idle), so the cores
-    the helpers take would sit idle, and the shards are written one after another, each with
-    helpers, as the baseline runs the part's statement in one. A lone worker on the SIS
-    export's enrollments file left its second core idle in seven of eight shards
-    (docs/decisions/performance.md, "Issue 19: a shard with parallel query while no other is
-    written"). Other workers claim the waiting shards as soon as they wake: a shard that
-    starts before they do runs with helpers beside theirs, the first shard of a run at most.
     """
-    return waiting is None or waiting * WAITING_SHARE <= own or not others
+    return waiting is None or waiting * WAITING_SHARE <= own
 
 
 def _checkpoint_statement() -> Any:
@@ -319,15 +301,15 @@ def execute_shard(
         report = get_report(run.report_type)
         assert report is not None
         ctx = build_context(conn, run)
-        waiting, others = None, True
+        waiting = None
         if taken is not None:
             files = 1
         elif is_sqlite(conn):
             files = conn.execute(file_count(run.id)).scalar_one()
-        else:  # one round trip for all three
-            files, waiting, others = conn.execute(file_count(run.id, beside=shard_id)).one()
+        else:  # one round trip for both
+            files, waiting = conn.execute(file_count(run.id, waiting=True)).one()
         alone = not is_sqlite(conn) and parallel_query(
-            None if waiting is None else int(waiting), int(shard.rows), bool(others)
+            None if waiting is None else int(waiting), int(shard.rows)
         )
         conn.rollback()
     # Formatters with a SQL form run in the statement, so the part can take a fast path.
@@ -409,16 +391,15 @@ def shard_row(shard_id: int) -> Select[Any]:
     return select(report_shards).where(report_shards.c.id == shard_id)
 
 
-def file_count(run_id: int, *, beside: int | None = None) -> Select[Any]:
-    """How many files (parts) the run's shards write; with ``beside`` (a shard's id), beside
-    it the rows waiting for a worker in shards of running runs (``waiting_rows``) and whether
-    a shard other than that one is being written (``others_running``), in the same SELECT."""
+def file_count(run_id: int, *, waiting: bool = False) -> Select[Any]:
+    """How many files (parts) the run's shards write; with ``waiting``, beside it the rows
+    waiting for a worker in shards of running runs (``waiting_rows``), in the same SELECT."""
     files = select(func.count(func.distinct(report_shards.c.part_index))).where(
         report_shards.c.report_id == run_id
     )
-    if beside is None:
+    if not waiting:
         return files
-    return select(files.scalar_subquery(), waiting_rows(), others_running(beside))
+    return select(files.scalar_subquery(), waiting_rows())
 
 
 def lock_run(run_id: int) -> Select[Any]:

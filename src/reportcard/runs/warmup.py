@@ -125,7 +125,7 @@ def prime_statements(engine: Engine) -> None:
             if is_sqlite(conn):
                 checkpoint_form(conn.dialect)
             else:
-                conn.execute(file_count(0, beside=0)).one()
+                conn.execute(file_count(0, waiting=True)).one()
                 conn.execute(rows_waiting()).scalar()
                 pg_form(CHECKPOINT_RUN, conn.dialect, CHECKPOINT_VARIABLE)
         finally:
