@@ -63,9 +63,16 @@ def _make_odd(conn: Connection) -> None:
         conn.execute(update(terms).where(terms.c.id == term_id).values(end_at=ODD_TIMES[i % 4]))
 
 
-def _compare(engine: Engine, reports: list[str], ctx_of: Callable[..., RunContext]) -> list[str]:
+def _compare(
+    engine: Engine,
+    reports: list[str],
+    ctx_of: Callable[..., RunContext],
+    whole: dict[str, bool] | None = None,
+) -> list[str]:
     """Every part of ``reports``: the shard's bytes against the Python path's; the parts on a
-    fast path with SQL forms."""
+    fast path with SQL forms. With ``whole``, the SQLite line path's parts are written as a
+    small shard is (``write_lines(whole=True)``, its fallback fetching one row a batch), and
+    ``whole`` records for each whether it was read as one value (its one progress count)."""
     fast: list[str] = []
     for report_type in reports:
         report = get_report(report_type)
@@ -79,6 +86,9 @@ def _compare(engine: Engine, reports: list[str], ctx_of: Callable[..., RunContex
             counts: list[int] = []
             if copy_eligible(engine, pq):
                 n = write_copy(engine, pq, 0, 10**12, by_shard, counts.append)
+            elif lines_eligible(engine, pq) and whole is not None:
+                n = write_lines(engine, pq, 0, 10**12, by_shard, counts.append, 1, ctx, True)
+                whole[f"{report_type}/{name}"] = n > 1 and counts == [n]
             elif lines_eligible(engine, pq):
                 n = write_lines(engine, pq, 0, 10**12, by_shard, counts.append, ctx=ctx)
             else:
@@ -111,6 +121,35 @@ def test_sql_formatted_parts_write_the_python_bytes(engine: Engine, odd: bool) -
             ctx = context(conn, users_file, **_params(users_file))
         pq = report.part("users").build(ctx)
         assert copy_eligible(engine, pq) or lines_eligible(engine, pq)
+
+
+@pytest.mark.parametrize("odd", [False, True], ids=["clean", "odd"])
+def test_small_shards_read_as_one_value_write_the_python_bytes(engine: Engine, odd: bool) -> None:
+    """A small shard on SQLite's line path reads its lines as one value (``whole_select``)
+    when SQL builds them alone: the Python path's bytes, in the statement's order; a shard
+    whose value holds a newline, a separator or a wrapper is read again batch by batch."""
+    if lane() != "sqlite":
+        pytest.skip("SQL-built lines are the SQLite lane's path")
+    with engine.begin() as conn:
+        build(conn)
+        if odd:
+            _make_hostile(conn)
+            _make_odd(conn)
+    taken: dict[str, bool] = {}
+    _compare(engine, sorted(all_reports()), context, taken)
+    read_whole = {part for part, one in taken.items() if one}
+    for report_type in ("provisioning_csv", "sis_export_csv"):
+        # Titles with quotes and commas, hostile or not, quoted in place.
+        assert {f"{report_type}/courses", f"{report_type}/groups"} <= read_whole
+        if odd:  # a name with a line break, a section's with a separator: batch by batch
+            assert f"{report_type}/users" in taken
+            assert f"{report_type}/users" not in read_whole
+            assert f"{report_type}/sections" not in read_whole
+        else:
+            for part in ("sections", "users", "enrollments", "group_membership"):
+                assert f"{report_type}/{part}" in read_whole
+    if not odd:
+        assert "zero_activity_csv/zero_activity" in read_whole  # a comma-prone part
 
 
 # Scores SQL leaves to Python (exponents, NaN, infinities) and edge cases it writes itself.
@@ -193,3 +232,7 @@ def test_user_access_tokens_write_the_python_bytes(engine: Engine, odd: bool) ->
                 conn.execute(update(t).where(t.c.id == ids[0]).values(last_used_at=bad))
     fast = _compare(engine, ["user_access_tokens_csv"], context)
     assert fast == ["user_access_tokens_csv/user_access_tokens"]
+    if lane() == "sqlite":  # a small shard's lines as one value
+        taken: dict[str, bool] = {}
+        _compare(engine, ["user_access_tokens_csv"], context, taken)
+        assert taken == {"user_access_tokens_csv/user_access_tokens": True}

@@ -49,6 +49,7 @@ from reportcard.runs.pgprogress import PgProgress, pg_form
 from reportcard.runs.query import BATCH, sql_formatted
 from reportcard.runs.taken import Made, Taken
 from reportcard.runs.write import (
+    WHOLE_ROWS,
     Sink,
     copy_eligible,
     lines_eligible,
@@ -342,7 +343,10 @@ def execute_shard(
             if copy_eligible(engine, pq):
                 written = write_copy(engine, pq, shard.lo, shard.hi, out, progress, alone)
             elif lines_eligible(engine, pq):
-                written = write_lines(engine, pq, shard.lo, shard.hi, out, progress, ctx=ctx)
+                small = int(shard.rows) <= WHOLE_ROWS  # estimated: read as one value
+                written = write_lines(
+                    engine, pq, shard.lo, shard.hi, out, progress, ctx=ctx, whole=small
+                )
             else:
                 written = write_python(engine, pq, ctx, shard.lo, shard.hi, out, progress)
         if piece is not None:

@@ -1,17 +1,18 @@
 """The statements of every report's parts, compiled while a worker warms up (``runs.warmup``).
 
 A run of a part executes two statements of its own: the planner's bounds (min, max and count
-of its keys) and the shard's rows (the SQLite line path's ``printf`` lines, or the part's
-SELECT). SQLAlchemy compiles each the first time a process executes it, 2-6 ms of CPU for a
-part of a dozen columns with their SQL formatting, which a worker's first run of each part
-paid (docs/decisions/performance.md, "Issue 19: a small part's run: its statements compiled
-at the warm-up"). Here they are compiled into the engine's cache without being executed
-(``db.compiled.precompile``: the bounds would read the whole part), for each report's declared
-parts as a run with no parameters but the part's own selection builds them, for one root
-account of each zone the root accounts use: the cache key is the statement's structure, so a
-run whose parameters change its statement (a term, deleted rows) still compiles its own.
-PostgreSQL's COPY text is compiled with its values by every shard (``write.write_copy``) and
-is not SQLAlchemy's to cache.
+of its keys) and the shard's rows (the SQLite line path's ``printf`` lines, or a small
+shard's lines as one value, ``write.whole_select``; or the part's SELECT). SQLAlchemy
+compiles each the first time a process executes it, 2-6 ms of CPU for a part of a dozen
+columns with their SQL formatting, which a worker's first run of each part paid
+(docs/decisions/performance.md, "Issue 19: a small part's run: its statements compiled at
+the warm-up"). Here they are compiled into the engine's cache without being executed
+(``db.compiled.precompile``: the bounds would read the whole part), for each report's
+declared parts as a run with no parameters but the part's own selection builds them, for one
+root account of each zone the root accounts use: the cache key is the statement's structure,
+so a run whose parameters change its statement (a term, deleted rows) still compiles its
+own. PostgreSQL's COPY text is compiled with its values by every shard
+(``write.write_copy``) and is not SQLAlchemy's to cache.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from reportcard.runs.formats import Output
 from reportcard.runs.plan import shard_values, taken_values
 from reportcard.runs.planner import KeyRange
 from reportcard.runs.query import bounds_select, range_select, sql_formatted
-from reportcard.runs.write import copy_eligible, lines_eligible, lines_select
+from reportcard.runs.write import copy_eligible, lines_eligible, lines_select, whole_select
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,9 @@ def prime_parts(conn: Connection, roots: list[int]) -> int:
                     stmt: Any
                     if lines_eligible(engine, rows):
                         stmt = lines_select(rows, ctx, 0, 0)
+                        whole = whole_select(rows, ctx, 0, 0)  # a small shard's
+                        if whole is not None:
+                            precompile(conn, whole)
                     elif copy_eligible(engine, rows):
                         primed += 1
                         continue

@@ -35,6 +35,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    select,
     type_coerce,
 )
 from sqlalchemy.sql.sqltypes import NullType
@@ -224,6 +225,32 @@ def lines_select(
     return range_select(pq, lo, hi, columns=_LineShape(pq, ctx).exprs)
 
 
+WHOLE_ROWS = 50_000
+"""A shard of at most this many estimated rows is read by the SQLite line path as one value
+(:func:`whole_select`), when its lines are SQL-built alone: 50,000 lines of a wide part are
+about 10 MB of text, held two or three times over while the batch's text is made."""
+
+
+def whole_select(
+    pq: PartQuery, ctx: RunContext | None = None, lo: int | None = None, hi: int | None = None
+) -> Select | None:
+    """The line statement of ``pq``'s keys in ``[lo, hi]`` as one row: its row count and its
+    lines joined by newlines (``group_concat``), in the statement's order; None when a column
+    is formatted in Python (:func:`line_formatted`: the lines are not SQLite's alone).
+
+    The lines come in the order of the subquery's ORDER BY: SQLite keeps a FROM-clause
+    subquery's ORDER BY when the subquery is the outer query's only source (its rule for
+    omitting one applies only beside a join or an outer ORDER BY), and does not flatten an
+    ordered subquery into an aggregate query; SQLite 3.44's ``ORDER BY`` inside the aggregate
+    would sort every line again instead. The exact-bytes tests read every line-path part this
+    way (``tests/runs/test_write.py``)."""
+    shape = _LineShape(pq, ctx)
+    if shape.applied:
+        return None
+    lines = range_select(pq, lo, hi, columns=[shape.exprs[0].label("line")]).subquery()
+    return select(func.count(), func.group_concat(lines.c.line, "\n")).select_from(lines)
+
+
 def write_lines(
     engine: Engine,
     pq: PartQuery,
@@ -233,6 +260,7 @@ def write_lines(
     progress: Progress,
     batch: int = BATCH,
     ctx: RunContext | None = None,
+    whole: bool = False,
 ) -> int:
     """Rows as lines SQLite builds itself; returns the number of rows.
 
@@ -258,11 +286,14 @@ def write_lines(
     The statement starts with the part's :attr:`~.PartQuery.sort_kib` of page cache when it
     declares one (SQLite sizes a sort's memory by the cache at the statement's start), else
     the connection's.
+
+    ``whole`` (a small shard, :data:`WHOLE_ROWS`): when the lines are SQLite's alone, they
+    are read as one value (:func:`whole_select`: one step of the statement, no row's tuple
+    and bytes in Python) and written as one batch, counted once. A shard that value cannot
+    be written from (a value holding a newline, a separator or a wrapper) is read again
+    batch by batch, in the same snapshot, as any other.
     """
     shape = _LineShape(pq, ctx)
-    stmt = range_select(pq, lo, hi, columns=shape.exprs)
-    csv_text = BatchWriter()
-    written = 0
     with read_conn(engine) as conn:
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
@@ -273,44 +304,101 @@ def write_lines(
         # SQL-built lines alone come as UTF-8 bytes; with values formatted here, as text.
         factory = str if shape.applied else bytes
         dbapi.text_factory = factory
-        batches = stream_batches(conn, stmt, batch)
-        behind = _Behind(out, progress)
         try:
-            for rows in batches:
-                k = len(rows)
-                if not written:
-                    # The statement has started (any sort it does is sized by the cache it
-                    # started with): the pages it reads from now on get a bigger cache
-                    # (or the part's own).
-                    dbapi.execute(f"PRAGMA cache_size = -{cache_kib(pq)}")
-                if shape.applied:
-                    texts = shape.text_lines(rows)
-                    data = _text_lines_text(texts, shape)
-                    split = None if data is not None else [shape.fields(t[:-1]) for t in texts]
-                else:
-                    lines = [r[0] for r in rows]
-                    data = _lines_text(lines, shape)
-                    split = None if data is not None else [shape.fields(b.decode()) for b in lines]
-                if data is None:
-                    assert split is not None
-                    fields: list[Sequence[Any]] = [f for f in split if f is not None]
-                    if len(fields) < k:
-                        dbapi.text_factory = str
-                        try:
-                            fields = _raw_batch(conn, pq, lo, hi, written, k)
-                        finally:
-                            dbapi.text_factory = factory
-                        fields = [shape.format_raw(row) for row in fields]
-                    data = csv_text.text(fields).encode("utf-8")
-                behind.put(data, k)
-                written += k
-            behind.drain()
+            stmt = whole_select(pq, ctx, lo, hi) if whole else None
+            if stmt is not None:
+                written = _write_whole(conn, stmt, shape, out, progress)
+                if written is not None:
+                    return written
+            return _write_batches(conn, pq, shape, lo, hi, out, progress, batch, factory)
         finally:
-            behind.close()
-            batches.close()
             dbapi.text_factory = str
             conn.exec_driver_sql("ROLLBACK")
             dbapi.execute(f"PRAGMA cache_size = {int(cache)}")
+
+
+class _LinesUnknown(Exception):
+    """A batch read as one value needs its lines one by one: a value holds a newline."""
+
+
+def _unknown_lines() -> list[bytes]:
+    raise _LinesUnknown
+
+
+def _write_whole(
+    conn: Connection, stmt: Select, shape: _LineShape, out: Sink, progress: Progress
+) -> int | None:
+    """The shard's lines read as one value (:func:`whole_select`) and written as one batch;
+    None, having written nothing, when the batch's text cannot be shown right from that
+    value (:func:`_batch_text` refuses it, or would need its lines one by one)."""
+    count, joined = conn.execute(stmt).one()
+    k = int(count)
+    if not k:
+        return 0
+    try:
+        data = _batch_text(joined + b"\n", k, _unknown_lines, shape)
+    except _LinesUnknown:
+        return None
+    if data is None:
+        return None
+    out.write(data)
+    progress(k)
+    return k
+
+
+def _write_batches(
+    conn: Connection,
+    pq: PartQuery,
+    shape: _LineShape,
+    lo: int,
+    hi: int,
+    out: Sink,
+    progress: Progress,
+    batch: int,
+    factory: type,
+) -> int:
+    """The shard's lines fetched ``batch`` at a time (see :func:`write_lines`), on ``conn``
+    in its snapshot; returns the number of rows."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    stmt = range_select(pq, lo, hi, columns=shape.exprs)
+    csv_text = BatchWriter()
+    written = 0
+    batches = stream_batches(conn, stmt, batch)
+    behind = _Behind(out, progress)
+    try:
+        for rows in batches:
+            k = len(rows)
+            if not written:
+                # The statement has started (any sort it does is sized by the cache it
+                # started with): the pages it reads from now on get a bigger cache
+                # (or the part's own).
+                dbapi.execute(f"PRAGMA cache_size = -{cache_kib(pq)}")
+            if shape.applied:
+                texts = shape.text_lines(rows)
+                data = _text_lines_text(texts, shape)
+                split = None if data is not None else [shape.fields(t[:-1]) for t in texts]
+            else:
+                lines = [r[0] for r in rows]
+                data = _lines_text(lines, shape)
+                split = None if data is not None else [shape.fields(b.decode()) for b in lines]
+            if data is None:
+                assert split is not None
+                fields: list[Sequence[Any]] = [f for f in split if f is not None]
+                if len(fields) < k:
+                    dbapi.text_factory = str
+                    try:
+                        fields = _raw_batch(conn, pq, lo, hi, written, k)
+                    finally:
+                        dbapi.text_factory = factory
+                    fields = [shape.format_raw(row) for row in fields]
+                data = csv_text.text(fields).encode("utf-8")
+            behind.put(data, k)
+            written += k
+        behind.drain()
+    finally:
+        behind.close()
+        batches.close()
     return written
 
 
