@@ -256,20 +256,20 @@ def instrument(rec: Recorder, engine: Any) -> Callable[[], None]:
 
 
 def with_settings(settings: dict[str, str], restore: Callable[[], None]) -> Callable[[], None]:
-    """``apply._bulk_settings`` also sets ``settings`` (SET LOCAL); returns the undo."""
+    """``apply.bulk_settings`` also sets ``settings`` (SET LOCAL); returns the undo."""
     from reportcard.lms.cd2 import apply
 
-    original = apply._bulk_settings
+    original = apply.bulk_settings
 
     def bulk_settings(conn: Any) -> None:
         original(conn)
         for name, value in settings.items():
             conn.exec_driver_sql("SELECT set_config(%(n)s, %(v)s, true)", {"n": name, "v": value})
 
-    apply._bulk_settings = bulk_settings
+    apply.bulk_settings = bulk_settings
 
     def undo() -> None:
-        apply._bulk_settings = original
+        apply.bulk_settings = original
         restore()
 
     return undo
@@ -395,7 +395,7 @@ def main(argv: list[str]) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="a server setting for every table's transaction and the derived rebuild, beside"
-        " the import's own (apply._bulk_settings), to measure one: --set jit=off",
+        " the import's own (apply.bulk_settings), to measure one: --set jit=off",
     )
     args = parser.parse_args(argv)
     which = "incremental" if args.incremental else "snapshot"

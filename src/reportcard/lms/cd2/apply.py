@@ -449,13 +449,13 @@ def _bad_record_sql(t: Cd2Table) -> str:
 
 def _pg_prepare(conn: Connection, t: Cd2Table) -> tuple[bool, tuple[int, int], int | None]:
     """PostgreSQL, in one statement (one round trip instead of four or five a table): the
-    load's settings (:func:`_bulk_settings`); whether a row of ``t`` was applied before
+    load's settings (:func:`bulk_settings`); whether a row of ``t`` was applied before
     (:func:`_known_before`); the table's rows in ``cd2_rows_recent`` and its live rows
     (:func:`_recent_rows`); and, when it was applied before, the first staged record that
     cannot be applied (:func:`_check_staged`; a first load checks them on its way)."""
     found = conn.execute(
         text(
-            f"SELECT {_BULK_SETTINGS}, k.known, k.recent, k.live,"
+            f"SELECT {BULK_SETTINGS}, k.known, k.recent, k.live,"
             f" CASE WHEN k.known THEN ({_bad_record_sql(t)}) END FROM (SELECT"
             f" EXISTS (SELECT 1 FROM {rows_table(t.name)})"
             f" OR EXISTS (SELECT 1 FROM {RECENT} WHERE cd2_table = :t) AS known,"
@@ -624,11 +624,11 @@ def _drop_constraints(conn: Connection, table: str, condition: str) -> list[tupl
     return found
 
 
-def _drop_foreign_keys(conn: Connection, table: str) -> list[tuple[str, str]]:
+def drop_foreign_keys(conn: Connection, table: str) -> list[tuple[str, str]]:
     return _drop_constraints(conn, table, "contype = 'f'")
 
 
-def _drop_indexes(conn: Connection, table: str) -> list[str]:
+def drop_indexes(conn: Connection, table: str) -> list[str]:
     """Drop the secondary indexes of an empty table about to receive a big load; returns the
     statements that create them again (one sort each instead of a tree insert per row).
     Primary keys and constraint indexes stay."""
@@ -661,7 +661,7 @@ def _drop_indexes(conn: Connection, table: str) -> list[str]:
     return [definition for _, definition in found]
 
 
-def _drop_primary_key(conn: Connection, table: str) -> list[tuple[str, str]]:
+def drop_primary_key(conn: Connection, table: str) -> list[tuple[str, str]]:
     """PostgreSQL: drop the primary key and unique constraints of an empty table about to
     receive a big load, those no foreign key references (a foreign key needs the index of the
     key it references); returns (name, definition) to add them back after the load (one sort
@@ -680,7 +680,7 @@ def _drop_primary_key(conn: Connection, table: str) -> list[tuple[str, str]]:
 def _drop_referencing(conn: Connection, table: str) -> list[tuple[str, str, str]]:
     """PostgreSQL: drop the foreign keys of other tables referencing ``table``, an empty
     table about to receive a big load, so that its primary key can be built after the rows
-    (:func:`_drop_primary_key`; on a first snapshot the referencing tables, loaded after it,
+    (:func:`drop_primary_key`; on a first snapshot the referencing tables, loaded after it,
     are empty too, and adding their keys back checks nothing). A primary key kept took an
     index entry and its WAL record per row: as much as the row itself for large's 2M
     enrollments (referenced by scores) and 1M submissions. Returns (table, name, definition)
@@ -722,18 +722,18 @@ LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN CAST(v AS json);
 EXCEPTION WHEN others THEN RETURN NULL; END $$"""
 
 
-def _bulk_settings(conn: Connection) -> None:
+def bulk_settings(conn: Connection) -> None:
     """PostgreSQL, inside the table's transaction: sorts, hashes and index builds in memory;
     the commit need not wait for its WAL flush (a crash loses at most the last table's load,
     never consistency: the next import applies it again)."""
-    conn.exec_driver_sql(f"SELECT {_BULK_SETTINGS}")
+    conn.exec_driver_sql(f"SELECT {BULK_SETTINGS}")
 
 
 # Memory PostgreSQL may use per sort or hash while applying (SET LOCAL, the server's setting
 # otherwise): the default 4MB spills a few hundred thousand rows to disk.
 WORK_MEM = "256MB"
 
-_BULK_SETTINGS = (
+BULK_SETTINGS = (
     "set_config('TimeZone', 'UTC', true),"
     f" set_config('work_mem', '{WORK_MEM}', true),"
     f" set_config('maintenance_work_mem', '{WORK_MEM}', true),"
@@ -962,10 +962,10 @@ def apply_staged(
             _delete_newer(conn, t, target, sql, root_id)
         empty = empty and big
         share = bulk and _big_share(conn, target.table, summary.upserted)
-        dropped = _drop_foreign_keys(conn, target.table) if share else []
-        indexes = _drop_indexes(conn, target.table) if empty else []
+        dropped = drop_foreign_keys(conn, target.table) if share else []
+        indexes = drop_indexes(conn, target.table) if empty else []
         referencing = _drop_referencing(conn, target.table) if empty else []
-        keys = _drop_primary_key(conn, target.table) if empty else []
+        keys = drop_primary_key(conn, target.table) if empty else []
         _upsert(conn, t, target, sql, root_id, empty=empty, unchanged=known_before)
         for name, definition in keys:
             conn.exec_driver_sql(f'ALTER TABLE {target.table} ADD CONSTRAINT "{name}" {definition}')

@@ -45,9 +45,9 @@ ORDER = (
 def rebuild(conn: Connection, root_id: int, which: set[str]) -> list[str]:
     """Rebuild the derived structures named in ``which`` for ``root_id``; returns those done."""
     if conn.dialect.name == "postgresql":
-        from reportcard.lms.cd2.apply import _bulk_settings
+        from reportcard.lms.cd2.apply import bulk_settings
 
-        _bulk_settings(conn)
+        bulk_settings(conn)
     done = []
     for name in ORDER:
         if name not in which and name != "builtin_roles":
@@ -110,7 +110,7 @@ def rebuild_all_associations(conn: Connection, root_id: int) -> None:
     keys are checked once after the insert (a join) rather than per row; when the root was all
     the table held, its secondary indexes are built once afterwards and the rows go in sorted.
     """
-    from reportcard.lms.cd2.apply import _drop_foreign_keys, _drop_indexes, _drop_primary_key
+    from reportcard.lms.cd2.apply import drop_foreign_keys, drop_indexes, drop_primary_key
 
     table = "user_account_associations"
     pg = conn.dialect.name == "postgresql"
@@ -123,9 +123,9 @@ def rebuild_all_associations(conn: Connection, root_id: int) -> None:
         {"root": root_id},
     )
     empty = conn.exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1").first() is None
-    dropped = _drop_foreign_keys(conn, table) if pg else []
-    indexes = _drop_indexes(conn, table) if empty else []
-    keys = _drop_primary_key(conn, table) if empty else []
+    dropped = drop_foreign_keys(conn, table) if pg else []
+    indexes = drop_indexes(conn, table) if empty else []
+    keys = drop_primary_key(conn, table) if empty else []
     # PostgreSQL: one sort removes the duplicates and orders the rows (DISTINCT ON is always a
     # sort); UNION's hash of the ~7M pairs on large, then a second sort, took twice the CPU.
     # The sort runs with parallel query into a temporary table (an INSERT's SELECT never

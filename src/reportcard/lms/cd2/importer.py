@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from reportcard.db.tables import accounts
 from reportcard.lms.cd2 import derived, state
 from reportcard.lms.cd2.apply import (
-    _BULK_SETTINGS,
+    BULK_SETTINGS,
     StagedUnordered,
     TableSummary,
     apply_staged,
@@ -662,7 +662,7 @@ KEEP_INDEXES = frozenset((*REBUILT, "enrollment_terms", "roles"))
 # The deferred builds run beside the derived rebuild, whose sort takes the parallel workers:
 # one process each (no parallel maintenance workers), with the applies' memory.
 _DEFERRED_SETTINGS = (
-    f"SELECT {_BULK_SETTINGS}, set_config('max_parallel_maintenance_workers', '0', true)"
+    f"SELECT {BULK_SETTINGS}, set_config('max_parallel_maintenance_workers', '0', true)"
 )
 
 

@@ -2,7 +2,7 @@
 applies' chain.
 
 A table's first big load drops its secondary indexes and builds them after the rows (one sort
-each, ``apply._drop_indexes``). On two connections the builds of a non-unique index need not
+each, ``apply.drop_indexes``). On two connections the builds of a non-unique index need not
 hold the table's transaction: such an index cannot fail on any row, so the table commits
 without it (all or nothing still: the rows, keys and foreign keys are the transaction's) and
 the import builds it at the end, on the helper connection beside the derived rebuild
