@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, literal_column, select, update
 from reportcard.db import activity_tables, learning_tables, tables
 from reportcard.names import stored_names
 from reportcard.reports.catalog import RunContext, all_reports, get_report
+from reportcard.runs import write
 from reportcard.runs.query import sql_formatted
 from reportcard.runs.write import (
     copy_eligible,
@@ -150,6 +151,33 @@ def test_small_shards_read_as_one_value_write_the_python_bytes(engine: Engine, o
                 assert f"{report_type}/{part}" in read_whole
     if not odd:
         assert "zero_activity_csv/zero_activity" in read_whole  # a comma-prone part
+
+
+def test_a_small_shard_with_more_lines_than_the_cap_is_read_batch_by_batch(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shard's estimate can be short of its lines (keys denser than equal widths, a count
+    from a cheaper bounds query): more than ``WHOLE_ROWS`` lines are never held as one value;
+    the shard is read batch by batch instead, its bytes the same."""
+    if lane() != "sqlite":
+        pytest.skip("SQL-built lines are the SQLite lane's path")
+    with engine.begin() as conn:
+        build(conn)
+    report = get_report("provisioning_csv")
+    assert report is not None
+    with engine.begin() as conn:
+        ctx = context(conn, "provisioning_csv", **_params("provisioning_csv"))
+    pq = sql_formatted(report.part("courses").build(ctx), ctx)
+    assert lines_eligible(engine, pq)
+    whole, batched = io.BytesIO(), io.BytesIO()
+    counts: list[int] = []
+    n = write_lines(engine, pq, 0, 10**12, whole, counts.append, 2, ctx, True)
+    assert n > 3 and counts == [n]  # under the cap: one value, one count
+    monkeypatch.setattr(write, "WHOLE_ROWS", n - 1)
+    counts.clear()
+    assert write_lines(engine, pq, 0, 10**12, batched, counts.append, 2, ctx, True) == n
+    assert len(counts) > 1 and sum(counts) == n  # over it: batch by batch
+    assert batched.getvalue() == whole.getvalue()
 
 
 # Scores SQL leaves to Python (exponents, NaN, infinities) and edge cases it writes itself.

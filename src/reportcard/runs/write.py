@@ -228,14 +228,17 @@ def lines_select(
 WHOLE_ROWS = 50_000
 """A shard of at most this many estimated rows is read by the SQLite line path as one value
 (:func:`whole_select`), when its lines are SQL-built alone: 50,000 lines of a wide part are
-about 10 MB of text, held two or three times over while the batch's text is made."""
+about 10 MB of text, held two or three times over while the batch's text is made. The value
+never holds more lines than this: a shard with more than its estimate (keys denser than the
+plan's equal widths, a count from a cheaper bounds query) is read batch by batch instead."""
 
 
 def whole_select(
     pq: PartQuery, ctx: RunContext | None = None, lo: int | None = None, hi: int | None = None
 ) -> Select | None:
     """The line statement of ``pq``'s keys in ``[lo, hi]`` as one row: its row count and its
-    lines joined by newlines (``group_concat``), in the statement's order; None when a column
+    lines joined by newlines (``group_concat``), in the statement's order, at most
+    :data:`WHOLE_ROWS` + 1 of them (one more than a value is written from); None when a column
     is formatted in Python (:func:`line_formatted`: the lines are not SQLite's alone).
 
     The lines come in the order of the subquery's ORDER BY: SQLite keeps a FROM-clause
@@ -247,7 +250,8 @@ def whole_select(
     shape = _LineShape(pq, ctx)
     if shape.applied:
         return None
-    lines = range_select(pq, lo, hi, columns=[shape.exprs[0].label("line")]).subquery()
+    line = shape.exprs[0].label("line")
+    lines = range_select(pq, lo, hi, columns=[line]).limit(WHOLE_ROWS + 1).subquery()
     return select(func.count(), func.group_concat(lines.c.line, "\n")).select_from(lines)
 
 
@@ -329,12 +333,15 @@ def _write_whole(
     conn: Connection, stmt: Select, shape: _LineShape, out: Sink, progress: Progress
 ) -> int | None:
     """The shard's lines read as one value (:func:`whole_select`) and written as one batch;
-    None, having written nothing, when the batch's text cannot be shown right from that
-    value (:func:`_batch_text` refuses it, or would need its lines one by one)."""
+    None, having written nothing, when the shard holds more than :data:`WHOLE_ROWS` lines or
+    the batch's text cannot be shown right from that value (:func:`_batch_text` refuses it,
+    or would need its lines one by one)."""
     count, joined = conn.execute(stmt).one()
     k = int(count)
     if not k:
         return 0
+    if k > WHOLE_ROWS:
+        return None
     try:
         data = _batch_text(joined + b"\n", k, _unknown_lines, shape)
     except _LinesUnknown:
