@@ -10,3 +10,9 @@ minutes, not seconds.
 from __future__ import annotations
 
 PATIENCE = 300.0
+
+# One request's answer, or one browser action's (a click and the page it leads to): a server
+# that works answers at once, but one CI run saw a page take over 15 s and a request over 20 s
+# (two test runs sharing the two cores, Chromium beside them). A bound on a hang, as PATIENCE.
+ANSWER = 120.0
+ANSWER_MS = int(ANSWER * 1000)  # Playwright counts in milliseconds

@@ -18,6 +18,7 @@ from reportcard.auth.tokens import create_token, user_for_login
 from reportcard.db.engine import dispose_all, make_engine
 from reportcard.settings import Settings
 from tests.databases import drop_database, seeded_database_url
+from tests.patience import ANSWER
 from tests.reports.canvas_registry import PROVISIONING_PARAMETERS, SIS_EXPORT_PARAMETERS
 from tests.serving import serving
 
@@ -91,7 +92,7 @@ def medium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Medium]:
     settings = Settings(data_dir=tmp, database_url=url, poll_seconds=0.05, shard_rows=50_000)
     try:
         app = create_app(settings, workers=2)
-        with serving(app, lifespan="auto", start_timeout=30) as base:
+        with serving(app, lifespan="auto", start_timeout=ANSWER) as base:
             yield Medium(base, result.root_account_id, token)
     finally:
         dispose_all()
@@ -100,7 +101,7 @@ def medium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Medium]:
 
 def get(m: Medium, path: str, **kw: Any) -> httpx.Response:
     return httpx.get(
-        f"{m.base}{path}", headers={"Authorization": f"Bearer {m.token}"}, timeout=30, **kw
+        f"{m.base}{path}", headers={"Authorization": f"Bearer {m.token}"}, timeout=ANSWER, **kw
     )
 
 
@@ -137,7 +138,7 @@ def test_each_report_completes_through_the_api(medium: Medium, report: str) -> N
         f"{medium.base}/api/v1/accounts/{medium.root}/reports/{report}",
         data=data,
         headers=headers,
-        timeout=30,
+        timeout=ANSWER,
     )
     assert started.status_code == 200, started.text
     url = f"/api/v1/accounts/{medium.root}/reports/{report}/{started.json()['id']}"

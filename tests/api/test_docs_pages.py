@@ -14,6 +14,7 @@ from reportcard.app import create_app
 from reportcard.db.engine import dispose_all
 from reportcard.settings import Settings
 from tests.databases import drop_database, fresh_database_url
+from tests.patience import ANSWER
 from tests.serving import serving
 
 
@@ -59,7 +60,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ],
 )
 def test_page_and_its_assets_are_same_origin(base: str, path: str, assets: set[str]) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(timeout=ANSWER) as client:
         page = client.get(base + path)
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")

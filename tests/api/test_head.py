@@ -18,6 +18,7 @@ from reportcard.settings import Settings
 from tests.api.conftest import SAMPLE, build_world
 from tests.api.test_http import finish
 from tests.databases import drop_database, fresh_database_url
+from tests.patience import ANSWER
 from tests.serving import serving
 
 # Headers that legitimately differ between two requests made one after the other.
@@ -79,7 +80,7 @@ def test_head_answers_every_get_route_like_get(
     assert len(paths) > 20  # the route table was read, not an empty list
     headers = {} if who is None else {"Authorization": f"Bearer {made['tokens'][who]}"}
     statuses = set()
-    with httpx.Client(base_url=base, headers=headers, timeout=30) as c:
+    with httpx.Client(base_url=base, headers=headers, timeout=ANSWER) as c:
         for path in paths:
             get = c.get(path)
             head = c.head(path)
@@ -92,7 +93,7 @@ def test_head_answers_every_get_route_like_get(
 def test_head_on_the_status_fast_path(served: tuple[FastAPI, str, Any]) -> None:
     _, base, made = served
     headers = {"Authorization": f"Bearer {made['tokens']['admin']}"}
-    with httpx.Client(base_url=base, headers=headers, timeout=30) as c:
+    with httpx.Client(base_url=base, headers=headers, timeout=ANSWER) as c:
         started = c.post(f"/api/v1/accounts/{made['root']}/reports/{SAMPLE}").json()
         path = f"/api/v1/accounts/{made['root']}/reports/{SAMPLE}/{started['id']}"
         finish(c, path)  # a finished run: GET and HEAD describe the same state

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import SAMPLE, World
-from tests.patience import PATIENCE
+from tests.patience import ANSWER, PATIENCE
 
 NOT_FOUND = b'{"errors":[{"message":"The specified resource does not exist."}]}'
 UNAUTHENTICATED = (
@@ -24,7 +24,7 @@ FORBIDDEN = (
 
 def client(world: World, who: str | None = "admin") -> httpx.Client:
     headers = {} if who is None else {"Authorization": f"Bearer {world.tokens[who]}"}
-    return httpx.Client(base_url=world.base, headers=headers, timeout=20)
+    return httpx.Client(base_url=world.base, headers=headers, timeout=ANSWER)
 
 
 def finish(c: httpx.Client, url: str, timeout: float = PATIENCE) -> dict[str, Any]:
@@ -213,14 +213,16 @@ def test_pagination_link_header(world: World) -> None:
 def test_unauthenticated_bodies_and_www_authenticate(
     world: World, headers: dict[str, str], status: int, body: bytes
 ) -> None:
-    r = httpx.get(f"{world.base}{reports_url(world.root)}", headers=headers)
+    r = httpx.get(f"{world.base}{reports_url(world.root)}", headers=headers, timeout=ANSWER)
     assert (r.status_code, r.content) == (status, body)
     assert r.headers["www-authenticate"] == 'Bearer realm="canvas-lms"'
 
 
 def test_access_token_query_parameter_authenticates(world: World) -> None:
     r = httpx.get(
-        f"{world.base}{reports_url(world.root)}", params={"access_token": world.tokens["admin"]}
+        f"{world.base}{reports_url(world.root)}",
+        params={"access_token": world.tokens["admin"]},
+        timeout=ANSWER,
     )
     assert r.status_code == 200
 
@@ -313,18 +315,18 @@ def test_downloads_need_a_verifier_or_a_token(world: World) -> None:
         assert with_token.status_code == 200
         assert with_token.headers["content-type"].startswith("text/csv")
         assert len(with_token.content) == att["size"]
-    anonymous = httpx.get(att["url"])  # the verified URL works without a header
+    anonymous = httpx.get(att["url"], timeout=ANSWER)  # the verified URL works without a header
     assert anonymous.content == with_token.content
-    assert httpx.get(done["file_url"]).status_code == 401
+    assert httpx.get(done["file_url"], timeout=ANSWER).status_code == 401
     tampered = att["url"][:-6] + ("000000" if not att["url"].endswith("000000") else "111111")
-    assert httpx.get(tampered).status_code == 404
+    assert httpx.get(tampered, timeout=ANSWER).status_code == 404
     with client(world, "nobody") as c:
         assert c.get(done["file_url"]).status_code == 403
         assert c.get(f"/api/v1/files/{att['id']}").status_code == 403
 
 
 def test_openapi_document_lists_the_report_endpoints(world: World) -> None:
-    doc = httpx.get(f"{world.base}/openapi.json").json()
+    doc = httpx.get(f"{world.base}/openapi.json", timeout=ANSWER).json()
     paths = doc["paths"]
     assert "/api/v1/accounts/{account_id}/reports/{report}/{run_id}/abort" in paths
     ops = {op["operationId"] for p in paths.values() for op in p.values()}

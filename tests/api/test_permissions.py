@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import SAMPLE, World
+from tests.patience import ANSWER
 
 ACCOUNTS = ("root", "sub", "subsub", "sibling", "other_root")
 
@@ -22,7 +23,7 @@ ALLOWED = {
 
 def call(world: World, who: str | None, method: str, path: str) -> httpx.Response:
     headers = {} if who is None else {"Authorization": f"Bearer {world.tokens[who]}"}
-    return httpx.request(method, f"{world.base}{path}", headers=headers, timeout=20)
+    return httpx.request(method, f"{world.base}{path}", headers=headers, timeout=ANSWER)
 
 
 @pytest.mark.parametrize("who", [*ALLOWED, None])
@@ -72,6 +73,7 @@ def test_sub_account_admin_cannot_reach_a_root_run(world: World) -> None:
         f"{world.base}/api/v1/accounts/{world.root}/reports/{SAMPLE}",
         data={"parameters[perm]": "1"},
         headers=headers,
+        timeout=ANSWER,
     ).json()
     for who, expected in (("subadmin", 403), ("otheradmin", 403), ("admin", 200)):
         r = call(

@@ -16,6 +16,7 @@ from reportcard.db.tables import access_tokens
 from reportcard.settings import Settings
 from tests.api.conftest import SAMPLE, World
 from tests.api.test_http import FORBIDDEN, client, finish, reports_url
+from tests.patience import ANSWER
 
 
 def _scope(path: str, token: str | None, host: str = "testserver") -> dict[str, Any]:
@@ -120,7 +121,9 @@ def test_revoked_and_expired_tokens_fall_through_to_exact_errors(world: World) -
         )
     try:
         assert _fast(world, path, "viewer") is None
-        r = httpx.get(world.base + path, headers={"Authorization": f"Bearer {token}"})
+        r = httpx.get(
+            world.base + path, headers={"Authorization": f"Bearer {token}"}, timeout=ANSWER
+        )
         assert r.status_code == 401
         assert r.json()["errors"][0]["message"] == "Expired access token."
     finally:

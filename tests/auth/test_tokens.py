@@ -19,7 +19,7 @@ from reportcard.cli import main
 from reportcard.clock import utcnow
 from reportcard.db.tables import access_tokens
 from reportcard.settings import get_settings
-from tests.patience import PATIENCE
+from tests.patience import ANSWER, PATIENCE
 from tests.security.conftest import World, client, reports_url
 
 
@@ -202,14 +202,21 @@ def test_tampered_or_foreign_download_links_are_404(world: World) -> None:
         da = finish(c, reports_url(world.root, "framework_sample_csv", a.json()["id"]))
         db = finish(c, reports_url(world.root, "framework_sample_csv", b.json()["id"]))
     url_a, url_b = da["attachment"]["url"], db["attachment"]["url"]
-    assert httpx.get(url_a).status_code == 200
+    assert httpx.get(url_a, timeout=ANSWER).status_code == 200
     ida, idb = da["attachment"]["id"], db["attachment"]["id"]
     swapped = url_a.replace(f"/files/{ida}/", f"/files/{idb}/")  # a's verifier, b's file
-    assert httpx.get(swapped).status_code == 404
+    assert httpx.get(swapped, timeout=ANSWER).status_code == 404
     verifier_b = url_b.split("verifier=")[1]
-    assert httpx.get(url_a.split("verifier=")[0] + "verifier=" + verifier_b).status_code == 404
+    assert (
+        httpx.get(
+            url_a.split("verifier=")[0] + "verifier=" + verifier_b, timeout=ANSWER
+        ).status_code
+        == 404
+    )
     uuid_form = url_a.split("verifier=")[0] + "verifier=" + da["attachment"]["uuid"]
-    assert httpx.get(uuid_form).status_code == 404  # Canvas's never-expiring form is off
+    assert (
+        httpx.get(uuid_form, timeout=ANSWER).status_code == 404
+    )  # Canvas's never-expiring form is off
 
 
 def test_status_polls_note_last_use_too(world: World) -> None:
@@ -230,6 +237,7 @@ def test_status_polls_note_last_use_too(world: World) -> None:
     r = httpx.get(
         world.base + reports_url(world.root, "framework_sample_csv", run["id"]),
         headers={"Authorization": f"Bearer {poller}"},
+        timeout=ANSWER,
     )
     assert r.status_code == 200 and r.json()["id"] == run["id"]
     deadline = time.monotonic() + PATIENCE

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.databases import drop_database, fresh_database_url
-from tests.patience import PATIENCE
+from tests.patience import ANSWER, PATIENCE
 from tests.serving import free_port
 
 # The console script the package installs, beside this interpreter.
@@ -127,10 +127,13 @@ def test_serve_and_a_separate_worker_process(env: dict[str, str]) -> None:
             f"{base}/api/v1/accounts/self/reports/provisioning_csv",
             data={"parameters[users]": "true"},
             headers=headers,
+            timeout=ANSWER,
         ).json()
         time.sleep(0.5)
         status = httpx.get(
-            f"{base}/api/v1/accounts/self/reports/provisioning_csv/{run['id']}", headers=headers
+            f"{base}/api/v1/accounts/self/reports/provisioning_csv/{run['id']}",
+            headers=headers,
+            timeout=ANSWER,
         ).json()
         assert status["status"] == "created"  # nobody works in the server
         worker = subprocess.Popen(
@@ -146,8 +149,9 @@ def test_serve_and_a_separate_worker_process(env: dict[str, str]) -> None:
             status = httpx.get(
                 f"{base}/api/v1/accounts/self/reports/provisioning_csv/{run['id']}",
                 headers=headers,
+                timeout=ANSWER,
             ).json()
-        body = httpx.get(status["attachment"]["url"]).content
+        body = httpx.get(status["attachment"]["url"], timeout=ANSWER).content
         assert body.startswith(b"canvas_user_id,user_id,integration_id,")
     finally:
         for proc in (server, worker):

@@ -26,7 +26,7 @@ from canvasapi import Canvas
 from canvasapi.file import File
 
 from tests.databases import PG_ADMIN_URL, drop_database, fresh_database_url
-from tests.patience import PATIENCE
+from tests.patience import ANSWER, PATIENCE
 from tests.serving import free_port
 from tests.web.helpers import sign_in
 
@@ -213,7 +213,10 @@ def test_deployment_block_as_written_then_canvasapi_and_the_reports_page(
         report = wait(report, account)
         assert report.status == "complete", report
         body = httpx.get(
-            report.file_url, headers={"Authorization": f"Bearer {token}"}, follow_redirects=True
+            report.file_url,
+            headers={"Authorization": f"Bearer {token}"},
+            follow_redirects=True,
+            timeout=ANSWER,
         ).content
         with zipfile.ZipFile(io.BytesIO(body)) as zf:
             assert zf.read("terms.csv") == TERMS_CSV

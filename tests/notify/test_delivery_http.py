@@ -22,7 +22,7 @@ from tests.api.test_http import client, finish, reports_url
 from tests.databases import drop_database, fresh_database_url
 from tests.notify.conftest import add_email
 from tests.notify.smtp_server import SmtpServer
-from tests.patience import PATIENCE
+from tests.patience import ANSWER, PATIENCE
 from tests.serving import free_port, serving_reportcard
 
 GONE = {
@@ -106,7 +106,7 @@ def test_the_server_emails_a_link_that_downloads_the_file(site: Site) -> None:
             "?download_frd=1&verifier="
         )
         assert body["message"] in text
-        got = httpx.get(link, timeout=20)  # no token: the link's verifier lets the reader in
+        got = httpx.get(link, timeout=ANSWER)  # no token: the link's verifier lets the reader in
         assert got.status_code == 200
         assert got.content == c.get(body["file_url"]).content
         assert got.content.startswith(b"canvas_user_id,")
@@ -129,8 +129,8 @@ def test_an_expired_file_answers_410_and_the_run_remains(site: Site) -> None:
             r = c.get(url)
             assert r.status_code == 410, url
             assert r.json() == GONE
-        assert httpx.get(old["attachment"]["url"], timeout=20).status_code == 410  # verifier
-        assert httpx.get(old["file_url"], timeout=20).status_code == 401  # no credentials
+        assert httpx.get(old["attachment"]["url"], timeout=ANSWER).status_code == 410  # verifier
+        assert httpx.get(old["file_url"], timeout=ANSWER).status_code == 401  # no credentials
         again = c.get(reports_url(world.root, SAMPLE, old["id"]))
         assert again.status_code == 200
         run = again.json()

@@ -12,6 +12,7 @@ from reportcard.notify.dispatcher import dispatch_due
 from reportcard.settings import Settings
 from tests.api import conftest as api_conftest
 from tests.api.conftest import SAMPLE, World
+from tests.patience import ANSWER
 
 world = api_conftest.world  # the API tests' server fixture, shared here
 
@@ -24,7 +25,7 @@ NOT_FOUND = {"errors": [{"message": "The specified resource does not exist."}]}
 
 def client(world: World, who: str | None = "admin") -> httpx.Client:
     headers = {} if who is None else {"Authorization": f"Bearer {world.tokens[who]}"}
-    return httpx.Client(base_url=world.base, headers=headers, timeout=20)
+    return httpx.Client(base_url=world.base, headers=headers, timeout=ANSWER)
 
 
 def url(account: int | str, *rest: object) -> str:

@@ -18,7 +18,7 @@ from reportcard.settings import Settings
 from tests.api.conftest import SAMPLE, World, build_world
 from tests.databases import drop_database, fresh_database_url
 from tests.notify.test_webhooks import Receiver
-from tests.patience import PATIENCE
+from tests.patience import ANSWER, PATIENCE
 from tests.serving import serving_reportcard
 
 
@@ -52,7 +52,7 @@ def receiver() -> Iterator[Receiver]:
 
 def client(world: World, who: str | None = "admin") -> httpx.Client:
     headers = {} if who is None else {"Authorization": f"Bearer {world.tokens[who]}"}
-    return httpx.Client(base_url=world.base, headers=headers, timeout=20)
+    return httpx.Client(base_url=world.base, headers=headers, timeout=ANSWER)
 
 
 def hooks(account: int | str, *rest: object) -> str:

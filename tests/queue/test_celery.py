@@ -26,7 +26,7 @@ from reportcard.db.tables import account_reports, report_shards
 from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
 from tests.api.conftest import build_world
-from tests.patience import PATIENCE
+from tests.patience import ANSWER, PATIENCE
 from tests.queue.slow_report import SLOW
 from tests.serving import free_port, serving
 from tests.storage.invariant import assert_storage_clean
@@ -127,7 +127,9 @@ def test_reports_run_on_celery_workers(cluster: Cluster) -> None:
     root, token = setup_world(engine)
     with serving(create_app(cluster.settings()), lifespan="auto") as base:
         cluster.start_worker()
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
+        with httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=ANSWER
+        ) as c:
             run = c.post(
                 f"/api/v1/accounts/{root}/reports/provisioning_csv",
                 data={"parameters[users]": "1", "parameters[accounts]": "1"},
@@ -144,7 +146,9 @@ def test_sigkill_mid_shard_loses_nothing(cluster: Cluster) -> None:
     root, token = setup_world(engine)
     with serving(create_app(cluster.settings()), lifespan="auto") as base:
         first = cluster.start_worker()
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
+        with httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=ANSWER
+        ) as c:
             run = c.post(f"/api/v1/accounts/{root}/reports/{SLOW}", data={"parameters[k]": "1"})
             run_id = run.json()["id"]
             # Wait until a worker holds a shard, then kill it without warning.
@@ -190,12 +194,14 @@ def test_broker_down_when_a_report_starts_then_it_runs(cluster: Cluster) -> None
     app = create_app(cluster.settings(broker_url=dead_broker))
     with (
         serving(app, lifespan="auto") as base,
-        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c,
+        httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=ANSWER
+        ) as c,
     ):
         r = c.post(
             f"/api/v1/accounts/{root}/reports/provisioning_csv",
             data={"parameters[users]": "1"},
-            timeout=30,
+            timeout=ANSWER,
         )
         assert r.status_code == 200  # accepted and kept in the database
         run_id = r.json()["id"]
@@ -214,7 +220,9 @@ def test_twenty_reports_on_two_workers_respect_the_cap(cluster: Cluster) -> None
     with serving(create_app(cluster.settings()), lifespan="auto") as base:
         cluster.start_worker()
         cluster.start_worker()
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
+        with httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=ANSWER
+        ) as c:
             started = [
                 c.post(
                     f"/api/v1/accounts/{root}/reports/provisioning_csv",

@@ -18,7 +18,7 @@ from reportcard.db.engine import make_engine
 from reportcard.db.tables import report_shards
 from reportcard.storage.local import LocalStorage
 from tests.api.conftest import build_world
-from tests.patience import PATIENCE
+from tests.patience import ANSWER, PATIENCE
 from tests.queue.slow_report import SLOW
 from tests.queue.test_celery import REPO, REPORTCARD
 from tests.serving import free_port
@@ -70,6 +70,7 @@ def test_server_killed_mid_shard_resumes_after_restart(env: dict[str, str]) -> N
             f"{base}/api/v1/accounts/{root}/reports/{SLOW}",
             data={"parameters[k]": "crash"},
             headers=headers,
+            timeout=ANSWER,
         ).json()
         deadline = time.monotonic() + PATIENCE
         while True:
@@ -90,11 +91,13 @@ def test_server_killed_mid_shard_resumes_after_restart(env: dict[str, str]) -> N
         server = serve(env, port)
         url = f"{base}/api/v1/accounts/{root}/reports/{SLOW}/{run['id']}"
         deadline = time.monotonic() + PATIENCE
-        while (status := httpx.get(url, headers=headers).json())["status"] != "complete":
+        while (status := httpx.get(url, headers=headers, timeout=ANSWER).json())[
+            "status"
+        ] != "complete":
             assert status["status"] in ("running", "compiling"), status
             assert time.monotonic() < deadline, status
             time.sleep(0.1)
-        body = httpx.get(status["attachment"]["url"]).content.decode()
+        body = httpx.get(status["attachment"]["url"], timeout=ANSWER).content.decode()
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(10)

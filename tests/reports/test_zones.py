@@ -31,7 +31,7 @@ from reportcard.reports.formatting import iso_in_zone, time_formatter, zone
 from reportcard.settings import Settings, get_settings
 from reportcard.storage import storage_from_settings
 from tests.cli.test_init import SIS, sis_zip
-from tests.patience import PATIENCE
+from tests.patience import ANSWER, PATIENCE
 from tests.serving import serving_reportcard
 
 
@@ -75,7 +75,10 @@ def export(base: str, place: Place) -> tuple[dict[str, object], dict[str, bytes]
     headers = {"Authorization": f"Bearer {place.token}"}
     url = f"{base}/api/v1/accounts/{place.root}/reports/sis_export_csv"
     started = httpx.post(
-        url, data={"parameters[terms]": "true", "parameters[courses]": "true"}, headers=headers
+        url,
+        data={"parameters[terms]": "true", "parameters[courses]": "true"},
+        headers=headers,
+        timeout=ANSWER,
     )
     assert started.status_code == 200, started.text
     run = started.json()
@@ -83,13 +86,17 @@ def export(base: str, place: Place) -> tuple[dict[str, object], dict[str, bytes]
     while run["status"] not in ("complete", "error", "aborted"):
         assert time.monotonic() < deadline, run
         time.sleep(0.05)
-        answer = httpx.get(f"{url}/{run['id']}", headers=headers)
+        answer = httpx.get(f"{url}/{run['id']}", headers=headers, timeout=ANSWER)
         assert answer.status_code == 200, answer.text
         run = answer.json()
     assert run["status"] == "complete", run
-    listed = httpx.get(f"{base}/api/v1/accounts/{place.root}/reports", headers=headers)
+    listed = httpx.get(
+        f"{base}/api/v1/accounts/{place.root}/reports", headers=headers, timeout=ANSWER
+    )
     assert listed.status_code == 200
-    body = httpx.get(run["file_url"], headers=headers, follow_redirects=True).content
+    body = httpx.get(
+        run["file_url"], headers=headers, follow_redirects=True, timeout=ANSWER
+    ).content
     with zipfile.ZipFile(io.BytesIO(body)) as zf:
         return run, {name: zf.read(name) for name in zf.namelist()}
 

@@ -10,6 +10,7 @@ import zipfile
 import httpx
 
 from reportcard.service.spreadsheet import BOM
+from tests.patience import ANSWER
 from tests.security.conftest import client, finish, reports_url, serve
 from tests.web.conftest import FORMULA_NAME, Site, site
 
@@ -33,6 +34,7 @@ def _get(base: str, site: Site, file_id: int) -> bytes:
     answer = httpx.get(
         f"{base}/files/{file_id}/download",
         headers={"Authorization": f"Bearer {site.tokens['admin']}"},
+        timeout=ANSWER,
     )
     assert answer.status_code == 200, answer.text
     return answer.content
@@ -67,7 +69,7 @@ def test_api_downloads_are_byte_identical_by_default(site: Site) -> None:
         assert got == _stored(site, file_id)
         assert PLANTED in _users(got) and SAFE not in _users(got)
     # The signed link of the run (a verifier, no token) too.
-    assert httpx.get(csv_run["attachment"]["url"]).content == _stored(
+    assert httpx.get(csv_run["attachment"]["url"], timeout=ANSWER).content == _stored(
         site, csv_run["attachment"]["id"]
     )
 
@@ -77,7 +79,9 @@ def test_a_run_may_ask_for_formula_safety(site: Site) -> None:
         run = _run(site, formula_safety="true", **params)
         got = _users(_get(site.base, site, run["attachment"]["id"]))
         assert SAFE in got and not got.startswith(BOM)
-        assert httpx.get(run["attachment"]["url"]).content != _stored(site, run["attachment"]["id"])
+        assert httpx.get(run["attachment"]["url"], timeout=ANSWER).content != _stored(
+            site, run["attachment"]["id"]
+        )
         # Only the planted row changed.
         plain = _users(_stored(site, run["attachment"]["id"]))
         keep = [line for line in plain.split(b"\n") if b"HYPERLINK" not in line]

@@ -17,6 +17,7 @@ from reportcard import audit
 from reportcard.cli import main
 from reportcard.db.audit_tables import audit_events
 from reportcard.settings import get_settings
+from tests.patience import ANSWER
 from tests.runs.sample import SAMPLE
 from tests.security.conftest import World, client, finish, reports_url
 
@@ -38,7 +39,9 @@ def test_start_download_abort_delete_are_recorded_with_who_and_which_run(
         run = c.post(reports_url(world.root, SAMPLE), data={"parameters[a]": "audit"}).json()
         done = finish(c, reports_url(world.root, SAMPLE, run["id"]))
         assert c.get(done["file_url"]).status_code == 200  # with the token
-        assert httpx.get(done["attachment"]["url"]).status_code == 200  # with the signed link
+        assert (
+            httpx.get(done["attachment"]["url"], timeout=ANSWER).status_code == 200
+        )  # with the signed link
         # ``gate`` holds the run while it plans until the file exists: the abort always lands
         other = c.post(
             reports_url(world.root, SAMPLE),
@@ -74,10 +77,12 @@ def test_start_download_abort_delete_are_recorded_with_who_and_which_run(
 
 def test_failed_authorization_is_recorded_without_the_secret(world: World) -> None:
     path = reports_url(world.root, SAMPLE)
-    assert httpx.get(world.base + path).status_code == 401
+    assert httpx.get(world.base + path, timeout=ANSWER).status_code == 401
     bogus = "999999~not-a-real-secret-value"
     assert (
-        httpx.get(world.base + path, headers={"Authorization": f"Bearer {bogus}"}).status_code
+        httpx.get(
+            world.base + path, headers={"Authorization": f"Bearer {bogus}"}, timeout=ANSWER
+        ).status_code
         == 401
     )
     with client(world.base, world.tokens["nobody"]) as c:
@@ -143,7 +148,7 @@ def test_api_lists_events_of_the_account_subtree_for_admins_only(world: World) -
             assert c.get(audit_url(world.root)).status_code == 403, who
     with client(world.base, world.tokens["otheradmin"]) as c:
         assert c.get(audit_url(world.root)).status_code == 403
-    assert httpx.get(world.base + audit_url(world.root)).status_code == 401
+    assert httpx.get(world.base + audit_url(world.root), timeout=ANSWER).status_code == 401
 
 
 def test_cli_lists_events_as_json_and_text(

@@ -20,6 +20,7 @@ from reportcard.auth.permissions import IMPORT_SIS_DATA, READ_REPORTS
 from reportcard.auth.tokens import create_token, hash_token, revoke_token
 from reportcard.clock import utcnow
 from reportcard.db.tables import access_tokens
+from tests.patience import ANSWER
 from tests.runs.sample import SAMPLE
 from tests.security.conftest import World, client, finish, reports_url
 
@@ -56,7 +57,7 @@ def grants(world: World, who: str, account: int) -> set[str]:
 
 
 def operations(world: World) -> list[tuple[str, str, str]]:
-    doc = httpx.get(f"{world.base}/openapi.json").json()
+    doc = httpx.get(f"{world.base}/openapi.json", timeout=ANSWER).json()
     return [
         (method.upper(), path, op["operationId"])
         for path, ops in doc["paths"].items()
@@ -124,7 +125,7 @@ def fill(path: str, account: int, things: dict[str, Any], owner: int | None = No
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m[1], "1"), path)
 
 
-_HTTP = httpx.Client(timeout=20)  # one client: building one costs more than a request
+_HTTP = httpx.Client(timeout=ANSWER)  # one client: building one costs more than a request
 
 
 def call(world: World, token: str | None, method: str, path: str) -> httpx.Response:
@@ -241,14 +242,21 @@ def test_guessed_and_replayed_download_links_are_404(world: World, things: dict[
         r = c.post(reports_url(world.root, SAMPLE), data={"parameters[marker]": "replay"})
         done = finish(c, reports_url(world.root, SAMPLE, r.json()["id"]))
     link, file_id = done["attachment"]["url"], done["attachment"]["id"]
-    assert httpx.get(link).status_code == 200
+    assert httpx.get(link, timeout=ANSWER).status_code == 200
     prefix = link.split("verifier=")[0]
     for guess in ("0", "1", "x" * 32, "9999999999-" + "0" * 32, done["attachment"]["uuid"]):
-        assert httpx.get(prefix + "verifier=" + guess).status_code == 404, guess
+        assert httpx.get(prefix + "verifier=" + guess, timeout=ANSWER).status_code == 404, guess
     for other in (file_id + 1, file_id + 1000, 0):  # neighbouring ids with the same verifier
-        assert httpx.get(link.replace(f"/files/{file_id}/", f"/files/{other}/")).status_code == 404
+        assert (
+            httpx.get(
+                link.replace(f"/files/{file_id}/", f"/files/{other}/"), timeout=ANSWER
+            ).status_code
+            == 404
+        )
     with client(world.base, world.tokens["admin"]) as c:
         assert c.delete(reports_url(world.root, SAMPLE, done["id"])).status_code == 200
-        assert httpx.get(link).status_code == 404  # the signed link, replayed after deletion
+        assert (
+            httpx.get(link, timeout=ANSWER).status_code == 404
+        )  # the signed link, replayed after deletion
         assert c.get(done["file_url"]).status_code == 404  # and with the token
         assert c.get(f"/api/v1/files/{file_id}").status_code == 404

@@ -32,6 +32,7 @@ from reportcard.db.tables import accounts
 from reportcard.settings import Settings
 from tests.api.conftest import build_world
 from tests.databases import drop_database, fresh_database_url
+from tests.patience import ANSWER
 from tests.runs.sample import SAMPLE
 from tests.security.conftest import serve
 
@@ -65,7 +66,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     with serve(settings, workers=1) as base:
         headers = {"Authorization": f"Bearer {made['tokens']['admin']}"}
         root = made["root"]
-        with httpx.Client(base_url=base, headers=headers, timeout=20) as c:
+        with httpx.Client(base_url=base, headers=headers, timeout=ANSWER) as c:
             run = c.post(f"/api/v1/accounts/{root}/reports/{SAMPLE}").json()
             imp = c.post(
                 f"/api/v1/accounts/{root}/sis_imports",
@@ -187,7 +188,7 @@ def hostile_schema(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_hostile_examples_never_answer_5xx(target: dict[str, Any]) -> None:
-    document = httpx.get(f"{target['base']}/openapi.json").json()
+    document = httpx.get(f"{target['base']}/openapi.json", timeout=ANSWER).json()
     path = target["tmp"] / "hostile-openapi.json"
     path.write_text(json.dumps(hostile_schema(document), ensure_ascii=False))
     out = run_schemathesis(

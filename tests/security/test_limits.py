@@ -23,6 +23,7 @@ from reportcard.settings import Settings
 from reportcard.storage.local import LocalStorage
 from tests.api.conftest import build_world
 from tests.databases import drop_database, fresh_database_url
+from tests.patience import ANSWER
 from tests.runs.sample import SAMPLE
 from tests.security.conftest import client, reports_url, serve
 
@@ -55,7 +56,7 @@ def test_body_over_the_limit_is_413_declared_or_streamed(limited: dict[str, Any]
     url = limited["base"] + reports_url(limited["root"], SAMPLE)
     headers = {"Authorization": f"Bearer {tokens['admin']}", "Content-Type": "application/json"}
     big = b'{"parameters": {"x": "' + b"a" * 3000 + b'"}}'
-    r = httpx.post(url, content=big, headers=headers)
+    r = httpx.post(url, content=big, headers=headers, timeout=ANSWER)
     assert r.status_code == 413
     assert r.json() == {
         "errors": [{"message": "The request body is larger than the limit of 2000 bytes."}]
@@ -67,12 +68,12 @@ def test_body_over_the_limit_is_413_declared_or_streamed(limited: dict[str, Any]
             yield b"b" * 500
         yield b'"}}'
 
-    r = httpx.post(url, content=chunks(), headers=headers)
+    r = httpx.post(url, content=chunks(), headers=headers, timeout=ANSWER)
     assert r.status_code == 413
     assert r.json()["errors"][0]["message"].startswith("The request body is larger")
     other = limited["base"] + reports_url(limited["other_root"], SAMPLE)
     mine = {**headers, "Authorization": f"Bearer {tokens['otheradmin']}"}
-    within = httpx.post(other, content=b'{"parameters": {"x": "1"}}', headers=mine)
+    within = httpx.post(other, content=b'{"parameters": {"x": "1"}}', headers=mine, timeout=ANSWER)
     assert within.status_code == 200
 
 
@@ -94,6 +95,7 @@ def test_sis_upload_has_its_own_larger_limit(limited: dict[str, Any]) -> None:
         params={"extension": "csv"},
         content=small,
         headers={**headers, "Content-Type": "text/csv"},
+        timeout=ANSWER,
     )
     assert ok.status_code == 200, ok.text
     huge = b"x" * (5000 + (1 << 20) + 10)
@@ -102,6 +104,7 @@ def test_sis_upload_has_its_own_larger_limit(limited: dict[str, Any]) -> None:
         params={"extension": "csv"},
         content=huge,
         headers={**headers, "Content-Type": "text/csv"},
+        timeout=ANSWER,
     )
     assert r.status_code == 413
     # a lying Content-Length is refused before the body is read

@@ -34,6 +34,7 @@ from reportcard.runs.lifecycle import create_run
 from reportcard.settings import Settings
 from tests.api.conftest import build_world
 from tests.databases import fresh_database_url
+from tests.patience import ANSWER
 from tests.queue.test_celery import REPORTCARD
 from tests.runs.sample import SAMPLE
 from tests.security.conftest import client, finish, reports_url, serve
@@ -83,10 +84,10 @@ def test_writes_under_a_held_lock_answer_503_with_retry_after(
         run = c.post(reports_url(root, SAMPLE), data={"parameters[a]": "1"}).json()
         done = finish(c, reports_url(root, SAMPLE, run["id"]))
         link = done["attachment"]["url"]
-        assert httpx.get(link).status_code == 200
+        assert httpx.get(link, timeout=ANSWER).status_code == 200
         with write_locked(database):
             started = c.post(reports_url(root, SAMPLE), data={"parameters[a]": "2"})
-            downloaded = httpx.get(link)  # writes an audit row first
+            downloaded = httpx.get(link, timeout=ANSWER)  # writes an audit row first
             polled = c.get(reports_url(root, SAMPLE, run["id"]))  # reads go on
         for r in (started, downloaded):
             assert r.status_code == 503, r.text
@@ -95,7 +96,7 @@ def test_writes_under_a_held_lock_answer_503_with_retry_after(
         assert polled.status_code == 200
         # the lock released, the same requests succeed
         assert c.post(reports_url(root, SAMPLE), data={"parameters[a]": "2"}).status_code == 200
-        assert httpx.get(link).status_code == 200
+        assert httpx.get(link, timeout=ANSWER).status_code == 200
 
 
 def started_and_waiting(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:

@@ -9,6 +9,7 @@ import httpx
 import jsonschema
 import pytest
 
+from tests.patience import ANSWER
 from tests.runs.sample import SAMPLE
 from tests.security.conftest import World, client, finish, reports_url
 
@@ -19,7 +20,7 @@ def schema_for(doc: dict[str, Any], path: str, method: str, status: str) -> dict
 
 
 def test_real_answers_match_the_declared_schemas(world: World) -> None:
-    doc = httpx.get(f"{world.base}/openapi.json").json()
+    doc = httpx.get(f"{world.base}/openapi.json", timeout=ANSWER).json()
     with client(world.base, world.tokens["admin"]) as c:
         run = c.post(reports_url(world.root, SAMPLE), data={"parameters[o]": "1"}).json()
         done = finish(c, reports_url(world.root, SAMPLE, run["id"]))
@@ -66,7 +67,7 @@ def test_real_answers_match_the_declared_schemas(world: World) -> None:
 
 
 def test_every_operation_declares_its_error_answers(world: World) -> None:
-    doc = httpx.get(f"{world.base}/openapi.json").json()
+    doc = httpx.get(f"{world.base}/openapi.json", timeout=ANSWER).json()
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     for path, ops in doc["paths"].items():
         for method, op in ops.items():

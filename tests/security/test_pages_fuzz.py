@@ -18,6 +18,7 @@ from sqlalchemy import select
 from reportcard.db.engine import read_conn
 from reportcard.db.web_tables import web_sessions
 from reportcard.web.sessions import COOKIE
+from tests.patience import ANSWER
 from tests.runs.sample import SAMPLE
 from tests.security.conftest import client, finish, reports_url
 from tests.security.test_pages_matrix import session_row, web_routes
@@ -152,7 +153,7 @@ def test_hostile_path_segments(site: Site, real: dict[str, Any]) -> None:
     # The switcher and the sign-in form's ``next`` read the query string.
     for value in HOSTILE:
         _ok(admin.get("/accounts/switch", params={"account_id": value, "page": value}), value)
-        _ok(httpx.get(f"{site.base}/login", params={"next": value}), value)
+        _ok(httpx.get(f"{site.base}/login", params={"next": value}, timeout=ANSWER), value)
 
 
 def test_hostile_form_values(site: Site, real: dict[str, Any]) -> None:
@@ -177,7 +178,7 @@ def test_hostile_form_values(site: Site, real: dict[str, Any]) -> None:
                 answer = admin.post(url, data=form, files=files, params=query)
                 _ok(answer, (url, value))
         # The sign-in form, with its own CSRF cookie.
-        anon = httpx.Client(base_url=site.base, timeout=20)
+        anon = httpx.Client(base_url=site.base, timeout=ANSWER)
         page = anon.get("/login")
         token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
         for method in ("password", "token"):
@@ -196,7 +197,7 @@ def test_hostile_cookies_and_headers(site: Site, real: dict[str, Any]) -> None:
     url = f"/accounts/{site.root}/reports"
     for value in ("", "x" * 4000, "\u00e9", "%00", "a;b", '"quoted"', "1~abc"):
         raw = f"{COOKIE}={value}".encode("latin-1")  # as a browser might send it
-        answer = httpx.get(site.base + url, headers={b"Cookie": raw})
+        answer = httpx.get(site.base + url, headers={b"Cookie": raw}, timeout=ANSWER)
         assert answer.status_code == 303, value
     admin: httpx.Client = real["admin"]
     post = f"/accounts/{site.root}/reports/{SAMPLE}/runs/{real['values']['run_id']}/abort"

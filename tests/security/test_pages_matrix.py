@@ -37,7 +37,7 @@ from reportcard.db.tables import access_tokens, account_reports
 from reportcard.db.web_tables import web_sessions
 from reportcard.web.routes import router
 from reportcard.web.sessions import COOKIE
-from tests.patience import PATIENCE
+from tests.patience import ANSWER, PATIENCE
 from tests.runs.sample import SAMPLE
 from tests.security.conftest import client, finish, reports_url
 from tests.web.conftest import Site, site
@@ -180,7 +180,7 @@ def things(site: Site) -> Iterator[Things]:
             assert s.status_code == 200, s.text
             schedules[account] = s.json()["id"]
     clients = {who: sign_in(site.base, token=site.tokens[who]) for who in PEOPLE}
-    clients["none"] = httpx.Client(base_url=site.base, timeout=20)
+    clients["none"] = httpx.Client(base_url=site.base, timeout=ANSWER)
     expired = sign_in(site.base, token=site.tokens["admin"])
     expired_id = session_row(site, expired).id
     with site.engine.begin() as conn:
@@ -196,12 +196,12 @@ def things(site: Site) -> Iterator[Things]:
     assert gone.post("/logout", data={"csrf_token": token}).status_code == 303
     gone.close()
     # A browser that kept the cookie after signing out: still worthless.
-    clients["signed_out"] = httpx.Client(base_url=site.base, timeout=20, cookies={COOKIE: kept})
+    clients["signed_out"] = httpx.Client(base_url=site.base, timeout=ANSWER, cookies={COOKIE: kept})
     real = sign_in(site.base, token=site.tokens["admin"])
     value = real.cookies[COOKIE]
     real.close()
     changed = value[:-1] + ("A" if value[-1] != "A" else "B")
-    clients["altered"] = httpx.Client(base_url=site.base, timeout=20, cookies={COOKIE: changed})
+    clients["altered"] = httpx.Client(base_url=site.base, timeout=ANSWER, cookies={COOKIE: changed})
     csrf = {who: session_row(site, clients[who]).csrf_token for who in PEOPLE}
     yield Things(runs, imports, schedules, clients, csrf)
     for c in clients.values():
@@ -393,7 +393,7 @@ def test_downloads_guessed_or_replayed_after_deletion(site: Site, things: Things
 
 
 def _login(site: Site, token: str) -> httpx.Response:
-    c = httpx.Client(base_url=site.base, timeout=20)
+    c = httpx.Client(base_url=site.base, timeout=ANSWER)
     page = c.get("/login")
     return c.post(
         "/login",
@@ -455,7 +455,7 @@ def test_refusals_and_sign_ins_are_audited(site: Site, things: Things) -> None:
     assert [e.detail["path"] for e in unauth] == [f"{run_path}/delete"]
     # Sign-ins: a failure names the login and the address, never the password.
     secret = "not the right one 42"
-    c = httpx.Client(base_url=site.base, timeout=20)
+    c = httpx.Client(base_url=site.base, timeout=ANSWER)
     page = c.get("/login")
     bad = c.post(
         "/login",

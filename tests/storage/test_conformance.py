@@ -14,6 +14,7 @@ import pytest
 
 from reportcard.clock import utcnow
 from reportcard.storage import Storage
+from tests.patience import ANSWER
 
 KEY = "runs/1/parts/000-00000.csv"
 
@@ -239,7 +240,7 @@ def test_a_local_path_or_a_presigned_url_gives_the_same_bytes(storage: Storage) 
         assert Path(path).read_bytes() == b"a,b\n1,2\n"
     url = storage.presigned_url(KEY, "report.csv", "text/csv")
     if url is not None:
-        fetched = httpx.get(url)
+        fetched = httpx.get(url, timeout=ANSWER)
         assert fetched.status_code == 200
         assert fetched.content == b"a,b\n1,2\n"
         assert fetched.headers["content-disposition"] == 'attachment; filename="report.csv"'

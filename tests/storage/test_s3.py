@@ -15,6 +15,7 @@ from reportcard.runs.inline import run_report
 from reportcard.settings import Settings
 from reportcard.storage import storage_from_settings
 from reportcard.storage.s3 import S3Storage
+from tests.patience import ANSWER
 from tests.runs.sample import SAMPLE, make_institution
 from tests.serving import free_port
 from tests.storage.conftest import CREDS
@@ -95,7 +96,7 @@ def test_a_report_run_on_s3_gives_the_same_bytes_as_local(
     # a presigned URL downloads the object straight from the store
     url = remote.presigned_url(keys[a.attachment_id], "x.zip", "application/zip")
     assert url is not None
-    fetched = httpx.get(url)
+    fetched = httpx.get(url, timeout=ANSWER)
     assert fetched.status_code == 200
     assert fetched.headers["content-disposition"] == 'attachment; filename="x.zip"'
 

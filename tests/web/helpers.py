@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.patience import PATIENCE
+from tests.patience import ANSWER, PATIENCE
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -21,7 +21,7 @@ def csrf_of(html: str) -> str:
 
 def sign_in(base: str, login: str = "", password: str = "", token: str = "") -> httpx.Client:
     """A client holding a signed-in session (password, or token when ``token`` is given)."""
-    client = httpx.Client(base_url=base, follow_redirects=False, timeout=20)
+    client = httpx.Client(base_url=base, follow_redirects=False, timeout=ANSWER)
     page = client.get("/login")
     assert page.status_code == 200
     form: dict[str, Any] = {"csrf_token": csrf_of(page.text), "next": "/accounts"}

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.patience import ANSWER_MS
 from tests.web.conftest import FORMULA_NAME, PASSWORDS, Site, shoot
 
 pytestmark = pytest.mark.browser
@@ -26,7 +27,7 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture
 def page(browser: Any, site: Site) -> Iterator[Any]:
     context = browser.new_context(viewport=DESKTOP, accept_downloads=True, base_url=site.base)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(ANSWER_MS)
     tab = context.new_page()
     try:
         yield tab

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 
 from reportcard.db.tables import account_reports, attachments
 from reportcard.db.web_tables import web_sessions
+from tests.patience import ANSWER
 from tests.web.conftest import FORMULA_NAME, PASSWORDS, Site
 from tests.web.helpers import csrf_of, sign_in, wait_run
 
@@ -22,7 +23,7 @@ def _runs_path(site: Site, account: int, report: str) -> str:
 
 
 def test_unsigned_visitor_is_sent_to_sign_in(site: Site) -> None:
-    with httpx.Client(base_url=site.base) as client:
+    with httpx.Client(base_url=site.base, timeout=ANSWER) as client:
         answer = client.get(f"/accounts/{site.root}/reports")
         assert answer.status_code == 303
         assert answer.headers["location"] == f"/login?next=/accounts/{site.root}/reports"
@@ -31,7 +32,7 @@ def test_unsigned_visitor_is_sent_to_sign_in(site: Site) -> None:
 
 
 def test_password_sign_in_sets_a_hardened_cookie(site: Site) -> None:
-    client = httpx.Client(base_url=site.base)
+    client = httpx.Client(base_url=site.base, timeout=ANSWER)
     page = client.get("/login")
     answer = client.post(
         "/login",
@@ -53,7 +54,7 @@ def test_password_sign_in_sets_a_hardened_cookie(site: Site) -> None:
 
 
 def test_wrong_password_and_unknown_login_are_refused_alike(site: Site) -> None:
-    client = httpx.Client(base_url=site.base)
+    client = httpx.Client(base_url=site.base, timeout=ANSWER)
     for login, password in (("admin", "not the password"), ("nosuchlogin", "whatever12")):
         page = client.get("/login")
         answer = client.post(
@@ -73,7 +74,7 @@ def test_wrong_password_and_unknown_login_are_refused_alike(site: Site) -> None:
 def test_token_sign_in_and_bad_token(site: Site) -> None:
     client = sign_in(site.base, token=site.tokens["viewer"])
     assert "Vic Viewer" in client.get("/accounts", follow_redirects=True).text
-    other = httpx.Client(base_url=site.base)
+    other = httpx.Client(base_url=site.base, timeout=ANSWER)
     page = other.get("/login")
     answer = other.post(
         "/login",
@@ -84,7 +85,7 @@ def test_token_sign_in_and_bad_token(site: Site) -> None:
 
 
 def test_sign_in_form_needs_its_csrf_cookie(site: Site) -> None:
-    client = httpx.Client(base_url=site.base)
+    client = httpx.Client(base_url=site.base, timeout=ANSWER)
     client.get("/login")
     answer = client.post(
         "/login",
@@ -184,11 +185,13 @@ def test_run_poll_download_with_bom_and_formula_safety(site: Site) -> None:
     api = httpx.get(
         f"{site.base}/api/v1/accounts/{site.root}/reports/provisioning_csv/{run_id}",
         headers={"Authorization": f"Bearer {api_token}"},
+        timeout=ANSWER,
     ).json()
     raw = httpx.get(
         api["attachment"]["url"],
         headers={"Authorization": f"Bearer {api_token}"},
         follow_redirects=True,
+        timeout=ANSWER,
     ).content
     with zipfile.ZipFile(io.BytesIO(raw)) as zin, zipfile.ZipFile(io.BytesIO(ui.content)) as zui:
         assert zui.namelist() == zin.namelist() == ["users.csv", "accounts.csv"]
@@ -252,7 +255,9 @@ def test_sign_out_ends_the_session_on_the_server(site: Site) -> None:
     out = client.post("/logout", data={"csrf_token": csrf_of(page.text)})
     assert out.status_code == 303 and out.headers["location"] == "/login?signed_out=1"
     replay = httpx.get(
-        f"{site.base}/accounts/{site.root}/reports", cookies={"reportcard_session": secret}
+        f"{site.base}/accounts/{site.root}/reports",
+        cookies={"reportcard_session": secret},
+        timeout=ANSWER,
     )
     assert replay.status_code == 303  # the stolen cookie is worthless now
     with site.engine.connect() as conn:
@@ -325,7 +330,7 @@ def test_the_api_limits_on_starting_runs_hold_on_the_page(site: Site) -> None:
 def test_password_guessing_is_slowed(site: Site) -> None:
     from reportcard.web.throttle import LIMIT, SIGN_INS
 
-    client = httpx.Client(base_url=site.base)
+    client = httpx.Client(base_url=site.base, timeout=ANSWER)
     try:
         for attempt in range(LIMIT + 1):
             page = client.get("/login")

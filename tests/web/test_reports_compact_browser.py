@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.patience import PATIENCE
+from tests.patience import ANSWER, ANSWER_MS, PATIENCE
 from tests.web.conftest import Site, shoot
 
 pytestmark = pytest.mark.browser
@@ -21,7 +21,7 @@ DESKTOP = {"width": 1000, "height": 760}
 @pytest.fixture
 def page(browser: Any, site: Site) -> Iterator[Any]:
     context = browser.new_context(viewport=DESKTOP, base_url=site.base)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(ANSWER_MS)
     tab = context.new_page()
     tab.goto("/login")
     tab.get_by_label("Access token", exact=True).fill(site.tokens["admin"])
@@ -38,12 +38,12 @@ def _api_run(site: Site, params: dict[str, str]) -> dict[str, Any]:
     url = f"{site.base}/api/v1/accounts/{site.root}/reports/provisioning_csv"
     auth = {"Authorization": f"Bearer {site.tokens['admin']}"}
     data = {f"parameters[{k}]": v for k, v in params.items()}
-    run: dict[str, Any] = httpx.post(url, data=data, headers=auth).json()
+    run: dict[str, Any] = httpx.post(url, data=data, headers=auth, timeout=ANSWER).json()
     deadline = time.monotonic() + PATIENCE
     while run["status"] in ("created", "running", "compiling"):
         assert time.monotonic() < deadline, run
         time.sleep(0.1)
-        run = httpx.get(f"{url}/{run['id']}", headers=auth).json()
+        run = httpx.get(f"{url}/{run['id']}", headers=auth, timeout=ANSWER).json()
     return run
 
 

@@ -17,7 +17,7 @@ from reportcard.db.notify_tables import outbox_messages
 from reportcard.db.schedule_tables import report_schedules, schedule_firings
 from reportcard.notify.dispatcher import dispatch_due
 from reportcard.notify.schedules import NO_MAIL_SERVER
-from tests.patience import PATIENCE
+from tests.patience import ANSWER, PATIENCE
 from tests.web.conftest import PASSWORDS, Site
 from tests.web.helpers import csrf_of, sign_in
 
@@ -64,6 +64,7 @@ def test_no_mail_server_is_warned_and_firings_show_the_outbox(site: Site) -> Non
     api = httpx.get(
         f"{site.base}/api/v1/accounts/{site.root}/report_schedules/{sid}",
         headers={"Authorization": f"Bearer {site.tokens['admin']}"},
+        timeout=ANSWER,
     ).json()
     assert api["warnings"] == [NO_MAIL_SERVER]
 

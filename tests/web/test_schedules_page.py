@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from reportcard.db.audit_tables import audit_events
 from reportcard.db.schedule_tables import report_schedules
 from reportcard.notify.dispatcher import dispatch_due
+from tests.patience import ANSWER
 from tests.web.conftest import PASSWORDS, Site
 from tests.web.helpers import csrf_of, sign_in
 
@@ -104,6 +105,7 @@ def test_create_list_disable_enable_delete(site: Site) -> None:
     api = httpx.get(
         f"{site.base}/api/v1/accounts/{site.root}/report_schedules/{sid}",
         headers={"Authorization": f"Bearer {site.tokens['admin']}"},
+        timeout=ANSWER,
     ).json()
     assert api["description"] == "every Tuesday at 07:45" and api["empty_report"] == "note"
 
@@ -223,7 +225,9 @@ def test_forms_without_a_good_csrf_token_are_refused(site: Site) -> None:
 
 def test_sub_account_admin_does_not_see_a_siblings_schedules(site: Site) -> None:
     api = httpx.Client(
-        base_url=site.base, headers={"Authorization": f"Bearer {site.tokens['admin']}"}
+        base_url=site.base,
+        headers={"Authorization": f"Bearer {site.tokens['admin']}"},
+        timeout=ANSWER,
     )
     sibling = api.post(
         f"/api/v1/accounts/{site.sibling}/report_schedules",
@@ -272,5 +276,5 @@ def test_unknown_report_and_schedule(site: Site) -> None:
     assert client.get(_page(site, site.root, "no_such_report")).status_code == 404
     assert client.get(f"{_page(site, site.root)}/999999/delete").status_code == 404
     assert client.get(f"{_page(site, site.root)}/x1/delete").status_code == 404
-    unsigned = httpx.get(f"{site.base}{_page(site, site.root)}")
+    unsigned = httpx.get(f"{site.base}{_page(site, site.root)}", timeout=ANSWER)
     assert unsigned.status_code == 303 and unsigned.headers["location"].startswith("/login")

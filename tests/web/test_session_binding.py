@@ -15,6 +15,7 @@ from reportcard.auth.tokens import create_token, revoke_token
 from reportcard.clock import utcnow
 from reportcard.db.tables import access_tokens, account_reports, pseudonyms
 from reportcard.db.web_tables import web_sessions
+from tests.patience import ANSWER
 from tests.web.conftest import FAST, PASSWORDS, Site
 from tests.web.helpers import csrf_of, sign_in
 
@@ -63,6 +64,7 @@ def test_a_revoked_token_ends_its_session_and_it_can_start_nothing(site: Site) -
     api = httpx.get(
         f"{site.base}/api/v1/accounts/{site.root}/reports",
         headers={"Authorization": f"Bearer {token}"},
+        timeout=ANSWER,
     )
     assert api.status_code == 401 and api.json()["errors"][0]["message"] == "Revoked access token."
     assert not _alive(site, client)
@@ -115,7 +117,7 @@ def test_setting_a_password_ends_every_session_of_the_person(site: Site) -> None
     assert _alive(site, bystander)
     # The new password signs in; the old one no longer does.
     assert sign_in(site.base, "subadmin", new).get(sub_reports).status_code == 200
-    page = httpx.get(f"{site.base}/login")
+    page = httpx.get(f"{site.base}/login", timeout=ANSWER)
     old = httpx.post(
         f"{site.base}/login",
         data={
@@ -125,6 +127,7 @@ def test_setting_a_password_ends_every_session_of_the_person(site: Site) -> None
             "password": PASSWORDS["subadmin"],
         },
         cookies=page.cookies,
+        timeout=ANSWER,
     )
     assert old.status_code == 401
     with site.engine.begin() as conn:  # leave the module's site as it was

@@ -26,7 +26,7 @@ from reportcard.lms.sis_import.job import upload_key
 from reportcard.settings import Settings
 from tests.api.conftest import build_world
 from tests.factories import add_admin, add_person, add_role
-from tests.patience import PATIENCE
+from tests.patience import ANSWER, PATIENCE
 from tests.serving import serving_reportcard
 
 MAX_BYTES = 200_000
@@ -80,7 +80,9 @@ class Server:
     def wait(self, who: str, import_id: int) -> dict[str, Any]:
         deadline = time.monotonic() + PATIENCE
         while True:
-            body = requests.get(self.url(self.root, f"/{import_id}"), headers=self.auth(who)).json()
+            body = requests.get(
+                self.url(self.root, f"/{import_id}"), headers=self.auth(who), timeout=ANSWER
+            ).json()
             if body["workflow_state"] not in ("created", "importing"):
                 return body
             assert time.monotonic() < deadline, body
@@ -129,25 +131,29 @@ def imports_count(server: Server) -> int:
 
 
 def test_permissions(server: Server) -> None:
-    r = requests.get(server.url(server.root))
+    r = requests.get(server.url(server.root), timeout=ANSWER)
     assert r.status_code == 401
     assert r.json() == {
         "status": "unauthenticated",
         "errors": [{"message": "user authorization required"}],
     }
     assert r.headers["WWW-Authenticate"] == 'Bearer realm="canvas-lms"'
-    r = requests.get(server.url(server.root), headers={"Authorization": "Bearer nope"})
+    r = requests.get(
+        server.url(server.root), headers={"Authorization": "Bearer nope"}, timeout=ANSWER
+    )
     assert (r.status_code, r.json()) == (401, {"errors": [{"message": "Invalid access token."}]})
     for who in ("viewer", "helpdesk", "nobody", "subadmin", "otheradmin"):
-        r = requests.post(server.url(server.root), headers=server.auth(who), data=b"x,y\n")
+        r = requests.post(
+            server.url(server.root), headers=server.auth(who), data=b"x,y\n", timeout=ANSWER
+        )
         assert (r.status_code, r.json()) == (403, UNAUTHORIZED), who
     # Holding the permission on a sub-account (or above it) is not enough: root accounts only.
     for who in ("admin", "subadmin"):
-        r = requests.get(server.url(server.sub), headers=server.auth(who))
+        r = requests.get(server.url(server.sub), headers=server.auth(who), timeout=ANSWER)
         assert (r.status_code, r.json()) == (400, NOT_ROOT), who
-    r = requests.get(server.url(server.root), headers=server.auth("importer"))
+    r = requests.get(server.url(server.root), headers=server.auth("importer"), timeout=ANSWER)
     assert r.status_code == 200
-    r = requests.get(server.url(99999), headers=server.auth("admin"))
+    r = requests.get(server.url(99999), headers=server.auth("admin"), timeout=ANSWER)
     assert (r.status_code, r.json()) == (
         404,
         {"errors": [{"message": "The specified resource does not exist."}]},
@@ -167,6 +173,7 @@ def test_multipart_import_with_warnings_and_errors_file(server: Server) -> None:
         server.url(server.root) + "?import_type=instructure_csv",
         headers=server.auth("admin"),
         files={"attachment": ("sis.zip", data, "application/zip")},
+        timeout=ANSWER,
     )
     assert r.status_code == 200, r.text
     body = r.json()
@@ -186,7 +193,7 @@ def test_multipart_import_with_warnings_and_errors_file(server: Server) -> None:
     assert "processing_errors" not in done
     att = done["errors_attachment"]
     assert att["display_name"] == f"sis_errors_attachment_{body['id']}.csv"
-    csv_text = requests.get(att["url"]).text
+    csv_text = requests.get(att["url"], timeout=ANSWER).text
     assert list(csv.reader(io.StringIO(csv_text))) == [
         ["sis_import_id", "file", "message", "row"],
         [str(body["id"]), "accounts.csv", "Parent account didn't exist for API2", "3"],
@@ -201,6 +208,7 @@ def test_raw_body_import_by_a_custom_role(server: Server) -> None:
         server.url("self") + "?import_type=instructure_csv&extension=csv",
         headers={**server.auth("importer"), "Content-Type": "text/csv"},
         data=b"account_id,parent_account_id,name,status\r\nRAW1,,Raw,active\r\n",
+        timeout=ANSWER,
     )
     assert r.status_code == 200, r.text
     done = server.wait("importer", r.json()["id"])
@@ -218,6 +226,7 @@ def test_hostile_upload_fails_with_a_clear_error(server: Server) -> None:
         server.url(server.root),
         headers={**server.auth("admin"), "Content-Type": "application/zip"},
         data=data,
+        timeout=ANSWER,
     )
     done = server.wait("admin", r.json()["id"])
     assert done["workflow_state"] == "failed_with_messages"
@@ -235,7 +244,10 @@ def test_hostile_upload_fails_with_a_clear_error(server: Server) -> None:
 def test_bad_requests(server: Server) -> None:
     before = imports_count(server)
     r = requests.post(
-        server.url(server.root), headers=server.auth("admin"), files={"other": ("a", b"b")}
+        server.url(server.root),
+        headers=server.auth("admin"),
+        files={"other": ("a", b"b")},
+        timeout=ANSWER,
     )
     assert (r.status_code, r.json()) == (
         400,
@@ -246,6 +258,7 @@ def test_bad_requests(server: Server) -> None:
         server.url(server.root),
         headers={**server.auth("admin"), "Content-Type": "text/csv"},
         data=big,
+        timeout=ANSWER,
     )
     assert r.status_code == 413
     assert r.json() == {
@@ -255,6 +268,7 @@ def test_bad_requests(server: Server) -> None:
         server.url(server.root) + "?import_type=ims_xml",
         headers={**server.auth("admin"), "Content-Type": "text/csv"},
         data=b"a,b\n",
+        timeout=ANSWER,
     )
     assert r.status_code == 400
     assert r.json()["errors"][0]["message"].startswith("Invalid import_type")
@@ -262,10 +276,13 @@ def test_bad_requests(server: Server) -> None:
         server.url(server.root),
         headers={**server.auth("admin"), "Content-Type": "text/csv; charset=latin1"},
         data=b"a,b\n",
+        timeout=ANSWER,
     )
     assert (r.status_code, r.json()) == (400, {"error": "Invalid content type, UTF-8 required"})
     assert imports_count(server) == before
-    r = requests.get(server.url(server.root, "/123456"), headers=server.auth("admin"))
+    r = requests.get(
+        server.url(server.root, "/123456"), headers=server.auth("admin"), timeout=ANSWER
+    )
     assert r.status_code == 404
 
 
@@ -300,38 +317,53 @@ def test_list_and_abort(server: Server) -> None:
         server.url(server.root),
         headers={**server.auth("admin"), "Content-Type": "text/csv"},
         data=b"account_id,parent_account_id,name,status\nAB1,,Aborted,active\n",
+        timeout=ANSWER,
     )
     waiting = r.json()
     time.sleep(0.3)
-    r = requests.get(server.url(server.root, f"/{waiting['id']}"), headers=server.auth("admin"))
+    r = requests.get(
+        server.url(server.root, f"/{waiting['id']}"), headers=server.auth("admin"), timeout=ANSWER
+    )
     assert r.json()["workflow_state"] == "created"
     r = requests.put(
-        server.url(server.root, f"/{waiting['id']}/abort"), headers=server.auth("admin")
+        server.url(server.root, f"/{waiting['id']}/abort"),
+        headers=server.auth("admin"),
+        timeout=ANSWER,
     )
     assert r.status_code == 200
     assert (r.json()["workflow_state"], r.json()["progress"]) == ("aborted", 100)
     r = requests.put(
-        server.url(server.root, f"/{waiting['id']}/abort"), headers=server.auth("admin")
+        server.url(server.root, f"/{waiting['id']}/abort"),
+        headers=server.auth("admin"),
+        timeout=ANSWER,
     )
     assert r.status_code == 404
-    r = requests.put(server.url(server.root, f"/{blocker}/abort"), headers=server.auth("admin"))
+    r = requests.put(
+        server.url(server.root, f"/{blocker}/abort"), headers=server.auth("admin"), timeout=ANSWER
+    )
     assert r.json()["workflow_state"] == "aborted"
     with server.engine.connect() as conn:
         assert (
             conn.execute(select(accounts).where(accounts.c.sis_source_id == "AB1")).first() is None
         )
     # The list: newest first, wrapped in "sis_imports", paginated with a Link header.
-    r = requests.get(server.url(server.root) + "?per_page=2", headers=server.auth("admin"))
+    r = requests.get(
+        server.url(server.root) + "?per_page=2", headers=server.auth("admin"), timeout=ANSWER
+    )
     assert r.status_code == 200
     listed = r.json()["sis_imports"]
     assert [i["id"] for i in listed] == sorted((i["id"] for i in listed), reverse=True)
     assert [i["id"] for i in listed] == [waiting["id"], blocker]
     assert 'rel="next"' in r.headers["Link"]
     r = requests.get(
-        server.url(server.root) + "?workflow_state[]=aborted", headers=server.auth("admin")
+        server.url(server.root) + "?workflow_state[]=aborted",
+        headers=server.auth("admin"),
+        timeout=ANSWER,
     )
     assert {i["id"] for i in r.json()["sis_imports"]} == {waiting["id"], blocker}
-    r = requests.get(server.url(server.root, "/importing"), headers=server.auth("admin"))
+    r = requests.get(
+        server.url(server.root, "/importing"), headers=server.auth("admin"), timeout=ANSWER
+    )
     assert r.json() == {"sis_imports": []}
 
 
@@ -376,6 +408,7 @@ def test_an_upload_named_only_with_dots_is_kept_under_its_own_prefix(
             server.url(server.root) + "?import_type=instructure_csv&extension=csv",
             headers=server.auth("admin"),
             files={"attachment": (name or "x", csv_body, "text/csv")},
+            timeout=ANSWER,
         )
         assert r.status_code == 200, r.text
         done = server.wait("admin", r.json()["id"])

@@ -47,6 +47,7 @@ from reportcard.storage.local import LocalStorage
 from tests.clocks import T0
 from tests.databases import drop_database, seeded_database_url
 from tests.lms.sis_import.test_roundtrip import PARAMS
+from tests.patience import ANSWER
 from tests.serving import serving_reportcard
 
 ACCOUNT_COLUMNS = ("id", "parent_account_id", "root_account_id", "name", "workflow_state")
@@ -274,7 +275,7 @@ def _root_reports(base: str, account: int, token: str) -> int:
     answer = httpx.get(
         f"{base}/api/v1/accounts/{account}/reports",
         headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
+        timeout=ANSWER,
     )
     return answer.status_code
 

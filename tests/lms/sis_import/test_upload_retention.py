@@ -31,7 +31,7 @@ from reportcard.storage.local import LocalStorage
 from tests.api.conftest import build_world
 from tests.databases import drop_database, fresh_database_url
 from tests.lms.sis_import.helpers import ROOT, do_import
-from tests.patience import PATIENCE
+from tests.patience import ANSWER, PATIENCE
 from tests.serving import serving_reportcard
 from tests.storage.invariant import assert_storage_clean, stored_keys
 
@@ -156,7 +156,7 @@ def test_an_api_upload_with_passwords_is_not_kept(server: Server) -> None:
     import_id = r.json()["id"]
     deadline = time.monotonic() + PATIENCE
     while True:
-        done = requests.get(f"{url}/{import_id}", headers=auth, timeout=20).json()
+        done = requests.get(f"{url}/{import_id}", headers=auth, timeout=ANSWER).json()
         if done["workflow_state"] not in ("created", "importing"):
             break
         assert time.monotonic() < deadline, done

@@ -11,6 +11,7 @@ import pytest
 from reportcard.runs import formats
 from tests.api.conftest import SAMPLE, World, world
 from tests.api.test_http import client, finish, reports_url
+from tests.patience import ANSWER
 
 __all__ = ["world"]  # the real server fixture
 
@@ -62,7 +63,7 @@ def test_the_attachment_json_names_the_format(
         att = body["attachment"]
         assert att["filename"].endswith(suffix) and att["display_name"] == att["filename"]
         assert att["content-type"] == ctype
-        got = httpx.get(att["url"], timeout=20)
+        got = httpx.get(att["url"], timeout=ANSWER)
         assert got.status_code == 200
         assert got.headers["content-type"].startswith(ctype)
         assert att["filename"] in got.headers["content-disposition"]
