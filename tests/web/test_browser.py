@@ -112,8 +112,14 @@ def test_token_sign_in_abort_a_long_run_then_delete_it(page: Any, site: Site) ->
     page.wait_for_selector("#report-framework_slow_csv li.run[data-state=running]")
     shoot(page, "running", section)
     box = run.locator("progress").bounding_box()
-    # The bar keeps its place and size while the run moves on.
-    page.wait_for_timeout(1200)
+    # The bar keeps its place and size while the run moves on: across the page's next refresh
+    # of the run (htmx swaps the whole item every second), seen by a mark the old item had.
+    item = run.get_attribute("id")
+    page.evaluate("id => { document.getElementById(id).dataset.before = 'yes'; }", item)
+    page.wait_for_function(
+        "id => { const el = document.getElementById(id); return el && !el.dataset.before; }",
+        arg=item,
+    )
     assert run.locator("progress").bounding_box() == box
     run.get_by_role("button", name="Abort").click()
     page.wait_for_selector("#report-framework_slow_csv li.run[data-state=aborted]")
