@@ -40,8 +40,9 @@ from reportcard.reports.catalog import (
 from reportcard.reports.formatting import time_formatter
 from reportcard.reports.sis_scope import STANDARD_FILES
 from reportcard.rubyfloat import ruby_float
+from reportcard.runs import write
 from reportcard.runs.csvtext import line
-from reportcard.runs.query import BATCH, Fallback
+from reportcard.runs.query import BATCH, Fallback, bounds_select, sql_formatted
 from reportcard.runs.write import (
     LINES_CACHE_KIB,
     _column_text,
@@ -778,6 +779,59 @@ def test_sqlite_lines_stop_at_a_failed_write_or_checkpoint(engine: Engine, faili
         write_lines(engine, pq, 0, 10**12, Failing(), lambda k: step("progress"), 1)
     assert calls[failing] == 2
     assert calls["write"] <= 3
+
+
+@pytest.mark.parametrize("failing", ["write", "progress"])
+def test_sqlite_chunks_stop_at_a_failed_write_or_checkpoint(
+    engine: Engine, failing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big shard read in chunks of keys (``write._Chunked``): a write or a checkpoint failing
+    on the writes' thread stops the shard with its error, within a chunk of where it failed."""
+    if lane() != "sqlite":
+        pytest.skip("SQL-built lines are the SQLite lane's path")
+    with engine.begin() as conn:
+        build(conn)
+        conn.exec_driver_sql("ANALYZE")  # the logins searched by id: chunks
+        ctx = context(conn, "provisioning_csv", users="true")
+    pq = sql_formatted(_users_part(ctx), ctx)
+    with engine.connect() as conn:
+        lo, hi, n = conn.execute(bounds_select(pq)).one()
+        conn.rollback()
+    monkeypatch.setattr(write, "CHUNK_ROWS", 3)
+    calls = {"write": 0, "progress": 0}
+    threads: set[str] = set()
+    counted: list[int] = []
+
+    class Stopped(Exception):
+        pass
+
+    def step(kind: str) -> None:
+        threads.add(threading.current_thread().name)
+        calls[kind] += 1
+        if kind == failing and calls[kind] == 2:
+            raise Stopped(kind)
+
+    class Failing(io.BytesIO):
+        def write(self, data: bytes, /) -> int:  # type: ignore[override]
+            step("write")
+            return super().write(data)
+
+    with pytest.raises(Stopped, match=failing):
+        write_lines(
+            engine,
+            pq,
+            lo,
+            hi,
+            Failing(),
+            lambda k: [counted.append(k), step("progress")],
+            1,
+            ctx,
+            estimate=n,
+        )
+    assert counted[0] > 1  # a chunk's lines at once: read in chunks, not batches of one
+    assert calls[failing] == 2
+    assert calls["write"] <= 3
+    assert all(name.startswith("shard-writes") for name in threads)  # the chunks' own thread
 
 
 def test_a_batch_of_floats_is_written_as_ruby_float_writes_each() -> None:

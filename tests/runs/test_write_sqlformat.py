@@ -19,7 +19,7 @@ from reportcard.db import activity_tables, learning_tables, tables
 from reportcard.names import stored_names
 from reportcard.reports.catalog import RunContext, all_reports, get_report
 from reportcard.runs import write
-from reportcard.runs.query import sql_formatted
+from reportcard.runs.query import bounds_select, sql_formatted
 from reportcard.runs.write import (
     copy_eligible,
     lines_eligible,
@@ -178,6 +178,116 @@ def test_a_small_shard_with_more_lines_than_the_cap_is_read_batch_by_batch(
     assert write_lines(engine, pq, 0, 10**12, batched, counts.append, 2, ctx, True) == n
     assert len(counts) > 1 and sum(counts) == n  # over it: batch by batch
     assert batched.getvalue() == whole.getvalue()
+
+
+def _chunked_parts(
+    engine: Engine,
+    odd: bool,
+    analyzed: bool = False,
+    change: Callable[[Connection], None] | None = None,
+) -> dict[str, list[int]]:
+    """Every SQLite line-path part of every report written as a big shard is (``write_lines``
+    with its estimate, over its own key range), against the Python path's bytes and line
+    count; for each, its progress counts (a chunk read as one value counts its lines at once;
+    batches here count one line each). ``analyzed``: with SQLite's statistics of the tables
+    (``ANALYZE``), which change some plans, as on a loaded institution. ``change``: applied
+    to the built institution."""
+    with engine.begin() as conn:
+        build(conn)
+        if change is not None:
+            change(conn)
+        if odd:
+            _make_hostile(conn)
+            _make_odd(conn)
+        if analyzed:
+            conn.exec_driver_sql("ANALYZE")
+    chunked: dict[str, list[int]] = {}
+    for report_type in sorted(all_reports()):
+        report = get_report(report_type)
+        assert report is not None
+        with engine.begin() as conn:
+            ctx = context(conn, report_type, include_deleted="true", **_params(report_type))
+        for name in report.select_parts(ctx):
+            declared = report.part(name).build(ctx)
+            pq = sql_formatted(declared, ctx)
+            if not declared.columns or not lines_eligible(engine, pq):
+                continue
+            with engine.connect() as conn:
+                lo, hi, n = conn.execute(bounds_select(pq)).one()
+                conn.rollback()
+            if lo is None:
+                continue
+            by_chunks, by_python = io.BytesIO(), io.BytesIO()
+            counts: list[int] = []
+            k = write_lines(engine, pq, lo, hi, by_chunks, counts.append, 1, ctx, estimate=n)
+            k_py = write_python(engine, declared, ctx, lo, hi, by_python, lambda n: None)
+            assert by_chunks.getvalue() == by_python.getvalue(), f"{report_type}/{name}"
+            assert k == k_py == sum(counts), f"{report_type}/{name}"
+            chunked[f"{report_type}/{name}"] = counts
+    return chunked
+
+
+@pytest.mark.parametrize("analyzed", [False, True], ids=["plain", "analyzed"])
+@pytest.mark.parametrize("odd", [False, True], ids=["clean", "odd"])
+def test_big_shards_read_in_chunks_of_keys_write_the_python_bytes(
+    engine: Engine, odd: bool, analyzed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big shard on SQLite's line path whose statement SQLite walks by its key reads its
+    lines in chunks of keys, each as one value (``write._Chunked``): the Python path's bytes,
+    in the statement's order, whatever the chunks' sizes; a chunk whose value holds a
+    newline, a separator or a wrapper is read again batch by batch, in its place. A part
+    whose statement starts from another table is read batch by batch. Which parts SQLite
+    walks by their key depends on its statistics: both ways are checked."""
+    if lane() != "sqlite":
+        pytest.skip("SQL-built lines are the SQLite lane's path")
+    monkeypatch.setattr(write, "CHUNK_ROWS", 3)  # many chunks, keys as sparse as they come
+    counts = _chunked_parts(engine, odd, analyzed)
+    chunked = {part: any(c > 1 for c in seen) for part, seen in counts.items()}
+    for report_type in ("provisioning_csv", "sis_export_csv"):
+        if analyzed and not odd:
+            assert chunked[f"{report_type}/users"]  # the logins searched by id, as on `large`
+        elif not analyzed:
+            assert chunked[f"{report_type}/enrollments"]  # searched by their ids
+            # The root's logins by the account's index; the root's groups, then each
+            # group's memberships in the key range: batch by batch.
+            assert not chunked[f"{report_type}/users"]
+            assert not chunked[f"{report_type}/group_membership"]
+
+
+def test_a_chunk_that_cannot_be_shown_from_its_value_is_read_again_in_its_place(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One name with a line break among clean ones: the chunk holding it is read again batch
+    by batch, between chunks read as one value, and the file is the Python path's."""
+    if lane() != "sqlite":
+        pytest.skip("SQL-built lines are the SQLite lane's path")
+
+    def one_odd_name(conn: Connection) -> None:
+        ids = conn.execute(select(tables.users.c.id).order_by(tables.users.c.id)).scalars().all()
+        name = "Smith, John\nJr"
+        conn.execute(
+            update(tables.users)
+            .where(tables.users.c.id == ids[len(ids) // 2])
+            .values(sortable_name=name, **stored_names(name))
+        )
+
+    monkeypatch.setattr(write, "CHUNK_ROWS", 3)
+    counts = _chunked_parts(engine, False, True, one_odd_name)["provisioning_csv/users"]
+    assert any(c > 1 for c in counts)  # chunks read as one value
+    assert counts.count(1) >= 2  # and one read again, a line a batch (its lines, at least two)
+
+
+def test_a_chunk_with_more_lines_than_the_cap_is_read_batch_by_batch(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk's keys may hold more lines than the estimate says: more than ``WHOLE_ROWS``
+    are never held as one value; that chunk is read batch by batch, in its place."""
+    if lane() != "sqlite":
+        pytest.skip("SQL-built lines are the SQLite lane's path")
+    monkeypatch.setattr(write, "CHUNK_ROWS", 20)
+    monkeypatch.setattr(write, "WHOLE_ROWS", 4)
+    counts = _chunked_parts(engine, False, analyzed=True)["provisioning_csv/users"]
+    assert counts and set(counts) == {1}  # every chunk over the cap: batch by batch
 
 
 # Scores SQL leaves to Python (exponents, NaN, infinities) and edge cases it writes itself.

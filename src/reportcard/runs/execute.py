@@ -345,7 +345,15 @@ def execute_shard(
             elif lines_eligible(engine, pq):
                 small = int(shard.rows) <= WHOLE_ROWS  # estimated: read as one value
                 written = write_lines(
-                    engine, pq, shard.lo, shard.hi, out, progress, ctx=ctx, whole=small
+                    engine,
+                    pq,
+                    shard.lo,
+                    shard.hi,
+                    out,
+                    progress,
+                    ctx=ctx,
+                    whole=small,
+                    estimate=int(shard.rows),
                 )
             else:
                 written = write_python(engine, pq, ctx, shard.lo, shard.hi, out, progress)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Label, Select, func, select
+from sqlalchemy.sql.elements import BindParameter
 
 from reportcard.reports.catalog import TIME, Cells, Col, PartQuery, RunContext
 from reportcard.reports.formatting import time_formatter
@@ -17,11 +18,12 @@ BATCH = 1000  # rows per fetch, and per progress checkpoint
 
 def range_select(
     pq: PartQuery,
-    lo: int | None = None,
-    hi: int | None = None,
+    lo: int | BindParameter[int] | None = None,
+    hi: int | BindParameter[int] | None = None,
     columns: Sequence[ColumnElement[Any]] | None = None,
 ) -> Select:
-    """The part's SELECT for keys in ``[lo, hi]`` (both inclusive), ordered by the key.
+    """The part's SELECT for keys in ``[lo, hi]`` (both inclusive), ordered by the key; a bound
+    parameter for either is given its value at each execution.
 
     ``columns`` replaces the part's own column expressions (the SQLite line path selects one
     expression built from them).

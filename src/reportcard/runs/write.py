@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -38,6 +39,7 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.sqltypes import NullType
 
 from reportcard.db.engine import allow_parallel_query, read_conn
@@ -46,6 +48,7 @@ from reportcard.reports.formatting import time_formatter
 from reportcard.reports.sqlformat import MARK
 from reportcard.rubyfloat import ruby_float
 from reportcard.runs.csvtext import BatchWriter, csv_lines, line
+from reportcard.runs.keyplan import walks_key
 from reportcard.runs.pgcopy import CopyOut
 from reportcard.runs.query import BATCH, Fallback, range_select, row_formatter, stream_batches
 
@@ -234,7 +237,10 @@ plan's equal widths, a count from a cheaper bounds query) is read batch by batch
 
 
 def whole_select(
-    pq: PartQuery, ctx: RunContext | None = None, lo: int | None = None, hi: int | None = None
+    pq: PartQuery,
+    ctx: RunContext | None = None,
+    lo: int | BindParameter[int] | None = None,
+    hi: int | BindParameter[int] | None = None,
 ) -> Select | None:
     """The line statement of ``pq``'s keys in ``[lo, hi]`` as one row: its row count and its
     lines joined by newlines (``group_concat``), in the statement's order, at most
@@ -247,12 +253,49 @@ def whole_select(
     ordered subquery into an aggregate query; SQLite 3.44's ``ORDER BY`` inside the aggregate
     would sort every line again instead. The exact-bytes tests read every line-path part this
     way (``tests/runs/test_write.py``)."""
-    shape = _LineShape(pq, ctx)
+    lines = _line_range(pq, _LineShape(pq, ctx), lo, hi)
+    return None if lines is None else _one_value(lines)
+
+
+def _line_range(
+    pq: PartQuery,
+    shape: _LineShape,
+    lo: int | BindParameter[int] | None,
+    hi: int | BindParameter[int] | None,
+) -> Select | None:
+    """The lines of ``pq``'s keys in ``[lo, hi]``, at most :data:`WHOLE_ROWS` + 1, when SQLite
+    builds them alone (else None)."""
     if shape.applied:
         return None
     line = shape.exprs[0].label("line")
-    lines = range_select(pq, lo, hi, columns=[line]).limit(WHOLE_ROWS + 1).subquery()
-    return select(func.count(), func.group_concat(lines.c.line, "\n")).select_from(lines)
+    return range_select(pq, lo, hi, columns=[line]).limit(WHOLE_ROWS + 1)
+
+
+def _one_value(lines: Select) -> Select:
+    sub = lines.subquery()
+    return select(func.count(), func.group_concat(sub.c.line, "\n")).select_from(sub)
+
+
+CHUNK_ROWS = 5_000
+"""About how many lines a big shard's chunk holds (:func:`write_lines`): each chunk is one run
+of the statement over a range of keys, read as one value. Smaller chunks repeat the
+statement's start more often (the users files build their Student View list at each start,
+about 1.4 ms on ``large``; docs/decisions/performance.md, "a big shard's SQLite lines read in
+chunks of keys")."""
+
+CHUNK_LO, CHUNK_HI = "chunk_lo", "chunk_hi"
+
+
+def chunk_statements(
+    pq: PartQuery, ctx: RunContext | None = None, shape: _LineShape | None = None
+) -> tuple[Select, Select] | None:
+    """A big shard's chunk of lines as one value (:func:`whole_select` of the keys in
+    ``[:chunk_lo, :chunk_hi]``, bound at each execution) and the lines' own statement, whose
+    plan says whether chunks pay (``runs.keyplan``); None when the lines are not SQLite's
+    alone."""
+    keys = bindparam(CHUNK_LO, type_=Integer), bindparam(CHUNK_HI, type_=Integer)
+    lines = _line_range(pq, _LineShape(pq, ctx) if shape is None else shape, *keys)
+    return None if lines is None else (_one_value(lines), lines)
 
 
 def write_lines(
@@ -265,6 +308,7 @@ def write_lines(
     batch: int = BATCH,
     ctx: RunContext | None = None,
     whole: bool = False,
+    estimate: int | None = None,
 ) -> int:
     """Rows as lines SQLite builds itself; returns the number of rows.
 
@@ -296,6 +340,10 @@ def write_lines(
     and bytes in Python) and written as one batch, counted once. A shard that value cannot
     be written from (a value holding a newline, a separator or a wrapper) is read again
     batch by batch, in the same snapshot, as any other.
+
+    ``estimate`` (a bigger shard's estimated rows): when the lines are SQLite's alone and
+    SQLite walks the statement by its key (``runs.keyplan``), the shard is read in chunks of
+    keys, each about :data:`CHUNK_ROWS` lines read as one value (:func:`_write_chunks`).
     """
     shape = _LineShape(pq, ctx)
     with read_conn(engine) as conn:
@@ -314,6 +362,13 @@ def write_lines(
                 written = _write_whole(conn, stmt, shape, out, progress)
                 if written is not None:
                     return written
+            chunks = chunk_statements(pq, shape=shape) if not whole and estimate else None
+            if chunks is not None:
+                one, lines = chunks
+                if walks_key(conn, lines, pq.key, {CHUNK_LO: lo, CHUNK_HI: hi}):
+                    assert estimate is not None
+                    chunked = _Chunked(conn, pq, shape, one, out, progress, batch, factory)
+                    return chunked.write(lo, hi, estimate)
             return _write_batches(conn, pq, shape, lo, hi, out, progress, batch, factory)
         finally:
             dbapi.text_factory = str
@@ -407,6 +462,95 @@ def _write_batches(
         behind.close()
         batches.close()
     return written
+
+
+class _Chunked:
+    """A big shard's lines read in chunks of keys (:func:`write_lines` with ``estimate``).
+
+    Each chunk is one run of the line statement over a range of keys, read as one value
+    (``group_concat``: one step of SQLite, with Python's lock released throughout, instead of
+    a step, a tuple and a bytes object a line). The chunk's text is made, written and counted
+    on a second thread while the next chunk is read, in order, one chunk behind. A chunk
+    whose text cannot be shown right from its value (:func:`_batch_text` refuses it, or a
+    value holds a newline), or that holds more than :data:`WHOLE_ROWS` lines, is read again
+    batch by batch in the same snapshot (:func:`_write_batches`), after the chunk before it.
+
+    The key ranges follow the rows: the first is sized by the shard's estimate (its rows over
+    its keys), each next one by the density of keys the last chunk showed, at most four times
+    as wide, so that a chunk holds about :data:`CHUNK_ROWS` lines whatever the keys' spread.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        pq: PartQuery,
+        shape: _LineShape,
+        stmt: Select,
+        out: Sink,
+        progress: Progress,
+        batch: int,
+        factory: type,
+    ) -> None:
+        self.conn, self.pq, self.shape, self.stmt = conn, pq, shape, stmt
+        self.out, self.progress, self.batch, self.factory = out, progress, batch, factory
+        self.written = 0
+        # The chunk handed to the writing thread: its keys, lines, and whether it was written.
+        self.held: tuple[int, int, int, Future[bool]] | None = None
+
+    def write(self, lo: int, hi: int, estimate: int) -> int:
+        """Write the lines of keys ``lo``-``hi``; returns how many."""
+        dbapi = self.conn.connection.dbapi_connection
+        assert dbapi is not None
+        thread = ThreadPoolExecutor(1, thread_name_prefix="shard-writes")
+        try:
+            density = max(estimate, 1) / (hi - lo + 1)  # lines per key
+            width, a = 0, lo
+            while a <= hi:
+                target = max(1, int(CHUNK_ROWS / density))
+                width = min(target if not width else min(target, width * 4), hi - a + 1)
+                b = a + width - 1
+                row = self.conn.execute(self.stmt, {CHUNK_LO: a, CHUNK_HI: b}).one()
+                k, joined = int(row[0]), row[1]
+                if a == lo:  # as a batch-read statement gets once it started
+                    dbapi.execute(f"PRAGMA cache_size = -{cache_kib(self.pq)}")
+                self._settle()
+                if k > WHOLE_ROWS:  # the value was cut: this range batch by batch
+                    self.written += self._batches(a, b)
+                elif k:
+                    self.held = (a, b, k, thread.submit(self._text, joined, k))
+                density = k / width if k else density / 2
+                a = b + 1
+            self._settle()
+        finally:
+            thread.shutdown(wait=True)
+        return self.written
+
+    def _text(self, joined: bytes, k: int) -> bool:
+        """On the writing thread: the chunk's text written and counted; False, having written
+        nothing, when its value cannot show it right."""
+        try:
+            data = _batch_text(joined + b"\n", k, _unknown_lines, self.shape)
+        except _LinesUnknown:
+            return False
+        if data is None:
+            return False
+        self.out.write(data)
+        self.progress(k)
+        return True
+
+    def _settle(self) -> None:
+        """Wait for the chunk in hand (raising what writing or counting it raised); read it
+        again batch by batch when its value could not be written."""
+        held, self.held = self.held, None
+        if held is None:
+            return
+        a, b, k, done = held
+        self.written += k if done.result() else self._batches(a, b)
+
+    def _batches(self, a: int, b: int) -> int:
+        return _write_batches(
+            self.conn, self.pq, self.shape, a, b, self.out, self.progress, self.batch, self.factory
+        )
 
 
 class _Behind:
