@@ -8,7 +8,8 @@ with ``users=true``, ...), in one worker process started and warmed up beforehan
 ``bench/worker_proc.py``): the wall time runs from creating the run until it is complete. Its
 baseline is the very statement the part's shards run (``bench/statements.py``), over the whole
 key range, written as CSV by the ``sqlite3`` CLI, or by ``psql`` as ``COPY (...) TO STDOUT``.
-Baseline and report alternate, REPORTCARD_BENCH_ROUNDS rounds (default 3); each line gives the
+Baseline and report alternate, REPORTCARD_BENCH_ROUNDS rounds (default 3; at least
+SHORT_ROUNDS for a part whose first baseline is under SHORT_WALL); each line gives the
 median wall times and the median of the per-round ratios, with the issue 19 targets beside
 them (``ok``/``MISSED``). Results go to ``bench/results/<timestamp>-parts-<db>-<size>.json``,
 and with ``--markdown`` to a markdown table, rewritten after every part.
@@ -56,6 +57,12 @@ MAX_RATIO = {"sqlite": 1.4, "postgres": 1.2}  # reportcard (1 worker) over the b
 SMALL_ROWS = 10_000  # a part with fewer rows: under SMALL_WALL end to end instead
 SMALL_WALL = 1.0
 MAX_RSS_MB = 150.0
+
+# A part whose baseline takes less than SHORT_WALL seconds in the first round is measured over
+# at least SHORT_ROUNDS rounds: its walls are tens of milliseconds, which a machine's slow
+# spells move by a third or more from one round to the next (docs/decisions/performance.md).
+SHORT_WALL = 0.25
+SHORT_ROUNDS = 9
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,8 @@ def measure(
     case: Case,
     pg_options: str | None = None,
 ) -> dict[str, Any]:
-    """Baseline and report in ROUNDS interleaved rounds: the medians and the targets.
+    """Baseline and report in ROUNDS interleaved rounds (SHORT_ROUNDS for a part whose first
+    baseline is under SHORT_WALL): the medians and the targets.
 
     ``pg_options``: psql's session settings for the baseline (None: the server's defaults).
     """
@@ -124,7 +132,8 @@ def measure(
     base_runs: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     loads = []
-    for _ in range(ROUNDS):
+    rounds = ROUNDS
+    while len(runs) < rounds:
         loads.append(load())
         if db == "sqlite":
             assert db_path is not None
@@ -132,6 +141,8 @@ def measure(
         else:
             base_runs.append(psql_copy(url, sqls, out, pg_options))
         runs.append(run_report(url, files, root, case.report, case.params, 1))
+        if base_runs[0]["wall"] < SHORT_WALL:
+            rounds = max(ROUNDS, SHORT_ROUNDS)
     walls = [r["wall"] for r in runs]
     base_walls = [r["wall"] for r in base_runs]
     ratios = [w / b for w, b in zip(walls, base_walls, strict=True)]
@@ -158,6 +169,7 @@ def measure(
         "baseline_rows_per_s": base_rate,
         "ratio": ratio,
         "ratios": ratios,
+        "rounds": len(runs),
         "peak_rss_mb": rss,
         "cpu_seconds": cpu,
         "rows_per_cpu_s": rows / cpu if cpu else None,

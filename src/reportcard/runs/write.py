@@ -343,7 +343,7 @@ def write_lines(
 
     ``estimate`` (a bigger shard's estimated rows): when the lines are SQLite's alone and
     SQLite walks the statement by its key (``runs.keyplan``), the shard is read in chunks of
-    keys, each about :data:`CHUNK_ROWS` lines read as one value (:func:`_write_chunks`).
+    keys, each about :data:`CHUNK_ROWS` lines read as one value (:class:`_Chunked`).
     """
     shape = _LineShape(pq, ctx)
     with read_conn(engine) as conn:
