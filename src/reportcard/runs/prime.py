@@ -2,8 +2,10 @@
 
 A run of a part executes two statements of its own: the planner's bounds (min, max and count
 of its keys) and the shard's rows (the SQLite line path's ``printf`` lines, or a small
-shard's lines as one value, ``write.whole_select``, or a big shard's chunks of them,
-``write.chunk_statements``; or the part's SELECT). SQLAlchemy
+shard's lines as one value, ``write.whole_select``; or the part's SELECT). A big shard's
+chunks of lines (``write.chunk_statements``) are not compiled here: they cost a shard of
+tenths of a second a few milliseconds on its first run, and compiled for every part they
+held 4 MB more in every worker. SQLAlchemy
 compiles each the first time a process executes it, 2-6 ms of CPU for a part of a dozen
 columns with their SQL formatting, which a worker's first run of each part paid
 (docs/decisions/performance.md, "Issue 19: a small part's run: its statements compiled at
@@ -34,15 +36,7 @@ from reportcard.runs.formats import Output
 from reportcard.runs.plan import shard_values, taken_values
 from reportcard.runs.planner import KeyRange
 from reportcard.runs.query import bounds_select, range_select, sql_formatted
-from reportcard.runs.write import (
-    CHUNK_HI,
-    CHUNK_LO,
-    chunk_statements,
-    copy_eligible,
-    lines_eligible,
-    lines_select,
-    whole_select,
-)
+from reportcard.runs.write import copy_eligible, lines_eligible, lines_select, whole_select
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +87,6 @@ def prime_parts(conn: Connection, roots: list[int]) -> int:
                         whole = whole_select(rows, ctx, 0, 0)  # a small shard's
                         if whole is not None:
                             precompile(conn, whole)
-                        chunks = chunk_statements(rows, ctx)  # a big shard's chunk, its plan
-                        for chunk in chunks or ():
-                            precompile(conn, chunk, {CHUNK_LO: 0, CHUNK_HI: 0})
                     elif copy_eligible(engine, rows):
                         primed += 1
                         continue
