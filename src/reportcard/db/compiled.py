@@ -43,19 +43,17 @@ def precompile(
 
 def cached_compile(
     conn: Connection, stmt: Executable, params: Mapping[str, Any] | None = None
-) -> tuple[Any, Any]:
+) -> Any:
     """``stmt``'s compiled form from ``conn``'s engine cache (compiled into it first if it is
-    not there), as ``conn.execute(stmt, params)`` would find it, and the values of this
-    statement's own bound parameters (``extracted_parameters`` for
-    ``construct_params``/``construct_expanded_state``: the cached form holds the first
-    statement's)."""
+    not there), as ``conn.execute(stmt, params)`` would find it. The form holds the bound
+    values of the statement first compiled into the cache, not necessarily ``stmt``'s."""
     options = conn.get_execution_options()
     cache = options.get("compiled_cache", conn.engine._compiled_cache)
-    compiled, extracted, _, _ = stmt._compile_w_cache(
+    compiled, _, _, _ = stmt._compile_w_cache(
         dialect=conn.dialect,
         compiled_cache=cache,
         column_keys=sorted(params or ()),
         for_executemany=False,
         schema_translate_map=options.get("schema_translate_map"),
     )
-    return compiled, extracted
+    return compiled

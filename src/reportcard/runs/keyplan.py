@@ -51,7 +51,7 @@ def walks_key(conn: Connection, stmt: Select, key: Any, params: dict[str, Any]) 
         return False
     # The cached form's own values fill the parameters not given (an IN list may then have
     # another length than this statement's: the same plan).
-    compiled, _ = cached_compile(conn, stmt, params)
+    compiled = cached_compile(conn, stmt, params)
     state = compiled.construct_expanded_state(params)
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
