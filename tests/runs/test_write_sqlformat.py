@@ -286,8 +286,17 @@ def test_a_chunk_with_more_lines_than_the_cap_is_read_batch_by_batch(
         pytest.skip("SQL-built lines are the SQLite lane's path")
     monkeypatch.setattr(write, "CHUNK_ROWS", 20)
     monkeypatch.setattr(write, "WHOLE_ROWS", 4)
+    cut: list[tuple[int, int]] = []
+    read_again = write._Chunked._batches
+
+    def spy(self: write._Chunked, a: int, b: int) -> int:
+        cut.append((a, b))
+        return read_again(self, a, b)
+
+    monkeypatch.setattr(write._Chunked, "_batches", spy)
     counts = _chunked_parts(engine, False, analyzed=True)["provisioning_csv/users"]
     assert counts and set(counts) == {1}  # every chunk over the cap: batch by batch
+    assert len(cut) > 1  # chunks were read, found past the cap, and read again
 
 
 # Scores SQL leaves to Python (exponents, NaN, infinities) and edge cases it writes itself.
