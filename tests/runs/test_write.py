@@ -750,54 +750,29 @@ def test_sqlite_lines_are_written_and_counted_on_a_second_thread_in_order(engine
     assert sum(k for kind, _, k in seen if kind == "progress") == n
 
 
+@pytest.mark.parametrize("way", ["batches", "chunks"])
 @pytest.mark.parametrize("failing", ["write", "progress"])
-def test_sqlite_lines_stop_at_a_failed_write_or_checkpoint(engine: Engine, failing: str) -> None:
-    """A write or a checkpoint failing on the writes' thread (a full disk, ``RunStopped``)
-    stops the shard with its error, within a batch of where it failed."""
-    if lane() != "sqlite":
-        pytest.skip("SQL-built lines are the SQLite lane's path")
-    with engine.begin() as conn:
-        build(conn)
-        ctx = context(conn, "provisioning_csv", users="true")
-    pq = _users_part(ctx)
-    calls = {"write": 0, "progress": 0}
-
-    class Stopped(Exception):
-        pass
-
-    def step(kind: str) -> None:
-        calls[kind] += 1
-        if kind == failing and calls[kind] == 2:
-            raise Stopped(kind)
-
-    class Failing(io.BytesIO):
-        def write(self, data: bytes, /) -> int:  # type: ignore[override]
-            step("write")
-            return super().write(data)
-
-    with pytest.raises(Stopped, match=failing):
-        write_lines(engine, pq, 0, 10**12, Failing(), lambda k: step("progress"), 1)
-    assert calls[failing] == 2
-    assert calls["write"] <= 3
-
-
-@pytest.mark.parametrize("failing", ["write", "progress"])
-def test_sqlite_chunks_stop_at_a_failed_write_or_checkpoint(
-    engine: Engine, failing: str, monkeypatch: pytest.MonkeyPatch
+def test_sqlite_lines_stop_at_a_failed_write_or_checkpoint(
+    engine: Engine, failing: str, way: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A big shard read in chunks of keys (``write._Chunked``): a write or a checkpoint failing
-    on the writes' thread stops the shard with its error, within a chunk of where it failed."""
+    """A write or a checkpoint failing on the writes' thread (a full disk, ``RunStopped``)
+    stops the shard with its error, within a batch of where it failed; read in chunks of keys
+    (``write._Chunked``, a big shard), within a chunk."""
     if lane() != "sqlite":
         pytest.skip("SQL-built lines are the SQLite lane's path")
+    chunks = way == "chunks"
     with engine.begin() as conn:
         build(conn)
-        conn.exec_driver_sql("ANALYZE")  # the logins searched by id: chunks
+        if chunks:
+            conn.exec_driver_sql("ANALYZE")  # the logins searched by id: chunks
         ctx = context(conn, "provisioning_csv", users="true")
-    pq = sql_formatted(_users_part(ctx), ctx)
-    with engine.connect() as conn:
-        lo, hi, n = conn.execute(bounds_select(pq)).one()
-        conn.rollback()
-    monkeypatch.setattr(write, "CHUNK_ROWS", 3)
+    pq, lo, hi, estimate = _users_part(ctx), 0, 10**12, None
+    if chunks:
+        pq = sql_formatted(pq, ctx)
+        with engine.connect() as conn:
+            lo, hi, estimate = conn.execute(bounds_select(pq)).one()
+            conn.rollback()
+        monkeypatch.setattr(write, "CHUNK_ROWS", 3)
     calls = {"write": 0, "progress": 0}
     threads: set[str] = set()
     counted: list[int] = []
@@ -811,27 +786,22 @@ def test_sqlite_chunks_stop_at_a_failed_write_or_checkpoint(
         if kind == failing and calls[kind] == 2:
             raise Stopped(kind)
 
+    def progress(k: int) -> None:
+        counted.append(k)
+        step("progress")
+
     class Failing(io.BytesIO):
         def write(self, data: bytes, /) -> int:  # type: ignore[override]
             step("write")
             return super().write(data)
 
     with pytest.raises(Stopped, match=failing):
-        write_lines(
-            engine,
-            pq,
-            lo,
-            hi,
-            Failing(),
-            lambda k: [counted.append(k), step("progress")],
-            1,
-            ctx,
-            estimate=n,
-        )
-    assert counted[0] > 1  # a chunk's lines at once: read in chunks, not batches of one
+        write_lines(engine, pq, lo, hi, Failing(), progress, 1, ctx, estimate=estimate)
+    # A chunk's lines counted at once; a batch of one line, one.
+    assert (counted[0] > 1) if chunks else counted[0] == 1
     assert calls[failing] == 2
     assert calls["write"] <= 3
-    assert all(name.startswith("shard-writes") for name in threads)  # the chunks' own thread
+    assert all(name.startswith("shard-writes") for name in threads)  # the writes' own thread
 
 
 def test_a_batch_of_floats_is_written_as_ruby_float_writes_each() -> None:

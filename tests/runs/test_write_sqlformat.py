@@ -9,7 +9,7 @@ among them, and values that need quoting.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import pytest
@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, literal_column, select, update
 
 from reportcard.db import activity_tables, learning_tables, tables
 from reportcard.names import stored_names
-from reportcard.reports.catalog import RunContext, all_reports, get_report
+from reportcard.reports.catalog import PartQuery, RunContext, all_reports, get_report
 from reportcard.runs import write
 from reportcard.runs.query import bounds_select, sql_formatted
 from reportcard.runs.write import (
@@ -64,6 +64,21 @@ def _make_odd(conn: Connection) -> None:
         conn.execute(update(terms).where(terms.c.id == term_id).values(end_at=ODD_TIMES[i % 4]))
 
 
+def _every_part(
+    engine: Engine, reports: list[str], ctx_of: Callable[..., RunContext]
+) -> Iterator[tuple[str, RunContext, PartQuery, PartQuery]]:
+    """Every part of ``reports`` with deleted rows included: its label, its run's context,
+    the part as declared and as a shard runs it (``sql_formatted``)."""
+    for report_type in reports:
+        report = get_report(report_type)
+        assert report is not None
+        with engine.begin() as conn:
+            ctx = ctx_of(conn, report_type, include_deleted="true", **_params(report_type))
+        for name in report.select_parts(ctx):
+            declared = report.part(name).build(ctx)
+            yield f"{report_type}/{name}", ctx, declared, sql_formatted(declared, ctx)
+
+
 def _compare(
     engine: Engine,
     reports: list[str],
@@ -75,32 +90,25 @@ def _compare(
     small shard is (``write_lines(whole=True)``, its fallback fetching one row a batch), and
     ``whole`` records for each whether it was read as one value (its one progress count)."""
     fast: list[str] = []
-    for report_type in reports:
-        report = get_report(report_type)
-        assert report is not None
-        with engine.begin() as conn:
-            ctx = ctx_of(conn, report_type, include_deleted="true", **_params(report_type))
-        for name in report.select_parts(ctx):
-            declared = report.part(name).build(ctx)
-            pq = sql_formatted(declared, ctx)
-            by_shard, by_python = io.BytesIO(), io.BytesIO()
-            counts: list[int] = []
-            if copy_eligible(engine, pq):
-                n = write_copy(engine, pq, 0, 10**12, by_shard, counts.append)
-            elif lines_eligible(engine, pq) and whole is not None:
-                n = write_lines(engine, pq, 0, 10**12, by_shard, counts.append, 1, ctx, True)
-                whole[f"{report_type}/{name}"] = n > 1 and counts == [n]
-            elif lines_eligible(engine, pq):
-                n = write_lines(engine, pq, 0, 10**12, by_shard, counts.append, ctx=ctx)
-            else:
-                n = write_python(engine, pq, ctx, 0, 10**12, by_shard, counts.append)
-            n_py = write_python(engine, declared, ctx, 0, 10**12, by_python, lambda n: None)
-            assert by_shard.getvalue() == by_python.getvalue(), f"{report_type}/{name}"
-            assert n == n_py == sum(counts), f"{report_type}/{name}"
-            if pq.columns != declared.columns and (
-                copy_eligible(engine, pq) or lines_eligible(engine, pq)
-            ):
-                fast.append(f"{report_type}/{name}")
+    for label, ctx, declared, pq in _every_part(engine, reports, ctx_of):
+        by_shard, by_python = io.BytesIO(), io.BytesIO()
+        counts: list[int] = []
+        if copy_eligible(engine, pq):
+            n = write_copy(engine, pq, 0, 10**12, by_shard, counts.append)
+        elif lines_eligible(engine, pq) and whole is not None:
+            n = write_lines(engine, pq, 0, 10**12, by_shard, counts.append, 1, ctx, True)
+            whole[label] = n > 1 and counts == [n]
+        elif lines_eligible(engine, pq):
+            n = write_lines(engine, pq, 0, 10**12, by_shard, counts.append, ctx=ctx)
+        else:
+            n = write_python(engine, pq, ctx, 0, 10**12, by_shard, counts.append)
+        n_py = write_python(engine, declared, ctx, 0, 10**12, by_python, lambda n: None)
+        assert by_shard.getvalue() == by_python.getvalue(), label
+        assert n == n_py == sum(counts), label
+        if pq.columns != declared.columns and (
+            copy_eligible(engine, pq) or lines_eligible(engine, pq)
+        ):
+            fast.append(label)
     return fast
 
 
@@ -202,28 +210,21 @@ def _chunked_parts(
         if analyzed:
             conn.exec_driver_sql("ANALYZE")
     chunked: dict[str, list[int]] = {}
-    for report_type in sorted(all_reports()):
-        report = get_report(report_type)
-        assert report is not None
-        with engine.begin() as conn:
-            ctx = context(conn, report_type, include_deleted="true", **_params(report_type))
-        for name in report.select_parts(ctx):
-            declared = report.part(name).build(ctx)
-            pq = sql_formatted(declared, ctx)
-            if not declared.columns or not lines_eligible(engine, pq):
-                continue
-            with engine.connect() as conn:
-                lo, hi, n = conn.execute(bounds_select(pq)).one()
-                conn.rollback()
-            if lo is None:
-                continue
-            by_chunks, by_python = io.BytesIO(), io.BytesIO()
-            counts: list[int] = []
-            k = write_lines(engine, pq, lo, hi, by_chunks, counts.append, 1, ctx, estimate=n)
-            k_py = write_python(engine, declared, ctx, lo, hi, by_python, lambda n: None)
-            assert by_chunks.getvalue() == by_python.getvalue(), f"{report_type}/{name}"
-            assert k == k_py == sum(counts), f"{report_type}/{name}"
-            chunked[f"{report_type}/{name}"] = counts
+    for label, ctx, declared, pq in _every_part(engine, sorted(all_reports()), context):
+        if not declared.columns or not lines_eligible(engine, pq):
+            continue
+        with engine.connect() as conn:
+            lo, hi, n = conn.execute(bounds_select(pq)).one()
+            conn.rollback()
+        if lo is None:
+            continue
+        by_chunks, by_python = io.BytesIO(), io.BytesIO()
+        counts: list[int] = []
+        k = write_lines(engine, pq, lo, hi, by_chunks, counts.append, 1, ctx, estimate=n)
+        k_py = write_python(engine, declared, ctx, lo, hi, by_python, lambda n: None)
+        assert by_chunks.getvalue() == by_python.getvalue(), label
+        assert k == k_py == sum(counts), label
+        chunked[label] = counts
     return chunked
 
 

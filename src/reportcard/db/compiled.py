@@ -29,31 +29,27 @@ def precompile(
     without executing it. ``params``: the parameters it will be executed with (their names
     are part of the cache key; a list of more than one is an executemany)."""
     many = list(params) if isinstance(params, Sequence) else [params] if params else []
-    keys = sorted(many[0]) if many else []
-    options = conn.get_execution_options()
-    cache = options.get("compiled_cache", conn.engine._compiled_cache)
-    stmt._compile_w_cache(
-        dialect=conn.dialect,
-        compiled_cache=cache,
-        column_keys=keys,
-        for_executemany=len(many) > 1,
-        schema_translate_map=options.get("schema_translate_map"),
-    )
+    cached_compile(conn, stmt, many[0] if many else None, many=len(many) > 1)
 
 
 def cached_compile(
-    conn: Connection, stmt: Executable, params: Mapping[str, Any] | None = None
+    conn: Connection,
+    stmt: Executable,
+    params: Mapping[str, Any] | None = None,
+    *,
+    many: bool = False,
 ) -> Any:
     """``stmt``'s compiled form from ``conn``'s engine cache (compiled into it first if it is
-    not there), as ``conn.execute(stmt, params)`` would find it. The form holds the bound
-    values of the statement first compiled into the cache, not necessarily ``stmt``'s."""
+    not there), as ``conn.execute(stmt, params)`` would find it (``many``: as an executemany
+    with parameters of these names). The form holds the bound values of the statement first
+    compiled into the cache, not necessarily ``stmt``'s."""
     options = conn.get_execution_options()
     cache = options.get("compiled_cache", conn.engine._compiled_cache)
     compiled, _, _, _ = stmt._compile_w_cache(
         dialect=conn.dialect,
         compiled_cache=cache,
         column_keys=sorted(params or ()),
-        for_executemany=False,
+        for_executemany=many,
         schema_translate_map=options.get("schema_translate_map"),
     )
     return compiled

@@ -395,17 +395,24 @@ def _write_whole(
     k = int(count)
     if not k:
         return 0
-    if k > WHOLE_ROWS:
+    if k > WHOLE_ROWS or not _write_value(joined, k, shape, out, progress):
         return None
+    return k
+
+
+def _write_value(joined: bytes, k: int, shape: _LineShape, out: Sink, progress: Progress) -> bool:
+    """``k`` lines read as one value (joined by newlines) written and counted; False, having
+    written nothing, when the text cannot be shown right from the value (:func:`_batch_text`
+    refuses it, or would need its lines one by one)."""
     try:
         data = _batch_text(joined + b"\n", k, _unknown_lines, shape)
     except _LinesUnknown:
-        return None
+        return False
     if data is None:
-        return None
+        return False
     out.write(data)
     progress(k)
-    return k
+    return True
 
 
 def _write_batches(
@@ -517,26 +524,16 @@ class _Chunked:
                 if k > WHOLE_ROWS:  # the value was cut: this range batch by batch
                     self.written += self._batches(a, b)
                 elif k:
-                    self.held = (a, b, k, thread.submit(self._text, joined, k))
+                    text = thread.submit(
+                        _write_value, joined, k, self.shape, self.out, self.progress
+                    )
+                    self.held = (a, b, k, text)
                 density = k / width if k else density / 2
                 a = b + 1
             self._settle()
         finally:
             thread.shutdown(wait=True)
         return self.written
-
-    def _text(self, joined: bytes, k: int) -> bool:
-        """On the writing thread: the chunk's text written and counted; False, having written
-        nothing, when its value cannot show it right."""
-        try:
-            data = _batch_text(joined + b"\n", k, _unknown_lines, self.shape)
-        except _LinesUnknown:
-            return False
-        if data is None:
-            return False
-        self.out.write(data)
-        self.progress(k)
-        return True
 
     def _settle(self) -> None:
         """Wait for the chunk in hand (raising what writing or counting it raised); read it
