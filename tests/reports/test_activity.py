@@ -4,6 +4,7 @@ hand-built institution of ``activity_institution.py``: exact files (spec other-r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import Connection
 
 from reportcard.reports.catalog import ONE_RANGE_SCALE, get_report
 from reportcard.reports.params import ReportInputError
+from tests.databases import lane
 
 from .activity_institution import OTHER_ROOT, build
 from .institution import context, lines, run_file
@@ -355,6 +357,52 @@ def test_zero_activity_reads_its_candidates_from_their_partial_index(conn: Conne
             plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", binds).all()
             details = " | ".join(str(row[-1]) for row in plan)
             assert "COVERING INDEX ix_enrollments_no_activity" in details, (params, details)
+
+
+def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+@pytest.mark.skipif(lane() != "postgresql", reason="PostgreSQL's plan")
+@pytest.mark.parametrize("params", [{}, {"start_at": "2024-05-20"}, {"course_id": "2"}])
+def test_zero_activity_checks_the_course_after_the_login(
+    conn: Connection, params: dict[str, str]
+) -> None:
+    """PostgreSQL estimates the same-course anti-join at one row (it takes every candidate
+    to have an active enrollment in its course). The statement reads the user of that check
+    from the login, so the anti-join can only sit above the login's join: below it, that one
+    row made the serial plan scan the sections once per candidate (minutes on `large`).
+    Checked in the serial plan a shard runs when others wait, and in the parallel one. On
+    this small institution the planner puts the check last either way; the condition read
+    from the login is what keeps it there on any data."""
+    from reportcard.runs.query import range_select
+
+    declaration = get_report(ZERO)
+    assert declaration is not None
+    pq = declaration.part("zero_activity").build(context(conn, ZERO, **params))
+    sql = str(
+        range_select(pq, 1, 10**9).compile(
+            dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+        )
+    )
+    for workers in ("0", "2"):
+        conn.exec_driver_sql(f"SET max_parallel_workers_per_gather = {workers}")
+        plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {sql}").scalar_one()
+        anti = [n for n in _plan_nodes(plan[0]["Plan"]) if n.get("Join Type") == "Anti"]
+        assert len(anti) == 1, plan
+        outer, inner = anti[0]["Plans"]
+        read = {n.get("Relation Name") for n in _plan_nodes(outer)}
+        assert "pseudonyms" in read, (workers, plan)
+        # What forces that place: the check's user is the login's, whatever the data.
+        conds = " ".join(
+            str(n.get(key, ""))
+            for n in [anti[0], *_plan_nodes(inner)]
+            for key in ("Hash Cond", "Merge Cond", "Join Filter", "Index Cond", "Filter")
+        )
+        assert "login.user_id" in conds, (workers, conds)
+    conn.exec_driver_sql("RESET max_parallel_workers_per_gather")
 
 
 def test_zero_activity_settings_text(conn: Connection) -> None:

@@ -204,14 +204,15 @@ def _no_own_activity(ctx: RunContext, e: Any) -> ColumnElement[bool]:
     return own.is_(None) if since is None else or_(own.is_(None), own < since)
 
 
-def _no_course_activity(ctx: RunContext, e: Any) -> ColumnElement[bool]:
+def _no_course_activity(ctx: RunContext, e: Any, user_id: Any) -> ColumnElement[bool]:
     """No activity (since ``start_at``) in any other enrollment of the user in the same
-    course either: a student active in one section is active in the course."""
+    course either: a student active in one section is active in the course. ``user_id``: the
+    enrollment's user, read from the column given (see :func:`zero_activity`)."""
     since = start_at(ctx)
     other = named_alias(enrollments, "same_course")
     activity = other.c.last_activity_at
     return ~exists().where(
-        other.c.user_id == e.c.user_id,
+        other.c.user_id == user_id,
         other.c.course_id == e.c.course_id,
         activity.is_not(None) if since is None else activity > since,
     ).correlate_except(other)
@@ -230,6 +231,13 @@ def zero_activity(ctx: RunContext) -> PartQuery:
     # SQLite counts the account's enrollments from an index, where the candidates' count
     # reads the table, and its shards cost little each (docs/decisions/performance.md, "zero
     # activity plans over its candidates", "zero activity's candidates in a partial index").
+    # PostgreSQL: the same-course check reads the user from the login (equal to the
+    # enrollment's by the join), so the planner can place its anti-join only above the
+    # login's join. It estimates that anti-join at one row (every candidate assumed to have
+    # an active enrollment in its course); placed first, that estimate made every later
+    # join a probe per row, and a serial plan scan the sections once per candidate
+    # (docs/decisions/performance.md, "zero activity's same-course check after the login").
+    pg = ctx.dialect == "postgresql"
     root = e.c.root_account_id == ctx.root_account_id
     candidates = [
         root,
@@ -246,7 +254,7 @@ def zero_activity(ctx: RunContext) -> PartQuery:
         # Canvas's query asks for ``p.workflow_state = 'active'``: a suspended login gives no
         # row here (unlike the reports using the ``active`` scope, which is "not deleted").
         p.c.workflow_state == "active",
-        _no_course_activity(ctx, e),
+        _no_course_activity(ctx, e, p.c.user_id if pg else e.c.user_id),
         *term_scope(ctx, c.c.enrollment_term_id),
     ]
     if ctx.course_id is None:
@@ -268,7 +276,6 @@ def zero_activity(ctx: RunContext) -> PartQuery:
         Col("course sis id", c.c.sis_source_id),
         Col("course name", c.c.name),
     ]
-    pg = ctx.dialect == "postgresql"
     if pg:
         bounds_where = candidates
     elif start_at(ctx) is None:
