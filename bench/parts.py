@@ -292,8 +292,9 @@ def main(argv: list[str] | None = None) -> None:
         "--pg-baseline",
         choices=("server", "session"),
         default="server",
-        help="psql's settings for the PostgreSQL baseline: the server's defaults (parallel "
-        "query, JIT) or reportcard's session settings (db.engine.PG_SESSION_OPTIONS)",
+        help="psql's settings for the PostgreSQL baseline: the database's own (the server's "
+        "parallel query; jit off, as reportcard's migration sets it) or reportcard's session "
+        "settings (db.engine.PG_SESSION_OPTIONS, no parallel query)",
     )
     args = ap.parse_args(argv)
     chosen = [
