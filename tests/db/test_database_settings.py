@@ -1,25 +1,27 @@
 """reportcard's own PostgreSQL database runs without JIT for every session on it, not only
-reportcard's (``db.database_settings``, migration 0002)."""
+reportcard's (``db.database_settings``, applied by the migration)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from reportcard.db import database_settings
+from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
-from tests.databases import lane
+from tests.databases import PG_ADMIN_URL, drop_database, lane
 
 pytestmark = pytest.mark.skipif(lane() != "postgresql", reason="PostgreSQL's settings")
 
 
-def _plain_jit(engine: Engine) -> str:
+def _plain_jit(url: str) -> str:
     """``jit`` in a new session opened as psql would (none of reportcard's options)."""
-    plain = create_engine(engine.url.set(query={}))
+    plain = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
     try:
         with plain.connect() as conn:
             return str(conn.exec_driver_sql("SHOW jit").scalar_one())
@@ -27,26 +29,36 @@ def _plain_jit(engine: Engine) -> str:
         plain.dispose()
 
 
-def test_the_migration_turns_jit_off_for_every_session(engine: Engine) -> None:
-    from alembic import command
+@pytest.fixture
+def empty_url() -> Iterator[str]:
+    """A new database made empty (not cloned from the tests' migrated template, whose
+    database settings a clone would not copy anyway)."""
+    name = f"reportcard_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(
+        make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    url = str(make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg", database=name))
+    yield url
+    drop_database(url)
 
-    from reportcard.db.migrate import alembic_config
 
-    cfg = alembic_config()
-    with engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0001")
-        conn.commit()
-    server_default = _plain_jit(engine)
-    assert server_default == "on"  # PostgreSQL's default, what the database had before
-    upgrade(engine)
-    assert _plain_jit(engine) == "off"
-    with engine.connect() as conn:
-        settings = conn.exec_driver_sql(
-            "SELECT setconfig FROM pg_db_role_setting WHERE setrole = 0"
-            " AND setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        ).scalar_one()
+def test_the_migration_turns_jit_off_for_every_session(empty_url: str) -> None:
+    assert _plain_jit(empty_url) == "on"  # the server's default, before the migration
+    engine = make_engine(empty_url)
+    try:
+        upgrade(engine)
+        with engine.connect() as conn:
+            settings = conn.exec_driver_sql(
+                "SELECT setconfig FROM pg_db_role_setting WHERE setrole = 0 AND setdatabase ="
+                " (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ).scalar_one()
+    finally:
+        engine.dispose()
     assert settings == ["jit=off"]
+    assert _plain_jit(empty_url) == "off"
 
 
 def test_a_role_that_may_not_alter_the_database_keeps_it_and_goes_on(
@@ -54,7 +66,6 @@ def test_a_role_that_may_not_alter_the_database_keeps_it_and_goes_on(
 ) -> None:
     role = f"rc_t_{uuid.uuid4().hex[:10]}"
     with engine.connect() as conn:
-        conn.exec_driver_sql(f"ALTER DATABASE {conn.engine.url.database} RESET jit")
         conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
         conn.commit()
     other = create_engine(make_url(str(engine.url)).set(username=role, query={}))
@@ -65,7 +76,7 @@ def test_a_role_that_may_not_alter_the_database_keeps_it_and_goes_on(
             assert conn.execute(text("SELECT 1")).scalar_one() == 1
             conn.commit()
         assert "ALTER DATABASE" in caplog.text and "InsufficientPrivilege" in caplog.text
-        assert _plain_jit(engine) == "on"
+        assert _plain_jit(str(engine.url)) == "on"  # a clone of the template: never set
     finally:
         other.dispose()
         with engine.connect() as conn:

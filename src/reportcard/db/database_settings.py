@@ -8,8 +8,10 @@ whose estimated cost passes ``jit_above_cost``, and optimizes and inlines it pas
 Competency map that took 9-12 CPU-seconds a run, more than the statement's own work, and
 never paid back (docs/decisions/performance.md, "the database's own jit = off").
 
-Applied by migration 0002. A role that may not alter the database (not its owner) leaves the
-setting as it was: the migration logs a warning and goes on.
+Applied by every migration's upgrade (``migrations/script.py.mako`` writes the call; until the
+first release that is 0001 alone), idempotently. A role that may not alter the database (not
+its owner) leaves the setting as it was: the migration logs a warning and goes on. A
+downgrade leaves it.
 """
 
 from __future__ import annotations
@@ -48,16 +50,3 @@ def apply(conn: Connection) -> bool:
         )
         return False
     return True
-
-
-def reset(conn: Connection) -> None:
-    """Undo :func:`apply` (the migration's downgrade); a role that may not keeps them."""
-    if conn.dialect.name != "postgresql":
-        return
-    name = _database(conn)
-    try:
-        with conn.begin_nested():
-            for setting, _ in DATABASE_SETTINGS:
-                conn.exec_driver_sql(f"ALTER DATABASE {name} RESET {setting}")
-    except DBAPIError as exc:
-        log.warning("database %s keeps its settings: %s", name, type(exc.orig).__name__)

@@ -23,6 +23,11 @@ def upgrade() -> None:
     from reportcard.db.audit_tables import install_guards
 
     install_guards(op)
+    # The database's own settings, jit = off (PostgreSQL; see db/database_settings.py): a
+    # role that may not alter the database leaves it as it was, with a warning.
+    from reportcard.db import database_settings
+
+    database_settings.apply(op.get_bind())
 
 
 def downgrade() -> None:
