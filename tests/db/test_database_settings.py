@@ -82,3 +82,15 @@ def test_a_role_that_may_not_alter_the_database_keeps_it_and_goes_on(
         with engine.connect() as conn:
             conn.exec_driver_sql(f"DROP ROLE {role}")
             conn.commit()
+
+
+def test_another_error_is_not_taken_for_a_missing_privilege(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the owner's privilege is forgiven: a setting the server refuses fails the
+    migration rather than leaving a warning."""
+    from sqlalchemy.exc import ProgrammingError
+
+    monkeypatch.setattr(database_settings, "DATABASE_SETTINGS", (("no_such_setting", "1"),))
+    with engine.connect() as conn, pytest.raises(ProgrammingError):
+        database_settings.apply(conn)

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 log = logging.getLogger(__name__)
 
 DATABASE_SETTINGS = (("jit", "off"),)
+INSUFFICIENT_PRIVILEGE = "42501"  # SQLSTATE of an ALTER DATABASE by another role
 
 
 def _database(conn: Connection) -> str:
@@ -32,7 +33,8 @@ def _database(conn: Connection) -> str:
 
 def apply(conn: Connection) -> bool:
     """Set :data:`DATABASE_SETTINGS` on the connection's database (PostgreSQL; nothing
-    elsewhere). Returns whether they were set; False when the role may not."""
+    elsewhere). Returns whether they were set; False when the role may not (any other error
+    is raised)."""
     if conn.dialect.name != "postgresql":
         return False
     name = _database(conn)
@@ -41,6 +43,8 @@ def apply(conn: Connection) -> bool:
             for setting, value in DATABASE_SETTINGS:
                 conn.exec_driver_sql(f"ALTER DATABASE {name} SET {setting} = {value}")
     except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+            raise
         log.warning(
             "database %s keeps its settings (%s): %s; set them as its owner: %s",
             name,
