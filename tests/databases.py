@@ -55,6 +55,18 @@ def _ensure_template() -> None:
     _template_ready = True
 
 
+def empty_database_url() -> str:
+    """A URL of a new PostgreSQL database, unmigrated and not cloned from the template (a
+    clone does not carry the template's database settings); drop it with
+    :func:`drop_database`."""
+    name = f"reportcard_t_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return _url_for(name)
+
+
 def fresh_database_url(tmp_path: Path) -> str:
     """A URL of a new, migrated, empty database for one test (or one server fixture)."""
     if not PG_ADMIN_URL:

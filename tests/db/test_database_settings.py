@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from reportcard.db import database_settings
 from reportcard.db.engine import make_engine
 from reportcard.db.migrate import upgrade
-from tests.databases import PG_ADMIN_URL, drop_database, lane
+from tests.databases import drop_database, empty_database_url, lane
 
 pytestmark = pytest.mark.skipif(lane() != "postgresql", reason="PostgreSQL's settings")
 
@@ -31,16 +31,7 @@ def _plain_jit(url: str) -> str:
 
 @pytest.fixture
 def empty_url() -> Iterator[str]:
-    """A new database made empty (not cloned from the tests' migrated template, whose
-    database settings a clone would not copy anyway)."""
-    name = f"reportcard_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(
-        make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
-    url = str(make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg", database=name))
+    url = empty_database_url()
     yield url
     drop_database(url)
 
