@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -14,14 +14,24 @@ from reportcard.db.tables import courses, sis_batches, users
 from reportcard.lms.synthetic import SIZES, SeedResult, seed
 from reportcard.lms.synthetic.clock import ANCHOR, ts
 from reportcard.lms.synthetic.model import TABLES
-from tests.databases import fresh_database_url
+from tests.databases import drop_database, fresh_database_url
 from tests.stored_names import assert_names_stored
 from tests.stored_score_text import assert_score_text
 
 
-def _fresh(path: Path) -> Engine:
-    """A new migrated database in the lane under test (named after ``path`` on SQLite)."""
-    return make_engine(fresh_database_url(path.parent))
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[Callable[[], Engine]]:
+    """Makes new migrated databases in the lane under test; drops them after the test."""
+    urls: list[str] = []
+
+    def make() -> Engine:
+        urls.append(fresh_database_url(tmp_path))
+        return make_engine(urls[-1])
+
+    yield make
+    dispose_all()
+    for url in urls:
+        drop_database(url)
 
 
 def _dump(engine: Engine, tables: tuple[str, ...] = TABLES) -> dict[str, list[tuple]]:
@@ -43,9 +53,11 @@ def _count(conn: Connection, sql: str, **params: object) -> int:
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, SeedResult]]:
     """One small institution shared by the read-only tests of this module."""
-    engine = _fresh(tmp_path_factory.mktemp("small") / "small.sqlite3")
+    url = fresh_database_url(tmp_path_factory.mktemp("small"))
+    engine = make_engine(url)
     yield engine, seed(engine, "small", 1)
     dispose_all()
+    drop_database(url)
 
 
 # ---------------------------------------------------------------- sizes and counts
@@ -95,8 +107,8 @@ def test_progress_reports_every_table_and_finishes_each(engine: Engine) -> None:
 
 
 # ---------------------------------------------------------------- determinism
-def test_same_seed_gives_the_same_rows(tmp_path: Path) -> None:
-    a, b = _fresh(tmp_path / "a.sqlite3"), _fresh(tmp_path / "b.sqlite3")
+def test_same_seed_gives_the_same_rows(fresh: Callable[[], Engine]) -> None:
+    a, b = fresh(), fresh()
     seed(a, "small", 7)
     seed(b, "small", 7)
     dump_a, dump_b = _dump(a), _dump(b)
@@ -104,8 +116,8 @@ def test_same_seed_gives_the_same_rows(tmp_path: Path) -> None:
         assert dump_a[table] == dump_b[table], table
 
 
-def test_different_seeds_give_different_rows(tmp_path: Path) -> None:
-    a, b = _fresh(tmp_path / "a.sqlite3"), _fresh(tmp_path / "b.sqlite3")
+def test_different_seeds_give_different_rows(fresh: Callable[[], Engine]) -> None:
+    a, b = fresh(), fresh()
     seed(a, "tiny", 1)
     seed(b, "tiny", 2)
     dump_a, dump_b = _dump(a), _dump(b)
@@ -299,8 +311,8 @@ def _schema(engine: Engine) -> dict[str, tuple[object, ...]]:
     return out
 
 
-def test_medium_integrity(tmp_path: Path) -> None:
-    engine = _fresh(tmp_path / "medium.sqlite3")
+def test_medium_integrity(fresh: Callable[[], Engine]) -> None:
+    engine = fresh()
     before = _schema(engine)
     result = seed(engine, "medium", 5)
     assert 0.9 * SIZES["medium"].enrollments <= result.counts["enrollments"]
