@@ -59,10 +59,16 @@ def empty_database_url() -> str:
     """A URL of a new PostgreSQL database, unmigrated and not cloned from the template (a
     clone does not carry the template's database settings); drop it with
     :func:`drop_database`."""
+    return _create_database(None)
+
+
+def _create_database(template: str | None) -> str:
+    """The URL of a new PostgreSQL test database, a copy of ``template`` when given."""
     name = f"reportcard_t_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     admin = _admin_engine()
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     admin.dispose()
     return _url_for(name)
 
@@ -74,12 +80,7 @@ def fresh_database_url(tmp_path: Path) -> str:
         upgrade(make_engine(url))
         return url
     _ensure_template()
-    name = f"reportcard_t_{uuid.uuid4().hex[:12]}"
-    admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_TEMPLATE}"'))
-    admin.dispose()
-    return _url_for(name)
+    return _create_database(_TEMPLATE)
 
 
 def drop_database(url: str) -> None:
@@ -121,12 +122,7 @@ def seeded_database_url(tmp_path: Path, size: str, seed_number: int) -> tuple[st
         copy = tmp_path / f"{size}-{uuid.uuid4().hex[:8]}.sqlite3"
         shutil.copyfile(str(parsed.database), copy)
         return f"sqlite:///{copy}", result
-    name = f"reportcard_t_{uuid.uuid4().hex[:12]}"
-    admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}"'))
-    admin.dispose()
-    return _url_for(name), result
+    return _create_database(str(parsed.database)), result
 
 
 def drop_template() -> None:
