@@ -89,10 +89,18 @@ def test_one_shard_and_many_shards_give_identical_files(
     many = run_report(
         engine,
         storage,
-        Settings(data_dir=tmp_path, shard_rows=7),
+        Settings(data_dir=tmp_path, shard_rows=97),  # 13 shards, the last one short
         account_id=root,
         report_type=SAMPLE,
     )
+    with engine.connect() as conn:
+        counts = [
+            conn.execute(
+                select(func.count()).where(report_shards.c.report_id == run.id)
+            ).scalar_one()
+            for run in (one, many)
+        ]
+    assert counts == [1, 13]
     assert file_bytes(engine, storage, one.id) == file_bytes(engine, storage, many.id)
 
 
