@@ -44,14 +44,8 @@ class Accounts:
         g_status, g_int = cols.getter("status"), cols.getter("integration_id")
         for line, f in batch:
             sis = g_id(f)
-            if sis is None:
-                ctx.warn(file, line, "No account_id given for an account")
-                continue
-            what = f"account {sis}"
-            status = ctx.status(kind, file, line, g_status(f), what)
-            if status is None or ctx.duplicate("account", sis, file, line, f"account_id {sis}"):
-                continue
-            if ctx.skip_deletes and status == "deleted":
+            status = ctx.keyed_status(kind, file, line, sis, g_status(f), "account_id")
+            if sis is None or status is None:
                 continue
             row = _Account(file, line, sis, g_parent(f), g_name(f), status, g_int(f))
             if not self.apply(ctx, row):
@@ -150,13 +144,11 @@ class Terms:
         terms = ctx.terms()
         for line, f in batch:
             sis = g_id(f)
-            if sis is None:
-                ctx.warn(file, line, "No term_id given for a term")
+            # skip_deletes after the date override's warning
+            status = ctx.keyed_status(kind, file, line, sis, g_status(f), "term_id", False)
+            if sis is None or status is None:
                 continue
             what = f"term {sis}"
-            status = ctx.status(kind, file, line, g_status(f), what)
-            if status is None or ctx.duplicate("term", sis, file, line, f"term_id {sis}"):
-                continue
             if g_override(f) is not None:
                 ctx.warn(
                     file,

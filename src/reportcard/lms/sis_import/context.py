@@ -184,6 +184,33 @@ class ImportContext:
             return None
         return value
 
+    def keyed_status(
+        self,
+        kind: FileType,
+        file: str,
+        line: int,
+        sis: str | None,
+        raw: str | None,
+        column: str,
+        skip_deleted: bool = True,
+    ) -> str | None:
+        """The status of a row whose SIS id ``sis`` is in ``column`` (``course_id`` names a
+        course), or None when the row is skipped, after a warning where one is due: no id, a
+        missing or improper status (:meth:`status`), an id this import already had in that
+        column (:meth:`duplicate`), or, with ``skip_deleted``, a deletion under
+        ``skip_deletes``."""
+        noun = column.removesuffix("_id").replace("_", " ")
+        if sis is None:
+            article = "an" if noun[0] in "aeiou" else "a"
+            self.warn(file, line, f"No {column} given for {article} {noun}")
+            return None
+        status = self.status(kind, file, line, raw, f"{noun} {sis}")
+        if status is None or self.duplicate(column, sis, file, line, f"{column} {sis}"):
+            return None
+        if skip_deleted and self.skip_deletes and status == "deleted":
+            return None
+        return status
+
     def duplicate(self, kind: str, key: str, file: str, line: int, what: str) -> bool:
         """True (after a warning) when ``key`` was already seen for ``kind`` in this import."""
         seen = self.seen.setdefault(kind, set())

@@ -57,15 +57,10 @@ class Courses:
         terms = ctx.terms()
         for line, f in batch:
             sis = g["course_id"](f)
-            if sis is None:
-                ctx.warn(file, line, "No course_id given for a course")
+            status = ctx.keyed_status(kind, file, line, sis, g["status"](f), "course_id")
+            if sis is None or status is None:
                 continue
             what = f"course {sis}"
-            status = ctx.status(kind, file, line, g["status"](f), what)
-            if status is None or ctx.duplicate("course", sis, file, line, f"course_id {sis}"):
-                continue
-            if ctx.skip_deletes and status == "deleted":
-                continue
             short, long = g["short_name"](f), g["long_name"](f)
             if short is None:
                 ctx.warn(file, line, f"No short_name given for course {sis}")
@@ -237,15 +232,10 @@ class Sections:
         sections = ctx.sections()
         for line, f in batch:
             sis = g["section_id"](f)
-            if sis is None:
-                ctx.warn(file, line, "No section_id given for a section")
+            status = ctx.keyed_status(kind, file, line, sis, g["status"](f), "section_id")
+            if sis is None or status is None:
                 continue
             what = f"section {sis}"
-            status = ctx.status(kind, file, line, g["status"](f), what)
-            if status is None or ctx.duplicate("section", sis, file, line, f"section_id {sis}"):
-                continue
-            if ctx.skip_deletes and status == "deleted":
-                continue
             course_sis, name = g["course_id"](f), g["name"](f)
             if course_sis is None:
                 ctx.warn(file, line, f"No course_id given for section {sis}")

@@ -56,17 +56,10 @@ class GroupCategories:
         categories = ctx.categories()
         for line, f in batch:
             sis = g_id(f)
-            if sis is None:
-                ctx.warn(file, line, "No group_category_id given for a group category")
+            status = ctx.keyed_status(kind, file, line, sis, g_status(f), "group_category_id")
+            if sis is None or status is None:
                 continue
             what = f"group category {sis}"
-            status = ctx.status(kind, file, line, g_status(f), what)
-            if status is None or ctx.duplicate(
-                "category", sis, file, line, f"group_category_id {sis}"
-            ):
-                continue
-            if ctx.skip_deletes and status == "deleted":
-                continue
             name = g_name(f)
             if name is None:
                 ctx.warn(file, line, f"No category_name given for {what}")
@@ -128,15 +121,10 @@ class Groups:
         all_groups, categories = ctx.groups(), ctx.categories()
         for line, f in batch:
             sis = g_id(f)
-            if sis is None:
-                ctx.warn(file, line, "No group_id given for a group")
+            status = ctx.keyed_status(kind, file, line, sis, g_status(f), "group_id")
+            if sis is None or status is None:
                 continue
             what = f"group {sis}"
-            status = ctx.status(kind, file, line, g_status(f), what)
-            if status is None or ctx.duplicate("group", sis, file, line, f"group_id {sis}"):
-                continue
-            if ctx.skip_deletes and status == "deleted":
-                continue
             name = g_name(f)
             if name is None:
                 ctx.warn(file, line, f"No name given for {what}")
